@@ -1,0 +1,79 @@
+//! The error type: every kernel checks all of its arguments before its first write, so an
+//! `Err` means nothing was changed.
+
+use core::fmt;
+
+/// What is wrong with a hyperparameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Problem {
+    /// The value is NaN.
+    NaN,
+    /// The value is `±∞`.
+    Infinite,
+    /// The value is finite but outside the documented range.
+    OutOfRange,
+    /// The value is valid alone but not with another option (e.g. Nesterov without momentum).
+    Conflict,
+}
+
+/// Why a kernel refused its arguments. When a kernel returns `Err`, every buffer it was given
+/// is bit-identical to before the call.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A buffer's length differs from the length of `params`.
+    LengthMismatch {
+        /// The argument's name, e.g. `"grads"`.
+        arg: &'static str,
+        /// The length required (that of `params`).
+        expected: usize,
+        /// The length given.
+        found: usize,
+    },
+    /// A hyperparameter is NaN, infinite, out of its documented range, or conflicts with
+    /// another option.
+    InvalidHyperparameter {
+        /// The config field's name, e.g. `"beta1"`.
+        name: &'static str,
+        /// The value given (as f64).
+        value: f64,
+        /// What is wrong with it.
+        problem: Problem,
+    },
+    /// The step number is 0; steps count from 1, as `torch.optim`'s `state["step"]` after
+    /// its increment.
+    ZeroStep,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::LengthMismatch {
+                arg,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "`{arg}` has length {found}, expected {expected} (the length of `params`)"
+                )
+            }
+            Error::InvalidHyperparameter {
+                name,
+                value,
+                problem,
+            } => {
+                let what = match problem {
+                    Problem::NaN => "is NaN",
+                    Problem::Infinite => "is infinite",
+                    Problem::OutOfRange => "is out of range",
+                    Problem::Conflict => "conflicts with another option",
+                };
+                write!(f, "hyperparameter `{name}` = {value} {what}")
+            }
+            Error::ZeroStep => f.write_str("`step` is 0; steps count from 1"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}

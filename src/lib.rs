@@ -1,0 +1,57 @@
+//! # optkern
+//!
+//! SIMD kernels for training neural networks without a framework: optimizer updates over flat
+//! `f32` slices, in place, with no allocation and no `std`.
+//!
+//! Every kernel
+//! - takes `params` first, then `grads`, then its state buffers (all the same length), then
+//!   the step number (1-based) where it needs one, then a config struct whose `Default` is
+//!   PyTorch's;
+//! - checks every argument before its first write: on `Err`, every buffer is bit-identical to
+//!   before ([`Error`]);
+//! - gives the same bits whatever the slice length, offset, chunking or lane width
+//!   ([`Width`]), because the tail runs through the same lane code as the body;
+//! - follows one of two [`Numerics`] profiles: `Torch` (bit-identical to `torch.optim` on FMA
+//!   builds) or `Portable` (bit-identical on every target).
+//!
+//! | kernel | PyTorch | state |
+//! |---|---|---|
+//! | [`sgd_step`] | `torch.optim.SGD` | `momentum_buffer` |
+//! | [`adam_step`], [`adamw_step`] | `torch.optim.Adam`, `AdamW` | `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq` |
+//! | [`momentum_step`] | — (classic momentum, `v ← αv + ηg; θ ← θ − v`) | `velocity` |
+//! | [`nesterov_lookahead`] | — (writes `θ − αv` for look-ahead Nesterov) | — |
+//!
+//! The `std` feature (default) only links `std` for callers that want it; the kernels never
+//! use it.
+#![no_std]
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod driver;
+mod error;
+mod lanes;
+mod numerics;
+pub mod optim;
+mod validate;
+mod width;
+
+pub use error::{Error, Problem};
+pub use numerics::Numerics;
+pub use optim::adam::{AdamConfig, adam_step, adamw_step};
+pub use optim::momentum::{MomentumConfig, momentum_step, nesterov_lookahead};
+pub use optim::sgd::{SgdConfig, sgd_step};
+#[doc(hidden)]
+pub use optim::{
+    adam::adam_step_with, momentum::momentum_step_with, momentum::nesterov_lookahead_with,
+    sgd::sgd_step_with,
+};
+#[doc(hidden)]
+pub use width::Width;
+
+/// Whether this build's fused multiply-add is a single rounding (the `fma` target feature, or
+/// aarch64 NEON). `Torch`-profile results are bit-identical to PyTorch only when it is `true`.
+pub const FUSED_MUL_ADD: bool = lanes::FUSED_MUL_ADD;

@@ -1,0 +1,302 @@
+//! Adam, AMSGrad and AdamW (`torch.optim.Adam`, `torch.optim.AdamW`).
+
+use crate::driver::for_each_chunk;
+use crate::lanes::Lanes;
+use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::width::with_width;
+use crate::{Error, Width, validate};
+
+/// Hyperparameters of [`adam_step`]. [`Default`] is `torch.optim.Adam`'s;
+/// [`AdamConfig::adamw`] is `torch.optim.AdamW`'s.
+///
+/// Hyperparameters are f64: PyTorch computes `lr/bc1`, `1 − β` and `√bc2` from Python floats
+/// and rounds each once to f32; f32 fields would round twice and lose bit parity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct AdamConfig {
+    /// Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+    pub lr: f64,
+    /// `β₁`, decay of the first moment. Default `0.9`; finite, in `[0, 1)`.
+    pub beta1: f64,
+    /// `β₂`, decay of the second moment. Default `0.999`; finite, in `[0, 1)`.
+    pub beta2: f64,
+    /// `ε`, added to the bias-corrected `√v`. Default `1e-8`; finite, ≥ 0.
+    pub eps: f64,
+    /// Weight decay `λ`. Default `0` (`1e-2` for AdamW); finite, ≥ 0.
+    pub weight_decay: f64,
+    /// Decoupled weight decay (AdamW: `p ← p·(1 − η·λ)` before the moments) instead of L2
+    /// (`g ← g + λ·p`). Default `false` (`true` for AdamW).
+    pub decoupled_weight_decay: bool,
+    /// AMSGrad: divide by the running maximum of `v` (`max_exp_avg_sq`). Default `false`.
+    pub amsgrad: bool,
+    /// Maximize the objective (negate the gradient first). Default `false`.
+    pub maximize: bool,
+    /// Multiplier `s` applied to the gradient first (loss-scale unscaling, norm clipping).
+    /// Default `1` (exact); finite, ≥ 0.
+    pub grad_scale: f32,
+    /// Operation order. Default [`Numerics::Torch`].
+    pub numerics: Numerics,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled_weight_decay: false,
+            amsgrad: false,
+            maximize: false,
+            grad_scale: 1.0,
+            numerics: Numerics::Torch,
+        }
+    }
+}
+
+impl AdamConfig {
+    /// `torch.optim.AdamW`'s defaults: Adam's, with `weight_decay = 1e-2` decoupled.
+    pub fn adamw() -> Self {
+        Self {
+            weight_decay: 1e-2,
+            decoupled_weight_decay: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// How the weight decay enters, decided once per call.
+#[derive(Clone, Copy)]
+enum Decay {
+    None,
+    /// `g ← fma(c(λ), p, g)`.
+    L2(f32),
+    /// `p ← p · c(1 − η·λ)`.
+    Decoupled(f32),
+}
+
+/// Per-call coefficients, computed once in f64 and rounded once.
+struct Coef {
+    scale: f32,
+    decay: Decay,
+    /// Torch: `m ← lerp(m, g, c(1 − β₁))`.
+    lerp1: TorchLerp,
+    /// Portable: `m ← c(β₁)·m + c(1 − β₁)·g`.
+    beta1: f32,
+    one_minus_beta1: f32,
+    beta2: f32,
+    one_minus_beta2: f32,
+    /// Torch: `c(√bc2)`, `c(ε)`, `c(−η/bc1)`.
+    bc2_sqrt: f32,
+    eps: f32,
+    neg_step_size: f32,
+    /// Portable: `c(−η·√bc2/bc1)` and `c(ε·√bc2)`, so that
+    /// `(−η/bc1)·m / (√v/√bc2 + ε) = (−η·√bc2/bc1)·m / (√v + ε·√bc2)`: one division.
+    portable_step: f32,
+    portable_eps: f32,
+}
+
+impl Coef {
+    fn new(step: u32, cfg: &AdamConfig) -> Result<Self, Error> {
+        let lr = validate::non_negative("lr", cfg.lr)?;
+        let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
+        let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
+        let eps = validate::non_negative("eps", cfg.eps)?;
+        let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
+        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        validate::step(step)?;
+        let t = f64::from(step);
+        let bc1 = 1.0 - libm::pow(beta1, t);
+        let bc2 = 1.0 - libm::pow(beta2, t);
+        let bc2_sqrt = libm::sqrt(bc2);
+        let decay = match (weight_decay != 0.0, cfg.decoupled_weight_decay) {
+            (false, _) => Decay::None,
+            (true, false) => Decay::L2(c(weight_decay)),
+            (true, true) => Decay::Decoupled(c(1.0 - lr * weight_decay)),
+        };
+        Ok(Self {
+            scale: if cfg.maximize {
+                -grad_scale
+            } else {
+                grad_scale
+            },
+            decay,
+            lerp1: TorchLerp::new(1.0 - beta1),
+            beta1: c(beta1),
+            one_minus_beta1: c(1.0 - beta1),
+            beta2: c(beta2),
+            one_minus_beta2: c(1.0 - beta2),
+            bc2_sqrt: c(bc2_sqrt),
+            eps: c(eps),
+            neg_step_size: c(-lr / bc1),
+            portable_step: c(-lr * bc2_sqrt / bc1),
+            portable_eps: c(eps * bc2_sqrt),
+        })
+    }
+}
+
+/// Adam (Kingma & Ba, 2015; `torch.optim.Adam`): updates `params`, `exp_avg` (`m`),
+/// `exp_avg_sq` (`v`) and, with AMSGrad, `max_exp_avg_sq` (`v̂max`) in place.
+///
+/// For every index `i`, with `s = grad_scale` and `t = step` (1-based):
+/// ```text
+/// g ← s·grads[i]                        (−s·grads[i] with maximize)
+/// p ← p·(1 − η·λ)                       decoupled weight decay (AdamW), or
+/// g ← g + λ·p                           L2 weight decay
+/// m ← β₁·m + (1 − β₁)·g
+/// v ← β₂·v + (1 − β₂)·g²
+/// v̂max ← max(v̂max, v);  u = v̂max  (AMSGrad)   or   u = v
+/// p ← p − (η/(1 − β₁ᵗ))·m / (√u/√(1 − β₂ᵗ) + ε)
+/// ```
+/// The state names are torch's (`exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`; the stored
+/// `exp_avg_sq` is not maxed). Without AMSGrad `max_exp_avg_sq` is not used and may be empty.
+///
+/// [`Numerics::Torch`] follows PyTorch's order: `m = lerp(m, g, c(1−β₁))` (torch's two-branch
+/// fused lerp), `v = fma(c(1−β₂)·g, g, v·c(β₂))`, `p = p + (c(−η/bc1)·m) / (√u / c(√bc2) + c(ε))`.
+/// [`Numerics::Portable`] computes `m = c(β₁)·m + c(1−β₁)·g`, `v = v·c(β₂) + (c(1−β₂)·g)·g`
+/// and `p = p + (c(−η·√bc2/bc1)·m) / (√u + c(ε·√bc2))`: one division, no fused op.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `grads`, `exp_avg`, `exp_avg_sq` or (with AMSGrad)
+/// `max_exp_avg_sq` differ in length from `params`; [`Error::InvalidHyperparameter`] if a field
+/// of `cfg` is NaN, infinite or out of range; [`Error::ZeroStep`] if `step == 0`.
+/// **Nothing is written when an error is returned.** NaN and infinities in the data propagate.
+///
+/// # Example
+/// ```
+/// let (mut p, g, mut m, mut v) = ([1.0f32; 3], [0.5f32; 3], [0.0f32; 3], [0.0f32; 3]);
+/// optkern::adam_step(&mut p, &g, &mut m, &mut v, &mut [], 1, &optkern::AdamConfig::default())?;
+/// assert!((p[0] - 0.999).abs() < 1e-6);
+/// # Ok::<(), optkern::Error>(())
+/// ```
+pub fn adam_step(
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    max_exp_avg_sq: &mut [f32],
+    step: u32,
+    cfg: &AdamConfig,
+) -> Result<(), Error> {
+    adam_step_with(
+        Width::NATIVE,
+        params,
+        grads,
+        exp_avg,
+        exp_avg_sq,
+        max_exp_avg_sq,
+        step,
+        cfg,
+    )
+}
+
+/// AdamW (Loshchilov & Hutter, 2019; `torch.optim.AdamW`): [`adam_step`] with
+/// `decoupled_weight_decay` forced on, whatever `cfg` says. Start from [`AdamConfig::adamw`]
+/// for torch's AdamW defaults (`weight_decay = 1e-2`).
+///
+/// # Errors
+/// As [`adam_step`]. **Nothing is written when an error is returned.**
+pub fn adamw_step(
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    max_exp_avg_sq: &mut [f32],
+    step: u32,
+    cfg: &AdamConfig,
+) -> Result<(), Error> {
+    let cfg = AdamConfig {
+        decoupled_weight_decay: true,
+        ..*cfg
+    };
+    adam_step(
+        params,
+        grads,
+        exp_avg,
+        exp_avg_sq,
+        max_exp_avg_sq,
+        step,
+        &cfg,
+    )
+}
+
+/// [`adam_step`] at an explicit lane width (for tests and benches).
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn adam_step_with(
+    width: Width,
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    max_exp_avg_sq: &mut [f32],
+    step: u32,
+    cfg: &AdamConfig,
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("grads", n, grads.len())?;
+    validate::len("exp_avg", n, exp_avg.len())?;
+    validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
+    validate::optional_len("max_exp_avg_sq", cfg.amsgrad, n, max_exp_avg_sq.len())?;
+    let k = Coef::new(step, cfg)?;
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
+        if cfg.amsgrad {
+            for_each_chunk::<N, 4, 1>(
+                [params, exp_avg, exp_avg_sq, max_exp_avg_sq],
+                [grads],
+                |[p, m, v, vmax], [g]| adam_lanes::<L, N, P>(&k, p, g, m, v, Some(vmax)),
+            )
+        } else {
+            for_each_chunk::<N, 3, 1>([params, exp_avg, exp_avg_sq], [grads], |[p, m, v], [g]| {
+                adam_lanes::<L, N, P>(&k, p, g, m, v, None)
+            })
+        }
+    }));
+    Ok(())
+}
+
+/// The Adam update of `N` elements.
+#[inline(always)]
+fn adam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
+    k: &Coef,
+    p: &mut [f32; N],
+    g: &[f32; N],
+    m: &mut [f32; N],
+    v: &mut [f32; N],
+    vmax: Option<&mut [f32; N]>,
+) {
+    let mut param = L::load(p);
+    let mut g = L::load(g) * L::splat(k.scale);
+    match k.decay {
+        Decay::None => {}
+        Decay::L2(wd) => g = P::fma(L::splat(wd), param, g),
+        Decay::Decoupled(factor) => param = param * L::splat(factor),
+    }
+    let m_new = if P::TORCH {
+        k.lerp1.apply::<P, L, N>(L::load(m), g)
+    } else {
+        L::load(m) * L::splat(k.beta1) + L::splat(k.one_minus_beta1) * g
+    };
+    let v_new = P::fma(
+        L::splat(k.one_minus_beta2) * g,
+        g,
+        L::load(v) * L::splat(k.beta2),
+    );
+    m_new.store(m);
+    v_new.store(v);
+    let u = match vmax {
+        Some(vmax) => {
+            let u = L::load(vmax).max_nan(v_new);
+            u.store(vmax);
+            u
+        }
+        None => v_new,
+    };
+    let update = if P::TORCH {
+        (L::splat(k.neg_step_size) * m_new) / (u.sqrt() / L::splat(k.bc2_sqrt) + L::splat(k.eps))
+    } else {
+        (L::splat(k.portable_step) * m_new) / (u.sqrt() + L::splat(k.portable_eps))
+    };
+    (param + update).store(p);
+}

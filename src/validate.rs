@@ -1,0 +1,100 @@
+//! Argument checks shared by the kernels. They run before any write and never scan the data.
+
+use crate::error::{Error, Problem};
+
+/// `found == expected`, else [`Error::LengthMismatch`] naming `arg`.
+pub(crate) fn len(arg: &'static str, expected: usize, found: usize) -> Result<(), Error> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch {
+            arg,
+            expected,
+            found,
+        })
+    }
+}
+
+/// A buffer that is only used when an option is on: it must then have `expected` elements;
+/// when the option is off it may also be empty (it is not touched).
+pub(crate) fn optional_len(
+    arg: &'static str,
+    used: bool,
+    expected: usize,
+    found: usize,
+) -> Result<(), Error> {
+    if !used && found == 0 {
+        Ok(())
+    } else {
+        len(arg, expected, found)
+    }
+}
+
+fn invalid(name: &'static str, value: f64, problem: Problem) -> Error {
+    Error::InvalidHyperparameter {
+        name,
+        value,
+        problem,
+    }
+}
+
+/// Finite, else NaN / Infinite.
+pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64, Error> {
+    if value.is_nan() {
+        Err(invalid(name, value, Problem::NaN))
+    } else if value.is_infinite() {
+        Err(invalid(name, value, Problem::Infinite))
+    } else {
+        Ok(value)
+    }
+}
+
+/// Finite and `≥ 0`.
+pub(crate) fn non_negative(name: &'static str, value: f64) -> Result<f64, Error> {
+    finite(name, value)?;
+    if value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(invalid(name, value, Problem::OutOfRange))
+    }
+}
+
+/// Finite and in `[0, 1)`.
+pub(crate) fn unit_half_open(name: &'static str, value: f64) -> Result<f64, Error> {
+    finite(name, value)?;
+    if (0.0..1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(name, value, Problem::OutOfRange))
+    }
+}
+
+/// Finite and in `[0, 1]`.
+pub(crate) fn unit_closed(name: &'static str, value: f64) -> Result<f64, Error> {
+    finite(name, value)?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(name, value, Problem::OutOfRange))
+    }
+}
+
+/// A conflict between options, reported on `name`.
+pub(crate) fn conflict(name: &'static str, value: f64) -> Error {
+    invalid(name, value, Problem::Conflict)
+}
+
+/// `step ≥ 1`.
+pub(crate) fn step(step: u32) -> Result<(), Error> {
+    if step == 0 {
+        Err(Error::ZeroStep)
+    } else {
+        Ok(())
+    }
+}
+
+/// The gradient multiplier every step kernel applies first: finite and `≥ 0`.
+pub(crate) fn grad_scale(value: f32) -> Result<f32, Error> {
+    non_negative("grad_scale", f64::from(value))?;
+    Ok(value)
+}

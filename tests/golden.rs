@@ -1,0 +1,382 @@
+//! Tier 2: PyTorch golden vectors (`tests/data/golden/`, or `$OPTKERN_GOLDEN_DIR`).
+//!
+//! Every case of an implemented optimizer runs; a case that cannot run (an unknown option, an
+//! unknown state entry) is a failure. Cases of optimizers and kinds not implemented yet are
+//! counted and printed. On FMA builds params at every step and the final state must match
+//! torch bit for bit ("strict"); otherwise `|a − b| ≤ 1e-5 · max|b|` with the max over the
+//! params seen so far, params0 included, or over the state vector ("tolerant").
+
+use optkern::{AdamConfig, SgdConfig};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+type Opts = Map<String, Value>;
+
+/// One optimizer's state across the steps of a case.
+trait Golden {
+    /// One step at step number `t` (1-based) with learning rate `lr`.
+    fn step(&mut self, p: &mut [f32], g: &[f32], t: u32, lr: f64) -> Result<(), optkern::Error>;
+    /// torch's state entries (vectors) after the last step, by torch's names.
+    fn state(&self) -> Vec<(&'static str, &[f32])>;
+}
+
+/// Reads options, remembering which were used so that an unknown one fails the case.
+struct Options<'a> {
+    map: &'a Opts,
+    used: Vec<&'static str>,
+}
+
+impl<'a> Options<'a> {
+    fn new(map: &'a Opts) -> Self {
+        Options {
+            map,
+            used: vec!["foreach"],
+        }
+    }
+    fn f64(&mut self, key: &'static str, default: f64) -> Result<f64, String> {
+        self.used.push(key);
+        match self.map.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_f64()
+                .ok_or(format!("option {key} is not a number: {v}")),
+        }
+    }
+    fn bool(&mut self, key: &'static str, default: bool) -> Result<bool, String> {
+        self.used.push(key);
+        match self.map.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_bool()
+                .ok_or(format!("option {key} is not a bool: {v}")),
+        }
+    }
+    fn pair(&mut self, key: &'static str, default: (f64, f64)) -> Result<(f64, f64), String> {
+        self.used.push(key);
+        match self.map.get(key) {
+            None => Ok(default),
+            Some(v) => match v
+                .as_array()
+                .map(|a| a.iter().map(Value::as_f64).collect::<Vec<_>>())
+                .as_deref()
+            {
+                Some([Some(a), Some(b)]) => Ok((*a, *b)),
+                _ => Err(format!("option {key} is not a pair of numbers: {v}")),
+            },
+        }
+    }
+    /// Fails on any option not read, and on `foreach: true`.
+    fn finish(self) -> Result<(), String> {
+        if self.map.get("foreach").and_then(Value::as_bool) != Some(false) {
+            return Err("case does not set foreach: false".into());
+        }
+        match self.map.keys().find(|k| !self.used.contains(&k.as_str())) {
+            Some(k) => Err(format!("unknown option `{k}`")),
+            None => Ok(()),
+        }
+    }
+}
+
+struct Sgd {
+    cfg: SgdConfig,
+    buf: Vec<f32>,
+}
+
+impl Golden for Sgd {
+    fn step(&mut self, p: &mut [f32], g: &[f32], t: u32, lr: f64) -> Result<(), optkern::Error> {
+        optkern::sgd_step(p, g, &mut self.buf, t, &SgdConfig { lr, ..self.cfg })
+    }
+    fn state(&self) -> Vec<(&'static str, &[f32])> {
+        if self.cfg.momentum != 0.0 {
+            vec![("momentum_buffer", &self.buf)]
+        } else {
+            vec![]
+        }
+    }
+}
+
+struct Adam {
+    cfg: AdamConfig,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    vmax: Vec<f32>,
+}
+
+impl Golden for Adam {
+    fn step(&mut self, p: &mut [f32], g: &[f32], t: u32, lr: f64) -> Result<(), optkern::Error> {
+        optkern::adam_step(
+            p,
+            g,
+            &mut self.m,
+            &mut self.v,
+            &mut self.vmax,
+            t,
+            &AdamConfig { lr, ..self.cfg },
+        )
+    }
+    fn state(&self) -> Vec<(&'static str, &[f32])> {
+        let mut s = vec![("exp_avg", &self.m[..]), ("exp_avg_sq", &self.v[..])];
+        if self.cfg.amsgrad {
+            s.push(("max_exp_avg_sq", &self.vmax));
+        }
+        s
+    }
+}
+
+/// The optkern counterpart of a torch optimizer: `None` if not implemented yet.
+fn optimizer(name: &str, opts: &Opts, n: usize) -> Option<Result<Box<dyn Golden>, String>> {
+    let build = |name: &str| -> Result<Box<dyn Golden>, String> {
+        let mut o = Options::new(opts);
+        let made: Box<dyn Golden> = match name {
+            "SGD" => {
+                let d = SgdConfig::default();
+                let cfg = SgdConfig {
+                    lr: o.f64("lr", d.lr)?,
+                    momentum: o.f64("momentum", d.momentum)?,
+                    dampening: o.f64("dampening", d.dampening)?,
+                    weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                    nesterov: o.bool("nesterov", d.nesterov)?,
+                    maximize: o.bool("maximize", d.maximize)?,
+                    ..d
+                };
+                Box::new(Sgd {
+                    cfg,
+                    buf: vec![0.0; n],
+                })
+            }
+            "Adam" | "AdamW" => {
+                let d = if name == "AdamW" {
+                    AdamConfig::adamw()
+                } else {
+                    AdamConfig::default()
+                };
+                let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+                let decoupled_weight_decay = if name == "AdamW" {
+                    d.decoupled_weight_decay
+                } else {
+                    o.bool("decoupled_weight_decay", d.decoupled_weight_decay)?
+                };
+                let cfg = AdamConfig {
+                    lr: o.f64("lr", d.lr)?,
+                    beta1,
+                    beta2,
+                    eps: o.f64("eps", d.eps)?,
+                    weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                    amsgrad: o.bool("amsgrad", d.amsgrad)?,
+                    maximize: o.bool("maximize", d.maximize)?,
+                    decoupled_weight_decay,
+                    ..d
+                };
+                Box::new(Adam {
+                    cfg,
+                    m: vec![0.0; n],
+                    v: vec![0.0; n],
+                    vmax: vec![0.0; n],
+                })
+            }
+            _ => unreachable!(),
+        };
+        o.finish()?;
+        Ok(made)
+    };
+    match name {
+        "SGD" | "Adam" | "AdamW" => Some(build(name)),
+        _ => None,
+    }
+}
+
+fn f32s(v: &Value, what: &str) -> Result<Vec<f32>, String> {
+    v.as_array()
+        .ok_or(format!("{what} is not a list"))?
+        .iter()
+        .map(|x| {
+            x.as_f64()
+                .map(|x| x as f32)
+                .ok_or(format!("{what} holds a non-number"))
+        })
+        .collect()
+}
+
+fn field<'a>(case: &'a Value, key: &str) -> Result<&'a Value, String> {
+    case.get(key).ok_or(format!("missing field `{key}`"))
+}
+
+/// Compares `got` with torch's `want`: bit-exact (strict) or within `1e-5 · scale`.
+fn compare(got: &[f32], want: &[f32], strict: bool, scale: f32, what: &str) -> Result<(), String> {
+    if got.len() != want.len() {
+        return Err(format!("{what}: length {} vs {}", got.len(), want.len()));
+    }
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        let ok = if strict {
+            a.to_bits() == b.to_bits()
+        } else {
+            (a - b).abs() <= 1e-5 * scale
+        };
+        if !ok {
+            return Err(format!(
+                "{what}[{i}]: optkern {a:e} ({:#010x}) vs torch {b:e} ({:#010x})",
+                a.to_bits(),
+                b.to_bits()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn max_abs(v: &[f32]) -> f32 {
+    v.iter().fold(0.0f32, |m, x| m.max(x.abs()))
+}
+
+/// Runs one optimizer case; `Ok(None)` if the optimizer is not implemented.
+fn run_optimizer_case(case: &Value, strict: bool) -> Result<Option<()>, String> {
+    let name = field(case, "optimizer")?
+        .as_str()
+        .ok_or("optimizer is not a string")?;
+    let opts = field(case, "options")?
+        .as_object()
+        .ok_or("options is not an object")?;
+    let n = field(case, "n")?.as_u64().ok_or("n")? as usize;
+    let steps = field(case, "steps")?.as_u64().ok_or("steps")? as usize;
+    let Some(opt) = optimizer(name, opts, n) else {
+        return Ok(None);
+    };
+    let mut opt = opt?;
+    let lrs: Vec<f64> = match field(case, "lr")? {
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_f64().ok_or("lr list"))
+            .collect::<Result<_, _>>()?,
+        v => vec![v.as_f64().ok_or("lr")?; steps],
+    };
+    let mut p = f32s(field(case, "params0")?, "params0")?;
+    let grads = field(case, "grads")?.as_array().ok_or("grads")?;
+    let params = field(case, "params")?.as_array().ok_or("params")?;
+    if grads.len() != steps || params.len() != steps || lrs.len() != steps || p.len() != n {
+        return Err("inconsistent case sizes".into());
+    }
+    let mut scale = max_abs(&p);
+    for t in 0..steps {
+        let g = f32s(&grads[t], "grads")?;
+        opt.step(&mut p, &g, t as u32 + 1, lrs[t])
+            .map_err(|e| format!("step {}: {e}", t + 1))?;
+        let want = f32s(&params[t], "params")?;
+        scale = scale.max(max_abs(&want));
+        compare(
+            &p,
+            &want,
+            strict,
+            scale,
+            &format!("params after step {}", t + 1),
+        )?;
+    }
+    let state = field(case, "state")?.as_object().ok_or("state")?;
+    let ours = opt.state();
+    for (key, want) in state {
+        if key == "step" {
+            if want.as_f64() != Some(steps as f64) {
+                return Err(format!("state step {want} != {steps}"));
+            }
+            continue;
+        }
+        let got = ours
+            .iter()
+            .find(|(k, _)| k == key)
+            .ok_or(format!("state `{key}` not kept by optkern"))?
+            .1;
+        let want = f32s(want, key)?;
+        compare(got, &want, strict, max_abs(&want), &format!("state {key}"))?;
+    }
+    if let Some((k, _)) = ours.iter().find(|(k, _)| !state.contains_key(*k)) {
+        return Err(format!("optkern keeps state `{k}` that torch does not"));
+    }
+    Ok(Some(()))
+}
+
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    not_implemented: usize,
+}
+
+#[test]
+fn golden_vectors() {
+    let dir = std::env::var_os("OPTKERN_GOLDEN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden"));
+    let strict = optkern::FUSED_MUL_ADD;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("golden directory {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no *.jsonl in {}", dir.display());
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (line_no, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let case: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{}:{}: {e}", file.display(), line_no + 1));
+            let id = case
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            let kind = case
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            let (group, outcome) = if kind == "optimizer" {
+                let name = case
+                    .get("optimizer")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_string();
+                (name, run_optimizer_case(&case, strict))
+            } else {
+                (kind, Ok(None))
+            };
+            let tally = tallies.entry(group).or_default();
+            match outcome {
+                Ok(Some(())) => tally.passed += 1,
+                Ok(None) => tally.not_implemented += 1,
+                Err(e) => {
+                    tally.failed += 1;
+                    failures.push(format!("{id}: {e}"));
+                }
+            }
+        }
+    }
+    let mode = if strict { "strict" } else { "tolerant" };
+    let mut total = Tally::default();
+    for (name, t) in &tallies {
+        println!(
+            "golden[{name}]: {} passed, {} failed, {} not implemented",
+            t.passed, t.failed, t.not_implemented
+        );
+        total.passed += t.passed;
+        total.failed += t.failed;
+        total.not_implemented += t.not_implemented;
+    }
+    for f in &failures {
+        println!("FAILED {f}");
+    }
+    println!(
+        "golden: {} passed, {} failed, {} not implemented ({mode})",
+        total.passed, total.failed, total.not_implemented
+    );
+    assert!(total.passed > 0, "no golden case ran");
+    assert!(
+        failures.is_empty(),
+        "{} golden cases failed",
+        failures.len()
+    );
+}

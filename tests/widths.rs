@@ -1,0 +1,101 @@
+//! Tier 1: every kernel gives the same bits at every lane width, slice offset and length
+//! (body or tail), over several steps, and never writes outside its slices.
+
+mod common;
+use common::kernels::{Case, cases};
+use common::*;
+use optkern::Width;
+
+/// Runs `case` for `steps` steps at `width` with every buffer at offset `off` inside NaN
+/// canaries; returns the final mutable buffers.
+fn run_guarded(
+    case: &Case,
+    width: Width,
+    off: usize,
+    muts0: &[Vec<f32>],
+    ins: &[Vec<Vec<f32>>],
+    steps: u32,
+) -> Vec<Vec<f32>> {
+    let n = muts0[0].len();
+    let mut muts: Vec<Vec<f32>> = muts0.iter().map(|b| guarded(b, off)).collect();
+    for t in 1..=steps {
+        let ins_g: Vec<Vec<f32>> = ins[t as usize - 1]
+            .iter()
+            .map(|b| guarded(b, off))
+            .collect();
+        let in_refs: Vec<&[f32]> = ins_g.iter().map(|b| &b[off..off + n]).collect();
+        let mut mut_refs: Vec<&mut [f32]> = muts.iter_mut().map(|b| &mut b[off..off + n]).collect();
+        (case.run)(width, &mut mut_refs, &in_refs, t)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    }
+    for (k, b) in muts.iter().enumerate() {
+        assert_canaries(b, off, n, &format!("{} buffer {k} at {width:?}", case.name));
+    }
+    muts.iter().map(|b| b[off..off + n].to_vec()).collect()
+}
+
+#[test]
+fn every_width_offset_and_length_gives_the_same_bits() {
+    const STEPS: u32 = 3;
+    let mut checked = 0usize;
+    for case in cases() {
+        for &n in LENGTHS {
+            let mut data = Data::new(n as u64 * 7919 + 1);
+            let muts0: Vec<Vec<f32>> = case.muts.iter().map(|&k| data.vec(n, k)).collect();
+            let ins: Vec<Vec<Vec<f32>>> = (0..STEPS)
+                .map(|_| case.ins.iter().map(|&k| data.vec(n, k)).collect())
+                .collect();
+            let expected = run_guarded(&case, Width::X1, 0, &muts0, &ins, STEPS);
+            // Large lengths: every width at a few offsets is enough to cover alignment.
+            let offsets: Vec<usize> = if n > 1000 {
+                vec![0, 1, 7, 15]
+            } else {
+                OFFSETS.collect()
+            };
+            for width in Width::ALL {
+                for &off in &offsets {
+                    let got = run_guarded(&case, width, off, &muts0, &ins, STEPS);
+                    for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
+                        assert_same_bits(
+                            g,
+                            e,
+                            &format!("{} n={n} {width:?} off={off} buffer {k}", case.name),
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} runs");
+}
+
+/// Splitting a slice into arbitrary chunks and updating each separately gives the same bits
+/// as one call (what a sharded or multi-threaded caller does).
+#[test]
+fn chunked_calls_equal_one_call() {
+    let n = 1000;
+    for case in cases() {
+        let mut data = Data::new(42);
+        let muts0: Vec<Vec<f32>> = case.muts.iter().map(|&k| data.vec(n, k)).collect();
+        let ins: Vec<Vec<f32>> = case.ins.iter().map(|&k| data.vec(n, k)).collect();
+        let whole = {
+            let mut m = muts0.clone();
+            let mut refs: Vec<&mut [f32]> = m.iter_mut().map(|b| &mut b[..]).collect();
+            let in_refs: Vec<&[f32]> = ins.iter().map(|b| &b[..]).collect();
+            (case.run)(Width::NATIVE, &mut refs, &in_refs, 2).unwrap();
+            m
+        };
+        let mut m = muts0.clone();
+        let cuts = [0, 3, 4, 100, 101, 333, 640, 999, 1000];
+        for w in cuts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let mut refs: Vec<&mut [f32]> = m.iter_mut().map(|buf| &mut buf[a..b]).collect();
+            let in_refs: Vec<&[f32]> = ins.iter().map(|buf| &buf[a..b]).collect();
+            (case.run)(Width::NATIVE, &mut refs, &in_refs, 2).unwrap();
+        }
+        for (k, (g, e)) in m.iter().zip(&whole).enumerate() {
+            assert_same_bits(g, e, &format!("{} chunked, buffer {k}", case.name));
+        }
+    }
+}
