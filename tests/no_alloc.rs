@@ -1,0 +1,74 @@
+//! No kernel allocates: a counting global allocator (per thread, so the test harness's own
+//! allocations on other threads do not count) stays at zero across every kernel call.
+
+mod common;
+use common::kernels::cases;
+use common::{Data, LENGTHS};
+use optkern::Width;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+#[test]
+fn kernels_never_allocate() {
+    let cases = cases();
+    let mut calls = 0;
+    for case in &cases {
+        for &n in LENGTHS {
+            let mut data = Data::new(n as u64);
+            let mut muts: Vec<Vec<f32>> = case.muts.iter().map(|&k| data.vec(n, k)).collect();
+            let ins: Vec<Vec<f32>> = case.ins.iter().map(|&k| data.vec(n, k)).collect();
+            let mut mut_refs: Vec<&mut [f32]> = muts.iter_mut().map(|b| &mut b[..]).collect();
+            let in_refs: Vec<&[f32]> = ins.iter().map(|b| &b[..]).collect();
+            let before = allocations();
+            for width in Width::ALL {
+                for step in 1..=2 {
+                    let ok = (case.run)(width, &mut mut_refs, &in_refs, step).is_ok();
+                    calls += usize::from(ok);
+                }
+            }
+            let after = allocations();
+            assert_eq!(
+                after,
+                before,
+                "{} (n = {n}) allocated {} times",
+                case.name,
+                after - before
+            );
+        }
+    }
+    assert!(calls > 1000);
+    // The counter itself works.
+    let before = allocations();
+    let v = std::hint::black_box(vec![1u8; 10]);
+    drop(v);
+    assert!(
+        allocations() > before,
+        "the counting allocator does not count"
+    );
+}

@@ -1,0 +1,100 @@
+//! The `Portable` profile gives the same bits on every target and build. Its results on fixed
+//! inputs are blessed into `tests/data/portable/optim.hex` (f32 bit patterns in hex), and every
+//! leg of the RUSTFLAGS ladder (baseline x86-64, v3, v4, native) must reproduce them exactly.
+//!
+//! Regenerate with `OPTKERN_BLESS=1 cargo test --test portable_bits` (only after a deliberate
+//! change of the Portable operation order; say so in the commit).
+
+mod common;
+use common::kernels::cases;
+use optkern::Width;
+use rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use std::fmt::Write;
+
+const N: usize = 37;
+const STEPS: u32 = 5;
+
+/// Inputs from integer operations only (no `ln`/`cos` whose bits could depend on the host's
+/// libm): a 24-bit uniform in [-2, 2), with exact zeros, ±1e4 and a subnormal sprinkled in.
+fn input(rng: &mut Xoshiro256PlusPlus, non_negative: bool) -> Vec<f32> {
+    (0..N)
+        .map(|i| {
+            let u = (rng.next_u32() >> 8) as f32 * (1.0 / 16_777_216.0);
+            let x = match i % 13 {
+                3 => 0.0,
+                7 => 1e4,
+                11 => f32::from_bits(0x0000_0f00),
+                _ => 4.0 * u - 2.0,
+            };
+            if non_negative { x.abs() * 0.01 } else { x }
+        })
+        .collect()
+}
+
+fn render() -> String {
+    let mut out = String::from(
+        "# optkern Portable-profile results: every case of tests/common/kernels.rs in the Portable\n\
+         # profile, n = 37, 5 steps (step numbers 1..=5), inputs from Xoshiro256PlusPlus seeded\n\
+         # 2026 (see tests/portable_bits.rs). One line per final mutable buffer: case, buffer\n\
+         # index, then the f32 bit patterns in hex. Must be identical on every target and build.\n",
+    );
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2026);
+    for case in cases()
+        .into_iter()
+        .filter(|c| c.name.ends_with("/Portable"))
+    {
+        let mut muts: Vec<Vec<f32>> = case
+            .muts
+            .iter()
+            .enumerate()
+            .map(|(k, _)| input(&mut rng, k >= 2))
+            .collect();
+        for t in 1..=STEPS {
+            let ins: Vec<Vec<f32>> = case.ins.iter().map(|_| input(&mut rng, false)).collect();
+            let in_refs: Vec<&[f32]> = ins.iter().map(|b| &b[..]).collect();
+            let mut refs: Vec<&mut [f32]> = muts.iter_mut().map(|b| &mut b[..]).collect();
+            (case.run)(Width::NATIVE, &mut refs, &in_refs, t).unwrap();
+        }
+        for (k, b) in muts.iter().enumerate() {
+            write!(out, "{} {k}", case.name).unwrap();
+            for x in b {
+                write!(out, " {:08x}", x.to_bits()).unwrap();
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn portable_results_match_the_blessed_bits() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/portable/optim.hex");
+    let got = render();
+    if std::env::var_os("OPTKERN_BLESS").is_some() {
+        std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+        std::fs::write(path, &got).unwrap();
+        println!("blessed {path}");
+        return;
+    }
+    let want = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e} (bless with OPTKERN_BLESS=1)"));
+    let (got_lines, want_lines): (Vec<_>, Vec<_>) = (got.lines().collect(), want.lines().collect());
+    assert_eq!(
+        got_lines.len(),
+        want_lines.len(),
+        "number of lines: a case was added or removed; bless deliberately"
+    );
+    let mut bad = 0;
+    for (g, w) in got_lines.iter().zip(&want_lines) {
+        if g != w {
+            bad += 1;
+            eprintln!("differs:\n  got  {g}\n  want {w}");
+        }
+    }
+    assert_eq!(bad, 0, "{bad} lines differ from the blessed Portable bits");
+    println!(
+        "{} lines of blessed Portable bits reproduced",
+        want_lines.len()
+    );
+}
