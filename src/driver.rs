@@ -16,20 +16,12 @@ pub(crate) fn for_each_chunk<const N: usize, const M: usize, const I: usize>(
     ins: [&[f32]; I],
     mut body: impl FnMut([&mut [f32; N]; M], [&[f32; N]; I]),
 ) {
-    let len = outs
-        .iter()
-        .map(|s| s.len())
-        .chain(ins.iter().map(|s| s.len()))
-        .min()
-        .unwrap_or(0);
+    let len = outs.iter().map(|s| s.len()).chain(ins.iter().map(|s| s.len())).min().unwrap_or(0);
     let mut outs = outs.map(|s| s.split_at_mut(len).0.as_chunks_mut::<N>());
     let ins = ins.map(|s| s.split_at(len).0.as_chunks::<N>());
     let chunks = len / N;
     for c in 0..chunks {
-        body(
-            outs.each_mut().map(|(h, _)| &mut h[c]),
-            ins.map(|(h, _)| &h[c]),
-        );
+        body(outs.each_mut().map(|(h, _)| &mut h[c]), ins.map(|(h, _)| &h[c]));
     }
     let tail = len % N;
     if tail == 0 {

@@ -48,21 +48,13 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Error::LengthMismatch {
-                arg,
-                expected,
-                found,
-            } => {
+            Error::LengthMismatch { arg, expected, found } => {
                 write!(
                     f,
                     "`{arg}` has length {found}, expected {expected} (the length of `params`)"
                 )
             }
-            Error::InvalidHyperparameter {
-                name,
-                value,
-                problem,
-            } => {
+            Error::InvalidHyperparameter { name, value, problem } => {
                 let what = match problem {
                     Problem::NaN => "is NaN",
                     Problem::Infinite => "is infinite",

@@ -36,10 +36,8 @@ pub(crate) trait Lanes<const N: usize>:
 }
 
 /// Whether `mul_add` is fused on this build; `wide` uses the same condition.
-pub(crate) const FUSED_MUL_ADD: bool = cfg!(any(
-    target_feature = "fma",
-    all(target_arch = "aarch64", target_feature = "neon")
-));
+pub(crate) const FUSED_MUL_ADD: bool =
+    cfg!(any(target_feature = "fma", all(target_arch = "aarch64", target_feature = "neon")));
 
 impl Lanes<1> for f32 {
     #[inline(always)]
@@ -60,11 +58,7 @@ impl Lanes<1> for f32 {
     }
     #[inline(always)]
     fn mul_add(self, m: Self, a: Self) -> Self {
-        if FUSED_MUL_ADD {
-            libm::fmaf(self, m, a)
-        } else {
-            self * m + a
-        }
+        if FUSED_MUL_ADD { libm::fmaf(self, m, a) } else { self * m + a }
     }
     #[inline(always)]
     fn max_nan(self, o: Self) -> Self {

@@ -55,3 +55,7 @@ pub use width::Width;
 /// Whether this build's fused multiply-add is a single rounding (the `fma` target feature, or
 /// aarch64 NEON). `Torch`-profile results are bit-identical to PyTorch only when it is `true`.
 pub const FUSED_MUL_ADD: bool = lanes::FUSED_MUL_ADD;
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -26,11 +26,7 @@ pub(crate) trait Profile {
     /// `a · b + c`: fused in the `Torch` profile (where PyTorch fuses), never in `Portable`.
     #[inline(always)]
     fn fma<L: Lanes<N>, const N: usize>(a: L, b: L, c: L) -> L {
-        if Self::TORCH {
-            a.mul_add(b, c)
-        } else {
-            a * b + c
-        }
+        if Self::TORCH { a.mul_add(b, c) } else { a * b + c }
     }
 }
 
@@ -83,11 +79,7 @@ impl TorchLerp {
     /// The lerp with weight `c(weight)`.
     pub(crate) fn new(weight: f64) -> Self {
         let w = c(weight);
-        Self {
-            w,
-            w_minus_1: w - 1.0,
-            small: w.abs() < 0.5,
-        }
+        Self { w, w_minus_1: w - 1.0, small: w.abs() < 0.5 }
     }
 
     /// `lerp(m, x, w)`; fused as in PyTorch when `P` is `Torch`.

@@ -4,15 +4,7 @@ use crate::error::{Error, Problem};
 
 /// `found == expected`, else [`Error::LengthMismatch`] naming `arg`.
 pub(crate) fn len(arg: &'static str, expected: usize, found: usize) -> Result<(), Error> {
-    if found == expected {
-        Ok(())
-    } else {
-        Err(Error::LengthMismatch {
-            arg,
-            expected,
-            found,
-        })
-    }
+    if found == expected { Ok(()) } else { Err(Error::LengthMismatch { arg, expected, found }) }
 }
 
 /// A buffer that is only used when an option is on: it must then have `expected` elements;
@@ -23,19 +15,11 @@ pub(crate) fn optional_len(
     expected: usize,
     found: usize,
 ) -> Result<(), Error> {
-    if !used && found == 0 {
-        Ok(())
-    } else {
-        len(arg, expected, found)
-    }
+    if !used && found == 0 { Ok(()) } else { len(arg, expected, found) }
 }
 
 fn invalid(name: &'static str, value: f64, problem: Problem) -> Error {
-    Error::InvalidHyperparameter {
-        name,
-        value,
-        problem,
-    }
+    Error::InvalidHyperparameter { name, value, problem }
 }
 
 /// Finite, else NaN / Infinite.
@@ -52,11 +36,7 @@ pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64, Error> {
 /// Finite and `≥ 0`.
 pub(crate) fn non_negative(name: &'static str, value: f64) -> Result<f64, Error> {
     finite(name, value)?;
-    if value >= 0.0 {
-        Ok(value)
-    } else {
-        Err(invalid(name, value, Problem::OutOfRange))
-    }
+    if value >= 0.0 { Ok(value) } else { Err(invalid(name, value, Problem::OutOfRange)) }
 }
 
 /// Finite and in `[0, 1)`.
@@ -86,11 +66,7 @@ pub(crate) fn conflict(name: &'static str, value: f64) -> Error {
 
 /// `step ≥ 1`.
 pub(crate) fn step(step: u32) -> Result<(), Error> {
-    if step == 0 {
-        Err(Error::ZeroStep)
-    } else {
-        Ok(())
-    }
+    if step == 0 { Err(Error::ZeroStep) } else { Ok(()) }
 }
 
 /// The gradient multiplier every step kernel applies first: finite and `≥ 0`.

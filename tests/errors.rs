@@ -81,11 +81,7 @@ fn hyper(name: &'static str, value: f64) -> Error {
     } else {
         Problem::OutOfRange
     };
-    Error::InvalidHyperparameter {
-        name,
-        value,
-        problem,
-    }
+    Error::InvalidHyperparameter { name, value, problem }
 }
 
 fn sgd_call(cfg: SgdConfig, step: u32) -> impl Fn(&mut [Vec<f32>]) -> Result<(), Error> {
@@ -120,45 +116,23 @@ fn lookahead_call(cfg: MomentumConfig) -> impl Fn(&mut [Vec<f32>]) -> Result<(),
 fn length_cases(names: &[&'static str], call: impl Fn(&mut [Vec<f32>]) -> Result<(), Error>) {
     for (k, name) in names.iter().enumerate().skip(1) {
         for len in [N - 1, N + 1, 0] {
-            let want = Error::LengthMismatch {
-                arg: name,
-                expected: N,
-                found: len,
-            };
-            check(
-                names.len(),
-                Some((k, len)),
-                Some(want),
-                &format!("{name} len {len}"),
-                &call,
-            );
+            let want = Error::LengthMismatch { arg: name, expected: N, found: len };
+            check(names.len(), Some((k, len)), Some(want), &format!("{name} len {len}"), &call);
         }
     }
 }
 
 #[test]
 fn length_mismatches_change_nothing() {
-    let sgd = SgdConfig {
-        momentum: 0.9,
-        ..Default::default()
-    };
+    let sgd = SgdConfig { momentum: 0.9, ..Default::default() };
     length_cases(&["params", "grads", "momentum_buffer"], sgd_call(sgd, 1));
-    let adam = AdamConfig {
-        amsgrad: true,
-        ..Default::default()
-    };
+    let adam = AdamConfig { amsgrad: true, ..Default::default() };
     length_cases(
         &["params", "grads", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
         adam_call(adam, 1),
     );
-    length_cases(
-        &["params", "grads", "velocity"],
-        momentum_call(MomentumConfig::default()),
-    );
-    length_cases(
-        &["lookahead", "params", "velocity"],
-        lookahead_call(MomentumConfig::default()),
-    );
+    length_cases(&["params", "grads", "velocity"], momentum_call(MomentumConfig::default()));
+    length_cases(&["lookahead", "params", "velocity"], lookahead_call(MomentumConfig::default()));
 }
 
 #[test]
@@ -188,108 +162,40 @@ fn unused_optional_buffers_may_be_empty_and_stay_untouched() {
     adam_call(AdamConfig::default(), 1)(&mut b.data).unwrap();
     assert_eq!(bits(&b.data[4]), before);
     // But a wrong non-zero length is still an error.
-    let want = Error::LengthMismatch {
-        arg: "max_exp_avg_sq",
-        expected: N,
-        found: 3,
-    };
-    check(
-        5,
-        Some((4, 3)),
-        Some(want),
-        "vmax len 3",
-        adam_call(AdamConfig::default(), 1),
-    );
+    let want = Error::LengthMismatch { arg: "max_exp_avg_sq", expected: N, found: 3 };
+    check(5, Some((4, 3)), Some(want), "vmax len 3", adam_call(AdamConfig::default(), 1));
 }
 
 #[test]
 fn empty_slices_are_valid_but_config_is_checked() {
     let (mut p, mut b): (Vec<f32>, Vec<f32>) = (vec![], vec![]);
     optkern::sgd_step(&mut p, &[], &mut b, 1, &SgdConfig::default()).unwrap();
-    let bad = SgdConfig {
-        lr: f64::NAN,
-        ..Default::default()
-    };
+    let bad = SgdConfig { lr: f64::NAN, ..Default::default() };
     let err = optkern::sgd_step(&mut p, &[], &mut b, 1, &bad).unwrap_err();
     assert_eq!(format!("{err:?}"), format!("{:?}", hyper("lr", f64::NAN)));
-    optkern::adam_step(
-        &mut [],
-        &[],
-        &mut [],
-        &mut [],
-        &mut [],
-        1,
-        &AdamConfig::default(),
-    )
-    .unwrap();
+    optkern::adam_step(&mut [], &[], &mut [], &mut [], &mut [], 1, &AdamConfig::default()).unwrap();
     assert_eq!(
-        optkern::adam_step(
-            &mut [],
-            &[],
-            &mut [],
-            &mut [],
-            &mut [],
-            0,
-            &AdamConfig::default()
-        ),
+        optkern::adam_step(&mut [], &[], &mut [], &mut [], &mut [], 0, &AdamConfig::default()),
         Err(Error::ZeroStep)
     );
 }
 
 #[test]
 fn step_zero_changes_nothing() {
-    check(
-        3,
-        None,
-        Some(Error::ZeroStep),
-        "sgd step 0",
-        sgd_call(SgdConfig::default(), 0),
-    );
-    check(
-        5,
-        None,
-        Some(Error::ZeroStep),
-        "adam step 0",
-        adam_call(AdamConfig::default(), 0),
-    );
+    check(3, None, Some(Error::ZeroStep), "sgd step 0", sgd_call(SgdConfig::default(), 0));
+    check(5, None, Some(Error::ZeroStep), "adam step 0", adam_call(AdamConfig::default(), 0));
 }
 
 #[test]
 fn nesterov_conflicts_change_nothing() {
-    let bad = SgdConfig {
-        nesterov: true,
-        ..Default::default()
-    };
-    let want = Error::InvalidHyperparameter {
-        name: "nesterov",
-        value: 0.0,
-        problem: Problem::Conflict,
-    };
-    check(
-        3,
-        None,
-        Some(want),
-        "nesterov without momentum",
-        sgd_call(bad, 1),
-    );
-    let bad = SgdConfig {
-        nesterov: true,
-        momentum: 0.9,
-        dampening: 0.1,
-        ..Default::default()
-    };
-    let want = Error::InvalidHyperparameter {
-        name: "nesterov",
-        value: 0.1,
-        problem: Problem::Conflict,
-    };
-    check(
-        3,
-        None,
-        Some(want),
-        "nesterov with dampening",
-        sgd_call(bad, 1),
-    );
+    let bad = SgdConfig { nesterov: true, ..Default::default() };
+    let want =
+        Error::InvalidHyperparameter { name: "nesterov", value: 0.0, problem: Problem::Conflict };
+    check(3, None, Some(want), "nesterov without momentum", sgd_call(bad, 1));
+    let bad = SgdConfig { nesterov: true, momentum: 0.9, dampening: 0.1, ..Default::default() };
+    let want =
+        Error::InvalidHyperparameter { name: "nesterov", value: 0.1, problem: Problem::Conflict };
+    check(3, None, Some(want), "nesterov with dampening", sgd_call(bad, 1));
 }
 
 /// Each field of each config over the special values: Ok exactly when the reference accepts;
@@ -298,28 +204,13 @@ fn nesterov_conflicts_change_nothing() {
 fn every_hyperparameter_is_checked() {
     let mut rejected = 0;
     for x in SPECIALS {
-        let d = SgdConfig {
-            momentum: 0.5,
-            ..Default::default()
-        };
+        let d = SgdConfig { momentum: 0.5, ..Default::default() };
         let variants: [(&str, SgdConfig); 5] = [
             ("lr", SgdConfig { lr: x, ..d }),
             ("momentum", SgdConfig { momentum: x, ..d }),
             ("dampening", SgdConfig { dampening: x, ..d }),
-            (
-                "weight_decay",
-                SgdConfig {
-                    weight_decay: x,
-                    ..d
-                },
-            ),
-            (
-                "grad_scale",
-                SgdConfig {
-                    grad_scale: x as f32,
-                    ..d
-                },
-            ),
+            ("weight_decay", SgdConfig { weight_decay: x, ..d }),
+            ("grad_scale", SgdConfig { grad_scale: x as f32, ..d }),
         ];
         for (name, cfg) in variants {
             let h = reference::Sgd {
@@ -331,48 +222,19 @@ fn every_hyperparameter_is_checked() {
                 maximize: cfg.maximize,
                 grad_scale: f64::from(cfg.grad_scale),
             };
-            let want = (!reference::accepts_sgd(&h, 1)).then(|| {
-                hyper(
-                    name,
-                    if name == "grad_scale" {
-                        f64::from(x as f32)
-                    } else {
-                        x
-                    },
-                )
-            });
+            let want = (!reference::accepts_sgd(&h, 1))
+                .then(|| hyper(name, if name == "grad_scale" { f64::from(x as f32) } else { x }));
             rejected += usize::from(want.is_some());
-            check(
-                3,
-                None,
-                want,
-                &format!("sgd {name} = {x}"),
-                sgd_call(cfg, 1),
-            );
+            check(3, None, want, &format!("sgd {name} = {x}"), sgd_call(cfg, 1));
         }
-        let d = AdamConfig {
-            amsgrad: true,
-            ..Default::default()
-        };
+        let d = AdamConfig { amsgrad: true, ..Default::default() };
         let variants: [(&str, AdamConfig); 6] = [
             ("lr", AdamConfig { lr: x, ..d }),
             ("beta1", AdamConfig { beta1: x, ..d }),
             ("beta2", AdamConfig { beta2: x, ..d }),
             ("eps", AdamConfig { eps: x, ..d }),
-            (
-                "weight_decay",
-                AdamConfig {
-                    weight_decay: x,
-                    ..d
-                },
-            ),
-            (
-                "grad_scale",
-                AdamConfig {
-                    grad_scale: x as f32,
-                    ..d
-                },
-            ),
+            ("weight_decay", AdamConfig { weight_decay: x, ..d }),
+            ("grad_scale", AdamConfig { grad_scale: x as f32, ..d }),
         ];
         for (name, cfg) in variants {
             let h = reference::Adam {
@@ -386,43 +248,17 @@ fn every_hyperparameter_is_checked() {
                 maximize: cfg.maximize,
                 grad_scale: f64::from(cfg.grad_scale),
             };
-            let want = (!reference::accepts_adam(&h, 1)).then(|| {
-                hyper(
-                    name,
-                    if name == "grad_scale" {
-                        f64::from(x as f32)
-                    } else {
-                        x
-                    },
-                )
-            });
+            let want = (!reference::accepts_adam(&h, 1))
+                .then(|| hyper(name, if name == "grad_scale" { f64::from(x as f32) } else { x }));
             rejected += usize::from(want.is_some());
-            check(
-                5,
-                None,
-                want,
-                &format!("adam {name} = {x}"),
-                adam_call(cfg, 1),
-            );
+            check(5, None, want, &format!("adam {name} = {x}"), adam_call(cfg, 1));
         }
         let d = MomentumConfig::default();
         let variants: [(&str, MomentumConfig); 4] = [
             ("lr", MomentumConfig { lr: x, ..d }),
             ("momentum", MomentumConfig { momentum: x, ..d }),
-            (
-                "weight_decay",
-                MomentumConfig {
-                    weight_decay: x,
-                    ..d
-                },
-            ),
-            (
-                "grad_scale",
-                MomentumConfig {
-                    grad_scale: x as f32,
-                    ..d
-                },
-            ),
+            ("weight_decay", MomentumConfig { weight_decay: x, ..d }),
+            ("grad_scale", MomentumConfig { grad_scale: x as f32, ..d }),
         ];
         for (name, cfg) in variants {
             let h = reference::Momentum {
@@ -431,35 +267,12 @@ fn every_hyperparameter_is_checked() {
                 weight_decay: cfg.weight_decay,
                 grad_scale: f64::from(cfg.grad_scale),
             };
-            let want = (!reference::accepts_momentum(&h)).then(|| {
-                hyper(
-                    name,
-                    if name == "grad_scale" {
-                        f64::from(x as f32)
-                    } else {
-                        x
-                    },
-                )
-            });
+            let want = (!reference::accepts_momentum(&h))
+                .then(|| hyper(name, if name == "grad_scale" { f64::from(x as f32) } else { x }));
             rejected += usize::from(want.is_some());
-            check(
-                3,
-                None,
-                want,
-                &format!("momentum {name} = {x}"),
-                momentum_call(cfg),
-            );
-            check(
-                3,
-                None,
-                want,
-                &format!("lookahead {name} = {x}"),
-                lookahead_call(cfg),
-            );
+            check(3, None, want, &format!("momentum {name} = {x}"), momentum_call(cfg));
+            check(3, None, want, &format!("lookahead {name} = {x}"), lookahead_call(cfg));
         }
     }
-    assert!(
-        rejected > 50,
-        "only {rejected} rejections: the grid does not exercise the checks"
-    );
+    assert!(rejected > 50, "only {rejected} rejections: the grid does not exercise the checks");
 }

@@ -29,27 +29,20 @@ struct Options<'a> {
 
 impl<'a> Options<'a> {
     fn new(map: &'a Opts) -> Self {
-        Options {
-            map,
-            used: vec!["foreach"],
-        }
+        Options { map, used: vec!["foreach"] }
     }
     fn f64(&mut self, key: &'static str, default: f64) -> Result<f64, String> {
         self.used.push(key);
         match self.map.get(key) {
             None => Ok(default),
-            Some(v) => v
-                .as_f64()
-                .ok_or(format!("option {key} is not a number: {v}")),
+            Some(v) => v.as_f64().ok_or(format!("option {key} is not a number: {v}")),
         }
     }
     fn bool(&mut self, key: &'static str, default: bool) -> Result<bool, String> {
         self.used.push(key);
         match self.map.get(key) {
             None => Ok(default),
-            Some(v) => v
-                .as_bool()
-                .ok_or(format!("option {key} is not a bool: {v}")),
+            Some(v) => v.as_bool().ok_or(format!("option {key} is not a bool: {v}")),
         }
     }
     fn pair(&mut self, key: &'static str, default: (f64, f64)) -> Result<(f64, f64), String> {
@@ -88,11 +81,7 @@ impl Golden for Sgd {
         optkern::sgd_step(p, g, &mut self.buf, t, &SgdConfig { lr, ..self.cfg })
     }
     fn state(&self) -> Vec<(&'static str, &[f32])> {
-        if self.cfg.momentum != 0.0 {
-            vec![("momentum_buffer", &self.buf)]
-        } else {
-            vec![]
-        }
+        if self.cfg.momentum != 0.0 { vec![("momentum_buffer", &self.buf)] } else { vec![] }
     }
 }
 
@@ -140,17 +129,10 @@ fn optimizer(name: &str, opts: &Opts, n: usize) -> Option<Result<Box<dyn Golden>
                     maximize: o.bool("maximize", d.maximize)?,
                     ..d
                 };
-                Box::new(Sgd {
-                    cfg,
-                    buf: vec![0.0; n],
-                })
+                Box::new(Sgd { cfg, buf: vec![0.0; n] })
             }
             "Adam" | "AdamW" => {
-                let d = if name == "AdamW" {
-                    AdamConfig::adamw()
-                } else {
-                    AdamConfig::default()
-                };
+                let d = if name == "AdamW" { AdamConfig::adamw() } else { AdamConfig::default() };
                 let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
                 let decoupled_weight_decay = if name == "AdamW" {
                     d.decoupled_weight_decay
@@ -168,12 +150,7 @@ fn optimizer(name: &str, opts: &Opts, n: usize) -> Option<Result<Box<dyn Golden>
                     decoupled_weight_decay,
                     ..d
                 };
-                Box::new(Adam {
-                    cfg,
-                    m: vec![0.0; n],
-                    v: vec![0.0; n],
-                    vmax: vec![0.0; n],
-                })
+                Box::new(Adam { cfg, m: vec![0.0; n], v: vec![0.0; n], vmax: vec![0.0; n] })
             }
             _ => unreachable!(),
         };
@@ -190,11 +167,7 @@ fn f32s(v: &Value, what: &str) -> Result<Vec<f32>, String> {
     v.as_array()
         .ok_or(format!("{what} is not a list"))?
         .iter()
-        .map(|x| {
-            x.as_f64()
-                .map(|x| x as f32)
-                .ok_or(format!("{what} holds a non-number"))
-        })
+        .map(|x| x.as_f64().map(|x| x as f32).ok_or(format!("{what} holds a non-number")))
         .collect()
 }
 
@@ -208,11 +181,7 @@ fn compare(got: &[f32], want: &[f32], strict: bool, scale: f32, what: &str) -> R
         return Err(format!("{what}: length {} vs {}", got.len(), want.len()));
     }
     for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        let ok = if strict {
-            a.to_bits() == b.to_bits()
-        } else {
-            (a - b).abs() <= 1e-5 * scale
-        };
+        let ok = if strict { a.to_bits() == b.to_bits() } else { (a - b).abs() <= 1e-5 * scale };
         if !ok {
             return Err(format!(
                 "{what}[{i}]: optkern {a:e} ({:#010x}) vs torch {b:e} ({:#010x})",
@@ -230,12 +199,8 @@ fn max_abs(v: &[f32]) -> f32 {
 
 /// Runs one optimizer case; `Ok(None)` if the optimizer is not implemented.
 fn run_optimizer_case(case: &Value, strict: bool) -> Result<Option<()>, String> {
-    let name = field(case, "optimizer")?
-        .as_str()
-        .ok_or("optimizer is not a string")?;
-    let opts = field(case, "options")?
-        .as_object()
-        .ok_or("options is not an object")?;
+    let name = field(case, "optimizer")?.as_str().ok_or("optimizer is not a string")?;
+    let opts = field(case, "options")?.as_object().ok_or("options is not an object")?;
     let n = field(case, "n")?.as_u64().ok_or("n")? as usize;
     let steps = field(case, "steps")?.as_u64().ok_or("steps")? as usize;
     let Some(opt) = optimizer(name, opts, n) else {
@@ -243,10 +208,9 @@ fn run_optimizer_case(case: &Value, strict: bool) -> Result<Option<()>, String> 
     };
     let mut opt = opt?;
     let lrs: Vec<f64> = match field(case, "lr")? {
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_f64().ok_or("lr list"))
-            .collect::<Result<_, _>>()?,
+        Value::Array(a) => {
+            a.iter().map(|x| x.as_f64().ok_or("lr list")).collect::<Result<_, _>>()?
+        }
         v => vec![v.as_f64().ok_or("lr")?; steps],
     };
     let mut p = f32s(field(case, "params0")?, "params0")?;
@@ -258,17 +222,10 @@ fn run_optimizer_case(case: &Value, strict: bool) -> Result<Option<()>, String> 
     let mut scale = max_abs(&p);
     for t in 0..steps {
         let g = f32s(&grads[t], "grads")?;
-        opt.step(&mut p, &g, t as u32 + 1, lrs[t])
-            .map_err(|e| format!("step {}: {e}", t + 1))?;
+        opt.step(&mut p, &g, t as u32 + 1, lrs[t]).map_err(|e| format!("step {}: {e}", t + 1))?;
         let want = f32s(&params[t], "params")?;
         scale = scale.max(max_abs(&want));
-        compare(
-            &p,
-            &want,
-            strict,
-            scale,
-            &format!("params after step {}", t + 1),
-        )?;
+        compare(&p, &want, strict, scale, &format!("params after step {}", t + 1))?;
     }
     let state = field(case, "state")?.as_object().ok_or("state")?;
     let ours = opt.state();
@@ -317,29 +274,13 @@ fn golden_vectors() {
     let mut failures = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
-        for (line_no, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
+        for (line_no, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let case: Value = serde_json::from_str(line)
                 .unwrap_or_else(|e| panic!("{}:{}: {e}", file.display(), line_no + 1));
-            let id = case
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string();
-            let kind = case
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string();
+            let id = case.get("id").and_then(Value::as_str).unwrap_or("?").to_string();
+            let kind = case.get("kind").and_then(Value::as_str).unwrap_or("?").to_string();
             let (group, outcome) = if kind == "optimizer" {
-                let name = case
-                    .get("optimizer")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_string();
+                let name = case.get("optimizer").and_then(Value::as_str).unwrap_or("?").to_string();
                 (name, run_optimizer_case(&case, strict))
             } else {
                 (kind, Ok(None))
@@ -374,9 +315,5 @@ fn golden_vectors() {
         total.passed, total.failed, total.not_implemented
     );
     assert!(total.passed > 0, "no golden case ran");
-    assert!(
-        failures.is_empty(),
-        "{} golden cases failed",
-        failures.len()
-    );
+    assert!(failures.is_empty(), "{} golden cases failed", failures.len());
 }

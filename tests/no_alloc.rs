@@ -53,13 +53,7 @@ fn kernels_never_allocate() {
                 }
             }
             let after = allocations();
-            assert_eq!(
-                after,
-                before,
-                "{} (n = {n}) allocated {} times",
-                case.name,
-                after - before
-            );
+            assert_eq!(after, before, "{} (n = {n}) allocated {} times", case.name, after - before);
         }
     }
     assert!(calls > 1000);
@@ -67,8 +61,5 @@ fn kernels_never_allocate() {
     let before = allocations();
     let v = std::hint::black_box(vec![1u8; 10]);
     drop(v);
-    assert!(
-        allocations() > before,
-        "the counting allocator does not count"
-    );
+    assert!(allocations() > before, "the counting allocator does not count");
 }

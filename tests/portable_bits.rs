@@ -40,16 +40,9 @@ fn render() -> String {
          # index, then the f32 bit patterns in hex. Must be identical on every target and build.\n",
     );
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2026);
-    for case in cases()
-        .into_iter()
-        .filter(|c| c.name.ends_with("/Portable"))
-    {
-        let mut muts: Vec<Vec<f32>> = case
-            .muts
-            .iter()
-            .enumerate()
-            .map(|(k, _)| input(&mut rng, k >= 2))
-            .collect();
+    for case in cases().into_iter().filter(|c| c.name.ends_with("/Portable")) {
+        let mut muts: Vec<Vec<f32>> =
+            case.muts.iter().enumerate().map(|(k, _)| input(&mut rng, k >= 2)).collect();
         for t in 1..=STEPS {
             let ins: Vec<Vec<f32>> = case.ins.iter().map(|_| input(&mut rng, false)).collect();
             let in_refs: Vec<&[f32]> = ins.iter().map(|b| &b[..]).collect();
@@ -93,8 +86,5 @@ fn portable_results_match_the_blessed_bits() {
         }
     }
     assert_eq!(bad, 0, "{bad} lines differ from the blessed Portable bits");
-    println!(
-        "{} lines of blessed Portable bits reproduced",
-        want_lines.len()
-    );
+    println!("{} lines of blessed Portable bits reproduced", want_lines.len());
 }

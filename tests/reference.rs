@@ -26,19 +26,13 @@ struct Tracker {
 
 impl Tracker {
     fn new(initial: &[f64]) -> Self {
-        Tracker {
-            scale: initial.iter().fold(0.0, |m, x| m.max(x.abs())),
-            worst: 0.0,
-        }
+        Tracker { scale: initial.iter().fold(0.0, |m, x| m.max(x.abs())), worst: 0.0 }
     }
     fn check(&mut self, got: &[f32], want: &[f64], what: &str) {
         self.scale = want.iter().fold(self.scale, |m, x| m.max(x.abs()));
         for (i, (a, e)) in got.iter().zip(want).enumerate() {
             let err = (f64::from(*a) - e).abs() / self.scale;
-            assert!(
-                err <= TOL,
-                "{what}[{i}]: optkern {a:e}, reference {e:e}, rel {err:e}"
-            );
+            assert!(err <= TOL, "{what}[{i}]: optkern {a:e}, reference {e:e}, rel {err:e}");
             self.worst = self.worst.max(err);
         }
     }
@@ -51,9 +45,7 @@ fn widen(v: &[f32]) -> Vec<f64> {
 /// Gradients for the reference runs: normal values (no ±1e4 spikes, which make the
 /// norm-wise scale meaningless for some elements while hiding errors in others).
 fn grads(data: &mut Data) -> Vec<Vec<f32>> {
-    (0..STEPS)
-        .map(|_| data.vec(N, Kind::Signed).iter().map(|x| x * 10.0).collect())
-        .collect()
+    (0..STEPS).map(|_| data.vec(N, Kind::Signed).iter().map(|x| x * 10.0).collect()).collect()
 }
 
 #[test]
@@ -122,11 +114,7 @@ fn adam_matches_reference() {
 
 #[test]
 fn adamw_forces_decoupled_decay() {
-    let cfg = optkern::AdamConfig {
-        lr: 0.01,
-        weight_decay: 0.1,
-        ..Default::default()
-    };
+    let cfg = optkern::AdamConfig { lr: 0.01, weight_decay: 0.1, ..Default::default() };
     let h = reference::Adam {
         lr: 0.01,
         beta1: 0.9,
@@ -174,11 +162,7 @@ fn momentum_and_lookahead_nesterov_match_reference() {
             for (t, g) in gs.iter().enumerate() {
                 optkern::momentum_step(&mut p, g, &mut vel, &cfg).unwrap();
                 reference::momentum(&mut pr, &widen(g), &mut velr, &h);
-                tr.check(
-                    &p,
-                    &pr,
-                    &format!("momentum/{name}/{numerics:?} step {}", t + 1),
-                );
+                tr.check(&p, &pr, &format!("momentum/{name}/{numerics:?} step {}", t + 1));
             }
             // Look-ahead Nesterov on J(θ) = ½·Σ c_i θ_i², whose gradient at the look-ahead
             // point is c ⊙ θ̃: both sides evaluate it at their own look-ahead point.
@@ -191,31 +175,17 @@ fn momentum_and_lookahead_nesterov_match_reference() {
             for t in 0..STEPS {
                 optkern::nesterov_lookahead(&mut ahead, &p, &vel, &cfg).unwrap();
                 reference::nesterov_lookahead(&mut aheadr, &pr, &velr, h.momentum);
-                tr.check(
-                    &ahead,
-                    &aheadr,
-                    &format!("lookahead/{name}/{numerics:?} step {}", t + 1),
-                );
+                tr.check(&ahead, &aheadr, &format!("lookahead/{name}/{numerics:?} step {}", t + 1));
                 let g: Vec<f32> = ahead.iter().zip(&curv).map(|(a, c)| a * c).collect();
-                let gr: Vec<f64> = aheadr
-                    .iter()
-                    .zip(&curv)
-                    .map(|(a, c)| a * f64::from(*c))
-                    .collect();
+                let gr: Vec<f64> =
+                    aheadr.iter().zip(&curv).map(|(a, c)| a * f64::from(*c)).collect();
                 optkern::momentum_step(&mut p, &g, &mut vel, &cfg).unwrap();
                 reference::momentum(&mut pr, &gr, &mut velr, &h);
-                tr.check(
-                    &p,
-                    &pr,
-                    &format!("nesterov/{name}/{numerics:?} step {}", t + 1),
-                );
+                tr.check(&p, &pr, &format!("nesterov/{name}/{numerics:?} step {}", t + 1));
             }
             // It must actually converge towards the minimum at 0.
             let before = tr.scale;
-            assert!(
-                p.iter().all(|x| x.abs() < before as f32),
-                "look-ahead Nesterov diverged"
-            );
+            assert!(p.iter().all(|x| x.abs() < before as f32), "look-ahead Nesterov diverged");
         }
     }
 }

@@ -19,10 +19,7 @@ fn run_guarded(
     let n = muts0[0].len();
     let mut muts: Vec<Vec<f32>> = muts0.iter().map(|b| guarded(b, off)).collect();
     for t in 1..=steps {
-        let ins_g: Vec<Vec<f32>> = ins[t as usize - 1]
-            .iter()
-            .map(|b| guarded(b, off))
-            .collect();
+        let ins_g: Vec<Vec<f32>> = ins[t as usize - 1].iter().map(|b| guarded(b, off)).collect();
         let in_refs: Vec<&[f32]> = ins_g.iter().map(|b| &b[off..off + n]).collect();
         let mut mut_refs: Vec<&mut [f32]> = muts.iter_mut().map(|b| &mut b[off..off + n]).collect();
         (case.run)(width, &mut mut_refs, &in_refs, t)
@@ -42,16 +39,11 @@ fn every_width_offset_and_length_gives_the_same_bits() {
         for &n in LENGTHS {
             let mut data = Data::new(n as u64 * 7919 + 1);
             let muts0: Vec<Vec<f32>> = case.muts.iter().map(|&k| data.vec(n, k)).collect();
-            let ins: Vec<Vec<Vec<f32>>> = (0..STEPS)
-                .map(|_| case.ins.iter().map(|&k| data.vec(n, k)).collect())
-                .collect();
+            let ins: Vec<Vec<Vec<f32>>> =
+                (0..STEPS).map(|_| case.ins.iter().map(|&k| data.vec(n, k)).collect()).collect();
             let expected = run_guarded(&case, Width::X1, 0, &muts0, &ins, STEPS);
             // Large lengths: every width at a few offsets is enough to cover alignment.
-            let offsets: Vec<usize> = if n > 1000 {
-                vec![0, 1, 7, 15]
-            } else {
-                OFFSETS.collect()
-            };
+            let offsets: Vec<usize> = if n > 1000 { vec![0, 1, 7, 15] } else { OFFSETS.collect() };
             for width in Width::ALL {
                 for &off in &offsets {
                     let got = run_guarded(&case, width, off, &muts0, &ins, STEPS);

@@ -58,11 +58,7 @@ impl Default for AdamConfig {
 impl AdamConfig {
     /// `torch.optim.AdamW`'s defaults: Adam's, with `weight_decay = 1e-2` decoupled.
     pub fn adamw() -> Self {
-        Self {
-            weight_decay: 1e-2,
-            decoupled_weight_decay: true,
-            ..Self::default()
-        }
+        Self { weight_decay: 1e-2, decoupled_weight_decay: true, ..Self::default() }
     }
 }
 
@@ -116,11 +112,7 @@ impl Coef {
             (true, true) => Decay::Decoupled(c(1.0 - lr * weight_decay)),
         };
         Ok(Self {
-            scale: if cfg.maximize {
-                -grad_scale
-            } else {
-                grad_scale
-            },
+            scale: if cfg.maximize { -grad_scale } else { grad_scale },
             decay,
             lerp1: TorchLerp::new(1.0 - beta1),
             beta1: c(beta1),
@@ -179,16 +171,7 @@ pub fn adam_step(
     step: u32,
     cfg: &AdamConfig,
 ) -> Result<(), Error> {
-    adam_step_with(
-        Width::NATIVE,
-        params,
-        grads,
-        exp_avg,
-        exp_avg_sq,
-        max_exp_avg_sq,
-        step,
-        cfg,
-    )
+    adam_step_with(Width::NATIVE, params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, step, cfg)
 }
 
 /// AdamW (Loshchilov & Hutter, 2019; `torch.optim.AdamW`): [`adam_step`] with
@@ -206,19 +189,8 @@ pub fn adamw_step(
     step: u32,
     cfg: &AdamConfig,
 ) -> Result<(), Error> {
-    let cfg = AdamConfig {
-        decoupled_weight_decay: true,
-        ..*cfg
-    };
-    adam_step(
-        params,
-        grads,
-        exp_avg,
-        exp_avg_sq,
-        max_exp_avg_sq,
-        step,
-        &cfg,
-    )
+    let cfg = AdamConfig { decoupled_weight_decay: true, ..*cfg };
+    adam_step(params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq, step, &cfg)
 }
 
 /// [`adam_step`] at an explicit lane width (for tests and benches).
@@ -278,11 +250,7 @@ fn adam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     } else {
         L::load(m) * L::splat(k.beta1) + L::splat(k.one_minus_beta1) * g
     };
-    let v_new = P::fma(
-        L::splat(k.one_minus_beta2) * g,
-        g,
-        L::load(v) * L::splat(k.beta2),
-    );
+    let v_new = P::fma(L::splat(k.one_minus_beta2) * g, g, L::load(v) * L::splat(k.beta2));
     m_new.store(m);
     v_new.store(v);
     let u = match vmax {

@@ -75,11 +75,7 @@ impl Coef {
         }
         validate::step(step)?;
         Ok(Self {
-            scale: if cfg.maximize {
-                -grad_scale
-            } else {
-                grad_scale
-            },
+            scale: if cfg.maximize { -grad_scale } else { grad_scale },
             weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
             momentum: (momentum != 0.0).then(|| c(momentum)),
             one_minus_dampening: c(1.0 - dampening),
@@ -147,12 +143,7 @@ pub fn sgd_step_with(
 ) -> Result<(), Error> {
     let n = params.len();
     validate::len("grads", n, grads.len())?;
-    validate::optional_len(
-        "momentum_buffer",
-        cfg.momentum != 0.0,
-        n,
-        momentum_buffer.len(),
-    )?;
+    validate::optional_len("momentum_buffer", cfg.momentum != 0.0, n, momentum_buffer.len())?;
     let k = Coef::new(step, cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
         if k.momentum.is_some() {
@@ -185,18 +176,10 @@ fn sgd_lanes<L: Lanes<N>, const N: usize, P: Profile>(
         let b = if k.first_step {
             g
         } else {
-            P::fma(
-                L::splat(k.one_minus_dampening),
-                g,
-                L::load(buf) * L::splat(mu),
-            )
+            P::fma(L::splat(k.one_minus_dampening), g, L::load(buf) * L::splat(mu))
         };
         b.store(buf);
-        g = if k.nesterov {
-            P::fma(L::splat(mu), b, g)
-        } else {
-            b
-        };
+        g = if k.nesterov { P::fma(L::splat(mu), b, g) } else { b };
     }
     P::fma(L::splat(k.neg_lr), g, param).store(p);
 }

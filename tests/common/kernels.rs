@@ -20,120 +20,36 @@ pub struct Case {
 pub const PROFILES: [Numerics; 2] = [Numerics::Torch, Numerics::Portable];
 
 pub fn sgd_configs() -> Vec<(&'static str, SgdConfig)> {
-    let d = SgdConfig {
-        lr: 0.1,
-        ..Default::default()
-    };
+    let d = SgdConfig { lr: 0.1, ..Default::default() };
     vec![
         ("plain", d),
         ("momentum", SgdConfig { momentum: 0.9, ..d }),
-        (
-            "dampening",
-            SgdConfig {
-                momentum: 0.9,
-                dampening: 0.5,
-                ..d
-            },
-        ),
-        (
-            "nesterov",
-            SgdConfig {
-                momentum: 0.9,
-                nesterov: true,
-                ..d
-            },
-        ),
-        (
-            "weight_decay",
-            SgdConfig {
-                momentum: 0.9,
-                weight_decay: 0.01,
-                ..d
-            },
-        ),
-        (
-            "maximize",
-            SgdConfig {
-                maximize: true,
-                weight_decay: 0.01,
-                ..d
-            },
-        ),
-        (
-            "grad_scale",
-            SgdConfig {
-                momentum: 0.5,
-                grad_scale: 0.25,
-                ..d
-            },
-        ),
+        ("dampening", SgdConfig { momentum: 0.9, dampening: 0.5, ..d }),
+        ("nesterov", SgdConfig { momentum: 0.9, nesterov: true, ..d }),
+        ("weight_decay", SgdConfig { momentum: 0.9, weight_decay: 0.01, ..d }),
+        ("maximize", SgdConfig { maximize: true, weight_decay: 0.01, ..d }),
+        ("grad_scale", SgdConfig { momentum: 0.5, grad_scale: 0.25, ..d }),
     ]
 }
 
 pub fn adam_configs() -> Vec<(&'static str, AdamConfig)> {
-    let d = AdamConfig {
-        lr: 1e-2,
-        ..Default::default()
-    };
+    let d = AdamConfig { lr: 1e-2, ..Default::default() };
     vec![
         ("default", d),
-        (
-            "betas_lerp_branch",
-            AdamConfig {
-                beta1: 0.45,
-                beta2: 0.9,
-                ..d
-            },
-        ),
-        (
-            "weight_decay",
-            AdamConfig {
-                weight_decay: 0.01,
-                ..d
-            },
-        ),
-        (
-            "adamw",
-            AdamConfig {
-                lr: 1e-2,
-                ..AdamConfig::adamw()
-            },
-        ),
+        ("betas_lerp_branch", AdamConfig { beta1: 0.45, beta2: 0.9, ..d }),
+        ("weight_decay", AdamConfig { weight_decay: 0.01, ..d }),
+        ("adamw", AdamConfig { lr: 1e-2, ..AdamConfig::adamw() }),
         ("amsgrad", AdamConfig { amsgrad: true, ..d }),
-        (
-            "maximize",
-            AdamConfig {
-                maximize: true,
-                eps: 1e-6,
-                ..d
-            },
-        ),
-        (
-            "grad_scale",
-            AdamConfig {
-                grad_scale: 0.5,
-                ..d
-            },
-        ),
+        ("maximize", AdamConfig { maximize: true, eps: 1e-6, ..d }),
+        ("grad_scale", AdamConfig { grad_scale: 0.5, ..d }),
     ]
 }
 
 pub fn momentum_configs() -> Vec<(&'static str, MomentumConfig)> {
-    let d = MomentumConfig {
-        lr: 0.05,
-        momentum: 0.9,
-        ..Default::default()
-    };
+    let d = MomentumConfig { lr: 0.05, momentum: 0.9, ..Default::default() };
     vec![
         ("classic", d),
-        (
-            "weight_decay",
-            MomentumConfig {
-                weight_decay: 0.01,
-                grad_scale: 2.0,
-                ..d
-            },
-        ),
+        ("weight_decay", MomentumConfig { weight_decay: 0.01, grad_scale: 2.0, ..d }),
     ]
 }
 

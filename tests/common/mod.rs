@@ -8,9 +8,8 @@ use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// Lengths clustered at the lane-width boundaries (BLAKE3's `TEST_CASES` idea).
-pub const LENGTHS: &[usize] = &[
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1023, 1024, 1025, 4099,
-];
+pub const LENGTHS: &[usize] =
+    &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1023, 1024, 1025, 4099];
 
 /// Offsets of a slice inside its allocation.
 pub const OFFSETS: core::ops::Range<usize> = 0..16;
