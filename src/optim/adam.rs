@@ -149,6 +149,12 @@ impl Coef {
 /// [`Numerics::Portable`] computes `m = c(β₁)·m + c(1−β₁)·g`, `v = v·c(β₂) + (c(1−β₂)·g)·g`
 /// and `p = p + (c(−η·√bc2/bc1)·m) / (√u + c(ε·√bc2))`: one division, no fused op.
 ///
+/// # Accuracy
+/// Same bits at every width, offset and chunking. `Torch`: bit-identical to PyTorch on FMA
+/// builds. Like PyTorch, the `Torch` lerp forms `1 − w` from the f32 `w = c(1 − β₁)`, so for
+/// `0 < β₁ ≪ 1` the first moment carries a relative error of about `2⁻²⁵/β₁`; the `Portable`
+/// profile multiplies by `c(β₁)` directly and has no such loss.
+///
 /// # Errors
 /// [`Error::LengthMismatch`] if `grads`, `exp_avg`, `exp_avg_sq` or (with AMSGrad)
 /// `max_exp_avg_sq` differ in length from `params`; [`Error::InvalidHyperparameter`] if a field
