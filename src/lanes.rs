@@ -33,7 +33,36 @@ pub(crate) trait Lanes<const N: usize>:
     /// NaN-propagating maximum (`torch.maximum`): NaN if either input is NaN, else the larger;
     /// on ties (`±0`) the second operand.
     fn max_nan(self, o: Self) -> Self;
+    /// NaN-propagating minimum (`torch.minimum`); on ties the second operand.
+    fn min_nan(self, o: Self) -> Self;
+    /// `|x|` (clears the sign bit).
+    fn abs(self) -> Self;
+    /// Lane mask (all bits set where true) of `self > o`.
+    fn gt(self, o: Self) -> Self;
+    /// Lane mask of `self < o`.
+    fn lt(self, o: Self) -> Self;
+    /// Lane mask of `self == o`.
+    fn eq(self, o: Self) -> Self;
+    /// `if mask { a } else { b }` per lane, for a mask from [`Lanes::gt`]/[`Lanes::lt`]/[`Lanes::eq`].
+    fn select(mask: Self, a: Self, b: Self) -> Self;
+    /// The lanes as an array (for reductions).
+    #[inline(always)]
+    fn to_array(self) -> [f32; N] {
+        let mut a = [0.0; N];
+        self.store(&mut a);
+        a
+    }
+    /// `torch.sign` as its vectorised CPU kernel computes it: `(x > 0) − (x < 0)`, so `±0`
+    /// and NaN give `+0`.
+    #[inline(always)]
+    fn sign(self) -> Self {
+        let zero = Self::splat(0.0);
+        let one = Self::splat(1.0);
+        Self::select(self.gt(zero), one, zero) - Self::select(self.lt(zero), one, zero)
+    }
 }
+
+const TRUE: f32 = f32::from_bits(u32::MAX);
 
 /// Whether `mul_add` is fused on this build; `wide` uses the same condition.
 pub(crate) const FUSED_MUL_ADD: bool =
@@ -70,6 +99,36 @@ impl Lanes<1> for f32 {
             o
         }
     }
+    #[inline(always)]
+    fn min_nan(self, o: Self) -> Self {
+        if self.is_nan() || o.is_nan() {
+            self + o
+        } else if self < o {
+            self
+        } else {
+            o
+        }
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        f32::from_bits(self.to_bits() & 0x7fff_ffff)
+    }
+    #[inline(always)]
+    fn gt(self, o: Self) -> Self {
+        if self > o { TRUE } else { 0.0 }
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> Self {
+        if self < o { TRUE } else { 0.0 }
+    }
+    #[inline(always)]
+    fn eq(self, o: Self) -> Self {
+        if self == o { TRUE } else { 0.0 }
+    }
+    #[inline(always)]
+    fn select(mask: Self, a: Self, b: Self) -> Self {
+        if mask.to_bits() != 0 { a } else { b }
+    }
 }
 
 macro_rules! impl_wide_lanes {
@@ -100,6 +159,32 @@ macro_rules! impl_wide_lanes {
                 let nan = self.is_nan() | o.is_nan();
                 let larger = self.simd_gt(o).select(self, o);
                 nan.select(self + o, larger)
+            }
+            #[inline(always)]
+            fn min_nan(self, o: Self) -> Self {
+                let nan = self.is_nan() | o.is_nan();
+                let smaller = self.simd_lt(o).select(self, o);
+                nan.select(self + o, smaller)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn gt(self, o: Self) -> Self {
+                self.simd_gt(o)
+            }
+            #[inline(always)]
+            fn lt(self, o: Self) -> Self {
+                self.simd_lt(o)
+            }
+            #[inline(always)]
+            fn eq(self, o: Self) -> Self {
+                self.simd_eq(o)
+            }
+            #[inline(always)]
+            fn select(mask: Self, a: Self, b: Self) -> Self {
+                mask.select(a, b)
             }
         }
     };

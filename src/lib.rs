@@ -36,14 +36,29 @@ mod error;
 mod lanes;
 mod numerics;
 pub mod optim;
+mod reduce;
 mod validate;
 mod width;
 
 pub use error::{Error, Problem};
 pub use numerics::Numerics;
+pub use optim::adadelta::{AdadeltaConfig, adadelta_step};
+pub use optim::adagrad::{AdagradConfig, adagrad_step};
 pub use optim::adam::{AdamConfig, adam_step, adamw_step};
+pub use optim::adamax::{AdamaxConfig, adamax_step};
+pub use optim::asgd::{AsgdConfig, AsgdState, asgd_step};
 pub use optim::momentum::{MomentumConfig, momentum_step, nesterov_lookahead};
+pub use optim::nadam::{NadamConfig, NadamState, nadam_step};
+pub use optim::radam::{RadamConfig, radam_step};
+pub use optim::rmsprop::{RmspropConfig, rmsprop_step};
+pub use optim::rprop::{RpropConfig, rprop_step};
 pub use optim::sgd::{SgdConfig, sgd_step};
+#[doc(hidden)]
+pub use optim::{
+    adadelta::adadelta_step_with, adagrad::adagrad_step_with, adamax::adamax_step_with,
+    asgd::asgd_step_with, nadam::nadam_step_with, radam::radam_step_with,
+    rmsprop::rmsprop_step_with, rprop::rprop_step_with,
+};
 #[doc(hidden)]
 pub use optim::{
     adam::adam_step_with, momentum::momentum_step_with, momentum::nesterov_lookahead_with,

@@ -74,3 +74,8 @@ pub(crate) fn grad_scale(value: f32) -> Result<f32, Error> {
     non_negative("grad_scale", f64::from(value))?;
     Ok(value)
 }
+
+/// A finite value outside its documented range.
+pub(crate) fn out_of_range(name: &'static str, value: f64) -> Error {
+    invalid(name, value, Problem::OutOfRange)
+}

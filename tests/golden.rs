@@ -6,10 +6,15 @@
 //! torch bit for bit ("strict"); otherwise `|a − b| ≤ 1e-5 · max|b|` with the max over the
 //! params seen so far, params0 included, or over the state vector ("tolerant").
 
-use optkern::{AdamConfig, SgdConfig};
+use optkern::{
+    AdadeltaConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig, AsgdState, NadamConfig,
+    NadamState, RadamConfig, RmspropConfig, RpropConfig, SgdConfig,
+};
 use serde_json::{Map, Value};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 type Opts = Map<String, Value>;
 
@@ -19,6 +24,30 @@ trait Golden {
     fn step(&mut self, p: &mut [f32], g: &[f32], t: u32, lr: f64) -> Result<(), optkern::Error>;
     /// torch's state entries (vectors) after the last step, by torch's names.
     fn state(&self) -> Vec<(&'static str, &[f32])>;
+    /// torch's 0-dim state entries besides `step`, which optkern keeps in a caller-owned
+    /// scalar struct.
+    fn scalars(&self) -> Vec<(&'static str, f32)> {
+        vec![]
+    }
+}
+
+/// Wraps an optimizer whose torch state also has 0-dim scalar entries (NAdam's
+/// `mu_product`, ASGD's `eta` and `mu`), read from the caller-owned state struct.
+struct ScalarState {
+    inner: Box<dyn Golden>,
+    read: Box<dyn Fn() -> Vec<(&'static str, f32)>>,
+}
+
+impl Golden for ScalarState {
+    fn step(&mut self, p: &mut [f32], g: &[f32], t: u32, lr: f64) -> Result<(), optkern::Error> {
+        self.inner.step(p, g, t, lr)
+    }
+    fn state(&self) -> Vec<(&'static str, &[f32])> {
+        self.inner.state()
+    }
+    fn scalars(&self) -> Vec<(&'static str, f32)> {
+        (self.read)()
+    }
 }
 
 /// Reads options, remembering which were used so that an unknown one fails the case.
@@ -113,6 +142,32 @@ impl Golden for Adam {
     }
 }
 
+/// A torch optimizer with named state vectors and a step closure over them.
+struct Vectors<F> {
+    names: Vec<&'static str>,
+    bufs: Vec<Vec<f32>>,
+    step: F,
+}
+
+impl<F> Golden for Vectors<F>
+where
+    F: FnMut(&mut [f32], &[f32], &mut [Vec<f32>], u32, f64) -> Result<(), optkern::Error>,
+{
+    fn step(&mut self, p: &mut [f32], g: &[f32], t: u32, lr: f64) -> Result<(), optkern::Error> {
+        (self.step)(p, g, &mut self.bufs, t, lr)
+    }
+    fn state(&self) -> Vec<(&'static str, &[f32])> {
+        self.names.iter().zip(&self.bufs).map(|(n, b)| (*n, &b[..])).collect()
+    }
+}
+
+fn vectors<F>(names: &[&'static str], n: usize, step: F) -> Box<dyn Golden>
+where
+    F: FnMut(&mut [f32], &[f32], &mut [Vec<f32>], u32, f64) -> Result<(), optkern::Error> + 'static,
+{
+    Box::new(Vectors { names: names.to_vec(), bufs: vec![vec![0.0; n]; names.len()], step })
+}
+
 /// The optkern counterpart of a torch optimizer: `None` if not implemented yet.
 fn optimizer(name: &str, opts: &Opts, n: usize) -> Option<Result<Box<dyn Golden>, String>> {
     let build = |name: &str| -> Result<Box<dyn Golden>, String> {
@@ -152,13 +207,198 @@ fn optimizer(name: &str, opts: &Opts, n: usize) -> Option<Result<Box<dyn Golden>
                 };
                 Box::new(Adam { cfg, m: vec![0.0; n], v: vec![0.0; n], vmax: vec![0.0; n] })
             }
+            "Adagrad" => {
+                let d = AdagradConfig::default();
+                let cfg = AdagradConfig {
+                    lr: o.f64("lr", d.lr)?,
+                    lr_decay: o.f64("lr_decay", d.lr_decay)?,
+                    weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                    initial_accumulator_value: o
+                        .f64("initial_accumulator_value", d.initial_accumulator_value)?,
+                    eps: o.f64("eps", d.eps)?,
+                    maximize: o.bool("maximize", d.maximize)?,
+                    ..d
+                };
+                vectors(&["sum"], n, move |p, g, b, t, lr| match b {
+                    [sum] => optkern::adagrad_step(p, g, sum, t, &AdagradConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                })
+            }
+            "RMSprop" => {
+                let d = RmspropConfig::default();
+                let cfg = RmspropConfig {
+                    lr: o.f64("lr", d.lr)?,
+                    alpha: o.f64("alpha", d.alpha)?,
+                    eps: o.f64("eps", d.eps)?,
+                    weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                    momentum: o.f64("momentum", d.momentum)?,
+                    centered: o.bool("centered", d.centered)?,
+                    maximize: o.bool("maximize", d.maximize)?,
+                    ..d
+                };
+                let mut names = vec!["square_avg"];
+                if cfg.momentum != 0.0 {
+                    names.push("momentum_buffer");
+                }
+                if cfg.centered {
+                    names.push("grad_avg");
+                }
+                let (mom, cen) = (cfg.momentum != 0.0, cfg.centered);
+                vectors(&names, n, move |p, g, b, _, lr| {
+                    let cfg = RmspropConfig { lr, ..cfg };
+                    let mut it = b.iter_mut();
+                    let sq = it.next().unwrap();
+                    let mut empty1: Vec<f32> = vec![];
+                    let mut empty2: Vec<f32> = vec![];
+                    let buf = if mom { it.next().unwrap() } else { &mut empty1 };
+                    let ga = if cen { it.next().unwrap() } else { &mut empty2 };
+                    optkern::rmsprop_step(p, g, sq, buf, ga, &cfg)
+                })
+            }
+            "Adamax" => {
+                let d = AdamaxConfig::default();
+                let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+                let cfg = AdamaxConfig {
+                    lr: o.f64("lr", d.lr)?,
+                    beta1,
+                    beta2,
+                    eps: o.f64("eps", d.eps)?,
+                    weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                    maximize: o.bool("maximize", d.maximize)?,
+                    ..d
+                };
+                vectors(&["exp_avg", "exp_inf"], n, move |p, g, b, t, lr| match b {
+                    [m, u] => optkern::adamax_step(p, g, m, u, t, &AdamaxConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                })
+            }
+            "NAdam" => {
+                let d = NadamConfig::default();
+                let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+                let cfg = NadamConfig {
+                    lr: o.f64("lr", d.lr)?,
+                    beta1,
+                    beta2,
+                    eps: o.f64("eps", d.eps)?,
+                    weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                    momentum_decay: o.f64("momentum_decay", d.momentum_decay)?,
+                    decoupled_weight_decay: o
+                        .bool("decoupled_weight_decay", d.decoupled_weight_decay)?,
+                    maximize: o.bool("maximize", d.maximize)?,
+                    ..d
+                };
+                let state = Rc::new(Cell::new(NadamState::default()));
+                let s = state.clone();
+                let opt = vectors(&["exp_avg", "exp_avg_sq"], n, move |p, g, b, t, lr| match b {
+                    [m, v] => {
+                        let mut st = s.get();
+                        let r =
+                            optkern::nadam_step(p, g, m, v, &mut st, t, &NadamConfig { lr, ..cfg });
+                        s.set(st);
+                        r
+                    }
+                    _ => unreachable!(),
+                });
+                Box::new(ScalarState {
+                    inner: opt,
+                    read: Box::new(move || vec![("mu_product", state.get().mu_product)]),
+                })
+            }
+            "RAdam" => {
+                let d = RadamConfig::default();
+                let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+                let cfg = RadamConfig {
+                    lr: o.f64("lr", d.lr)?,
+                    beta1,
+                    beta2,
+                    eps: o.f64("eps", d.eps)?,
+                    weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                    decoupled_weight_decay: o
+                        .bool("decoupled_weight_decay", d.decoupled_weight_decay)?,
+                    maximize: o.bool("maximize", d.maximize)?,
+                    ..d
+                };
+                vectors(&["exp_avg", "exp_avg_sq"], n, move |p, g, b, t, lr| match b {
+                    [m, v] => optkern::radam_step(p, g, m, v, t, &RadamConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                })
+            }
+            "Adadelta" => {
+                let d = AdadeltaConfig::default();
+                let cfg = AdadeltaConfig {
+                    lr: o.f64("lr", d.lr)?,
+                    rho: o.f64("rho", d.rho)?,
+                    eps: o.f64("eps", d.eps)?,
+                    weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                    maximize: o.bool("maximize", d.maximize)?,
+                    ..d
+                };
+                vectors(&["square_avg", "acc_delta"], n, move |p, g, b, _, lr| match b {
+                    [sq, acc] => {
+                        optkern::adadelta_step(p, g, sq, acc, &AdadeltaConfig { lr, ..cfg })
+                    }
+                    _ => unreachable!(),
+                })
+            }
+            "ASGD" => {
+                let d = AsgdConfig::default();
+                let cfg = AsgdConfig {
+                    lr: o.f64("lr", d.lr)?,
+                    lambd: o.f64("lambd", d.lambd)?,
+                    alpha: o.f64("alpha", d.alpha)?,
+                    t0: o.f64("t0", d.t0)?,
+                    weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                    maximize: o.bool("maximize", d.maximize)?,
+                    ..d
+                };
+                let state = Rc::new(Cell::new(AsgdState::new(cfg.lr)));
+                let s = state.clone();
+                let opt = vectors(&["ax"], n, move |p, g, b, t, lr| match b {
+                    [ax] => {
+                        let mut st = s.get();
+                        let r = optkern::asgd_step(p, g, ax, &mut st, t, &AsgdConfig { lr, ..cfg });
+                        s.set(st);
+                        r
+                    }
+                    _ => unreachable!(),
+                });
+                Box::new(ScalarState {
+                    inner: opt,
+                    read: Box::new(move || {
+                        let st = state.get();
+                        vec![("eta", st.eta), ("mu", st.mu)]
+                    }),
+                })
+            }
+            "Rprop" => {
+                let d = RpropConfig::default();
+                let (etaminus, etaplus) = o.pair("etas", (d.etaminus, d.etaplus))?;
+                let (step_size_min, step_size_max) =
+                    o.pair("step_sizes", (d.step_size_min, d.step_size_max))?;
+                let cfg = RpropConfig {
+                    lr: o.f64("lr", d.lr)?,
+                    etaminus,
+                    etaplus,
+                    step_size_min,
+                    step_size_max,
+                    maximize: o.bool("maximize", d.maximize)?,
+                    ..d
+                };
+                vectors(&["prev", "step_size"], n, move |p, g, b, t, lr| match b {
+                    [prev, ss] => {
+                        optkern::rprop_step(p, g, prev, ss, t, &RpropConfig { lr, ..cfg })
+                    }
+                    _ => unreachable!(),
+                })
+            }
             _ => unreachable!(),
         };
         o.finish()?;
         Ok(made)
     };
     match name {
-        "SGD" | "Adam" | "AdamW" => Some(build(name)),
+        "SGD" | "Adam" | "AdamW" | "Adagrad" | "RMSprop" | "Adamax" | "NAdam" | "RAdam"
+        | "Adadelta" | "ASGD" | "Rprop" => Some(build(name)),
         _ => None,
     }
 }
@@ -229,7 +469,13 @@ fn run_optimizer_case(case: &Value, strict: bool) -> Result<Option<()>, String> 
     }
     let state = field(case, "state")?.as_object().ok_or("state")?;
     let ours = opt.state();
+    let scalars = opt.scalars();
     for (key, want) in state {
+        if let Some((_, got)) = scalars.iter().find(|(k, _)| k == key) {
+            let want = want.as_f64().ok_or(format!("state {key} is not a number"))? as f32;
+            compare(&[*got], &[want], strict, want.abs(), &format!("state {key}"))?;
+            continue;
+        }
         if key == "step" {
             if want.as_f64() != Some(steps as f64) {
                 return Err(format!("state step {want} != {steps}"));
@@ -244,7 +490,12 @@ fn run_optimizer_case(case: &Value, strict: bool) -> Result<Option<()>, String> 
         let want = f32s(want, key)?;
         compare(got, &want, strict, max_abs(&want), &format!("state {key}"))?;
     }
-    if let Some((k, _)) = ours.iter().find(|(k, _)| !state.contains_key(*k)) {
+    if let Some(k) = ours
+        .iter()
+        .map(|(k, _)| k)
+        .chain(scalars.iter().map(|(k, _)| k))
+        .find(|k| !state.contains_key(**k))
+    {
         return Err(format!("optkern keeps state `{k}` that torch does not"));
     }
     Ok(Some(()))

@@ -1,5 +1,13 @@
 //! Optimizer update kernels, one file per optimizer family.
 
+pub mod adadelta;
+pub mod adagrad;
 pub mod adam;
+pub mod adamax;
+pub mod asgd;
 pub mod momentum;
+pub mod nadam;
+pub mod radam;
+pub mod rmsprop;
+pub mod rprop;
 pub mod sgd;

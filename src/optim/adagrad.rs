@@ -1,0 +1,157 @@
+//! Adagrad (`torch.optim.Adagrad`), and the source notes' form with ε inside the square root.
+
+use crate::driver::for_each_chunk;
+use crate::lanes::Lanes;
+use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::width::with_width;
+use crate::{Error, Width, validate};
+
+/// Hyperparameters of [`adagrad_step`]. [`Default`] is `torch.optim.Adagrad`'s;
+/// [`AdagradConfig::textbook`] is the source notes' form.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct AdagradConfig {
+    /// Learning rate `η`. Default `1e-2`; finite, ≥ 0.
+    pub lr: f64,
+    /// Learning-rate decay `δ`: step `t` uses `η/(1 + (t − 1)·δ)`. Default `0`; finite, ≥ 0.
+    pub lr_decay: f64,
+    /// L2 weight decay `λ`. Default `0`; finite, ≥ 0.
+    pub weight_decay: f64,
+    /// Value the accumulator `G` is set to at step 1. Default `0`; finite, ≥ 0.
+    pub initial_accumulator_value: f64,
+    /// `ε`. Default `1e-10`; finite, ≥ 0.
+    pub eps: f64,
+    /// `false`: `√G + ε` (PyTorch). `true`: `√(G + ε)` (the source notes).
+    pub eps_inside_sqrt: bool,
+    /// Maximize the objective (negate the gradient first). Default `false`.
+    pub maximize: bool,
+    /// Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+    pub grad_scale: f32,
+    /// Operation order. Default [`Numerics::Torch`].
+    pub numerics: Numerics,
+}
+
+impl Default for AdagradConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-2,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+            eps_inside_sqrt: false,
+            maximize: false,
+            grad_scale: 1.0,
+            numerics: Numerics::Torch,
+        }
+    }
+}
+
+impl AdagradConfig {
+    /// The source notes' Adagrad: `θ ← θ − η/√(G + ε) · g` with `ε = 1e-8`, in the
+    /// [`Numerics::Portable`] profile.
+    pub fn textbook() -> Self {
+        Self { eps: 1e-8, eps_inside_sqrt: true, numerics: Numerics::Portable, ..Self::default() }
+    }
+}
+
+struct Coef {
+    scale: f32,
+    weight_decay: Option<f32>,
+    init: Option<f32>,
+    eps: f32,
+    eps_inside: bool,
+    neg_clr: f32,
+}
+
+impl Coef {
+    fn new(step: u32, cfg: &AdagradConfig) -> Result<Self, Error> {
+        let lr = validate::non_negative("lr", cfg.lr)?;
+        let lr_decay = validate::non_negative("lr_decay", cfg.lr_decay)?;
+        let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
+        let init =
+            validate::non_negative("initial_accumulator_value", cfg.initial_accumulator_value)?;
+        let eps = validate::non_negative("eps", cfg.eps)?;
+        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        validate::step(step)?;
+        let clr = lr / (1.0 + f64::from(step - 1) * lr_decay);
+        Ok(Self {
+            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
+            init: (step == 1).then(|| c(init)),
+            eps: c(eps),
+            eps_inside: cfg.eps_inside_sqrt,
+            neg_clr: c(-clr),
+        })
+    }
+}
+
+/// Adagrad (Duchi et al. 2011; `torch.optim.Adagrad`): updates `params` and `sum` (`G`,
+/// torch's `state["sum"]`) in place.
+///
+/// For every index `i`, with `s = grad_scale` and `t = step` (1-based):
+/// ```text
+/// g ← s·grads[i] (+ λ·θ[i])                (−s·grads[i] with maximize)
+/// G[i] ← G₀ at t = 1 (initial_accumulator_value; whatever G held), then G[i] ← G[i] + g²
+/// θ[i] ← θ[i] − η/(1 + (t − 1)·δ) · g / (√G[i] + ε)      PyTorch
+/// θ[i] ← θ[i] − η/(1 + (t − 1)·δ) · g / √(G[i] + ε)      eps_inside_sqrt (the source notes)
+/// ```
+/// [`Numerics::Torch`]: `G = fma(g, g, G)`, `θ = θ + (c(−η_t)·g) / (√G + c(ε))`.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `grads` or `sum` differ in length from `params`;
+/// [`Error::InvalidHyperparameter`] for a NaN, infinite or negative field; [`Error::ZeroStep`].
+/// **Nothing is written when an error is returned.**
+pub fn adagrad_step(
+    params: &mut [f32],
+    grads: &[f32],
+    sum: &mut [f32],
+    step: u32,
+    cfg: &AdagradConfig,
+) -> Result<(), Error> {
+    adagrad_step_with(Width::NATIVE, params, grads, sum, step, cfg)
+}
+
+/// [`adagrad_step`] at an explicit lane width (for tests and benches).
+#[doc(hidden)]
+pub fn adagrad_step_with(
+    width: Width,
+    params: &mut [f32],
+    grads: &[f32],
+    sum: &mut [f32],
+    step: u32,
+    cfg: &AdagradConfig,
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("grads", n, grads.len())?;
+    validate::len("sum", n, sum.len())?;
+    let k = Coef::new(step, cfg)?;
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
+        for_each_chunk::<N, 2, 1>([params, sum], [grads], |[p, s], [g]| {
+            adagrad_lanes::<L, N, P>(&k, p, g, s)
+        })
+    }));
+    Ok(())
+}
+
+#[inline(always)]
+fn adagrad_lanes<L: Lanes<N>, const N: usize, P: Profile>(
+    k: &Coef,
+    p: &mut [f32; N],
+    g: &[f32; N],
+    sum: &mut [f32; N],
+) {
+    let param = L::load(p);
+    let mut g = L::load(g) * L::splat(k.scale);
+    if let Some(wd) = k.weight_decay {
+        g = P::fma(L::splat(wd), param, g);
+    }
+    let old = match k.init {
+        Some(init) => L::splat(init),
+        None => L::load(sum),
+    };
+    let s = P::fma(g, g, old);
+    s.store(sum);
+    let std = if k.eps_inside { (s + L::splat(k.eps)).sqrt() } else { s.sqrt() + L::splat(k.eps) };
+    (param + (L::splat(k.neg_clr) * g) / std).store(p);
+}

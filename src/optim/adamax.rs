@@ -1,0 +1,152 @@
+//! Adamax (`torch.optim.Adamax`): Adam with the infinity norm.
+
+use crate::driver::for_each_chunk;
+use crate::lanes::Lanes;
+use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::width::with_width;
+use crate::{Error, Width, validate};
+
+/// Hyperparameters of [`adamax_step`]. [`Default`] is `torch.optim.Adamax`'s.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct AdamaxConfig {
+    /// Learning rate `η`. Default `2e-3`; finite, ≥ 0.
+    pub lr: f64,
+    /// `β₁`. Default `0.9`; finite, in `[0, 1)`.
+    pub beta1: f64,
+    /// `β₂`. Default `0.999`; finite, in `[0, 1)`.
+    pub beta2: f64,
+    /// `ε`, added to `|g|` inside the max. Default `1e-8`; finite, ≥ 0.
+    pub eps: f64,
+    /// L2 weight decay `λ`. Default `0`; finite, ≥ 0.
+    pub weight_decay: f64,
+    /// Maximize the objective (negate the gradient first). Default `false`.
+    pub maximize: bool,
+    /// Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+    pub grad_scale: f32,
+    /// Operation order. Default [`Numerics::Torch`].
+    pub numerics: Numerics,
+}
+
+impl Default for AdamaxConfig {
+    fn default() -> Self {
+        Self {
+            lr: 2e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            maximize: false,
+            grad_scale: 1.0,
+            numerics: Numerics::Torch,
+        }
+    }
+}
+
+struct Coef {
+    scale: f32,
+    weight_decay: Option<f32>,
+    lerp1: TorchLerp,
+    beta1: f32,
+    one_minus_beta1: f32,
+    beta2: f32,
+    eps: f32,
+    neg_clr: f32,
+}
+
+impl Coef {
+    fn new(step: u32, cfg: &AdamaxConfig) -> Result<Self, Error> {
+        let lr = validate::non_negative("lr", cfg.lr)?;
+        let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
+        let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
+        let eps = validate::non_negative("eps", cfg.eps)?;
+        let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
+        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        validate::step(step)?;
+        let bc1 = 1.0 - libm::pow(beta1, f64::from(step));
+        Ok(Self {
+            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
+            lerp1: TorchLerp::new(1.0 - beta1),
+            beta1: c(beta1),
+            one_minus_beta1: c(1.0 - beta1),
+            beta2: c(beta2),
+            eps: c(eps),
+            neg_clr: c(-lr / bc1),
+        })
+    }
+}
+
+/// Adamax (Kingma & Ba 2015, §7; `torch.optim.Adamax`): updates `params`, `exp_avg` (`m`)
+/// and `exp_inf` (`u`) in place.
+///
+/// For every index `i`, with `s = grad_scale` and `t = step` (1-based):
+/// ```text
+/// g ← s·grads[i] (+ λ·θ[i])              (−s·grads[i] with maximize)
+/// m ← β₁·m + (1 − β₁)·g
+/// u ← max(β₂·u, |g| + ε)                 (ε inside the max, as torch; NaN propagates)
+/// θ ← θ − (η/(1 − β₁ᵗ))·m/u
+/// ```
+/// [`Numerics::Torch`]: `m = lerp(m, g, c(1−β₁))`, `θ = θ + (c(−η/bc1)·m)/u`.
+///
+/// # Errors
+/// [`Error::LengthMismatch`], [`Error::InvalidHyperparameter`], [`Error::ZeroStep`] as
+/// [`crate::adam_step`]. **Nothing is written when an error is returned.**
+pub fn adamax_step(
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_inf: &mut [f32],
+    step: u32,
+    cfg: &AdamaxConfig,
+) -> Result<(), Error> {
+    adamax_step_with(Width::NATIVE, params, grads, exp_avg, exp_inf, step, cfg)
+}
+
+/// [`adamax_step`] at an explicit lane width (for tests and benches).
+#[doc(hidden)]
+pub fn adamax_step_with(
+    width: Width,
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_inf: &mut [f32],
+    step: u32,
+    cfg: &AdamaxConfig,
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("grads", n, grads.len())?;
+    validate::len("exp_avg", n, exp_avg.len())?;
+    validate::len("exp_inf", n, exp_inf.len())?;
+    let k = Coef::new(step, cfg)?;
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
+        for_each_chunk::<N, 3, 1>([params, exp_avg, exp_inf], [grads], |[p, m, u], [g]| {
+            adamax_lanes::<L, N, P>(&k, p, g, m, u)
+        })
+    }));
+    Ok(())
+}
+
+#[inline(always)]
+fn adamax_lanes<L: Lanes<N>, const N: usize, P: Profile>(
+    k: &Coef,
+    p: &mut [f32; N],
+    g: &[f32; N],
+    m: &mut [f32; N],
+    u: &mut [f32; N],
+) {
+    let param = L::load(p);
+    let mut g = L::load(g) * L::splat(k.scale);
+    if let Some(wd) = k.weight_decay {
+        g = P::fma(L::splat(wd), param, g);
+    }
+    let m_new = if P::TORCH {
+        k.lerp1.apply::<P, L, N>(L::load(m), g)
+    } else {
+        L::load(m) * L::splat(k.beta1) + g * L::splat(k.one_minus_beta1)
+    };
+    m_new.store(m);
+    let u_new = (L::load(u) * L::splat(k.beta2)).max_nan(g.abs() + L::splat(k.eps));
+    u_new.store(u);
+    (param + (L::splat(k.neg_clr) * m_new) / u_new).store(p);
+}

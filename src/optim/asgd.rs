@@ -1,0 +1,174 @@
+//! ASGD (`torch.optim.ASGD`): SGD with a decaying step size and a running average of the
+//! iterates.
+
+use crate::driver::for_each_chunk;
+use crate::lanes::Lanes;
+use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::width::with_width;
+use crate::{Error, Width, validate};
+
+/// Hyperparameters of [`asgd_step`]. [`Default`] is `torch.optim.ASGD`'s.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct AsgdConfig {
+    /// Learning rate `η`. Default `1e-2`; finite, ≥ 0.
+    pub lr: f64,
+    /// Decay term `λ`. Default `1e-4`; finite, ≥ 0.
+    pub lambd: f64,
+    /// Power `α` of the step-size decay. Default `0.75`; finite, ≥ 0.
+    pub alpha: f64,
+    /// Step `t₀` at which averaging starts. Default `1e6`; finite, ≥ 0.
+    pub t0: f64,
+    /// L2 weight decay. Default `0`; finite, ≥ 0.
+    pub weight_decay: f64,
+    /// Maximize the objective (negate the gradient first). Default `false`.
+    pub maximize: bool,
+    /// Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+    pub grad_scale: f32,
+    /// Operation order. Default [`Numerics::Torch`].
+    pub numerics: Numerics,
+}
+
+impl Default for AsgdConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-2,
+            lambd: 1e-4,
+            alpha: 0.75,
+            t0: 1e6,
+            weight_decay: 0.0,
+            maximize: false,
+            grad_scale: 1.0,
+            numerics: Numerics::Torch,
+        }
+    }
+}
+
+/// ASGD's scalar state: torch's `state["eta"]` and `state["mu"]` (f32 0-dim tensors).
+/// Owned by the caller; start from [`AsgdState::new`]. [`asgd_step`] updates it only when it
+/// returns `Ok`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct AsgdState {
+    /// The step size used by the *next* step (computed with the learning rate of the
+    /// previous one: torch's one-step lag).
+    pub eta: f32,
+    /// The averaging weight used by the next step.
+    pub mu: f32,
+}
+
+impl AsgdState {
+    /// The state torch creates at the first step: `eta = lr` (rounded to f32), `mu = 1`.
+    pub fn new(lr: f64) -> Self {
+        Self { eta: c(lr), mu: 1.0 }
+    }
+}
+
+struct Coef {
+    scale: f32,
+    weight_decay: Option<f32>,
+    decay: f32,
+    neg_eta: f32,
+    mu: Option<f32>,
+    next: AsgdState,
+}
+
+impl Coef {
+    fn new(step: u32, state: &AsgdState, cfg: &AsgdConfig) -> Result<Self, Error> {
+        let lr = validate::non_negative("lr", cfg.lr)?;
+        let lambd = validate::non_negative("lambd", cfg.lambd)?;
+        let alpha = validate::non_negative("alpha", cfg.alpha)?;
+        let t0 = validate::non_negative("t0", cfg.t0)?;
+        let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
+        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        validate::step(step)?;
+        let t = f64::from(step);
+        let eta = f64::from(state.eta);
+        Ok(Self {
+            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
+            decay: c(1.0 - lambd * eta),
+            neg_eta: -state.eta,
+            mu: (state.mu != 1.0).then_some(state.mu),
+            next: AsgdState {
+                eta: c(lr / libm::pow(1.0 + lambd * lr * t, alpha)),
+                mu: c(1.0 / (t - t0).max(1.0)),
+            },
+        })
+    }
+}
+
+/// ASGD (Polyak & Juditsky 1992; `torch.optim.ASGD`): updates `params`, `ax` (the averaged
+/// iterate, torch's `state["ax"]`) and `state` in place.
+///
+/// With `s = grad_scale`, `t = step` (1-based) and the state's `η_t`, `μ_t`, for every index `i`:
+/// ```text
+/// g ← s·grads[i] (+ wd·θ[i])             (−s·grads[i] with maximize)
+/// θ ← θ·(1 − λη_t)
+/// θ ← θ − η_t·g
+/// ax ← ax + (θ − ax)·μ_t    if μ_t ≠ 1,   else ax ← θ
+/// ```
+/// then `η_{t+1} = η/(1 + ληt)^α` and `μ_{t+1} = 1/max(1, t − t₀)` are stored in `state`
+/// (rounded to f32). The step size used at step `t` was computed with the learning rate of step
+/// `t − 1`, as in torch. [`Numerics::Torch`]: `θ = fma(c(−η_t), g, θ·c(1 − λη_t))`.
+///
+/// # Errors
+/// [`Error::LengthMismatch`], [`Error::InvalidHyperparameter`], [`Error::ZeroStep`].
+/// **Nothing is written when an error is returned**, `state` included.
+pub fn asgd_step(
+    params: &mut [f32],
+    grads: &[f32],
+    ax: &mut [f32],
+    state: &mut AsgdState,
+    step: u32,
+    cfg: &AsgdConfig,
+) -> Result<(), Error> {
+    asgd_step_with(Width::NATIVE, params, grads, ax, state, step, cfg)
+}
+
+/// [`asgd_step`] at an explicit lane width (for tests and benches).
+#[doc(hidden)]
+pub fn asgd_step_with(
+    width: Width,
+    params: &mut [f32],
+    grads: &[f32],
+    ax: &mut [f32],
+    state: &mut AsgdState,
+    step: u32,
+    cfg: &AsgdConfig,
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("grads", n, grads.len())?;
+    validate::len("ax", n, ax.len())?;
+    let k = Coef::new(step, state, cfg)?;
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
+        for_each_chunk::<N, 2, 1>([params, ax], [grads], |[p, a], [g]| {
+            asgd_lanes::<L, N, P>(&k, p, g, a)
+        })
+    }));
+    *state = k.next;
+    Ok(())
+}
+
+#[inline(always)]
+fn asgd_lanes<L: Lanes<N>, const N: usize, P: Profile>(
+    k: &Coef,
+    p: &mut [f32; N],
+    g: &[f32; N],
+    ax: &mut [f32; N],
+) {
+    let param = L::load(p);
+    let mut g = L::load(g) * L::splat(k.scale);
+    if let Some(wd) = k.weight_decay {
+        g = P::fma(L::splat(wd), param, g);
+    }
+    let new = P::fma(L::splat(k.neg_eta), g, param * L::splat(k.decay));
+    new.store(p);
+    match k.mu {
+        Some(mu) => {
+            let a = L::load(ax);
+            (a + (new - a) * L::splat(mu)).store(ax);
+        }
+        None => new.store(ax),
+    }
+}

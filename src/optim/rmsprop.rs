@@ -1,0 +1,216 @@
+//! RMSprop (`torch.optim.RMSprop`), and the source notes' form with ε inside the square root.
+
+use crate::driver::for_each_chunk;
+use crate::lanes::Lanes;
+use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::width::with_width;
+use crate::{Error, Width, validate};
+
+/// Hyperparameters of [`rmsprop_step`]. [`Default`] is `torch.optim.RMSprop`'s;
+/// [`RmspropConfig::textbook`] is the source notes' form.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct RmspropConfig {
+    /// Learning rate `η`. Default `1e-2`; finite, ≥ 0.
+    pub lr: f64,
+    /// Smoothing constant `ρ` (torch's `alpha`). Default `0.99`; finite, in `[0, 1]`.
+    pub alpha: f64,
+    /// `ε`. Default `1e-8`; finite, ≥ 0.
+    pub eps: f64,
+    /// L2 weight decay `λ`. Default `0`; finite, ≥ 0.
+    pub weight_decay: f64,
+    /// Momentum `μ`; `0` = no `momentum_buffer`. Default `0`; finite, ≥ 0.
+    pub momentum: f64,
+    /// Centered: divide by the estimated variance `E[g²] − E[g]²` (`grad_avg` state).
+    pub centered: bool,
+    /// `false`: `√s + ε` (PyTorch). `true`: `√(s + ε)` (the source notes).
+    pub eps_inside_sqrt: bool,
+    /// Maximize the objective (negate the gradient first). Default `false`.
+    pub maximize: bool,
+    /// Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+    pub grad_scale: f32,
+    /// Operation order. Default [`Numerics::Torch`].
+    pub numerics: Numerics,
+}
+
+impl Default for RmspropConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-2,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+            eps_inside_sqrt: false,
+            maximize: false,
+            grad_scale: 1.0,
+            numerics: Numerics::Torch,
+        }
+    }
+}
+
+impl RmspropConfig {
+    /// The source notes' RMSProp: `s ← ρs + (1 − ρ)g²`, `θ ← θ − η/√(s + ε) · g` with
+    /// `ρ = 0.9`, `η = 1e-3`, `ε = 1e-6`, in the [`Numerics::Portable`] profile.
+    pub fn textbook() -> Self {
+        Self {
+            lr: 1e-3,
+            alpha: 0.9,
+            eps: 1e-6,
+            eps_inside_sqrt: true,
+            numerics: Numerics::Portable,
+            ..Self::default()
+        }
+    }
+}
+
+struct Coef {
+    scale: f32,
+    weight_decay: Option<f32>,
+    alpha: f32,
+    one_minus_alpha: f32,
+    lerp: TorchLerp,
+    eps: f32,
+    eps_inside: bool,
+    momentum: Option<f32>,
+    neg_lr: f32,
+}
+
+impl Coef {
+    fn new(cfg: &RmspropConfig) -> Result<Self, Error> {
+        let lr = validate::non_negative("lr", cfg.lr)?;
+        let alpha = validate::unit_closed("alpha", cfg.alpha)?;
+        let eps = validate::non_negative("eps", cfg.eps)?;
+        let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
+        let momentum = validate::non_negative("momentum", cfg.momentum)?;
+        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        Ok(Self {
+            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
+            alpha: c(alpha),
+            one_minus_alpha: c(1.0 - alpha),
+            lerp: TorchLerp::new(1.0 - alpha),
+            eps: c(eps),
+            eps_inside: cfg.eps_inside_sqrt,
+            momentum: (momentum != 0.0).then(|| c(momentum)),
+            neg_lr: c(-lr),
+        })
+    }
+}
+
+/// RMSprop (Hinton's lecture 6e; `torch.optim.RMSprop`): updates `params`, `square_avg` and,
+/// with momentum, `momentum_buffer` and, when centered, `grad_avg`, in place (torch's state
+/// names). Unused buffers may be empty.
+///
+/// For every index `i`, with `s = grad_scale`:
+/// ```text
+/// g ← s·grads[i] (+ λ·θ[i])                   (−s·grads[i] with maximize)
+/// sq ← ρ·sq + (1 − ρ)·g²
+/// centered: ga ← ρ·ga + (1 − ρ)·g;  var = sq − ga²   else var = sq   (not clamped, as torch)
+/// a = √var + ε                   (PyTorch)   or   a = √(var + ε)   (eps_inside_sqrt)
+/// momentum μ > 0:  b ← μ·b + g/a;  θ ← θ − η·b
+/// otherwise:       θ ← θ − η·g/a
+/// ```
+/// [`Numerics::Torch`]: `sq = fma(c(1−ρ)·g, g, sq·c(ρ))`, `ga = lerp(ga, g, c(1−ρ))`,
+/// `var = fma(−ga, ga, sq)`, `b = b·c(μ) + g/a`, `θ = fma(c(−η), b, θ)` or `θ + (c(−η)·g)/a`.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `grads`, `square_avg` or a buffer its option uses differ in
+/// length from `params`; [`Error::InvalidHyperparameter`] for a NaN, infinite or out-of-range
+/// field. **Nothing is written when an error is returned.**
+pub fn rmsprop_step(
+    params: &mut [f32],
+    grads: &[f32],
+    square_avg: &mut [f32],
+    momentum_buffer: &mut [f32],
+    grad_avg: &mut [f32],
+    cfg: &RmspropConfig,
+) -> Result<(), Error> {
+    rmsprop_step_with(Width::NATIVE, params, grads, square_avg, momentum_buffer, grad_avg, cfg)
+}
+
+/// [`rmsprop_step`] at an explicit lane width (for tests and benches).
+#[doc(hidden)]
+pub fn rmsprop_step_with(
+    width: Width,
+    params: &mut [f32],
+    grads: &[f32],
+    square_avg: &mut [f32],
+    momentum_buffer: &mut [f32],
+    grad_avg: &mut [f32],
+    cfg: &RmspropConfig,
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("grads", n, grads.len())?;
+    validate::len("square_avg", n, square_avg.len())?;
+    validate::optional_len("momentum_buffer", cfg.momentum != 0.0, n, momentum_buffer.len())?;
+    validate::optional_len("grad_avg", cfg.centered, n, grad_avg.len())?;
+    let k = Coef::new(cfg)?;
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
+        match (k.momentum.is_some(), cfg.centered) {
+            (true, true) => for_each_chunk::<N, 4, 1>(
+                [params, square_avg, momentum_buffer, grad_avg],
+                [grads],
+                |[p, sq, b, ga], [g]| rmsprop_lanes::<L, N, P>(&k, p, g, sq, Some(b), Some(ga)),
+            ),
+            (true, false) => for_each_chunk::<N, 3, 1>(
+                [params, square_avg, momentum_buffer],
+                [grads],
+                |[p, sq, b], [g]| rmsprop_lanes::<L, N, P>(&k, p, g, sq, Some(b), None),
+            ),
+            (false, true) => for_each_chunk::<N, 3, 1>(
+                [params, square_avg, grad_avg],
+                [grads],
+                |[p, sq, ga], [g]| rmsprop_lanes::<L, N, P>(&k, p, g, sq, None, Some(ga)),
+            ),
+            (false, false) => {
+                for_each_chunk::<N, 2, 1>([params, square_avg], [grads], |[p, sq], [g]| {
+                    rmsprop_lanes::<L, N, P>(&k, p, g, sq, None, None)
+                })
+            }
+        }
+    }));
+    Ok(())
+}
+
+#[inline(always)]
+fn rmsprop_lanes<L: Lanes<N>, const N: usize, P: Profile>(
+    k: &Coef,
+    p: &mut [f32; N],
+    g: &[f32; N],
+    sq: &mut [f32; N],
+    buf: Option<&mut [f32; N]>,
+    grad_avg: Option<&mut [f32; N]>,
+) {
+    let param = L::load(p);
+    let mut g = L::load(g) * L::splat(k.scale);
+    if let Some(wd) = k.weight_decay {
+        g = P::fma(L::splat(wd), param, g);
+    }
+    let s = P::fma(L::splat(k.one_minus_alpha) * g, g, L::load(sq) * L::splat(k.alpha));
+    s.store(sq);
+    let var = match grad_avg {
+        Some(ga_buf) => {
+            let ga_old = L::load(ga_buf);
+            let ga = if P::TORCH {
+                k.lerp.apply::<P, L, N>(ga_old, g)
+            } else {
+                ga_old * L::splat(k.alpha) + g * L::splat(k.one_minus_alpha)
+            };
+            ga.store(ga_buf);
+            P::fma(-ga, ga, s)
+        }
+        None => s,
+    };
+    let avg =
+        if k.eps_inside { (var + L::splat(k.eps)).sqrt() } else { var.sqrt() + L::splat(k.eps) };
+    match (k.momentum, buf) {
+        (Some(mu), Some(buf)) => {
+            let b = L::load(buf) * L::splat(mu) + g / avg;
+            b.store(buf);
+            P::fma(L::splat(k.neg_lr), b, param).store(p);
+        }
+        _ => (param + (L::splat(k.neg_lr) * g) / avg).store(p),
+    }
+}
