@@ -33,8 +33,6 @@ pub(crate) trait Lanes<const N: usize>:
     /// NaN-propagating maximum (`torch.maximum`): NaN if either input is NaN, else the larger;
     /// on ties (`±0`) the second operand.
     fn max_nan(self, o: Self) -> Self;
-    /// NaN-propagating minimum (`torch.minimum`); on ties the second operand.
-    fn min_nan(self, o: Self) -> Self;
     /// `|x|` (clears the sign bit).
     fn abs(self) -> Self;
     /// Lane mask (all bits set where true) of `self > o`.
@@ -100,16 +98,6 @@ impl Lanes<1> for f32 {
         }
     }
     #[inline(always)]
-    fn min_nan(self, o: Self) -> Self {
-        if self.is_nan() || o.is_nan() {
-            self + o
-        } else if self < o {
-            self
-        } else {
-            o
-        }
-    }
-    #[inline(always)]
     fn abs(self) -> Self {
         f32::from_bits(self.to_bits() & 0x7fff_ffff)
     }
@@ -159,12 +147,6 @@ macro_rules! impl_wide_lanes {
                 let nan = self.is_nan() | o.is_nan();
                 let larger = self.simd_gt(o).select(self, o);
                 nan.select(self + o, larger)
-            }
-            #[inline(always)]
-            fn min_nan(self, o: Self) -> Self {
-                let nan = self.is_nan() | o.is_nan();
-                let smaller = self.simd_lt(o).select(self, o);
-                nan.select(self + o, smaller)
             }
             #[inline(always)]
             fn abs(self) -> Self {

@@ -43,10 +43,14 @@ mod width;
 pub use error::{Error, Problem};
 pub use numerics::Numerics;
 pub use optim::adadelta::{AdadeltaConfig, adadelta_step};
+pub use optim::adafactor::{AdafactorConfig, adafactor_factored_step, adafactor_step};
 pub use optim::adagrad::{AdagradConfig, adagrad_step};
 pub use optim::adam::{AdamConfig, adam_step, adamw_step};
 pub use optim::adamax::{AdamaxConfig, adamax_step};
 pub use optim::asgd::{AsgdConfig, AsgdState, asgd_step};
+pub use optim::lamb::{LambConfig, lamb_step};
+pub use optim::lars::{LarsConfig, lars_step};
+pub use optim::lion::{LionConfig, lion_step};
 pub use optim::momentum::{MomentumConfig, momentum_step, nesterov_lookahead};
 pub use optim::nadam::{NadamConfig, NadamState, nadam_step};
 pub use optim::radam::{RadamConfig, radam_step};
@@ -55,9 +59,11 @@ pub use optim::rprop::{RpropConfig, rprop_step};
 pub use optim::sgd::{SgdConfig, sgd_step};
 #[doc(hidden)]
 pub use optim::{
-    adadelta::adadelta_step_with, adagrad::adagrad_step_with, adamax::adamax_step_with,
-    asgd::asgd_step_with, nadam::nadam_step_with, radam::radam_step_with,
-    rmsprop::rmsprop_step_with, rprop::rprop_step_with,
+    adadelta::adadelta_step_with, adafactor::adafactor_factored_step_with,
+    adafactor::adafactor_step_with, adagrad::adagrad_step_with, adamax::adamax_step_with,
+    asgd::asgd_step_with, lamb::lamb_step_with, lars::lars_step_with, lion::lion_step_with,
+    nadam::nadam_step_with, radam::radam_step_with, rmsprop::rmsprop_step_with,
+    rprop::rprop_step_with,
 };
 #[doc(hidden)]
 pub use optim::{

@@ -56,7 +56,7 @@ impl BlockedSum {
             let (now, rest) = xs.split_at(in_block.min(xs.len()));
             let mut it = now;
             // Until aligned to 16, then 16 at a time (vectorisable), then the rest.
-            while self.pos % ACCS != 0 {
+            while !self.pos.is_multiple_of(ACCS) {
                 let Some((&x, r)) = it.split_first() else { break };
                 self.acc[self.pos % ACCS] += term(x);
                 self.pos += 1;
@@ -73,7 +73,7 @@ impl BlockedSum {
                 self.acc[j] += term(x);
             }
             self.pos += tail.len();
-            if self.pos % BLOCK == 0 {
+            if self.pos.is_multiple_of(BLOCK) {
                 self.close_block();
             }
             xs = rest;
@@ -82,16 +82,9 @@ impl BlockedSum {
 
     /// The sum of every term added so far.
     pub(crate) fn finish(mut self) -> f64 {
-        if self.pos % BLOCK != 0 {
+        if !self.pos.is_multiple_of(BLOCK) {
             self.close_block();
         }
         self.total
     }
-}
-
-/// `Σ x²` over `xs` in the fixed order, in f64.
-pub(crate) fn sum_squares(xs: &[f32]) -> f64 {
-    let mut s = BlockedSum::new();
-    s.extend(xs, |x| f64::from(x) * f64::from(x));
-    s.finish()
 }

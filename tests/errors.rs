@@ -247,6 +247,7 @@ fn every_hyperparameter_is_checked() {
                 amsgrad: cfg.amsgrad,
                 maximize: cfg.maximize,
                 grad_scale: f64::from(cfg.grad_scale),
+                eps_hat: cfg.eps_hat,
             };
             let want = (!reference::accepts_adam(&h, 1))
                 .then(|| hyper(name, if name == "grad_scale" { f64::from(x as f32) } else { x }));
@@ -275,4 +276,624 @@ fn every_hyperparameter_is_checked() {
         }
     }
     assert!(rejected > 50, "only {rejected} rejections: the grid does not exercise the checks");
+}
+
+/// A config field's name and setter.
+type Field<C> = (&'static str, fn(&mut C, f64));
+
+/// The generic grid for the other optimizers: every field over the special values, Ok exactly
+/// when the reference accepts, otherwise an `InvalidHyperparameter` naming that field (or, for
+/// a cross-field rule, one of `related`) with every buffer unchanged.
+#[allow(clippy::type_complexity)]
+fn grid<C: Copy>(
+    kernel: &str,
+    base: C,
+    fields: &[Field<C>],
+    related: &[&'static str],
+    buffers: usize,
+    call: impl Fn(C) -> Box<dyn Fn(&mut [Vec<f32>]) -> Result<(), Error>>,
+    accepts: impl Fn(&C) -> bool,
+) -> usize {
+    let mut rejected = 0;
+    for x in SPECIALS {
+        for (name, set) in fields {
+            let mut cfg = base;
+            set(&mut cfg, x);
+            let what = format!("{kernel} {name} = {x}");
+            let mut b = Bufs::new(buffers, None);
+            let before = b.snapshot();
+            let got = call(cfg)(&mut b.data);
+            if accepts(&cfg) {
+                assert!(got.is_ok(), "{what}: rejected valid config: {got:?}");
+                continue;
+            }
+            rejected += 1;
+            match got {
+                Err(Error::InvalidHyperparameter { name: got_name, .. })
+                    if got_name == *name || related.contains(&got_name) => {}
+                other => panic!("{what}: expected InvalidHyperparameter({name}), got {other:?}"),
+            }
+            assert_eq!(b.snapshot(), before, "{what}: a buffer changed on Err");
+        }
+    }
+    rejected
+}
+
+macro_rules! field {
+    ($name:literal, $f:ident) => {
+        ($name, |c, x| c.$f = x)
+    };
+}
+
+/// `grad_scale` is f32: the special value is rounded (NaN and ±∞ stay, 1e30 becomes ∞).
+macro_rules! gs {
+    () => {
+        ("grad_scale", |c, x| c.grad_scale = x as f32)
+    };
+}
+
+#[test]
+fn every_hyperparameter_of_the_other_optimizers_is_checked() {
+    use optkern::*;
+    let mut rejected = 0;
+    rejected += grid(
+        "adagrad",
+        AdagradConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("lr_decay", lr_decay),
+            field!("weight_decay", weight_decay),
+            field!("initial_accumulator_value", initial_accumulator_value),
+            field!("eps", eps),
+            gs!(),
+        ],
+        &[],
+        3,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, s] => adagrad_step(p, g, s, 1, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_adagrad(
+                &reference::Adagrad {
+                    lr: c.lr,
+                    lr_decay: c.lr_decay,
+                    weight_decay: c.weight_decay,
+                    initial_accumulator_value: c.initial_accumulator_value,
+                    eps: c.eps,
+                    eps_inside_sqrt: c.eps_inside_sqrt,
+                    maximize: c.maximize,
+                    grad_scale: f64::from(c.grad_scale),
+                },
+                1,
+            )
+        },
+    );
+    rejected += grid(
+        "rmsprop",
+        RmspropConfig { momentum: 0.5, centered: true, ..Default::default() },
+        &[
+            field!("lr", lr),
+            field!("alpha", alpha),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            field!("momentum", momentum),
+            gs!(),
+        ],
+        &[],
+        5,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, sq, mb, ga] => rmsprop_step(p, g, sq, mb, ga, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_rmsprop(&reference::Rmsprop {
+                lr: c.lr,
+                alpha: c.alpha,
+                eps: c.eps,
+                weight_decay: c.weight_decay,
+                momentum: c.momentum,
+                centered: c.centered,
+                eps_inside_sqrt: c.eps_inside_sqrt,
+                maximize: c.maximize,
+                grad_scale: f64::from(c.grad_scale),
+            })
+        },
+    );
+    rejected += grid(
+        "adamax",
+        AdamaxConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, m, u] => adamax_step(p, g, m, u, 1, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_adamax(
+                &reference::Adamax {
+                    lr: c.lr,
+                    beta1: c.beta1,
+                    beta2: c.beta2,
+                    eps: c.eps,
+                    weight_decay: c.weight_decay,
+                    maximize: c.maximize,
+                    grad_scale: f64::from(c.grad_scale),
+                },
+                1,
+            )
+        },
+    );
+    rejected += grid(
+        "adadelta",
+        AdadeltaConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("rho", rho),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, sq, acc] => adadelta_step(p, g, sq, acc, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_adadelta(&reference::Adadelta {
+                lr: c.lr,
+                rho: c.rho,
+                eps: c.eps,
+                weight_decay: c.weight_decay,
+                maximize: c.maximize,
+                grad_scale: f64::from(c.grad_scale),
+            })
+        },
+    );
+    rejected += grid(
+        "nadam",
+        NadamConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            field!("momentum_decay", momentum_decay),
+            gs!(),
+        ],
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, m, v] => {
+                    let mut st = NadamState::default();
+                    let r = nadam_step(p, g, m, v, &mut st, 1, &cfg);
+                    // The scalar state follows the same rule: unchanged on Err.
+                    if r.is_err() {
+                        assert_eq!(st, NadamState::default());
+                    }
+                    r
+                }
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_nadam(
+                &reference::Nadam {
+                    lr: c.lr,
+                    beta1: c.beta1,
+                    beta2: c.beta2,
+                    eps: c.eps,
+                    weight_decay: c.weight_decay,
+                    momentum_decay: c.momentum_decay,
+                    decoupled: c.decoupled_weight_decay,
+                    maximize: c.maximize,
+                    grad_scale: f64::from(c.grad_scale),
+                },
+                1,
+            )
+        },
+    );
+    rejected += grid(
+        "radam",
+        RadamConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, m, v] => radam_step(p, g, m, v, 1, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_radam(
+                &reference::Radam {
+                    lr: c.lr,
+                    beta1: c.beta1,
+                    beta2: c.beta2,
+                    eps: c.eps,
+                    weight_decay: c.weight_decay,
+                    decoupled: c.decoupled_weight_decay,
+                    maximize: c.maximize,
+                    grad_scale: f64::from(c.grad_scale),
+                },
+                1,
+            )
+        },
+    );
+    rejected += grid(
+        "asgd",
+        AsgdConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("lambd", lambd),
+            field!("alpha", alpha),
+            field!("t0", t0),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        3,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, ax] => {
+                    let mut st = AsgdState::new(0.01);
+                    let r = asgd_step(p, g, ax, &mut st, 1, &cfg);
+                    if r.is_err() {
+                        assert_eq!(st, AsgdState::new(0.01));
+                    }
+                    r
+                }
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_asgd(
+                &reference::Asgd {
+                    lr: c.lr,
+                    lambd: c.lambd,
+                    alpha: c.alpha,
+                    t0: c.t0,
+                    weight_decay: c.weight_decay,
+                    maximize: c.maximize,
+                    grad_scale: f64::from(c.grad_scale),
+                },
+                1,
+            )
+        },
+    );
+    rejected += grid(
+        "rprop",
+        RpropConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("etaminus", etaminus),
+            field!("etaplus", etaplus),
+            field!("step_size_min", step_size_min),
+            field!("step_size_max", step_size_max),
+            gs!(),
+        ],
+        &["step_size_max"],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, prev, ss] => rprop_step(p, g, prev, ss, 1, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_rprop(
+                &reference::Rprop {
+                    lr: c.lr,
+                    etaminus: c.etaminus,
+                    etaplus: c.etaplus,
+                    step_size_min: c.step_size_min,
+                    step_size_max: c.step_size_max,
+                    maximize: c.maximize,
+                    grad_scale: f64::from(c.grad_scale),
+                },
+                1,
+            )
+        },
+    );
+    let adafactor_accepts = |c: &AdafactorConfig| {
+        reference::accepts_adafactor(
+            &reference::Adafactor {
+                lr: c.lr,
+                beta2_decay: c.beta2_decay,
+                eps1: c.eps1,
+                eps2: c.eps2,
+                d: c.d,
+                weight_decay: c.weight_decay,
+                maximize: c.maximize,
+                grad_scale: f64::from(c.grad_scale),
+            },
+            1,
+        )
+    };
+    let adafactor_fields: [Field<AdafactorConfig>; 7] = [
+        field!("lr", lr),
+        field!("beta2_decay", beta2_decay),
+        field!("eps1", eps1),
+        field!("eps2", eps2),
+        field!("d", d),
+        field!("weight_decay", weight_decay),
+        gs!(),
+    ];
+    rejected += grid(
+        "adafactor",
+        AdafactorConfig::default(),
+        &adafactor_fields,
+        &[],
+        3,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, var] => adafactor_step(p, g, var, 1, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        adafactor_accepts,
+    );
+    // The factored form on a 19 × 1 matrix (Bufs are all N = 19 long; col_var is sliced to 1).
+    rejected += grid(
+        "adafactor_factored",
+        AdafactorConfig::default(),
+        &adafactor_fields,
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, row, col] => {
+                    adafactor_factored_step(p, g, row, &mut col[..1], N, 1, 1, &cfg)
+                }
+                _ => unreachable!(),
+            })
+        },
+        adafactor_accepts,
+    );
+    rejected += grid(
+        "lion",
+        LionConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        3,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, m] => lion_step(p, g, m, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_lion(&reference::Lion {
+                lr: c.lr,
+                beta1: c.beta1,
+                beta2: c.beta2,
+                weight_decay: c.weight_decay,
+                maximize: c.maximize,
+                grad_scale: f64::from(c.grad_scale),
+            })
+        },
+    );
+    rejected += grid(
+        "lamb",
+        LambConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, m, v] => lamb_step(p, g, m, v, 1, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_lamb(
+                &reference::Lamb {
+                    lr: c.lr,
+                    beta1: c.beta1,
+                    beta2: c.beta2,
+                    eps: c.eps,
+                    weight_decay: c.weight_decay,
+                    maximize: c.maximize,
+                    grad_scale: f64::from(c.grad_scale),
+                },
+                1,
+            )
+        },
+    );
+    rejected += grid(
+        "lars",
+        LarsConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("momentum", momentum),
+            field!("weight_decay", weight_decay),
+            field!("trust_coefficient", trust_coefficient),
+            field!("eps", eps),
+            gs!(),
+        ],
+        &[],
+        3,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, v] => lars_step(p, g, v, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_lars(&reference::Lars {
+                lr: c.lr,
+                momentum: c.momentum,
+                weight_decay: c.weight_decay,
+                trust_coefficient: c.trust_coefficient,
+                eps: c.eps,
+                maximize: c.maximize,
+                grad_scale: f64::from(c.grad_scale),
+            })
+        },
+    );
+    assert!(rejected > 400, "only {rejected} rejections");
+}
+
+#[test]
+fn length_mismatches_of_the_other_optimizers_change_nothing() {
+    use optkern::*;
+    length_cases(&["params", "grads", "sum"], |b| match b {
+        [p, g, s] => adagrad_step(p, g, s, 1, &AdagradConfig::default()),
+        _ => unreachable!(),
+    });
+    let rms = RmspropConfig { momentum: 0.5, centered: true, ..Default::default() };
+    length_cases(&["params", "grads", "square_avg", "momentum_buffer", "grad_avg"], |b| match b {
+        [p, g, sq, mb, ga] => rmsprop_step(p, g, sq, mb, ga, &rms),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "exp_avg", "exp_inf"], |b| match b {
+        [p, g, m, u] => adamax_step(p, g, m, u, 1, &AdamaxConfig::default()),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "square_avg", "acc_delta"], |b| match b {
+        [p, g, sq, acc] => adadelta_step(p, g, sq, acc, &AdadeltaConfig::default()),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq"], |b| match b {
+        [p, g, m, v] => {
+            nadam_step(p, g, m, v, &mut NadamState::default(), 1, &NadamConfig::default())
+        }
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq"], |b| match b {
+        [p, g, m, v] => radam_step(p, g, m, v, 1, &RadamConfig::default()),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "ax"], |b| match b {
+        [p, g, ax] => asgd_step(p, g, ax, &mut AsgdState::new(0.01), 1, &AsgdConfig::default()),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "prev", "step_size"], |b| match b {
+        [p, g, pr, ss] => rprop_step(p, g, pr, ss, 1, &RpropConfig::default()),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "variance"], |b| match b {
+        [p, g, v] => adafactor_step(p, g, v, 1, &AdafactorConfig::default()),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "exp_avg"], |b| match b {
+        [p, g, m] => lion_step(p, g, m, &LionConfig::default()),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq"], |b| match b {
+        [p, g, m, v] => lamb_step(p, g, m, v, 1, &LambConfig::default()),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "velocity"], |b| match b {
+        [p, g, v] => lars_step(p, g, v, &LarsConfig::default()),
+        _ => unreachable!(),
+    });
+    // Factored Adafactor: params/grads must hold rows·cols, the statistics rows and cols.
+    let cfg = AdafactorConfig::default();
+    for (rows, cols, plen, glen, rlen, clen, want) in [
+        (4, 5, 19, 20, 4, 5, Error::LengthMismatch { arg: "params", expected: 20, found: 19 }),
+        (4, 5, 20, 21, 4, 5, Error::LengthMismatch { arg: "grads", expected: 20, found: 21 }),
+        (4, 5, 20, 20, 5, 5, Error::LengthMismatch { arg: "row_var", expected: 4, found: 5 }),
+        (4, 5, 20, 20, 4, 4, Error::LengthMismatch { arg: "col_var", expected: 5, found: 4 }),
+        (
+            usize::MAX,
+            2,
+            20,
+            20,
+            4,
+            2,
+            Error::LengthMismatch { arg: "params", expected: usize::MAX, found: 20 },
+        ),
+    ] {
+        let mut d = Data::new(1);
+        let (mut p, g, mut r, mut c) = (
+            d.vec(plen, Kind::Param),
+            d.vec(glen, Kind::Grad),
+            d.vec(rlen, Kind::NonNeg),
+            d.vec(clen, Kind::NonNeg),
+        );
+        let before = (bits(&p), bits(&r), bits(&c));
+        let got = adafactor_factored_step(&mut p, &g, &mut r, &mut c, rows, cols, 1, &cfg);
+        assert_eq!(got, Err(want));
+        assert_eq!((bits(&p), bits(&r), bits(&c)), before);
+    }
+}
+
+#[test]
+fn step_zero_is_rejected_by_every_stepped_optimizer() {
+    use optkern::*;
+    check(3, None, Some(Error::ZeroStep), "adagrad", |b| match b {
+        [p, g, s] => adagrad_step(p, g, s, 0, &AdagradConfig::default()),
+        _ => unreachable!(),
+    });
+    check(4, None, Some(Error::ZeroStep), "adamax", |b| match b {
+        [p, g, m, u] => adamax_step(p, g, m, u, 0, &AdamaxConfig::default()),
+        _ => unreachable!(),
+    });
+    check(4, None, Some(Error::ZeroStep), "nadam", |b| match b {
+        [p, g, m, v] => {
+            nadam_step(p, g, m, v, &mut NadamState::default(), 0, &NadamConfig::default())
+        }
+        _ => unreachable!(),
+    });
+    check(4, None, Some(Error::ZeroStep), "radam", |b| match b {
+        [p, g, m, v] => radam_step(p, g, m, v, 0, &RadamConfig::default()),
+        _ => unreachable!(),
+    });
+    check(3, None, Some(Error::ZeroStep), "asgd", |b| match b {
+        [p, g, ax] => asgd_step(p, g, ax, &mut AsgdState::new(0.01), 0, &AsgdConfig::default()),
+        _ => unreachable!(),
+    });
+    check(4, None, Some(Error::ZeroStep), "rprop", |b| match b {
+        [p, g, pr, ss] => rprop_step(p, g, pr, ss, 0, &RpropConfig::default()),
+        _ => unreachable!(),
+    });
+    check(3, None, Some(Error::ZeroStep), "adafactor", |b| match b {
+        [p, g, v] => adafactor_step(p, g, v, 0, &AdafactorConfig::default()),
+        _ => unreachable!(),
+    });
+    check(4, None, Some(Error::ZeroStep), "lamb", |b| match b {
+        [p, g, m, v] => lamb_step(p, g, m, v, 0, &LambConfig::default()),
+        _ => unreachable!(),
+    });
 }

@@ -1,13 +1,18 @@
-//! The `Portable` profile gives the same bits on every target and build. Its results on fixed
-//! inputs are blessed into `tests/data/portable/optim.hex` (f32 bit patterns in hex), and every
-//! leg of the RUSTFLAGS ladder (baseline x86-64, v3, v4, native) must reproduce them exactly.
+//! Blessed bits (f32 bit patterns in hex) of every kernel on fixed inputs:
+//! - `tests/data/portable/optim.hex`: the `Portable` profile, which must give the same bits
+//!   on every target and build: every leg of the RUSTFLAGS ladder reproduces it exactly;
+//! - `tests/data/portable/optim-torch-fma.hex` / `optim-torch-nofma.hex`: the `Torch` profile,
+//!   which is the same on every build with the same FMA availability. These are optkern's own
+//!   golden vectors for the kernels PyTorch lacks (Lion, LAMB, LARS, factored Adafactor, the
+//!   textbook forms) and a regression guard for the rest.
 //!
-//! Regenerate with `OPTKERN_BLESS=1 cargo test --test portable_bits` (only after a deliberate
-//! change of the Portable operation order; say so in the commit).
+//! Regenerate with `OPTKERN_BLESS=1 cargo test --test portable_bits` (once on a baseline
+//! build and once with `-C target-cpu=native` for the two Torch files), only after a
+//! deliberate change of an operation order; say so in the commit.
 
 mod common;
 use common::kernels::cases;
-use optkern::Width;
+use optkern::{AdafactorConfig, Numerics, Width};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::fmt::Write;
@@ -32,15 +37,16 @@ fn input(rng: &mut Xoshiro256PlusPlus, non_negative: bool) -> Vec<f32> {
         .collect()
 }
 
-fn render() -> String {
-    let mut out = String::from(
-        "# optkern Portable-profile results: every case of tests/common/kernels.rs in the Portable\n\
+fn render(profile: Numerics) -> String {
+    let mut out = format!(
+        "# optkern {profile:?}-profile results: every case of tests/common/kernels.rs in that\n\
          # profile, n = 37, 5 steps (step numbers 1..=5), inputs from Xoshiro256PlusPlus seeded\n\
-         # 2026 (see tests/portable_bits.rs). One line per final mutable buffer: case, buffer\n\
-         # index, then the f32 bit patterns in hex. Must be identical on every target and build.\n",
+         # 2026, then factored Adafactor on 3x13 and 8x5 (see tests/portable_bits.rs). One line\n\
+         # per final mutable buffer: case, buffer index, then the f32 bit patterns in hex.\n",
     );
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2026);
-    for case in cases().into_iter().filter(|c| c.name.ends_with("/Portable")) {
+    let suffix = format!("/{profile:?}");
+    for case in cases().into_iter().filter(|c| c.name.ends_with(&suffix)) {
         let mut muts: Vec<Vec<f32>> =
             case.muts.iter().enumerate().map(|(k, _)| input(&mut rng, k >= 2)).collect();
         for t in 1..=STEPS {
@@ -57,13 +63,42 @@ fn render() -> String {
             out.push('\n');
         }
     }
+    for (rows, cols) in [(3, 13), (8, 5)] {
+        let cfg = AdafactorConfig { numerics: profile, weight_decay: 0.1, ..Default::default() };
+        let n = rows * cols;
+        let mut p: Vec<f32> = input(&mut rng, false).into_iter().cycle().take(n).collect();
+        let (mut r, mut c) = (vec![0.0f32; rows], vec![0.0f32; cols]);
+        for t in 1..=STEPS {
+            let g: Vec<f32> = input(&mut rng, false).into_iter().cycle().take(n).collect();
+            optkern::adafactor_factored_step(&mut p, &g, &mut r, &mut c, rows, cols, t, &cfg)
+                .unwrap();
+        }
+        for (k, b) in [&p, &r, &c].into_iter().enumerate() {
+            write!(out, "adafactor_factored/{rows}x{cols}/{profile:?} {k}").unwrap();
+            for x in b {
+                write!(out, " {:08x}", x.to_bits()).unwrap();
+            }
+            out.push('\n');
+        }
+    }
     out
 }
 
 #[test]
 fn portable_results_match_the_blessed_bits() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/portable/optim.hex");
-    let got = render();
+    check_blessed("optim.hex", Numerics::Portable);
+}
+
+#[test]
+fn torch_results_match_the_blessed_bits_of_this_fma_availability() {
+    let file = if optkern::FUSED_MUL_ADD { "optim-torch-fma.hex" } else { "optim-torch-nofma.hex" };
+    check_blessed(file, Numerics::Torch);
+}
+
+fn check_blessed(file: &str, profile: Numerics) {
+    let path = format!("{}/tests/data/portable/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = path.as_str();
+    let got = render(profile);
     if std::env::var_os("OPTKERN_BLESS").is_some() {
         std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
         std::fs::write(path, &got).unwrap();
@@ -85,6 +120,6 @@ fn portable_results_match_the_blessed_bits() {
             eprintln!("differs:\n  got  {g}\n  want {w}");
         }
     }
-    assert_eq!(bad, 0, "{bad} lines differ from the blessed Portable bits");
-    println!("{} lines of blessed Portable bits reproduced", want_lines.len());
+    assert_eq!(bad, 0, "{bad} lines differ from the blessed bits in {file}");
+    println!("{} lines of blessed {profile:?} bits reproduced from {file}", want_lines.len());
 }

@@ -330,6 +330,7 @@ pub fn check_adam(case: &Case) -> Outcome {
         amsgrad: cfg.amsgrad,
         maximize: cfg.maximize,
         grad_scale: f64::from(cfg.grad_scale),
+        eps_hat: cfg.eps_hat,
     };
     let spec = Spec {
         name: "adam",

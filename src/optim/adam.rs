@@ -31,6 +31,11 @@ pub struct AdamConfig {
     pub amsgrad: bool,
     /// Maximize the objective (negate the gradient first). Default `false`.
     pub maximize: bool,
+    /// The ε̂ form (Kingma & Ba, §2, "efficient version"; the source notes' option): `ε` is
+    /// added to the *uncorrected* `√u` and the bias corrections fold into the step size,
+    /// `θ ← θ − (η·√(1−β₂ᵗ)/(1−β₁ᵗ))·m/(√u + ε̂)`. Default `false` (PyTorch's placement).
+    /// Both profiles then compute it with one division, as [`Numerics::Portable`] does.
+    pub eps_hat: bool,
     /// Multiplier `s` applied to the gradient first (loss-scale unscaling, norm clipping).
     /// Default `1` (exact); finite, ≥ 0.
     pub grad_scale: f32,
@@ -49,6 +54,7 @@ impl Default for AdamConfig {
             decoupled_weight_decay: false,
             amsgrad: false,
             maximize: false,
+            eps_hat: false,
             grad_scale: 1.0,
             numerics: Numerics::Torch,
         }
@@ -91,6 +97,8 @@ struct Coef {
     /// `(−η/bc1)·m / (√v/√bc2 + ε) = (−η·√bc2/bc1)·m / (√v + ε·√bc2)`: one division.
     portable_step: f32,
     portable_eps: f32,
+    /// Use the one-division form (`Portable`, or the ε̂ option in either profile).
+    one_division: bool,
 }
 
 impl Coef {
@@ -123,7 +131,8 @@ impl Coef {
             eps: c(eps),
             neg_step_size: c(-lr / bc1),
             portable_step: c(-lr * bc2_sqrt / bc1),
-            portable_eps: c(eps * bc2_sqrt),
+            portable_eps: if cfg.eps_hat { c(eps) } else { c(eps * bc2_sqrt) },
+            one_division: cfg.eps_hat || cfg.numerics == Numerics::Portable,
         })
     }
 }
@@ -267,10 +276,10 @@ fn adam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
         }
         None => v_new,
     };
-    let update = if P::TORCH {
-        (L::splat(k.neg_step_size) * m_new) / (u.sqrt() / L::splat(k.bc2_sqrt) + L::splat(k.eps))
-    } else {
+    let update = if k.one_division {
         (L::splat(k.portable_step) * m_new) / (u.sqrt() + L::splat(k.portable_eps))
+    } else {
+        (L::splat(k.neg_step_size) * m_new) / (u.sqrt() / L::splat(k.bc2_sqrt) + L::splat(k.eps))
     };
     (param + update).store(p);
 }

@@ -34,6 +34,8 @@ pub enum Kind {
     Signed,
     /// Non-negative values (a second moment).
     NonNeg,
+    /// Zeros (a state that must start at zero).
+    Zero,
 }
 
 impl Data {
@@ -74,6 +76,7 @@ impl Data {
             },
             Kind::Signed => 0.1 * x,
             Kind::NonNeg => 0.01 * x * x,
+            Kind::Zero => 0.0,
         }
     }
 

@@ -74,6 +74,8 @@ pub struct Adam {
     pub amsgrad: bool,
     pub maximize: bool,
     pub grad_scale: f64,
+    /// Kingma & Ba's ε̂ form: θ − η·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√u + ε̂).
+    pub eps_hat: bool,
 }
 
 /// Whether optkern must accept these Adam hyperparameters.
@@ -118,9 +120,13 @@ pub fn adam(
         } else {
             v[i]
         };
-        let mhat = m[i] / bc1;
-        let vhat = u / bc2;
-        p[i] -= h.lr * mhat / (vhat.sqrt() + h.eps);
+        if h.eps_hat {
+            p[i] -= h.lr * bc2.sqrt() / bc1 * m[i] / (u.sqrt() + h.eps);
+        } else {
+            let mhat = m[i] / bc1;
+            let vhat = u / bc2;
+            p[i] -= h.lr * mhat / (vhat.sqrt() + h.eps);
+        }
     }
 }
 
@@ -151,5 +157,569 @@ pub fn momentum(p: &mut [f64], g: &[f64], vel: &mut [f64], h: &Momentum) {
 pub fn nesterov_lookahead(out: &mut [f64], p: &[f64], vel: &[f64], momentum: f64) {
     for i in 0..out.len() {
         out[i] = p[i] - momentum * vel[i];
+    }
+}
+
+/// `sign` as torch computes it: 0 for ±0 and NaN.
+fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// The gradient with scale and maximize applied.
+fn grad(g: f64, scale: f64, maximize: bool) -> f64 {
+    if maximize { -g * scale } else { g * scale }
+}
+
+/// Adagrad hyperparameters (`torch.optim.Adagrad`, plus ε inside the root).
+#[derive(Clone, Copy, Debug)]
+pub struct Adagrad {
+    pub lr: f64,
+    pub lr_decay: f64,
+    pub weight_decay: f64,
+    pub initial_accumulator_value: f64,
+    pub eps: f64,
+    pub eps_inside_sqrt: bool,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_adagrad(h: &Adagrad, step: u32) -> bool {
+    nonneg(h.lr)
+        && nonneg(h.lr_decay)
+        && nonneg(h.weight_decay)
+        && nonneg(h.initial_accumulator_value)
+        && nonneg(h.eps)
+        && nonneg(h.grad_scale)
+        && step >= 1
+}
+
+/// Adagrad: G = G₀ at t = 1; G += g²; θ −= η/(1+(t−1)δ) · g/(√G + ε) (or /√(G + ε)).
+pub fn adagrad(p: &mut [f64], g: &[f64], sum: &mut [f64], t: u32, h: &Adagrad) {
+    let clr = h.lr / (1.0 + f64::from(t - 1) * h.lr_decay);
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize) + h.weight_decay * p[i];
+        if t == 1 {
+            sum[i] = h.initial_accumulator_value;
+        }
+        sum[i] += gi * gi;
+        let d = if h.eps_inside_sqrt { (sum[i] + h.eps).sqrt() } else { sum[i].sqrt() + h.eps };
+        p[i] -= clr * gi / d;
+    }
+}
+
+/// RMSprop hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Rmsprop {
+    pub lr: f64,
+    pub alpha: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub centered: bool,
+    pub eps_inside_sqrt: bool,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_rmsprop(h: &Rmsprop) -> bool {
+    nonneg(h.lr)
+        && unit_closed(h.alpha)
+        && nonneg(h.eps)
+        && nonneg(h.weight_decay)
+        && nonneg(h.momentum)
+        && nonneg(h.grad_scale)
+}
+
+/// RMSprop: sq = ρ sq + (1−ρ)g²; centered: ga = ρ ga + (1−ρ)g, var = sq − ga²;
+/// a = √var + ε (or √(var + ε)); momentum: b = μb + g/a, θ −= ηb; else θ −= ηg/a.
+pub fn rmsprop(
+    p: &mut [f64],
+    g: &[f64],
+    sq: &mut [f64],
+    buf: &mut [f64],
+    ga: &mut [f64],
+    h: &Rmsprop,
+) {
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize) + h.weight_decay * p[i];
+        sq[i] = h.alpha * sq[i] + (1.0 - h.alpha) * gi * gi;
+        let var = if h.centered {
+            ga[i] = h.alpha * ga[i] + (1.0 - h.alpha) * gi;
+            sq[i] - ga[i] * ga[i]
+        } else {
+            sq[i]
+        };
+        let a = if h.eps_inside_sqrt { (var + h.eps).sqrt() } else { var.sqrt() + h.eps };
+        if h.momentum != 0.0 {
+            buf[i] = h.momentum * buf[i] + gi / a;
+            p[i] -= h.lr * buf[i];
+        } else {
+            p[i] -= h.lr * gi / a;
+        }
+    }
+}
+
+/// Adamax hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Adamax {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_adamax(h: &Adamax, step: u32) -> bool {
+    nonneg(h.lr)
+        && unit_open(h.beta1)
+        && unit_open(h.beta2)
+        && nonneg(h.eps)
+        && nonneg(h.weight_decay)
+        && nonneg(h.grad_scale)
+        && step >= 1
+}
+
+/// Adamax: m = β₁m + (1−β₁)g; u = max(β₂u, |g| + ε); θ −= η/(1−β₁ᵗ) · m/u.
+pub fn adamax(p: &mut [f64], g: &[f64], m: &mut [f64], u: &mut [f64], t: u32, h: &Adamax) {
+    let bc1 = 1.0 - h.beta1.powi(t as i32);
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize) + h.weight_decay * p[i];
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        u[i] = (h.beta2 * u[i]).max(gi.abs() + h.eps);
+        p[i] -= h.lr / bc1 * m[i] / u[i];
+    }
+}
+
+/// Adadelta hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Adadelta {
+    pub lr: f64,
+    pub rho: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_adadelta(h: &Adadelta) -> bool {
+    nonneg(h.lr)
+        && unit_closed(h.rho)
+        && nonneg(h.eps)
+        && nonneg(h.weight_decay)
+        && nonneg(h.grad_scale)
+}
+
+/// Adadelta: sq = ρ sq + (1−ρ)g²; Δ = √(acc+ε)/√(sq+ε)·g; acc = ρ acc + (1−ρ)Δ²; θ −= ηΔ.
+pub fn adadelta(p: &mut [f64], g: &[f64], sq: &mut [f64], acc: &mut [f64], h: &Adadelta) {
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize) + h.weight_decay * p[i];
+        sq[i] = h.rho * sq[i] + (1.0 - h.rho) * gi * gi;
+        let d = (acc[i] + h.eps).sqrt() / (sq[i] + h.eps).sqrt() * gi;
+        acc[i] = h.rho * acc[i] + (1.0 - h.rho) * d * d;
+        p[i] -= h.lr * d;
+    }
+}
+
+/// NAdam hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Nadam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub momentum_decay: f64,
+    pub decoupled: bool,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_nadam(h: &Nadam, step: u32) -> bool {
+    nonneg(h.lr)
+        && unit_open(h.beta1)
+        && unit_open(h.beta2)
+        && nonneg(h.eps)
+        && nonneg(h.weight_decay)
+        && nonneg(h.momentum_decay)
+        && nonneg(h.grad_scale)
+        && step >= 1
+}
+
+/// NAdam: μ_t = β₁(1 − ½·0.96^(tψ)), Π_t = Π_{t−1}μ_t; m, v as Adam;
+/// θ −= η(1−μ_t)/(1−Π_t)·g/d + η μ_{t+1}/(1−Π_t μ_{t+1})·m/d, d = √(v/(1−β₂ᵗ)) + ε.
+/// `mu_product` is kept in f64 here.
+#[allow(clippy::too_many_arguments)]
+pub fn nadam(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    mu_product: &mut f64,
+    t: u32,
+    h: &Nadam,
+) {
+    let tf = f64::from(t);
+    let mu = h.beta1 * (1.0 - 0.5 * 0.96f64.powf(tf * h.momentum_decay));
+    let mu_next = h.beta1 * (1.0 - 0.5 * 0.96f64.powf((tf + 1.0) * h.momentum_decay));
+    *mu_product *= mu;
+    let bc2 = 1.0 - h.beta2.powi(t as i32);
+    for i in 0..p.len() {
+        let mut gi = grad(g[i], h.grad_scale, h.maximize);
+        if h.decoupled {
+            p[i] *= 1.0 - h.lr * h.weight_decay;
+        } else {
+            gi += h.weight_decay * p[i];
+        }
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+        let d = (v[i] / bc2).sqrt() + h.eps;
+        p[i] -= h.lr * (1.0 - mu) / (1.0 - *mu_product) * gi / d;
+        p[i] -= h.lr * mu_next / (1.0 - *mu_product * mu_next) * m[i] / d;
+    }
+}
+
+/// RAdam hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Radam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub decoupled: bool,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_radam(h: &Radam, step: u32) -> bool {
+    nonneg(h.lr)
+        && unit_open(h.beta1)
+        && unit_open(h.beta2)
+        && nonneg(h.eps)
+        && nonneg(h.weight_decay)
+        && nonneg(h.grad_scale)
+        && step >= 1
+}
+
+/// RAdam (Liu et al. 2020, Algorithm 2).
+pub fn radam(p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], t: u32, h: &Radam) {
+    let tf = f64::from(t);
+    let b2t = h.beta2.powi(t as i32);
+    let bc1 = 1.0 - h.beta1.powi(t as i32);
+    let bc2 = 1.0 - b2t;
+    let rho_inf = 2.0 / (1.0 - h.beta2) - 1.0;
+    let rho_t = rho_inf - 2.0 * tf * b2t / bc2;
+    for i in 0..p.len() {
+        let mut gi = grad(g[i], h.grad_scale, h.maximize);
+        if h.decoupled {
+            p[i] *= 1.0 - h.lr * h.weight_decay;
+        } else {
+            gi += h.weight_decay * p[i];
+        }
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+        let mhat = m[i] / bc1;
+        if rho_t > 5.0 {
+            let r = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+                .sqrt();
+            p[i] -= h.lr * mhat * r * bc2.sqrt() / (v[i].sqrt() + h.eps);
+        } else {
+            p[i] -= h.lr * mhat;
+        }
+    }
+}
+
+/// ASGD hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Asgd {
+    pub lr: f64,
+    pub lambd: f64,
+    pub alpha: f64,
+    pub t0: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_asgd(h: &Asgd, step: u32) -> bool {
+    nonneg(h.lr)
+        && nonneg(h.lambd)
+        && nonneg(h.alpha)
+        && nonneg(h.t0)
+        && nonneg(h.weight_decay)
+        && nonneg(h.grad_scale)
+        && step >= 1
+}
+
+/// ASGD with state (η, μ) used by this step and updated for the next:
+/// θ = θ(1 − λη) − ηg; ax = ax + μ(θ − ax) (or θ if μ = 1);
+/// η ← η₀/(1 + λη₀t)^α, μ ← 1/max(1, t − t₀).
+pub fn asgd(
+    p: &mut [f64],
+    g: &[f64],
+    ax: &mut [f64],
+    eta: &mut f64,
+    mu: &mut f64,
+    t: u32,
+    h: &Asgd,
+) {
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize) + h.weight_decay * p[i];
+        p[i] = p[i] * (1.0 - h.lambd * *eta) - *eta * gi;
+        ax[i] = if *mu != 1.0 { ax[i] + (p[i] - ax[i]) * *mu } else { p[i] };
+    }
+    let tf = f64::from(t);
+    *eta = h.lr / (1.0 + h.lambd * h.lr * tf).powf(h.alpha);
+    *mu = 1.0 / (tf - h.t0).max(1.0);
+}
+
+/// Rprop hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Rprop {
+    pub lr: f64,
+    pub etaminus: f64,
+    pub etaplus: f64,
+    pub step_size_min: f64,
+    pub step_size_max: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_rprop(h: &Rprop, step: u32) -> bool {
+    nonneg(h.lr)
+        && h.etaminus.is_finite()
+        && h.etaminus > 0.0
+        && h.etaminus < 1.0
+        && h.etaplus.is_finite()
+        && h.etaplus > 1.0
+        && nonneg(h.step_size_min)
+        && h.step_size_max.is_finite()
+        && h.step_size_max >= h.step_size_min
+        && nonneg(h.grad_scale)
+        && step >= 1
+}
+
+/// Rprop (Riedmiller & Braun 1993, the "Rprop−" variant torch implements).
+pub fn rprop(p: &mut [f64], g: &[f64], prev: &mut [f64], size: &mut [f64], t: u32, h: &Rprop) {
+    for i in 0..p.len() {
+        if t == 1 {
+            prev[i] = 0.0;
+            size[i] = h.lr;
+        }
+        let mut gi = grad(g[i], h.grad_scale, h.maximize);
+        let s = sign(gi * prev[i]);
+        let f = if s > 0.0 {
+            h.etaplus
+        } else if s < 0.0 {
+            h.etaminus
+        } else {
+            1.0
+        };
+        size[i] = (size[i] * f).clamp(h.step_size_min, h.step_size_max);
+        if s < 0.0 {
+            gi = 0.0;
+        }
+        p[i] -= sign(gi) * size[i];
+        prev[i] = gi;
+    }
+}
+
+/// Adafactor hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Adafactor {
+    pub lr: f64,
+    pub beta2_decay: f64,
+    pub eps1: f64,
+    pub eps2: f64,
+    pub d: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_adafactor(h: &Adafactor, step: u32) -> bool {
+    nonneg(h.lr)
+        && h.beta2_decay.is_finite()
+        && h.beta2_decay <= 0.0
+        && nonneg(h.eps1)
+        && nonneg(h.eps2)
+        && h.d.is_finite()
+        && h.d >= 1.0
+        && nonneg(h.weight_decay)
+        && nonneg(h.grad_scale)
+        && step >= 1
+}
+
+fn norm(x: impl Iterator<Item = f64>) -> f64 {
+    x.map(|v| v * v).sum::<f64>().sqrt()
+}
+
+/// Shared tail of both Adafactor forms: given the variance estimate, apply the update.
+fn adafactor_apply(p: &mut [f64], g: &[f64], var_est: &[f64], t: u32, h: &Adafactor) {
+    let n = p.len() as f64;
+    let rho = h.lr.min(1.0 / f64::from(t).sqrt());
+    let alpha = h.eps2.max(norm(p.iter().copied()) / n.sqrt()) * rho;
+    let u: Vec<f64> =
+        g.iter().zip(var_est).map(|(gi, v)| gi / v.max(h.eps1 * h.eps1).sqrt()).collect();
+    let denom = (norm(u.iter().copied()) / (n.sqrt() * h.d)).max(1.0);
+    for (pi, ui) in p.iter_mut().zip(&u) {
+        *pi *= 1.0 - h.lr * h.weight_decay;
+        *pi -= alpha / denom * ui;
+    }
+}
+
+/// Adafactor on a vector (torch's unfactored path): V = V + tᶜ(g² − V); u = g/√max(V, ε₁²);
+/// θ = θ(1 − ηλ) − α/max(1, ‖u‖/(√n d))·u with α = max(ε₂, RMS(θ))·min(η, 1/√t).
+pub fn adafactor(p: &mut [f64], g: &[f64], var: &mut [f64], t: u32, h: &Adafactor) {
+    let w = f64::from(t).powf(h.beta2_decay);
+    let g: Vec<f64> = g.iter().map(|&x| grad(x, h.grad_scale, h.maximize)).collect();
+    for (v, gi) in var.iter_mut().zip(&g) {
+        *v += w * (gi * gi - *v);
+    }
+    let est = var.to_vec();
+    adafactor_apply(p, &g, &est, t, h);
+}
+
+/// Adafactor on a rows × cols matrix with factored statistics:
+/// R_r += tᶜ(mean_c g² − R_r); C_c += tᶜ(mean_r g² − C_c); V̂ = R_r C_c / max(mean R, ε₁).
+#[allow(clippy::too_many_arguments)]
+pub fn adafactor_factored(
+    p: &mut [f64],
+    g: &[f64],
+    row: &mut [f64],
+    col: &mut [f64],
+    rows: usize,
+    cols: usize,
+    t: u32,
+    h: &Adafactor,
+) {
+    let w = f64::from(t).powf(h.beta2_decay);
+    let g: Vec<f64> = g.iter().map(|&x| grad(x, h.grad_scale, h.maximize)).collect();
+    for r in 0..rows {
+        let mean = g[r * cols..(r + 1) * cols].iter().map(|x| x * x).sum::<f64>() / cols as f64;
+        row[r] += w * (mean - row[r]);
+    }
+    for c in 0..cols {
+        let mean = (0..rows).map(|r| g[r * cols + c] * g[r * cols + c]).sum::<f64>() / rows as f64;
+        col[c] += w * (mean - col[c]);
+    }
+    let row_mean = (row.iter().sum::<f64>() / rows as f64).max(h.eps1);
+    let est: Vec<f64> =
+        (0..rows * cols).map(|i| row[i / cols] * col[i % cols] / row_mean).collect();
+    adafactor_apply(p, &g, &est, t, h);
+}
+
+/// Lion hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Lion {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_lion(h: &Lion) -> bool {
+    nonneg(h.lr)
+        && unit_closed(h.beta1)
+        && unit_closed(h.beta2)
+        && nonneg(h.weight_decay)
+        && nonneg(h.grad_scale)
+}
+
+/// Lion (Chen et al. 2023): c = β₁m + (1−β₁)g; θ = θ(1 − ηλ) − η sign(c); m = β₂m + (1−β₂)g.
+pub fn lion(p: &mut [f64], g: &[f64], m: &mut [f64], h: &Lion) {
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let c = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        p[i] = p[i] * (1.0 - h.lr * h.weight_decay) - h.lr * sign(c);
+        m[i] = h.beta2 * m[i] + (1.0 - h.beta2) * gi;
+    }
+}
+
+/// LAMB hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Lamb {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_lamb(h: &Lamb, step: u32) -> bool {
+    nonneg(h.lr)
+        && unit_open(h.beta1)
+        && unit_open(h.beta2)
+        && nonneg(h.eps)
+        && nonneg(h.weight_decay)
+        && nonneg(h.grad_scale)
+        && step >= 1
+}
+
+/// LAMB (You et al. 2020): r = m̂/(√v̂ + ε) + λθ; θ −= η·(‖θ‖/‖r‖)·r (ratio 1 if a norm is 0).
+pub fn lamb(p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], t: u32, h: &Lamb) {
+    let bc1 = 1.0 - h.beta1.powi(t as i32);
+    let bc2 = 1.0 - h.beta2.powi(t as i32);
+    let mut r = vec![0.0; p.len()];
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+        r[i] = (m[i] / bc1) / ((v[i] / bc2).sqrt() + h.eps) + h.weight_decay * p[i];
+    }
+    let (pn, rn) = (norm(p.iter().copied()), norm(r.iter().copied()));
+    let trust = if pn > 0.0 && rn > 0.0 { pn / rn } else { 1.0 };
+    for (pi, ri) in p.iter_mut().zip(&r) {
+        *pi -= h.lr * trust * ri;
+    }
+}
+
+/// LARS hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Lars {
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub trust_coefficient: f64,
+    pub eps: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_lars(h: &Lars) -> bool {
+    nonneg(h.lr)
+        && unit_closed(h.momentum)
+        && nonneg(h.weight_decay)
+        && nonneg(h.trust_coefficient)
+        && nonneg(h.eps)
+        && nonneg(h.grad_scale)
+}
+
+/// LARS (You et al. 2017): λ = η‖θ‖/(‖g‖ + β‖θ‖ + ε) (1 if a norm is 0);
+/// v = μv + γλ(g + βθ); θ −= v.
+pub fn lars(p: &mut [f64], g: &[f64], vel: &mut [f64], h: &Lars) {
+    let g: Vec<f64> = g.iter().map(|&x| grad(x, h.grad_scale, h.maximize)).collect();
+    let (pn, gn) = (norm(p.iter().copied()), norm(g.iter().copied()));
+    let local = if pn > 0.0 && gn > 0.0 {
+        h.trust_coefficient * pn / (gn + h.weight_decay * pn + h.eps)
+    } else {
+        1.0
+    };
+    for i in 0..p.len() {
+        vel[i] = h.momentum * vel[i] + h.lr * local * (g[i] + h.weight_decay * p[i]);
+        p[i] -= vel[i];
     }
 }

@@ -1,0 +1,341 @@
+//! Adafactor (`torch.optim.Adafactor`): the unfactored 1-D path, and the factored path for a
+//! `rows × cols` matrix with row and column second-moment statistics.
+
+use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::lanes::Lanes;
+use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::reduce::BlockedSum;
+use crate::width::with_width;
+use crate::{Error, Width, validate};
+
+/// Hyperparameters of [`adafactor_step`] and [`adafactor_factored_step`]. [`Default`] is
+/// `torch.optim.Adafactor`'s.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct AdafactorConfig {
+    /// Learning rate `η`, the cap of the relative step `ρ_t = min(η, 1/√t)`.
+    /// Default `1e-2`; finite, ≥ 0.
+    pub lr: f64,
+    /// Decay exponent `c`: the second-moment weight is `tᶜ`. Default `−0.8`; finite, ≤ 0.
+    pub beta2_decay: f64,
+    /// `ε₁`, floor of the variance estimate (squared) and of the row mean. torch's `None` is
+    /// `f32::EPSILON` (the default); finite, ≥ 0.
+    pub eps1: f64,
+    /// `ε₂`, floor of the parameter RMS in the step size. Default `1e-3`; finite, ≥ 0.
+    pub eps2: f64,
+    /// Update clipping threshold `d`. Default `1`; finite, ≥ 1.
+    pub d: f64,
+    /// Decoupled weight decay `λ` (`θ ← θ(1 − ηλ)`). Default `0`; finite, ≥ 0.
+    pub weight_decay: f64,
+    /// Maximize the objective (negate the gradient first). Default `false`.
+    pub maximize: bool,
+    /// Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+    pub grad_scale: f32,
+    /// Operation order. Default [`Numerics::Torch`].
+    pub numerics: Numerics,
+}
+
+impl Default for AdafactorConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-2,
+            beta2_decay: -0.8,
+            eps1: f64::from(f32::EPSILON),
+            eps2: 1e-3,
+            d: 1.0,
+            weight_decay: 0.0,
+            maximize: false,
+            grad_scale: 1.0,
+            numerics: Numerics::Torch,
+        }
+    }
+}
+
+struct Coef {
+    scale: f32,
+    /// `w = tᶜ` as torch's lerp weight, and for Portable `c(w)`, `c(1 − w)`.
+    lerp: TorchLerp,
+    w: f32,
+    one_minus_w: f32,
+    eps1: f32,
+    eps1_sq: f32,
+    decay: Option<f32>,
+    rho: f64,
+    eps2: f64,
+    d: f64,
+}
+
+impl Coef {
+    fn new(step: u32, cfg: &AdafactorConfig) -> Result<Self, Error> {
+        let lr = validate::non_negative("lr", cfg.lr)?;
+        let beta2_decay = validate::finite("beta2_decay", cfg.beta2_decay)?;
+        if beta2_decay > 0.0 {
+            return Err(validate::out_of_range("beta2_decay", beta2_decay));
+        }
+        let eps1 = validate::non_negative("eps1", cfg.eps1)?;
+        let eps2 = validate::non_negative("eps2", cfg.eps2)?;
+        let d = validate::finite("d", cfg.d)?;
+        if d < 1.0 {
+            return Err(validate::out_of_range("d", d));
+        }
+        let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
+        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        validate::step(step)?;
+        let t = f64::from(step);
+        let w = libm::pow(t, beta2_decay);
+        Ok(Self {
+            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            lerp: TorchLerp::new(w),
+            w: c(w),
+            one_minus_w: c(1.0 - w),
+            eps1: c(eps1),
+            eps1_sq: c(eps1 * eps1),
+            decay: (weight_decay != 0.0).then(|| c(1.0 - lr * weight_decay)),
+            rho: lr.min(1.0 / libm::sqrt(t)),
+            eps2,
+            d,
+        })
+    }
+
+    /// `lerp(var, x, w)`: torch's fused lerp, or `var·(1 − w) + x·w`.
+    #[inline(always)]
+    fn lerp<L: Lanes<N>, const N: usize, P: Profile>(&self, var: L, x: L) -> L {
+        if P::TORCH {
+            self.lerp.apply::<P, L, N>(var, x)
+        } else {
+            var * L::splat(self.one_minus_w) + x * L::splat(self.w)
+        }
+    }
+
+    /// `u = g/√max(v̂, ε₁²)`: torch's `rsqrt` then multiply, or one division.
+    #[inline(always)]
+    fn update<L: Lanes<N>, const N: usize, P: Profile>(&self, var_est: L, g: L) -> L {
+        let floor = var_est.max_nan(L::splat(self.eps1_sq)).sqrt();
+        if P::TORCH { (L::splat(1.0) / floor) * g } else { g / floor }
+    }
+
+    /// `θ·c(1 − ηλ)`, or `θ` without weight decay.
+    #[inline(always)]
+    fn decayed<L: Lanes<N>, const N: usize>(&self, param: L) -> L {
+        match self.decay {
+            Some(f) => param * L::splat(f),
+            None => param,
+        }
+    }
+
+    /// `−α/denom` from `Σθ²`, `Σu²` and `n`: `α = max(ε₂, ‖θ‖/√n)·ρ_t`,
+    /// `denom = max(1, ‖u‖/(√n·d))`, the norms rounded to f32 as torch's `.norm()` returns.
+    fn step_size(&self, p_sq: f64, u_sq: f64, n: usize) -> f32 {
+        let sqrt_n = libm::sqrt(n as f64);
+        let p_norm = f64::from(libm::sqrt(p_sq) as f32);
+        let u_norm = f64::from(libm::sqrt(u_sq) as f32);
+        let alpha = self.eps2.max(p_norm / sqrt_n) * self.rho;
+        let denom = (u_norm / (sqrt_n * self.d)).max(1.0);
+        c(-alpha / denom)
+    }
+}
+
+fn square(x: f32) -> f64 {
+    f64::from(x) * f64::from(x)
+}
+
+/// Adafactor for a vector (Shazeer & Stern 2018; `torch.optim.Adafactor`'s unfactored path):
+/// updates `params` and `variance` (torch's state name) in place.
+///
+/// With `s = grad_scale`, `t = step` (1-based), `n = params.len()`:
+/// ```text
+/// g ← s·grads                                  (−s·grads with maximize)
+/// ρ_t = min(η, 1/√t);   α = max(ε₂, ‖θ‖/√n)·ρ_t  (‖θ‖ before weight decay)
+/// θ ← θ·(1 − ηλ)
+/// V ← V + tᶜ·(g² − V)                           (weight 1 at t = 1)
+/// u = g / √max(V, ε₁²)
+/// θ ← θ − α/max(1, ‖u‖/(√n·d)) · u
+/// ```
+/// Two passes and no scratch: the first updates `V` and accumulates `‖θ‖²` and `‖u‖²`, the
+/// second recomputes `u` (the same bits) and applies it.
+///
+/// # Accuracy
+/// The norms are the crate's deterministic f64 sums (then rounded to f32, as torch's `.norm()`
+/// returns f32), not torch's f32 reduction order, so `α` and the clipping denominator can differ
+/// from torch's in the last bit: the golden test compares Adafactor within a measured tolerance
+/// (see `tests/golden.rs`) rather than bit for bit. Everything else follows torch's order
+/// (`lerp`, `rsqrt` as `1/√x` then `·g`, `θ = fma(c(−α/denom), u, θ)`).
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `grads` or `variance` differ in length from `params`;
+/// [`Error::InvalidHyperparameter`] for a NaN, infinite or out-of-range field;
+/// [`Error::ZeroStep`]. **Nothing is written when an error is returned.**
+pub fn adafactor_step(
+    params: &mut [f32],
+    grads: &[f32],
+    variance: &mut [f32],
+    step: u32,
+    cfg: &AdafactorConfig,
+) -> Result<(), Error> {
+    adafactor_step_with(Width::NATIVE, params, grads, variance, step, cfg)
+}
+
+/// [`adafactor_step`] at an explicit lane width (for tests and benches).
+#[doc(hidden)]
+pub fn adafactor_step_with(
+    width: Width,
+    params: &mut [f32],
+    grads: &[f32],
+    variance: &mut [f32],
+    step: u32,
+    cfg: &AdafactorConfig,
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("grads", n, grads.len())?;
+    validate::len("variance", n, variance.len())?;
+    let k = Coef::new(step, cfg)?;
+    if n == 0 {
+        return Ok(());
+    }
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
+        let (mut p_sq, mut u_sq) = (BlockedSum::new(), BlockedSum::new());
+        for_each_chunk_live::<N, 1, 2>([variance], [params, grads], |live, [var], [p, g]| {
+            let g = L::load(g) * L::splat(k.scale);
+            let v = k.lerp::<L, N, P>(L::load(var), g * g);
+            v.store(var);
+            let u = k.update::<L, N, P>(v, g).to_array();
+            u_sq.extend(&u[..live], square);
+            p_sq.extend(&p[..live], square);
+        });
+        let step = L::splat(k.step_size(p_sq.finish(), u_sq.finish(), n));
+        for_each_chunk::<N, 1, 2>([params], [grads, variance], |[p], [g, var]| {
+            let g = L::load(g) * L::splat(k.scale);
+            let param = k.decayed::<L, N>(L::load(p));
+            P::fma(step, k.update::<L, N, P>(L::load(var), g), param).store(p);
+        });
+    }));
+    Ok(())
+}
+
+/// Adafactor for a `rows × cols` matrix in row-major order, with factored second moments
+/// (Shazeer & Stern 2018; `torch.optim.Adafactor`'s path for matrices): updates `params`,
+/// `row_var` (`rows` values) and `col_var` (`cols` values) in place.
+///
+/// With `s = grad_scale`, `t = step` (1-based), `n = rows·cols`, `w = tᶜ`:
+/// ```text
+/// g ← s·grads                                   (−s·grads with maximize)
+/// α = max(ε₂, ‖θ‖/√n)·min(η, 1/√t);   θ ← θ·(1 − ηλ)
+/// R_r ← R_r + w·(‖g_r,·‖²/cols − R_r)           (row means of g²)
+/// C_c ← C_c + w·(‖g_·,c‖²/rows − C_c)           (column means of g²)
+/// V̂_rc = R_r·C_c / max(mean_r R_r, ε₁)
+/// u = g / √max(V̂, ε₁²)
+/// θ ← θ − α/max(1, ‖u‖/(√n·d)) · u
+/// ```
+/// torch's order of operations, with the crate's deterministic f64 sums for every norm and
+/// mean (each rounded to f32 where torch holds an f32 tensor). No scratch: the passes are the
+/// row statistics, the column statistics (16 columns at a time with f64 accumulators on the
+/// stack), `‖u‖²`, and the update, which recomputes `u` (the same bits).
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `params` or `grads` do not hold `rows·cols` values, `row_var`
+/// `rows` or `col_var` `cols`; [`Error::InvalidHyperparameter`]; [`Error::ZeroStep`].
+/// **Nothing is written when an error is returned.**
+#[allow(clippy::too_many_arguments)]
+pub fn adafactor_factored_step(
+    params: &mut [f32],
+    grads: &[f32],
+    row_var: &mut [f32],
+    col_var: &mut [f32],
+    rows: usize,
+    cols: usize,
+    step: u32,
+    cfg: &AdafactorConfig,
+) -> Result<(), Error> {
+    adafactor_factored_step_with(
+        Width::NATIVE,
+        params,
+        grads,
+        row_var,
+        col_var,
+        rows,
+        cols,
+        step,
+        cfg,
+    )
+}
+
+/// [`adafactor_factored_step`] at an explicit lane width (for tests and benches).
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn adafactor_factored_step_with(
+    width: Width,
+    params: &mut [f32],
+    grads: &[f32],
+    row_var: &mut [f32],
+    col_var: &mut [f32],
+    rows: usize,
+    cols: usize,
+    step: u32,
+    cfg: &AdafactorConfig,
+) -> Result<(), Error> {
+    let n = rows.saturating_mul(cols);
+    validate::len("params", n, params.len())?;
+    validate::len("grads", n, grads.len())?;
+    validate::len("row_var", rows, row_var.len())?;
+    validate::len("col_var", cols, col_var.len())?;
+    let k = Coef::new(step, cfg)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let scale = k.scale;
+    // Row statistics: R_r ← lerp(R_r, c(‖g_r‖)²/cols, w), one row at a time.
+    for (r, g_row) in row_var.iter_mut().zip(grads.chunks_exact(cols)) {
+        let mut sum = BlockedSum::new();
+        sum.extend(g_row, |x| square(x * scale));
+        *r = scalar_lerp(&k, cfg.numerics, *r, mean_square(sum.finish(), cols));
+    }
+    // Column statistics: 16 columns at a time, f64 accumulators in row order.
+    for (c0, col_block) in col_var.chunks_mut(16).enumerate().map(|(b, blk)| (b * 16, blk)) {
+        let mut acc = [0.0f64; 16];
+        for g_row in grads.chunks_exact(cols) {
+            for (a, &x) in acc.iter_mut().zip(&g_row[c0..c0 + col_block.len()]) {
+                *a += square(x * scale);
+            }
+        }
+        for (cv, &sum) in col_block.iter_mut().zip(&acc) {
+            *cv = scalar_lerp(&k, cfg.numerics, *cv, mean_square(sum, rows));
+        }
+    }
+    let mut row_sum = BlockedSum::new();
+    row_sum.extend(row_var, f64::from);
+    let row_mean = c(row_sum.finish() / rows as f64).max_nan(k.eps1);
+    let mut p_sq = BlockedSum::new();
+    p_sq.extend(params, square);
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
+        let mut u_sq = BlockedSum::new();
+        for (&r, g_row) in row_var.iter().zip(grads.chunks_exact(cols)) {
+            for_each_chunk_live::<N, 0, 2>([], [g_row, col_var], |live, [], [g, cv]| {
+                let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
+                let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale)).to_array();
+                u_sq.extend(&u[..live], square);
+            });
+        }
+        let step = L::splat(k.step_size(p_sq.finish(), u_sq.finish(), n));
+        for ((&r, g_row), p_row) in
+            row_var.iter().zip(grads.chunks_exact(cols)).zip(params.chunks_exact_mut(cols))
+        {
+            for_each_chunk::<N, 1, 2>([p_row], [g_row, col_var], |[p], [g, cv]| {
+                let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
+                let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale));
+                P::fma(step, u, k.decayed::<L, N>(L::load(p))).store(p);
+            });
+        }
+    }));
+    Ok(())
+}
+
+/// `c(√sum)² / count` in f32, as torch's `vector_norm(...).square_().div_(count)`.
+fn mean_square(sum: f64, count: usize) -> f32 {
+    let norm = libm::sqrt(sum) as f32;
+    (norm * norm) / count as f32
+}
+
+/// The lerp of one statistic, through the same lane code (width 1).
+fn scalar_lerp(k: &Coef, numerics: Numerics, var: f32, x: f32) -> f32 {
+    with_profile!(numerics, |P| k.lerp::<f32, 1, P>(var, x))
+}

@@ -1,0 +1,180 @@
+//! LAMB (You et al. 2020, "Large Batch Optimization for Deep Learning"): Adam's direction
+//! scaled by a layer-wise trust ratio.
+
+use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::lanes::Lanes;
+use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::reduce::BlockedSum;
+use crate::width::with_width;
+use crate::{Error, Width, validate};
+
+/// Hyperparameters of [`lamb_step`] (the paper's and apex/timm's defaults).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct LambConfig {
+    /// Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+    pub lr: f64,
+    /// `β₁`. Default `0.9`; finite, in `[0, 1)`.
+    pub beta1: f64,
+    /// `β₂`. Default `0.999`; finite, in `[0, 1)`.
+    pub beta2: f64,
+    /// `ε`. Default `1e-6`; finite, ≥ 0.
+    pub eps: f64,
+    /// Decoupled weight decay `λ`, part of the direction `r`. Default `0.01`; finite, ≥ 0.
+    pub weight_decay: f64,
+    /// Maximize the objective (negate the gradient first). Default `false`.
+    pub maximize: bool,
+    /// Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+    pub grad_scale: f32,
+    /// Operation order. Default [`Numerics::Portable`] (there is no PyTorch reference).
+    pub numerics: Numerics,
+}
+
+impl Default for LambConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-6,
+            weight_decay: 0.01,
+            maximize: false,
+            grad_scale: 1.0,
+            numerics: Numerics::Portable,
+        }
+    }
+}
+
+struct Coef {
+    scale: f32,
+    beta1: f32,
+    one_minus_beta1: f32,
+    beta2: f32,
+    one_minus_beta2: f32,
+    weight_decay: f32,
+    /// Torch: `c(bc1)`, `c(bc2)`, `c(ε)`.
+    bc1: f32,
+    bc2: f32,
+    eps: f32,
+    /// Portable: `c(√bc2/bc1)` and `c(ε·√bc2)`.
+    portable_scale: f32,
+    portable_eps: f32,
+    lr: f64,
+}
+
+impl Coef {
+    fn new(step: u32, cfg: &LambConfig) -> Result<Self, Error> {
+        let lr = validate::non_negative("lr", cfg.lr)?;
+        let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
+        let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
+        let eps = validate::non_negative("eps", cfg.eps)?;
+        let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
+        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        validate::step(step)?;
+        let t = f64::from(step);
+        let bc1 = 1.0 - libm::pow(beta1, t);
+        let bc2 = 1.0 - libm::pow(beta2, t);
+        let bc2_sqrt = libm::sqrt(bc2);
+        Ok(Self {
+            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            beta1: c(beta1),
+            one_minus_beta1: c(1.0 - beta1),
+            beta2: c(beta2),
+            one_minus_beta2: c(1.0 - beta2),
+            weight_decay: c(weight_decay),
+            bc1: c(bc1),
+            bc2: c(bc2),
+            eps: c(eps),
+            portable_scale: c(bc2_sqrt / bc1),
+            portable_eps: c(eps * bc2_sqrt),
+            lr,
+        })
+    }
+
+    /// The direction `r = m̂/(√v̂ + ε) + λθ` from the updated moments.
+    #[inline(always)]
+    fn direction<L: Lanes<N>, const N: usize, P: Profile>(&self, m: L, v: L, param: L) -> L {
+        let adam = if P::TORCH {
+            (m / L::splat(self.bc1)) / ((v / L::splat(self.bc2)).sqrt() + L::splat(self.eps))
+        } else {
+            (L::splat(self.portable_scale) * m) / (v.sqrt() + L::splat(self.portable_eps))
+        };
+        P::fma(L::splat(self.weight_decay), param, adam)
+    }
+}
+
+/// LAMB (You et al. 2020, Algorithm 2, with bias correction as in apex and timm): updates
+/// `params`, `exp_avg` (`m`) and `exp_avg_sq` (`v`) in place; the slices are one layer.
+///
+/// With `s = grad_scale` and `t = step` (1-based):
+/// ```text
+/// g ← s·grads                            (−s·grads with maximize)
+/// m ← β₁m + (1 − β₁)g;   v ← β₂v + (1 − β₂)g²
+/// r = (m/(1 − β₁ᵗ)) / (√(v/(1 − β₂ᵗ)) + ε) + λθ
+/// φ = ‖θ‖/‖r‖   if ‖θ‖ > 0 and ‖r‖ > 0,   else 1          (the trust ratio)
+/// θ ← θ − η·φ·r
+/// ```
+/// Two passes and no scratch: the first updates `m`, `v` and accumulates `‖θ‖²` and `‖r‖²`;
+/// the second recomputes `r` from the stored moments (the same bits) and applies it. The norms
+/// are the crate's deterministic blocked f64 sums, so the result does not depend on the lane
+/// width. [`Numerics::Torch`] fuses the moment updates and `+ λθ`.
+///
+/// # Errors
+/// [`Error::LengthMismatch`], [`Error::InvalidHyperparameter`], [`Error::ZeroStep`].
+/// **Nothing is written when an error is returned.**
+pub fn lamb_step(
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    step: u32,
+    cfg: &LambConfig,
+) -> Result<(), Error> {
+    lamb_step_with(Width::NATIVE, params, grads, exp_avg, exp_avg_sq, step, cfg)
+}
+
+/// [`lamb_step`] at an explicit lane width (for tests and benches).
+#[doc(hidden)]
+pub fn lamb_step_with(
+    width: Width,
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    step: u32,
+    cfg: &LambConfig,
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("grads", n, grads.len())?;
+    validate::len("exp_avg", n, exp_avg.len())?;
+    validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
+    let k = Coef::new(step, cfg)?;
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
+        let (mut p_sq, mut r_sq) = (BlockedSum::new(), BlockedSum::new());
+        for_each_chunk_live::<N, 2, 2>(
+            [exp_avg, exp_avg_sq],
+            [params, grads],
+            |live, [m, v], [p, g]| {
+                let param = L::load(p);
+                let g = L::load(g) * L::splat(k.scale);
+                let m_new = P::fma(L::splat(k.one_minus_beta1), g, L::load(m) * L::splat(k.beta1));
+                let v_new =
+                    P::fma(L::splat(k.one_minus_beta2) * g, g, L::load(v) * L::splat(k.beta2));
+                m_new.store(m);
+                v_new.store(v);
+                let r = k.direction::<L, N, P>(m_new, v_new, param).to_array();
+                r_sq.extend(&r[..live], |x| f64::from(x) * f64::from(x));
+                p_sq.extend(&p[..live], |x| f64::from(x) * f64::from(x));
+            },
+        );
+        let (p_norm, r_norm) = (libm::sqrt(p_sq.finish()), libm::sqrt(r_sq.finish()));
+        let trust = if p_norm > 0.0 && r_norm > 0.0 { p_norm / r_norm } else { 1.0 };
+        let neg_step = L::splat(c(-k.lr * trust));
+        for_each_chunk::<N, 1, 2>([params], [exp_avg, exp_avg_sq], |[p], [m, v]| {
+            let param = L::load(p);
+            let r = k.direction::<L, N, P>(L::load(m), L::load(v), param);
+            P::fma(neg_step, r, param).store(p);
+        });
+    }));
+    Ok(())
+}
