@@ -317,6 +317,7 @@ pub fn check_adam(case: &Case) -> Outcome {
         decoupled_weight_decay: case.flag(0),
         amsgrad: case.flag(1),
         maximize: case.flag(2),
+        eps_hat: case.flag(3),
         grad_scale: h[5].get() as f32,
         numerics: case.numerics(),
     };
