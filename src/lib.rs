@@ -14,12 +14,8 @@
 //! - follows one of two [`Numerics`] profiles: `Torch` (bit-identical to `torch.optim` on FMA
 //!   builds) or `Portable` (bit-identical on every target).
 //!
-//! | kernel | PyTorch | state |
-//! |---|---|---|
-//! | [`sgd_step`] | `torch.optim.SGD` | `momentum_buffer` |
-//! | [`adam_step`], [`adamw_step`] | `torch.optim.Adam`, `AdamW` | `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq` |
-//! | [`momentum_step`] | — (classic momentum, `v ← αv + ηg; θ ← θ − v`) | `velocity` |
-//! | [`nesterov_lookahead`] | — (writes `θ − αv` for look-ahead Nesterov) | — |
+//! The optimizers are in [`optim`], one module per family, each re-exported here; the
+//! README's table gives every equation and state buffer.
 //!
 //! The `std` feature (default) only links `std` for callers that want it; the kernels never
 //! use it.
