@@ -33,6 +33,7 @@ mod lanes;
 mod numerics;
 pub mod optim;
 mod reduce;
+pub mod train;
 mod validate;
 mod width;
 
@@ -66,6 +67,14 @@ pub use optim::{
     adam::adam_step_with, momentum::momentum_step_with, momentum::nesterov_lookahead_with,
     sgd::sgd_step_with,
 };
+#[doc(hidden)]
+pub use train::grad::accumulate_with;
+pub use train::grad::{
+    Clip, LossScale, NormType, StepOutcome, accumulate, all_finite, clip_coef, clip_grad_norm,
+    clip_grad_value, grad_norm, grad_norm_f64, step_if_finite, unscale,
+};
+pub use train::loss::{CrossEntropyConfig, Reduction, correct_predictions, cross_entropy};
+pub use train::schedule::Schedule;
 #[doc(hidden)]
 pub use width::Width;
 

@@ -60,6 +60,31 @@ impl<'a> Options<'a> {
     fn new(map: &'a Opts) -> Self {
         Options { map, used: vec!["foreach"] }
     }
+    /// For keyword arguments that have no `foreach` (schedulers).
+    fn kwargs(map: &'a Opts) -> Self {
+        Options { map, used: vec![] }
+    }
+    fn u64(&mut self, key: &'static str, default: u64) -> Result<u64, String> {
+        self.used.push(key);
+        match self.map.get(key) {
+            None => Ok(default),
+            Some(v) => v.as_u64().ok_or(format!("option {key} is not an integer: {v}")),
+        }
+    }
+    fn str(&mut self, key: &'static str, default: &'static str) -> Result<&'a str, String> {
+        self.used.push(key);
+        match self.map.get(key) {
+            None => Ok(default),
+            Some(v) => v.as_str().ok_or(format!("option {key} is not a string: {v}")),
+        }
+    }
+    /// Fails on any keyword argument not read.
+    fn finish_kwargs(self) -> Result<(), String> {
+        match self.map.keys().find(|k| !self.used.contains(&k.as_str())) {
+            Some(k) => Err(format!("unknown option `{k}`")),
+            None => Ok(()),
+        }
+    }
     fn f64(&mut self, key: &'static str, default: f64) -> Result<f64, String> {
         self.used.push(key);
         match self.map.get(key) {
@@ -566,6 +591,302 @@ fn run_optimizer_case(case: &Value, strict: bool, worst: &mut f64) -> Result<Opt
     Ok(Some(()))
 }
 
+/// ULP distance between two f32 values (0 for equal bits; NaN = NaN).
+fn ulps(a: f32, b: f32) -> u64 {
+    if a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()) {
+        return 0;
+    }
+    let key = |x: f32| {
+        let i = x.to_bits() as i32;
+        if i < 0 { i64::from(i32::MIN) - i64::from(i) } else { i64::from(i) }
+    };
+    key(a).abs_diff(key(b))
+}
+
+/// Builds an optkern schedule from a torch scheduler name and kwargs, and evaluates
+/// `(lr, momentum)` at a step.
+fn schedule_values(
+    name: &str,
+    kwargs: &Opts,
+    base_lr: f64,
+    steps: usize,
+) -> Result<Vec<(f64, Option<f64>)>, String> {
+    use optkern::train::schedule::*;
+    let e = |err: optkern::Error| err.to_string();
+    let mut o = Options::kwargs(kwargs);
+    let values = |s: &dyn Schedule| (0..=steps as u64).map(|t| (s.lr(t), s.momentum(t))).collect();
+    let out = match name {
+        "StepLR" => values(
+            &StepDecay::new(base_lr, o.u64("step_size", 0)?, o.f64("gamma", 0.1)?).map_err(e)?,
+        ),
+        "MultiStepLR" => {
+            o.used.push("milestones");
+            let ms: Vec<u64> = kwargs
+                .get("milestones")
+                .and_then(Value::as_array)
+                .ok_or("milestones")?
+                .iter()
+                .map(|v| v.as_u64().ok_or("milestone"))
+                .collect::<Result<_, _>>()?;
+            values(&MultiStep::new(base_lr, &ms, o.f64("gamma", 0.1)?).map_err(e)?)
+        }
+        "ExponentialLR" => values(&Exponential::new(base_lr, o.f64("gamma", 0.0)?).map_err(e)?),
+        "CosineAnnealingLR" => {
+            values(&Cosine::new(base_lr, o.u64("T_max", 0)?, o.f64("eta_min", 0.0)?).map_err(e)?)
+        }
+        "CosineAnnealingWarmRestarts" => values(
+            &CosineWarmRestarts::new(
+                base_lr,
+                o.u64("T_0", 0)?,
+                o.u64("T_mult", 1)?,
+                o.f64("eta_min", 0.0)?,
+            )
+            .map_err(e)?,
+        ),
+        "LinearLR" => values(
+            &Linear::new(
+                base_lr,
+                o.f64("start_factor", 1.0 / 3.0)?,
+                o.f64("end_factor", 1.0)?,
+                o.u64("total_iters", 5)?,
+            )
+            .map_err(e)?,
+        ),
+        "PolynomialLR" => values(
+            &Polynomial::new(base_lr, o.u64("total_iters", 5)?, o.f64("power", 1.0)?).map_err(e)?,
+        ),
+        "ConstantLR" => values(
+            &ConstantFactor::new(base_lr, o.f64("factor", 1.0 / 3.0)?, o.u64("total_iters", 5)?)
+                .map_err(e)?,
+        ),
+        "OneCycleLR" => {
+            let anneal = match o.str("anneal_strategy", "cos")? {
+                "cos" => Anneal::Cos,
+                "linear" => Anneal::Linear,
+                other => return Err(format!("unknown anneal_strategy {other}")),
+            };
+            values(
+                &OneCycle::new(
+                    o.f64("max_lr", 0.0)?,
+                    o.u64("total_steps", 0)?,
+                    o.f64("pct_start", 0.3)?,
+                    anneal,
+                    o.f64("div_factor", 25.0)?,
+                    o.f64("final_div_factor", 1e4)?,
+                    o.bool("three_phase", false)?,
+                    o.f64("base_momentum", 0.85)?,
+                    o.f64("max_momentum", 0.95)?,
+                )
+                .map_err(e)?,
+            )
+        }
+        "CyclicLR" => {
+            let up = o.u64("step_size_up", 2000)?;
+            let down = o.u64("step_size_down", up)?;
+            let mode = match o.str("mode", "triangular")? {
+                "triangular" => CyclicMode::Triangular,
+                "triangular2" => CyclicMode::Triangular2,
+                "exp_range" => CyclicMode::ExpRange(o.f64("gamma", 1.0)?),
+                other => return Err(format!("unknown mode {other}")),
+            };
+            values(
+                &Cyclic::new(
+                    o.f64("base_lr", 0.0)?,
+                    o.f64("max_lr", 0.0)?,
+                    up,
+                    down,
+                    mode,
+                    o.f64("base_momentum", 0.8)?,
+                    o.f64("max_momentum", 0.9)?,
+                )
+                .map_err(e)?,
+            )
+        }
+        "SequentialLR" => {
+            o.used.push("schedulers");
+            o.used.push("milestones");
+            let subs = kwargs.get("schedulers").and_then(Value::as_array).ok_or("schedulers")?;
+            let ms: Vec<u64> = kwargs
+                .get("milestones")
+                .and_then(Value::as_array)
+                .ok_or("milestones")?
+                .iter()
+                .map(|v| v.as_u64().ok_or("milestone"))
+                .collect::<Result<_, _>>()?;
+            // Evaluate each sub-schedule over its own step range, then stitch (Sequential's rule).
+            let mut parts = Vec::new();
+            for sub in subs {
+                let name = sub.get("scheduler").and_then(Value::as_str).ok_or("scheduler")?;
+                let kw = sub.get("kwargs").and_then(Value::as_object).ok_or("kwargs")?;
+                parts.push(schedule_values(name, kw, base_lr, steps)?);
+            }
+            let tables: Vec<Table> = parts.into_iter().map(Table).collect();
+            let refs: Vec<&dyn Schedule> = tables.iter().map(|t| t as &dyn Schedule).collect();
+            values(&Sequential::new(&refs, &ms).map_err(e)?)
+        }
+        other => return Err(format!("unknown scheduler `{other}`")),
+    };
+    o.finish_kwargs()?;
+    Ok(out)
+}
+
+/// A schedule given by its table of values (to compose already-evaluated sub-schedules).
+struct Table(Vec<(f64, Option<f64>)>);
+
+impl optkern::Schedule for Table {
+    fn lr(&self, step: u64) -> f64 {
+        self.0[step as usize].0
+    }
+    fn momentum(&self, step: u64) -> Option<f64> {
+        self.0[step as usize].1
+    }
+}
+
+/// `lr_schedule`: every value after rounding to f32 equals torch's (0 ULP, the README's
+/// closed-form table), momentums too.
+fn run_schedule_case(case: &Value) -> Result<(), String> {
+    let name = field(case, "scheduler")?.as_str().ok_or("scheduler")?;
+    let kwargs = field(case, "kwargs")?.as_object().ok_or("kwargs")?;
+    let base_lr = field(case, "base_lr")?.as_f64().ok_or("base_lr")?;
+    let steps = field(case, "steps")?.as_u64().ok_or("steps")? as usize;
+    let lrs = field(case, "lrs")?.as_array().ok_or("lrs")?;
+    let ours = schedule_values(name, kwargs, base_lr, steps)?;
+    if lrs.len() != steps + 1 {
+        return Err("lrs length".into());
+    }
+    let moms = case.get("momentums").and_then(Value::as_array);
+    for (t, ((lr, mom), want)) in ours.iter().zip(lrs).enumerate() {
+        let want = want.as_f64().ok_or("lr")?;
+        if ulps(*lr as f32, want as f32) != 0 {
+            return Err(format!("lr at step {t}: optkern {lr:e}, torch {want:e}"));
+        }
+        if let Some(moms) = moms {
+            let want = moms[t].as_f64().ok_or("momentum")?;
+            let got = mom.ok_or(format!("no momentum at step {t}"))?;
+            if ulps(got as f32, want as f32) != 0 {
+                return Err(format!("momentum at step {t}: optkern {got:e}, torch {want:e}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn grads_of(case: &Value) -> Result<Vec<Vec<f32>>, String> {
+    field(case, "grads")?.as_array().ok_or("grads")?.iter().map(|g| f32s(g, "grads")).collect()
+}
+
+/// `clip_grad_norm`: total norm within 8 ULP, coefficient and clipped gradients within 16
+/// (the golden README's bounds: the norm is a reduction, torch's f32 order is not optkern's).
+/// The same coefficient passed as a `grad_scale` must give the same clipped values.
+fn run_clip_norm_case(case: &Value) -> Result<(), String> {
+    let max_norm = field(case, "max_norm")?.as_f64().ok_or("max_norm")?;
+    let norm = match field(case, "norm_type")? {
+        Value::String(s) if s == "inf" => optkern::NormType::Inf,
+        v => match v.as_f64().ok_or("norm_type")? {
+            1.0 => optkern::NormType::L1,
+            2.0 => optkern::NormType::L2,
+            p => optkern::NormType::P(p),
+        },
+    };
+    let mut grads = grads_of(case)?;
+    let mut refs: Vec<&mut [f32]> = grads.iter_mut().map(|g| &mut g[..]).collect();
+    let clip = optkern::clip_grad_norm(&mut refs, max_norm, norm).map_err(|e| e.to_string())?;
+    let want_total = field(case, "total_norm")?.as_f64().ok_or("total_norm")? as f32;
+    let want_coef = field(case, "clip_coef")?.as_f64().ok_or("clip_coef")? as f32;
+    if ulps(clip.total_norm, want_total) > 8 {
+        return Err(format!("total_norm {} vs torch {want_total}", clip.total_norm));
+    }
+    if ulps(clip.coef, want_coef) > 16 {
+        return Err(format!("clip_coef {} vs torch {want_coef}", clip.coef));
+    }
+    let clipped = field(case, "clipped")?.as_array().ok_or("clipped")?;
+    for (k, (g, want)) in grads.iter().zip(clipped).enumerate() {
+        for (i, (a, b)) in g.iter().zip(f32s(want, "clipped")?).enumerate() {
+            if ulps(*a, b) > 16 {
+                return Err(format!("clipped[{k}][{i}] {a:e} vs torch {b:e}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `clip_grad_value`: exact.
+fn run_clip_value_case(case: &Value) -> Result<(), String> {
+    let v = field(case, "clip_value")?.as_f64().ok_or("clip_value")?;
+    let mut grads = grads_of(case)?;
+    let mut refs: Vec<&mut [f32]> = grads.iter_mut().map(|g| &mut g[..]).collect();
+    optkern::clip_grad_value(&mut refs, v).map_err(|e| e.to_string())?;
+    let clipped = field(case, "clipped")?.as_array().ok_or("clipped")?;
+    for (k, (g, want)) in grads.iter().zip(clipped).enumerate() {
+        compare(g, &f32s(want, "clipped")?, Mode::Strict, 0.0, &mut 0.0, &format!("clipped[{k}]"))?;
+    }
+    Ok(())
+}
+
+/// `cross_entropy`: loss within 4 ULP or relative 1e-6, gradient within absolute 1e-5 (the
+/// golden README's bounds: exp/log implementations differ; torch's own f32 gradient is 3.3e-6
+/// from f64 in the worst case).
+fn run_cross_entropy_case(case: &Value) -> Result<(), String> {
+    let b = field(case, "B")?.as_u64().ok_or("B")? as usize;
+    let c = field(case, "C")?.as_u64().ok_or("C")? as usize;
+    let logits = f32s(field(case, "logits")?, "logits")?;
+    let targets: Vec<i64> = field(case, "targets")?
+        .as_array()
+        .ok_or("targets")?
+        .iter()
+        .map(|t| t.as_i64().ok_or("target"))
+        .collect::<Result<_, _>>()?;
+    let opts = field(case, "options")?.as_object().ok_or("options")?;
+    let mut o = Options::kwargs(opts);
+    let reduction = match o.str("reduction", "mean")? {
+        "mean" => optkern::Reduction::Mean,
+        "sum" => optkern::Reduction::Sum,
+        "none" => optkern::Reduction::None,
+        other => return Err(format!("unknown reduction {other}")),
+    };
+    o.used.push("weight");
+    let weight = match opts.get("weight") {
+        None | Some(Value::Null) => None,
+        Some(w) => Some(f32s(w, "weight")?),
+    };
+    let cfg = optkern::CrossEntropyConfig {
+        reduction,
+        label_smoothing: o.f64("label_smoothing", 0.0)?,
+        ignore_index: o.f64("ignore_index", -100.0)? as i64,
+        weight: weight.as_deref(),
+    };
+    o.finish_kwargs()?;
+    let mut losses = vec![0.0f32; b];
+    let mut grad = vec![0.0f32; b * c];
+    let loss = optkern::cross_entropy(&logits, &targets, c, &cfg, &mut losses, &mut grad)
+        .map_err(|e| e.to_string())?;
+    let close = |a: f32, w: f32| ulps(a, w) <= 4 || (a - w).abs() <= 1e-6 * w.abs();
+    match field(case, "loss")? {
+        Value::Array(per_row) => {
+            for (i, (a, w)) in losses.iter().zip(per_row).enumerate() {
+                let w = w.as_f64().ok_or("loss")? as f32;
+                if !close(*a, w) {
+                    return Err(format!("loss[{i}] {a:e} vs torch {w:e}"));
+                }
+            }
+        }
+        w => {
+            let w = w.as_f64().ok_or("loss")? as f32;
+            if !close(loss, w) {
+                return Err(format!("loss {loss:e} vs torch {w:e}"));
+            }
+        }
+    }
+    for (i, (a, w)) in
+        grad.iter().zip(f32s(field(case, "grad_logits")?, "grad_logits")?).enumerate()
+    {
+        if !((a - w).abs() <= 1e-5) {
+            return Err(format!("grad_logits[{i}] {a:e} vs torch {w:e}"));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Default)]
 struct Tally {
     passed: usize,
@@ -602,7 +923,14 @@ fn golden_vectors() {
                 let outcome = run_optimizer_case(&case, strict, w);
                 (name, outcome)
             } else {
-                (kind, Ok(None))
+                let outcome = match kind.as_str() {
+                    "lr_schedule" => run_schedule_case(&case).map(Some),
+                    "clip_grad_norm" => run_clip_norm_case(&case).map(Some),
+                    "clip_grad_value" => run_clip_value_case(&case).map(Some),
+                    "cross_entropy" => run_cross_entropy_case(&case).map(Some),
+                    _ => Ok(None),
+                };
+                (kind, outcome)
             };
             let tally = tallies.entry(group).or_default();
             match outcome {
