@@ -880,7 +880,8 @@ fn run_cross_entropy_case(case: &Value) -> Result<(), String> {
     for (i, (a, w)) in
         grad.iter().zip(f32s(field(case, "grad_logits")?, "grad_logits")?).enumerate()
     {
-        if !((a - w).abs() <= 1e-5) {
+        let within = (a - w).abs() <= 1e-5;
+        if !within {
             return Err(format!("grad_logits[{i}] {a:e} vs torch {w:e}"));
         }
     }
