@@ -57,6 +57,39 @@ fn kernels_never_allocate() {
         }
     }
     assert!(calls > 1000);
+    // The training utilities too.
+    let mut data = Data::new(5);
+    let (mut g, mut acc) = (data.vec(4099, common::Kind::Grad), vec![0.0f32; 4099]);
+    let logits = data.vec(40 * 7, common::Kind::Signed);
+    let targets: Vec<i64> = (0..40).map(|i| i % 7).collect();
+    let (mut losses, mut grad) = (vec![0.0f32; 40], vec![0.0f32; 280]);
+    let w = [1.0f32; 7];
+    let parts: [&dyn optkern::Schedule; 1] =
+        [&optkern::train::schedule::Cosine::new(0.1, 10, 0.0).unwrap()];
+    let before = allocations();
+    for norm in [
+        optkern::NormType::L1,
+        optkern::NormType::L2,
+        optkern::NormType::Inf,
+        optkern::NormType::P(3.0),
+    ] {
+        optkern::grad_norm(&[&g], norm).unwrap();
+        optkern::clip_coef(&[&g[..100], &g[100..]], 1.0, norm).unwrap();
+    }
+    optkern::clip_grad_norm(&mut [&mut g], 1.0, optkern::NormType::L2).unwrap();
+    optkern::clip_grad_value(&mut [&mut g], 0.1).unwrap();
+    optkern::unscale(&mut [&mut g], 0.5).unwrap();
+    optkern::accumulate(&mut acc, &g, 0.5).unwrap();
+    let cfg = optkern::CrossEntropyConfig {
+        label_smoothing: 0.1,
+        weight: Some(&w),
+        ..Default::default()
+    };
+    optkern::cross_entropy(&logits, &targets, 7, &cfg, &mut losses, &mut grad).unwrap();
+    optkern::correct_predictions(&logits, &targets, 7).unwrap();
+    let seq = optkern::train::schedule::Sequential::new(&parts, &[]).unwrap();
+    let _ = (0..100).map(|t| optkern::Schedule::lr(&seq, t)).sum::<f64>();
+    assert_eq!(allocations(), before, "a training utility allocated");
     // The counter itself works.
     let before = allocations();
     let v = std::hint::black_box(vec![1u8; 10]);

@@ -723,3 +723,63 @@ pub fn lars(p: &mut [f64], g: &[f64], vel: &mut [f64], h: &Lars) {
         p[i] -= vel[i];
     }
 }
+
+/// Schedules, written from their definitions (closed forms).
+pub mod schedule {
+    use std::f64::consts::PI;
+
+    /// η/(1 + d·t).
+    pub fn inverse_time(base: f64, decay: f64, t: u64) -> f64 {
+        base / (1.0 + decay * t as f64)
+    }
+
+    /// Linear warmup from 0, a plateau at η, linear decay to η·f, then constant.
+    pub fn warmup_stable_decay(
+        base: f64,
+        warmup: u64,
+        stable: u64,
+        decay: u64,
+        f: f64,
+        t: u64,
+    ) -> f64 {
+        if t < warmup {
+            base * t as f64 / warmup as f64
+        } else if t < warmup + stable {
+            base
+        } else if decay == 0 {
+            base * f
+        } else {
+            let s = ((t - warmup - stable).min(decay)) as f64 / decay as f64;
+            base + (base * f - base) * s
+        }
+    }
+
+    /// η_min + (η − η_min)(1 + cos(πt/T))/2.
+    pub fn cosine(base: f64, eta_min: f64, t: f64, period: f64) -> f64 {
+        eta_min + 0.5 * (base - eta_min) * (1.0 + (PI * t / period).cos())
+    }
+
+    /// SGDR: find the period containing t by walking the restarts one step at a time.
+    pub fn warm_restarts(base: f64, t0: u64, mult: u64, eta_min: f64, t: u64) -> f64 {
+        let (mut cur, mut len) = (0u64, t0);
+        for _ in 0..t {
+            cur += 1;
+            if cur >= len {
+                cur = 0;
+                len *= mult;
+            }
+        }
+        cosine(base, eta_min, cur as f64, len as f64)
+    }
+}
+
+/// Cross-entropy of one row of logits, in f64 from the definition (log of the softmax):
+/// returns (nll term −log p_y, smooth term −Σ w_c log p_c, softmax).
+pub fn cross_entropy_row(x: &[f64], y: usize, w: &[f64]) -> (f64, f64, Vec<f64>) {
+    let m = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let z: f64 = x.iter().map(|v| (v - m).exp()).sum();
+    let p: Vec<f64> = x.iter().map(|v| (v - m).exp() / z).collect();
+    let nll = -w[y] * p[y].ln();
+    let smooth = -p.iter().zip(w).map(|(pc, wc)| wc * pc.ln()).sum::<f64>();
+    (nll, smooth, p)
+}
