@@ -174,3 +174,31 @@ macro_rules! impl_wide_lanes {
 impl_wide_lanes!(f32x4, 4);
 impl_wide_lanes!(f32x8, 8);
 impl_wide_lanes!(f32x16, 16);
+
+/// The transcendental functions Box–Muller needs, from `wide` (which has no scalar form: width
+/// 1 uses `f32x4` for them). `wide` computes them with the same polynomial at every width, so
+/// the widths agree within a build; they use `mul_add`, so FMA and non-FMA builds differ.
+pub(crate) trait Transcendental<const N: usize>: Lanes<N> {
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// `(sin x, cos x)`.
+    fn sin_cos(self) -> (Self, Self);
+}
+
+macro_rules! impl_transcendental {
+    ($t:ty, $n:literal) => {
+        impl Transcendental<$n> for $t {
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn sin_cos(self) -> (Self, Self) {
+                <$t>::sin_cos(self)
+            }
+        }
+    };
+}
+impl_transcendental!(f32x4, 4);
+impl_transcendental!(f32x8, 8);
+impl_transcendental!(f32x16, 16);

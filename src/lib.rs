@@ -29,6 +29,7 @@ extern crate std;
 
 mod driver;
 mod error;
+pub mod init;
 mod lanes;
 mod numerics;
 pub mod optim;
@@ -38,6 +39,17 @@ mod validate;
 mod width;
 
 pub use error::{Error, Problem};
+#[doc(hidden)]
+pub use init::normal_at_with;
+pub use init::orthogonal::{orthogonal, orthogonal_scratch_len};
+pub use init::shuffle::{iota, minibatches, shuffle};
+pub use init::stream::RandomStream;
+pub use init::{
+    Distribution, FanMode, Nonlinearity, calculate_gain, constant, dirac, eye, fans,
+    kaiming_normal, kaiming_std, kaiming_uniform, lecun_normal, lecun_uniform, normal, normal_at,
+    sparse, trunc_normal, trunc_normal_at, uniform, uniform_at, uniform_bound, variance_scaling,
+    xavier_normal, xavier_std, xavier_uniform,
+};
 pub use numerics::Numerics;
 pub use optim::adadelta::{AdadeltaConfig, adadelta_step};
 pub use optim::adafactor::{AdafactorConfig, adafactor_factored_step, adafactor_step};

@@ -888,6 +888,147 @@ fn run_cross_entropy_case(case: &Value) -> Result<(), String> {
     Ok(())
 }
 
+fn nonlinearity(name: &str, param: Option<f64>) -> Result<optkern::Nonlinearity, String> {
+    use optkern::Nonlinearity as N;
+    Ok(match name {
+        "linear" => N::Linear,
+        "conv1d" | "conv2d" | "conv3d" | "conv_transpose1d" | "conv_transpose2d"
+        | "conv_transpose3d" => N::Conv,
+        "sigmoid" => N::Sigmoid,
+        "tanh" => N::Tanh,
+        "relu" => N::Relu,
+        "leaky_relu" => N::LeakyRelu(param.unwrap_or(0.01)),
+        "selu" => N::Selu,
+        other => return Err(format!("unknown nonlinearity `{other}`")),
+    })
+}
+
+fn close64(what: &str, got: f64, want: f64) -> Result<(), String> {
+    if (got - want).abs() <= 1e-12 * want.abs() {
+        Ok(())
+    } else {
+        Err(format!("{what}: optkern {got:e} vs torch {want:e}"))
+    }
+}
+
+/// `init`: gains, fans, bounds and standard deviations equal torch's in f64 (relative 1e-12)
+/// and after rounding to f32; then a draw of the case's shape checked statistically (every
+/// sample in `[low, high]`, mean within 5σ/√N, standard deviation within 5σ/√(2N) of the
+/// distribution's, the golden README's suggested test).
+fn run_init_case(case: &Value) -> Result<(), String> {
+    use rand_core::SeedableRng;
+    let f = field(case, "fn")?.as_str().ok_or("fn")?;
+    let e = |err: optkern::Error| err.to_string();
+    let shape = || -> Result<Vec<usize>, String> {
+        field(case, "shape")?
+            .as_array()
+            .ok_or("shape")?
+            .iter()
+            .map(|d| d.as_u64().map(|d| d as usize).ok_or("dim".to_string()))
+            .collect()
+    };
+    if f == "calculate_gain" {
+        let nl = nonlinearity(
+            field(case, "nonlinearity")?.as_str().ok_or("nonlinearity")?,
+            field(case, "param")?.as_f64(),
+        )?;
+        let want = field(case, "gain")?.as_f64().ok_or("gain")?;
+        let got = optkern::calculate_gain(nl).map_err(e)?;
+        close64("gain", got, want)?;
+        return if got as f32 == want as f32 { Ok(()) } else { Err("gain differs as f32".into()) };
+    }
+    let shape = shape()?;
+    let (fan_in, fan_out) = optkern::fans(&shape).map_err(e)?;
+    if (fan_in as u64, fan_out as u64)
+        != (
+            field(case, "fan_in")?.as_u64().ok_or("fan_in")?,
+            field(case, "fan_out")?.as_u64().ok_or("fan_out")?,
+        )
+    {
+        return Err(format!("fans {fan_in}, {fan_out}"));
+    }
+    if f == "calculate_fan_in_and_fan_out" {
+        return Ok(());
+    }
+    let kwargs = field(case, "kwargs")?.as_object().ok_or("kwargs")?;
+    let mut o = Options::kwargs(kwargs);
+    let n: usize = shape.iter().product();
+    let mut out = vec![0.0f32; n];
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+    let (mean, std) =
+        (field(case, "mean")?.as_f64().ok_or("mean")?, field(case, "std")?.as_f64().ok_or("std")?);
+    match f {
+        "xavier_uniform_" | "xavier_normal_" => {
+            let gain = o.f64("gain", 1.0)?;
+            let s = optkern::xavier_std(&shape, gain).map_err(e)?;
+            close64("std", s, std)?;
+            if f == "xavier_uniform_" {
+                close64(
+                    "bound",
+                    optkern::uniform_bound(s),
+                    field(case, "bound")?.as_f64().ok_or("bound")?,
+                )?;
+                optkern::xavier_uniform(&mut out, &shape, gain, &mut rng).map_err(e)?;
+            } else {
+                optkern::xavier_normal(&mut out, &shape, gain, &mut rng).map_err(e)?;
+            }
+        }
+        "kaiming_uniform_" | "kaiming_normal_" => {
+            let a = o.f64("a", 0.0)?;
+            let mode = match o.str("mode", "fan_in")? {
+                "fan_in" => optkern::FanMode::FanIn,
+                "fan_out" => optkern::FanMode::FanOut,
+                other => return Err(format!("unknown mode {other}")),
+            };
+            let nl = nonlinearity(o.str("nonlinearity", "leaky_relu")?, Some(a))?;
+            close64(
+                "gain",
+                optkern::calculate_gain(nl).map_err(e)?,
+                field(case, "gain")?.as_f64().ok_or("gain")?,
+            )?;
+            let s = optkern::kaiming_std(&shape, mode, nl).map_err(e)?;
+            if f == "kaiming_uniform_" {
+                let bound = field(case, "bound")?.as_f64().ok_or("bound")?;
+                close64("bound", optkern::uniform_bound(s), bound)?;
+                close64("std", s, std)?;
+                optkern::kaiming_uniform(&mut out, &shape, mode, nl, &mut rng).map_err(e)?;
+            } else {
+                close64("std", s, std)?;
+                optkern::kaiming_normal(&mut out, &shape, mode, nl, &mut rng).map_err(e)?;
+            }
+        }
+        "trunc_normal_" => {
+            let (m, s) = (o.f64("mean", 0.0)?, o.f64("std", 1.0)?);
+            let (a, b) = (o.f64("a", -2.0)?, o.f64("b", 2.0)?);
+            optkern::trunc_normal(&mut out, m, s, a, b, &mut rng).map_err(e)?;
+        }
+        other => return Err(format!("unknown init fn `{other}`")),
+    }
+    o.finish_kwargs()?;
+    let (low, high) =
+        match (case.get("low").and_then(Value::as_f64), case.get("high").and_then(Value::as_f64)) {
+            (Some(l), Some(h)) => (l, h),
+            _ => (f64::NEG_INFINITY, f64::INFINITY),
+        };
+    let nf = n as f64;
+    let sample_mean = out.iter().map(|&x| f64::from(x)).sum::<f64>() / nf;
+    let sample_std = (out.iter().map(|&x| (f64::from(x) - sample_mean).powi(2)).sum::<f64>()
+        / (nf - 1.0))
+        .sqrt();
+    if let Some(x) =
+        out.iter().find(|&&x| f64::from(x) < low as f32 as f64 || f64::from(x) > high as f32 as f64)
+    {
+        return Err(format!("sample {x} outside [{low}, {high}]"));
+    }
+    if (sample_mean - mean).abs() > 5.0 * std / nf.sqrt() {
+        return Err(format!("sample mean {sample_mean} vs {mean}"));
+    }
+    if (sample_std - std).abs() > 5.0 * std / (2.0 * nf).sqrt() {
+        return Err(format!("sample std {sample_std} vs {std}"));
+    }
+    Ok(())
+}
+
 #[derive(Default)]
 struct Tally {
     passed: usize,
@@ -929,7 +1070,8 @@ fn golden_vectors() {
                     "clip_grad_norm" => run_clip_norm_case(&case).map(Some),
                     "clip_grad_value" => run_clip_value_case(&case).map(Some),
                     "cross_entropy" => run_cross_entropy_case(&case).map(Some),
-                    _ => Ok(None),
+                    "init" => run_init_case(&case).map(Some),
+                    other => Err(format!("unknown kind `{other}`")),
                 };
                 (kind, outcome)
             };

@@ -90,6 +90,29 @@ fn kernels_never_allocate() {
     let seq = optkern::train::schedule::Sequential::new(&parts, &[]).unwrap();
     let _ = (0..100).map(|t| optkern::Schedule::lr(&seq, t)).sum::<f64>();
     assert_eq!(allocations(), before, "a training utility allocated");
+    // And the initializers.
+    use rand_core::SeedableRng;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
+    let mut w = vec![0.0f32; 64 * 48];
+    let mut scratch = vec![0.0f64; optkern::orthogonal_scratch_len(64, 48)];
+    let mut idx = vec![0u32; 1000];
+    let before = allocations();
+    optkern::xavier_uniform(&mut w, &[64, 48], 1.0, &mut rng).unwrap();
+    optkern::kaiming_normal(
+        &mut w,
+        &[64, 48],
+        optkern::FanMode::FanIn,
+        optkern::Nonlinearity::Relu,
+        &mut rng,
+    )
+    .unwrap();
+    optkern::lecun_normal(&mut w, &[64, 48], &mut rng).unwrap();
+    optkern::sparse(&mut w, 64, 48, 0.5, 0.01, &mut rng).unwrap();
+    optkern::orthogonal(&mut w, 64, 48, 1.0, &mut scratch, &mut rng).unwrap();
+    optkern::iota(&mut idx);
+    optkern::shuffle(&mut idx, &mut rng).unwrap();
+    assert_eq!(optkern::minibatches(&idx, 32, false).count(), 32);
+    assert_eq!(allocations(), before, "an initializer allocated");
     // The counter itself works.
     let before = allocations();
     let v = std::hint::black_box(vec![1u8; 10]);

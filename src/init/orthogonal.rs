@@ -1,0 +1,95 @@
+//! `torch.nn.init.orthogonal_`: a (semi-)orthogonal matrix from the QR decomposition of a
+//! Gaussian matrix, computed in place with Householder reflections in caller scratch.
+
+use super::normal;
+use crate::{Error, validate};
+
+/// The `f64` scratch length [`orthogonal`] needs for a `rows × cols` matrix:
+/// `m·n + m + n` with `m = max(rows, cols)`, `n = min(rows, cols)` (the Householder vectors,
+/// one column, and the diagonal of `R`).
+pub fn orthogonal_scratch_len(rows: usize, cols: usize) -> usize {
+    let (m, n) = (rows.max(cols), rows.min(cols));
+    m.saturating_mul(n).saturating_add(m).saturating_add(n)
+}
+
+/// Fills a `rows × cols` matrix (row-major; a tensor of more dimensions is flattened to
+/// `shape[0] × rest`, as torch does) with a random (semi-)orthogonal matrix times `gain`:
+/// orthonormal rows if `rows ≤ cols`, orthonormal columns otherwise.
+///
+/// As torch: `A ~ N(0, 1)^{m×n}` (transposed when `rows < cols`), `A = QR` (Householder),
+/// `Q ← Q·diag(sign(diag R))` (so the factorisation is unique and `Q` Haar-distributed), then
+/// `out = gain·Q` (or `gain·Qᵀ`). The arithmetic is f64 in `scratch` (see
+/// [`orthogonal_scratch_len`]); the result is rounded to f32 once.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `out` is not `rows·cols` long or `scratch` is shorter than
+/// [`orthogonal_scratch_len`]; [`Error::InvalidHyperparameter`] if `gain` is not finite.
+/// Nothing is written on `Err`.
+pub fn orthogonal<R: rand_core::Rng + ?Sized>(
+    out: &mut [f32],
+    rows: usize,
+    cols: usize,
+    gain: f64,
+    scratch: &mut [f64],
+    rng: &mut R,
+) -> Result<(), Error> {
+    let n_out = rows.saturating_mul(cols);
+    validate::len("out", n_out, out.len())?;
+    let need = orthogonal_scratch_len(rows, cols);
+    if scratch.len() < need {
+        return Err(Error::LengthMismatch { arg: "scratch", expected: need, found: scratch.len() });
+    }
+    let gain = validate::finite("gain", gain)?;
+    if n_out == 0 {
+        return Ok(());
+    }
+    let (m, n, transposed) = if rows >= cols { (rows, cols, false) } else { (cols, rows, true) };
+    normal(out, 0.0, 1.0, rng)?;
+    let (a, rest) = scratch.split_at_mut(m * n);
+    let (col, rest) = rest.split_at_mut(m);
+    let diag = &mut rest[..n];
+    // A (m×n, column-major in scratch): the samples, transposed when rows < cols.
+    for r in 0..rows {
+        for c in 0..cols {
+            let (i, j) = if transposed { (c, r) } else { (r, c) };
+            a[j * m + i] = f64::from(out[r * cols + c]);
+        }
+    }
+    // Householder QR: column k's reflector v_k (unit norm) overwrites A[k.., k] and
+    // R_kk = −sign(x₀)·‖x‖ goes to `diag`.
+    for k in 0..n {
+        let (head, tail) = a.split_at_mut((k + 1) * m);
+        let x = &mut head[k * m + k..(k + 1) * m];
+        let norm = libm::sqrt(x.iter().map(|v| v * v).sum::<f64>());
+        let alpha = if x[0] >= 0.0 { -norm } else { norm };
+        diag[k] = alpha;
+        x[0] -= alpha;
+        let vnorm = libm::sqrt(x.iter().map(|v| v * v).sum::<f64>());
+        if vnorm > 0.0 {
+            x.iter_mut().for_each(|v| *v /= vnorm);
+        }
+        // Apply H = I − 2vvᵀ to the remaining columns.
+        for j in 0..n - k - 1 {
+            let y = &mut tail[j * m + k..(j + 1) * m];
+            let dot: f64 = x.iter().zip(y.iter()).map(|(p, q)| p * q).sum();
+            y.iter_mut().zip(x.iter()).for_each(|(q, p)| *q -= 2.0 * dot * p);
+        }
+    }
+    // Q's column j = H₀H₁…H_{n−1} e_j, times sign(R_jj).
+    for j in 0..n {
+        col.fill(0.0);
+        col[j] = 1.0;
+        for k in (0..n).rev() {
+            let v = &a[k * m + k..(k + 1) * m];
+            let y = &mut col[k..];
+            let dot: f64 = v.iter().zip(y.iter()).map(|(p, q)| p * q).sum();
+            y.iter_mut().zip(v).for_each(|(q, p)| *q -= 2.0 * dot * p);
+        }
+        let s = if diag[j] < 0.0 { -gain } else { gain };
+        for (i, &q) in col.iter().enumerate() {
+            let (r, c) = if transposed { (j, i) } else { (i, j) };
+            out[r * cols + c] = (q * s) as f32;
+        }
+    }
+    Ok(())
+}

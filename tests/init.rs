@@ -1,0 +1,264 @@
+//! Initializers and randomness: the lane stream equals the scalar generator, fills are the
+//! same at every width and for any sharding, distributions pass Kolmogorov–Smirnov tests on
+//! 10⁶ samples, orthogonal matrices are orthogonal, shuffles are unbiased permutations.
+
+use optkern::{RandomStream, Width};
+use rand_core::{Rng, SeedableRng};
+use rand_xoshiro::{Xoshiro128PlusPlus, Xoshiro256PlusPlus};
+
+const SAMPLES: usize = 1 << 20;
+
+/// The stream's definition, checked against the scalar `rand_xoshiro` generator: element `i`
+/// of block 0 is word `(i mod 32)/16 + 2·(i/32)` of lane `i mod 16`, lane `k` = the seed jumped
+/// `k` times; block 1 starts from a long jump.
+#[test]
+fn lanes_are_the_scalar_generator_jumped() {
+    let seed = 0x5eed;
+    let stream = RandomStream::from_seed(seed);
+    let n = optkern::init::stream::BLOCK + 64;
+    let mut out = vec![0.0f32; n];
+    optkern::uniform_at(&mut out, 0, 0.0, 1.0, &stream).unwrap();
+    let word_to_unit = |w: u32| (w >> 8) as f32 / 16_777_216.0;
+    for k in 0..16 {
+        let mut g = Xoshiro128PlusPlus::seed_from_u64(seed);
+        for _ in 0..k {
+            g.jump();
+        }
+        for pos in 0..64 {
+            let w = g.next_u32();
+            let i = (pos / 2) * 32 + (pos % 2) * 16 + k;
+            assert_eq!(out[i], word_to_unit(w), "lane {k} word {pos}");
+        }
+    }
+    let mut g = Xoshiro128PlusPlus::seed_from_u64(seed);
+    g.long_jump();
+    let i = optkern::init::stream::BLOCK;
+    assert_eq!(out[i], word_to_unit(g.next_u32()), "block 1 lane 0");
+}
+
+#[test]
+fn fills_are_width_and_shard_independent() {
+    let stream = RandomStream::from_seed(42);
+    let n = 2 * optkern::init::stream::BLOCK + 77;
+    let mut whole = vec![0.0f32; n];
+    optkern::normal_at_with(Width::X16, &mut whole, 0, 0.5, 2.0, &stream).unwrap();
+    for width in Width::ALL {
+        let mut w = vec![0.0f32; n];
+        optkern::normal_at_with(width, &mut w, 0, 0.5, 2.0, &stream).unwrap();
+        assert_eq!(bits(&w), bits(&whole), "{width:?}");
+    }
+    // Shards at arbitrary cuts (inside chunks, lanes and blocks) reproduce the whole fill.
+    let cuts =
+        [0, 1, 17, 33, 1000, optkern::init::stream::BLOCK - 3, optkern::init::stream::BLOCK + 5, n];
+    let mut sharded = vec![0.0f32; n];
+    for w in cuts.windows(2) {
+        optkern::normal_at(&mut sharded[w[0]..w[1]], w[0], 0.5, 2.0, &stream).unwrap();
+    }
+    assert_eq!(bits(&sharded), bits(&whole));
+    let (mut u1, mut u2) = (vec![0.0f32; n], vec![0.0f32; n]);
+    optkern::uniform_at(&mut u1, 0, -1.0, 3.0, &stream).unwrap();
+    for w in cuts.windows(2) {
+        optkern::uniform_at(&mut u2[w[0]..w[1]], w[0], -1.0, 3.0, &stream).unwrap();
+    }
+    assert_eq!(bits(&u1), bits(&u2));
+    let (mut t1, mut t2) = (vec![0.0f32; n], vec![0.0f32; n]);
+    optkern::trunc_normal_at(&mut t1, 0, 0.0, 1.0, -1.0, 2.0, &stream).unwrap();
+    for w in cuts.windows(2) {
+        optkern::trunc_normal_at(&mut t2[w[0]..w[1]], w[0], 0.0, 1.0, -1.0, 2.0, &stream).unwrap();
+    }
+    assert_eq!(bits(&t1), bits(&t2));
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// One-sample Kolmogorov–Smirnov statistic against `cdf`. The critical value at α = 0.001 is
+/// `1.949/√n` (asymptotic); a correct sampler fails with probability 0.1 %, and the seeds are
+/// fixed, so the test is deterministic.
+fn ks(samples: &mut [f32], cdf: impl Fn(f64) -> f64) -> (f64, f64) {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let n = samples.len() as f64;
+    let d = samples.iter().enumerate().fold(0.0f64, |d, (i, &x)| {
+        let f = cdf(f64::from(x));
+        d.max((f - i as f64 / n).abs()).max(((i + 1) as f64 / n - f).abs())
+    });
+    (d, 1.949 / n.sqrt())
+}
+
+fn phi(x: f64) -> f64 {
+    0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2))
+}
+
+/// erf by its series / continued fraction is overkill here: Abramowitz–Stegun 7.1.26 is only
+/// 1.5e-7 accurate, far below the KS critical value (~2e-3).
+fn erf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let y = 1.0
+        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t
+            + 0.254_829_592)
+            * t
+            * (-x * x).exp();
+    if x >= 0.0 { y } else { -y }
+}
+
+#[test]
+fn uniform_normal_and_truncated_pass_kolmogorov_smirnov() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let mut x = vec![0.0f32; SAMPLES];
+    optkern::uniform(&mut x, -2.0, 3.0, &mut rng).unwrap();
+    assert!(x.iter().all(|&v| (-2.0..3.0).contains(&v)), "uniform bounds");
+    let (d, crit) = ks(&mut x, |v| ((v + 2.0) / 5.0).clamp(0.0, 1.0));
+    assert!(d < crit, "uniform KS {d} ≥ {crit}");
+
+    optkern::normal(&mut x, 1.0, 3.0, &mut rng).unwrap();
+    let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / SAMPLES as f64;
+    let sd =
+        (x.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / SAMPLES as f64).sqrt();
+    assert!((mean - 1.0).abs() < 5.0 * 3.0 / (SAMPLES as f64).sqrt(), "normal mean {mean}");
+    assert!((sd - 3.0).abs() < 5.0 * 3.0 / (2.0 * SAMPLES as f64).sqrt(), "normal std {sd}");
+    let (d, crit) = ks(&mut x, |v| phi((v - 1.0) / 3.0));
+    assert!(d < crit, "normal KS {d} ≥ {crit}");
+
+    let (a, b) = (-0.5, 2.0);
+    optkern::trunc_normal(&mut x, 0.0, 1.0, a, b, &mut rng).unwrap();
+    assert!(x.iter().all(|&v| (a as f32..=b as f32).contains(&v)), "truncated bounds");
+    let (pa, pb) = (phi(a), phi(b));
+    let (d, crit) = ks(&mut x, |v| ((phi(v) - pa) / (pb - pa)).clamp(0.0, 1.0));
+    assert!(d < crit, "truncated normal KS {d} ≥ {crit}");
+}
+
+#[test]
+fn orthogonal_is_orthogonal_and_breaks_symmetry() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+    for (rows, cols) in [(1, 1), (5, 5), (64, 32), (32, 64), (3, 100), (100, 3)] {
+        let mut out = vec![0.0f32; rows * cols];
+        let mut scratch = vec![0.0f64; optkern::orthogonal_scratch_len(rows, cols)];
+        optkern::orthogonal(&mut out, rows, cols, 2.0, &mut scratch, &mut rng).unwrap();
+        // The smaller dimension's vectors are orthonormal (times gain²): QᵀQ or QQᵀ = 4·I.
+        let (n, stride_vec, stride_el, len) =
+            if rows <= cols { (rows, cols, 1, cols) } else { (cols, 1, cols, rows) };
+        for i in 0..n {
+            for j in 0..n {
+                let dot: f64 = (0..len)
+                    .map(|k| {
+                        f64::from(out[i * stride_vec + k * stride_el])
+                            * f64::from(out[j * stride_vec + k * stride_el])
+                    })
+                    .sum();
+                let want = if i == j { 4.0 } else { 0.0 };
+                // f32 rounding of each entry: |error| ≲ 2·len·2⁻²⁴·gain², 1e-5 covers len ≤ 100.
+                assert!((dot - want).abs() < 1e-5, "{rows}x{cols} ({i},{j}) = {dot}");
+            }
+        }
+    }
+    let mut scratch = vec![0.0f64; 3];
+    let mut out = vec![0.0f32; 4];
+    assert!(
+        optkern::orthogonal(&mut out, 2, 2, 1.0, &mut scratch, &mut rng).is_err(),
+        "short scratch"
+    );
+    assert_eq!(out, [0.0; 4], "nothing written on Err");
+}
+
+#[test]
+fn initialised_rows_are_all_different() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
+    let (rows, cols) = (256, 64);
+    let mut w = vec![0.0f32; rows * cols];
+    for scheme in 0..4 {
+        match scheme {
+            0 => optkern::xavier_uniform(&mut w, &[rows, cols], 1.0, &mut rng).unwrap(),
+            1 => optkern::kaiming_normal(
+                &mut w,
+                &[rows, cols],
+                optkern::FanMode::FanIn,
+                optkern::Nonlinearity::Relu,
+                &mut rng,
+            )
+            .unwrap(),
+            2 => optkern::lecun_normal(&mut w, &[rows, cols], &mut rng).unwrap(),
+            _ => optkern::variance_scaling(
+                &mut w,
+                &[rows, cols],
+                2.0,
+                optkern::FanMode::FanAvg,
+                optkern::Distribution::Uniform,
+                &mut rng,
+            )
+            .unwrap(),
+        }
+        let mut seen: Vec<Vec<u32>> = w.chunks(cols).map(bits).collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), rows, "scheme {scheme}: two equal rows");
+    }
+}
+
+#[test]
+fn deterministic_schemes_match_torch() {
+    let mut e = vec![0.0f32; 12];
+    optkern::eye(&mut e, 3, 4).unwrap();
+    assert_eq!(e, [1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1., 0.]);
+    // dirac_ on [4, 2, 3] with 2 groups: w[g*2+d, d, 1] = 1 for d < min(2, 2).
+    let mut d = vec![0.0f32; 24];
+    optkern::dirac(&mut d, &[4, 2, 3], 2).unwrap();
+    let ones: Vec<usize> =
+        d.iter().enumerate().filter(|(_, v)| **v == 1.0).map(|(i, _)| i).collect();
+    assert_eq!(ones, [1, 10, 13, 22]);
+    assert!(optkern::dirac(&mut d, &[4, 2], 1).is_err());
+    let mut c = vec![0.0f32; 5];
+    optkern::constant(&mut c, 0.25).unwrap();
+    assert_eq!(c, [0.25; 5]);
+    // sparse_: exactly ⌈0.3·10⌉ = 3 zeros per column.
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+    let mut s = vec![0.0f32; 10 * 7];
+    optkern::sparse(&mut s, 10, 7, 0.3, 0.01, &mut rng).unwrap();
+    for col in 0..7 {
+        assert_eq!((0..10).filter(|r| s[r * 7 + col] == 0.0).count(), 3);
+    }
+}
+
+#[test]
+fn shuffle_is_an_unbiased_permutation() {
+    let n = 8;
+    let trials = 80_000;
+    let mut counts = vec![[0u32; 8]; n];
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(6);
+    let mut idx = vec![0u32; n];
+    optkern::iota(&mut idx);
+    for _ in 0..trials {
+        // Reshuffled every "epoch" from the same generator, starting from the last order.
+        optkern::shuffle(&mut idx, &mut rng).unwrap();
+        let mut sorted = idx.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..n as u32).collect::<Vec<_>>(), "not a permutation");
+        for (pos, &v) in idx.iter().enumerate() {
+            counts[v as usize][pos] += 1;
+        }
+    }
+    // χ² over the 8×8 position table: 49 degrees of freedom, critical value 85.35 at 0.1 %.
+    let expected = trials as f64 / n as f64;
+    let chi2: f64 =
+        counts.iter().flatten().map(|&c| (f64::from(c) - expected).powi(2) / expected).sum();
+    assert!(chi2 < 85.35, "chi-square {chi2}");
+    let batches: Vec<&[u32]> = optkern::minibatches(&idx, 3, true).collect();
+    assert_eq!(batches.len(), 2);
+    assert_eq!(optkern::minibatches(&idx, 3, false).count(), 3);
+}
+
+#[test]
+fn initializers_check_their_arguments() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+    let mut w = vec![0.0f32; 6];
+    assert!(
+        optkern::xavier_uniform(&mut w, &[4, 2], 1.0, &mut rng).is_err(),
+        "shape does not match"
+    );
+    assert!(optkern::xavier_uniform(&mut w, &[6], 1.0, &mut rng).is_err(), "1-D has no fans");
+    assert!(optkern::uniform(&mut w, 1.0, 0.0, &mut rng).is_err());
+    assert!(optkern::normal(&mut w, 0.0, -1.0, &mut rng).is_err());
+    assert!(optkern::trunc_normal(&mut w, 0.0, 1.0, 1.0, 1.0, &mut rng).is_err());
+    assert!(optkern::calculate_gain(optkern::Nonlinearity::LeakyRelu(f64::NAN)).is_err());
+    assert_eq!(w, [0.0; 6], "nothing written on Err");
+}
