@@ -20,13 +20,16 @@
 //! The `std` feature (default) only links `std` for callers that want it; the kernels never
 //! use it.
 #![no_std]
-#![deny(unsafe_code)]
+#![cfg_attr(not(feature = "capi"), forbid(unsafe_code))]
+#![cfg_attr(feature = "capi", deny(unsafe_code))]
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "capi")]
+pub mod capi;
 mod driver;
 mod error;
 pub mod init;

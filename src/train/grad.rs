@@ -38,7 +38,7 @@ impl NormType {
 }
 
 /// The norm of the concatenation of `slices`, in f64, in the fixed order.
-fn total_norm<'a>(slices: impl Iterator<Item = &'a [f32]>, norm: NormType) -> f64 {
+pub(crate) fn total_norm<'a>(slices: impl Iterator<Item = &'a [f32]>, norm: NormType) -> f64 {
     if norm == NormType::Inf {
         let (mut m, mut nan) = (0.0f32, false);
         for x in slices.flatten() {
@@ -96,7 +96,7 @@ pub struct Clip {
 }
 
 impl Clip {
-    fn new(total_norm: f64, max_norm: f64) -> Self {
+    pub(crate) fn new(total_norm: f64, max_norm: f64) -> Self {
         let total_norm = total_norm as f32;
         let coef = (1.0 / (total_norm + 1e-6_f32)) * max_norm as f32;
         Clip { total_norm, coef: if coef > 1.0 { 1.0 } else { coef } }
@@ -135,7 +135,7 @@ pub fn clip_grad_norm(
 }
 
 /// `x ← x·s` for every element (exact for `s = 1`).
-fn scale_with(width: Width, xs: &mut [f32], s: f32) {
+pub(crate) fn scale_with(width: Width, xs: &mut [f32], s: f32) {
     with_width!(width, |L, N| for_each_chunk::<N, 1, 0>([xs], [], |[x], []| {
         (L::load(x) * L::splat(s)).store(x)
     }));
@@ -154,7 +154,7 @@ pub fn clip_grad_value(grads: &mut [&mut [f32]], clip_value: f64) -> Result<(), 
     Ok(())
 }
 
-fn clip_value_with(width: Width, xs: &mut [f32], v: f32) {
+pub(crate) fn clip_value_with(width: Width, xs: &mut [f32], v: f32) {
     with_width!(width, |L, N| for_each_chunk::<N, 1, 0>([xs], [], |[x], []| {
         let x0 = L::load(x);
         let (lo, hi) = (L::splat(-v), L::splat(v));

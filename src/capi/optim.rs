@@ -1,0 +1,576 @@
+//! C functions for the optimizers: `optkern_<kernel>` and `optkern_<kernel>_config_default`.
+//! Each wraps the Rust function of the same name; see its documentation for the equation.
+
+use super::{Status, buffers, c_config, config, ffi, slice, slice_mut};
+use crate::*;
+
+c_config!(SgdConfig, bools: [nesterov, maximize], enums: [numerics < 2]);
+c_config!(AdamConfig, bools: [decoupled_weight_decay, amsgrad, maximize, eps_hat], enums: [numerics < 2]);
+c_config!(MomentumConfig, bools: [], enums: [numerics < 2]);
+c_config!(AdagradConfig, bools: [eps_inside_sqrt, maximize], enums: [numerics < 2]);
+c_config!(RmspropConfig, bools: [centered, eps_inside_sqrt, maximize], enums: [numerics < 2]);
+c_config!(AdamaxConfig, bools: [maximize], enums: [numerics < 2]);
+c_config!(AdadeltaConfig, bools: [maximize], enums: [numerics < 2]);
+c_config!(NadamConfig, bools: [decoupled_weight_decay, maximize], enums: [numerics < 2]);
+c_config!(RadamConfig, bools: [decoupled_weight_decay, maximize], enums: [numerics < 2]);
+c_config!(AsgdConfig, bools: [maximize], enums: [numerics < 2]);
+c_config!(RpropConfig, bools: [maximize], enums: [numerics < 2]);
+c_config!(AdafactorConfig, bools: [maximize], enums: [numerics < 2]);
+c_config!(LionConfig, bools: [maximize], enums: [numerics < 2]);
+c_config!(LambConfig, bools: [maximize], enums: [numerics < 2]);
+c_config!(LarsConfig, bools: [maximize], enums: [numerics < 2]);
+
+/// The defaults of [`SgdConfig`] (`SgdConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_sgd_config_default() -> SgdConfig {
+    SgdConfig::default()
+}
+
+/// The defaults of [`AdamConfig`] (`AdamConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adam_config_default() -> AdamConfig {
+    AdamConfig::default()
+}
+
+/// The defaults of [`AdamConfig`] (`AdamConfig::adamw()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adamw_config_default() -> AdamConfig {
+    AdamConfig::adamw()
+}
+
+/// The defaults of [`MomentumConfig`] (`MomentumConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_momentum_config_default() -> MomentumConfig {
+    MomentumConfig::default()
+}
+
+/// The defaults of [`AdagradConfig`] (`AdagradConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adagrad_config_default() -> AdagradConfig {
+    AdagradConfig::default()
+}
+
+/// The defaults of [`RmspropConfig`] (`RmspropConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_rmsprop_config_default() -> RmspropConfig {
+    RmspropConfig::default()
+}
+
+/// The defaults of [`AdamaxConfig`] (`AdamaxConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adamax_config_default() -> AdamaxConfig {
+    AdamaxConfig::default()
+}
+
+/// The defaults of [`AdadeltaConfig`] (`AdadeltaConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adadelta_config_default() -> AdadeltaConfig {
+    AdadeltaConfig::default()
+}
+
+/// The defaults of [`NadamConfig`] (`NadamConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_nadam_config_default() -> NadamConfig {
+    NadamConfig::default()
+}
+
+/// The defaults of [`RadamConfig`] (`RadamConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_radam_config_default() -> RadamConfig {
+    RadamConfig::default()
+}
+
+/// The defaults of [`AsgdConfig`] (`AsgdConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_asgd_config_default() -> AsgdConfig {
+    AsgdConfig::default()
+}
+
+/// The defaults of [`RpropConfig`] (`RpropConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_rprop_config_default() -> RpropConfig {
+    RpropConfig::default()
+}
+
+/// The defaults of [`AdafactorConfig`] (`AdafactorConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adafactor_config_default() -> AdafactorConfig {
+    AdafactorConfig::default()
+}
+
+/// The defaults of [`LionConfig`] (`LionConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_lion_config_default() -> LionConfig {
+    LionConfig::default()
+}
+
+/// The defaults of [`LambConfig`] (`LambConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_lamb_config_default() -> LambConfig {
+    LambConfig::default()
+}
+
+/// The defaults of [`LarsConfig`] (`LarsConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_lars_config_default() -> LarsConfig {
+    LarsConfig::default()
+}
+
+/// [`sgd_step`]; `momentum_buffer` may be NULL when `cfg->momentum == 0`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_sgd_step(
+    params: *mut f32,
+    grads: *const f32,
+    momentum_buffer: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const SgdConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: the config and every buffer are checked (NULL, alignment, size, overlap)
+        // before a slice is made; the caller guarantees each pointer is valid for `len`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, opt momentum_buffer);
+            sgd_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`adam_step`] (AdamW with `decoupled_weight_decay`); `max_exp_avg_sq` may be NULL without
+/// AMSGrad.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adam_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    max_exp_avg_sq: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdamConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, opt max_exp_avg_sq);
+            adam_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`adamw_step`]: [`optkern_adam_step`] with decoupled weight decay forced on.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adamw_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    max_exp_avg_sq: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdamConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, opt max_exp_avg_sq);
+            adamw_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`momentum_step`] (classic momentum, learning rate inside the velocity).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_momentum_step(
+    params: *mut f32,
+    grads: *const f32,
+    velocity: *mut f32,
+    len: usize,
+    cfg: *const MomentumConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out velocity);
+            momentum_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`nesterov_lookahead`]: writes `lookahead = params − momentum·velocity`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_nesterov_lookahead(
+    lookahead: *mut f32,
+    params: *const f32,
+    velocity: *const f32,
+    len: usize,
+    cfg: *const MomentumConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out lookahead, in params, in velocity);
+            nesterov_lookahead(slice_mut(b[0]), slice(b[1]), slice(b[2]), &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`adagrad_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adagrad_step(
+    params: *mut f32,
+    grads: *const f32,
+    sum: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdagradConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out sum);
+            adagrad_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`rmsprop_step`]; `momentum_buffer` may be NULL without momentum, `grad_avg` when not
+/// centered.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_rmsprop_step(
+    params: *mut f32,
+    grads: *const f32,
+    square_avg: *mut f32,
+    momentum_buffer: *mut f32,
+    grad_avg: *mut f32,
+    len: usize,
+    cfg: *const RmspropConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out square_avg, opt momentum_buffer, opt grad_avg);
+            rmsprop_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`adamax_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adamax_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_inf: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdamaxConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_inf);
+            adamax_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`adadelta_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adadelta_step(
+    params: *mut f32,
+    grads: *const f32,
+    square_avg: *mut f32,
+    acc_delta: *mut f32,
+    len: usize,
+    cfg: *const AdadeltaConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out square_avg, out acc_delta);
+            adadelta_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`nadam_step`]; `state` (start from `{ .mu_product = 1 }`) is updated only on success.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_nadam_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    state: *mut NadamState,
+    len: usize,
+    step: u32,
+    cfg: *const NadamConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`; `state` is checked by `out_ok` and then read and
+        // written as a plain f32 struct (any bits are valid).
+        unsafe {
+            let cfg = config(cfg)?;
+            super::out_ok(state)?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
+            let mut st = core::ptr::read(state);
+            nadam_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                &mut st,
+                step,
+                &cfg,
+            )?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`radam_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_radam_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const RadamConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
+            radam_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// The ASGD state torch creates: `eta = lr`, `mu = 1`.
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_asgd_state_new(lr: f64) -> AsgdState {
+    AsgdState::new(lr)
+}
+
+/// [`asgd_step`]; `state` (from `optkern_asgd_state_new`) is updated only on success.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_asgd_step(
+    params: *mut f32,
+    grads: *const f32,
+    ax: *mut f32,
+    state: *mut AsgdState,
+    len: usize,
+    step: u32,
+    cfg: *const AsgdConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            super::out_ok(state)?;
+            let b = buffers!(len; out params, in grads, out ax);
+            let mut st = core::ptr::read(state);
+            asgd_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &mut st, step, &cfg)?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`rprop_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_rprop_step(
+    params: *mut f32,
+    grads: *const f32,
+    prev: *mut f32,
+    step_size: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const RpropConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out prev, out step_size);
+            rprop_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`adafactor_step`] (a vector).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adafactor_step(
+    params: *mut f32,
+    grads: *const f32,
+    variance: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdafactorConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out variance);
+            adafactor_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`adafactor_factored_step`]: `params` and `grads` hold `rows·cols` values, `row_var`
+/// `rows` and `col_var` `cols` (`OPTKERN_STATUS_INVALID_LENGTH` if `rows·cols` overflows).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adafactor_factored_step(
+    params: *mut f32,
+    grads: *const f32,
+    row_var: *mut f32,
+    col_var: *mut f32,
+    rows: usize,
+    cols: usize,
+    step: u32,
+    cfg: *const AdafactorConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`, with each buffer's own length.
+        unsafe {
+            let cfg = config(cfg)?;
+            let n = rows.checked_mul(cols).ok_or(Status::InvalidLength)?;
+            let r = [
+                super::Raw::new(params as *const f32, n, true)?,
+                super::Raw::new(grads, n, false)?,
+                super::Raw::new(row_var as *const f32, rows, true)?,
+                super::Raw::new(col_var as *const f32, cols, true)?,
+            ];
+            super::no_overlap(&r)?;
+            adafactor_factored_step(
+                slice_mut(r[0]),
+                slice(r[1]),
+                slice_mut(r[2]),
+                slice_mut(r[3]),
+                rows,
+                cols,
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`lion_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lion_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    len: usize,
+    cfg: *const LionConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out exp_avg);
+            lion_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`lamb_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lamb_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const LambConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
+            lamb_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`lars_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lars_step(
+    params: *mut f32,
+    grads: *const f32,
+    velocity: *mut f32,
+    len: usize,
+    cfg: *const LarsConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out params, in grads, out velocity);
+            lars_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg)?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,587 @@
+//! C functions for the training utilities: norms and clipping over lists of buffers, the
+//! non-finite check, unscaling and the loss scale, accumulation, cross-entropy, and the
+//! learning-rate schedules.
+
+use super::{Raw, Status, buffers, ffi, out, out_ok, slice, slice_mut};
+use crate::train::grad::{Clip, clip_value_with, scale_with, total_norm};
+use crate::train::schedule::*;
+use crate::{LossScale, NormType, Width, validate};
+use Status as S;
+
+/// Checks a list of `count` buffers (`ptrs[i]`, `lens[i]` elements each): the arrays, every
+/// buffer, and (if `written`) that no two overlap. No allocation: O(count²) pairwise checks.
+///
+/// # Safety
+/// `ptrs` and `lens` are NULL or valid for `count` reads.
+unsafe fn check_list(
+    ptrs: *const *const f32,
+    lens: *const usize,
+    count: usize,
+    written: bool,
+) -> Result<(), Status> {
+    let p = Raw::new(ptrs, count, false)?;
+    let l = Raw::new(lens, count, false)?;
+    // SAFETY: both arrays were checked for NULL, alignment and size.
+    let (ptrs, lens) = unsafe { (slice::<*const f32>(p), slice::<usize>(l)) };
+    for i in 0..count {
+        let a = Raw::new(ptrs[i], lens[i], written)?;
+        for j in 0..i {
+            super::no_overlap(&[a, Raw::new(ptrs[j], lens[j], written)?])?;
+        }
+    }
+    Ok(())
+}
+
+/// The i-th buffer of a checked list.
+///
+/// # Safety
+/// The list passed [`check_list`].
+unsafe fn item<'a>(ptrs: *const *const f32, lens: *const usize, i: usize) -> &'a [f32] {
+    // SAFETY: checked by `check_list`.
+    unsafe { slice(Raw::new(*ptrs.add(i), *lens.add(i), false).unwrap_or_else(|_| unreachable!())) }
+}
+
+fn norm_type(kind: u32, p: f64) -> Result<NormType, Status> {
+    let norm = match kind {
+        0 => NormType::L2,
+        1 => NormType::L1,
+        2 => NormType::Inf,
+        3 => NormType::P(p),
+        _ => return Err(S::InvalidHyperparameter),
+    };
+    if let NormType::P(p) = norm {
+        validate::finite("norm_type", p)?;
+        if p <= 0.0 {
+            return Err(S::InvalidHyperparameter);
+        }
+    }
+    Ok(norm)
+}
+
+/// [`crate::grad_norm`] over `count` buffers: `norm_kind` 0 = L2, 1 = L1, 2 = L∞, 3 = `p`-norm.
+/// The f32 total goes to `*total_norm`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_grad_norm(
+    grads: *const *const f32,
+    lens: *const usize,
+    count: usize,
+    norm_kind: u32,
+    p: f64,
+    total_norm_out: *mut f32,
+) -> Status {
+    ffi(|| {
+        let norm = norm_type(norm_kind, p)?;
+        out_ok(total_norm_out)?;
+        // SAFETY: the list is checked before any read; the out-pointer was checked.
+        unsafe {
+            check_list(grads, lens, count, false)?;
+            let total = total_norm((0..count).map(|i| item(grads, lens, i)), norm);
+            out(total_norm_out, total as f32)
+        }
+    })
+}
+
+/// [`crate::clip_coef`] (`rewrite = 0`: only computes the coefficient, to pass as a step's
+/// `grad_scale`) or [`crate::clip_grad_norm`] (`rewrite = 1`: also scales the gradients).
+/// Writes the total norm and the coefficient.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_clip_grad_norm(
+    grads: *const *mut f32,
+    lens: *const usize,
+    count: usize,
+    max_norm: f64,
+    norm_kind: u32,
+    p: f64,
+    rewrite: u32,
+    total_norm_out: *mut f32,
+    coef_out: *mut f32,
+) -> Status {
+    ffi(|| {
+        let norm = norm_type(norm_kind, p)?;
+        let max_norm = validate::non_negative("max_norm", max_norm)?;
+        if rewrite > 1 {
+            return Err(S::InvalidHyperparameter);
+        }
+        out_ok(total_norm_out)?;
+        out_ok(coef_out)?;
+        let grads = grads as *const *const f32;
+        // SAFETY: the list is checked (including overlaps, since it may be written) first.
+        unsafe {
+            check_list(grads, lens, count, rewrite == 1)?;
+            let clip =
+                Clip::new(total_norm((0..count).map(|i| item(grads, lens, i)), norm), max_norm);
+            if rewrite == 1 {
+                for i in 0..count {
+                    let r = Raw::new(*grads.add(i), *lens.add(i), true)?;
+                    scale_with(Width::NATIVE, slice_mut(r), clip.coef);
+                }
+            }
+            out(total_norm_out, clip.total_norm)?;
+            out(coef_out, clip.coef)
+        }
+    })
+}
+
+/// [`crate::clip_grad_value`]: clamps every element of `count` buffers to `[−v, v]`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_clip_grad_value(
+    grads: *const *mut f32,
+    lens: *const usize,
+    count: usize,
+    clip_value: f64,
+) -> Status {
+    ffi(|| {
+        let v = validate::non_negative("clip_value", clip_value)? as f32;
+        let grads = grads as *const *const f32;
+        // SAFETY: as in `optkern_clip_grad_norm`.
+        unsafe {
+            check_list(grads, lens, count, true)?;
+            for i in 0..count {
+                clip_value_with(
+                    Width::NATIVE,
+                    slice_mut(Raw::new(*grads.add(i), *lens.add(i), true)?),
+                    v,
+                );
+            }
+        }
+        Ok(())
+    })
+}
+
+/// [`crate::all_finite`]: `*all_finite_out` = 1 if every element of every buffer is finite.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_all_finite(
+    grads: *const *const f32,
+    lens: *const usize,
+    count: usize,
+    all_finite_out: *mut u32,
+) -> Status {
+    ffi(|| {
+        out_ok(all_finite_out)?;
+        // SAFETY: as in `optkern_grad_norm`.
+        unsafe {
+            check_list(grads, lens, count, false)?;
+            let ok = (0..count).all(|i| item(grads, lens, i).iter().all(|x| x.is_finite()));
+            out(all_finite_out, u32::from(ok))
+        }
+    })
+}
+
+/// [`crate::unscale`]: multiplies `count` buffers by `inv_scale`; `*found_inf_out` = 1 if any
+/// element was NaN or infinite before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_unscale(
+    grads: *const *mut f32,
+    lens: *const usize,
+    count: usize,
+    inv_scale: f32,
+    found_inf_out: *mut u32,
+) -> Status {
+    ffi(|| {
+        validate::non_negative("inv_scale", f64::from(inv_scale))?;
+        out_ok(found_inf_out)?;
+        let grads = grads as *const *const f32;
+        // SAFETY: as in `optkern_clip_grad_norm`.
+        unsafe {
+            check_list(grads, lens, count, true)?;
+            let found = (0..count).any(|i| item(grads, lens, i).iter().any(|x| !x.is_finite()));
+            for i in 0..count {
+                scale_with(
+                    Width::NATIVE,
+                    slice_mut(Raw::new(*grads.add(i), *lens.add(i), true)?),
+                    inv_scale,
+                );
+            }
+            out(found_inf_out, u32::from(found))
+        }
+    })
+}
+
+/// GradScaler's defaults (scale 65536, growth 2, backoff 0.5, interval 2000).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_loss_scale_default() -> LossScale {
+    LossScale::default()
+}
+
+/// [`LossScale::update`] after a step (`found_inf` 0 or 1).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_loss_scale_update(
+    scale: *mut LossScale,
+    found_inf: u32,
+) -> Status {
+    ffi(|| {
+        out_ok(scale)?;
+        if found_inf > 1 {
+            return Err(S::InvalidHyperparameter);
+        }
+        // SAFETY: checked non-null and aligned; a plain struct of f32/u32.
+        unsafe {
+            let mut s = core::ptr::read(scale);
+            s.update(found_inf == 1);
+            core::ptr::write(scale, s);
+        }
+        Ok(())
+    })
+}
+
+/// [`crate::accumulate`]: `acc += weight·grads`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_accumulate(
+    acc: *mut f32,
+    grads: *const f32,
+    len: usize,
+    weight: f32,
+) -> Status {
+    ffi(|| {
+        // SAFETY: buffers checked before use.
+        unsafe {
+            let b = buffers!(len; out acc, in grads);
+            crate::accumulate(slice_mut(b[0]), slice(b[1]), weight)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`crate::cross_entropy`] on `batch × classes` logits and `int64` targets: `reduction` 0 =
+/// mean, 1 = sum, 2 = none; `weight` (`classes` values), `losses` (`batch`) and `grad`
+/// (`batch·classes`) may be NULL. The reduced loss goes to `*loss_out`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_cross_entropy(
+    logits: *const f32,
+    targets: *const i64,
+    batch: usize,
+    classes: usize,
+    reduction: u32,
+    label_smoothing: f64,
+    ignore_index: i64,
+    weight: *const f32,
+    losses: *mut f32,
+    grad: *mut f32,
+    loss_out: *mut f32,
+) -> Status {
+    ffi(|| {
+        let reduction = match reduction {
+            0 => crate::Reduction::Mean,
+            1 => crate::Reduction::Sum,
+            2 => crate::Reduction::None,
+            _ => return Err(S::InvalidHyperparameter),
+        };
+        out_ok(loss_out)?;
+        let n = batch.checked_mul(classes).ok_or(S::InvalidLength)?;
+        let r = [
+            Raw::new(logits, n, false)?,
+            Raw::new(targets, batch, false)?,
+            Raw::optional(weight, classes, false)?,
+            Raw::optional(losses as *const f32, batch, true)?,
+            Raw::optional(grad as *const f32, n, true)?,
+        ];
+        super::no_overlap(&r)?;
+        // SAFETY: every buffer checked above (overlaps are checked on bytes, whatever the type).
+        unsafe {
+            let cfg = crate::CrossEntropyConfig {
+                reduction,
+                label_smoothing,
+                ignore_index,
+                weight: if weight.is_null() { None } else { Some(slice(r[2])) },
+            };
+            let loss = crate::cross_entropy(
+                slice(r[0]),
+                slice(r[1]),
+                classes,
+                &cfg,
+                slice_mut(r[3]),
+                slice_mut(r[4]),
+            )?;
+            out(loss_out, loss)
+        }
+    })
+}
+
+/// [`crate::correct_predictions`]: rows whose largest logit is the target.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_correct_predictions(
+    logits: *const f32,
+    targets: *const i64,
+    batch: usize,
+    classes: usize,
+    correct_out: *mut usize,
+) -> Status {
+    ffi(|| {
+        out_ok(correct_out)?;
+        let n = batch.checked_mul(classes).ok_or(S::InvalidLength)?;
+        let (l, t) = (Raw::new(logits, n, false)?, Raw::new(targets, batch, false)?);
+        // SAFETY: both checked; nothing is written but the out value.
+        unsafe {
+            let c = crate::correct_predictions(slice(l), slice(t), classes)?;
+            out(correct_out, c)
+        }
+    })
+}
+
+/// Evaluates a schedule built by `make` at `step` into `*lr_out` (and `*momentum_out`, which may
+/// be NULL, for the schedules that cycle momentum).
+fn schedule<S2: Schedule>(
+    make: impl FnOnce() -> Result<S2, crate::Error>,
+    step: u64,
+    lr_out: *mut f64,
+    momentum_out: *mut f64,
+) -> Status {
+    ffi(|| {
+        out_ok(lr_out)?;
+        if !momentum_out.is_null() {
+            out_ok(momentum_out)?;
+        }
+        let s = make()?;
+        // SAFETY: out-pointers checked above.
+        unsafe {
+            out(lr_out, s.lr(step))?;
+            if !momentum_out.is_null() {
+                out(momentum_out, s.momentum(step).unwrap_or(f64::NAN))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `StepLR`: `lr = base·γ^⌊step/step_size⌋`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_step_decay(
+    base_lr: f64,
+    step_size: u64,
+    gamma: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    schedule(|| StepDecay::new(base_lr, step_size, gamma), step, lr_out, core::ptr::null_mut())
+}
+
+/// `MultiStepLR` with `count` ascending milestones.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_multistep(
+    base_lr: f64,
+    milestones: *const u64,
+    count: usize,
+    gamma: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    match Raw::new(milestones, count, false) {
+        // SAFETY: checked.
+        Ok(r) => schedule(
+            || MultiStep::new(base_lr, unsafe { slice(r) }, gamma),
+            step,
+            lr_out,
+            core::ptr::null_mut(),
+        ),
+        Err(s) => s,
+    }
+}
+
+/// `ExponentialLR`: `lr = base·γ^step`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_exponential(
+    base_lr: f64,
+    gamma: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    schedule(|| Exponential::new(base_lr, gamma), step, lr_out, core::ptr::null_mut())
+}
+
+/// Inverse-time decay: `lr = base/(1 + decay·step)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_inverse_time(
+    base_lr: f64,
+    decay: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    schedule(|| InverseTime::new(base_lr, decay), step, lr_out, core::ptr::null_mut())
+}
+
+/// `CosineAnnealingLR`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_cosine(
+    base_lr: f64,
+    t_max: u64,
+    eta_min: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    schedule(|| Cosine::new(base_lr, t_max, eta_min), step, lr_out, core::ptr::null_mut())
+}
+
+/// `CosineAnnealingWarmRestarts`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_cosine_warm_restarts(
+    base_lr: f64,
+    t_0: u64,
+    t_mult: u64,
+    eta_min: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    schedule(
+        || CosineWarmRestarts::new(base_lr, t_0, t_mult, eta_min),
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
+}
+
+/// `LinearLR`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_linear(
+    base_lr: f64,
+    start_factor: f64,
+    end_factor: f64,
+    total_iters: u64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    schedule(
+        || Linear::new(base_lr, start_factor, end_factor, total_iters),
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
+}
+
+/// `PolynomialLR`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_polynomial(
+    base_lr: f64,
+    total_iters: u64,
+    power: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    schedule(|| Polynomial::new(base_lr, total_iters, power), step, lr_out, core::ptr::null_mut())
+}
+
+/// `OneCycleLR` (`anneal` 0 = cos, 1 = linear; `three_phase` 0 or 1); writes lr and momentum.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_one_cycle(
+    max_lr: f64,
+    total_steps: u64,
+    pct_start: f64,
+    anneal: u32,
+    div_factor: f64,
+    final_div_factor: f64,
+    three_phase: u32,
+    base_momentum: f64,
+    max_momentum: f64,
+    step: u64,
+    lr_out: *mut f64,
+    momentum_out: *mut f64,
+) -> Status {
+    let anneal = match anneal {
+        0 => Anneal::Cos,
+        1 => Anneal::Linear,
+        _ => return S::InvalidHyperparameter,
+    };
+    if three_phase > 1 {
+        return S::InvalidHyperparameter;
+    }
+    schedule(
+        || {
+            OneCycle::new(
+                max_lr,
+                total_steps,
+                pct_start,
+                anneal,
+                div_factor,
+                final_div_factor,
+                three_phase == 1,
+                base_momentum,
+                max_momentum,
+            )
+        },
+        step,
+        lr_out,
+        momentum_out,
+    )
+}
+
+/// `CyclicLR` (`mode` 0 = triangular, 1 = triangular2, 2 = exp_range with `gamma`); writes lr
+/// and momentum.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_cyclic(
+    base_lr: f64,
+    max_lr: f64,
+    step_size_up: u64,
+    step_size_down: u64,
+    mode: u32,
+    gamma: f64,
+    base_momentum: f64,
+    max_momentum: f64,
+    step: u64,
+    lr_out: *mut f64,
+    momentum_out: *mut f64,
+) -> Status {
+    let mode = match mode {
+        0 => CyclicMode::Triangular,
+        1 => CyclicMode::Triangular2,
+        2 => CyclicMode::ExpRange(gamma),
+        _ => return S::InvalidHyperparameter,
+    };
+    schedule(
+        || {
+            Cyclic::new(
+                base_lr,
+                max_lr,
+                step_size_up,
+                step_size_down,
+                mode,
+                base_momentum,
+                max_momentum,
+            )
+        },
+        step,
+        lr_out,
+        momentum_out,
+    )
+}
+
+/// Warmup then cosine decay (torch's `SequentialLR([LinearLR(start_factor, 1, warmup),
+/// CosineAnnealingLR(total − warmup, eta_min)], [warmup])`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_warmup_cosine(
+    base_lr: f64,
+    warmup: u64,
+    start_factor: f64,
+    total: u64,
+    eta_min: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    ffi(|| {
+        let warm = Linear::new(base_lr, start_factor, 1.0, warmup.max(1))?;
+        let cos = Cosine::new(base_lr, total.saturating_sub(warmup).max(1), eta_min)?;
+        let parts: [&dyn Schedule; 2] = [&warm, &cos];
+        let milestones = [warmup];
+        let s = Sequential::new(&parts, &milestones)?;
+        out_ok(lr_out)?;
+        // SAFETY: checked.
+        unsafe { out(lr_out, s.lr(step)) }
+    })
+}
+
+/// Warmup–stable–decay.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_warmup_stable_decay(
+    base_lr: f64,
+    warmup: u64,
+    stable: u64,
+    decay: u64,
+    final_factor: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    schedule(
+        || WarmupStableDecay::new(base_lr, warmup, stable, decay, final_factor),
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
+}

@@ -1,0 +1,33 @@
+/* Loads liboptkern.so through the dynamic loader and prints which build it got and the bits of
+ * Adam in both profiles; tests/c/hwcaps.sh compares a glibc-hwcaps install with the baseline. */
+#include "optkern.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define N 1000
+
+int main(void) {
+    printf("build %s\n", optkern_build_info());
+    for (int profile = 0; profile < 2; profile++) {
+        float p[N], g[N], m[N] = {0}, v[N] = {0};
+        for (int i = 0; i < N; i++) {
+            p[i] = (float)((i * 7) % 13) * 0.1f - 0.6f;
+            g[i] = (float)((i * 5) % 17) * 0.05f - 0.4f;
+        }
+        optkern_adam_config c = optkern_adam_config_default();
+        c.lr = 0.01;
+        c.numerics = profile == 0 ? OPTKERN_NUMERICS_TORCH : OPTKERN_NUMERICS_PORTABLE;
+        for (uint32_t step = 1; step <= 20; step++) {
+            if (optkern_adam_step(p, g, m, v, NULL, N, step, &c) != OPTKERN_STATUS_OK) return 1;
+        }
+        printf("%s", profile == 0 ? "torch" : "portable");
+        for (int i = 0; i < N; i++) {
+            uint32_t u;
+            memcpy(&u, &p[i], sizeof u);
+            printf(" %08x", (unsigned)u);
+        }
+        printf("\n");
+    }
+    return 0;
+}

@@ -1,0 +1,182 @@
+/* C tests of optkern's C API: results against values computed by the Rust API (a file written
+ * by `cargo run --example capi_expected`), every status code, and buffers untouched on error.
+ * Build and run: see .ci/run (gcc -std=c99 -Wall -Wextra -Werror -pedantic, static library). */
+#include "optkern.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 37
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond, ...)                                       \
+    do {                                                       \
+        checks++;                                              \
+        if (!(cond)) {                                         \
+            failures++;                                        \
+            fprintf(stderr, "FAILED %s:%d: ", __FILE__, __LINE__); \
+            fprintf(stderr, __VA_ARGS__);                      \
+            fprintf(stderr, "\n");                             \
+        }                                                      \
+    } while (0)
+
+static uint32_t bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+/* The inputs the Rust example uses: exact small dyadic values. */
+static void inputs(float *p, float *g, int step) {
+    for (int i = 0; i < N; i++) {
+        p[i] = (float)(i % 7) * 0.25f - 0.5f;
+        g[i] = (float)((i * 3 + step) % 11) * 0.125f - 0.625f;
+    }
+}
+
+/* Adam (Torch and Portable), SGD with momentum and Lion for 3 steps, compared bit for bit with
+ * the Rust API's results in `expected`. */
+static void check_against_rust(const char *expected_path) {
+    FILE *f = fopen(expected_path, "r");
+    CHECK(f != NULL, "cannot open %s", expected_path);
+    if (!f) return;
+    char name[64];
+    while (fscanf(f, "%63s", name) == 1) {
+        float p[N], g[N], m[N] = {0}, v[N] = {0}, b[N] = {0};
+        inputs(p, g, 0);
+        for (int step = 1; step <= 3; step++) {
+            inputs((float[N]){0}, g, step);
+            optkern_status s = OPTKERN_STATUS_OK;
+            if (strcmp(name, "adam_torch") == 0 || strcmp(name, "adam_portable") == 0) {
+                optkern_adam_config c = optkern_adam_config_default();
+                c.lr = 0.01;
+                c.numerics = name[5] == 't' ? OPTKERN_NUMERICS_TORCH : OPTKERN_NUMERICS_PORTABLE;
+                s = optkern_adam_step(p, g, m, v, NULL, N, (uint32_t)step, &c);
+            } else if (strcmp(name, "sgd_momentum") == 0) {
+                optkern_sgd_config c = optkern_sgd_config_default();
+                c.lr = 0.1;
+                c.momentum = 0.9;
+                s = optkern_sgd_step(p, g, b, N, (uint32_t)step, &c);
+            } else if (strcmp(name, "lion") == 0) {
+                optkern_lion_config c = optkern_lion_config_default();
+                c.lr = 0.01;
+                s = optkern_lion_step(p, g, m, N, &c);
+            } else {
+                CHECK(0, "unknown case %s", name);
+            }
+            CHECK(s == OPTKERN_STATUS_OK, "%s step %d: %s", name, step, optkern_status_str(s));
+        }
+        for (int i = 0; i < N; i++) {
+            unsigned int want;
+            if (fscanf(f, "%x", &want) != 1) {
+                CHECK(0, "%s: short line", name);
+                break;
+            }
+            CHECK(bits(p[i]) == want, "%s[%d]: C %08x vs Rust %08x", name, i, bits(p[i]), want);
+        }
+    }
+    fclose(f);
+}
+
+/* The buffers every error check snapshots (whatever pointers the call is given). */
+static float P[N], G[N], M[N], V[N];
+
+/* Runs an Adam call that must fail with `want`, and checks no buffer changed. */
+static void expect_adam_error(const char *what, float *p, const float *g, float *m, float *v, float *vmax,
+                              size_t len, uint32_t step, const optkern_adam_config *c, optkern_status want) {
+    float p0[N], g0[N], m0[N], v0[N];
+    memcpy(p0, P, sizeof p0);
+    memcpy(g0, G, sizeof g0);
+    memcpy(m0, M, sizeof m0);
+    memcpy(v0, V, sizeof v0);
+    optkern_status s = optkern_adam_step(p, g, m, v, vmax, len, step, c);
+    CHECK(s == want, "%s: got %d (%s), want %d", what, (int)s, optkern_status_str(s), (int)want);
+    CHECK(memcmp(p0, P, sizeof p0) == 0 && memcmp(g0, G, sizeof g0) == 0 && memcmp(m0, M, sizeof m0) == 0 &&
+              memcmp(v0, V, sizeof v0) == 0,
+          "%s: a buffer changed on error", what);
+}
+
+static void check_statuses(void) {
+    float *p = P, *g = G, *m = M, *v = V;
+    inputs(p, g, 1);
+    for (int i = 0; i < N; i++) m[i] = v[i] = 0.5f;
+    optkern_adam_config c = optkern_adam_config_default();
+    expect_adam_error("NULL params", NULL, g, m, v, NULL, N, 1, &c, OPTKERN_STATUS_NULL_POINTER);
+    expect_adam_error("NULL config", p, g, m, v, NULL, N, 1, NULL, OPTKERN_STATUS_NULL_POINTER);
+    expect_adam_error("amsgrad without max_exp_avg_sq", p, g, m, v, NULL, N, 1,
+                      &(optkern_adam_config){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .amsgrad = true, .grad_scale = 1.0f},
+                      OPTKERN_STATUS_NULL_POINTER);
+    expect_adam_error("misaligned params", (float *)((char *)p + 1), g, m, v, NULL, 4, 1, &c, OPTKERN_STATUS_MISALIGNED);
+    expect_adam_error("params overlap exp_avg", p, g, p, v, NULL, N, 1, &c, OPTKERN_STATUS_OVERLAP);
+    expect_adam_error("grads overlap exp_avg_sq", p, g, m, (float *)g, NULL, N, 1, &c, OPTKERN_STATUS_OVERLAP);
+    expect_adam_error("length overflows", p, g, m, v, NULL, SIZE_MAX / 2, 1, &c, OPTKERN_STATUS_INVALID_LENGTH);
+    optkern_adam_config bad = c;
+    bad.lr = NAN;
+    expect_adam_error("NaN lr", p, g, m, v, NULL, N, 1, &bad, OPTKERN_STATUS_INVALID_HYPERPARAMETER);
+    bad = c;
+    bad.beta2 = 1.0;
+    expect_adam_error("beta2 = 1", p, g, m, v, NULL, N, 1, &bad, OPTKERN_STATUS_INVALID_HYPERPARAMETER);
+    bad = c;
+    memset(&bad.amsgrad, 2, 1); /* a bool that is neither 0 nor 1 */
+    expect_adam_error("bool = 2", p, g, m, v, NULL, N, 1, &bad, OPTKERN_STATUS_INVALID_HYPERPARAMETER);
+    bad = c;
+    bad.numerics = (optkern_numerics)7;
+    expect_adam_error("numerics = 7", p, g, m, v, NULL, N, 1, &bad, OPTKERN_STATUS_INVALID_HYPERPARAMETER);
+    expect_adam_error("step 0", p, g, m, v, NULL, N, 0, &c, OPTKERN_STATUS_INVALID_STEP);
+    /* (NULL, 0) is an empty buffer: valid. */
+    CHECK(optkern_adam_step(NULL, NULL, NULL, NULL, NULL, 0, 1, &c) == OPTKERN_STATUS_OK, "empty call");
+    /* Every status has a description. */
+    for (unsigned s = 0; s <= (unsigned)OPTKERN_STATUS_PANIC + 1; s++) {
+        CHECK(optkern_status_str(s) != NULL && strlen(optkern_status_str(s)) > 0, "status %u string", s);
+    }
+    /* Utilities: norms over a list, clipping coefficient, schedules, cross-entropy. */
+    const float *list[2] = {g, g + 10};
+    size_t lens[2] = {10, N - 10};
+    float total = 0, coef = 0;
+    CHECK(optkern_grad_norm(list, lens, 2, 0, 0.0, &total) == OPTKERN_STATUS_OK, "grad_norm");
+    float *wlist[2] = {m, m + 5};
+    size_t wl[2] = {10, 10};
+    CHECK(optkern_clip_grad_norm(wlist, wl, 2, 1.0, 0, 0.0, 1, &total, &coef) == OPTKERN_STATUS_OVERLAP,
+          "overlapping gradient list");
+    double lr = 0;
+    CHECK(optkern_lr_cosine(0.1, 100, 0.0, 50, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.05) < 1e-12, "cosine lr %g", lr);
+    CHECK(optkern_lr_cosine(0.1, 0, 0.0, 50, &lr) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "cosine T_max = 0");
+    float logits[6] = {1, 2, 3, 3, 2, 1};
+    int64_t targets[2] = {2, 0};
+    float loss = 0, grad[6];
+    CHECK(optkern_cross_entropy(logits, targets, 2, 3, 0, 0.0, -100, NULL, NULL, grad, &loss) == OPTKERN_STATUS_OK &&
+              fabsf(loss - 0.40760596f) < 1e-6f,
+          "cross entropy %f", loss);
+    int64_t bad_targets[2] = {3, 0};
+    CHECK(optkern_cross_entropy(logits, bad_targets, 2, 3, 0, 0.0, -100, NULL, NULL, grad, &loss) ==
+              OPTKERN_STATUS_INVALID_HYPERPARAMETER,
+          "target out of range");
+    /* The generator lives in caller memory. */
+    CHECK(sizeof(optkern_rng) == OPTKERN_RNG_SIZE && offsetof(struct { char c; optkern_rng r; }, r) == OPTKERN_RNG_ALIGN, "rng size");
+    optkern_rng rng;
+    CHECK(optkern_rng_seed(&rng, 42) == OPTKERN_STATUS_OK, "seed");
+    float w[64 * 32];
+    size_t shape[2] = {64, 32};
+    CHECK(optkern_init_xavier(w, shape, 2, 1.0, 0, &rng) == OPTKERN_STATUS_OK, "xavier");
+    float bound = sqrtf(6.0f / 96.0f);
+    int inside = 1;
+    for (int i = 0; i < 64 * 32; i++) inside &= fabsf(w[i]) <= bound;
+    CHECK(inside, "xavier bound");
+    CHECK(optkern_init_xavier(w, shape, 1, 1.0, 0, &rng) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "1-D xavier");
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s expected.txt\n", argv[0]);
+        return 2;
+    }
+    printf("optkern build: %s\n", optkern_build_info());
+    check_against_rust(argv[1]);
+    check_statuses();
+    printf("%d passed, %d failed\n", checks - failures, failures);
+    return failures != 0;
+}
