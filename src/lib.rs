@@ -36,6 +36,8 @@ pub mod init;
 mod lanes;
 mod numerics;
 pub mod optim;
+#[cfg(feature = "rayon")]
+pub mod parallel;
 mod reduce;
 pub mod train;
 mod validate;
