@@ -186,6 +186,9 @@ pub fn normal_at_with(
 ) -> Result<(), Error> {
     let mean = validate::finite("mean", mean)? as f32;
     let std = validate::non_negative("std", std)? as f32;
+    if !mean.is_finite() || !std.is_finite() {
+        return Err(validate::out_of_range("std", f64::from(std)));
+    }
     stream.for_each_chunk(offset, out, move |words, first, part| {
         let z = match width {
             Width::X1 | Width::X4 => box_muller::<wide::f32x4, 4>(words),
