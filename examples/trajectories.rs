@@ -12,6 +12,17 @@ mod svg;
 use optkern::*;
 
 type Grad = fn(f64, f64) -> (f64, f64);
+/// File name, title, f, ∇f, start, bounds, learning rates of the six optimizers, steps.
+type Figure = (
+    &'static str,
+    &'static str,
+    fn(f64, f64) -> f64,
+    Grad,
+    (f64, f64),
+    (f64, f64, f64, f64),
+    [f64; 6],
+    u32,
+);
 
 /// Runs `steps` steps of one optimizer from `start`; returns the path.
 fn path(
@@ -86,16 +97,7 @@ fn main() -> Result<(), Error> {
         }
     }
     std::fs::create_dir_all(&out_dir).expect("output folder");
-    let figures: [(
-        &str,
-        &str,
-        fn(f64, f64) -> f64,
-        Grad,
-        (f64, f64),
-        (f64, f64, f64, f64),
-        [f64; 6],
-        u32,
-    ); 3] = [
+    let figures: [Figure; 3] = [
         (
             "saddle",
             "Saddle point f = x² − y², from (1, 0.001)",

@@ -86,9 +86,45 @@ impl TorchLerp {
     #[inline(always)]
     pub(crate) fn apply<P: Profile, L: Lanes<N>, const N: usize>(&self, m: L, x: L) -> L {
         if self.small {
+            self.apply_branch::<P, L, N, true>(m, x)
+        } else {
+            self.apply_branch::<P, L, N, false>(m, x)
+        }
+    }
+
+    /// Whether `|w| < 0.5` (torch's first branch).
+    pub(crate) fn is_small(&self) -> bool {
+        self.small
+    }
+
+    /// [`TorchLerp::apply`] with the branch chosen at compile time (`SMALL` must equal
+    /// [`TorchLerp::is_small`]).
+    #[inline(always)]
+    pub(crate) fn apply_branch<P: Profile, L: Lanes<N>, const N: usize, const SMALL: bool>(
+        &self,
+        m: L,
+        x: L,
+    ) -> L {
+        if SMALL {
             P::fma(L::splat(self.w), x - m, m)
         } else {
             P::fma(L::splat(self.w_minus_1), x - m, x)
         }
     }
 }
+
+/// Expands `$body` twice, with `$C` a `const bool` equal to `true` and to `false`, taking the
+/// copy that matches `$value`: a runtime option becomes a compile-time constant, so the loop
+/// inside `$body` has no branch on it.
+macro_rules! bool_const {
+    ($value:expr, |$C:ident| $body:expr) => {
+        if $value {
+            const $C: bool = true;
+            $body
+        } else {
+            const $C: bool = false;
+            $body
+        }
+    };
+}
+pub(crate) use bool_const;

@@ -343,15 +343,20 @@ pub fn trunc_normal_at(
         return Err(validate::out_of_range("b", b));
     }
     let (lo, hi) = (norm_cdf((a - mean) / std), norm_cdf((b - mean) / std));
-    stream.for_each_chunk(offset, out, |words, first, part| {
-        for (e, x) in (first..).zip(part.iter_mut()) {
-            // 24 bits, centred in their interval so that u never hits either end.
-            let u = ((words[e / 16][e % 16] >> 8) as f64 + 0.5) / 16_777_216.0;
-            let p = lo + (hi - lo) * u;
-            let v = mean + std * core::f64::consts::SQRT_2 * erfinv(2.0 * p - 1.0);
-            *x = v.clamp(a, b) as f32;
-        }
-    });
+    stream.for_each_chunk(
+        offset,
+        out,
+        #[inline(always)]
+        |words, first, part| {
+            for (e, x) in (first..).zip(part.iter_mut()) {
+                // 24 bits, centred in their interval so that u never hits either end.
+                let u = ((words[e / 16][e % 16] >> 8) as f64 + 0.5) / 16_777_216.0;
+                let p = lo + (hi - lo) * u;
+                let v = mean + std * core::f64::consts::SQRT_2 * erfinv(2.0 * p - 1.0);
+                *x = v.clamp(a, b) as f32;
+            }
+        },
+    );
     Ok(())
 }
 

@@ -112,9 +112,12 @@ pub fn adadelta_step_with(
     validate::len("acc_delta", n, acc_delta.len())?;
     let k = Coef::new(cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 3, 1>([params, square_avg, acc_delta], [grads], |[p, sq, acc], [g]| {
-            adadelta_lanes::<L, N, P>(&k, p, g, sq, acc)
-        })
+        for_each_chunk::<N, 3, 1>(
+            [params, square_avg, acc_delta],
+            [grads],
+            #[inline(always)]
+            |[p, sq, acc], [g]| adadelta_lanes::<L, N, P>(&k, p, g, sq, acc),
+        )
     }));
     Ok(())
 }

@@ -194,20 +194,30 @@ pub fn adafactor_step_with(
     }
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
         let (mut p_sq, mut u_sq) = (BlockedSum::new(), BlockedSum::new());
-        for_each_chunk_live::<N, 1, 2>([variance], [params, grads], |live, [var], [p, g]| {
-            let g = L::load(g) * L::splat(k.scale);
-            let v = k.lerp::<L, N, P>(L::load(var), g * g);
-            v.store(var);
-            let u = k.update::<L, N, P>(v, g).to_array();
-            u_sq.extend(&u[..live], square);
-            p_sq.extend(&p[..live], square);
-        });
+        for_each_chunk_live::<N, 1, 2>(
+            [variance],
+            [params, grads],
+            #[inline(always)]
+            |live, [var], [p, g]| {
+                let g = L::load(g) * L::splat(k.scale);
+                let v = k.lerp::<L, N, P>(L::load(var), g * g);
+                v.store(var);
+                let u = k.update::<L, N, P>(v, g).to_array();
+                u_sq.extend(&u[..live], square);
+                p_sq.extend(&p[..live], square);
+            },
+        );
         let step = L::splat(k.step_size(p_sq.finish(), u_sq.finish(), n));
-        for_each_chunk::<N, 1, 2>([params], [grads, variance], |[p], [g, var]| {
-            let g = L::load(g) * L::splat(k.scale);
-            let param = k.decayed::<L, N>(L::load(p));
-            P::fma(step, k.update::<L, N, P>(L::load(var), g), param).store(p);
-        });
+        for_each_chunk::<N, 1, 2>(
+            [params],
+            [grads, variance],
+            #[inline(always)]
+            |[p], [g, var]| {
+                let g = L::load(g) * L::splat(k.scale);
+                let param = k.decayed::<L, N>(L::load(p));
+                P::fma(step, k.update::<L, N, P>(L::load(var), g), param).store(p);
+            },
+        );
     }));
     Ok(())
 }
@@ -309,21 +319,31 @@ pub fn adafactor_factored_step_with(
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
         let mut u_sq = BlockedSum::new();
         for (&r, g_row) in row_var.iter().zip(grads.chunks_exact(cols)) {
-            for_each_chunk_live::<N, 0, 2>([], [g_row, col_var], |live, [], [g, cv]| {
-                let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
-                let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale)).to_array();
-                u_sq.extend(&u[..live], square);
-            });
+            for_each_chunk_live::<N, 0, 2>(
+                [],
+                [g_row, col_var],
+                #[inline(always)]
+                |live, [], [g, cv]| {
+                    let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
+                    let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale)).to_array();
+                    u_sq.extend(&u[..live], square);
+                },
+            );
         }
         let step = L::splat(k.step_size(p_sq.finish(), u_sq.finish(), n));
         for ((&r, g_row), p_row) in
             row_var.iter().zip(grads.chunks_exact(cols)).zip(params.chunks_exact_mut(cols))
         {
-            for_each_chunk::<N, 1, 2>([p_row], [g_row, col_var], |[p], [g, cv]| {
-                let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
-                let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale));
-                P::fma(step, u, k.decayed::<L, N>(L::load(p))).store(p);
-            });
+            for_each_chunk::<N, 1, 2>(
+                [p_row],
+                [g_row, col_var],
+                #[inline(always)]
+                |[p], [g, cv]| {
+                    let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
+                    let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale));
+                    P::fma(step, u, k.decayed::<L, N>(L::load(p))).store(p);
+                },
+            );
         }
     }));
     Ok(())

@@ -127,9 +127,12 @@ pub fn adagrad_step_with(
     validate::len("sum", n, sum.len())?;
     let k = Coef::new(step, cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 2, 1>([params, sum], [grads], |[p, s], [g]| {
-            adagrad_lanes::<L, N, P>(&k, p, g, s)
-        })
+        for_each_chunk::<N, 2, 1>(
+            [params, sum],
+            [grads],
+            #[inline(always)]
+            |[p, s], [g]| adagrad_lanes::<L, N, P>(&k, p, g, s),
+        )
     }));
     Ok(())
 }

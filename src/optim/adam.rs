@@ -2,7 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::numerics::{Numerics, Profile, TorchLerp, bool_const, c, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -227,25 +227,53 @@ pub fn adam_step_with(
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
     validate::optional_len("max_exp_avg_sq", cfg.amsgrad, n, max_exp_avg_sq.len())?;
     let k = Coef::new(step, cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        if cfg.amsgrad {
-            for_each_chunk::<N, 4, 1>(
-                [params, exp_avg, exp_avg_sq, max_exp_avg_sq],
-                [grads],
-                |[p, m, v, vmax], [g]| adam_lanes::<L, N, P>(&k, p, g, m, v, Some(vmax)),
-            )
-        } else {
-            for_each_chunk::<N, 3, 1>([params, exp_avg, exp_avg_sq], [grads], |[p, m, v], [g]| {
-                adam_lanes::<L, N, P>(&k, p, g, m, v, None)
+    // The per-call options become compile-time constants, so that the loop has no branches
+    // (LLVM does not unswitch them; measured 10–15 % on cache-resident Adam).
+    let (l2, decoupled) = match k.decay {
+        Decay::None => (false, false),
+        Decay::L2(_) => (true, false),
+        Decay::Decoupled(_) => (false, true),
+    };
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(l2, |L2| {
+        bool_const!(decoupled, |DEC| bool_const!(k.one_division, |ONE| {
+            bool_const!(k.lerp1.is_small(), |SMALL| {
+                if cfg.amsgrad {
+                    for_each_chunk::<N, 4, 1>(
+                        [params, exp_avg, exp_avg_sq, max_exp_avg_sq],
+                        [grads],
+                        #[inline(always)]
+                        |[p, m, v, vmax], [g]| {
+                            adam_lanes::<L, N, P, L2, DEC, ONE, SMALL>(&k, p, g, m, v, Some(vmax))
+                        },
+                    )
+                } else {
+                    for_each_chunk::<N, 3, 1>(
+                        [params, exp_avg, exp_avg_sq],
+                        [grads],
+                        #[inline(always)]
+                        |[p, m, v], [g]| {
+                            adam_lanes::<L, N, P, L2, DEC, ONE, SMALL>(&k, p, g, m, v, None)
+                        },
+                    )
+                }
             })
-        }
-    }));
+        }))
+    })));
     Ok(())
 }
 
 /// The Adam update of `N` elements.
 #[inline(always)]
-fn adam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
+#[allow(clippy::too_many_arguments)]
+fn adam_lanes<
+    L: Lanes<N>,
+    const N: usize,
+    P: Profile,
+    const L2: bool,
+    const DEC: bool,
+    const ONE: bool,
+    const SMALL: bool,
+>(
     k: &Coef,
     p: &mut [f32; N],
     g: &[f32; N],
@@ -256,12 +284,12 @@ fn adam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     let mut param = L::load(p);
     let mut g = L::load(g) * L::splat(k.scale);
     match k.decay {
-        Decay::None => {}
-        Decay::L2(wd) => g = P::fma(L::splat(wd), param, g),
-        Decay::Decoupled(factor) => param = param * L::splat(factor),
+        Decay::L2(wd) if L2 => g = P::fma(L::splat(wd), param, g),
+        Decay::Decoupled(factor) if DEC => param = param * L::splat(factor),
+        _ => {}
     }
     let m_new = if P::TORCH {
-        k.lerp1.apply::<P, L, N>(L::load(m), g)
+        k.lerp1.apply_branch::<P, L, N, SMALL>(L::load(m), g)
     } else {
         L::load(m) * L::splat(k.beta1) + L::splat(k.one_minus_beta1) * g
     };
@@ -276,7 +304,7 @@ fn adam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
         }
         None => v_new,
     };
-    let update = if k.one_division {
+    let update = if ONE {
         (L::splat(k.portable_step) * m_new) / (u.sqrt() + L::splat(k.portable_eps))
     } else {
         (L::splat(k.neg_step_size) * m_new) / (u.sqrt() / L::splat(k.bc2_sqrt) + L::splat(k.eps))

@@ -120,9 +120,12 @@ pub fn adamax_step_with(
     validate::len("exp_inf", n, exp_inf.len())?;
     let k = Coef::new(step, cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 3, 1>([params, exp_avg, exp_inf], [grads], |[p, m, u], [g]| {
-            adamax_lanes::<L, N, P>(&k, p, g, m, u)
-        })
+        for_each_chunk::<N, 3, 1>(
+            [params, exp_avg, exp_inf],
+            [grads],
+            #[inline(always)]
+            |[p, m, u], [g]| adamax_lanes::<L, N, P>(&k, p, g, m, u),
+        )
     }));
     Ok(())
 }

@@ -142,9 +142,12 @@ pub fn asgd_step_with(
     validate::len("ax", n, ax.len())?;
     let k = Coef::new(step, state, cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 2, 1>([params, ax], [grads], |[p, a], [g]| {
-            asgd_lanes::<L, N, P>(&k, p, g, a)
-        })
+        for_each_chunk::<N, 2, 1>(
+            [params, ax],
+            [grads],
+            #[inline(always)]
+            |[p, a], [g]| asgd_lanes::<L, N, P>(&k, p, g, a),
+        )
     }));
     *state = k.next;
     Ok(())

@@ -154,6 +154,7 @@ pub fn lamb_step_with(
         for_each_chunk_live::<N, 2, 2>(
             [exp_avg, exp_avg_sq],
             [params, grads],
+            #[inline(always)]
             |live, [m, v], [p, g]| {
                 let param = L::load(p);
                 let g = L::load(g) * L::splat(k.scale);
@@ -170,11 +171,16 @@ pub fn lamb_step_with(
         let (p_norm, r_norm) = (libm::sqrt(p_sq.finish()), libm::sqrt(r_sq.finish()));
         let trust = if p_norm > 0.0 && r_norm > 0.0 { p_norm / r_norm } else { 1.0 };
         let neg_step = L::splat(c(-k.lr * trust));
-        for_each_chunk::<N, 1, 2>([params], [exp_avg, exp_avg_sq], |[p], [m, v]| {
-            let param = L::load(p);
-            let r = k.direction::<L, N, P>(L::load(m), L::load(v), param);
-            P::fma(neg_step, r, param).store(p);
-        });
+        for_each_chunk::<N, 1, 2>(
+            [params],
+            [exp_avg, exp_avg_sq],
+            #[inline(always)]
+            |[p], [m, v]| {
+                let param = L::load(p);
+                let r = k.direction::<L, N, P>(L::load(m), L::load(v), param);
+                P::fma(neg_step, r, param).store(p);
+            },
+        );
     }));
     Ok(())
 }

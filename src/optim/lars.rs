@@ -91,7 +91,11 @@ pub fn lars_step_with(
     let grad_scale = validate::grad_scale(cfg.grad_scale)?;
     let scale = if cfg.maximize { -grad_scale } else { grad_scale };
     let mut p_sq = BlockedSum::new();
-    p_sq.extend(params, |x| f64::from(x) * f64::from(x));
+    p_sq.extend(
+        params,
+        #[inline(always)]
+        |x| f64::from(x) * f64::from(x),
+    );
     let mut g_sq = BlockedSum::new();
     g_sq.extend(grads, |x| f64::from(x * scale) * f64::from(x * scale));
     let (p_norm, g_norm) = (libm::sqrt(p_sq.finish()), libm::sqrt(g_sq.finish()));
@@ -102,13 +106,18 @@ pub fn lars_step_with(
     };
     let (wd, mu, step) = (c(weight_decay), c(momentum), c(lr * local));
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 2, 1>([params, velocity], [grads], |[p, v], [g]| {
-            let param = L::load(p);
-            let d = P::fma(L::splat(wd), param, L::load(g) * L::splat(scale));
-            let vel = P::fma(L::splat(step), d, L::load(v) * L::splat(mu));
-            vel.store(v);
-            (param - vel).store(p);
-        })
+        for_each_chunk::<N, 2, 1>(
+            [params, velocity],
+            [grads],
+            #[inline(always)]
+            |[p, v], [g]| {
+                let param = L::load(p);
+                let d = P::fma(L::splat(wd), param, L::load(g) * L::splat(scale));
+                let vel = P::fma(L::splat(step), d, L::load(v) * L::splat(mu));
+                vel.store(v);
+                (param - vel).store(p);
+            },
+        )
     }));
     Ok(())
 }

@@ -111,9 +111,12 @@ pub fn lion_step_with(
     validate::len("exp_avg", n, exp_avg.len())?;
     let k = Coef::new(cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 2, 1>([params, exp_avg], [grads], |[p, m], [g]| {
-            lion_lanes::<L, N, P>(&k, p, g, m)
-        })
+        for_each_chunk::<N, 2, 1>(
+            [params, exp_avg],
+            [grads],
+            #[inline(always)]
+            |[p, m], [g]| lion_lanes::<L, N, P>(&k, p, g, m),
+        )
     }));
     Ok(())
 }

@@ -114,9 +114,12 @@ pub fn momentum_step_with(
     validate::len("velocity", n, velocity.len())?;
     let k = Coef::new(cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 2, 1>([params, velocity], [grads], |[p, v], [g]| {
-            momentum_lanes::<L, N, P>(&k, p, g, v)
-        })
+        for_each_chunk::<N, 2, 1>(
+            [params, velocity],
+            [grads],
+            #[inline(always)]
+            |[p, v], [g]| momentum_lanes::<L, N, P>(&k, p, g, v),
+        )
     }));
     Ok(())
 }
@@ -174,9 +177,12 @@ pub fn nesterov_lookahead_with(
     validate::len("velocity", n, velocity.len())?;
     let k = Coef::new(cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 1, 2>([lookahead], [params, velocity], |[out], [p, v]| {
-            P::fma(L::splat(k.neg_momentum), L::load(v), L::load(p)).store(out)
-        })
+        for_each_chunk::<N, 1, 2>(
+            [lookahead],
+            [params, velocity],
+            #[inline(always)]
+            |[out], [p, v]| P::fma(L::splat(k.neg_momentum), L::load(v), L::load(p)).store(out),
+        )
     }));
     Ok(())
 }

@@ -187,9 +187,12 @@ pub fn nadam_step_with(
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
     let k = Coef::new(step, state, cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 3, 1>([params, exp_avg, exp_avg_sq], [grads], |[p, m, v], [g]| {
-            nadam_lanes::<L, N, P>(&k, p, g, m, v)
-        })
+        for_each_chunk::<N, 3, 1>(
+            [params, exp_avg, exp_avg_sq],
+            [grads],
+            #[inline(always)]
+            |[p, m, v], [g]| nadam_lanes::<L, N, P>(&k, p, g, m, v),
+        )
     }));
     state.mu_product = k.mu_product;
     Ok(())

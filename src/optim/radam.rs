@@ -170,9 +170,12 @@ pub fn radam_step_with(
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
     let k = Coef::new(step, cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 3, 1>([params, exp_avg, exp_avg_sq], [grads], |[p, m, v], [g]| {
-            radam_lanes::<L, N, P>(&k, p, g, m, v)
-        })
+        for_each_chunk::<N, 3, 1>(
+            [params, exp_avg, exp_avg_sq],
+            [grads],
+            #[inline(always)]
+            |[p, m, v], [g]| radam_lanes::<L, N, P>(&k, p, g, m, v),
+        )
     }));
     Ok(())
 }

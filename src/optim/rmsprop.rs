@@ -152,23 +152,27 @@ pub fn rmsprop_step_with(
             (true, true) => for_each_chunk::<N, 4, 1>(
                 [params, square_avg, momentum_buffer, grad_avg],
                 [grads],
+                #[inline(always)]
                 |[p, sq, b, ga], [g]| rmsprop_lanes::<L, N, P>(&k, p, g, sq, Some(b), Some(ga)),
             ),
             (true, false) => for_each_chunk::<N, 3, 1>(
                 [params, square_avg, momentum_buffer],
                 [grads],
+                #[inline(always)]
                 |[p, sq, b], [g]| rmsprop_lanes::<L, N, P>(&k, p, g, sq, Some(b), None),
             ),
             (false, true) => for_each_chunk::<N, 3, 1>(
                 [params, square_avg, grad_avg],
                 [grads],
+                #[inline(always)]
                 |[p, sq, ga], [g]| rmsprop_lanes::<L, N, P>(&k, p, g, sq, None, Some(ga)),
             ),
-            (false, false) => {
-                for_each_chunk::<N, 2, 1>([params, square_avg], [grads], |[p, sq], [g]| {
-                    rmsprop_lanes::<L, N, P>(&k, p, g, sq, None, None)
-                })
-            }
+            (false, false) => for_each_chunk::<N, 2, 1>(
+                [params, square_avg],
+                [grads],
+                #[inline(always)]
+                |[p, sq], [g]| rmsprop_lanes::<L, N, P>(&k, p, g, sq, None, None),
+            ),
         }
     }));
     Ok(())

@@ -132,9 +132,12 @@ pub fn rprop_step_with(
     validate::len("step_size", n, step_size.len())?;
     let k = Coef::new(step, cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 3, 1>([params, prev, step_size], [grads], |[p, pr, ss], [g]| {
-            rprop_lanes::<L, N, P>(&k, p, g, pr, ss)
-        })
+        for_each_chunk::<N, 3, 1>(
+            [params, prev, step_size],
+            [grads],
+            #[inline(always)]
+            |[p, pr, ss], [g]| rprop_lanes::<L, N, P>(&k, p, g, pr, ss),
+        )
     }));
     Ok(())
 }

@@ -147,13 +147,19 @@ pub fn sgd_step_with(
     let k = Coef::new(step, cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
         if k.momentum.is_some() {
-            for_each_chunk::<N, 2, 1>([params, momentum_buffer], [grads], |[p, b], [g]| {
-                sgd_lanes::<L, N, P>(&k, p, g, Some(b))
-            })
+            for_each_chunk::<N, 2, 1>(
+                [params, momentum_buffer],
+                [grads],
+                #[inline(always)]
+                |[p, b], [g]| sgd_lanes::<L, N, P>(&k, p, g, Some(b)),
+            )
         } else {
-            for_each_chunk::<N, 1, 1>([params], [grads], |[p], [g]| {
-                sgd_lanes::<L, N, P>(&k, p, g, None)
-            })
+            for_each_chunk::<N, 1, 1>(
+                [params],
+                [grads],
+                #[inline(always)]
+                |[p], [g]| sgd_lanes::<L, N, P>(&k, p, g, None),
+            )
         }
     }));
     Ok(())

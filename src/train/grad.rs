@@ -136,9 +136,12 @@ pub fn clip_grad_norm(
 
 /// `x ← x·s` for every element (exact for `s = 1`).
 pub(crate) fn scale_with(width: Width, xs: &mut [f32], s: f32) {
-    with_width!(width, |L, N| for_each_chunk::<N, 1, 0>([xs], [], |[x], []| {
-        (L::load(x) * L::splat(s)).store(x)
-    }));
+    with_width!(width, |L, N| for_each_chunk::<N, 1, 0>(
+        [xs],
+        [],
+        #[inline(always)]
+        |[x], []| { (L::load(x) * L::splat(s)).store(x) }
+    ));
 }
 
 /// `torch.nn.utils.clip_grad_value_`: clamps every gradient to `[−v, v]` (NaN stays NaN).
@@ -155,11 +158,16 @@ pub fn clip_grad_value(grads: &mut [&mut [f32]], clip_value: f64) -> Result<(), 
 }
 
 pub(crate) fn clip_value_with(width: Width, xs: &mut [f32], v: f32) {
-    with_width!(width, |L, N| for_each_chunk::<N, 1, 0>([xs], [], |[x], []| {
-        let x0 = L::load(x);
-        let (lo, hi) = (L::splat(-v), L::splat(v));
-        L::select(x0.lt(lo), lo, L::select(x0.gt(hi), hi, x0)).store(x)
-    }));
+    with_width!(width, |L, N| for_each_chunk::<N, 1, 0>(
+        [xs],
+        [],
+        #[inline(always)]
+        |[x], []| {
+            let x0 = L::load(x);
+            let (lo, hi) = (L::splat(-v), L::splat(v));
+            L::select(x0.lt(lo), lo, L::select(x0.gt(hi), hi, x0)).store(x)
+        }
+    ));
 }
 
 /// Whether every element of every slice is finite (no NaN, no ±∞).
@@ -300,8 +308,11 @@ pub fn accumulate_with(
 ) -> Result<(), Error> {
     validate::len("grads", acc.len(), grads.len())?;
     validate::finite("weight", f64::from(weight))?;
-    with_width!(width, |L, N| for_each_chunk::<N, 1, 1>([acc], [grads], |[a], [g]| {
-        (L::load(a) + L::load(g) * L::splat(weight)).store(a)
-    }));
+    with_width!(width, |L, N| for_each_chunk::<N, 1, 1>(
+        [acc],
+        [grads],
+        #[inline(always)]
+        |[a], [g]| { (L::load(a) + L::load(g) * L::splat(weight)).store(a) }
+    ));
     Ok(())
 }
