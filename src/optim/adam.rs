@@ -3,6 +3,7 @@
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, bool_const, c, with_profile};
+use crate::optim::WeightDecay;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -68,20 +69,10 @@ impl AdamConfig {
     }
 }
 
-/// How the weight decay enters, decided once per call.
-#[derive(Clone, Copy)]
-enum Decay {
-    None,
-    /// `g ← fma(c(λ), p, g)`.
-    L2(f32),
-    /// `p ← p · c(1 − η·λ)`.
-    Decoupled(f32),
-}
-
 /// Per-call coefficients, computed once in f64 and rounded once.
 struct Coef {
     scale: f32,
-    decay: Decay,
+    decay: WeightDecay,
     /// Torch: `m ← lerp(m, g, c(1 − β₁))`.
     lerp1: TorchLerp,
     /// Portable: `m ← c(β₁)·m + c(1 − β₁)·g`.
@@ -114,11 +105,7 @@ impl Coef {
         let bc1 = 1.0 - libm::pow(beta1, t);
         let bc2 = 1.0 - libm::pow(beta2, t);
         let bc2_sqrt = libm::sqrt(bc2);
-        let decay = match (weight_decay != 0.0, cfg.decoupled_weight_decay) {
-            (false, _) => Decay::None,
-            (true, false) => Decay::L2(c(weight_decay)),
-            (true, true) => Decay::Decoupled(c(1.0 - lr * weight_decay)),
-        };
+        let decay = WeightDecay::new(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
             decay,
@@ -230,9 +217,9 @@ pub fn adam_step_with(
     // The per-call options become compile-time constants, so that the loop has no branches
     // (LLVM does not unswitch them; measured 10–15 % on cache-resident Adam).
     let (l2, decoupled) = match k.decay {
-        Decay::None => (false, false),
-        Decay::L2(_) => (true, false),
-        Decay::Decoupled(_) => (false, true),
+        WeightDecay::None => (false, false),
+        WeightDecay::L2(_) => (true, false),
+        WeightDecay::Decoupled(_) => (false, true),
     };
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(l2, |L2| {
         bool_const!(decoupled, |DEC| bool_const!(k.one_division, |ONE| {
@@ -284,8 +271,8 @@ fn adam_lanes<
     let mut param = L::load(p);
     let mut g = L::load(g) * L::splat(k.scale);
     match k.decay {
-        Decay::L2(wd) if L2 => g = P::fma(L::splat(wd), param, g),
-        Decay::Decoupled(factor) if DEC => param = param * L::splat(factor),
+        WeightDecay::L2(wd) if L2 => g = P::fma(L::splat(wd), param, g),
+        WeightDecay::Decoupled(factor) if DEC => param = param * L::splat(factor),
         _ => {}
     }
     let m_new = if P::TORCH {

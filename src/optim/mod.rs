@@ -15,3 +15,38 @@ pub mod radam;
 pub mod rmsprop;
 pub mod rprop;
 pub mod sgd;
+
+use crate::lanes::Lanes;
+use crate::numerics::{Profile, c};
+
+/// How weight decay enters the Adam family, decided once per call (PyTorch's two forms).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum WeightDecay {
+    /// No decay (`λ = 0`).
+    None,
+    /// L2: `g ← fma(c(λ), θ, g)`.
+    L2(f32),
+    /// Decoupled: `θ ← θ · c(1 − η·λ)`, before the moments.
+    Decoupled(f32),
+}
+
+impl WeightDecay {
+    /// The decay for `λ = weight_decay` with learning rate `lr` (both validated).
+    pub(crate) fn new(lr: f64, weight_decay: f64, decoupled: bool) -> Self {
+        match (weight_decay != 0.0, decoupled) {
+            (false, _) => WeightDecay::None,
+            (true, false) => WeightDecay::L2(c(weight_decay)),
+            (true, true) => WeightDecay::Decoupled(c(1.0 - lr * weight_decay)),
+        }
+    }
+
+    /// `(θ, g)` after the decay.
+    #[inline(always)]
+    pub(crate) fn apply<P: Profile, L: Lanes<N>, const N: usize>(self, param: L, g: L) -> (L, L) {
+        match self {
+            WeightDecay::None => (param, g),
+            WeightDecay::L2(wd) => (param, P::fma(L::splat(wd), param, g)),
+            WeightDecay::Decoupled(factor) => (param * L::splat(factor), g),
+        }
+    }
+}

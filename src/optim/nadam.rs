@@ -3,6 +3,7 @@
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::optim::WeightDecay;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -65,16 +66,9 @@ impl Default for NadamState {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Decay {
-    None,
-    L2(f32),
-    Decoupled(f32),
-}
-
 struct Coef {
     scale: f32,
-    decay: Decay,
+    decay: WeightDecay,
     lerp1: TorchLerp,
     beta1: f32,
     one_minus_beta1: f32,
@@ -111,11 +105,7 @@ impl Coef {
         let g_step = -lr * (1.0 - mu) / (1.0 - mp);
         let m_step = -lr * mu_next / (1.0 - mp * mu_next);
         let bc2_sqrt = libm::sqrt(bc2);
-        let decay = match (weight_decay != 0.0, cfg.decoupled_weight_decay) {
-            (false, _) => Decay::None,
-            (true, false) => Decay::L2(c(weight_decay)),
-            (true, true) => Decay::Decoupled(c(1.0 - lr * weight_decay)),
-        };
+        let decay = WeightDecay::new(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
             decay,
@@ -206,13 +196,7 @@ fn nadam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     m: &mut [f32; N],
     v: &mut [f32; N],
 ) {
-    let mut param = L::load(p);
-    let mut g = L::load(g) * L::splat(k.scale);
-    match k.decay {
-        Decay::None => {}
-        Decay::L2(wd) => g = P::fma(L::splat(wd), param, g),
-        Decay::Decoupled(factor) => param = param * L::splat(factor),
-    }
+    let (param, g) = k.decay.apply::<P, L, N>(L::load(p), L::load(g) * L::splat(k.scale));
     let m_new = if P::TORCH {
         k.lerp1.apply::<P, L, N>(L::load(m), g)
     } else {
