@@ -548,6 +548,22 @@ optkern_status optkern_shuffle(uint32_t *indices, size_t len, optkern_rng *rng);
 // [`crate::iota`]: `indices[i] = i`.
 optkern_status optkern_iota(uint32_t *indices, size_t len);
 
+// [`crate::sparse`]: `N(0, std²)` with `⌈sparsity·rows⌉` zeros per column of a `rows × cols`
+// matrix.
+optkern_status optkern_init_sparse(float *out_ptr,
+                                   size_t rows,
+                                   size_t cols,
+                                   double sparsity,
+                                   double std,
+                                   optkern_rng *rng);
+
+// [`crate::dirac`]: the identity convolution for a weight of shape `shape[0..ndim]` (3 to 5
+// dimensions) with `groups` groups.
+optkern_status optkern_init_dirac(float *out_ptr,
+                                  const size_t *shape_ptr,
+                                  size_t ndim,
+                                  size_t groups);
+
 // The defaults of [`SgdConfig`] (`SgdConfig::default()`).
 optkern_sgd_config optkern_sgd_config_default(void);
 
@@ -828,6 +844,13 @@ optkern_status optkern_correct_predictions(const float *logits,
                                            size_t batch,
                                            size_t classes,
                                            size_t *correct_out);
+
+// `ConstantLR`: `lr = base·(factor + [step ≥ total_iters]·(1 − factor))`.
+optkern_status optkern_lr_constant_factor(double base_lr,
+                                          double factor,
+                                          uint64_t total_iters,
+                                          uint64_t step,
+                                          double *lr_out);
 
 // `StepLR`: `lr = base·γ^⌊step/step_size⌋`.
 optkern_status optkern_lr_step_decay(double base_lr,

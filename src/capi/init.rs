@@ -366,3 +366,42 @@ pub unsafe extern "C" fn optkern_iota(indices: *mut u32, len: usize) -> Status {
         Ok(())
     })
 }
+
+/// [`crate::sparse`]: `N(0, std²)` with `⌈sparsity·rows⌉` zeros per column of a `rows × cols`
+/// matrix.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_init_sparse(
+    out_ptr: *mut f32,
+    rows: usize,
+    cols: usize,
+    sparsity: f64,
+    std: f64,
+    rng: *mut optkern_rng,
+) -> Status {
+    ffi(|| {
+        let n = rows.checked_mul(cols).ok_or(S::InvalidLength)?;
+        // SAFETY: checked by `output`.
+        let o = unsafe { output(out_ptr, n)? };
+        with_rng(rng, |g| Ok(crate::sparse(o, rows, cols, sparsity, std, g)?))
+    })
+}
+
+/// [`crate::dirac`]: the identity convolution for a weight of shape `shape[0..ndim]` (3 to 5
+/// dimensions) with `groups` groups.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_init_dirac(
+    out_ptr: *mut f32,
+    shape_ptr: *const usize,
+    ndim: usize,
+    groups: usize,
+) -> Status {
+    ffi(|| {
+        // SAFETY: shape and output checked.
+        unsafe {
+            let s = shape(shape_ptr, ndim)?;
+            let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(S::InvalidLength)?;
+            let o = output(out_ptr, n)?;
+            Ok(crate::dirac(o, s, groups)?)
+        }
+    })
+}

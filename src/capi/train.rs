@@ -343,6 +343,23 @@ fn schedule<S2: Schedule>(
     })
 }
 
+/// `ConstantLR`: `lr = base·(factor + [step ≥ total_iters]·(1 − factor))`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_constant_factor(
+    base_lr: f64,
+    factor: f64,
+    total_iters: u64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    schedule(
+        || ConstantFactor::new(base_lr, factor, total_iters),
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
+}
+
 /// `StepLR`: `lr = base·γ^⌊step/step_size⌋`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn optkern_lr_step_decay(
