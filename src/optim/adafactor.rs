@@ -203,8 +203,8 @@ pub fn adafactor_step_with(
                 let v = k.lerp::<L, N, P>(L::load(var), g * g);
                 v.store(var);
                 let u = k.update::<L, N, P>(v, g).to_array();
-                u_sq.extend(&u[..live], square);
-                p_sq.extend(&p[..live], square);
+                u_sq.extend_chunk(&u, live, square);
+                p_sq.extend_chunk(p, live, square);
             },
         );
         let step = L::splat(k.step_size(p_sq.finish(), u_sq.finish(), n));
@@ -326,7 +326,7 @@ pub fn adafactor_factored_step_with(
                 |live, [], [g, cv]| {
                     let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
                     let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale)).to_array();
-                    u_sq.extend(&u[..live], square);
+                    u_sq.extend_chunk(&u, live, square);
                 },
             );
         }

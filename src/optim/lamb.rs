@@ -164,8 +164,8 @@ pub fn lamb_step_with(
                 m_new.store(m);
                 v_new.store(v);
                 let r = k.direction::<L, N, P>(m_new, v_new, param).to_array();
-                r_sq.extend(&r[..live], |x| f64::from(x) * f64::from(x));
-                p_sq.extend(&p[..live], |x| f64::from(x) * f64::from(x));
+                r_sq.extend_chunk(&r, live, |x| f64::from(x) * f64::from(x));
+                p_sq.extend_chunk(p, live, |x| f64::from(x) * f64::from(x));
             },
         );
         let (p_norm, r_norm) = (libm::sqrt(p_sq.finish()), libm::sqrt(r_sq.finish()));
