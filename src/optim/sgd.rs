@@ -2,7 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::numerics::{Numerics, Profile, bool_const, c, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -145,29 +145,38 @@ pub fn sgd_step_with(
     validate::len("grads", n, grads.len())?;
     validate::optional_len("momentum_buffer", cfg.momentum != 0.0, n, momentum_buffer.len())?;
     let k = Coef::new(step, cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        if k.momentum.is_some() {
+    // The options become compile-time constants: no branch in the loop.
+    let (wd, first, nesterov) = (k.weight_decay.is_some(), k.first_step, k.nesterov);
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(wd, |WD| {
+        bool_const!(first, |FIRST| bool_const!(nesterov, |NEST| if k.momentum.is_some() {
             for_each_chunk::<N, 2, 1>(
                 [params, momentum_buffer],
                 [grads],
                 #[inline(always)]
-                |[p, b], [g]| sgd_lanes::<L, N, P>(&k, p, g, Some(b)),
+                |[p, b], [g]| sgd_lanes::<L, N, P, WD, FIRST, NEST>(&k, p, g, Some(b)),
             )
         } else {
             for_each_chunk::<N, 1, 1>(
                 [params],
                 [grads],
                 #[inline(always)]
-                |[p], [g]| sgd_lanes::<L, N, P>(&k, p, g, None),
+                |[p], [g]| sgd_lanes::<L, N, P, WD, FIRST, NEST>(&k, p, g, None),
             )
-        }
-    }));
+        }))
+    })));
     Ok(())
 }
 
 /// The SGD update of `N` elements.
 #[inline(always)]
-fn sgd_lanes<L: Lanes<N>, const N: usize, P: Profile>(
+fn sgd_lanes<
+    L: Lanes<N>,
+    const N: usize,
+    P: Profile,
+    const WD: bool,
+    const FIRST: bool,
+    const NEST: bool,
+>(
     k: &Coef,
     p: &mut [f32; N],
     g: &[f32; N],
@@ -175,17 +184,17 @@ fn sgd_lanes<L: Lanes<N>, const N: usize, P: Profile>(
 ) {
     let param = L::load(p);
     let mut g = L::load(g) * L::splat(k.scale);
-    if let Some(wd) = k.weight_decay {
+    if let (true, Some(wd)) = (WD, k.weight_decay) {
         g = P::fma(L::splat(wd), param, g);
     }
     if let (Some(mu), Some(buf)) = (k.momentum, buf) {
-        let b = if k.first_step {
+        let b = if FIRST {
             g
         } else {
             P::fma(L::splat(k.one_minus_dampening), g, L::load(buf) * L::splat(mu))
         };
         b.store(buf);
-        g = if k.nesterov { P::fma(L::splat(mu), b, g) } else { b };
+        g = if NEST { P::fma(L::splat(mu), b, g) } else { b };
     }
     P::fma(L::splat(k.neg_lr), g, param).store(p);
 }
