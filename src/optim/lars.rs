@@ -91,11 +91,7 @@ pub fn lars_step_with(
     let grad_scale = validate::grad_scale(cfg.grad_scale)?;
     let scale = if cfg.maximize { -grad_scale } else { grad_scale };
     let mut p_sq = BlockedSum::new();
-    p_sq.extend(
-        params,
-        #[inline(always)]
-        |x| f64::from(x) * f64::from(x),
-    );
+    p_sq.extend(params, |x| f64::from(x) * f64::from(x));
     let mut g_sq = BlockedSum::new();
     g_sq.extend(grads, |x| f64::from(x * scale) * f64::from(x * scale));
     let (p_norm, g_norm) = (libm::sqrt(p_sq.finish()), libm::sqrt(g_sq.finish()));
