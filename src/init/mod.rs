@@ -135,7 +135,8 @@ const TWO_POW_M24: f32 = 1.0 / 16_777_216.0;
 /// (pass `offset = 0` for a whole tensor; shards pass their global offset).
 ///
 /// # Errors
-/// [`Error::InvalidHyperparameter`] if a bound is not finite or `low > high`; nothing is
+/// [`Error::InvalidHyperparameter`] if a bound is not finite, `low > high`, or the bounds or
+/// their span `high − low` overflow f32 (the fill is in f32); nothing is
 /// written on `Err`.
 pub fn uniform_at(
     out: &mut [f32],
@@ -145,10 +146,11 @@ pub fn uniform_at(
     stream: &RandomStream,
 ) -> Result<(), Error> {
     let (low, high) = (validate::finite("low", low)?, validate::finite("high", high)?);
-    if low > high {
+    let (a, span) = (low as f32, (high - low) as f32);
+    // The bounds and the span are f32 in the fill: one that overflows would give ±∞ or NaN.
+    if low > high || !span.is_finite() || !a.is_finite() {
         return Err(validate::out_of_range("high", high));
     }
-    let (a, span) = (low as f32, (high - low) as f32);
     // `move`: the scalars are copied into registers; captured by reference, the compiler
     // could not prove that the stores do not alias them and would not vectorise.
     let map = move |w: u32| (w >> 8) as f32 * TWO_POW_M24 * span + a;
