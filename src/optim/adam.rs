@@ -2,7 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, bool_const, c, with_profile};
+use crate::numerics::{Numerics, Profile, TorchLerp, bool_const, c, pow_step, with_profile};
 use crate::optim::WeightDecay;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -101,9 +101,8 @@ impl Coef {
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
         let grad_scale = validate::grad_scale(cfg.grad_scale)?;
         validate::step(step)?;
-        let t = f64::from(step);
-        let bc1 = 1.0 - libm::pow(beta1, t);
-        let bc2 = 1.0 - libm::pow(beta2, t);
+        let bc1 = 1.0 - pow_step(beta1, step);
+        let bc2 = 1.0 - pow_step(beta2, step);
         let bc2_sqrt = libm::sqrt(bc2);
         let decay = WeightDecay::new(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {

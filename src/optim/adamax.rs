@@ -2,7 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -63,7 +63,7 @@ impl Coef {
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
         let grad_scale = validate::grad_scale(cfg.grad_scale)?;
         validate::step(step)?;
-        let bc1 = 1.0 - libm::pow(beta1, f64::from(step));
+        let bc1 = 1.0 - pow_step(beta1, step);
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
             weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),

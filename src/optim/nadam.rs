@@ -2,7 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step, with_profile};
 use crate::optim::WeightDecay;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -97,7 +97,7 @@ impl Coef {
         let grad_scale = validate::grad_scale(cfg.grad_scale)?;
         validate::step(step)?;
         let t = f64::from(step);
-        let bc2 = 1.0 - libm::pow(beta2, t);
+        let bc2 = 1.0 - pow_step(beta2, step);
         let mu = beta1 * (1.0 - 0.5 * libm::pow(0.96, t * momentum_decay));
         let mu_next = beta1 * (1.0 - 0.5 * libm::pow(0.96, (t + 1.0) * momentum_decay));
         let mu_product = state.mu_product * c(mu);

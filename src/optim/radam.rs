@@ -2,7 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step, with_profile};
 use crate::optim::WeightDecay;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -77,8 +77,8 @@ impl Coef {
         let grad_scale = validate::grad_scale(cfg.grad_scale)?;
         validate::step(step)?;
         let t = f64::from(step);
-        let beta2_t = libm::pow(beta2, t);
-        let bc1 = 1.0 - libm::pow(beta1, t);
+        let beta2_t = pow_step(beta2, step);
+        let bc1 = 1.0 - pow_step(beta1, step);
         let bc2 = 1.0 - beta2_t;
         let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
         let rho_t = rho_inf - 2.0 * t * beta2_t / bc2;
