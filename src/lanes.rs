@@ -41,6 +41,9 @@ pub(crate) trait Lanes<const N: usize>:
     fn lt(self, o: Self) -> Self;
     /// Lane mask of `self == o`.
     fn eq(self, o: Self) -> Self;
+    /// Bitwise and: with a mask from [`Lanes::gt`]/[`Lanes::lt`]/[`Lanes::eq`] as `self`,
+    /// `if mask { o } else { +0 }` in one operation.
+    fn and(self, o: Self) -> Self;
     /// `if mask { a } else { b }` per lane, for a mask from [`Lanes::gt`]/[`Lanes::lt`]/[`Lanes::eq`].
     fn select(mask: Self, a: Self, b: Self) -> Self;
     /// The lanes as an array (for reductions).
@@ -56,7 +59,7 @@ pub(crate) trait Lanes<const N: usize>:
     fn sign(self) -> Self {
         let zero = Self::splat(0.0);
         let one = Self::splat(1.0);
-        Self::select(self.gt(zero), one, zero) - Self::select(self.lt(zero), one, zero)
+        self.gt(zero).and(one) - self.lt(zero).and(one)
     }
 }
 
@@ -114,6 +117,10 @@ impl Lanes<1> for f32 {
         if self == o { TRUE } else { 0.0 }
     }
     #[inline(always)]
+    fn and(self, o: Self) -> Self {
+        f32::from_bits(self.to_bits() & o.to_bits())
+    }
+    #[inline(always)]
     fn select(mask: Self, a: Self, b: Self) -> Self {
         if mask.to_bits() != 0 { a } else { b }
     }
@@ -163,6 +170,10 @@ macro_rules! impl_wide_lanes {
             #[inline(always)]
             fn eq(self, o: Self) -> Self {
                 self.simd_eq(o)
+            }
+            #[inline(always)]
+            fn and(self, o: Self) -> Self {
+                self & o
             }
             #[inline(always)]
             fn select(mask: Self, a: Self, b: Self) -> Self {

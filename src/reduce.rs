@@ -18,22 +18,30 @@ pub const BLOCK: usize = 4096;
 const ACCS: usize = 16;
 
 /// A streaming, order-fixed f64 sum of per-element terms.
+///
+/// The 16 accumulators are two `f64x8` values, never indexed at run time on the hot paths, so
+/// that once a kernel's chunk loop is inlined the compiler keeps them in registers (an
+/// accumulator array indexed by `pos % 16` lived in memory and cost a store-to-load round trip
+/// per chunk: half of Adafactor's cache-resident time).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BlockedSum {
-    acc: [f64; ACCS],
+    /// Accumulators 0–7 and 8–15.
+    lo: f64x8,
+    hi: f64x8,
     /// Global index of the next element.
     pos: usize,
     total: f64,
 }
 
 impl BlockedSum {
-    pub(crate) const fn new() -> Self {
-        Self { acc: [0.0; ACCS], pos: 0, total: 0.0 }
+    pub(crate) fn new() -> Self {
+        Self { lo: f64x8::ZERO, hi: f64x8::ZERO, pos: 0, total: 0.0 }
     }
 
     /// The 16 accumulators combined by the fixed pairwise tree.
-    fn tree(acc: &[f64; ACCS]) -> f64 {
-        let mut a = *acc;
+    #[inline(always)]
+    fn tree(&self) -> f64 {
+        let mut a = self.accumulators();
         let mut width = ACCS;
         while width > 1 {
             width /= 2;
@@ -44,9 +52,30 @@ impl BlockedSum {
         a[0]
     }
 
-    fn close_block(&mut self) {
-        self.total += Self::tree(&self.acc);
-        self.acc = [0.0; ACCS];
+    #[inline(always)]
+    fn accumulators(&self) -> [f64; ACCS] {
+        let mut a = [0.0; ACCS];
+        a[..8].copy_from_slice(&self.lo.to_array());
+        a[8..].copy_from_slice(&self.hi.to_array());
+        a
+    }
+
+    #[inline(always)]
+    fn set_accumulators(&mut self, a: &[f64; ACCS]) {
+        let (lo, hi) = a.split_at(8);
+        self.lo = f64x8::new(lo.try_into().unwrap_or([0.0; 8]));
+        self.hi = f64x8::new(hi.try_into().unwrap_or([0.0; 8]));
+    }
+
+    /// Advances by `k` elements (after they were added), closing the block at its end.
+    #[inline(always)]
+    fn advance(&mut self, k: usize) {
+        self.pos += k;
+        if self.pos.is_multiple_of(BLOCK) {
+            self.total += self.tree();
+            self.lo = f64x8::ZERO;
+            self.hi = f64x8::ZERO;
+        }
     }
 
     /// Adds `term(x)` for every `x` of `xs`, which continue the global index sequence.
@@ -56,42 +85,44 @@ impl BlockedSum {
         while !xs.is_empty() {
             let in_block = BLOCK - self.pos % BLOCK;
             let (now, rest) = xs.split_at(in_block.min(xs.len()));
-            let mut it = now;
-            // Until aligned to 16, then 16 at a time (vectorisable), then the rest.
-            while !self.pos.is_multiple_of(ACCS) {
-                let Some((&x, r)) = it.split_first() else { break };
-                self.acc[self.pos % ACCS] += term(x);
-                self.pos += 1;
-                it = r;
-            }
+            // Until aligned to 16 (one accumulator at a time, on a copy: a run-time index into
+            // the fields would keep them out of registers everywhere), then 16 at a time into
+            // both halves, then the rest.
+            let head = ((ACCS - self.pos % ACCS) % ACCS).min(now.len());
+            let (head, it) = now.split_at(head);
+            self.extend_slow(head, &term);
             let (chunks, tail) = it.as_chunks::<ACCS>();
-            // The accumulators in two `f64x8` registers (a field array would be kept in memory
-            // and added one lane at a time).
-            let mut lo = f64x8::new(self.acc[..8].try_into().unwrap_or([0.0; 8]));
-            let mut hi = f64x8::new(self.acc[8..].try_into().unwrap_or([0.0; 8]));
             for c in chunks {
                 let t: [f64; ACCS] = core::array::from_fn(|j| term(c[j]));
                 let (a, b) = t.split_at(8);
-                lo += f64x8::new(a.try_into().unwrap_or([0.0; 8]));
-                hi += f64x8::new(b.try_into().unwrap_or([0.0; 8]));
+                self.lo += f64x8::new(a.try_into().unwrap_or([0.0; 8]));
+                self.hi += f64x8::new(b.try_into().unwrap_or([0.0; 8]));
             }
-            self.acc[..8].copy_from_slice(&lo.to_array());
-            self.acc[8..].copy_from_slice(&hi.to_array());
-            self.pos += chunks.len() * ACCS;
-            for (j, &x) in tail.iter().enumerate() {
-                self.acc[j] += term(x);
+            if !chunks.is_empty() {
+                self.advance(chunks.len() * ACCS);
             }
-            self.pos += tail.len();
-            if self.pos.is_multiple_of(BLOCK) {
-                self.close_block();
-            }
+            self.extend_slow(tail, &term);
             xs = rest;
         }
     }
 
-    /// [`BlockedSum::extend`] for one lane chunk of which the first `live` values count: a
-    /// whole chunk that fits its group of 16 adds straight into its accumulators (the same
-    /// order, vectorised); anything else goes through `extend`.
+    /// Adds `xs` (within one block) one element at a time.
+    #[inline(always)]
+    fn extend_slow(&mut self, xs: &[f32], term: &impl Fn(f32) -> f64) {
+        if xs.is_empty() {
+            return;
+        }
+        let mut a = self.accumulators();
+        for (k, &x) in xs.iter().enumerate() {
+            a[(self.pos + k) % ACCS] += term(x);
+        }
+        self.set_accumulators(&a);
+        self.advance(xs.len());
+    }
+
+    /// [`BlockedSum::extend`] for one lane chunk of which the first `live` values count. A
+    /// whole 8- or 16-lane chunk (the native widths) adds straight into its half or both
+    /// halves, in registers (the same order); anything else goes through `extend`.
     #[inline(always)]
     pub(crate) fn extend_chunk<const N: usize>(
         &mut self,
@@ -99,25 +130,28 @@ impl BlockedSum {
         live: usize,
         term: impl Fn(f32) -> f64,
     ) {
-        let base = self.pos % ACCS;
-        match self.acc.get_mut(base..base + N) {
-            Some(acc) if live == N => {
-                for (a, &x) in acc.iter_mut().zip(xs) {
-                    *a += term(x);
-                }
-                self.pos += N;
-                if self.pos.is_multiple_of(BLOCK) {
-                    self.close_block();
-                }
+        let t: [f64; N] = core::array::from_fn(|j| term(xs[j]));
+        if live == N && N == 8 && self.pos.is_multiple_of(8) {
+            let v = f64x8::new(t[..8].try_into().unwrap_or([0.0; 8]));
+            if self.pos.is_multiple_of(ACCS) {
+                self.lo += v;
+            } else {
+                self.hi += v;
             }
-            _ => self.extend(xs.get(..live).unwrap_or(xs), term),
+            self.advance(8);
+        } else if live == N && N == 16 && self.pos.is_multiple_of(ACCS) {
+            self.lo += f64x8::new(t[..8].try_into().unwrap_or([0.0; 8]));
+            self.hi += f64x8::new(t[8..].try_into().unwrap_or([0.0; 8]));
+            self.advance(16);
+        } else {
+            self.extend(xs.get(..live).unwrap_or(xs), term);
         }
     }
 
     /// The sum of every term added so far.
     pub(crate) fn finish(mut self) -> f64 {
         if !self.pos.is_multiple_of(BLOCK) {
-            self.close_block();
+            self.total += self.tree();
         }
         self.total
     }

@@ -3,7 +3,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::numerics::{Numerics, Profile, bool_const, c, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -141,20 +141,22 @@ pub fn asgd_step_with(
     validate::len("grads", n, grads.len())?;
     validate::len("ax", n, ax.len())?;
     let k = Coef::new(step, state, cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 2, 1>(
+    // The options as compile-time constants: no branch in the loop.
+    let (decay, averaging) = (k.weight_decay.is_some(), k.mu.is_some());
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(decay, |WD| {
+        bool_const!(averaging, |AVG| for_each_chunk::<N, 2, 1>(
             [params, ax],
             [grads],
             #[inline(always)]
-            |[p, a], [g]| asgd_lanes::<L, N, P>(&k, p, g, a),
-        )
-    }));
+            |[p, a], [g]| asgd_lanes::<L, N, P, WD, AVG>(&k, p, g, a),
+        ))
+    })));
     *state = k.next;
     Ok(())
 }
 
 #[inline(always)]
-fn asgd_lanes<L: Lanes<N>, const N: usize, P: Profile>(
+fn asgd_lanes<L: Lanes<N>, const N: usize, P: Profile, const WD: bool, const AVG: bool>(
     k: &Coef,
     p: &mut [f32; N],
     g: &[f32; N],
@@ -162,16 +164,15 @@ fn asgd_lanes<L: Lanes<N>, const N: usize, P: Profile>(
 ) {
     let param = L::load(p);
     let mut g = L::load(g) * L::splat(k.scale);
-    if let Some(wd) = k.weight_decay {
-        g = P::fma(L::splat(wd), param, g);
+    if WD {
+        g = P::fma(L::splat(k.weight_decay.unwrap_or(0.0)), param, g);
     }
     let new = P::fma(L::splat(k.neg_eta), g, param * L::splat(k.decay));
     new.store(p);
-    match k.mu {
-        Some(mu) => {
-            let a = L::load(ax);
-            (a + (new - a) * L::splat(mu)).store(ax);
-        }
-        None => new.store(ax),
+    if AVG {
+        let a = L::load(ax);
+        (a + (new - a) * L::splat(k.mu.unwrap_or(1.0))).store(ax);
+    } else {
+        new.store(ax);
     }
 }

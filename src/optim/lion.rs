@@ -3,7 +3,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::numerics::{Numerics, Profile, bool_const, c, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -110,19 +110,23 @@ pub fn lion_step_with(
     validate::len("grads", n, grads.len())?;
     validate::len("exp_avg", n, exp_avg.len())?;
     let k = Coef::new(cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 2, 1>(
-            [params, exp_avg],
-            [grads],
-            #[inline(always)]
-            |[p, m], [g]| lion_lanes::<L, N, P>(&k, p, g, m),
-        )
-    }));
+    // Weight decay as a compile-time constant: no branch in the loop.
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(
+        k.decay.is_some(),
+        |WD| {
+            for_each_chunk::<N, 2, 1>(
+                [params, exp_avg],
+                [grads],
+                #[inline(always)]
+                |[p, m], [g]| lion_lanes::<L, N, P, WD>(&k, p, g, m),
+            )
+        }
+    )));
     Ok(())
 }
 
 #[inline(always)]
-fn lion_lanes<L: Lanes<N>, const N: usize, P: Profile>(
+fn lion_lanes<L: Lanes<N>, const N: usize, P: Profile, const WD: bool>(
     k: &Coef,
     p: &mut [f32; N],
     g: &[f32; N],
@@ -132,8 +136,8 @@ fn lion_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     let g = L::load(g) * L::splat(k.scale);
     let m_old = L::load(m);
     let dir = P::fma(L::splat(k.one_minus_beta1), g, m_old * L::splat(k.beta1)).sign();
-    if let Some(f) = k.decay {
-        param = param * L::splat(f);
+    if WD {
+        param = param * L::splat(k.decay.unwrap_or(1.0));
     }
     P::fma(L::splat(k.neg_lr), dir, param).store(p);
     P::fma(L::splat(k.one_minus_beta2), g, m_old * L::splat(k.beta2)).store(m);

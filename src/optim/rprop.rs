@@ -2,7 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::numerics::{Numerics, Profile, bool_const, c, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -131,19 +131,23 @@ pub fn rprop_step_with(
     validate::len("prev", n, prev.len())?;
     validate::len("step_size", n, step_size.len())?;
     let k = Coef::new(step, cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 3, 1>(
-            [params, prev, step_size],
-            [grads],
-            #[inline(always)]
-            |[p, pr, ss], [g]| rprop_lanes::<L, N, P>(&k, p, g, pr, ss),
-        )
-    }));
+    // The first-step option as a compile-time constant: no branch in the loop.
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(
+        k.first_step,
+        |FIRST| {
+            for_each_chunk::<N, 3, 1>(
+                [params, prev, step_size],
+                [grads],
+                #[inline(always)]
+                |[p, pr, ss], [g]| rprop_lanes::<L, N, P, FIRST>(&k, p, g, pr, ss),
+            )
+        }
+    )));
     Ok(())
 }
 
 #[inline(always)]
-fn rprop_lanes<L: Lanes<N>, const N: usize, P: Profile>(
+fn rprop_lanes<L: Lanes<N>, const N: usize, P: Profile, const FIRST: bool>(
     k: &Coef,
     p: &mut [f32; N],
     g: &[f32; N],
@@ -151,12 +155,10 @@ fn rprop_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     step_size: &mut [f32; N],
 ) {
     let g = L::load(g) * L::splat(k.scale);
-    let (old_prev, old_size) = if k.first_step {
-        (L::splat(0.0), L::splat(k.lr))
-    } else {
-        (L::load(prev), L::load(step_size))
-    };
-    let s = (g * old_prev).sign();
+    let (old_prev, old_size) =
+        if FIRST { (L::splat(0.0), L::splat(k.lr)) } else { (L::load(prev), L::load(step_size)) };
+    // sign(g·prev) > 0 (< 0) exactly when g·prev > 0 (< 0); NaN is neither.
+    let s = g * old_prev;
     let zero = L::splat(0.0);
     let etaminus = L::splat(k.etaminus);
     let factor =

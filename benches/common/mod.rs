@@ -1,0 +1,390 @@
+//! The update kernels as the benches see them: each with its buffers, passes, divisions and
+//! square roots, and a closure that runs it at a given width; the input data; the
+//! same-traffic baseline.
+
+use optkern::*;
+
+type Kernel = Box<dyn Fn(Width, &mut [Vec<f32>], &[f32])>;
+
+pub struct Bench {
+    pub name: &'static str,
+    /// Mutable buffers (params first); each is read and written.
+    pub muts: usize,
+    /// Passes over the data (the two-pass layer-wise kernels read everything twice).
+    pub passes: u64,
+    pub widths: bool,
+    /// Divisions and square roots per element and pass in this profile (what bounds the kernel
+    /// when its data sit in cache; `benches/roofline.rs` times a kernel with the same traffic
+    /// and these operations).
+    pub div_sqrt: (u32, u32),
+    pub run: Kernel,
+}
+
+pub fn sizes() -> Vec<usize> {
+    std::env::var("OPTKERN_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1 << 12, 1 << 16, 1 << 20, 1 << 24])
+}
+
+pub fn input(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as f32 / 16_777_216.0 - 0.5
+        })
+        .collect()
+}
+
+/// Reads and writes every mutable buffer and reads the gradient: `s += g`.
+pub fn baseline(muts: &mut [Vec<f32>], g: &[f32]) {
+    match muts {
+        [a] => a.iter_mut().zip(g).for_each(|(a, g)| *a += g),
+        [a, b] => a.iter_mut().zip(b.iter_mut()).zip(g).for_each(|((a, b), g)| {
+            *a += g;
+            *b += g;
+        }),
+        [a, b, c] => {
+            a.iter_mut().zip(b.iter_mut()).zip(c.iter_mut()).zip(g).for_each(|(((a, b), c), g)| {
+                *a += g;
+                *b += g;
+                *c += g;
+            })
+        }
+        [a, b, c, d] => {
+            a.iter_mut().zip(b.iter_mut()).zip(c.iter_mut()).zip(d.iter_mut()).zip(g).for_each(
+                |((((a, b), c), d), g)| {
+                    *a += g;
+                    *b += g;
+                    *c += g;
+                    *d += g;
+                },
+            )
+        }
+        _ => unreachable!(),
+    }
+}
+
+pub fn kernels(profile: Numerics) -> Vec<Bench> {
+    // `torch`/`portable`: (divisions, square roots) per element and pass.
+    let b = |name, muts, passes, widths, torch: (u32, u32), portable, run: Kernel| Bench {
+        name,
+        muts,
+        passes,
+        widths,
+        div_sqrt: if profile == Numerics::Torch { torch } else { portable },
+        run,
+    };
+    vec![
+        b(
+            "adam",
+            3,
+            1,
+            true,
+            (2, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => adam_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    &mut [],
+                    10,
+                    &AdamConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "sgd_momentum",
+            2,
+            1,
+            true,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, m] => sgd_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    2,
+                    &SgdConfig { momentum: 0.9, numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "momentum",
+            2,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, v] => momentum_step_with(
+                    w,
+                    p,
+                    g,
+                    v,
+                    &MomentumConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "adagrad",
+            2,
+            1,
+            false,
+            (1, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, sum] => adagrad_step_with(
+                    w,
+                    p,
+                    g,
+                    sum,
+                    2,
+                    &AdagradConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "rmsprop",
+            2,
+            1,
+            false,
+            (1, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, sq] => rmsprop_step_with(
+                    w,
+                    p,
+                    g,
+                    sq,
+                    &mut [],
+                    &mut [],
+                    &RmspropConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "adamax",
+            3,
+            1,
+            false,
+            (1, 0),
+            (1, 0),
+            Box::new(move |w, s, g| match s {
+                [p, m, u] => adamax_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    u,
+                    10,
+                    &AdamaxConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "adadelta",
+            3,
+            1,
+            false,
+            (1, 2),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, sq, acc] => adadelta_step_with(
+                    w,
+                    p,
+                    g,
+                    sq,
+                    acc,
+                    &AdadeltaConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "nadam",
+            3,
+            1,
+            false,
+            (3, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => nadam_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    &mut NadamState::default(),
+                    10,
+                    &NadamConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "radam",
+            3,
+            1,
+            false,
+            (2, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => radam_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    10,
+                    &RadamConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "asgd",
+            2,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, ax] => asgd_step_with(
+                    w,
+                    p,
+                    g,
+                    ax,
+                    &mut AsgdState { eta: 0.01, mu: 0.5 },
+                    10,
+                    &AsgdConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "rprop",
+            3,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, prev, ss] => rprop_step_with(
+                    w,
+                    p,
+                    g,
+                    prev,
+                    ss,
+                    2,
+                    &RpropConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "adafactor",
+            2,
+            2,
+            false,
+            (1, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, var] => adafactor_step_with(
+                    w,
+                    p,
+                    g,
+                    var,
+                    10,
+                    &AdafactorConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "lion",
+            2,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, m] => lion_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    &LionConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "lamb",
+            3,
+            2,
+            false,
+            (3, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => lamb_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    10,
+                    &LambConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "lars",
+            2,
+            2,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, v] => lars_step_with(
+                    w,
+                    p,
+                    g,
+                    v,
+                    &LarsConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+    ]
+}

@@ -1,0 +1,174 @@
+//! Cache-resident speed against each kernel's own compute limit, in one interleaved run.
+//!
+//! For every update kernel and profile, at 4 Ki elements (L1/L2) by default, three loops are
+//! timed round-robin (so that drift on a shared machine hits all three alike) and the median
+//! of the rounds is reported:
+//! - `optkern`: the public entry point (native width);
+//! - `limit`: a loop with the kernel's traffic (the same-traffic baseline `s += g` on every
+//!   buffer) *and* its divisions and square roots per element, on independent values
+//!   (`p += g/d; d += c` per division, `d = √d + c` per root): the speed of the divide/sqrt
+//!   unit and the memory it shares with nothing else;
+//! - `baseline`: the same-traffic baseline alone.
+//!
+//! `× limit` = optkern ÷ limit; the kernel is "div/sqrt"-bound where the limit is well above
+//! the baseline, else "traffic"-bound. For Adam the scalar loop a user would write (three
+//! divisions and a root, as the C loop in `benches/c/adam_loop.c`) is timed too.
+//!
+//! `RUSTFLAGS="-C target-cpu=native" cargo bench --bench roofline`
+//! (`OPTKERN_ROOFLINE_N` elements, `OPTKERN_ROOFLINE_ROUNDS` rounds, `OPTKERN_ROOFLINE_KERNEL` one kernel; `--test` runs one short
+//! round as a smoke test).
+
+use optkern::*;
+use std::hint::black_box;
+use std::time::Instant;
+use wide::f32x8;
+
+// Shared with `benches/optim.rs`, which uses the rest of it.
+#[allow(dead_code)]
+mod common;
+use common::{baseline, input, kernels};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+/// The same-traffic baseline (`s += g` on every buffer, one pass) with `D` divisions and `S`
+/// square roots per element added to the first buffer's update, their divisor derived from the
+/// second buffer: `d = |m| + c`, `d ← √d + c` per root, `p += g/d; d += c` per division.
+fn limit<const D: usize, const S: usize, const E: usize>(muts: &mut [Vec<f32>], g: &[f32]) {
+    let c = f32x8::splat(1e-3);
+    let [first, second, others @ ..] = muts else { panic!("two buffers at least") };
+    let mut others: [&mut [[f32; 8]]; E] = others
+        .iter_mut()
+        .map(|s| s.as_chunks_mut::<8>().0)
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("E other buffers");
+    let g8 = g.as_chunks::<8>().0;
+    let p8 = first.as_chunks_mut::<8>().0;
+    let m8 = &mut second.as_chunks_mut::<8>().0[..p8.len()];
+    let g8 = &g8[..p8.len()];
+    for o in others.iter_mut() {
+        *o = &mut std::mem::take(o)[..p8.len()];
+    }
+    for i in 0..p8.len() {
+        let (gg, mm) = (f32x8::new(g8[i]), f32x8::new(m8[i]));
+        let (mut x, mut d) = (f32x8::new(p8[i]) + gg, mm.abs() + c);
+        for _ in 0..S {
+            d = d.sqrt() + c;
+        }
+        for _ in 0..D {
+            x += gg / d;
+            d += c;
+        }
+        p8[i] = x.to_array();
+        m8[i] = (mm + gg).to_array();
+        for o in others.iter_mut() {
+            o[i] = (f32x8::new(o[i]) + gg).to_array();
+        }
+    }
+}
+
+fn limit_for(div_sqrt: (u32, u32), buffers: usize) -> fn(&mut [Vec<f32>], &[f32]) {
+    macro_rules! pick {
+        ($($d:literal, $s:literal);*) => {
+            match (div_sqrt, buffers) {
+                $(
+                    (($d, $s), 2) => limit::<$d, $s, 0>,
+                    (($d, $s), 3) => limit::<$d, $s, 1>,
+                )*
+                other => panic!("no limit loop for {other:?}"),
+            }
+        };
+    }
+    pick!(0, 0; 1, 0; 1, 1; 1, 2; 2, 1; 3, 1)
+}
+
+/// The Adam loop as a user would write it (as `benches/c/adam_loop.c`).
+fn adam_scalar(s: &mut [Vec<f32>], g: &[f32]) {
+    let [p, m, v] = s else { unreachable!() };
+    let n = p.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    let (lr, b1, b2, eps) = (1e-3f32, 0.9f32, 0.999f32, 1e-8f32);
+    let (bc1, bc2) = (1.0 - b1.powi(10), 1.0 - b2.powi(10));
+    for i in 0..p.len() {
+        m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+        p[i] -= lr * (m[i] / bc1) / ((v[i] / bc2).sqrt() + eps);
+    }
+}
+
+type Loop<'a> = Box<dyn Fn(&mut [Vec<f32>], &[f32]) + 'a>;
+
+fn median(mut x: Vec<f64>) -> f64 {
+    x.sort_by(f64::total_cmp);
+    x[x.len() / 2]
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--test");
+    let n = env("OPTKERN_ROOFLINE_N", 4096);
+    let rounds = if smoke { 1 } else { env("OPTKERN_ROOFLINE_ROUNDS", 21) };
+    // About 5 ms per timing (one iteration in the smoke test).
+    let iters = if smoke { 1 } else { (5_000_000 / n).max(1) };
+    let only = std::env::var("OPTKERN_ROOFLINE_KERNEL").ok();
+    println!("n = {n}, median of {rounds} interleaved rounds, ns/element");
+    println!();
+    println!(
+        "| kernel | profile | div, √ per element | optkern | limit | × limit | baseline | bound by |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for profile in [Numerics::Torch, Numerics::Portable] {
+        for bench in kernels(profile) {
+            if only.as_ref().is_some_and(|k| *k != bench.name) {
+                continue;
+            }
+            let mut state: Vec<Vec<f32>> =
+                (0..bench.muts).map(|k| input(n, k as u32 + 10)).collect();
+            for s in state.iter_mut().skip(1) {
+                s.iter_mut().for_each(|x| *x = x.abs() * 1e-3);
+            }
+            let g = input(n, 1);
+            let passes = bench.passes;
+            let lim = limit_for(bench.div_sqrt, bench.muts);
+            let mut loops: Vec<(&str, Loop)> = vec![
+                ("optkern", Box::new(|s, g| (bench.run)(Width::NATIVE, s, g))),
+                ("limit", Box::new(move |s, g| (0..passes).for_each(|_| lim(s, g)))),
+                ("baseline", Box::new(move |s, g| (0..passes).for_each(|_| baseline(s, g)))),
+            ];
+            if bench.name == "adam" && profile == Numerics::Torch {
+                loops.push(("scalar", Box::new(adam_scalar)));
+            }
+            let mut times = vec![Vec::new(); loops.len()];
+            for _ in 0..rounds {
+                for (t, (_, run)) in times.iter_mut().zip(&loops) {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        run(&mut state, black_box(&g));
+                    }
+                    t.push(start.elapsed().as_secs_f64() * 1e9 / (iters * n) as f64);
+                }
+            }
+            let t: Vec<f64> = times.into_iter().map(median).collect();
+            let (divs, roots) = bench.div_sqrt;
+            let per_elem = |x: u32| x * passes as u32;
+            let bound = if t[1] > 1.3 * t[2] { "div/sqrt" } else { "traffic" };
+            println!(
+                "| {} | {profile:?} | {}, {} | {:.3} | {:.3} | {:.2} | {:.3} | {bound} |",
+                bench.name,
+                per_elem(divs),
+                per_elem(roots),
+                t[0],
+                t[1],
+                t[0] / t[1],
+                t[2],
+            );
+            if let Some(scalar) = t.get(3) {
+                println!(
+                    "| adam scalar loop | (3 div, 1 √) | | {scalar:.3} | | optkern {:.2}× faster | | |",
+                    scalar / t[0]
+                );
+            }
+        }
+    }
+}
