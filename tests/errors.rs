@@ -4,6 +4,7 @@
 //! the reference crate's independent `accepts_*` rules over a grid of special values.
 
 mod common;
+use common::to_reference::ToReference;
 use common::{Data, Kind, bits};
 use optkern::{AdamConfig, Error, MomentumConfig, Problem, SgdConfig};
 use optkern_reference as reference;
@@ -213,15 +214,7 @@ fn every_hyperparameter_is_checked() {
             ("grad_scale", SgdConfig { grad_scale: x as f32, ..d }),
         ];
         for (name, cfg) in variants {
-            let h = reference::Sgd {
-                lr: cfg.lr,
-                momentum: cfg.momentum,
-                dampening: cfg.dampening,
-                weight_decay: cfg.weight_decay,
-                nesterov: cfg.nesterov,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             let want = (!reference::accepts_sgd(&h, 1))
                 .then(|| hyper(name, if name == "grad_scale" { f64::from(x as f32) } else { x }));
             rejected += usize::from(want.is_some());
@@ -237,18 +230,7 @@ fn every_hyperparameter_is_checked() {
             ("grad_scale", AdamConfig { grad_scale: x as f32, ..d }),
         ];
         for (name, cfg) in variants {
-            let h = reference::Adam {
-                lr: cfg.lr,
-                beta1: cfg.beta1,
-                beta2: cfg.beta2,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                decoupled: cfg.decoupled_weight_decay,
-                amsgrad: cfg.amsgrad,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-                eps_hat: cfg.eps_hat,
-            };
+            let h = cfg.to_reference();
             let want = (!reference::accepts_adam(&h, 1))
                 .then(|| hyper(name, if name == "grad_scale" { f64::from(x as f32) } else { x }));
             rejected += usize::from(want.is_some());
@@ -262,12 +244,7 @@ fn every_hyperparameter_is_checked() {
             ("grad_scale", MomentumConfig { grad_scale: x as f32, ..d }),
         ];
         for (name, cfg) in variants {
-            let h = reference::Momentum {
-                lr: cfg.lr,
-                momentum: cfg.momentum,
-                weight_decay: cfg.weight_decay,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             let want = (!reference::accepts_momentum(&h))
                 .then(|| hyper(name, if name == "grad_scale" { f64::from(x as f32) } else { x }));
             rejected += usize::from(want.is_some());
@@ -355,21 +332,7 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
                 _ => unreachable!(),
             })
         },
-        |c| {
-            reference::accepts_adagrad(
-                &reference::Adagrad {
-                    lr: c.lr,
-                    lr_decay: c.lr_decay,
-                    weight_decay: c.weight_decay,
-                    initial_accumulator_value: c.initial_accumulator_value,
-                    eps: c.eps,
-                    eps_inside_sqrt: c.eps_inside_sqrt,
-                    maximize: c.maximize,
-                    grad_scale: f64::from(c.grad_scale),
-                },
-                1,
-            )
-        },
+        |c| reference::accepts_adagrad(&c.to_reference(), 1),
     );
     rejected += grid(
         "rmsprop",
@@ -390,19 +353,7 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
                 _ => unreachable!(),
             })
         },
-        |c| {
-            reference::accepts_rmsprop(&reference::Rmsprop {
-                lr: c.lr,
-                alpha: c.alpha,
-                eps: c.eps,
-                weight_decay: c.weight_decay,
-                momentum: c.momentum,
-                centered: c.centered,
-                eps_inside_sqrt: c.eps_inside_sqrt,
-                maximize: c.maximize,
-                grad_scale: f64::from(c.grad_scale),
-            })
-        },
+        |c| reference::accepts_rmsprop(&c.to_reference()),
     );
     rejected += grid(
         "adamax",
@@ -423,20 +374,7 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
                 _ => unreachable!(),
             })
         },
-        |c| {
-            reference::accepts_adamax(
-                &reference::Adamax {
-                    lr: c.lr,
-                    beta1: c.beta1,
-                    beta2: c.beta2,
-                    eps: c.eps,
-                    weight_decay: c.weight_decay,
-                    maximize: c.maximize,
-                    grad_scale: f64::from(c.grad_scale),
-                },
-                1,
-            )
-        },
+        |c| reference::accepts_adamax(&c.to_reference(), 1),
     );
     rejected += grid(
         "adadelta",
@@ -456,16 +394,7 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
                 _ => unreachable!(),
             })
         },
-        |c| {
-            reference::accepts_adadelta(&reference::Adadelta {
-                lr: c.lr,
-                rho: c.rho,
-                eps: c.eps,
-                weight_decay: c.weight_decay,
-                maximize: c.maximize,
-                grad_scale: f64::from(c.grad_scale),
-            })
-        },
+        |c| reference::accepts_adadelta(&c.to_reference()),
     );
     rejected += grid(
         "nadam",
@@ -495,22 +424,7 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
                 _ => unreachable!(),
             })
         },
-        |c| {
-            reference::accepts_nadam(
-                &reference::Nadam {
-                    lr: c.lr,
-                    beta1: c.beta1,
-                    beta2: c.beta2,
-                    eps: c.eps,
-                    weight_decay: c.weight_decay,
-                    momentum_decay: c.momentum_decay,
-                    decoupled: c.decoupled_weight_decay,
-                    maximize: c.maximize,
-                    grad_scale: f64::from(c.grad_scale),
-                },
-                1,
-            )
-        },
+        |c| reference::accepts_nadam(&c.to_reference(), 1),
     );
     rejected += grid(
         "radam",
@@ -531,21 +445,7 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
                 _ => unreachable!(),
             })
         },
-        |c| {
-            reference::accepts_radam(
-                &reference::Radam {
-                    lr: c.lr,
-                    beta1: c.beta1,
-                    beta2: c.beta2,
-                    eps: c.eps,
-                    weight_decay: c.weight_decay,
-                    decoupled: c.decoupled_weight_decay,
-                    maximize: c.maximize,
-                    grad_scale: f64::from(c.grad_scale),
-                },
-                1,
-            )
-        },
+        |c| reference::accepts_radam(&c.to_reference(), 1),
     );
     rejected += grid(
         "asgd",
@@ -573,20 +473,7 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
                 _ => unreachable!(),
             })
         },
-        |c| {
-            reference::accepts_asgd(
-                &reference::Asgd {
-                    lr: c.lr,
-                    lambd: c.lambd,
-                    alpha: c.alpha,
-                    t0: c.t0,
-                    weight_decay: c.weight_decay,
-                    maximize: c.maximize,
-                    grad_scale: f64::from(c.grad_scale),
-                },
-                1,
-            )
-        },
+        |c| reference::accepts_asgd(&c.to_reference(), 1),
     );
     rejected += grid(
         "rprop",
@@ -607,36 +494,10 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
                 _ => unreachable!(),
             })
         },
-        |c| {
-            reference::accepts_rprop(
-                &reference::Rprop {
-                    lr: c.lr,
-                    etaminus: c.etaminus,
-                    etaplus: c.etaplus,
-                    step_size_min: c.step_size_min,
-                    step_size_max: c.step_size_max,
-                    maximize: c.maximize,
-                    grad_scale: f64::from(c.grad_scale),
-                },
-                1,
-            )
-        },
+        |c| reference::accepts_rprop(&c.to_reference(), 1),
     );
-    let adafactor_accepts = |c: &AdafactorConfig| {
-        reference::accepts_adafactor(
-            &reference::Adafactor {
-                lr: c.lr,
-                beta2_decay: c.beta2_decay,
-                eps1: c.eps1,
-                eps2: c.eps2,
-                d: c.d,
-                weight_decay: c.weight_decay,
-                maximize: c.maximize,
-                grad_scale: f64::from(c.grad_scale),
-            },
-            1,
-        )
-    };
+    let adafactor_accepts =
+        |c: &AdafactorConfig| reference::accepts_adafactor(&c.to_reference(), 1);
     let adafactor_fields: [Field<AdafactorConfig>; 7] = [
         field!("lr", lr),
         field!("beta2_decay", beta2_decay),
@@ -695,16 +556,7 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
                 _ => unreachable!(),
             })
         },
-        |c| {
-            reference::accepts_lion(&reference::Lion {
-                lr: c.lr,
-                beta1: c.beta1,
-                beta2: c.beta2,
-                weight_decay: c.weight_decay,
-                maximize: c.maximize,
-                grad_scale: f64::from(c.grad_scale),
-            })
-        },
+        |c| reference::accepts_lion(&c.to_reference()),
     );
     rejected += grid(
         "lamb",
@@ -725,20 +577,7 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
                 _ => unreachable!(),
             })
         },
-        |c| {
-            reference::accepts_lamb(
-                &reference::Lamb {
-                    lr: c.lr,
-                    beta1: c.beta1,
-                    beta2: c.beta2,
-                    eps: c.eps,
-                    weight_decay: c.weight_decay,
-                    maximize: c.maximize,
-                    grad_scale: f64::from(c.grad_scale),
-                },
-                1,
-            )
-        },
+        |c| reference::accepts_lamb(&c.to_reference(), 1),
     );
     rejected += grid(
         "lars",
@@ -759,17 +598,7 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
                 _ => unreachable!(),
             })
         },
-        |c| {
-            reference::accepts_lars(&reference::Lars {
-                lr: c.lr,
-                momentum: c.momentum,
-                weight_decay: c.weight_decay,
-                trust_coefficient: c.trust_coefficient,
-                eps: c.eps,
-                maximize: c.maximize,
-                grad_scale: f64::from(c.grad_scale),
-            })
-        },
+        |c| reference::accepts_lars(&c.to_reference()),
     );
     assert!(rejected > 400, "only {rejected} rejections");
 }

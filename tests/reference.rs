@@ -7,6 +7,7 @@
 
 mod common;
 use common::kernels::{PROFILES, adam_configs, momentum_configs, sgd_configs};
+use common::to_reference::ToReference;
 use common::{Data, Kind};
 use optkern_reference as reference;
 
@@ -54,15 +55,7 @@ fn sgd_matches_reference() {
     for numerics in PROFILES {
         for (name, cfg) in sgd_configs() {
             let cfg = optkern::SgdConfig { numerics, ..cfg };
-            let h = reference::Sgd {
-                lr: cfg.lr,
-                momentum: cfg.momentum,
-                dampening: cfg.dampening,
-                weight_decay: cfg.weight_decay,
-                nesterov: cfg.nesterov,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             let mut data = Data::new(1);
             let mut p = data.vec(N, Kind::Param);
             let gs = grads(&mut data);
@@ -84,18 +77,7 @@ fn adam_matches_reference() {
     for numerics in PROFILES {
         for (name, cfg) in adam_configs() {
             let cfg = optkern::AdamConfig { numerics, ..cfg };
-            let h = reference::Adam {
-                lr: cfg.lr,
-                beta1: cfg.beta1,
-                beta2: cfg.beta2,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                decoupled: cfg.decoupled_weight_decay,
-                amsgrad: cfg.amsgrad,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-                eps_hat: cfg.eps_hat,
-            };
+            let h = cfg.to_reference();
             let mut data = Data::new(2);
             let mut p = data.vec(N, Kind::Param);
             let gs = grads(&mut data);
@@ -149,12 +131,7 @@ fn momentum_and_lookahead_nesterov_match_reference() {
     for numerics in PROFILES {
         for (name, cfg) in momentum_configs() {
             let cfg = optkern::MomentumConfig { numerics, ..cfg };
-            let h = reference::Momentum {
-                lr: cfg.lr,
-                momentum: cfg.momentum,
-                weight_decay: cfg.weight_decay,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             // Classic momentum on given gradients.
             let mut data = Data::new(4);
             let mut p = data.vec(N, Kind::Param);
@@ -260,16 +237,7 @@ fn adagrad_rmsprop_adamax_adadelta_match_reference() {
     for numerics in PROFILES {
         for (name, cfg) in adagrad_configs() {
             let cfg = optkern::AdagradConfig { numerics, ..cfg };
-            let h = reference::Adagrad {
-                lr: cfg.lr,
-                lr_decay: cfg.lr_decay,
-                weight_decay: cfg.weight_decay,
-                initial_accumulator_value: cfg.initial_accumulator_value,
-                eps: cfg.eps,
-                eps_inside_sqrt: cfg.eps_inside_sqrt,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             run_pair(
                 &format!("adagrad/{name}/{numerics:?}"),
                 &[Kind::Param, Kind::NonNeg],
@@ -286,17 +254,7 @@ fn adagrad_rmsprop_adamax_adadelta_match_reference() {
         }
         for (name, cfg) in rmsprop_configs() {
             let cfg = optkern::RmspropConfig { numerics, ..cfg };
-            let h = reference::Rmsprop {
-                lr: cfg.lr,
-                alpha: cfg.alpha,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                momentum: cfg.momentum,
-                centered: cfg.centered,
-                eps_inside_sqrt: cfg.eps_inside_sqrt,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             run_pair(
                 &format!("rmsprop/{name}/{numerics:?}"),
                 &[Kind::Param, Kind::Zero, Kind::Zero, Kind::Zero],
@@ -313,15 +271,7 @@ fn adagrad_rmsprop_adamax_adadelta_match_reference() {
         }
         for (name, cfg) in adamax_configs() {
             let cfg = optkern::AdamaxConfig { numerics, ..cfg };
-            let h = reference::Adamax {
-                lr: cfg.lr,
-                beta1: cfg.beta1,
-                beta2: cfg.beta2,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             run_pair(
                 &format!("adamax/{name}/{numerics:?}"),
                 &[Kind::Param, Kind::Zero, Kind::Zero],
@@ -338,14 +288,7 @@ fn adagrad_rmsprop_adamax_adadelta_match_reference() {
         }
         for (name, cfg) in adadelta_configs() {
             let cfg = optkern::AdadeltaConfig { numerics, ..cfg };
-            let h = reference::Adadelta {
-                lr: cfg.lr,
-                rho: cfg.rho,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             run_pair(
                 &format!("adadelta/{name}/{numerics:?}"),
                 &[Kind::Param, Kind::Zero, Kind::Zero],
@@ -369,17 +312,7 @@ fn nadam_radam_asgd_rprop_match_reference() {
     for numerics in PROFILES {
         for (name, cfg) in nadam_configs() {
             let cfg = optkern::NadamConfig { numerics, ..cfg };
-            let h = reference::Nadam {
-                lr: cfg.lr,
-                beta1: cfg.beta1,
-                beta2: cfg.beta2,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                momentum_decay: cfg.momentum_decay,
-                decoupled: cfg.decoupled_weight_decay,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             let mut state = optkern::NadamState::default();
             let mut mp = 1.0f64;
             run_pair(
@@ -399,16 +332,7 @@ fn nadam_radam_asgd_rprop_match_reference() {
         }
         for (name, cfg) in radam_configs() {
             let cfg = optkern::RadamConfig { numerics, ..cfg };
-            let h = reference::Radam {
-                lr: cfg.lr,
-                beta1: cfg.beta1,
-                beta2: cfg.beta2,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                decoupled: cfg.decoupled_weight_decay,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             // 25 steps: 5 un-rectified, then rectified.
             run_pair(
                 &format!("radam/{name}/{numerics:?}"),
@@ -426,15 +350,7 @@ fn nadam_radam_asgd_rprop_match_reference() {
         }
         for (name, cfg) in asgd_configs() {
             let cfg = optkern::AsgdConfig { numerics, ..cfg };
-            let h = reference::Asgd {
-                lr: cfg.lr,
-                lambd: cfg.lambd,
-                alpha: cfg.alpha,
-                t0: cfg.t0,
-                weight_decay: cfg.weight_decay,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             let mut state = optkern::AsgdState::new(cfg.lr);
             let (mut eta, mut mu) = (cfg.lr, 1.0);
             run_pair(
@@ -453,15 +369,7 @@ fn nadam_radam_asgd_rprop_match_reference() {
         }
         for (name, cfg) in rprop_configs() {
             let cfg = optkern::RpropConfig { numerics, ..cfg };
-            let h = reference::Rprop {
-                lr: cfg.lr,
-                etaminus: cfg.etaminus,
-                etaplus: cfg.etaplus,
-                step_size_min: cfg.step_size_min,
-                step_size_max: cfg.step_size_max,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             // Sign decisions on normal-sized gradients agree between f32 and f64, so Rprop must
             // match closely too.
             run_pair(
@@ -487,16 +395,7 @@ fn adafactor_lion_lamb_lars_match_reference() {
     for numerics in PROFILES {
         for (name, cfg) in adafactor_configs() {
             let cfg = optkern::AdafactorConfig { numerics, ..cfg };
-            let h = reference::Adafactor {
-                lr: cfg.lr,
-                beta2_decay: cfg.beta2_decay,
-                eps1: cfg.eps1,
-                eps2: cfg.eps2,
-                d: cfg.d,
-                weight_decay: cfg.weight_decay,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             run_pair(
                 &format!("adafactor/{name}/{numerics:?}"),
                 &[Kind::Param, Kind::Zero],
@@ -544,14 +443,7 @@ fn adafactor_lion_lamb_lars_match_reference() {
         }
         for (name, cfg) in lion_configs() {
             let cfg = optkern::LionConfig { numerics, ..cfg };
-            let h = reference::Lion {
-                lr: cfg.lr,
-                beta1: cfg.beta1,
-                beta2: cfg.beta2,
-                weight_decay: cfg.weight_decay,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             run_pair(
                 &format!("lion/{name}/{numerics:?}"),
                 &[Kind::Param, Kind::Signed],
@@ -568,15 +460,7 @@ fn adafactor_lion_lamb_lars_match_reference() {
         }
         for (name, cfg) in lamb_configs() {
             let cfg = optkern::LambConfig { numerics, ..cfg };
-            let h = reference::Lamb {
-                lr: cfg.lr,
-                beta1: cfg.beta1,
-                beta2: cfg.beta2,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             run_pair(
                 &format!("lamb/{name}/{numerics:?}"),
                 &[Kind::Param, Kind::Zero, Kind::Zero],
@@ -593,15 +477,7 @@ fn adafactor_lion_lamb_lars_match_reference() {
         }
         for (name, cfg) in lars_configs() {
             let cfg = optkern::LarsConfig { numerics, ..cfg };
-            let h = reference::Lars {
-                lr: cfg.lr,
-                momentum: cfg.momentum,
-                weight_decay: cfg.weight_decay,
-                trust_coefficient: cfg.trust_coefficient,
-                eps: cfg.eps,
-                maximize: cfg.maximize,
-                grad_scale: f64::from(cfg.grad_scale),
-            };
+            let h = cfg.to_reference();
             run_pair(
                 &format!("lars/{name}/{numerics:?}"),
                 &[Kind::Param, Kind::Zero],

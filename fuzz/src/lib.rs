@@ -14,6 +14,10 @@ use arbitrary::Arbitrary;
 use optkern::{AdamConfig, Error, MomentumConfig, Numerics, SgdConfig, Width};
 use optkern_reference as reference;
 
+#[path = "../../tests/common/to_reference.rs"]
+mod to_reference;
+use to_reference::ToReference;
+
 /// A hyperparameter: raw f32 bits (NaN, ±∞, negatives, subnormals get explored) or, four
 /// times out of five, one of the values real configurations use (so that valid calls, whose
 /// results are compared, are common).
@@ -274,15 +278,7 @@ pub fn check_sgd(case: &Case) -> Outcome {
         grad_scale: h[4].get() as f32,
         numerics: case.numerics(),
     };
-    let r = reference::Sgd {
-        lr: cfg.lr,
-        momentum: cfg.momentum,
-        dampening: cfg.dampening,
-        weight_decay: cfg.weight_decay,
-        nesterov: cfg.nesterov,
-        maximize: cfg.maximize,
-        grad_scale: f64::from(cfg.grad_scale),
-    };
+    let r = cfg.to_reference();
     let spec = Spec {
         name: "sgd",
         muts: 2,
@@ -322,18 +318,7 @@ pub fn check_adam(case: &Case) -> Outcome {
         grad_scale: h[5].get() as f32,
         numerics: case.numerics(),
     };
-    let r = reference::Adam {
-        lr: cfg.lr,
-        beta1: cfg.beta1,
-        beta2: cfg.beta2,
-        eps: cfg.eps,
-        weight_decay: cfg.weight_decay,
-        decoupled: cfg.decoupled_weight_decay,
-        amsgrad: cfg.amsgrad,
-        maximize: cfg.maximize,
-        grad_scale: f64::from(cfg.grad_scale),
-        eps_hat: cfg.eps_hat,
-    };
+    let r = cfg.to_reference();
     let spec = Spec {
         name: "adam",
         muts: 4,
@@ -376,12 +361,7 @@ pub fn check_momentum(case: &Case) -> Outcome {
         grad_scale: h[3].get() as f32,
         numerics: case.numerics(),
     };
-    let r = reference::Momentum {
-        lr: cfg.lr,
-        momentum: cfg.momentum,
-        weight_decay: cfg.weight_decay,
-        grad_scale: f64::from(cfg.grad_scale),
-    };
+    let r = cfg.to_reference();
     let step = Spec {
         name: "momentum",
         muts: 2,
@@ -423,7 +403,6 @@ pub fn check_others(case: &Case) -> Outcome {
     use optkern::*;
     let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
     let gs = h[5] as f32;
-    let gs64 = f64::from(gs);
     let numerics = case.numerics();
     let max = case.flag(1);
     let eq = |l: &[usize]| lens_equal(l);
@@ -440,16 +419,7 @@ pub fn check_others(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
             };
-            let r = reference::Adagrad {
-                lr: cfg.lr,
-                lr_decay: cfg.lr_decay,
-                weight_decay: cfg.weight_decay,
-                initial_accumulator_value: cfg.initial_accumulator_value,
-                eps: cfg.eps,
-                eps_inside_sqrt: cfg.eps_inside_sqrt,
-                maximize: max,
-                grad_scale: gs64,
-            };
+            let r = cfg.to_reference();
             check(
                 case,
                 &Spec {
@@ -485,17 +455,7 @@ pub fn check_others(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
             };
-            let r = reference::Rmsprop {
-                lr: cfg.lr,
-                alpha: cfg.alpha,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                momentum: cfg.momentum,
-                centered: cfg.centered,
-                eps_inside_sqrt: cfg.eps_inside_sqrt,
-                maximize: max,
-                grad_scale: gs64,
-            };
+            let r = cfg.to_reference();
             check(
                 case,
                 &Spec {
@@ -538,15 +498,7 @@ pub fn check_others(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
             };
-            let r = reference::Adamax {
-                lr: cfg.lr,
-                beta1: cfg.beta1,
-                beta2: cfg.beta2,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                maximize: max,
-                grad_scale: gs64,
-            };
+            let r = cfg.to_reference();
             check(
                 case,
                 &Spec {
@@ -582,14 +534,7 @@ pub fn check_others(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
             };
-            let r = reference::Adadelta {
-                lr: cfg.lr,
-                rho: cfg.rho,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                maximize: max,
-                grad_scale: gs64,
-            };
+            let r = cfg.to_reference();
             check(
                 case,
                 &Spec {
@@ -625,17 +570,7 @@ pub fn check_others(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
             };
-            let r = reference::Nadam {
-                lr: cfg.lr,
-                beta1: cfg.beta1,
-                beta2: cfg.beta2,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                momentum_decay: cfg.momentum_decay,
-                decoupled: cfg.decoupled_weight_decay,
-                maximize: max,
-                grad_scale: gs64,
-            };
+            let r = cfg.to_reference();
             check(
                 case,
                 &Spec {
@@ -679,16 +614,7 @@ pub fn check_others(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
             };
-            let r = reference::Radam {
-                lr: cfg.lr,
-                beta1: cfg.beta1,
-                beta2: cfg.beta2,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                decoupled: cfg.decoupled_weight_decay,
-                maximize: max,
-                grad_scale: gs64,
-            };
+            let r = cfg.to_reference();
             check(
                 case,
                 &Spec {
@@ -725,15 +651,7 @@ pub fn check_others(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
             };
-            let r = reference::Asgd {
-                lr: cfg.lr,
-                lambd: cfg.lambd,
-                alpha: cfg.alpha,
-                t0: cfg.t0,
-                weight_decay: cfg.weight_decay,
-                maximize: max,
-                grad_scale: gs64,
-            };
+            let r = cfg.to_reference();
             check(
                 case,
                 &Spec {
@@ -777,15 +695,7 @@ pub fn check_others(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
             };
-            let r = reference::Rprop {
-                lr: cfg.lr,
-                etaminus: cfg.etaminus,
-                etaplus: cfg.etaplus,
-                step_size_min: cfg.step_size_min,
-                step_size_max: cfg.step_size_max,
-                maximize: max,
-                grad_scale: gs64,
-            };
+            let r = cfg.to_reference();
             check(
                 case,
                 &Spec {
@@ -822,16 +732,7 @@ pub fn check_others(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
             };
-            let r = reference::Adafactor {
-                lr: cfg.lr,
-                beta2_decay: cfg.beta2_decay,
-                eps1: cfg.eps1,
-                eps2: cfg.eps2,
-                d: cfg.d,
-                weight_decay: 0.0,
-                maximize: max,
-                grad_scale: gs64,
-            };
+            let r = cfg.to_reference();
             check(
                 case,
                 &Spec {
@@ -864,14 +765,7 @@ pub fn check_others(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
             };
-            let r = reference::Lion {
-                lr: cfg.lr,
-                beta1: cfg.beta1,
-                beta2: cfg.beta2,
-                weight_decay: cfg.weight_decay,
-                maximize: max,
-                grad_scale: gs64,
-            };
+            let r = cfg.to_reference();
             check(
                 case,
                 &Spec {
@@ -906,15 +800,7 @@ pub fn check_others(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
             };
-            let r = reference::Lamb {
-                lr: cfg.lr,
-                beta1: cfg.beta1,
-                beta2: cfg.beta2,
-                eps: cfg.eps,
-                weight_decay: cfg.weight_decay,
-                maximize: max,
-                grad_scale: gs64,
-            };
+            let r = cfg.to_reference();
             check(
                 case,
                 &Spec {
@@ -948,15 +834,7 @@ pub fn check_others(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
             };
-            let r = reference::Lars {
-                lr: cfg.lr,
-                momentum: cfg.momentum,
-                weight_decay: cfg.weight_decay,
-                trust_coefficient: cfg.trust_coefficient,
-                eps: cfg.eps,
-                maximize: max,
-                grad_scale: gs64,
-            };
+            let r = cfg.to_reference();
             check(
                 case,
                 &Spec {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod kernels;
+pub mod to_reference;
 
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;

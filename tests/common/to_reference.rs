@@ -1,0 +1,168 @@
+//! The f64 reference's hyperparameter structs from optkern's configs, field by field (the
+//! reference crate does not depend on optkern). Shared by `tests/reference.rs`,
+//! `tests/errors.rs` and the fuzz crate (`#[path]`-included there).
+
+use optkern_reference as reference;
+
+/// The reference's hyperparameters for an optkern config.
+pub trait ToReference {
+    /// The reference crate's struct.
+    type Reference;
+    /// Every field carried over (f32 `grad_scale` widened exactly).
+    fn to_reference(&self) -> Self::Reference;
+}
+
+macro_rules! to_reference {
+    ($($config:ident => $reference:ident |$cfg:ident| { $($field:ident: $value:expr),* $(,)? })*) => {$(
+        impl ToReference for optkern::$config {
+            type Reference = reference::$reference;
+            fn to_reference(&self) -> reference::$reference {
+                let $cfg = self;
+                reference::$reference { $($field: $value),* }
+            }
+        }
+    )*};
+}
+
+to_reference! {
+    SgdConfig => Sgd |cfg| {
+        lr: cfg.lr,
+        momentum: cfg.momentum,
+        dampening: cfg.dampening,
+        weight_decay: cfg.weight_decay,
+        nesterov: cfg.nesterov,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AdamConfig => Adam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        decoupled: cfg.decoupled_weight_decay,
+        amsgrad: cfg.amsgrad,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+        eps_hat: cfg.eps_hat,
+    }
+    MomentumConfig => Momentum |cfg| {
+        lr: cfg.lr,
+        momentum: cfg.momentum,
+        weight_decay: cfg.weight_decay,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AdagradConfig => Adagrad |cfg| {
+        lr: cfg.lr,
+        lr_decay: cfg.lr_decay,
+        weight_decay: cfg.weight_decay,
+        initial_accumulator_value: cfg.initial_accumulator_value,
+        eps: cfg.eps,
+        eps_inside_sqrt: cfg.eps_inside_sqrt,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    RmspropConfig => Rmsprop |cfg| {
+        lr: cfg.lr,
+        alpha: cfg.alpha,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        momentum: cfg.momentum,
+        centered: cfg.centered,
+        eps_inside_sqrt: cfg.eps_inside_sqrt,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AdamaxConfig => Adamax |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AdadeltaConfig => Adadelta |cfg| {
+        lr: cfg.lr,
+        rho: cfg.rho,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    NadamConfig => Nadam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        momentum_decay: cfg.momentum_decay,
+        decoupled: cfg.decoupled_weight_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    RadamConfig => Radam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        decoupled: cfg.decoupled_weight_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AsgdConfig => Asgd |cfg| {
+        lr: cfg.lr,
+        lambd: cfg.lambd,
+        alpha: cfg.alpha,
+        t0: cfg.t0,
+        weight_decay: cfg.weight_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    RpropConfig => Rprop |cfg| {
+        lr: cfg.lr,
+        etaminus: cfg.etaminus,
+        etaplus: cfg.etaplus,
+        step_size_min: cfg.step_size_min,
+        step_size_max: cfg.step_size_max,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AdafactorConfig => Adafactor |cfg| {
+        lr: cfg.lr,
+        beta2_decay: cfg.beta2_decay,
+        eps1: cfg.eps1,
+        eps2: cfg.eps2,
+        d: cfg.d,
+        weight_decay: cfg.weight_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    LionConfig => Lion |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        weight_decay: cfg.weight_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    LambConfig => Lamb |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    LarsConfig => Lars |cfg| {
+        lr: cfg.lr,
+        momentum: cfg.momentum,
+        weight_decay: cfg.weight_decay,
+        trust_coefficient: cfg.trust_coefficient,
+        eps: cfg.eps,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+}
