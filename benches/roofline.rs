@@ -136,6 +136,11 @@ fn main() {
                 ("limit", Box::new(move |s, g| (0..passes).for_each(|_| lim(s, g)))),
                 ("baseline", Box::new(move |s, g| (0..passes).for_each(|_| baseline(s, g)))),
             ];
+            // The same body one lane at a time (the scalar loop of every kernel); slow, so only
+            // where it fits in cache.
+            if n <= 1 << 20 {
+                loops.push(("x1", Box::new(|s, g| (bench.run)(Width::X1, s, g))));
+            }
             if bench.name == "adam" && profile == Numerics::Torch {
                 loops.push(("scalar", Box::new(adam_scalar)));
             }
@@ -153,8 +158,12 @@ fn main() {
             let (divs, roots) = bench.div_sqrt;
             let per_elem = |x: u32| x * passes as u32;
             let bound = if t[1] > 1.3 * t[2] { "div/sqrt" } else { "traffic" };
+            let (x1, speedup) = match t.get(3) {
+                Some(x1) if n <= 1 << 20 => (format!("{x1:.3}"), format!("{:.1}×", x1 / t[0])),
+                _ => (String::from("–"), String::from("–")),
+            };
             println!(
-                "| {} | {profile:?} | {}, {} | {:.3} | {:.3} | {:.2} | {:.3} | {bound} |",
+                "| {} | {profile:?} | {}, {} | {:.3} | {:.3} | {:.2} | {:.3} | {:.0} % | {bound} | {} | {} |",
                 bench.name,
                 per_elem(divs),
                 per_elem(roots),
@@ -162,10 +171,14 @@ fn main() {
                 t[1],
                 t[0] / t[1],
                 t[2],
+                100.0 * t[2] / t[0],
+                x1,
+                speedup,
             );
-            if let Some(scalar) = t.get(3) {
+            let scalar = if n <= 1 << 20 { t.get(4) } else { t.get(3) };
+            if let Some(scalar) = scalar {
                 println!(
-                    "| adam scalar loop | (3 div, 1 √) | | {scalar:.3} | | optkern {:.2}× faster | | |",
+                    "| adam scalar loop (3 div, 1 √, as benches/c/adam_loop.c) | | | {scalar:.3} | | | | | | | optkern {:.2}× faster |",
                     scalar / t[0]
                 );
             }

@@ -21,7 +21,16 @@ macro_rules! chunk_loop {
             // explicit array literal (`array::map` in the loop is not inlined either).
             let mut heads = outs.each_mut().map(|(h, _)| &mut **h);
             let in_heads = ins.map(|(h, _)| h);
-            for c in 0..len / $n {
+            // Two chunks per iteration: more independent work in flight per loop branch.
+            let chunks = len / $n;
+            for c in (0..chunks - chunks % 2).step_by(2) {
+                let ($live, $o, $in) = ($n, heads.pick(c), in_heads.pick(c));
+                $call;
+                let ($live, $o, $in) = ($n, heads.pick(c + 1), in_heads.pick(c + 1));
+                $call;
+            }
+            if chunks % 2 == 1 {
+                let c = chunks - 1;
                 let ($live, $o, $in) = ($n, heads.pick(c), in_heads.pick(c));
                 $call;
             }
@@ -49,7 +58,12 @@ macro_rules! chunk_loop {
 ///
 /// All slices must have the same length (the callers validate this first); if they did not,
 /// only the common prefix would be visited.
-#[inline(always)]
+///
+/// Inlined into the kernel in optimised builds (a call per kernel is free, and the body must
+/// inline into the loop). Not in debug builds: there every inlined copy keeps its own stack
+/// slots, and a kernel that dispatches its options to a few hundred monomorphised loops (Adam:
+/// widths × profiles × options) had a 1.9 MiB frame, enough to overflow a 2 MiB thread stack.
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn for_each_chunk<const N: usize, const M: usize, const I: usize>(
     outs: [&mut [f32]; M],
     ins: [&[f32]; I],
@@ -63,8 +77,8 @@ pub(crate) fn for_each_chunk<const N: usize, const M: usize, const I: usize>(
 
 /// [`for_each_chunk`], also telling the body how many of its `N` lanes are live (`N` except
 /// in the zero-padded tail), so that reductions can skip the padding. Chunks come in index
-/// order.
-#[inline(always)]
+/// order. Inlined as [`for_each_chunk`] is.
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn for_each_chunk_live<const N: usize, const M: usize, const I: usize>(
     outs: [&mut [f32]; M],
     ins: [&[f32]; I],

@@ -1,9 +1,9 @@
 //! Adafactor (`torch.optim.Adafactor`): the unfactored 1-D path, and the factored path for a
 //! `rows × cols` matrix with row and column second-moment statistics.
 
-use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::driver::{Pick, PickRef, for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::numerics::{Numerics, Profile, TorchLerp, bool_const, c, with_profile};
 use crate::reduce::BlockedSum;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -99,9 +99,10 @@ impl Coef {
 
     /// `lerp(var, x, w)`: torch's fused lerp, or `var·(1 − w) + x·w`.
     #[inline(always)]
-    fn lerp<L: Lanes<N>, const N: usize, P: Profile>(&self, var: L, x: L) -> L {
+    /// `SMALL` must equal `self.lerp.is_small()` (torch's branch, chosen at compile time).
+    fn lerp<L: Lanes<N>, const N: usize, P: Profile, const SMALL: bool>(&self, var: L, x: L) -> L {
         if P::TORCH {
-            self.lerp.apply::<P, L, N>(var, x)
+            self.lerp.apply_branch::<P, L, N, SMALL>(var, x)
         } else {
             var * L::splat(self.one_minus_w) + x * L::splat(self.w)
         }
@@ -114,13 +115,10 @@ impl Coef {
         if P::TORCH { (L::splat(1.0) / floor) * g } else { g / floor }
     }
 
-    /// `θ·c(1 − ηλ)`, or `θ` without weight decay.
+    /// `θ·c(1 − ηλ)`, or `θ` without weight decay (`DEC` must equal `self.decay.is_some()`).
     #[inline(always)]
-    fn decayed<L: Lanes<N>, const N: usize>(&self, param: L) -> L {
-        match self.decay {
-            Some(f) => param * L::splat(f),
-            None => param,
-        }
+    fn decayed<L: Lanes<N>, const N: usize, const DEC: bool>(&self, param: L) -> L {
+        if DEC { param * L::splat(self.decay.unwrap_or(1.0)) } else { param }
     }
 
     /// `−α/denom` from `Σθ²`, `Σu²` and `n`: `α = max(ε₂, ‖θ‖/√n)·ρ_t`,
@@ -192,34 +190,53 @@ pub fn adafactor_step_with(
     if n == 0 {
         return Ok(());
     }
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        let (mut p_sq, mut u_sq) = (BlockedSum::new(), BlockedSum::new());
-        for_each_chunk_live::<N, 1, 2>(
-            [variance],
-            [params, grads],
-            #[inline(always)]
-            |live, [var], [p, g]| {
-                let g = L::load(g) * L::splat(k.scale);
-                let v = k.lerp::<L, N, P>(L::load(var), g * g);
-                v.store(var);
-                let u = k.update::<L, N, P>(v, g).to_array();
-                u_sq.extend_chunk(&u, live, square);
-                p_sq.extend_chunk(p, live, square);
-            },
-        );
-        let step = L::splat(k.step_size(p_sq.finish(), u_sq.finish(), n));
-        for_each_chunk::<N, 1, 2>(
-            [params],
-            [grads, variance],
-            #[inline(always)]
-            |[p], [g, var]| {
-                let g = L::load(g) * L::splat(k.scale);
-                let param = k.decayed::<L, N>(L::load(p));
-                P::fma(step, k.update::<L, N, P>(L::load(var), g), param).store(p);
-            },
-        );
-    }));
+    // The options as compile-time constants: no branch in the loops.
+    let (small, decay) = (k.lerp.is_small(), k.decay.is_some());
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(small, |SMALL| {
+        bool_const!(decay, |DEC| adafactor_lanes_1d::<L, N, P, SMALL, DEC>(
+            &k, params, grads, variance
+        ))
+    })));
     Ok(())
+}
+
+/// The two passes of [`adafactor_step`] over the lanes.
+#[inline(always)]
+fn adafactor_lanes_1d<L: Lanes<N>, const N: usize, P: Profile, const SMALL: bool, const DEC: bool>(
+    k: &Coef,
+    params: &mut [f32],
+    grads: &[f32],
+    variance: &mut [f32],
+) where
+    for<'a> [&'a mut [[f32; N]]; 1]: Pick<N, 1>,
+    for<'a> [&'a [[f32; N]]; 2]: PickRef<N, 2>,
+{
+    let n = params.len();
+    let (mut p_sq, mut u_sq) = (BlockedSum::new(), BlockedSum::new());
+    for_each_chunk_live::<N, 1, 2>(
+        [variance],
+        [params, grads],
+        #[inline(always)]
+        |live, [var], [p, g]| {
+            let g = L::load(g) * L::splat(k.scale);
+            let v = k.lerp::<L, N, P, SMALL>(L::load(var), g * g);
+            v.store(var);
+            let u = k.update::<L, N, P>(v, g).to_array();
+            u_sq.extend_chunk(&u, live, square);
+            p_sq.extend_chunk(p, live, square);
+        },
+    );
+    let step = L::splat(k.step_size(p_sq.finish(), u_sq.finish(), n));
+    for_each_chunk::<N, 1, 2>(
+        [params],
+        [grads, variance],
+        #[inline(always)]
+        |[p], [g, var]| {
+            let g = L::load(g) * L::splat(k.scale);
+            let param = k.decayed::<L, N, DEC>(L::load(p));
+            P::fma(step, k.update::<L, N, P>(L::load(var), g), param).store(p);
+        },
+    );
 }
 
 /// Adafactor for a `rows × cols` matrix in row-major order, with factored second moments
@@ -316,36 +333,40 @@ pub fn adafactor_factored_step_with(
     let row_mean = c(row_sum.finish() / rows as f64).max_nan(k.eps1);
     let mut p_sq = BlockedSum::new();
     p_sq.extend(params, square);
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        let mut u_sq = BlockedSum::new();
-        for (&r, g_row) in row_var.iter().zip(grads.chunks_exact(cols)) {
-            for_each_chunk_live::<N, 0, 2>(
-                [],
-                [g_row, col_var],
-                #[inline(always)]
-                |live, [], [g, cv]| {
-                    let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
-                    let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale)).to_array();
-                    u_sq.extend_chunk(&u, live, square);
-                },
-            );
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(
+        k.decay.is_some(),
+        |DEC| {
+            let mut u_sq = BlockedSum::new();
+            for (&r, g_row) in row_var.iter().zip(grads.chunks_exact(cols)) {
+                for_each_chunk_live::<N, 0, 2>(
+                    [],
+                    [g_row, col_var],
+                    #[inline(always)]
+                    |live, [], [g, cv]| {
+                        let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
+                        let u =
+                            k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale)).to_array();
+                        u_sq.extend_chunk(&u, live, square);
+                    },
+                );
+            }
+            let step = L::splat(k.step_size(p_sq.finish(), u_sq.finish(), n));
+            for ((&r, g_row), p_row) in
+                row_var.iter().zip(grads.chunks_exact(cols)).zip(params.chunks_exact_mut(cols))
+            {
+                for_each_chunk::<N, 1, 2>(
+                    [p_row],
+                    [g_row, col_var],
+                    #[inline(always)]
+                    |[p], [g, cv]| {
+                        let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
+                        let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale));
+                        P::fma(step, u, k.decayed::<L, N, DEC>(L::load(p))).store(p);
+                    },
+                );
+            }
         }
-        let step = L::splat(k.step_size(p_sq.finish(), u_sq.finish(), n));
-        for ((&r, g_row), p_row) in
-            row_var.iter().zip(grads.chunks_exact(cols)).zip(params.chunks_exact_mut(cols))
-        {
-            for_each_chunk::<N, 1, 2>(
-                [p_row],
-                [g_row, col_var],
-                #[inline(always)]
-                |[p], [g, cv]| {
-                    let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
-                    let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale));
-                    P::fma(step, u, k.decayed::<L, N>(L::load(p))).store(p);
-                },
-            );
-        }
-    }));
+    )));
     Ok(())
 }
 
@@ -357,5 +378,7 @@ fn mean_square(sum: f64, count: usize) -> f32 {
 
 /// The lerp of one statistic, through the same lane code (width 1).
 fn scalar_lerp(k: &Coef, numerics: Numerics, var: f32, x: f32) -> f32 {
-    with_profile!(numerics, |P| k.lerp::<f32, 1, P>(var, x))
+    with_profile!(numerics, |P| bool_const!(k.lerp.is_small(), |SMALL| {
+        k.lerp::<f32, 1, P, SMALL>(var, x)
+    }))
 }

@@ -2,7 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step, with_profile};
+use crate::numerics::{Numerics, Profile, TorchLerp, bool_const, c, pow_step, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -119,19 +119,21 @@ pub fn adamax_step_with(
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_inf", n, exp_inf.len())?;
     let k = Coef::new(step, cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 3, 1>(
+    // The options as compile-time constants: no branch in the loop.
+    let (decay, small) = (k.weight_decay.is_some(), k.lerp1.is_small());
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(decay, |WD| {
+        bool_const!(small, |SMALL| for_each_chunk::<N, 3, 1>(
             [params, exp_avg, exp_inf],
             [grads],
             #[inline(always)]
-            |[p, m, u], [g]| adamax_lanes::<L, N, P>(&k, p, g, m, u),
-        )
-    }));
+            |[p, m, u], [g]| adamax_lanes::<L, N, P, WD, SMALL>(&k, p, g, m, u),
+        ))
+    })));
     Ok(())
 }
 
 #[inline(always)]
-fn adamax_lanes<L: Lanes<N>, const N: usize, P: Profile>(
+fn adamax_lanes<L: Lanes<N>, const N: usize, P: Profile, const WD: bool, const SMALL: bool>(
     k: &Coef,
     p: &mut [f32; N],
     g: &[f32; N],
@@ -140,11 +142,11 @@ fn adamax_lanes<L: Lanes<N>, const N: usize, P: Profile>(
 ) {
     let param = L::load(p);
     let mut g = L::load(g) * L::splat(k.scale);
-    if let Some(wd) = k.weight_decay {
-        g = P::fma(L::splat(wd), param, g);
+    if WD {
+        g = P::fma(L::splat(k.weight_decay.unwrap_or(0.0)), param, g);
     }
     let m_new = if P::TORCH {
-        k.lerp1.apply::<P, L, N>(L::load(m), g)
+        k.lerp1.apply_branch::<P, L, N, SMALL>(L::load(m), g)
     } else {
         L::load(m) * L::splat(k.beta1) + g * L::splat(k.one_minus_beta1)
     };

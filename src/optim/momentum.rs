@@ -3,7 +3,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::numerics::{Numerics, Profile, bool_const, c, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -113,19 +113,21 @@ pub fn momentum_step_with(
     validate::len("grads", n, grads.len())?;
     validate::len("velocity", n, velocity.len())?;
     let k = Coef::new(cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 2, 1>(
+    // Weight decay as a compile-time constant: no branch in the loop.
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(
+        k.weight_decay.is_some(),
+        |WD| for_each_chunk::<N, 2, 1>(
             [params, velocity],
             [grads],
             #[inline(always)]
-            |[p, v], [g]| momentum_lanes::<L, N, P>(&k, p, g, v),
+            |[p, v], [g]| momentum_lanes::<L, N, P, WD>(&k, p, g, v),
         )
-    }));
+    )));
     Ok(())
 }
 
 #[inline(always)]
-fn momentum_lanes<L: Lanes<N>, const N: usize, P: Profile>(
+fn momentum_lanes<L: Lanes<N>, const N: usize, P: Profile, const WD: bool>(
     k: &Coef,
     p: &mut [f32; N],
     g: &[f32; N],
@@ -133,8 +135,8 @@ fn momentum_lanes<L: Lanes<N>, const N: usize, P: Profile>(
 ) {
     let param = L::load(p);
     let mut g = L::load(g) * L::splat(k.scale);
-    if let Some(wd) = k.weight_decay {
-        g = P::fma(L::splat(wd), param, g);
+    if WD {
+        g = P::fma(L::splat(k.weight_decay.unwrap_or(0.0)), param, g);
     }
     let vel = P::fma(L::splat(k.lr), g, L::load(v) * L::splat(k.momentum));
     vel.store(v);
