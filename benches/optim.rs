@@ -59,7 +59,7 @@ fn optim(c: &mut Criterion) {
                     s.iter_mut().for_each(|x| *x = x.abs() * 1e-3);
                 }
                 let g = input(n, 1);
-                let mut impls = vec![("native", Width::NATIVE), ("x1", Width::X1)];
+                let mut impls = vec![("native", bench.native), ("x1", Width::X1)];
                 if bench.widths {
                     impls.extend([("x4", Width::X4), ("x8", Width::X8), ("x16", Width::X16)]);
                 }

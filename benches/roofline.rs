@@ -3,7 +3,7 @@
 //! For every update kernel and profile, at 4 Ki elements (L1/L2) by default, three loops are
 //! timed round-robin (so that drift on a shared machine hits all three alike) and the median
 //! of the rounds is reported:
-//! - `optkern`: the public entry point (native width);
+//! - `optkern`: the kernel at the native width (the public entry point's);
 //! - `limit`: a loop with the kernel's traffic (the same-traffic baseline `s += g` on every
 //!   buffer) *and* its divisions and square roots per element, on independent values
 //!   (`p += g/d; d += c` per division, `d = √d + c` per root): the speed of the divide/sqrt
@@ -15,7 +15,7 @@
 //! divisions and a root, as the C loop in `benches/c/adam_loop.c`) is timed too.
 //!
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench --bench roofline`
-//! (`OPTKERN_ROOFLINE_N` elements, `OPTKERN_ROOFLINE_ROUNDS` rounds, `OPTKERN_ROOFLINE_KERNEL` one kernel; `--test` runs one short
+//! (`OPTKERN_ROOFLINE_N` elements, `OPTKERN_ROOFLINE_ROUNDS` rounds, `OPTKERN_ROOFLINE_KERNEL` one kernel, `OPTKERN_ROOFLINE_WIDTH` lanes; `--test` runs one short
 //! round as a smoke test).
 
 use optkern::*;
@@ -112,7 +112,17 @@ fn main() {
     // About 5 ms per timing (one iteration in the smoke test).
     let iters = if smoke { 1 } else { (5_000_000 / n).max(1) };
     let only = std::env::var("OPTKERN_ROOFLINE_KERNEL").ok();
-    println!("n = {n}, median of {rounds} interleaved rounds, ns/element");
+    // The public entry point's width unless overridden.
+    let width = match env("OPTKERN_ROOFLINE_WIDTH", 0) {
+        0 => None,
+        1 => Some(Width::X1),
+        4 => Some(Width::X4),
+        8 => Some(Width::X8),
+        16 => Some(Width::X16),
+        other => panic!("OPTKERN_ROOFLINE_WIDTH={other}: 1, 4, 8 or 16"),
+    };
+    let at = width.map_or(String::from("the public entry point's width"), |w| format!("{w:?}"));
+    println!("n = {n}, optkern at {at}, median of {rounds} interleaved rounds, ns/element");
     println!();
     println!(
         "| kernel | profile | div, √ per element | optkern | limit | × limit | baseline | bound by |"
@@ -131,8 +141,9 @@ fn main() {
             let g = input(n, 1);
             let passes = bench.passes;
             let lim = limit_for(bench.div_sqrt, bench.muts);
+            let native = width.unwrap_or(bench.native);
             let mut loops: Vec<(&str, Loop)> = vec![
-                ("optkern", Box::new(|s, g| (bench.run)(Width::NATIVE, s, g))),
+                ("optkern", Box::new(|s, g| (bench.run)(native, s, g))),
                 ("limit", Box::new(move |s, g| (0..passes).for_each(|_| lim(s, g)))),
                 ("baseline", Box::new(move |s, g| (0..passes).for_each(|_| baseline(s, g)))),
             ];

@@ -18,13 +18,23 @@ impl Width {
     /// Every width, narrowest first.
     pub const ALL: [Width; 4] = [Width::X1, Width::X4, Width::X8, Width::X16];
 
-    /// The width the public optimizer kernels use.
+    /// The width the public optimizer kernels use: `f32x16` (one zmm register) where the
+    /// build has AVX-512F, else `f32x8` (one ymm register with AVX2, two xmm on baseline
+    /// x86-64).
     ///
-    /// `f32x8`, measured on a Sapphire Rapids core: it is one ymm register with AVX2/AVX-512
-    /// and two xmm registers on baseline x86-64. `f32x16` (zmm) was 5–10 % slower on
-    /// cache-resident Adam, where the divide/sqrt unit is the limit and zmm divides run at half
-    /// the rate, and no faster on memory-bound sizes.
-    pub const NATIVE: Width = Width::X8;
+    /// Measured on a Sapphire Rapids core (`benches/roofline.rs`, 2026-11-28): at 4 Ki elements
+    /// the divide/sqrt-bound kernels run the same at both widths (the divider's throughput per
+    /// element does not depend on the register width), and the mask-heavy ones (Rprop, Lion,
+    /// Adamax, ASGD, LARS) run 1.3–2.2× faster at 16 lanes (AVX-512 compares and blends go
+    /// through mask registers; on ymm each select is a compare plus a blend); at 16 Mi the
+    /// memory-bound kernels gain 2–20 % at 16 lanes. The two-pass kernels with f64 norms are
+    /// the exception ([`Width::NATIVE_TWO_PASS`]).
+    pub const NATIVE: Width = if cfg!(target_feature = "avx512f") { Width::X16 } else { Width::X8 };
+
+    /// The width of LAMB and Adafactor (two passes, f64 norms in the first): `f32x8` on every
+    /// target. At 16 lanes they ran 1.1–1.5× slower than at 8 at 4 Ki elements (same
+    /// measurement as [`Width::NATIVE`]).
+    pub const NATIVE_TWO_PASS: Width = Width::X8;
 
     /// Number of `f32` lanes.
     pub const fn lanes(self) -> usize {

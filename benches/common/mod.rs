@@ -17,6 +17,8 @@ pub struct Bench {
     /// when its data sit in cache; `benches/roofline.rs` times a kernel with the same traffic
     /// and these operations).
     pub div_sqrt: (u32, u32),
+    /// The width the public entry point uses.
+    pub native: Width,
     pub run: Kernel,
 }
 
@@ -76,6 +78,11 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
         passes,
         widths,
         div_sqrt: if profile == Numerics::Torch { torch } else { portable },
+        native: if matches!(name, "lamb" | "adafactor") {
+            Width::NATIVE_TWO_PASS
+        } else {
+            Width::NATIVE
+        },
         run,
     };
     vec![

@@ -170,7 +170,7 @@ pub fn adafactor_step(
     step: u32,
     cfg: &AdafactorConfig,
 ) -> Result<(), Error> {
-    adafactor_step_with(Width::NATIVE, params, grads, variance, step, cfg)
+    adafactor_step_with(Width::NATIVE_TWO_PASS, params, grads, variance, step, cfg)
 }
 
 /// [`adafactor_step`] at an explicit lane width (for tests and benches).
@@ -274,7 +274,7 @@ pub fn adafactor_factored_step(
     cfg: &AdafactorConfig,
 ) -> Result<(), Error> {
     adafactor_factored_step_with(
-        Width::NATIVE,
+        Width::NATIVE_TWO_PASS,
         params,
         grads,
         row_var,

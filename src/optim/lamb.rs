@@ -129,7 +129,7 @@ pub fn lamb_step(
     step: u32,
     cfg: &LambConfig,
 ) -> Result<(), Error> {
-    lamb_step_with(Width::NATIVE, params, grads, exp_avg, exp_avg_sq, step, cfg)
+    lamb_step_with(Width::NATIVE_TWO_PASS, params, grads, exp_avg, exp_avg_sq, step, cfg)
 }
 
 /// [`lamb_step`] at an explicit lane width (for tests and benches).
