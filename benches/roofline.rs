@@ -155,12 +155,15 @@ fn main() {
             if bench.name == "adam" && profile == Numerics::Torch {
                 loops.push(("scalar", Box::new(adam_scalar)));
             }
+            // Each loop evolves its own copy of the state (the baselines' `s += g` would
+            // otherwise feed the kernels drifted, possibly negative or NaN, moments).
+            let mut states = vec![state; loops.len()];
             let mut times = vec![Vec::new(); loops.len()];
             for _ in 0..rounds {
-                for (t, (_, run)) in times.iter_mut().zip(&loops) {
+                for ((t, (_, run)), state) in times.iter_mut().zip(&loops).zip(&mut states) {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        run(&mut state, black_box(&g));
+                        run(state, black_box(&g));
                     }
                     t.push(start.elapsed().as_secs_f64() * 1e9 / (iters * n) as f64);
                 }

@@ -82,13 +82,21 @@ impl Lanes<1> for f32 {
     fn store(self, a: &mut [f32; 1]) {
         a[0] = self;
     }
+    // Through `f32x4` (lane 0): `libm::sqrtf` is a legacy-SSE `sqrtss`, which next to
+    // AVX-512 code pays a transition penalty per call (it made the one-lane LAMB 100× slower
+    // than the vector one), and `libm::fmaf` is an out-of-line call. Both are exact IEEE
+    // operations either way.
     #[inline(always)]
     fn sqrt(self) -> Self {
-        libm::sqrtf(self)
+        f32x4::splat(self).sqrt().to_array()[0]
     }
     #[inline(always)]
     fn mul_add(self, m: Self, a: Self) -> Self {
-        if FUSED_MUL_ADD { libm::fmaf(self, m, a) } else { self * m + a }
+        if FUSED_MUL_ADD {
+            f32x4::splat(self).mul_add(f32x4::splat(m), f32x4::splat(a)).to_array()[0]
+        } else {
+            self * m + a
+        }
     }
     #[inline(always)]
     fn max_nan(self, o: Self) -> Self {
