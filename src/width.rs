@@ -25,15 +25,15 @@ impl Width {
     /// Measured on a Sapphire Rapids core (`benches/roofline.rs`, 2026-11-28): at 4 Ki elements
     /// the divide/sqrt-bound kernels run the same at both widths (the divider's throughput per
     /// element does not depend on the register width), and the mask-heavy ones (Rprop, Lion,
-    /// Adamax, ASGD, LARS) run 1.3–2.2× faster at 16 lanes (AVX-512 compares and blends go
-    /// through mask registers; on ymm each select is a compare plus a blend); at 16 Mi the
-    /// memory-bound kernels gain 2–20 % at 16 lanes. The two-pass kernels with f64 norms are
-    /// the exception ([`Width::NATIVE_TWO_PASS`]).
+    /// Adamax, ASGD, LARS) run 1.25–2.2× faster at 16 lanes (LARS Portable: unchanged;
+    /// AVX-512 compares and blends go through mask registers, on ymm each select is a compare
+    /// plus a blend); at 16 Mi most memory-bound kernels gained 3–30 % at 16 lanes (one run).
+    /// The two-pass kernels with f64 norms are the exception ([`Width::NATIVE_TWO_PASS`]).
     pub const NATIVE: Width = if cfg!(target_feature = "avx512f") { Width::X16 } else { Width::X8 };
 
     /// The width of LAMB and Adafactor (two passes, f64 norms in the first): `f32x8` on every
-    /// target. At 16 lanes they ran 1.1–1.5× slower than at 8 at 4 Ki elements (same
-    /// measurement as [`Width::NATIVE`]).
+    /// target. At 16 lanes LAMB ran 1.4–1.5× and Adafactor up to 1.1× slower than at 8, at
+    /// 4 Ki elements (same measurement as [`Width::NATIVE`]).
     pub const NATIVE_TWO_PASS: Width = Width::X8;
 
     /// Number of `f32` lanes.
