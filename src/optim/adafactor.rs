@@ -97,9 +97,9 @@ impl Coef {
         })
     }
 
-    /// `lerp(var, x, w)`: torch's fused lerp, or `var·(1 − w) + x·w`.
+    /// `lerp(var, x, w)`: torch's fused lerp, or `var·(1 − w) + x·w`. `SMALL` must equal
+    /// `self.lerp.is_small()` (torch's branch, chosen at compile time).
     #[inline(always)]
-    /// `SMALL` must equal `self.lerp.is_small()` (torch's branch, chosen at compile time).
     fn lerp<L: Lanes<N>, const N: usize, P: Profile, const SMALL: bool>(&self, var: L, x: L) -> L {
         if P::TORCH {
             self.lerp.apply_branch::<P, L, N, SMALL>(var, x)
