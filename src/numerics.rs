@@ -85,11 +85,7 @@ impl TorchLerp {
     /// `lerp(m, x, w)`; fused as in PyTorch when `P` is `Torch`.
     #[inline(always)]
     pub(crate) fn apply<P: Profile, L: Lanes<N>, const N: usize>(&self, m: L, x: L) -> L {
-        if self.small {
-            self.apply_branch::<P, L, N, true>(m, x)
-        } else {
-            self.apply_branch::<P, L, N, false>(m, x)
-        }
+        self.apply_branch::<P, L, N>(self.small, m, x)
     }
 
     /// Whether `|w| < 0.5` (torch's first branch).
@@ -97,15 +93,16 @@ impl TorchLerp {
         self.small
     }
 
-    /// [`TorchLerp::apply`] with the branch chosen at compile time (`SMALL` must equal
-    /// [`TorchLerp::is_small`]).
+    /// [`TorchLerp::apply`] with the branch given as a [`Flag`] (`small` must equal
+    /// [`TorchLerp::is_small`]; a specialised flag takes the branch out of the loop).
     #[inline(always)]
-    pub(crate) fn apply_branch<P: Profile, L: Lanes<N>, const N: usize, const SMALL: bool>(
+    pub(crate) fn apply_branch<P: Profile, L: Lanes<N>, const N: usize>(
         &self,
+        small: impl Flag,
         m: L,
         x: L,
     ) -> L {
-        if SMALL {
+        if small.on() {
             P::fma(L::splat(self.w), x - m, m)
         } else {
             P::fma(L::splat(self.w_minus_1), x - m, x)
@@ -113,21 +110,71 @@ impl TorchLerp {
     }
 }
 
-/// Expands `$body` twice, with `$C` a `const bool` equal to `true` and to `false`, taking the
-/// copy that matches `$value`: a runtime option becomes a compile-time constant, so the loop
-/// inside `$body` has no branch on it.
-macro_rules! bool_const {
-    ($value:expr, |$C:ident| $body:expr) => {
-        if $value {
-            const $C: bool = true;
+/// A per-call option a kernel's lane body branches on: a run-time `bool` (one loop, with a
+/// branch per chunk that the predictor always gets right), or a compile-time [`On`]/[`Off`]
+/// made by [`specialize!`] (one loop per value, no branch in it, but one more copy of the
+/// loop to compile). Lane bodies take options as `impl Flag` values, so the choice between
+/// the two is made at the call site, option by option, where it was measured to pay.
+pub(crate) trait Flag: Copy {
+    /// The option's value.
+    fn on(self) -> bool;
+}
+
+impl Flag for bool {
+    #[inline(always)]
+    fn on(self) -> bool {
+        self
+    }
+}
+
+/// A compile-time `true` ([`specialize!`]).
+#[derive(Clone, Copy)]
+#[cfg_attr(optkern_unspecialized, allow(dead_code))]
+pub(crate) struct On;
+/// A compile-time `false` ([`specialize!`]).
+#[derive(Clone, Copy)]
+#[cfg_attr(optkern_unspecialized, allow(dead_code))]
+pub(crate) struct Off;
+
+impl Flag for On {
+    #[inline(always)]
+    fn on(self) -> bool {
+        true
+    }
+}
+impl Flag for Off {
+    #[inline(always)]
+    fn on(self) -> bool {
+        false
+    }
+}
+
+/// Expands `$body` twice, with `$f` bound to [`On`] and to [`Off`], and runs the copy that
+/// matches the run-time `$value`: the option becomes a compile-time constant, so the loop
+/// inside `$body` has no branch on it. Each use doubles the loops compiled; use it only where
+/// the roofline bench shows it pays.
+///
+/// Built with `--cfg optkern_unspecialized`, `$f` is the run-time `bool` instead (one copy):
+/// that build is how the gain of every specialisation is measured.
+macro_rules! specialize {
+    ($value:expr, |$f:ident| $body:expr) => {{
+        #[cfg(not(optkern_unspecialized))]
+        let r = if $value {
+            let $f = $crate::numerics::On;
             $body
         } else {
-            const $C: bool = false;
+            let $f = $crate::numerics::Off;
             $body
-        }
-    };
+        };
+        #[cfg(optkern_unspecialized)]
+        let r = {
+            let $f: bool = $value;
+            $body
+        };
+        r
+    }};
 }
-pub(crate) use bool_const;
+pub(crate) use specialize;
 
 /// `base^t` for a 1-based step count, as the f64 nearest the exact power: the bias
 /// corrections `1 − βᵗ` of Adam and its relatives.

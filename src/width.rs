@@ -15,8 +15,14 @@ pub enum Width {
 }
 
 impl Width {
-    /// Every width, narrowest first.
+    /// Every width this build compiled, narrowest first: all four with the `widths` feature
+    /// (which the crate's own tests, benches and fuzz targets enable), else only
+    /// [`Width::NATIVE`] (the `*_with` functions then ignore their width argument).
+    #[cfg(feature = "widths")]
     pub const ALL: [Width; 4] = [Width::X1, Width::X4, Width::X8, Width::X16];
+    /// Every width this build compiled: without the `widths` feature only the native one.
+    #[cfg(not(feature = "widths"))]
+    pub const ALL: [Width; 1] = [Width::NATIVE];
 
     /// The width the public optimizer kernels use: `f32x16` (one zmm register) where the
     /// build has AVX-512F, else `f32x8` (one ymm register with AVX2, two xmm on baseline
@@ -47,10 +53,39 @@ impl Width {
     }
 }
 
-/// Expands `$body` once per width with the type `$L` and the constant `$N` bound to it.
+/// The lanes of [`Width::NATIVE`] as a type, for the build without the `widths` feature.
+#[cfg(not(feature = "widths"))]
+pub(crate) mod native {
+    #[cfg(target_feature = "avx512f")]
+    pub(crate) type Lanes = wide::f32x16;
+    #[cfg(not(target_feature = "avx512f"))]
+    pub(crate) type Lanes = wide::f32x8;
+    pub(crate) const N: usize = super::Width::NATIVE.lanes();
+    const _: () = assert!(core::mem::size_of::<Lanes>() == 4 * N);
+}
+
+/// The lanes of [`Width::NATIVE_TWO_PASS`] as a type, for the build without `widths`.
+#[cfg(not(feature = "widths"))]
+pub(crate) mod two_pass {
+    pub(crate) type Lanes = wide::f32x8;
+    pub(crate) const N: usize = super::Width::NATIVE_TWO_PASS.lanes();
+    const _: () = assert!(core::mem::size_of::<Lanes>() == 4 * N);
+}
+
+/// Expands `$body` with the type `$L` and the constant `$N` bound to a lane width.
+///
+/// With the `widths` feature (tests, benches, fuzzing) `$body` is compiled once per width and
+/// `$width` picks one at run time. Without it (every user's build) only the kernel's native
+/// width is compiled — `native` ([`Width::NATIVE`], the default) or `two_pass`
+/// ([`Width::NATIVE_TWO_PASS`]) — and `$width` is ignored: a user's build runs exactly one
+/// width, and compiling four cost four times the build time.
 macro_rules! with_width {
     ($width:expr, |$L:ident, $N:ident| $body:expr) => {
-        match $width {
+        $crate::width::with_width!($width, native, |$L, $N| $body)
+    };
+    ($width:expr, $native:ident, |$L:ident, $N:ident| $body:expr) => {{
+        #[cfg(feature = "widths")]
+        let r = match $width {
             $crate::Width::X1 => {
                 type $L = f32;
                 const $N: usize = 1;
@@ -71,7 +106,15 @@ macro_rules! with_width {
                 const $N: usize = 16;
                 $body
             }
-        }
-    };
+        };
+        #[cfg(not(feature = "widths"))]
+        let r = {
+            let _ = $width;
+            type $L = $crate::width::$native::Lanes;
+            const $N: usize = $crate::width::$native::N;
+            $body
+        };
+        r
+    }};
 }
 pub(crate) use with_width;

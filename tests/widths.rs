@@ -31,6 +31,14 @@ fn run_guarded(
     muts.iter().map(|b| b[off..off + n].to_vec()).collect()
 }
 
+/// The tests run every width only because the crate's dev-dependency on itself turns on the
+/// `widths` feature; without it `Width::ALL` is the native width alone and every test below
+/// would compare a width with itself.
+#[test]
+fn every_width_is_compiled() {
+    assert_eq!(Width::ALL.as_slice(), [Width::X1, Width::X4, Width::X8, Width::X16]);
+}
+
 #[test]
 fn every_width_offset_and_length_gives_the_same_bits() {
     const STEPS: u32 = 3;

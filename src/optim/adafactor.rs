@@ -1,9 +1,11 @@
 //! Adafactor (`torch.optim.Adafactor`): the unfactored 1-D path, and the factored path for a
 //! `rows × cols` matrix with row and column second-moment statistics.
 
-use crate::driver::{Pick, PickRef, for_each_chunk, for_each_chunk_live};
+use crate::driver::{for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, bool_const, c, with_profile};
+use crate::numerics::{
+    Flag, Numerics, Off, Portable, Profile, Torch, TorchLerp, c, specialize, with_profile,
+};
 use crate::reduce::BlockedSum;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -97,12 +99,12 @@ impl Coef {
         })
     }
 
-    /// `lerp(var, x, w)`: torch's fused lerp, or `var·(1 − w) + x·w`. `SMALL` must equal
-    /// `self.lerp.is_small()` (torch's branch, chosen at compile time).
+    /// `lerp(var, x, w)`: torch's fused lerp, or `var·(1 − w) + x·w`. `small` must equal
+    /// `self.lerp.is_small()` (torch's branch).
     #[inline(always)]
-    fn lerp<L: Lanes<N>, const N: usize, P: Profile, const SMALL: bool>(&self, var: L, x: L) -> L {
+    fn lerp<L: Lanes<N>, const N: usize, P: Profile>(&self, small: impl Flag, var: L, x: L) -> L {
         if P::TORCH {
-            self.lerp.apply_branch::<P, L, N, SMALL>(var, x)
+            self.lerp.apply_branch::<P, L, N>(small, var, x)
         } else {
             var * L::splat(self.one_minus_w) + x * L::splat(self.w)
         }
@@ -115,10 +117,10 @@ impl Coef {
         if P::TORCH { (L::splat(1.0) / floor) * g } else { g / floor }
     }
 
-    /// `θ·c(1 − ηλ)`, or `θ` without weight decay (`DEC` must equal `self.decay.is_some()`).
+    /// `θ·c(1 − ηλ)`, or `θ` without weight decay (`dec` must equal `self.decay.is_some()`).
     #[inline(always)]
-    fn decayed<L: Lanes<N>, const N: usize, const DEC: bool>(&self, param: L) -> L {
-        if DEC { param * L::splat(self.decay.unwrap_or(1.0)) } else { param }
+    fn decayed<L: Lanes<N>, const N: usize>(&self, dec: impl Flag, param: L) -> L {
+        if dec.on() { param * L::splat(self.decay.unwrap_or(1.0)) } else { param }
     }
 
     /// `−α/denom` from `Σθ²`, `Σu²` and `n`: `α = max(ε₂, ‖θ‖/√n)·ρ_t`,
@@ -190,27 +192,25 @@ pub fn adafactor_step_with(
     if n == 0 {
         return Ok(());
     }
-    // The options as compile-time constants: no branch in the loops.
+    // The options as compile-time constants: no branch in the loops (Portable has no lerp).
     let (small, decay) = (k.lerp.is_small(), k.decay.is_some());
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(small, |SMALL| {
-        bool_const!(decay, |DEC| adafactor_lanes_1d::<L, N, P, SMALL, DEC>(
-            &k, params, grads, variance
-        ))
-    })));
+    let bufs = (params, grads, variance);
+    with_width!(width, two_pass, |L, N| specialize!(decay, |dec| match cfg.numerics {
+        Numerics::Torch => {
+            specialize!(small, |small| adafactor_lanes_1d::<L, N, Torch>(&k, (small, dec), bufs))
+        }
+        Numerics::Portable => adafactor_lanes_1d::<L, N, Portable>(&k, (Off, dec), bufs),
+    }));
     Ok(())
 }
 
 /// The two passes of [`adafactor_step`] over the lanes.
 #[inline(always)]
-fn adafactor_lanes_1d<L: Lanes<N>, const N: usize, P: Profile, const SMALL: bool, const DEC: bool>(
+fn adafactor_lanes_1d<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
-    params: &mut [f32],
-    grads: &[f32],
-    variance: &mut [f32],
-) where
-    for<'a> [&'a mut [[f32; N]]; 1]: Pick<N, 1>,
-    for<'a> [&'a [[f32; N]]; 2]: PickRef<N, 2>,
-{
+    (small, dec): (impl Flag, impl Flag),
+    (params, grads, variance): (&mut [f32], &[f32], &mut [f32]),
+) {
     let n = params.len();
     let (mut p_sq, mut u_sq) = (BlockedSum::new(), BlockedSum::new());
     for_each_chunk_live::<N, 1, 2>(
@@ -219,7 +219,7 @@ fn adafactor_lanes_1d<L: Lanes<N>, const N: usize, P: Profile, const SMALL: bool
         #[inline(always)]
         |live, [var], [p, g]| {
             let g = L::load(g) * L::splat(k.scale);
-            let v = k.lerp::<L, N, P, SMALL>(L::load(var), g * g);
+            let v = k.lerp::<L, N, P>(small, L::load(var), g * g);
             v.store(var);
             let u = k.update::<L, N, P>(v, g).to_array();
             u_sq.extend_chunk(&u, live, square);
@@ -233,7 +233,7 @@ fn adafactor_lanes_1d<L: Lanes<N>, const N: usize, P: Profile, const SMALL: bool
         #[inline(always)]
         |[p], [g, var]| {
             let g = L::load(g) * L::splat(k.scale);
-            let param = k.decayed::<L, N, DEC>(L::load(p));
+            let param = k.decayed::<L, N>(dec, L::load(p));
             P::fma(step, k.update::<L, N, P>(L::load(var), g), param).store(p);
         },
     );
@@ -333,9 +333,9 @@ pub fn adafactor_factored_step_with(
     let row_mean = c(row_sum.finish() / rows as f64).max_nan(k.eps1);
     let mut p_sq = BlockedSum::new();
     p_sq.extend(params, square);
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(
+    with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| specialize!(
         k.decay.is_some(),
-        |DEC| {
+        |dec| {
             let mut u_sq = BlockedSum::new();
             for (&r, g_row) in row_var.iter().zip(grads.chunks_exact(cols)) {
                 for_each_chunk_live::<N, 0, 2>(
@@ -361,7 +361,7 @@ pub fn adafactor_factored_step_with(
                     |[p], [g, cv]| {
                         let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
                         let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale));
-                        P::fma(step, u, k.decayed::<L, N, DEC>(L::load(p))).store(p);
+                        P::fma(step, u, k.decayed::<L, N>(dec, L::load(p))).store(p);
                     },
                 );
             }
@@ -378,7 +378,5 @@ fn mean_square(sum: f64, count: usize) -> f32 {
 
 /// The lerp of one statistic, through the same lane code (width 1).
 fn scalar_lerp(k: &Coef, numerics: Numerics, var: f32, x: f32) -> f32 {
-    with_profile!(numerics, |P| bool_const!(k.lerp.is_small(), |SMALL| {
-        k.lerp::<f32, 1, P, SMALL>(var, x)
-    }))
+    with_profile!(numerics, |P| k.lerp::<f32, 1, P>(k.lerp.is_small(), var, x))
 }

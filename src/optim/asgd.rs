@@ -3,7 +3,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, bool_const, c, with_profile};
+use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -143,12 +143,12 @@ pub fn asgd_step_with(
     let k = Coef::new(step, state, cfg)?;
     // The options as compile-time constants: no branch in the loop.
     let (decay, averaging) = (k.weight_decay.is_some(), k.mu.is_some());
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(decay, |WD| {
-        bool_const!(averaging, |AVG| for_each_chunk::<N, 2, 1>(
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(decay, |wd| {
+        specialize!(averaging, |avg| for_each_chunk::<N, 2, 1>(
             [params, ax],
             [grads],
             #[inline(always)]
-            |[p, a], [g]| asgd_lanes::<L, N, P, WD, AVG>(&k, p, g, a),
+            |[p, a], [g]| asgd_lanes::<L, N, P>(&k, (wd, avg), p, g, a),
         ))
     })));
     *state = k.next;
@@ -156,20 +156,21 @@ pub fn asgd_step_with(
 }
 
 #[inline(always)]
-fn asgd_lanes<L: Lanes<N>, const N: usize, P: Profile, const WD: bool, const AVG: bool>(
+fn asgd_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
+    (wd, avg): (impl Flag, impl Flag),
     p: &mut [f32; N],
     g: &[f32; N],
     ax: &mut [f32; N],
 ) {
     let param = L::load(p);
     let mut g = L::load(g) * L::splat(k.scale);
-    if WD {
+    if wd.on() {
         g = P::fma(L::splat(k.weight_decay.unwrap_or(0.0)), param, g);
     }
     let new = P::fma(L::splat(k.neg_eta), g, param * L::splat(k.decay));
     new.store(p);
-    if AVG {
+    if avg.on() {
         let a = L::load(ax);
         (a + (new - a) * L::splat(k.mu.unwrap_or(1.0))).store(ax);
     } else {

@@ -148,7 +148,7 @@ pub fn lamb_step_with(
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
     let k = Coef::new(step, cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
+    with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| {
         let (mut p_sq, mut r_sq) = (BlockedSum::new(), BlockedSum::new());
         for_each_chunk_live::<N, 2, 2>(
             [exp_avg, exp_avg_sq],

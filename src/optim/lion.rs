@@ -3,7 +3,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, bool_const, c, with_profile};
+use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -111,14 +111,14 @@ pub fn lion_step_with(
     validate::len("exp_avg", n, exp_avg.len())?;
     let k = Coef::new(cfg)?;
     // Weight decay as a compile-time constant: no branch in the loop.
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(
         k.decay.is_some(),
-        |WD| {
+        |wd| {
             for_each_chunk::<N, 2, 1>(
                 [params, exp_avg],
                 [grads],
                 #[inline(always)]
-                |[p, m], [g]| lion_lanes::<L, N, P, WD>(&k, p, g, m),
+                |[p, m], [g]| lion_lanes::<L, N, P>(&k, wd, p, g, m),
             )
         }
     )));
@@ -126,8 +126,9 @@ pub fn lion_step_with(
 }
 
 #[inline(always)]
-fn lion_lanes<L: Lanes<N>, const N: usize, P: Profile, const WD: bool>(
+fn lion_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
+    wd: impl Flag,
     p: &mut [f32; N],
     g: &[f32; N],
     m: &mut [f32; N],
@@ -136,7 +137,7 @@ fn lion_lanes<L: Lanes<N>, const N: usize, P: Profile, const WD: bool>(
     let g = L::load(g) * L::splat(k.scale);
     let m_old = L::load(m);
     let dir = P::fma(L::splat(k.one_minus_beta1), g, m_old * L::splat(k.beta1)).sign();
-    if WD {
+    if wd.on() {
         param = param * L::splat(k.decay.unwrap_or(1.0));
     }
     P::fma(L::splat(k.neg_lr), dir, param).store(p);

@@ -50,3 +50,35 @@ impl WeightDecay {
         }
     }
 }
+
+/// Expands `$body` with `($l2, $dec)` bound to the [`WeightDecay`]'s form as
+/// [`Flag`](crate::numerics::Flag)s: [`specialize!`](crate::numerics::specialize) for a
+/// three-valued option (three copies of the loop, not the four of two flags).
+macro_rules! specialize_decay {
+    ($decay:expr, |$l2:ident, $dec:ident| $body:expr) => {{
+        #[cfg(not(optkern_unspecialized))]
+        let r = match $decay {
+            $crate::optim::WeightDecay::None => {
+                let ($l2, $dec) = ($crate::numerics::Off, $crate::numerics::Off);
+                $body
+            }
+            $crate::optim::WeightDecay::L2(_) => {
+                let ($l2, $dec) = ($crate::numerics::On, $crate::numerics::Off);
+                $body
+            }
+            $crate::optim::WeightDecay::Decoupled(_) => {
+                let ($l2, $dec) = ($crate::numerics::Off, $crate::numerics::On);
+                $body
+            }
+        };
+        #[cfg(optkern_unspecialized)]
+        let r = {
+            let decay = $decay;
+            let $l2 = matches!(decay, $crate::optim::WeightDecay::L2(_));
+            let $dec = matches!(decay, $crate::optim::WeightDecay::Decoupled(_));
+            $body
+        };
+        r
+    }};
+}
+pub(crate) use specialize_decay;

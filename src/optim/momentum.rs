@@ -3,7 +3,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, bool_const, c, with_profile};
+use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -114,28 +114,29 @@ pub fn momentum_step_with(
     validate::len("velocity", n, velocity.len())?;
     let k = Coef::new(cfg)?;
     // Weight decay as a compile-time constant: no branch in the loop.
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(
         k.weight_decay.is_some(),
-        |WD| for_each_chunk::<N, 2, 1>(
+        |wd| for_each_chunk::<N, 2, 1>(
             [params, velocity],
             [grads],
             #[inline(always)]
-            |[p, v], [g]| momentum_lanes::<L, N, P, WD>(&k, p, g, v),
+            |[p, v], [g]| momentum_lanes::<L, N, P>(&k, wd, p, g, v),
         )
     )));
     Ok(())
 }
 
 #[inline(always)]
-fn momentum_lanes<L: Lanes<N>, const N: usize, P: Profile, const WD: bool>(
+fn momentum_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
+    wd: impl Flag,
     p: &mut [f32; N],
     g: &[f32; N],
     v: &mut [f32; N],
 ) {
     let param = L::load(p);
     let mut g = L::load(g) * L::splat(k.scale);
-    if WD {
+    if wd.on() {
         g = P::fma(L::splat(k.weight_decay.unwrap_or(0.0)), param, g);
     }
     let vel = P::fma(L::splat(k.lr), g, L::load(v) * L::splat(k.momentum));

@@ -2,7 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, bool_const, c, with_profile};
+use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -132,14 +132,14 @@ pub fn rprop_step_with(
     validate::len("step_size", n, step_size.len())?;
     let k = Coef::new(step, cfg)?;
     // The first-step option as a compile-time constant: no branch in the loop.
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(
         k.first_step,
-        |FIRST| {
+        |first| {
             for_each_chunk::<N, 3, 1>(
                 [params, prev, step_size],
                 [grads],
                 #[inline(always)]
-                |[p, pr, ss], [g]| rprop_lanes::<L, N, P, FIRST>(&k, p, g, pr, ss),
+                |[p, pr, ss], [g]| rprop_lanes::<L, N, P>(&k, first, p, g, pr, ss),
             )
         }
     )));
@@ -147,16 +147,20 @@ pub fn rprop_step_with(
 }
 
 #[inline(always)]
-fn rprop_lanes<L: Lanes<N>, const N: usize, P: Profile, const FIRST: bool>(
+fn rprop_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
+    first: impl Flag,
     p: &mut [f32; N],
     g: &[f32; N],
     prev: &mut [f32; N],
     step_size: &mut [f32; N],
 ) {
     let g = L::load(g) * L::splat(k.scale);
-    let (old_prev, old_size) =
-        if FIRST { (L::splat(0.0), L::splat(k.lr)) } else { (L::load(prev), L::load(step_size)) };
+    let (old_prev, old_size) = if first.on() {
+        (L::splat(0.0), L::splat(k.lr))
+    } else {
+        (L::load(prev), L::load(step_size))
+    };
     // sign(g·prev) > 0 (< 0) exactly when g·prev > 0 (< 0); NaN is neither.
     let s = g * old_prev;
     let zero = L::splat(0.0);

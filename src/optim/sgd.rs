@@ -2,7 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, bool_const, c, with_profile};
+use crate::numerics::{Flag, Numerics, Off, Profile, c, specialize, with_profile};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -145,56 +145,51 @@ pub fn sgd_step_with(
     validate::len("grads", n, grads.len())?;
     validate::optional_len("momentum_buffer", cfg.momentum != 0.0, n, momentum_buffer.len())?;
     let k = Coef::new(step, cfg)?;
-    // The options become compile-time constants: no branch in the loop.
+    // The options as compile-time constants: no branch in the loop (4 Ki elements: 19–22 %,
+    // README "Build cost"). Without momentum the first-step and Nesterov options are unused.
     let (wd, first, nesterov) = (k.weight_decay.is_some(), k.first_step, k.nesterov);
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| bool_const!(wd, |WD| {
-        bool_const!(first, |FIRST| bool_const!(nesterov, |NEST| if k.momentum.is_some() {
-            for_each_chunk::<N, 2, 1>(
+    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(wd, |wd| {
+        if k.momentum.is_some() {
+            specialize!(first, |first| specialize!(nesterov, |nest| for_each_chunk::<N, 2, 1>(
                 [params, momentum_buffer],
                 [grads],
                 #[inline(always)]
-                |[p, b], [g]| sgd_lanes::<L, N, P, WD, FIRST, NEST>(&k, p, g, Some(b)),
-            )
+                |[p, b], [g]| sgd_lanes::<L, N, P>(&k, (wd, first, nest), p, g, Some(b)),
+            )))
         } else {
             for_each_chunk::<N, 1, 1>(
                 [params],
                 [grads],
                 #[inline(always)]
-                |[p], [g]| sgd_lanes::<L, N, P, WD, FIRST, NEST>(&k, p, g, None),
+                |[p], [g]| sgd_lanes::<L, N, P>(&k, (wd, Off, Off), p, g, None),
             )
-        }))
+        }
     })));
     Ok(())
 }
 
 /// The SGD update of `N` elements.
 #[inline(always)]
-fn sgd_lanes<
-    L: Lanes<N>,
-    const N: usize,
-    P: Profile,
-    const WD: bool,
-    const FIRST: bool,
-    const NEST: bool,
->(
+fn sgd_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
+    (wd, first, nest): (impl Flag, impl Flag, impl Flag),
     p: &mut [f32; N],
     g: &[f32; N],
     buf: Option<&mut [f32; N]>,
 ) {
     let param = L::load(p);
     let mut g = L::load(g) * L::splat(k.scale);
-    if let (true, Some(wd)) = (WD, k.weight_decay) {
-        g = P::fma(L::splat(wd), param, g);
+    if let (true, Some(decay)) = (wd.on(), k.weight_decay) {
+        g = P::fma(L::splat(decay), param, g);
     }
     if let (Some(mu), Some(buf)) = (k.momentum, buf) {
-        let b = if FIRST {
+        let b = if first.on() {
             g
         } else {
             P::fma(L::splat(k.one_minus_dampening), g, L::load(buf) * L::splat(mu))
         };
         b.store(buf);
-        g = if NEST { P::fma(L::splat(mu), b, g) } else { b };
+        g = if nest.on() { P::fma(L::splat(mu), b, g) } else { b };
     }
     P::fma(L::splat(k.neg_lr), g, param).store(p);
 }
