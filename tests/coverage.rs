@@ -1,5 +1,6 @@
-//! Every optimizer kernel has its C function, its f64-reference test, its bench and its fuzz
-//! check: a kernel added without one of them fails here, and the gaps that remain are listed
+//! Every optimizer kernel has its C function, its f64-reference and bit-model tests (a case in
+//! `tests/common/kernels.rs`, whose `kernel!` entries require both, or a test of its own in
+//! `tests/reference.rs` / `tests/bit_model.rs`), its bench and its fuzz check: a kernel added without one of them fails here, and the gaps that remain are listed
 //! below with their reason (an entry that is no longer a gap fails too, so the list stays
 //! true).
 
@@ -34,7 +35,7 @@ const GAPS: &[(&str, &str, &str)] = &[
         "adafactor_factored_step",
         "fuzz",
         "not yet: the fuzz Spec derives every buffer length from one n; the factored path is \
-         covered by tests/reference.rs, errors.rs and portable_bits.rs",
+         covered by tests/reference.rs, bit_model.rs, errors.rs and portable_bits.rs",
     ),
 ];
 
@@ -73,7 +74,12 @@ fn every_kernel_has_c_reference_bench_and_fuzz() {
     assert!(kernels.len() >= 18, "found only {kernels:?}");
     let header = read("include/optkern.h");
     let places = [
-        ("reference", read("tests/reference.rs")),
+        (
+            "reference",
+            read("tests/common/kernels.rs")
+                + &read("tests/reference.rs")
+                + &read("tests/bit_model.rs"),
+        ),
         ("bench", read("benches/common/mod.rs")),
         ("fuzz", read("fuzz/src/lib.rs")),
     ];

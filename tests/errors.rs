@@ -259,14 +259,16 @@ fn every_hyperparameter_is_checked() {
 type Field<C> = (&'static str, fn(&mut C, f64));
 
 /// The generic grid for the other optimizers: every field over the special values, Ok exactly
-/// when the reference accepts, otherwise an `InvalidHyperparameter` naming that field (or, for
-/// a cross-field rule, one of `related`) with every buffer unchanged.
+/// when the reference accepts, otherwise exactly the `InvalidHyperparameter` that field's
+/// value calls for (its name, the value as given — `grad_scale` rounded to f32 — and NaN /
+/// Infinite / OutOfRange), or, for a cross-field rule, the error of the field in `related`
+/// that the rule names (its own value, OutOfRange), with every buffer unchanged.
 #[allow(clippy::type_complexity)]
 fn grid<C: Copy>(
     kernel: &str,
     base: C,
     fields: &[Field<C>],
-    related: &[&'static str],
+    related: &[(&'static str, fn(&C) -> f64)],
     buffers: usize,
     call: impl Fn(C) -> Box<dyn Fn(&mut [Vec<f32>]) -> Result<(), Error>>,
     accepts: impl Fn(&C) -> bool,
@@ -285,11 +287,19 @@ fn grid<C: Copy>(
                 continue;
             }
             rejected += 1;
-            match got {
-                Err(Error::InvalidHyperparameter { name: got_name, .. })
-                    if got_name == *name || related.contains(&got_name) => {}
-                other => panic!("{what}: expected InvalidHyperparameter({name}), got {other:?}"),
+            let given = if *name == "grad_scale" { f64::from(x as f32) } else { x };
+            let mut allowed = vec![format!("{:?}", hyper(name, given))];
+            for (other, value) in related {
+                let v = value(&cfg);
+                if v.is_finite() {
+                    allowed.push(format!("{:?}", hyper(other, v)));
+                }
             }
+            let got = match got {
+                Err(e) => format!("{e:?}"),
+                Ok(()) => panic!("{what}: accepted an invalid config"),
+            };
+            assert!(allowed.contains(&got), "{what}: got {got}, expected one of {allowed:?}");
             assert_eq!(b.snapshot(), before, "{what}: a buffer changed on Err");
         }
     }
@@ -486,7 +496,7 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
             field!("step_size_max", step_size_max),
             gs!(),
         ],
-        &["step_size_max"],
+        &[("step_size_max", |c| c.step_size_max)],
         4,
         |cfg| {
             Box::new(move |b| match b {

@@ -1,8 +1,7 @@
 //! Tier 2: PyTorch golden vectors (`tests/data/golden/`, or `$OPTKERN_GOLDEN_DIR`).
 //!
-//! Every case of an implemented optimizer runs; a case that cannot run (an unknown option, an
-//! unknown state entry) is a failure. Cases of optimizers and kinds not implemented yet are
-//! counted and printed. On FMA builds params at every step and the final state must match
+//! Every case runs, and passes or fails: a case that cannot run (an unknown kind, optimizer,
+//! option or state entry) is a failure, never a skip. On FMA builds params at every step and the final state must match
 //! torch bit for bit ("strict"); otherwise `|a − b| ≤ 1e-5 · max|b|` with the max over the
 //! params seen so far, params0 included, or over the state vector ("tolerant").
 
@@ -193,8 +192,8 @@ where
     Box::new(Vectors { names: names.to_vec(), bufs: vec![vec![0.0; n]; names.len()], step })
 }
 
-/// The optkern counterpart of a torch optimizer: `None` if not implemented yet.
-fn optimizer(name: &str, opts: &Opts, n: usize) -> Option<Result<Box<dyn Golden>, String>> {
+/// The optkern counterpart of a torch optimizer (an error for one optkern lacks).
+fn optimizer(name: &str, opts: &Opts, n: usize) -> Result<Box<dyn Golden>, String> {
     let build = |name: &str| -> Result<Box<dyn Golden>, String> {
         let mut o = Options::new(opts);
         let made: Box<dyn Golden> = match name {
@@ -450,8 +449,8 @@ fn optimizer(name: &str, opts: &Opts, n: usize) -> Option<Result<Box<dyn Golden>
     };
     match name {
         "SGD" | "Adam" | "AdamW" | "Adagrad" | "RMSprop" | "Adamax" | "NAdam" | "RAdam"
-        | "Adadelta" | "ASGD" | "Rprop" | "Adafactor" => Some(build(name)),
-        _ => None,
+        | "Adadelta" | "ASGD" | "Rprop" | "Adafactor" => build(name),
+        other => Err(format!("unknown optimizer `{other}`")),
     }
 }
 
@@ -529,9 +528,8 @@ fn run_optimizer_case(case: &Value, strict: bool, worst: &mut f64) -> Result<(),
     let opts = field(case, "options")?.as_object().ok_or("options is not an object")?;
     let n = field(case, "n")?.as_u64().ok_or("n")? as usize;
     let steps = field(case, "steps")?.as_u64().ok_or("steps")? as usize;
-    // Every torch optimizer is implemented: an unknown one is a case that cannot run.
-    let opt = optimizer(name, opts, n).ok_or(format!("unknown optimizer `{name}`"))?;
-    let mut opt = opt?;
+    // An optimizer optkern lacks is a case that cannot run: a failure.
+    let mut opt = optimizer(name, opts, n)?;
     let mode = match (strict, name) {
         (true, "Adafactor") => Mode::Tolerant(ADAFACTOR_TOL),
         (true, _) => Mode::Strict,
@@ -1029,11 +1027,12 @@ fn run_init_case(case: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Every case passes or fails: a case of a kind or optimizer the test cannot run is a failure
+/// (there is no third outcome).
 #[derive(Default)]
 struct Tally {
     passed: usize,
     failed: usize,
-    not_implemented: usize,
 }
 
 #[test]
@@ -1062,22 +1061,21 @@ fn golden_vectors() {
             let (group, outcome) = if kind == "optimizer" {
                 let name = case.get("optimizer").and_then(Value::as_str).unwrap_or("?").to_string();
                 let w = worst.entry(name.clone()).or_default();
-                (name, run_optimizer_case(&case, strict, w).map(Some))
+                (name, run_optimizer_case(&case, strict, w))
             } else {
                 let outcome = match kind.as_str() {
-                    "lr_schedule" => run_schedule_case(&case).map(Some),
-                    "clip_grad_norm" => run_clip_norm_case(&case).map(Some),
-                    "clip_grad_value" => run_clip_value_case(&case).map(Some),
-                    "cross_entropy" => run_cross_entropy_case(&case).map(Some),
-                    "init" => run_init_case(&case).map(Some),
+                    "lr_schedule" => run_schedule_case(&case),
+                    "clip_grad_norm" => run_clip_norm_case(&case),
+                    "clip_grad_value" => run_clip_value_case(&case),
+                    "cross_entropy" => run_cross_entropy_case(&case),
+                    "init" => run_init_case(&case),
                     other => Err(format!("unknown kind `{other}`")),
                 };
                 (kind, outcome)
             };
             let tally = tallies.entry(group).or_default();
             match outcome {
-                Ok(Some(())) => tally.passed += 1,
-                Ok(None) => tally.not_implemented += 1,
+                Ok(()) => tally.passed += 1,
                 Err(e) => {
                     tally.failed += 1;
                     failures.push(format!("{id}: {e}"));
@@ -1088,13 +1086,9 @@ fn golden_vectors() {
     let mode = if strict { "strict" } else { "tolerant" };
     let mut total = Tally::default();
     for (name, t) in &tallies {
-        println!(
-            "golden[{name}]: {} passed, {} failed, {} not implemented",
-            t.passed, t.failed, t.not_implemented
-        );
+        println!("golden[{name}]: {} passed, {} failed", t.passed, t.failed);
         total.passed += t.passed;
         total.failed += t.failed;
-        total.not_implemented += t.not_implemented;
     }
     for (name, w) in worst.iter().filter(|(_, w)| **w > 0.0) {
         println!("golden[{name}]: largest difference {w:.2e} of the scale (not bit-exact)");
@@ -1102,10 +1096,7 @@ fn golden_vectors() {
     for f in &failures {
         println!("FAILED {f}");
     }
-    println!(
-        "golden: {} passed, {} failed, {} not implemented ({mode})",
-        total.passed, total.failed, total.not_implemented
-    );
+    println!("golden: {} passed, {} failed ({mode})", total.passed, total.failed);
     assert!(total.passed > 0, "no golden case ran");
     assert!(failures.is_empty(), "{} golden cases failed", failures.len());
 }

@@ -51,7 +51,39 @@ fn expected_target_features_are_enabled() {
                 cfg!(target_feature = "fma") || cfg!(target_feature = "neon")
             );
         }
-        Err(_) => println!("OPTKERN_EXPECT_FEATURES not set: nothing to check on this leg"),
+        Err(_) => println!("OPTKERN_EXPECT_FEATURES not set: only the checks below"),
+    }
+}
+
+/// What a plain `cargo test` can check on any machine: every feature this build was compiled
+/// for is present on the CPU running it (detected at run time), and the crate's own claims
+/// follow from the compiled features: `FUSED_MUL_ADD` exactly when `fma` (x86-64), the native
+/// width 16 lanes exactly with `avx512f`.
+#[test]
+fn compiled_features_are_consistent_with_this_cpu_and_the_crate() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let detected = [
+            ("sse2", std::arch::is_x86_feature_detected!("sse2")),
+            ("sse4.1", std::arch::is_x86_feature_detected!("sse4.1")),
+            ("sse4.2", std::arch::is_x86_feature_detected!("sse4.2")),
+            ("avx", std::arch::is_x86_feature_detected!("avx")),
+            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+            ("fma", std::arch::is_x86_feature_detected!("fma")),
+            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+            ("avx512vl", std::arch::is_x86_feature_detected!("avx512vl")),
+        ];
+        let mut compiled = 0;
+        for (name, on_cpu) in detected {
+            let in_build = KNOWN.iter().find(|(n, _)| *n == name).unwrap().1;
+            assert!(!in_build || on_cpu, "built for `{name}`, which this CPU lacks");
+            compiled += usize::from(in_build);
+        }
+        assert!(compiled >= 1, "sse2 is part of every x86-64 build");
+        assert_eq!(optkern::FUSED_MUL_ADD, cfg!(target_feature = "fma"));
+        let lanes = if cfg!(target_feature = "avx512f") { 16 } else { 8 };
+        assert_eq!(optkern::Width::NATIVE.lanes(), lanes);
+        println!("{compiled} compiled features present; FMA {}", optkern::FUSED_MUL_ADD);
     }
 }
 

@@ -50,7 +50,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(cfg: &AdadeltaConfig) -> Result<Self, Error> {
+    fn from_config(cfg: &AdadeltaConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let rho = validate::unit_closed("rho", cfg.rho)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
@@ -110,7 +110,7 @@ pub fn adadelta_step_with(
     validate::len("grads", n, grads.len())?;
     validate::len("square_avg", n, square_avg.len())?;
     validate::len("acc_delta", n, acc_delta.len())?;
-    let k = Coef::new(cfg)?;
+    let k = Coef::from_config(cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
         for_each_chunk::<N, 3, 1>(
             [params, square_avg, acc_delta],

@@ -68,7 +68,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(step: u32, cfg: &AdafactorConfig) -> Result<Self, Error> {
+    fn from_config(step: u32, cfg: &AdafactorConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta2_decay = validate::finite("beta2_decay", cfg.beta2_decay)?;
         if beta2_decay > 0.0 {
@@ -188,7 +188,7 @@ pub fn adafactor_step_with(
     let n = params.len();
     validate::len("grads", n, grads.len())?;
     validate::len("variance", n, variance.len())?;
-    let k = Coef::new(step, cfg)?;
+    let k = Coef::from_config(step, cfg)?;
     if n == 0 {
         return Ok(());
     }
@@ -305,7 +305,7 @@ pub fn adafactor_factored_step_with(
     validate::len("grads", n, grads.len())?;
     validate::len("row_var", rows, row_var.len())?;
     validate::len("col_var", cols, col_var.len())?;
-    let k = Coef::new(step, cfg)?;
+    let k = Coef::from_config(step, cfg)?;
     if n == 0 {
         return Ok(());
     }

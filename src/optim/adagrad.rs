@@ -65,7 +65,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(step: u32, cfg: &AdagradConfig) -> Result<Self, Error> {
+    fn from_config(step: u32, cfg: &AdagradConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let lr_decay = validate::non_negative("lr_decay", cfg.lr_decay)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
@@ -125,7 +125,7 @@ pub fn adagrad_step_with(
     let n = params.len();
     validate::len("grads", n, grads.len())?;
     validate::len("sum", n, sum.len())?;
-    let k = Coef::new(step, cfg)?;
+    let k = Coef::from_config(step, cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
         for_each_chunk::<N, 2, 1>(
             [params, sum],

@@ -95,7 +95,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(step: u32, cfg: &AdamConfig) -> Result<Self, Error> {
+    fn from_config(step: u32, cfg: &AdamConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -106,7 +106,7 @@ impl Coef {
         let bc1 = 1.0 - pow_step(beta1, step);
         let bc2 = 1.0 - pow_step(beta2, step);
         let bc2_sqrt = libm::sqrt(bc2);
-        let decay = WeightDecay::new(lr, weight_decay, cfg.decoupled_weight_decay);
+        let decay = WeightDecay::from_config(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
             decay,
@@ -214,7 +214,7 @@ pub fn adam_step_with(
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
     validate::optional_len("max_exp_avg_sq", cfg.amsgrad, n, max_exp_avg_sq.len())?;
-    let k = Coef::new(step, cfg)?;
+    let k = Coef::from_config(step, cfg)?;
     // The options as compile-time constants: no branch in the loop (4 Ki elements: 2 % Torch,
     // 7 % Portable, README "Build cost"). Only live combinations are compiled: Portable always
     // has one division and no lerp.

@@ -57,7 +57,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(step: u32, cfg: &AdamaxConfig) -> Result<Self, Error> {
+    fn from_config(step: u32, cfg: &AdamaxConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -120,7 +120,7 @@ pub fn adamax_step_with(
     validate::len("grads", n, grads.len())?;
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_inf", n, exp_inf.len())?;
-    let k = Coef::new(step, cfg)?;
+    let k = Coef::from_config(step, cfg)?;
     // The options as compile-time constants: no branch in the loop (4 Ki elements: 15 %
     // Torch, README "Build cost"). Portable has no lerp.
     let (decay, small) = (k.weight_decay.is_some(), k.lerp1.is_small());

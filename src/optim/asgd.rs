@@ -74,7 +74,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(step: u32, state: &AsgdState, cfg: &AsgdConfig) -> Result<Self, Error> {
+    fn from_config(step: u32, state: &AsgdState, cfg: &AsgdConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let lambd = validate::non_negative("lambd", cfg.lambd)?;
         let alpha = validate::non_negative("alpha", cfg.alpha)?;
@@ -140,7 +140,7 @@ pub fn asgd_step_with(
     let n = params.len();
     validate::len("grads", n, grads.len())?;
     validate::len("ax", n, ax.len())?;
-    let k = Coef::new(step, state, cfg)?;
+    let k = Coef::from_config(step, state, cfg)?;
     // The options as compile-time constants: no branch in the loop.
     let (decay, averaging) = (k.weight_decay.is_some(), k.mu.is_some());
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(decay, |wd| {

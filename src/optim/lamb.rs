@@ -63,7 +63,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(step: u32, cfg: &LambConfig) -> Result<Self, Error> {
+    fn from_config(step: u32, cfg: &LambConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -147,7 +147,7 @@ pub fn lamb_step_with(
     validate::len("grads", n, grads.len())?;
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
-    let k = Coef::new(step, cfg)?;
+    let k = Coef::from_config(step, cfg)?;
     with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| {
         let (mut p_sq, mut r_sq) = (BlockedSum::new(), BlockedSum::new());
         for_each_chunk_live::<N, 2, 2>(

@@ -52,7 +52,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(cfg: &LionConfig) -> Result<Self, Error> {
+    fn from_config(cfg: &LionConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_closed("beta1", cfg.beta1)?;
         let beta2 = validate::unit_closed("beta2", cfg.beta2)?;
@@ -109,7 +109,7 @@ pub fn lion_step_with(
     let n = params.len();
     validate::len("grads", n, grads.len())?;
     validate::len("exp_avg", n, exp_avg.len())?;
-    let k = Coef::new(cfg)?;
+    let k = Coef::from_config(cfg)?;
     // Weight decay as a compile-time constant: no branch in the loop.
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(
         k.decay.is_some(),

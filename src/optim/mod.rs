@@ -32,7 +32,7 @@ pub(crate) enum WeightDecay {
 
 impl WeightDecay {
     /// The decay for `λ = weight_decay` with learning rate `lr` (both validated).
-    pub(crate) fn new(lr: f64, weight_decay: f64, decoupled: bool) -> Self {
+    pub(crate) fn from_config(lr: f64, weight_decay: f64, decoupled: bool) -> Self {
         match (weight_decay != 0.0, decoupled) {
             (false, _) => WeightDecay::None,
             (true, false) => WeightDecay::L2(c(weight_decay)),

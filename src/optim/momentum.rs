@@ -46,7 +46,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(cfg: &MomentumConfig) -> Result<Self, Error> {
+    fn from_config(cfg: &MomentumConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let momentum = validate::unit_closed("momentum", cfg.momentum)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
@@ -112,7 +112,7 @@ pub fn momentum_step_with(
     let n = params.len();
     validate::len("grads", n, grads.len())?;
     validate::len("velocity", n, velocity.len())?;
-    let k = Coef::new(cfg)?;
+    let k = Coef::from_config(cfg)?;
     // Weight decay as a compile-time constant: no branch in the loop.
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(
         k.weight_decay.is_some(),
@@ -178,7 +178,7 @@ pub fn nesterov_lookahead_with(
     let n = lookahead.len();
     validate::len("params", n, params.len())?;
     validate::len("velocity", n, velocity.len())?;
-    let k = Coef::new(cfg)?;
+    let k = Coef::from_config(cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
         for_each_chunk::<N, 1, 2>(
             [lookahead],

@@ -87,7 +87,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(step: u32, state: &NadamState, cfg: &NadamConfig) -> Result<Self, Error> {
+    fn from_config(step: u32, state: &NadamState, cfg: &NadamConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -105,7 +105,7 @@ impl Coef {
         let g_step = -lr * (1.0 - mu) / (1.0 - mp);
         let m_step = -lr * mu_next / (1.0 - mp * mu_next);
         let bc2_sqrt = libm::sqrt(bc2);
-        let decay = WeightDecay::new(lr, weight_decay, cfg.decoupled_weight_decay);
+        let decay = WeightDecay::from_config(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
             decay,
@@ -175,7 +175,7 @@ pub fn nadam_step_with(
     validate::len("grads", n, grads.len())?;
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
-    let k = Coef::new(step, state, cfg)?;
+    let k = Coef::from_config(step, state, cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
         for_each_chunk::<N, 3, 1>(
             [params, exp_avg, exp_avg_sq],

@@ -68,7 +68,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(step: u32, cfg: &RadamConfig) -> Result<Self, Error> {
+    fn from_config(step: u32, cfg: &RadamConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -92,7 +92,7 @@ impl Coef {
             1.0
         };
         let bc2_sqrt = libm::sqrt(bc2);
-        let decay = WeightDecay::new(lr, weight_decay, cfg.decoupled_weight_decay);
+        let decay = WeightDecay::from_config(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
             decay,
@@ -158,7 +158,7 @@ pub fn radam_step_with(
     validate::len("grads", n, grads.len())?;
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
-    let k = Coef::new(step, cfg)?;
+    let k = Coef::from_config(step, cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
         for_each_chunk::<N, 3, 1>(
             [params, exp_avg, exp_avg_sq],

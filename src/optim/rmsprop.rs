@@ -78,7 +78,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(cfg: &RmspropConfig) -> Result<Self, Error> {
+    fn from_config(cfg: &RmspropConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let alpha = validate::unit_closed("alpha", cfg.alpha)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
@@ -146,7 +146,7 @@ pub fn rmsprop_step_with(
     validate::len("square_avg", n, square_avg.len())?;
     validate::optional_len("momentum_buffer", cfg.momentum != 0.0, n, momentum_buffer.len())?;
     validate::optional_len("grad_avg", cfg.centered, n, grad_avg.len())?;
-    let k = Coef::new(cfg)?;
+    let k = Coef::from_config(cfg)?;
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
         match (k.momentum.is_some(), cfg.centered) {
             (true, true) => for_each_chunk::<N, 4, 1>(

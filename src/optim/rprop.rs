@@ -56,7 +56,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(step: u32, cfg: &RpropConfig) -> Result<Self, Error> {
+    fn from_config(step: u32, cfg: &RpropConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let etaminus = validate::finite("etaminus", cfg.etaminus)?;
         if !(etaminus > 0.0 && etaminus < 1.0) {
@@ -130,7 +130,7 @@ pub fn rprop_step_with(
     validate::len("grads", n, grads.len())?;
     validate::len("prev", n, prev.len())?;
     validate::len("step_size", n, step_size.len())?;
-    let k = Coef::new(step, cfg)?;
+    let k = Coef::from_config(step, cfg)?;
     // The first-step option as a compile-time constant: no branch in the loop.
     with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(
         k.first_step,

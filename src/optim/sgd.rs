@@ -61,7 +61,7 @@ struct Coef {
 }
 
 impl Coef {
-    fn new(step: u32, cfg: &SgdConfig) -> Result<Self, Error> {
+    fn from_config(step: u32, cfg: &SgdConfig) -> Result<Self, Error> {
         let lr = validate::non_negative("lr", cfg.lr)?;
         let momentum = validate::non_negative("momentum", cfg.momentum)?;
         let dampening = validate::unit_closed("dampening", cfg.dampening)?;
@@ -144,7 +144,7 @@ pub fn sgd_step_with(
     let n = params.len();
     validate::len("grads", n, grads.len())?;
     validate::optional_len("momentum_buffer", cfg.momentum != 0.0, n, momentum_buffer.len())?;
-    let k = Coef::new(step, cfg)?;
+    let k = Coef::from_config(step, cfg)?;
     // The options as compile-time constants: no branch in the loop (4 Ki elements: 19–22 %,
     // README "Build cost"). Without momentum the first-step and Nesterov options are unused.
     let (wd, first, nesterov) = (k.weight_decay.is_some(), k.first_step, k.nesterov);

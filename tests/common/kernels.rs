@@ -4,28 +4,40 @@
 #![allow(dead_code)]
 
 use super::Kind;
+use super::to_reference::ToReference;
 use optkern::{
     AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig,
     AsgdState, Error, LambConfig, LarsConfig, LionConfig, MomentumConfig, NadamConfig, NadamState,
     Numerics, RadamConfig, RmspropConfig, RpropConfig, SgdConfig, Width,
 };
+use optkern_reference::{self as reference, bits, bits::Ops};
 
 pub type Run = Box<dyn Fn(Width, &mut [&mut [f32]], &[&[f32]], u32) -> Result<(), Error>>;
+/// The f64 reference of a case, on the same buffers widened.
+pub type Reference = Box<dyn Fn(&mut [&mut [f64]], &[&[f64]], u32)>;
+/// The f32 bit model of a case (`tests/reference/src/bits.rs`).
+pub type Model = Box<dyn Fn(Ops, &mut [&mut [f32]], &[&[f32]], u32)>;
 
 pub struct Case {
     pub name: String,
+    pub numerics: Numerics,
     /// Kinds of the mutable buffers, in argument order.
     pub muts: Vec<Kind>,
     /// Kinds of the read-only buffers, in argument order.
     pub ins: Vec<Kind>,
     pub run: Run,
+    pub reference: Reference,
+    pub model: Model,
     /// Element-wise (each output depends only on the same index of the inputs), so that
     /// splitting the slices into chunks gives the same bits. Layer-wise kernels (norms) are not.
     pub elementwise: bool,
 }
 
-fn case(name: String, muts: Vec<Kind>, ins: Vec<Kind>, run: Run) -> Case {
-    Case { name, muts, ins, run, elementwise: true }
+impl Case {
+    /// The bit model's operation order for this case on this build.
+    pub fn ops(&self) -> Ops {
+        Ops { torch: self.numerics == Numerics::Torch, fused: optkern::FUSED_MUL_ADD }
+    }
 }
 
 pub const PROFILES: [Numerics; 2] = [Numerics::Torch, Numerics::Portable];
@@ -54,6 +66,7 @@ pub fn adam_configs() -> Vec<(&'static str, AdamConfig)> {
         ("maximize", AdamConfig { maximize: true, eps: 1e-6, ..d }),
         ("grad_scale", AdamConfig { grad_scale: 0.5, ..d }),
         ("eps_hat", AdamConfig { eps_hat: true, eps: 1e-3, ..d }),
+        ("eps_dominated", AdamConfig { eps: 0.5, grad_scale: 3.0, ..d }),
     ]
 }
 
@@ -72,6 +85,7 @@ pub fn adagrad_configs() -> Vec<(&'static str, AdagradConfig)> {
         ),
         ("textbook", AdagradConfig { lr: 0.1, ..AdagradConfig::textbook() }),
         ("maximize", AdagradConfig { maximize: true, grad_scale: 0.5, ..d }),
+        ("scale_eps", AdagradConfig { grad_scale: 3.0, eps: 0.5, ..d }),
     ]
 }
 
@@ -83,6 +97,10 @@ pub fn rmsprop_configs() -> Vec<(&'static str, RmspropConfig)> {
         ("centered", RmspropConfig { centered: true, alpha: 0.9, ..d }),
         ("momentum_wd", RmspropConfig { momentum: 0.5, weight_decay: 0.01, maximize: true, ..d }),
         ("textbook", RmspropConfig::textbook()),
+        (
+            "scale_eps",
+            RmspropConfig { grad_scale: 0.37, eps: 0.5, centered: true, momentum: 0.5, ..d },
+        ),
     ]
 }
 
@@ -91,6 +109,7 @@ pub fn adamax_configs() -> Vec<(&'static str, AdamaxConfig)> {
     vec![
         ("default", d),
         ("wd_maximize", AdamaxConfig { weight_decay: 0.01, maximize: true, beta1: 0.45, ..d }),
+        ("scale_eps", AdamaxConfig { grad_scale: 0.37, eps: 0.5, ..d }),
     ]
 }
 
@@ -99,6 +118,7 @@ pub fn adadelta_configs() -> Vec<(&'static str, AdadeltaConfig)> {
     vec![
         ("default", d),
         ("wd_rho", AdadeltaConfig { weight_decay: 0.01, rho: 0.5, grad_scale: 2.0, ..d }),
+        ("scale_eps", AdadeltaConfig { grad_scale: 0.37, eps: 0.5, ..d }),
     ]
 }
 
@@ -111,6 +131,7 @@ pub fn nadam_configs() -> Vec<(&'static str, NadamConfig)> {
             "decoupled",
             NadamConfig { weight_decay: 0.1, decoupled_weight_decay: true, maximize: true, ..d },
         ),
+        ("scale_eps", NadamConfig { grad_scale: 0.37, eps: 0.5, ..d }),
     ]
 }
 
@@ -120,6 +141,7 @@ pub fn radam_configs() -> Vec<(&'static str, RadamConfig)> {
         ("default", d),
         ("decoupled", RadamConfig { weight_decay: 0.1, decoupled_weight_decay: true, ..d }),
         ("l2_maximize", RadamConfig { weight_decay: 0.01, maximize: true, ..d }),
+        ("scale_eps", RadamConfig { grad_scale: 3.0, eps: 0.5, ..d }),
     ]
 }
 
@@ -128,6 +150,7 @@ pub fn asgd_configs() -> Vec<(&'static str, AsgdConfig)> {
     vec![
         ("default", d),
         ("averaging", AsgdConfig { t0: 1.0, lambd: 0.01, weight_decay: 0.01, ..d }),
+        ("scale", AsgdConfig { grad_scale: 0.37, ..d }),
     ]
 }
 
@@ -146,6 +169,7 @@ pub fn rprop_configs() -> Vec<(&'static str, RpropConfig)> {
                 ..d
             },
         ),
+        ("scale", RpropConfig { grad_scale: 3.0, ..d }),
     ]
 }
 
@@ -155,17 +179,26 @@ pub fn adafactor_configs() -> Vec<(&'static str, AdafactorConfig)> {
         ("default", d),
         ("wd_d", AdafactorConfig { weight_decay: 0.1, d: 2.0, beta2_decay: -0.5, ..d }),
         ("maximize_eps", AdafactorConfig { maximize: true, eps1: 1e-3, eps2: 1e-2, ..d }),
+        ("scale_eps", AdafactorConfig { grad_scale: 0.37, eps1: 0.5, ..d }),
     ]
 }
 
 pub fn lion_configs() -> Vec<(&'static str, LionConfig)> {
     let d = LionConfig { lr: 1e-3, ..Default::default() };
-    vec![("default", d), ("wd_maximize", LionConfig { weight_decay: 0.1, maximize: true, ..d })]
+    vec![
+        ("default", d),
+        ("wd_maximize", LionConfig { weight_decay: 0.1, maximize: true, ..d }),
+        ("scale", LionConfig { grad_scale: 0.37, beta1: 0.5, ..d }),
+    ]
 }
 
 pub fn lamb_configs() -> Vec<(&'static str, LambConfig)> {
     let d = LambConfig::default();
-    vec![("default", d), ("no_wd_maximize", LambConfig { weight_decay: 0.0, maximize: true, ..d })]
+    vec![
+        ("default", d),
+        ("no_wd_maximize", LambConfig { weight_decay: 0.0, maximize: true, ..d }),
+        ("scale_eps", LambConfig { grad_scale: 3.0, eps: 0.5, ..d }),
+    ]
 }
 
 pub fn lars_configs() -> Vec<(&'static str, LarsConfig)> {
@@ -173,6 +206,7 @@ pub fn lars_configs() -> Vec<(&'static str, LarsConfig)> {
     vec![
         ("default", d),
         ("wd_maximize", LarsConfig { weight_decay: 0.01, maximize: true, grad_scale: 0.5, ..d }),
+        ("scale_eps", LarsConfig { grad_scale: 3.0, eps: 100.0, ..d }),
     ]
 }
 
@@ -199,219 +233,229 @@ pub fn momentum_configs() -> Vec<(&'static str, MomentumConfig)> {
     ]
 }
 
+/// One kernel case: optkern at a width, its f64 reference and its f32 bit model, over the
+/// same buffers in the same order (`[muts]`, `[ins]`, bound to the names given), at step `t`
+/// with the model's operation order `o`.
+macro_rules! kernel {
+    (
+        $name:expr, $numerics:expr, [$($mk:expr),*], [$($ik:expr),*],
+        |$w:ident, $t:ident, $o:ident, [$($m:ident),*], [$($i:ident),*]|
+        optkern: $ours:expr,
+        reference: $theirs:expr,
+        model: $model:expr $(,)?
+    ) => {
+        Case {
+            name: $name,
+            numerics: $numerics,
+            muts: vec![$($mk),*],
+            ins: vec![$($ik),*],
+            elementwise: true,
+            // `let _ = $t`: not every kernel takes a step number.
+            run: Box::new(move |$w, muts, ins, $t| {
+                let _ = $t;
+                match (muts, ins) {
+                    ([$($m),*], [$($i),*]) => $ours,
+                    _ => unreachable!(),
+                }
+            }),
+            reference: Box::new(move |muts, ins, $t| {
+                let _ = $t;
+                match (muts, ins) {
+                    ([$($m),*], [$($i),*]) => $theirs,
+                    _ => unreachable!(),
+                }
+            }),
+            model: Box::new(move |$o, muts, ins, $t| {
+                let _ = $t;
+                match (muts, ins) {
+                    ([$($m),*], [$($i),*]) => $model,
+                    _ => unreachable!(),
+                }
+            }),
+        }
+    };
+}
+
+/// Every kernel case, in both profiles.
 pub fn cases() -> Vec<Case> {
     let mut out = Vec::new();
+    let (p, s, nn, g, z) = (Kind::Param, Kind::Signed, Kind::NonNeg, Kind::Grad, Kind::Zero);
     for numerics in PROFILES {
         for (name, cfg) in sgd_configs() {
-            let cfg = SgdConfig { numerics, ..cfg };
-            out.push(case(
-                format!("sgd/{name}/{numerics:?}"),
-                vec![Kind::Param, Kind::Signed],
-                vec![Kind::Grad],
-                Box::new(move |w, m, i, t| match m {
-                    [p, b] => optkern::sgd_step_with(w, p, i[0], b, t, &cfg),
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| SgdConfig { numerics: n, ..c });
+            out.push(kernel!(format!("sgd/{name}/{numerics:?}"), numerics, [p, s], [g],
+                |w, t, o, [pp, b], [gg]|
+                optkern: optkern::sgd_step_with(w, pp, gg, b, t, &cfg),
+                reference: reference::sgd(pp, gg, b, t == 1, &h),
+                model: bits::sgd(o, pp, gg, b, t == 1, &h),
             ));
         }
         for (name, cfg) in adam_configs() {
-            let cfg = AdamConfig { numerics, ..cfg };
-            out.push(case(
-                format!("adam/{name}/{numerics:?}"),
-                vec![Kind::Param, Kind::Signed, Kind::NonNeg, Kind::NonNeg],
-                vec![Kind::Grad],
-                Box::new(move |w, m, i, t| match m {
-                    [p, m1, v, vmax] => optkern::adam_step_with(w, p, i[0], m1, v, vmax, t, &cfg),
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdamConfig { numerics: n, ..c });
+            out.push(kernel!(format!("adam/{name}/{numerics:?}"), numerics, [p, s, nn, nn], [g],
+                |w, t, o, [pp, m1, v, vmax], [gg]|
+                optkern: optkern::adam_step_with(w, pp, gg, m1, v, vmax, t, &cfg),
+                reference: reference::adam(pp, gg, m1, v, vmax, t, &h),
+                model: bits::adam(o, pp, gg, m1, v, vmax, t, &h),
             ));
         }
         for (name, cfg) in momentum_configs() {
-            let cfg = MomentumConfig { numerics, ..cfg };
-            out.push(case(
-                format!("momentum/{name}/{numerics:?}"),
-                vec![Kind::Param, Kind::Signed],
-                vec![Kind::Grad],
-                Box::new(move |w, m, i, _| match m {
-                    [p, v] => optkern::momentum_step_with(w, p, i[0], v, &cfg),
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| MomentumConfig { numerics: n, ..c });
+            out.push(kernel!(format!("momentum/{name}/{numerics:?}"), numerics, [p, s], [g],
+                |w, t, o, [pp, v], [gg]|
+                optkern: optkern::momentum_step_with(w, pp, gg, v, &cfg),
+                reference: reference::momentum(pp, gg, v, &h),
+                model: bits::momentum(o, pp, gg, v, &h),
             ));
-            out.push(case(
-                format!("nesterov_lookahead/{name}/{numerics:?}"),
-                vec![Kind::Param],
-                vec![Kind::Param, Kind::Signed],
-                Box::new(move |w, m, i, _| match m {
-                    [out] => optkern::nesterov_lookahead_with(w, out, i[0], i[1], &cfg),
-                    _ => unreachable!(),
-                }),
+            out.push(kernel!(
+                format!("nesterov_lookahead/{name}/{numerics:?}"), numerics, [p], [p, s],
+                |w, t, o, [ahead], [pp, v]|
+                optkern: optkern::nesterov_lookahead_with(w, ahead, pp, v, &cfg),
+                reference: reference::nesterov_lookahead(ahead, pp, v, h.momentum),
+                model: bits::nesterov_lookahead(o, ahead, pp, v, h.momentum),
             ));
         }
-        let (p, s, nn, g) = (Kind::Param, Kind::Signed, Kind::NonNeg, Kind::Grad);
         for (name, cfg) in adagrad_configs() {
-            let cfg = AdagradConfig { numerics, ..cfg };
-            out.push(case(
-                format!("adagrad/{name}/{numerics:?}"),
-                vec![p, nn],
-                vec![g],
-                Box::new(move |w, m, i, t| match m {
-                    [p, sum] => optkern::adagrad_step_with(w, p, i[0], sum, t, &cfg),
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdagradConfig { numerics: n, ..c });
+            out.push(kernel!(format!("adagrad/{name}/{numerics:?}"), numerics, [p, nn], [g],
+                |w, t, o, [pp, sum], [gg]|
+                optkern: optkern::adagrad_step_with(w, pp, gg, sum, t, &cfg),
+                reference: reference::adagrad(pp, gg, sum, t, &h),
+                model: bits::adagrad(o, pp, gg, sum, t, &h),
             ));
         }
         for (name, cfg) in rmsprop_configs() {
-            let cfg = RmspropConfig { numerics, ..cfg };
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| RmspropConfig { numerics: n, ..c });
             // grad_avg starts at 0 so that the centered variance stays ≥ 0 in exact arithmetic.
-            out.push(case(
-                format!("rmsprop/{name}/{numerics:?}"),
-                vec![p, nn, s, Kind::Zero],
-                vec![g],
-                Box::new(move |w, m, i, _| match m {
-                    [p, sq, b, ga] => optkern::rmsprop_step_with(w, p, i[0], sq, b, ga, &cfg),
-                    _ => unreachable!(),
-                }),
+            out.push(kernel!(format!("rmsprop/{name}/{numerics:?}"), numerics, [p, nn, s, z], [g],
+                |w, t, o, [pp, sq, b, ga], [gg]|
+                optkern: optkern::rmsprop_step_with(w, pp, gg, sq, b, ga, &cfg),
+                reference: reference::rmsprop(pp, gg, sq, b, ga, &h),
+                model: bits::rmsprop(o, pp, gg, sq, b, ga, &h),
             ));
         }
         for (name, cfg) in adamax_configs() {
-            let cfg = AdamaxConfig { numerics, ..cfg };
-            out.push(case(
-                format!("adamax/{name}/{numerics:?}"),
-                vec![p, s, nn],
-                vec![g],
-                Box::new(move |w, m, i, t| match m {
-                    [p, m1, u] => optkern::adamax_step_with(w, p, i[0], m1, u, t, &cfg),
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdamaxConfig { numerics: n, ..c });
+            out.push(kernel!(format!("adamax/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
+                |w, t, o, [pp, m1, u], [gg]|
+                optkern: optkern::adamax_step_with(w, pp, gg, m1, u, t, &cfg),
+                reference: reference::adamax(pp, gg, m1, u, t, &h),
+                model: bits::adamax(o, pp, gg, m1, u, t, &h),
             ));
         }
         for (name, cfg) in adadelta_configs() {
-            let cfg = AdadeltaConfig { numerics, ..cfg };
-            out.push(case(
-                format!("adadelta/{name}/{numerics:?}"),
-                vec![p, nn, nn],
-                vec![g],
-                Box::new(move |w, m, i, _| match m {
-                    [p, sq, acc] => optkern::adadelta_step_with(w, p, i[0], sq, acc, &cfg),
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdadeltaConfig { numerics: n, ..c });
+            out.push(kernel!(format!("adadelta/{name}/{numerics:?}"), numerics, [p, nn, nn], [g],
+                |w, t, o, [pp, sq, acc], [gg]|
+                optkern: optkern::adadelta_step_with(w, pp, gg, sq, acc, &cfg),
+                reference: reference::adadelta(pp, gg, sq, acc, &h),
+                model: bits::adadelta(o, pp, gg, sq, acc, &h),
             ));
         }
         for (name, cfg) in nadam_configs() {
-            let cfg = NadamConfig { numerics, ..cfg };
-            out.push(case(
-                format!("nadam/{name}/{numerics:?}"),
-                vec![p, s, nn],
-                vec![g],
-                Box::new(move |w, m, i, t| match m {
-                    [p, m1, v] => {
-                        optkern::nadam_step_with(w, p, i[0], m1, v, &mut nadam_state(t), t, &cfg)
-                    }
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| NadamConfig { numerics: n, ..c });
+            out.push(kernel!(format!("nadam/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
+                |w, t, o, [pp, m1, v], [gg]|
+                optkern: optkern::nadam_step_with(w, pp, gg, m1, v, &mut nadam_state(t), t, &cfg),
+                reference: {
+                    let mut mp = f64::from(nadam_state(t).mu_product);
+                    reference::nadam(pp, gg, m1, v, &mut mp, t, &h)
+                },
+                model: {
+                    bits::nadam(o, pp, gg, m1, v, nadam_state(t).mu_product, t, &h);
+                },
             ));
         }
         for (name, cfg) in radam_configs() {
-            let cfg = RadamConfig { numerics, ..cfg };
-            out.push(case(
-                format!("radam/{name}/{numerics:?}"),
-                vec![p, s, nn],
-                vec![g],
-                Box::new(move |w, m, i, t| match m {
-                    [p, m1, v] => {
-                        optkern::radam_step_with(w, p, i[0], m1, v, t + RADAM_STEP_OFFSET, &cfg)
-                    }
-                    _ => unreachable!(),
-                }),
-            ));
-            out.push(case(
-                format!("radam/{name}/unrectified/{numerics:?}"),
-                vec![p, s, nn],
-                vec![g],
-                Box::new(move |w, m, i, t| match m {
-                    [p, m1, v] => optkern::radam_step_with(w, p, i[0], m1, v, t, &cfg),
-                    _ => unreachable!(),
-                }),
-            ));
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| RadamConfig { numerics: n, ..c });
+            for (offset, what) in [(RADAM_STEP_OFFSET, ""), (0, "/unrectified")] {
+                out.push(kernel!(
+                    format!("radam/{name}{what}/{numerics:?}"), numerics, [p, s, nn], [g],
+                    |w, t, o, [pp, m1, v], [gg]|
+                    optkern: optkern::radam_step_with(w, pp, gg, m1, v, t + offset, &cfg),
+                    reference: reference::radam(pp, gg, m1, v, t + offset, &h),
+                    model: bits::radam(o, pp, gg, m1, v, t + offset, &h),
+                ));
+            }
         }
         for (name, cfg) in asgd_configs() {
-            let cfg = AsgdConfig { numerics, ..cfg };
-            out.push(case(
-                format!("asgd/{name}/{numerics:?}"),
-                vec![p, p],
-                vec![g],
-                Box::new(move |w, m, i, t| match m {
-                    [p, ax] => optkern::asgd_step_with(w, p, i[0], ax, &mut asgd_state(t), t, &cfg),
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AsgdConfig { numerics: n, ..c });
+            out.push(kernel!(format!("asgd/{name}/{numerics:?}"), numerics, [p, p], [g],
+                |w, t, o, [pp, ax], [gg]|
+                optkern: optkern::asgd_step_with(w, pp, gg, ax, &mut asgd_state(t), t, &cfg),
+                reference: {
+                    let st = asgd_state(t);
+                    let (mut eta, mut mu) = (f64::from(st.eta), f64::from(st.mu));
+                    reference::asgd(pp, gg, ax, &mut eta, &mut mu, t, &h)
+                },
+                model: {
+                    let st = asgd_state(t);
+                    bits::asgd(o, pp, gg, ax, st.eta, st.mu, t, &h);
+                },
             ));
         }
         for (name, cfg) in rprop_configs() {
-            let cfg = RpropConfig { numerics, ..cfg };
-            out.push(case(
-                format!("rprop/{name}/{numerics:?}"),
-                vec![p, s, nn],
-                vec![g],
-                Box::new(move |w, m, i, t| match m {
-                    [p, prev, ss] => optkern::rprop_step_with(w, p, i[0], prev, ss, t, &cfg),
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| RpropConfig { numerics: n, ..c });
+            out.push(kernel!(format!("rprop/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
+                |w, t, o, [pp, prev, ss], [gg]|
+                optkern: optkern::rprop_step_with(w, pp, gg, prev, ss, t, &cfg),
+                reference: reference::rprop(pp, gg, prev, ss, t, &h),
+                model: bits::rprop(o, pp, gg, prev, ss, t, &h),
             ));
         }
         for (name, cfg) in adafactor_configs() {
-            let cfg = AdafactorConfig { numerics, ..cfg };
-            let mut c = case(
-                format!("adafactor/{name}/{numerics:?}"),
-                vec![p, nn],
-                vec![g],
-                Box::new(move |w, m, i, t| match m {
-                    [p, var] => optkern::adafactor_step_with(w, p, i[0], var, t, &cfg),
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdafactorConfig { numerics: n, ..c });
+            let mut c = kernel!(format!("adafactor/{name}/{numerics:?}"), numerics, [p, nn], [g],
+                |w, t, o, [pp, var], [gg]|
+                optkern: optkern::adafactor_step_with(w, pp, gg, var, t, &cfg),
+                reference: reference::adafactor(pp, gg, var, t, &h),
+                model: bits::adafactor(o, pp, gg, var, t, &h),
             );
             c.elementwise = false;
             out.push(c);
         }
         for (name, cfg) in lion_configs() {
-            let cfg = LionConfig { numerics, ..cfg };
-            out.push(case(
-                format!("lion/{name}/{numerics:?}"),
-                vec![p, s],
-                vec![g],
-                Box::new(move |w, m, i, _| match m {
-                    [p, m1] => optkern::lion_step_with(w, p, i[0], m1, &cfg),
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| LionConfig { numerics: n, ..c });
+            out.push(kernel!(format!("lion/{name}/{numerics:?}"), numerics, [p, s], [g],
+                |w, t, o, [pp, m1], [gg]|
+                optkern: optkern::lion_step_with(w, pp, gg, m1, &cfg),
+                reference: reference::lion(pp, gg, m1, &h),
+                model: bits::lion(o, pp, gg, m1, &h),
             ));
         }
         for (name, cfg) in lamb_configs() {
-            let cfg = LambConfig { numerics, ..cfg };
-            let mut c = case(
-                format!("lamb/{name}/{numerics:?}"),
-                vec![p, s, nn],
-                vec![g],
-                Box::new(move |w, m, i, t| match m {
-                    [p, m1, v] => optkern::lamb_step_with(w, p, i[0], m1, v, t, &cfg),
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| LambConfig { numerics: n, ..c });
+            let mut c = kernel!(format!("lamb/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
+                |w, t, o, [pp, m1, v], [gg]|
+                optkern: optkern::lamb_step_with(w, pp, gg, m1, v, t, &cfg),
+                reference: reference::lamb(pp, gg, m1, v, t, &h),
+                model: bits::lamb(o, pp, gg, m1, v, t, &h),
             );
             c.elementwise = false;
             out.push(c);
         }
         for (name, cfg) in lars_configs() {
-            let cfg = LarsConfig { numerics, ..cfg };
-            let mut c = case(
-                format!("lars/{name}/{numerics:?}"),
-                vec![p, s],
-                vec![g],
-                Box::new(move |w, m, i, _| match m {
-                    [p, v] => optkern::lars_step_with(w, p, i[0], v, &cfg),
-                    _ => unreachable!(),
-                }),
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| LarsConfig { numerics: n, ..c });
+            let mut c = kernel!(format!("lars/{name}/{numerics:?}"), numerics, [p, s], [g],
+                |w, t, o, [pp, v], [gg]|
+                optkern: optkern::lars_step_with(w, pp, gg, v, &cfg),
+                reference: reference::lars(pp, gg, v, &h),
+                model: bits::lars(o, pp, gg, v, &h),
             );
             c.elementwise = false;
             out.push(c);
         }
     }
     out
+}
+
+/// `cfg` in profile `numerics`, and its reference hyperparameters.
+fn with_profile<C: ToReference + Copy>(
+    cfg: C,
+    numerics: Numerics,
+    set: impl Fn(C, Numerics) -> C,
+) -> (C, C::Reference) {
+    let cfg = set(cfg, numerics);
+    let h = cfg.to_reference();
+    (cfg, h)
 }

@@ -6,6 +6,8 @@
 //! `Default` in optkern cannot hide), and has an `accepts_*` function that decides validity
 //! independently (used by the error tests and the fuzzers).
 
+pub mod bits;
+
 /// `x` finite and `x ≥ 0`.
 fn nonneg(x: f64) -> bool {
     x.is_finite() && x >= 0.0
