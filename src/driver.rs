@@ -33,7 +33,7 @@ where
     /// All slices must have the same length (the callers validate this first); if they did
     /// not, only the common prefix would be visited.
     #[inline(always)]
-    pub(crate) fn new(outs: [&'a mut [f32]; M], ins: [&'a [f32]; I]) -> Self {
+    pub(crate) fn cut(outs: [&'a mut [f32]; M], ins: [&'a [f32]; I]) -> Self {
         let mut len = usize::MAX;
         for s in &outs {
             len = len.min(s.len());
@@ -116,7 +116,7 @@ pub(crate) fn for_each_chunk_live<const N: usize, const M: usize, const I: usize
     Count<M>: Arity<M>,
     Count<I>: Arity<I>,
 {
-    let mut chunks = Chunks::<N, M, I>::new(outs, ins);
+    let mut chunks = Chunks::<N, M, I>::cut(outs, ins);
     // Two chunks per iteration: more independent work in flight per loop branch (measured
     // 5–30 % on LAMB, Adafactor and LARS).
     let count = chunks.count;

@@ -77,7 +77,7 @@ pub(crate) struct TorchLerp {
 
 impl TorchLerp {
     /// The lerp with weight `c(weight)`.
-    pub(crate) fn new(weight: f64) -> Self {
+    pub(crate) fn with_weight(weight: f64) -> Self {
         let w = c(weight);
         Self { w, w_minus_1: w - 1.0, small: w.abs() < 0.5 }
     }

@@ -108,8 +108,10 @@ pub unsafe extern "C" fn optkern_clip_grad_norm(
         // SAFETY: the list is checked (including overlaps, since it may be written) first.
         unsafe {
             check_list(grads, lens, count, rewrite == 1)?;
-            let clip =
-                Clip::new(total_norm((0..count).map(|i| item(grads, lens, i)), norm), max_norm);
+            let clip = Clip::from_norm(
+                total_norm((0..count).map(|i| item(grads, lens, i)), norm),
+                max_norm,
+            );
             if rewrite == 1 {
                 for i in 0..count {
                     let r = Raw::new(*grads.add(i), *lens.add(i), true)?;

@@ -87,7 +87,7 @@ impl Coef {
         let w = libm::pow(t, beta2_decay);
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
-            lerp: TorchLerp::new(w),
+            lerp: TorchLerp::with_weight(w),
             w: c(w),
             one_minus_w: c(1.0 - w),
             eps1: c(eps1),

@@ -96,7 +96,7 @@ impl Coef {
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
             decay,
-            lerp1: TorchLerp::new(1.0 - beta1),
+            lerp1: TorchLerp::with_weight(1.0 - beta1),
             beta1: c(beta1),
             one_minus_beta1: c(1.0 - beta1),
             beta2: c(beta2),

@@ -90,7 +90,7 @@ impl Coef {
             weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
             alpha: c(alpha),
             one_minus_alpha: c(1.0 - alpha),
-            lerp: TorchLerp::new(1.0 - alpha),
+            lerp: TorchLerp::with_weight(1.0 - alpha),
             eps: c(eps),
             eps_inside: cfg.eps_inside_sqrt,
             momentum: (momentum != 0.0).then(|| c(momentum)),

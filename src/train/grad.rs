@@ -96,7 +96,7 @@ pub struct Clip {
 }
 
 impl Clip {
-    pub(crate) fn new(total_norm: f64, max_norm: f64) -> Self {
+    pub(crate) fn from_norm(total_norm: f64, max_norm: f64) -> Self {
         let total_norm = total_norm as f32;
         let coef = (1.0 / (total_norm + 1e-6_f32)) * max_norm as f32;
         Clip { total_norm, coef: if coef > 1.0 { 1.0 } else { coef } }
@@ -113,7 +113,7 @@ impl Clip {
 /// an invalid `P`.
 pub fn clip_coef(grads: &[&[f32]], max_norm: f64, norm: NormType) -> Result<Clip, Error> {
     let max_norm = validate::non_negative("max_norm", max_norm)?;
-    Ok(Clip::new(total_norm(grads.iter().copied(), norm.check()?), max_norm))
+    Ok(Clip::from_norm(total_norm(grads.iter().copied(), norm.check()?), max_norm))
 }
 
 /// `torch.nn.utils.clip_grad_norm_`: scales every gradient by [`clip_coef`]'s coefficient
@@ -127,7 +127,7 @@ pub fn clip_grad_norm(
     norm: NormType,
 ) -> Result<Clip, Error> {
     let max_norm = validate::non_negative("max_norm", max_norm)?;
-    let clip = Clip::new(total_norm(grads.iter().map(|g| &**g), norm.check()?), max_norm);
+    let clip = Clip::from_norm(total_norm(grads.iter().map(|g| &**g), norm.check()?), max_norm);
     for g in grads.iter_mut() {
         scale_with(Width::NATIVE, g, clip.coef);
     }
