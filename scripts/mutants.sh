@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Mutation testing with cargo-mutants against the derived tests: every test target except
+# tests/portable_bits.rs (blessed snapshots, which a re-bless would accept) and the targets that
+# need other features (capi, parallel). Verdict by scripts/mutants-check.py against
+# .ci/mutants-exceptions.
+#
+#   bash scripts/mutants.sh diff [BASE]   the CI leg: only mutants in lines changed since BASE
+#                                         (default HEAD~1), time-boxed ($OPTKERN_MUTANTS_MINUTES,
+#                                         default 10); in place, reusing target/debug
+#   bash scripts/mutants.sh full FILE...  a full run over FILEs (globs), in a copy of the tree;
+#                                         hours for the whole library: run it in pieces
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! cargo mutants --version >/dev/null 2>&1; then
+    cargo install cargo-mutants --locked --version 27.1.0
+fi
+tests=(--lib)
+for t in bit_model reference errors widths golden train init no_alloc stack coverage target_features; do
+    tests+=(--test "$t")
+done
+mode=${1:?diff or full}
+shift
+case "$mode" in
+diff)
+    base=${1:-HEAD~1}
+    out=target/mutants-diff
+    mkdir -p "$out"
+    git diff "$base" -- 'src/*.rs' 'src/**/*.rs' > "$out/changes.diff"
+    if ! [ -s "$out/changes.diff" ]; then
+        echo "no library source changed since $base: no mutants"
+        exit 0
+    fi
+    # Past the time box cargo-mutants is interrupted: the mutants tested so far are judged, the
+    # rest are reported as not tested (the full run covers them) and do not fail the leg.
+    # --in-place mutates src/ itself (and restores it); keep a copy in case an interrupt leaves a
+    # mutant behind.
+    rm -rf "$out/src.orig" && cp -r src "$out/src.orig"
+    status=0
+    timeout --signal=INT "${OPTKERN_MUTANTS_MINUTES:-10}m" \
+        cargo mutants --in-diff "$out/changes.diff" --in-place --baseline skip --timeout 300 \
+        -j 1 --no-shuffle --output "$out" -- "${tests[@]}" || status=$?
+    # 0 all caught, 2 missed (judged below), 3 timeouts (judged below), 124/130 the time box.
+    if ! diff -r -q src "$out/src.orig" >/dev/null; then
+        echo "restoring src/ (cargo mutants left a mutant behind)"
+        rm -rf src && cp -r "$out/src.orig" src
+    fi
+    case $status in 0 | 2 | 3 | 124 | 130) ;; *) echo "cargo mutants failed ($status)"; exit 1 ;; esac
+    [ -f "$out/mutants.out/outcomes.json" ] || { echo "no mutants in the diff"; exit 0; }
+    python3 scripts/mutants-check.py "$out"
+    ;;
+full)
+    name=$(echo "$*" | tr -c 'a-zA-Z0-9' '_' | cut -c1-60)
+    out=target/mutants-full/$name
+    mkdir -p "$out"
+    files=()
+    for f in "$@"; do files+=(-f "$f"); done
+    cargo mutants "${files[@]}" -j 1 --no-shuffle --output "$out" -- "${tests[@]}" || true
+    python3 scripts/mutants-check.py "$out" --summary
+    ;;
+*)
+    echo "usage: scripts/mutants.sh diff [BASE] | full FILE..." >&2
+    exit 2
+    ;;
+esac
