@@ -38,7 +38,7 @@ diff)
     status=0
     timeout --signal=INT "${OPTKERN_MUTANTS_MINUTES:-10}m" \
         cargo mutants --in-diff "$out/changes.diff" --in-place --baseline skip --timeout 300 \
-        -j 1 --no-shuffle --output "$out" -- "${tests[@]}" || status=$?
+        --no-shuffle --output "$out" -- "${tests[@]}" || status=$?
     # 0 all caught, 2 missed (judged below), 3 timeouts (judged below), 124/130 the time box.
     if ! diff -r -q src "$out/src.orig" >/dev/null; then
         echo "restoring src/ (cargo mutants left a mutant behind)"
