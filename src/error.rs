@@ -43,6 +43,23 @@ pub enum Error {
     /// The step number is 0; steps count from 1, as `torch.optim`'s `state["step"]` after
     /// its increment.
     ZeroStep,
+    /// A quantized buffer's blocks do not line up with the call's elements: the call's
+    /// `offset` (its first element's global index) is not a multiple of the block size, so
+    /// the call would start inside a block another call also writes.
+    Misaligned {
+        /// The argument's name, e.g. `"exp_avg"`.
+        arg: &'static str,
+        /// The call's offset.
+        offset: u64,
+        /// The block size it must be a multiple of.
+        block: usize,
+    },
+    /// The kernel cannot take this storage format for this argument (e.g. a quantized
+    /// buffer where the kernel needs f32).
+    UnsupportedFormat {
+        /// The argument's name.
+        arg: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -64,6 +81,14 @@ impl fmt::Display for Error {
                 write!(f, "hyperparameter `{name}` = {value} {what}")
             }
             Error::ZeroStep => f.write_str("`step` is 0; steps count from 1"),
+            Error::Misaligned { arg, offset, block } => write!(
+                f,
+                "`{arg}` is quantized in blocks of {block} but the call starts at element {offset}, \
+                 inside a block"
+            ),
+            Error::UnsupportedFormat { arg } => {
+                write!(f, "`{arg}`: this kernel cannot take that storage format")
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ extern crate std;
 pub mod capi;
 mod driver;
 mod error;
+pub mod format;
 pub mod init;
 mod lanes;
 mod numerics;
@@ -59,7 +60,7 @@ pub use numerics::Numerics;
 pub use optim::adadelta::{AdadeltaConfig, adadelta_step};
 pub use optim::adafactor::{AdafactorConfig, adafactor_factored_step, adafactor_step};
 pub use optim::adagrad::{AdagradConfig, adagrad_step};
-pub use optim::adam::{AdamConfig, adam_step, adamw_step};
+pub use optim::adam::{AdamConfig, adam_step, adam_step_mixed, adamw_step};
 pub use optim::adamax::{AdamaxConfig, adamax_step};
 pub use optim::asgd::{AsgdConfig, AsgdState, asgd_step};
 pub use optim::lamb::{LambConfig, lamb_step};
@@ -81,8 +82,8 @@ pub use optim::{
 };
 #[doc(hidden)]
 pub use optim::{
-    adam::adam_step_with, momentum::momentum_step_with, momentum::nesterov_lookahead_with,
-    sgd::sgd_step_with,
+    adam::adam_step_mixed_with, adam::adam_step_with, momentum::momentum_step_with,
+    momentum::nesterov_lookahead_with, sgd::sgd_step_with,
 };
 #[doc(hidden)]
 pub use train::grad::accumulate_with;

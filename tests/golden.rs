@@ -1,4 +1,6 @@
-//! Tier 2: PyTorch golden vectors (`tests/data/golden/`, or `$OPTKERN_GOLDEN_DIR`).
+//! Tier 2: golden vectors (`tests/data/golden/`: PyTorch; `tests/data/lowbit/`: torch,
+//! bitsandbytes and torchao conversions, quantization and stochastic rounding; or one
+//! directory `$OPTKERN_GOLDEN_DIR` holding any mix of such files).
 //!
 //! Every case runs, and passes or fails: a case that cannot run (an unknown kind, optimizer,
 //! option or state entry) is a failure, never a skip. On FMA builds params at every step and the final state must match
@@ -16,6 +18,9 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 type Opts = Map<String, Value>;
+
+#[path = "golden/lowbit.rs"]
+mod lowbit;
 
 /// One optimizer's state across the steps of a case.
 trait Golden {
@@ -1037,17 +1042,25 @@ struct Tally {
 
 #[test]
 fn golden_vectors() {
-    let dir = std::env::var_os("OPTKERN_GOLDEN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden"));
+    // `OPTKERN_GOLDEN_DIR` (one directory with any mix of golden files) replaces the copies in
+    // the repository.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dirs: Vec<PathBuf> = match std::env::var_os("OPTKERN_GOLDEN_DIR") {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => vec![root.join("tests/data/golden"), root.join("tests/data/lowbit")],
+    };
     let strict = optkern::FUSED_MUL_ADD;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("golden directory {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in &dirs {
+        files.extend(
+            std::fs::read_dir(dir)
+                .unwrap_or_else(|e| panic!("golden directory {}: {e}", dir.display()))
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl")),
+        );
+    }
     files.sort();
-    assert!(!files.is_empty(), "no *.jsonl in {}", dir.display());
+    assert!(!files.is_empty(), "no *.jsonl in {dirs:?}");
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut worst: BTreeMap<String, f64> = BTreeMap::new();
     let mut failures = Vec::new();
@@ -1069,6 +1082,10 @@ fn golden_vectors() {
                     "clip_grad_value" => run_clip_value_case(&case),
                     "cross_entropy" => run_cross_entropy_case(&case),
                     "init" => run_init_case(&case),
+                    "convert" => lowbit::run_convert_case(&case),
+                    "quantize_map" => lowbit::run_quantize_map_case(&case),
+                    "quantize_blockwise" => lowbit::run_quantize_blockwise_case(&case),
+                    "bf16_stochastic_round" => lowbit::run_sr_case(&case),
                     other => Err(format!("unknown kind `{other}`")),
                 };
                 (kind, outcome)

@@ -91,6 +91,8 @@ impl From<Error> for Status {
             Error::LengthMismatch { .. } => S::NullPointer,
             Error::InvalidHyperparameter { .. } => S::InvalidHyperparameter,
             Error::ZeroStep => S::InvalidStep,
+            // Not reachable through the C API yet (it takes f32 buffers only).
+            Error::Misaligned { .. } | Error::UnsupportedFormat { .. } => S::InvalidLength,
         }
     }
 }

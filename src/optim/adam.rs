@@ -1,6 +1,7 @@
 //! Adam, AMSGrad and AdamW (`torch.optim.Adam`, `torch.optim.AdamW`).
 
 use crate::driver::for_each_chunk;
+use crate::format::{self, Elementwise, Grads, Params, Placement, State};
 use crate::lanes::Lanes;
 use crate::numerics::{
     Flag, Numerics, Off, On, Portable, Profile, Torch, TorchLerp, c, pow_step, specialize,
@@ -92,6 +93,8 @@ struct Coef {
     portable_eps: f32,
     /// Use the one-division form (`Portable`, or the ε̂ option in either profile).
     one_division: bool,
+    amsgrad: bool,
+    numerics: Numerics,
 }
 
 impl Coef {
@@ -121,7 +124,55 @@ impl Coef {
             portable_step: c(-lr * bc2_sqrt / bc1),
             portable_eps: if cfg.eps_hat { c(eps) } else { c(eps * bc2_sqrt) },
             one_division: cfg.eps_hat || cfg.numerics == Numerics::Portable,
+            amsgrad: cfg.amsgrad,
+            numerics: cfg.numerics,
         })
+    }
+
+    /// Every check of a call with these buffer lengths (`params`, `exp_avg`, `exp_avg_sq`,
+    /// `max_exp_avg_sq`; `grads`), before any write.
+    fn checked(
+        [n, m, v, vmax]: [usize; 4],
+        [g]: [usize; 1],
+        step: u32,
+        cfg: &AdamConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, g)?;
+        validate::len("exp_avg", n, m)?;
+        validate::len("exp_avg_sq", n, v)?;
+        validate::optional_len("max_exp_avg_sq", cfg.amsgrad, n, vmax)?;
+        Self::from_config(step, cfg)
+    }
+}
+
+impl Elementwise<4, 1> for Coef {
+    fn used(&self) -> [bool; 4] {
+        [true, true, true, self.amsgrad]
+    }
+
+    #[inline(never)]
+    fn run(
+        &self,
+        width: Width,
+        [params, exp_avg, exp_avg_sq, max_exp_avg_sq]: [&mut [f32]; 4],
+        [grads]: [&[f32]; 1],
+    ) {
+        let k = self;
+        // The options as compile-time constants: no branch in the loop (4 Ki elements: 2 %
+        // Torch, 7 % Portable, README "Build cost"). Only live combinations are compiled:
+        // Portable always has one division and no lerp.
+        with_width!(width, |L, N| specialize_decay!(k.decay, |l2, dec| match k.numerics {
+            Numerics::Torch => specialize!(k.one_division, |one| {
+                specialize!(k.lerp1.is_small(), |small| {
+                    let bufs = (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq);
+                    adam_loop::<L, N, Torch>(k, (l2, dec, one, small), k.amsgrad, bufs)
+                })
+            }),
+            Numerics::Portable => {
+                let bufs = (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq);
+                adam_loop::<L, N, Portable>(k, (l2, dec, On, Off), k.amsgrad, bufs)
+            }
+        }));
     }
 }
 
@@ -209,27 +260,64 @@ pub fn adam_step_with(
     step: u32,
     cfg: &AdamConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("exp_avg", n, exp_avg.len())?;
-    validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
-    validate::optional_len("max_exp_avg_sq", cfg.amsgrad, n, max_exp_avg_sq.len())?;
-    let k = Coef::from_config(step, cfg)?;
-    // The options as compile-time constants: no branch in the loop (4 Ki elements: 2 % Torch,
-    // 7 % Portable, README "Build cost"). Only live combinations are compiled: Portable always
-    // has one division and no lerp.
-    with_width!(width, |L, N| specialize_decay!(k.decay, |l2, dec| match cfg.numerics {
-        Numerics::Torch => specialize!(k.one_division, |one| {
-            specialize!(k.lerp1.is_small(), |small| {
-                let bufs = (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq);
-                adam_loop::<L, N, Torch>(&k, (l2, dec, one, small), cfg.amsgrad, bufs)
-            })
-        }),
-        Numerics::Portable => {
-            let bufs = (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq);
-            adam_loop::<L, N, Portable>(&k, (l2, dec, On, Off), cfg.amsgrad, bufs)
-        }
-    }));
+    let lens = [params.len(), exp_avg.len(), exp_avg_sq.len(), max_exp_avg_sq.len()];
+    let k = Coef::checked(lens, [grads.len()], step, cfg)?;
+    k.run(width, [params, exp_avg, exp_avg_sq, max_exp_avg_sq], [grads]);
+    Ok(())
+}
+
+/// [`adam_step`] (or, with `decoupled_weight_decay`, [`adamw_step`]) in mixed storage
+/// formats: bf16/f16 gradients; f32 parameters (optionally also writing a bf16/f16 copy of
+/// the new values in the same pass) or bf16 parameters rounded to nearest or stochastically;
+/// each state in f32, bf16 or `q8` (`State::Unused` for `max_exp_avg_sq` without AMSGrad).
+/// The arithmetic is [`adam_step`]'s on the values as read; see [`crate::format`] for the
+/// conversions.
+///
+/// # Errors
+/// As [`adam_step`], and [`Error::Misaligned`] (a `q8` state with `at.offset` not a multiple
+/// of 256) or [`Error::LengthMismatch`] for a copy or an absmax buffer of the wrong length.
+/// **Nothing is written when an error is returned.**
+#[allow(clippy::too_many_arguments)]
+pub fn adam_step_mixed(
+    params: Params,
+    grads: Grads,
+    exp_avg: State,
+    exp_avg_sq: State,
+    max_exp_avg_sq: State,
+    step: u32,
+    cfg: &AdamConfig,
+    at: &Placement,
+) -> Result<(), Error> {
+    adam_step_mixed_with(
+        Width::NATIVE,
+        params,
+        grads,
+        exp_avg,
+        exp_avg_sq,
+        max_exp_avg_sq,
+        step,
+        cfg,
+        at,
+    )
+}
+
+/// [`adam_step_mixed`] at an explicit lane width (for tests and benches).
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn adam_step_mixed_with(
+    width: Width,
+    params: Params,
+    grads: Grads,
+    exp_avg: State,
+    exp_avg_sq: State,
+    max_exp_avg_sq: State,
+    step: u32,
+    cfg: &AdamConfig,
+    at: &Placement,
+) -> Result<(), Error> {
+    let names = ["params", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+    let outs = [params.into(), exp_avg.into(), exp_avg_sq.into(), max_exp_avg_sq.into()];
+    format::mixed(width, names, outs, [grads], at, |o, i| Coef::checked(o, i, step, cfg))?;
     Ok(())
 }
 

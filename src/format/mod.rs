@@ -1,0 +1,481 @@
+//! Storage formats: how a buffer's values are laid out in memory, under every element-wise
+//! kernel.
+//!
+//! The kernels compute in f32 and their lane bodies do not change. A call in mixed formats
+//! (`*_step_mixed`) runs through [`run_staged`]: the slices are cut into blocks of
+//! [`STAGE`] elements; for each block every buffer not stored as f32 is converted into an f32
+//! block on the stack (f32 buffers are used in place), the kernel's f32 pass runs on the
+//! block, and the converted buffers are stored back in their format: rounded to bf16/f16
+//! (nearest or stochastic), or quantized to `q8` codes and a new absmax. So one mechanism
+//! serves every kernel, a kernel's loop is compiled once whatever the formats, and results do
+//! not depend on lane width, chunking or sharding (the stochastic rounding bits hash the
+//! global index; quantization blocks are aligned to global indices).
+//!
+//! | format | layout | read | written |
+//! |---|---|---|---|
+//! | f32 | `f32` | in place | in place |
+//! | bf16 | `u16` bits of `half::bf16` | `bits << 16` (exact) | nearest even (NaN → `0xFFFF`) or stochastic ([`Rounding`]) |
+//! | f16 | `u16` bits of `half::f16` | exact | nearest even (IEEE) |
+//! | q8 | `u8` codes + one f32 absmax per 256 elements, bitsandbytes' maps ([`Q8Map`]) | `map[code]·absmax` | per block, [`Quantizer`] |
+//!
+//! Exact conversion rules are in [`half`](self::half) (private module; the table is repeated
+//! in the README), [`q8`](self::q8) and [`sr`](self::sr).
+
+pub(crate) mod half;
+mod maps;
+pub(crate) mod q8;
+pub(crate) mod sr;
+
+pub use self::q8::{Q8_BLOCK, Q8Map, Quantizer, q8_map_values};
+use crate::Error;
+pub use ::half::{bf16, f16};
+
+/// Elements per staged block: one `q8` block, a multiple of every lane width.
+pub const STAGE: usize = Q8_BLOCK;
+
+/// Gradients (read only) as stored.
+#[derive(Clone, Copy, Debug)]
+pub enum Grads<'a> {
+    /// f32.
+    F32(&'a [f32]),
+    /// bf16, widened exactly.
+    Bf16(&'a [bf16]),
+    /// f16, widened exactly.
+    F16(&'a [f16]),
+}
+
+/// How an f32 result is rounded to bf16.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Rounding {
+    /// Round to nearest, ties to even.
+    Nearest = 0,
+    /// Stochastic rounding (`sr`): up one ulp with probability equal to the dropped fraction,
+    /// from a hash of the [`Placement`]'s `seed` and `counter`, the buffer and the global
+    /// element index.
+    Stochastic = 1,
+}
+
+/// A half-precision copy of the new parameters, written in the same pass.
+#[derive(Debug)]
+pub enum HalfCopy<'a> {
+    /// bf16, rounded to nearest even.
+    Bf16(&'a mut [bf16]),
+    /// f16, rounded to nearest even.
+    F16(&'a mut [f16]),
+}
+
+/// Parameters as stored.
+#[derive(Debug)]
+pub enum Params<'a> {
+    /// f32, updated in place.
+    F32(&'a mut [f32]),
+    /// An f32 master updated in place, and a half copy of the new values written in the same
+    /// pass (DeepSpeed's "step + copy" for ZeRO-Offload): the copy is the master rounded to
+    /// nearest even.
+    F32WithCopy {
+        /// The f32 parameters.
+        master: &'a mut [f32],
+        /// Receives the rounded new parameters.
+        copy: HalfCopy<'a>,
+    },
+    /// bf16 parameters updated in place: widened, stepped in f32, rounded back.
+    Bf16 {
+        /// The parameters.
+        values: &'a mut [bf16],
+        /// How the new values are rounded.
+        rounding: Rounding,
+    },
+}
+
+/// An optimizer state buffer as stored.
+#[derive(Debug)]
+pub enum State<'a> {
+    /// f32.
+    F32(&'a mut [f32]),
+    /// bf16, rounded back after every step.
+    Bf16 {
+        /// The state.
+        values: &'a mut [bf16],
+        /// How the new values are rounded.
+        rounding: Rounding,
+    },
+    /// Block-wise 8-bit codes with one f32 absmax per block of [`Q8_BLOCK`] elements.
+    Q8 {
+        /// One code per element.
+        codes: &'a mut [u8],
+        /// `ceil(len / Q8_BLOCK)` scales.
+        absmax: &'a mut [f32],
+        /// The map the codes index.
+        map: Q8Map,
+        /// How new values are rounded to codes.
+        quantizer: Quantizer,
+    },
+    /// No buffer: for a state the call's options do not use (AMSGrad off, no momentum, ...).
+    Unused,
+}
+
+/// Where a mixed-format call's elements sit in the whole (flattened) buffer, and the
+/// randomness of stochastic rounding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(C)]
+pub struct Placement {
+    /// Global index of the call's first element (`0` unless the buffer is sharded). With a
+    /// `q8` buffer it must be a multiple of [`Q8_BLOCK`].
+    pub offset: u64,
+    /// Seed of the stochastic rounding bits.
+    pub seed: u64,
+    /// A counter that makes every call's bits fresh: pass the step number.
+    pub counter: u64,
+}
+
+/// A mutable buffer of a mixed call, after its format is known.
+pub(crate) enum Out<'a> {
+    F32(&'a mut [f32]),
+    F32Copy(&'a mut [f32], HalfCopy<'a>),
+    Bf16(&'a mut [bf16], Rounding),
+    Q8 { codes: &'a mut [u8], absmax: &'a mut [f32], map: Q8Map, quantizer: Quantizer },
+    Unused,
+}
+
+impl<'a> From<Params<'a>> for Out<'a> {
+    fn from(p: Params<'a>) -> Self {
+        match p {
+            Params::F32(s) => Out::F32(s),
+            Params::F32WithCopy { master, copy } => Out::F32Copy(master, copy),
+            Params::Bf16 { values, rounding } => Out::Bf16(values, rounding),
+        }
+    }
+}
+
+impl<'a> From<State<'a>> for Out<'a> {
+    fn from(s: State<'a>) -> Self {
+        match s {
+            State::F32(s) => Out::F32(s),
+            State::Bf16 { values, rounding } => Out::Bf16(values, rounding),
+            State::Q8 { codes, absmax, map, quantizer } => {
+                Out::Q8 { codes, absmax, map, quantizer }
+            }
+            State::Unused => Out::Unused,
+        }
+    }
+}
+
+impl Out<'_> {
+    /// Element count (0 when unused).
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Out::F32(s) | Out::F32Copy(s, _) => s.len(),
+            Out::Bf16(s, _) => s.len(),
+            Out::Q8 { codes, .. } => codes.len(),
+            Out::Unused => 0,
+        }
+    }
+
+    /// The format's own checks: the copy's length, `q8`'s absmax length and alignment.
+    fn check(&self, arg: &'static str, offset: u64) -> Result<(), Error> {
+        match self {
+            Out::F32Copy(master, copy) => {
+                let found = match copy {
+                    HalfCopy::Bf16(c) => c.len(),
+                    HalfCopy::F16(c) => c.len(),
+                };
+                crate::validate::len("copy", master.len(), found)
+            }
+            Out::Q8 { codes, absmax, .. } => {
+                if offset % Q8_BLOCK as u64 != 0 {
+                    return Err(Error::Misaligned { arg, offset, block: Q8_BLOCK });
+                }
+                crate::validate::len("absmax", codes.len().div_ceil(Q8_BLOCK), absmax.len())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Grads<'_> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Grads::F32(s) => s.len(),
+            Grads::Bf16(s) => s.len(),
+            Grads::F16(s) => s.len(),
+        }
+    }
+}
+
+/// An element-wise kernel after its checks: its f32 pass over `M` mutable and `I` read-only
+/// slices of one length (an unused optional buffer is an empty slice).
+pub(crate) trait Elementwise<const M: usize, const I: usize> {
+    /// Runs the kernel's lane body over the slices at `width`.
+    fn run(&self, width: crate::Width, outs: [&mut [f32]; M], ins: [&[f32]; I]);
+    /// Which mutable buffers this call uses (an unused one is never read or written).
+    fn used(&self) -> [bool; M];
+}
+
+/// A mixed-format call of an element-wise kernel: `checked` validates the lengths (mutable
+/// buffers first, an unused one 0) and the hyperparameters and returns the kernel; then the
+/// formats are checked; only then is anything written. Returns the kernel (for the scalar
+/// state some kernels write back).
+pub(crate) fn mixed<K: Elementwise<M, I>, const M: usize, const I: usize>(
+    width: crate::Width,
+    names: [&'static str; M],
+    outs: [Out; M],
+    ins: [Grads; I],
+    at: &Placement,
+    checked: impl FnOnce([usize; M], [usize; I]) -> Result<K, Error>,
+) -> Result<K, Error> {
+    let k = checked(outs.each_ref().map(Out::len), ins.each_ref().map(Grads::len))?;
+    let used = k.used();
+    let mut outs = outs;
+    for (o, &u) in outs.iter_mut().zip(&used) {
+        if !u {
+            *o = Out::Unused;
+        }
+    }
+    check_formats(&outs, &names, at)?;
+    run_staged(&k, width, outs, ins, at);
+    Ok(k)
+}
+
+/// The format checks of a mixed call, before any write: every buffer's own rule
+/// ([`Out::check`]); `names` are the arguments' names, mutable ones first.
+pub(crate) fn check_formats<const M: usize>(
+    outs: &[Out; M],
+    names: &[&'static str; M],
+    at: &Placement,
+) -> Result<(), Error> {
+    for (o, name) in outs.iter().zip(names) {
+        o.check(name, at.offset)?;
+    }
+    Ok(())
+}
+
+/// Runs `k` over mixed-format buffers, block by block (see the module documentation). The
+/// buffers have been validated (equal lengths, [`check_formats`]).
+pub(crate) fn run_staged<K: Elementwise<M, I>, const M: usize, const I: usize>(
+    k: &K,
+    width: crate::Width,
+    mut outs: [Out; M],
+    ins: [Grads; I],
+    at: &Placement,
+) {
+    let n = outs.iter().map(Out::len).chain(ins.iter().map(Grads::len)).max().unwrap_or(0);
+    let mut out_stage = [[0.0f32; STAGE]; M];
+    let mut in_stage = [[0.0f32; STAGE]; I];
+    let mut start = 0;
+    while start < n {
+        let end = (start + STAGE).min(n);
+        load(&outs, &mut out_stage, start, end);
+        load_in(&ins, &mut in_stage, start, end);
+        k.run(
+            width,
+            views(&mut outs, &mut out_stage, start, end),
+            in_views(&ins, &in_stage, start, end),
+        );
+        store(&mut outs, &out_stage, start, end, at);
+        start = end;
+    }
+}
+
+/// Converts block `start..end` of every non-f32 mutable buffer into its stage.
+fn load<const M: usize>(outs: &[Out; M], stage: &mut [[f32; STAGE]; M], start: usize, end: usize) {
+    for (o, st) in outs.iter().zip(stage.iter_mut()) {
+        let st = &mut st[..end - start];
+        match o {
+            Out::Bf16(v, _) => half::widen_bf16(v.get(start..end).unwrap_or_default(), st),
+            Out::Q8 { codes, absmax, map, .. } => {
+                let scale = absmax.get(start / Q8_BLOCK).copied().unwrap_or(0.0);
+                q8::dequantize_block(*map, codes.get(start..end).unwrap_or_default(), scale, st);
+            }
+            Out::F32(_) | Out::F32Copy(..) | Out::Unused => {}
+        }
+    }
+}
+
+/// Converts block `start..end` of every non-f32 gradient into its stage.
+fn load_in<const I: usize>(
+    ins: &[Grads; I],
+    stage: &mut [[f32; STAGE]; I],
+    start: usize,
+    end: usize,
+) {
+    for (g, st) in ins.iter().zip(stage.iter_mut()) {
+        let st = &mut st[..end - start];
+        match g {
+            Grads::Bf16(v) => half::widen_bf16(v.get(start..end).unwrap_or_default(), st),
+            Grads::F16(v) => half::widen_f16(v.get(start..end).unwrap_or_default(), st),
+            Grads::F32(_) => {}
+        }
+    }
+}
+
+/// The f32 view of block `start..end` of every mutable buffer: f32 memory in place, the stage
+/// otherwise, empty when unused.
+fn views<'s, const M: usize>(
+    outs: &'s mut [Out; M],
+    stage: &'s mut [[f32; STAGE]; M],
+    start: usize,
+    end: usize,
+) -> [&'s mut [f32]; M] {
+    let mut it = outs.iter_mut();
+    stage.each_mut().map(|st| match it.next() {
+        Some(Out::F32(s) | Out::F32Copy(s, _)) => s.get_mut(start..end).unwrap_or_default(),
+        Some(Out::Unused) | None => &mut st[..0],
+        Some(_) => &mut st[..end - start],
+    })
+}
+
+/// The f32 view of block `start..end` of every gradient.
+fn in_views<'s, const I: usize>(
+    ins: &'s [Grads; I],
+    stage: &'s [[f32; STAGE]; I],
+    start: usize,
+    end: usize,
+) -> [&'s [f32]; I] {
+    let mut it = ins.iter();
+    stage.each_ref().map(|st| match it.next() {
+        Some(Grads::F32(s)) => s.get(start..end).unwrap_or_default(),
+        _ => &st[..end - start],
+    })
+}
+
+/// Stores block `start..end` back: the copies of f32 masters, the rounded bf16 buffers, the
+/// requantized `q8` blocks.
+fn store<const M: usize>(
+    outs: &mut [Out; M],
+    stage: &[[f32; STAGE]; M],
+    start: usize,
+    end: usize,
+    at: &Placement,
+) {
+    for (k, (o, st)) in outs.iter_mut().zip(stage).enumerate() {
+        let st = &st[..end - start];
+        match o {
+            Out::F32Copy(master, copy) => {
+                let m = master.get(start..end).unwrap_or_default();
+                match copy {
+                    HalfCopy::Bf16(c) => {
+                        half::narrow_bf16(m, c.get_mut(start..end).unwrap_or_default())
+                    }
+                    HalfCopy::F16(c) => {
+                        half::narrow_f16(m, c.get_mut(start..end).unwrap_or_default())
+                    }
+                }
+            }
+            Out::Bf16(v, rounding) => {
+                let v = v.get_mut(start..end).unwrap_or_default();
+                match rounding {
+                    Rounding::Nearest => half::narrow_bf16(st, v),
+                    Rounding::Stochastic => {
+                        let stream = sr::Stream::new(at.seed, at.counter, k as u64);
+                        stream.round_bf16(st, at.offset + start as u64, v);
+                    }
+                }
+            }
+            Out::Q8 { codes, absmax, map, quantizer } => {
+                let codes = codes.get_mut(start..end).unwrap_or_default();
+                let a = q8::quantize_block(*map, *quantizer, st, codes);
+                if let Some(slot) = absmax.get_mut(start / Q8_BLOCK) {
+                    *slot = a;
+                }
+            }
+            Out::F32(_) | Out::Unused => {}
+        }
+    }
+}
+
+/// `out[i] = bf16(x[i])`, rounded as `rounding` says (stochastic bits from `at`, stream 0).
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `out` differs in length from `x`; nothing is written then.
+pub fn f32_to_bf16(
+    x: &[f32],
+    out: &mut [bf16],
+    rounding: Rounding,
+    at: &Placement,
+) -> Result<(), Error> {
+    crate::validate::len("out", x.len(), out.len())?;
+    match rounding {
+        Rounding::Nearest => half::narrow_bf16(x, out),
+        Rounding::Stochastic => {
+            sr::Stream::new(at.seed, at.counter, 0).round_bf16(x, at.offset, out)
+        }
+    }
+    Ok(())
+}
+
+/// `out[i] = f16(x[i])`, rounded to nearest even (IEEE).
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `out` differs in length from `x`; nothing is written then.
+pub fn f32_to_f16(x: &[f32], out: &mut [f16]) -> Result<(), Error> {
+    crate::validate::len("out", x.len(), out.len())?;
+    half::narrow_f16(x, out);
+    Ok(())
+}
+
+/// `out[i] = f32(x[i])`, exact.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `out` differs in length from `x`; nothing is written then.
+pub fn bf16_to_f32(x: &[bf16], out: &mut [f32]) -> Result<(), Error> {
+    crate::validate::len("out", x.len(), out.len())?;
+    half::widen_bf16(x, out);
+    Ok(())
+}
+
+/// `out[i] = f32(x[i])`, exact (NaN quieted, sign and payload kept).
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `out` differs in length from `x`; nothing is written then.
+pub fn f16_to_f32(x: &[f16], out: &mut [f32]) -> Result<(), Error> {
+    crate::validate::len("out", x.len(), out.len())?;
+    half::widen_f16(x, out);
+    Ok(())
+}
+
+/// The stochastic rounding rule with a given 16-bit random integer `r`: `x` rounds up one
+/// bf16 ulp when `r < (bits(x) & 0xFFFF)` (see [`Rounding::Stochastic`]).
+pub fn bf16_stochastic(x: f32, r: u16) -> bf16 {
+    bf16::from_bits(sr::stochastic_bf16(x, r))
+}
+
+/// Quantizes `x` block by block into `codes` and `absmax` (`ceil(len / 256)` values), as the
+/// `q8` state format does.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `codes` differs in length from `x` or `absmax` does not hold
+/// one value per block; nothing is written then.
+pub fn q8_quantize(
+    x: &[f32],
+    codes: &mut [u8],
+    absmax: &mut [f32],
+    map: Q8Map,
+    quantizer: Quantizer,
+) -> Result<(), Error> {
+    crate::validate::len("codes", x.len(), codes.len())?;
+    crate::validate::len("absmax", x.len().div_ceil(Q8_BLOCK), absmax.len())?;
+    for ((xb, cb), a) in x.chunks(Q8_BLOCK).zip(codes.chunks_mut(Q8_BLOCK)).zip(absmax) {
+        *a = q8::quantize_block(map, quantizer, xb, cb);
+    }
+    Ok(())
+}
+
+/// `out[i] = map[codes[i]] · absmax[i / 256]`.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `out` differs in length from `codes` or `absmax` does not hold
+/// one value per block; nothing is written then.
+pub fn q8_dequantize(
+    codes: &[u8],
+    absmax: &[f32],
+    map: Q8Map,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    crate::validate::len("out", codes.len(), out.len())?;
+    crate::validate::len("absmax", codes.len().div_ceil(Q8_BLOCK), absmax.len())?;
+    for ((cb, ob), &a) in codes.chunks(Q8_BLOCK).zip(out.chunks_mut(Q8_BLOCK)).zip(absmax) {
+        q8::dequantize_block(map, cb, a, ob);
+    }
+    Ok(())
+}
