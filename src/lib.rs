@@ -57,21 +57,30 @@ pub use init::{
     xavier_normal, xavier_std, xavier_uniform,
 };
 pub use numerics::Numerics;
-pub use optim::adadelta::{AdadeltaConfig, adadelta_step};
+pub use optim::adadelta::{AdadeltaConfig, adadelta_step, adadelta_step_mixed};
 pub use optim::adafactor::{AdafactorConfig, adafactor_factored_step, adafactor_step};
-pub use optim::adagrad::{AdagradConfig, adagrad_step};
+pub use optim::adagrad::{AdagradConfig, adagrad_step, adagrad_step_mixed};
 pub use optim::adam::{AdamConfig, adam_step, adam_step_mixed, adamw_step};
-pub use optim::adamax::{AdamaxConfig, adamax_step};
-pub use optim::asgd::{AsgdConfig, AsgdState, asgd_step};
+pub use optim::adamax::{AdamaxConfig, adamax_step, adamax_step_mixed};
+pub use optim::asgd::{AsgdConfig, AsgdState, asgd_step, asgd_step_mixed};
 pub use optim::lamb::{LambConfig, lamb_step};
 pub use optim::lars::{LarsConfig, lars_step};
-pub use optim::lion::{LionConfig, lion_step};
-pub use optim::momentum::{MomentumConfig, momentum_step, nesterov_lookahead};
-pub use optim::nadam::{NadamConfig, NadamState, nadam_step};
-pub use optim::radam::{RadamConfig, radam_step};
-pub use optim::rmsprop::{RmspropConfig, rmsprop_step};
-pub use optim::rprop::{RpropConfig, rprop_step};
-pub use optim::sgd::{SgdConfig, sgd_step};
+pub use optim::lion::{LionConfig, lion_step, lion_step_mixed};
+pub use optim::momentum::{MomentumConfig, momentum_step, momentum_step_mixed, nesterov_lookahead};
+pub use optim::nadam::{NadamConfig, NadamState, nadam_step, nadam_step_mixed};
+pub use optim::radam::{RadamConfig, radam_step, radam_step_mixed};
+pub use optim::rmsprop::{RmspropConfig, rmsprop_step, rmsprop_step_mixed};
+pub use optim::rprop::{RpropConfig, rprop_step, rprop_step_mixed};
+pub use optim::sgd::{SgdConfig, sgd_step, sgd_step_mixed};
+#[doc(hidden)]
+pub use optim::{
+    adadelta::adadelta_step_mixed_with, adagrad::adagrad_step_mixed_with,
+    adam::adam_step_mixed_with, adam::adam_step_with, adamax::adamax_step_mixed_with,
+    asgd::asgd_step_mixed_with, lion::lion_step_mixed_with, momentum::momentum_step_mixed_with,
+    momentum::momentum_step_with, momentum::nesterov_lookahead_with, nadam::nadam_step_mixed_with,
+    radam::radam_step_mixed_with, rmsprop::rmsprop_step_mixed_with, rprop::rprop_step_mixed_with,
+    sgd::sgd_step_mixed_with, sgd::sgd_step_with,
+};
 #[doc(hidden)]
 pub use optim::{
     adadelta::adadelta_step_with, adafactor::adafactor_factored_step_with,
@@ -79,11 +88,6 @@ pub use optim::{
     asgd::asgd_step_with, lamb::lamb_step_with, lars::lars_step_with, lion::lion_step_with,
     nadam::nadam_step_with, radam::radam_step_with, rmsprop::rmsprop_step_with,
     rprop::rprop_step_with,
-};
-#[doc(hidden)]
-pub use optim::{
-    adam::adam_step_mixed_with, adam::adam_step_with, momentum::momentum_step_with,
-    momentum::nesterov_lookahead_with, sgd::sgd_step_with,
 };
 #[doc(hidden)]
 pub use train::grad::accumulate_with;

@@ -16,6 +16,16 @@ pub enum Numerics {
     /// (scalar factors folded into per-call coefficients). Bit-identical on every target and
     /// build, and the fastest where the divide/sqrt unit is the limit.
     Portable = 1,
+    /// bitsandbytes' CPU 8-bit optimizers' operation order (`bitsandbytes` 0.50,
+    /// `_optimizer_update_8bit_blockwise_cpu`), for the kernels bitsandbytes has: Adam/AdamW
+    /// (first moment `fma(g, c(1−β₁), m·c(β₁))` instead of torch's lerp; weight decay only
+    /// decoupled; no AMSGrad, no ε̂), Lion (the direction `sign(m·c(β₁) + g·c(1−β₁))` without a
+    /// fused op), SGD (momentum without dampening or Nesterov), RMSprop (not centered, no
+    /// momentum) and Adagrad; the last three add `λ·θ` to the gradient even when `λ = 0` (so a
+    /// `−0` gradient becomes `+0`). Everything else is [`Numerics::Torch`]'s. With `q8` states
+    /// and [`crate::format::Quantizer::BnbCpu`] a step reproduces bitsandbytes' CPU step bit
+    /// for bit on FMA builds. Other kernels reject it.
+    Bitsandbytes = 2,
 }
 
 /// Compile-time form of [`Numerics`], so each kernel body is monomorphised per profile.
@@ -42,11 +52,13 @@ impl Profile for Portable {
     const TORCH: bool = false;
 }
 
-/// Expands `$body` once per profile with the type `$P` bound to it.
+/// Expands `$body` once per profile with the type `$P` bound to it. `Bitsandbytes` runs the
+/// `Torch` body: the kernels that accept it differ from `Torch` only in their coefficients,
+/// or handle it before this dispatch; the others reject it in their checks.
 macro_rules! with_profile {
     ($numerics:expr, |$P:ident| $body:expr) => {
         match $numerics {
-            $crate::Numerics::Torch => {
+            $crate::Numerics::Torch | $crate::Numerics::Bitsandbytes => {
                 type $P = $crate::numerics::Torch;
                 $body
             }

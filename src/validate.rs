@@ -75,6 +75,16 @@ pub(crate) fn grad_scale(value: f32) -> Result<f32, Error> {
     Ok(value)
 }
 
+/// The profile, for a kernel that does (`bitsandbytes`) or does not have a
+/// [`Numerics::Bitsandbytes`](crate::Numerics::Bitsandbytes) form.
+pub(crate) fn numerics(value: crate::Numerics, bitsandbytes: bool) -> Result<(), Error> {
+    if value == crate::Numerics::Bitsandbytes && !bitsandbytes {
+        Err(conflict("numerics", value as u32 as f64))
+    } else {
+        Ok(())
+    }
+}
+
 /// A finite value outside its documented range.
 pub(crate) fn out_of_range(name: &'static str, value: f64) -> Error {
     invalid(name, value, Problem::OutOfRange)

@@ -1086,6 +1086,7 @@ fn golden_vectors() {
                     "quantize_map" => lowbit::run_quantize_map_case(&case),
                     "quantize_blockwise" => lowbit::run_quantize_blockwise_case(&case),
                     "bf16_stochastic_round" => lowbit::run_sr_case(&case),
+                    "optimizer_8bit" => lowbit::run_optimizer_8bit_case(&case, strict),
                     other => Err(format!("unknown kind `{other}`")),
                 };
                 (kind, outcome)

@@ -479,3 +479,11 @@ pub fn q8_dequantize(
     }
     Ok(())
 }
+
+/// The 16-bit random integer stochastic rounding uses for the element at global index
+/// `index` of mutable buffer number `stream` of a call (`0` the parameters, then the state
+/// buffers in argument order; [`f32_to_bf16`] uses stream 0): with it, any result of
+/// [`Rounding::Stochastic`] can be reproduced by [`bf16_stochastic`].
+pub fn sr_bits(at: &Placement, stream: u64, index: u64) -> u16 {
+    sr::Stream::new(at.seed, at.counter, stream).rand16(index)
+}

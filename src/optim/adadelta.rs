@@ -1,8 +1,10 @@
 //! Adadelta (`torch.optim.Adadelta`).
 
 use crate::driver::for_each_chunk;
+use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::optim::mixed_step;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -47,10 +49,12 @@ struct Coef {
     one_minus_rho: f32,
     eps: f32,
     neg_lr: f32,
+    numerics: Numerics,
 }
 
 impl Coef {
     fn from_config(cfg: &AdadeltaConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, false)?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let rho = validate::unit_closed("rho", cfg.rho)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
@@ -63,7 +67,43 @@ impl Coef {
             one_minus_rho: c(1.0 - rho),
             eps: c(eps),
             neg_lr: c(-lr),
+            numerics: cfg.numerics,
         })
+    }
+    /// Every check of a call with these lengths (`params`, `square_avg`, `acc_delta`; `grads`).
+    fn checked(
+        [n, l1, l2]: [usize; 3],
+        [i0]: [usize; 1],
+        cfg: &AdadeltaConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, i0)?;
+        validate::len("square_avg", n, l1)?;
+        validate::len("acc_delta", n, l2)?;
+        Self::from_config(cfg)
+    }
+}
+
+impl Elementwise<3, 1> for Coef {
+    fn used(&self) -> [bool; 3] {
+        [true; 3]
+    }
+
+    #[inline(never)]
+    fn run(
+        &self,
+        width: Width,
+        [params, square_avg, acc_delta]: [&mut [f32]; 3],
+        [grads]: [&[f32]; 1],
+    ) {
+        let k = self;
+        with_width!(width, |L, N| with_profile!(k.numerics, |P| {
+            for_each_chunk::<N, 3, 1>(
+                [params, square_avg, acc_delta],
+                [grads],
+                #[inline(always)]
+                |[p, sq, acc], [g]| adadelta_lanes::<L, N, P>(k, p, g, sq, acc),
+            )
+        }));
     }
 }
 
@@ -106,20 +146,20 @@ pub fn adadelta_step_with(
     acc_delta: &mut [f32],
     cfg: &AdadeltaConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("square_avg", n, square_avg.len())?;
-    validate::len("acc_delta", n, acc_delta.len())?;
-    let k = Coef::from_config(cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 3, 1>(
-            [params, square_avg, acc_delta],
-            [grads],
-            #[inline(always)]
-            |[p, sq, acc], [g]| adadelta_lanes::<L, N, P>(&k, p, g, sq, acc),
-        )
-    }));
+    let k = Coef::checked([params.len(), square_avg.len(), acc_delta.len()], [grads.len()], cfg)?;
+    k.run(width, [params, square_avg, acc_delta], [grads]);
     Ok(())
+}
+
+mixed_step! {
+    /// [`adadelta_step`] in mixed storage formats ([`crate::format`]).
+    ///
+    /// # Errors
+    /// As [`adadelta_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is written
+    /// when an error is returned.**
+    adadelta_step_mixed, adadelta_step_mixed_with,
+    (params, grads, square_avg, acc_delta; cfg: &AdadeltaConfig),
+    checked: |o, i| Coef::checked(o, i, cfg),
 }
 
 #[inline(always)]

@@ -69,6 +69,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(step: u32, cfg: &AdafactorConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, false)?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta2_decay = validate::finite("beta2_decay", cfg.beta2_decay)?;
         if beta2_decay > 0.0 {
@@ -196,7 +197,7 @@ pub fn adafactor_step_with(
     let (small, decay) = (k.lerp.is_small(), k.decay.is_some());
     let bufs = (params, grads, variance);
     with_width!(width, two_pass, |L, N| specialize!(decay, |dec| match cfg.numerics {
-        Numerics::Torch => {
+        Numerics::Torch | Numerics::Bitsandbytes => {
             specialize!(small, |small| adafactor_lanes_1d::<L, N, Torch>(&k, (small, dec), bufs))
         }
         Numerics::Portable => adafactor_lanes_1d::<L, N, Portable>(&k, (Off, dec), bufs),

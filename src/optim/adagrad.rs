@@ -1,8 +1,10 @@
 //! Adagrad (`torch.optim.Adagrad`), and the source notes' form with ε inside the square root.
 
 use crate::driver::for_each_chunk;
+use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::optim::mixed_step;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -62,10 +64,12 @@ struct Coef {
     eps: f32,
     eps_inside: bool,
     neg_clr: f32,
+    numerics: Numerics,
 }
 
 impl Coef {
     fn from_config(step: u32, cfg: &AdagradConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, true)?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let lr_decay = validate::non_negative("lr_decay", cfg.lr_decay)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
@@ -77,12 +81,46 @@ impl Coef {
         let clr = lr / (1.0 + f64::from(step - 1) * lr_decay);
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
-            weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
+            // bitsandbytes adds λ·θ even when λ = 0 (a −0 gradient becomes +0).
+            weight_decay: (weight_decay != 0.0 || cfg.numerics == Numerics::Bitsandbytes)
+                .then(|| c(weight_decay)),
             init: (step == 1).then(|| c(init)),
             eps: c(eps),
             eps_inside: cfg.eps_inside_sqrt,
             neg_clr: c(-clr),
+            numerics: cfg.numerics,
         })
+    }
+
+    /// Every check of a call with these lengths (`params`, `sum`; `grads`).
+    fn checked(
+        [n, s]: [usize; 2],
+        [g]: [usize; 1],
+        step: u32,
+        cfg: &AdagradConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, g)?;
+        validate::len("sum", n, s)?;
+        Self::from_config(step, cfg)
+    }
+}
+
+impl Elementwise<2, 1> for Coef {
+    fn used(&self) -> [bool; 2] {
+        [true; 2]
+    }
+
+    #[inline(never)]
+    fn run(&self, width: Width, [params, sum]: [&mut [f32]; 2], [grads]: [&[f32]; 1]) {
+        let k = self;
+        with_width!(width, |L, N| with_profile!(k.numerics, |P| {
+            for_each_chunk::<N, 2, 1>(
+                [params, sum],
+                [grads],
+                #[inline(always)]
+                |[p, s], [g]| adagrad_lanes::<L, N, P>(k, p, g, s),
+            )
+        }));
     }
 }
 
@@ -122,19 +160,20 @@ pub fn adagrad_step_with(
     step: u32,
     cfg: &AdagradConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("sum", n, sum.len())?;
-    let k = Coef::from_config(step, cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 2, 1>(
-            [params, sum],
-            [grads],
-            #[inline(always)]
-            |[p, s], [g]| adagrad_lanes::<L, N, P>(&k, p, g, s),
-        )
-    }));
+    let k = Coef::checked([params.len(), sum.len()], [grads.len()], step, cfg)?;
+    k.run(width, [params, sum], [grads]);
     Ok(())
+}
+
+mixed_step! {
+    /// [`adagrad_step`] in mixed storage formats ([`crate::format`]).
+    ///
+    /// # Errors
+    /// As [`adagrad_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is
+    /// written when an error is returned.**
+    adagrad_step_mixed, adagrad_step_mixed_with,
+    (params, grads, sum; step: u32, cfg: &AdagradConfig),
+    checked: |o, i| Coef::checked(o, i, step, cfg),
 }
 
 #[inline(always)]

@@ -1,12 +1,12 @@
 //! Adam, AMSGrad and AdamW (`torch.optim.Adam`, `torch.optim.AdamW`).
 
 use crate::driver::for_each_chunk;
-use crate::format::{self, Elementwise, Grads, Params, Placement, State};
+use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{
     Flag, Numerics, Off, On, Portable, Profile, Torch, TorchLerp, c, pow_step, specialize,
 };
-use crate::optim::{WeightDecay, specialize_decay};
+use crate::optim::{WeightDecay, mixed_step, specialize_decay};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -99,6 +99,18 @@ struct Coef {
 
 impl Coef {
     fn from_config(step: u32, cfg: &AdamConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, true)?;
+        if cfg.numerics == Numerics::Bitsandbytes {
+            // bitsandbytes' Adam has no AMSGrad and no ε̂, and its weight decay is decoupled.
+            for (name, on) in [("amsgrad", cfg.amsgrad), ("eps_hat", cfg.eps_hat)] {
+                if on {
+                    return Err(validate::conflict(name, 1.0));
+                }
+            }
+            if cfg.weight_decay != 0.0 && !cfg.decoupled_weight_decay {
+                return Err(validate::conflict("decoupled_weight_decay", 0.0));
+            }
+        }
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -161,18 +173,25 @@ impl Elementwise<4, 1> for Coef {
         // The options as compile-time constants: no branch in the loop (4 Ki elements: 2 %
         // Torch, 7 % Portable, README "Build cost"). Only live combinations are compiled:
         // Portable always has one division and no lerp.
-        with_width!(width, |L, N| specialize_decay!(k.decay, |l2, dec| match k.numerics {
-            Numerics::Torch => specialize!(k.one_division, |one| {
-                specialize!(k.lerp1.is_small(), |small| {
-                    let bufs = (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq);
-                    adam_loop::<L, N, Torch>(k, (l2, dec, one, small), k.amsgrad, bufs)
+        let bufs = (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq);
+        with_width!(width, |L, N| match k.numerics {
+            // bitsandbytes: decoupled decay or none, no AMSGrad, no ε̂ (checked).
+            Numerics::Bitsandbytes => {
+                specialize!(matches!(k.decay, WeightDecay::Decoupled(_)), |dec| {
+                    adam_loop::<L, N, Torch>(k, (Off, dec, Off, Off, On), false, bufs)
                 })
-            }),
-            Numerics::Portable => {
-                let bufs = (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq);
-                adam_loop::<L, N, Portable>(k, (l2, dec, On, Off), k.amsgrad, bufs)
             }
-        }));
+            numerics => specialize_decay!(k.decay, |l2, dec| match numerics {
+                Numerics::Portable => {
+                    adam_loop::<L, N, Portable>(k, (l2, dec, On, Off, Off), k.amsgrad, bufs)
+                }
+                _ => specialize!(k.one_division, |one| {
+                    specialize!(k.lerp1.is_small(), |small| {
+                        adam_loop::<L, N, Torch>(k, (l2, dec, one, small, Off), k.amsgrad, bufs)
+                    })
+                }),
+            }),
+        });
     }
 }
 
@@ -266,59 +285,21 @@ pub fn adam_step_with(
     Ok(())
 }
 
-/// [`adam_step`] (or, with `decoupled_weight_decay`, [`adamw_step`]) in mixed storage
-/// formats: bf16/f16 gradients; f32 parameters (optionally also writing a bf16/f16 copy of
-/// the new values in the same pass) or bf16 parameters rounded to nearest or stochastically;
-/// each state in f32, bf16 or `q8` (`State::Unused` for `max_exp_avg_sq` without AMSGrad).
-/// The arithmetic is [`adam_step`]'s on the values as read; see [`crate::format`] for the
-/// conversions.
-///
-/// # Errors
-/// As [`adam_step`], and [`Error::Misaligned`] (a `q8` state with `at.offset` not a multiple
-/// of 256) or [`Error::LengthMismatch`] for a copy or an absmax buffer of the wrong length.
-/// **Nothing is written when an error is returned.**
-#[allow(clippy::too_many_arguments)]
-pub fn adam_step_mixed(
-    params: Params,
-    grads: Grads,
-    exp_avg: State,
-    exp_avg_sq: State,
-    max_exp_avg_sq: State,
-    step: u32,
-    cfg: &AdamConfig,
-    at: &Placement,
-) -> Result<(), Error> {
-    adam_step_mixed_with(
-        Width::NATIVE,
-        params,
-        grads,
-        exp_avg,
-        exp_avg_sq,
-        max_exp_avg_sq,
-        step,
-        cfg,
-        at,
-    )
-}
-
-/// [`adam_step_mixed`] at an explicit lane width (for tests and benches).
-#[doc(hidden)]
-#[allow(clippy::too_many_arguments)]
-pub fn adam_step_mixed_with(
-    width: Width,
-    params: Params,
-    grads: Grads,
-    exp_avg: State,
-    exp_avg_sq: State,
-    max_exp_avg_sq: State,
-    step: u32,
-    cfg: &AdamConfig,
-    at: &Placement,
-) -> Result<(), Error> {
-    let names = ["params", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
-    let outs = [params.into(), exp_avg.into(), exp_avg_sq.into(), max_exp_avg_sq.into()];
-    format::mixed(width, names, outs, [grads], at, |o, i| Coef::checked(o, i, step, cfg))?;
-    Ok(())
+mixed_step! {
+    /// [`adam_step`] (or, with `decoupled_weight_decay`, [`adamw_step`]) in mixed storage
+    /// formats ([`crate::format`]): bf16/f16 gradients; f32 parameters (optionally writing a
+    /// bf16/f16 copy of the new values in the same pass) or bf16 parameters rounded to nearest
+    /// or stochastically; each state in f32, bf16 or `q8` (`State::Unused` for
+    /// `max_exp_avg_sq` without AMSGrad). The arithmetic is [`adam_step`]'s on the values as
+    /// read.
+    ///
+    /// # Errors
+    /// As [`adam_step`], and [`Error::Misaligned`] (a `q8` state with `at.offset` not a
+    /// multiple of 256) or [`Error::LengthMismatch`] for a copy or an absmax buffer of the
+    /// wrong length. **Nothing is written when an error is returned.**
+    adam_step_mixed, adam_step_mixed_with,
+    (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq; step: u32, cfg: &AdamConfig),
+    checked: |o, i| Coef::checked(o, i, step, cfg),
 }
 
 /// Buffers of one Adam call: `params`, `grads`, `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`.
@@ -328,7 +309,7 @@ type AdamBuffers<'a> = (&'a mut [f32], &'a [f32], &'a mut [f32], &'a mut [f32], 
 #[inline(always)]
 fn adam_loop<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
-    flags: (impl Flag, impl Flag, impl Flag, impl Flag),
+    flags: (impl Flag, impl Flag, impl Flag, impl Flag, impl Flag),
     amsgrad: bool,
     (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq): AdamBuffers,
 ) {
@@ -354,7 +335,7 @@ fn adam_loop<L: Lanes<N>, const N: usize, P: Profile>(
 #[inline(always)]
 fn adam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
-    (l2, dec, one, small): (impl Flag, impl Flag, impl Flag, impl Flag),
+    (l2, dec, one, small, bnb): (impl Flag, impl Flag, impl Flag, impl Flag, impl Flag),
     p: &mut [f32; N],
     g: &[f32; N],
     m: &mut [f32; N],
@@ -368,7 +349,9 @@ fn adam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
         WeightDecay::Decoupled(factor) if dec.on() => param = param * L::splat(factor),
         _ => {}
     }
-    let m_new = if P::TORCH {
+    let m_new = if bnb.on() {
+        P::fma(g, L::splat(k.one_minus_beta1), L::load(m) * L::splat(k.beta1))
+    } else if P::TORCH {
         k.lerp1.apply_branch::<P, L, N>(small, L::load(m), g)
     } else {
         L::load(m) * L::splat(k.beta1) + L::splat(k.one_minus_beta1) * g

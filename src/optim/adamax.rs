@@ -1,10 +1,12 @@
 //! Adamax (`torch.optim.Adamax`): Adam with the infinity norm.
 
 use crate::driver::for_each_chunk;
+use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{
     Flag, Numerics, Off, Portable, Profile, Torch, TorchLerp, c, pow_step, specialize,
 };
+use crate::optim::mixed_step;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -54,10 +56,12 @@ struct Coef {
     beta2: f32,
     eps: f32,
     neg_clr: f32,
+    numerics: Numerics,
 }
 
 impl Coef {
     fn from_config(step: u32, cfg: &AdamaxConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, false)?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -75,7 +79,40 @@ impl Coef {
             beta2: c(beta2),
             eps: c(eps),
             neg_clr: c(-lr / bc1),
+            numerics: cfg.numerics,
         })
+    }
+    /// Every check of a call with these lengths (`params`, `exp_avg`, `exp_inf`; `grads`).
+    fn checked(
+        [n, l1, l2]: [usize; 3],
+        [i0]: [usize; 1],
+        step: u32,
+        cfg: &AdamaxConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, i0)?;
+        validate::len("exp_avg", n, l1)?;
+        validate::len("exp_inf", n, l2)?;
+        Self::from_config(step, cfg)
+    }
+}
+
+impl Elementwise<3, 1> for Coef {
+    fn used(&self) -> [bool; 3] {
+        [true; 3]
+    }
+
+    #[inline(never)]
+    fn run(&self, width: Width, [params, exp_avg, exp_inf]: [&mut [f32]; 3], [grads]: [&[f32]; 1]) {
+        let k = self;
+        // The options as compile-time constants: no branch in the loop (4 Ki elements: 15 %
+        // Torch, README "Build cost"). Portable has no lerp.
+        let (decay, small) = (k.weight_decay.is_some(), k.lerp1.is_small());
+        let bufs = (params, grads, exp_avg, exp_inf);
+        with_width!(width, |L, N| specialize!(decay, |wd| match k.numerics {
+            Numerics::Torch | Numerics::Bitsandbytes =>
+                specialize!(small, |small| adamax_loop::<L, N, Torch>(k, (wd, small), bufs)),
+            Numerics::Portable => adamax_loop::<L, N, Portable>(k, (wd, Off), bufs),
+        }));
     }
 }
 
@@ -116,21 +153,20 @@ pub fn adamax_step_with(
     step: u32,
     cfg: &AdamaxConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("exp_avg", n, exp_avg.len())?;
-    validate::len("exp_inf", n, exp_inf.len())?;
-    let k = Coef::from_config(step, cfg)?;
-    // The options as compile-time constants: no branch in the loop (4 Ki elements: 15 %
-    // Torch, README "Build cost"). Portable has no lerp.
-    let (decay, small) = (k.weight_decay.is_some(), k.lerp1.is_small());
-    let bufs = (params, grads, exp_avg, exp_inf);
-    with_width!(width, |L, N| specialize!(decay, |wd| match cfg.numerics {
-        Numerics::Torch =>
-            specialize!(small, |small| adamax_loop::<L, N, Torch>(&k, (wd, small), bufs)),
-        Numerics::Portable => adamax_loop::<L, N, Portable>(&k, (wd, Off), bufs),
-    }));
+    let k = Coef::checked([params.len(), exp_avg.len(), exp_inf.len()], [grads.len()], step, cfg)?;
+    k.run(width, [params, exp_avg, exp_inf], [grads]);
     Ok(())
+}
+
+mixed_step! {
+    /// [`adamax_step`] in mixed storage formats ([`crate::format`]).
+    ///
+    /// # Errors
+    /// As [`adamax_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is written
+    /// when an error is returned.**
+    adamax_step_mixed, adamax_step_mixed_with,
+    (params, grads, exp_avg, exp_inf; step: u32, cfg: &AdamaxConfig),
+    checked: |o, i| Coef::checked(o, i, step, cfg),
 }
 
 /// The chunk loop of one option combination.

@@ -2,8 +2,10 @@
 //! iterates.
 
 use crate::driver::for_each_chunk;
+use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
+use crate::optim::mixed_step;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -71,10 +73,12 @@ struct Coef {
     neg_eta: f32,
     mu: Option<f32>,
     next: AsgdState,
+    numerics: Numerics,
 }
 
 impl Coef {
     fn from_config(step: u32, state: &AsgdState, cfg: &AsgdConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, false)?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let lambd = validate::non_negative("lambd", cfg.lambd)?;
         let alpha = validate::non_negative("alpha", cfg.alpha)?;
@@ -94,7 +98,41 @@ impl Coef {
                 eta: c(lr / libm::pow(1.0 + lambd * lr * t, alpha)),
                 mu: c(1.0 / (t - t0).max(1.0)),
             },
+            numerics: cfg.numerics,
         })
+    }
+    /// Every check of a call with these lengths (`params`, `ax`; `grads`).
+    fn checked(
+        [n, l1]: [usize; 2],
+        [i0]: [usize; 1],
+        state: &AsgdState,
+        step: u32,
+        cfg: &AsgdConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, i0)?;
+        validate::len("ax", n, l1)?;
+        Self::from_config(step, state, cfg)
+    }
+}
+
+impl Elementwise<2, 1> for Coef {
+    fn used(&self) -> [bool; 2] {
+        [true; 2]
+    }
+
+    #[inline(never)]
+    fn run(&self, width: Width, [params, ax]: [&mut [f32]; 2], [grads]: [&[f32]; 1]) {
+        let k = self;
+        // The options as compile-time constants: no branch in the loop.
+        let (decay, averaging) = (k.weight_decay.is_some(), k.mu.is_some());
+        with_width!(width, |L, N| with_profile!(k.numerics, |P| specialize!(decay, |wd| {
+            specialize!(averaging, |avg| for_each_chunk::<N, 2, 1>(
+                [params, ax],
+                [grads],
+                #[inline(always)]
+                |[p, a], [g]| asgd_lanes::<L, N, P>(k, (wd, avg), p, g, a),
+            ))
+        })));
     }
 }
 
@@ -137,22 +175,22 @@ pub fn asgd_step_with(
     step: u32,
     cfg: &AsgdConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("ax", n, ax.len())?;
-    let k = Coef::from_config(step, state, cfg)?;
-    // The options as compile-time constants: no branch in the loop.
-    let (decay, averaging) = (k.weight_decay.is_some(), k.mu.is_some());
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(decay, |wd| {
-        specialize!(averaging, |avg| for_each_chunk::<N, 2, 1>(
-            [params, ax],
-            [grads],
-            #[inline(always)]
-            |[p, a], [g]| asgd_lanes::<L, N, P>(&k, (wd, avg), p, g, a),
-        ))
-    })));
+    let k = Coef::checked([params.len(), ax.len()], [grads.len()], state, step, cfg)?;
+    k.run(width, [params, ax], [grads]);
     *state = k.next;
     Ok(())
+}
+
+mixed_step! {
+    /// [`asgd_step`] in mixed storage formats ([`crate::format`]). `state` is updated as [`asgd_step`] does.
+    ///
+    /// # Errors
+    /// As [`asgd_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is written
+    /// when an error is returned.**
+    asgd_step_mixed, asgd_step_mixed_with,
+    (params, grads, ax; state: &mut AsgdState, step: u32, cfg: &AsgdConfig),
+    checked: |o, i| Coef::checked(o, i, state, step, cfg),
+    then: |k| *state = k.next,
 }
 
 #[inline(always)]

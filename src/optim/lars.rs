@@ -83,6 +83,7 @@ pub fn lars_step_with(
     let n = params.len();
     validate::len("grads", n, grads.len())?;
     validate::len("velocity", n, velocity.len())?;
+    validate::numerics(cfg.numerics, false)?;
     let lr = validate::non_negative("lr", cfg.lr)?;
     let momentum = validate::unit_closed("momentum", cfg.momentum)?;
     let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;

@@ -2,8 +2,10 @@
 //! an interpolated momentum.
 
 use crate::driver::for_each_chunk;
+use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
+use crate::optim::mixed_step;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -49,10 +51,12 @@ struct Coef {
     beta2: f32,
     one_minus_beta2: f32,
     neg_lr: f32,
+    numerics: Numerics,
 }
 
 impl Coef {
     fn from_config(cfg: &LionConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, true)?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_closed("beta1", cfg.beta1)?;
         let beta2 = validate::unit_closed("beta2", cfg.beta2)?;
@@ -66,7 +70,37 @@ impl Coef {
             beta2: c(beta2),
             one_minus_beta2: c(1.0 - beta2),
             neg_lr: c(-lr),
+            numerics: cfg.numerics,
         })
+    }
+
+    /// Every check of a call with these lengths (`params`, `exp_avg`; `grads`).
+    fn checked([n, m]: [usize; 2], [g]: [usize; 1], cfg: &LionConfig) -> Result<Self, Error> {
+        validate::len("grads", n, g)?;
+        validate::len("exp_avg", n, m)?;
+        Self::from_config(cfg)
+    }
+}
+
+impl Elementwise<2, 1> for Coef {
+    fn used(&self) -> [bool; 2] {
+        [true; 2]
+    }
+
+    #[inline(never)]
+    fn run(&self, width: Width, [params, exp_avg]: [&mut [f32]; 2], [grads]: [&[f32]; 1]) {
+        let k = self;
+        // Weight decay as a compile-time constant: no branch in the loop.
+        let bnb = k.numerics == Numerics::Bitsandbytes;
+        with_width!(width, |L, N| with_profile!(k.numerics, |P| specialize!(
+            k.decay.is_some(),
+            |wd| specialize!(bnb, |bnb| for_each_chunk::<N, 2, 1>(
+                [params, exp_avg],
+                [grads],
+                #[inline(always)]
+                |[p, m], [g]| lion_lanes::<L, N, P>(k, (wd, bnb), p, g, m),
+            ))
+        )));
     }
 }
 
@@ -106,29 +140,26 @@ pub fn lion_step_with(
     exp_avg: &mut [f32],
     cfg: &LionConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("exp_avg", n, exp_avg.len())?;
-    let k = Coef::from_config(cfg)?;
-    // Weight decay as a compile-time constant: no branch in the loop.
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(
-        k.decay.is_some(),
-        |wd| {
-            for_each_chunk::<N, 2, 1>(
-                [params, exp_avg],
-                [grads],
-                #[inline(always)]
-                |[p, m], [g]| lion_lanes::<L, N, P>(&k, wd, p, g, m),
-            )
-        }
-    )));
+    let k = Coef::checked([params.len(), exp_avg.len()], [grads.len()], cfg)?;
+    k.run(width, [params, exp_avg], [grads]);
     Ok(())
+}
+
+mixed_step! {
+    /// [`lion_step`] in mixed storage formats ([`crate::format`]).
+    ///
+    /// # Errors
+    /// As [`lion_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is
+    /// written when an error is returned.**
+    lion_step_mixed, lion_step_mixed_with,
+    (params, grads, exp_avg; cfg: &LionConfig),
+    checked: |o, i| Coef::checked(o, i, cfg),
 }
 
 #[inline(always)]
 fn lion_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
-    wd: impl Flag,
+    (wd, bnb): (impl Flag, impl Flag),
     p: &mut [f32; N],
     g: &[f32; N],
     m: &mut [f32; N],
@@ -136,7 +167,12 @@ fn lion_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     let mut param = L::load(p);
     let g = L::load(g) * L::splat(k.scale);
     let m_old = L::load(m);
-    let dir = P::fma(L::splat(k.one_minus_beta1), g, m_old * L::splat(k.beta1)).sign();
+    // bitsandbytes rounds both products before the add.
+    let dir = if bnb.on() {
+        (m_old * L::splat(k.beta1) + g * L::splat(k.one_minus_beta1)).sign()
+    } else {
+        P::fma(L::splat(k.one_minus_beta1), g, m_old * L::splat(k.beta1)).sign()
+    };
     if wd.on() {
         param = param * L::splat(k.decay.unwrap_or(1.0));
     }

@@ -82,3 +82,49 @@ macro_rules! specialize_decay {
     }};
 }
 pub(crate) use specialize_decay;
+
+/// The mixed-format entry points of an element-wise kernel: `$name` (native width) and the
+/// doc-hidden `$with` (explicit width), taking `Params`, `Grads`, one `State` per state buffer,
+/// the kernel's other arguments, and a `Placement`. `$checked` validates (lengths of the
+/// mutable buffers and the gradient, hyperparameters) and returns the kernel; `$then` runs
+/// with it after the step (scalar state).
+macro_rules! mixed_step {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $with:ident,
+        ($params:ident, $grads:ident $(, $state:ident)* $(; $($extra:ident: $ety:ty),*)?),
+        checked: $checked:expr
+        $(, then: |$k:ident| $then:expr)? $(,)?
+    ) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name(
+            $params: $crate::format::Params,
+            $grads: $crate::format::Grads,
+            $($state: $crate::format::State,)*
+            $($($extra: $ety,)*)?
+            at: &$crate::format::Placement,
+        ) -> Result<(), Error> {
+            $with(Width::NATIVE, $params, $grads, $($state,)* $($($extra,)*)? at)
+        }
+
+        #[doc = concat!("[`", stringify!($name), "`] at an explicit lane width (tests, benches).")]
+        #[doc(hidden)]
+        #[allow(clippy::too_many_arguments)]
+        pub fn $with(
+            width: Width,
+            $params: $crate::format::Params,
+            $grads: $crate::format::Grads,
+            $($state: $crate::format::State,)*
+            $($($extra: $ety,)*)?
+            at: &$crate::format::Placement,
+        ) -> Result<(), Error> {
+            let names = [stringify!($params) $(, stringify!($state))*];
+            let outs = [$params.into() $(, $state.into())*];
+            let _k = $crate::format::mixed(width, names, outs, [$grads], at, $checked)?;
+            $(let $k = _k; $then;)?
+            Ok(())
+        }
+    };
+}
+pub(crate) use mixed_step;

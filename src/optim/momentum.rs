@@ -2,8 +2,10 @@
 //! velocity, and Nesterov momentum at the look-ahead point.
 
 use crate::driver::for_each_chunk;
+use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
+use crate::optim::mixed_step;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -43,10 +45,12 @@ struct Coef {
     lr: f32,
     momentum: f32,
     neg_momentum: f32,
+    numerics: Numerics,
 }
 
 impl Coef {
     fn from_config(cfg: &MomentumConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, false)?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let momentum = validate::unit_closed("momentum", cfg.momentum)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
@@ -57,7 +61,35 @@ impl Coef {
             lr: c(lr),
             momentum: c(momentum),
             neg_momentum: c(-momentum),
+            numerics: cfg.numerics,
         })
+    }
+    /// Every check of a call with these lengths (`params`, `velocity`; `grads`).
+    fn checked([n, l1]: [usize; 2], [i0]: [usize; 1], cfg: &MomentumConfig) -> Result<Self, Error> {
+        validate::len("grads", n, i0)?;
+        validate::len("velocity", n, l1)?;
+        Self::from_config(cfg)
+    }
+}
+
+impl Elementwise<2, 1> for Coef {
+    fn used(&self) -> [bool; 2] {
+        [true; 2]
+    }
+
+    #[inline(never)]
+    fn run(&self, width: Width, [params, velocity]: [&mut [f32]; 2], [grads]: [&[f32]; 1]) {
+        let k = self;
+        // Weight decay as a compile-time constant: no branch in the loop.
+        with_width!(width, |L, N| with_profile!(k.numerics, |P| specialize!(
+            k.weight_decay.is_some(),
+            |wd| for_each_chunk::<N, 2, 1>(
+                [params, velocity],
+                [grads],
+                #[inline(always)]
+                |[p, v], [g]| momentum_lanes::<L, N, P>(k, wd, p, g, v),
+            )
+        )));
     }
 }
 
@@ -109,21 +141,20 @@ pub fn momentum_step_with(
     velocity: &mut [f32],
     cfg: &MomentumConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("velocity", n, velocity.len())?;
-    let k = Coef::from_config(cfg)?;
-    // Weight decay as a compile-time constant: no branch in the loop.
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(
-        k.weight_decay.is_some(),
-        |wd| for_each_chunk::<N, 2, 1>(
-            [params, velocity],
-            [grads],
-            #[inline(always)]
-            |[p, v], [g]| momentum_lanes::<L, N, P>(&k, wd, p, g, v),
-        )
-    )));
+    let k = Coef::checked([params.len(), velocity.len()], [grads.len()], cfg)?;
+    k.run(width, [params, velocity], [grads]);
     Ok(())
+}
+
+mixed_step! {
+    /// [`momentum_step`] in mixed storage formats ([`crate::format`]).
+    ///
+    /// # Errors
+    /// As [`momentum_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is written
+    /// when an error is returned.**
+    momentum_step_mixed, momentum_step_mixed_with,
+    (params, grads, velocity; cfg: &MomentumConfig),
+    checked: |o, i| Coef::checked(o, i, cfg),
 }
 
 #[inline(always)]

@@ -1,9 +1,11 @@
 //! NAdam (`torch.optim.NAdam`): Adam with Nesterov momentum and a momentum schedule.
 
 use crate::driver::for_each_chunk;
+use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step, with_profile};
 use crate::optim::WeightDecay;
+use crate::optim::mixed_step;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -84,10 +86,12 @@ struct Coef {
     portable_m_step: f32,
     portable_eps: f32,
     mu_product: f32,
+    numerics: Numerics,
 }
 
 impl Coef {
     fn from_config(step: u32, state: &NadamState, cfg: &NadamConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, false)?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -122,7 +126,45 @@ impl Coef {
             portable_m_step: c(m_step * bc2_sqrt),
             portable_eps: c(eps * bc2_sqrt),
             mu_product,
+            numerics: cfg.numerics,
         })
+    }
+    /// Every check of a call with these lengths (`params`, `exp_avg`, `exp_avg_sq`; `grads`).
+    fn checked(
+        [n, l1, l2]: [usize; 3],
+        [i0]: [usize; 1],
+        state: &NadamState,
+        step: u32,
+        cfg: &NadamConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, i0)?;
+        validate::len("exp_avg", n, l1)?;
+        validate::len("exp_avg_sq", n, l2)?;
+        Self::from_config(step, state, cfg)
+    }
+}
+
+impl Elementwise<3, 1> for Coef {
+    fn used(&self) -> [bool; 3] {
+        [true; 3]
+    }
+
+    #[inline(never)]
+    fn run(
+        &self,
+        width: Width,
+        [params, exp_avg, exp_avg_sq]: [&mut [f32]; 3],
+        [grads]: [&[f32]; 1],
+    ) {
+        let k = self;
+        with_width!(width, |L, N| with_profile!(k.numerics, |P| {
+            for_each_chunk::<N, 3, 1>(
+                [params, exp_avg, exp_avg_sq],
+                [grads],
+                #[inline(always)]
+                |[p, m, v], [g]| nadam_lanes::<L, N, P>(k, p, g, m, v),
+            )
+        }));
     }
 }
 
@@ -171,21 +213,28 @@ pub fn nadam_step_with(
     step: u32,
     cfg: &NadamConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("exp_avg", n, exp_avg.len())?;
-    validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
-    let k = Coef::from_config(step, state, cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 3, 1>(
-            [params, exp_avg, exp_avg_sq],
-            [grads],
-            #[inline(always)]
-            |[p, m, v], [g]| nadam_lanes::<L, N, P>(&k, p, g, m, v),
-        )
-    }));
+    let k = Coef::checked(
+        [params.len(), exp_avg.len(), exp_avg_sq.len()],
+        [grads.len()],
+        state,
+        step,
+        cfg,
+    )?;
+    k.run(width, [params, exp_avg, exp_avg_sq], [grads]);
     state.mu_product = k.mu_product;
     Ok(())
+}
+
+mixed_step! {
+    /// [`nadam_step`] in mixed storage formats ([`crate::format`]). `state` is updated as [`nadam_step`] does.
+    ///
+    /// # Errors
+    /// As [`nadam_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is written
+    /// when an error is returned.**
+    nadam_step_mixed, nadam_step_mixed_with,
+    (params, grads, exp_avg, exp_avg_sq; state: &mut NadamState, step: u32, cfg: &NadamConfig),
+    checked: |o, i| Coef::checked(o, i, state, step, cfg),
+    then: |k| state.mu_product = k.mu_product,
 }
 
 #[inline(always)]

@@ -1,9 +1,11 @@
 //! RAdam (`torch.optim.RAdam`): Adam with a rectified adaptive learning rate.
 
 use crate::driver::for_each_chunk;
+use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step, with_profile};
 use crate::optim::WeightDecay;
+use crate::optim::mixed_step;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -65,10 +67,12 @@ struct Coef {
     rect: f32,
     /// Portable: `c(−η/bc1)` (un-rectified) or `c(−η·r_t·√bc2/bc1)` (rectified).
     portable_step: f32,
+    numerics: Numerics,
 }
 
 impl Coef {
     fn from_config(step: u32, cfg: &RadamConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, false)?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -108,7 +112,44 @@ impl Coef {
             bc2_sqrt: c(bc2_sqrt),
             rect: c(rect),
             portable_step: if rectified { c(-lr * rect * bc2_sqrt / bc1) } else { c(-lr / bc1) },
+            numerics: cfg.numerics,
         })
+    }
+    /// Every check of a call with these lengths (`params`, `exp_avg`, `exp_avg_sq`; `grads`).
+    fn checked(
+        [n, l1, l2]: [usize; 3],
+        [i0]: [usize; 1],
+        step: u32,
+        cfg: &RadamConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, i0)?;
+        validate::len("exp_avg", n, l1)?;
+        validate::len("exp_avg_sq", n, l2)?;
+        Self::from_config(step, cfg)
+    }
+}
+
+impl Elementwise<3, 1> for Coef {
+    fn used(&self) -> [bool; 3] {
+        [true; 3]
+    }
+
+    #[inline(never)]
+    fn run(
+        &self,
+        width: Width,
+        [params, exp_avg, exp_avg_sq]: [&mut [f32]; 3],
+        [grads]: [&[f32]; 1],
+    ) {
+        let k = self;
+        with_width!(width, |L, N| with_profile!(k.numerics, |P| {
+            for_each_chunk::<N, 3, 1>(
+                [params, exp_avg, exp_avg_sq],
+                [grads],
+                #[inline(always)]
+                |[p, m, v], [g]| radam_lanes::<L, N, P>(k, p, g, m, v),
+            )
+        }));
     }
 }
 
@@ -154,20 +195,21 @@ pub fn radam_step_with(
     step: u32,
     cfg: &RadamConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("exp_avg", n, exp_avg.len())?;
-    validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
-    let k = Coef::from_config(step, cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 3, 1>(
-            [params, exp_avg, exp_avg_sq],
-            [grads],
-            #[inline(always)]
-            |[p, m, v], [g]| radam_lanes::<L, N, P>(&k, p, g, m, v),
-        )
-    }));
+    let k =
+        Coef::checked([params.len(), exp_avg.len(), exp_avg_sq.len()], [grads.len()], step, cfg)?;
+    k.run(width, [params, exp_avg, exp_avg_sq], [grads]);
     Ok(())
+}
+
+mixed_step! {
+    /// [`radam_step`] in mixed storage formats ([`crate::format`]).
+    ///
+    /// # Errors
+    /// As [`radam_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is written
+    /// when an error is returned.**
+    radam_step_mixed, radam_step_mixed_with,
+    (params, grads, exp_avg, exp_avg_sq; step: u32, cfg: &RadamConfig),
+    checked: |o, i| Coef::checked(o, i, step, cfg),
 }
 
 #[inline(always)]

@@ -1,8 +1,10 @@
 //! RMSprop (`torch.optim.RMSprop`), and the source notes' form with ε inside the square root.
 
 use crate::driver::for_each_chunk;
+use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::optim::mixed_step;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -75,10 +77,17 @@ struct Coef {
     eps_inside: bool,
     momentum: Option<f32>,
     neg_lr: f32,
+    centered: bool,
+    numerics: Numerics,
 }
 
 impl Coef {
     fn from_config(cfg: &RmspropConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, true)?;
+        // bitsandbytes' RMSprop has no centered form and ignores momentum: refuse them.
+        if cfg.numerics == Numerics::Bitsandbytes && (cfg.centered || cfg.momentum != 0.0) {
+            return Err(validate::conflict("numerics", 2.0));
+        }
         let lr = validate::non_negative("lr", cfg.lr)?;
         let alpha = validate::unit_closed("alpha", cfg.alpha)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
@@ -87,7 +96,9 @@ impl Coef {
         let grad_scale = validate::grad_scale(cfg.grad_scale)?;
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
-            weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
+            // bitsandbytes adds λ·θ even when λ = 0 (a −0 gradient becomes +0).
+            weight_decay: (weight_decay != 0.0 || cfg.numerics == Numerics::Bitsandbytes)
+                .then(|| c(weight_decay)),
             alpha: c(alpha),
             one_minus_alpha: c(1.0 - alpha),
             lerp: TorchLerp::with_weight(1.0 - alpha),
@@ -95,7 +106,67 @@ impl Coef {
             eps_inside: cfg.eps_inside_sqrt,
             momentum: (momentum != 0.0).then(|| c(momentum)),
             neg_lr: c(-lr),
+            centered: cfg.centered,
+            numerics: cfg.numerics,
         })
+    }
+
+    /// Every check of a call with these lengths (`params`, `square_avg`, `momentum_buffer`,
+    /// `grad_avg`; `grads`).
+    fn checked(
+        [n, sq, b, ga]: [usize; 4],
+        [g]: [usize; 1],
+        cfg: &RmspropConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, g)?;
+        validate::len("square_avg", n, sq)?;
+        validate::optional_len("momentum_buffer", cfg.momentum != 0.0, n, b)?;
+        validate::optional_len("grad_avg", cfg.centered, n, ga)?;
+        Self::from_config(cfg)
+    }
+}
+
+impl Elementwise<4, 1> for Coef {
+    fn used(&self) -> [bool; 4] {
+        [true, true, self.momentum.is_some(), self.centered]
+    }
+
+    #[inline(never)]
+    fn run(
+        &self,
+        width: Width,
+        [params, square_avg, momentum_buffer, grad_avg]: [&mut [f32]; 4],
+        [grads]: [&[f32]; 1],
+    ) {
+        let k = self;
+        with_width!(width, |L, N| with_profile!(k.numerics, |P| {
+            match (k.momentum.is_some(), k.centered) {
+                (true, true) => for_each_chunk::<N, 4, 1>(
+                    [params, square_avg, momentum_buffer, grad_avg],
+                    [grads],
+                    #[inline(always)]
+                    |[p, sq, b, ga], [g]| rmsprop_lanes::<L, N, P>(k, p, g, sq, Some(b), Some(ga)),
+                ),
+                (true, false) => for_each_chunk::<N, 3, 1>(
+                    [params, square_avg, momentum_buffer],
+                    [grads],
+                    #[inline(always)]
+                    |[p, sq, b], [g]| rmsprop_lanes::<L, N, P>(k, p, g, sq, Some(b), None),
+                ),
+                (false, true) => for_each_chunk::<N, 3, 1>(
+                    [params, square_avg, grad_avg],
+                    [grads],
+                    #[inline(always)]
+                    |[p, sq, ga], [g]| rmsprop_lanes::<L, N, P>(k, p, g, sq, None, Some(ga)),
+                ),
+                (false, false) => for_each_chunk::<N, 2, 1>(
+                    [params, square_avg],
+                    [grads],
+                    #[inline(always)]
+                    |[p, sq], [g]| rmsprop_lanes::<L, N, P>(k, p, g, sq, None, None),
+                ),
+            }
+        }));
     }
 }
 
@@ -141,41 +212,22 @@ pub fn rmsprop_step_with(
     grad_avg: &mut [f32],
     cfg: &RmspropConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("square_avg", n, square_avg.len())?;
-    validate::optional_len("momentum_buffer", cfg.momentum != 0.0, n, momentum_buffer.len())?;
-    validate::optional_len("grad_avg", cfg.centered, n, grad_avg.len())?;
-    let k = Coef::from_config(cfg)?;
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        match (k.momentum.is_some(), cfg.centered) {
-            (true, true) => for_each_chunk::<N, 4, 1>(
-                [params, square_avg, momentum_buffer, grad_avg],
-                [grads],
-                #[inline(always)]
-                |[p, sq, b, ga], [g]| rmsprop_lanes::<L, N, P>(&k, p, g, sq, Some(b), Some(ga)),
-            ),
-            (true, false) => for_each_chunk::<N, 3, 1>(
-                [params, square_avg, momentum_buffer],
-                [grads],
-                #[inline(always)]
-                |[p, sq, b], [g]| rmsprop_lanes::<L, N, P>(&k, p, g, sq, Some(b), None),
-            ),
-            (false, true) => for_each_chunk::<N, 3, 1>(
-                [params, square_avg, grad_avg],
-                [grads],
-                #[inline(always)]
-                |[p, sq, ga], [g]| rmsprop_lanes::<L, N, P>(&k, p, g, sq, None, Some(ga)),
-            ),
-            (false, false) => for_each_chunk::<N, 2, 1>(
-                [params, square_avg],
-                [grads],
-                #[inline(always)]
-                |[p, sq], [g]| rmsprop_lanes::<L, N, P>(&k, p, g, sq, None, None),
-            ),
-        }
-    }));
+    let lens = [params.len(), square_avg.len(), momentum_buffer.len(), grad_avg.len()];
+    let k = Coef::checked(lens, [grads.len()], cfg)?;
+    k.run(width, [params, square_avg, momentum_buffer, grad_avg], [grads]);
     Ok(())
+}
+
+mixed_step! {
+    /// [`rmsprop_step`] in mixed storage formats ([`crate::format`]); `momentum_buffer` and
+    /// `grad_avg` may be `State::Unused` when their option is off.
+    ///
+    /// # Errors
+    /// As [`rmsprop_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is
+    /// written when an error is returned.**
+    rmsprop_step_mixed, rmsprop_step_mixed_with,
+    (params, grads, square_avg, momentum_buffer, grad_avg; cfg: &RmspropConfig),
+    checked: |o, i| Coef::checked(o, i, cfg),
 }
 
 #[inline(always)]

@@ -1,8 +1,10 @@
 //! Rprop (`torch.optim.Rprop`): sign-based steps with per-element adaptive step sizes.
 
 use crate::driver::for_each_chunk;
+use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
+use crate::optim::mixed_step;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -53,10 +55,12 @@ struct Coef {
     etaplus: f32,
     min: f32,
     max: f32,
+    numerics: Numerics,
 }
 
 impl Coef {
     fn from_config(step: u32, cfg: &RpropConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, false)?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let etaminus = validate::finite("etaminus", cfg.etaminus)?;
         if !(etaminus > 0.0 && etaminus < 1.0) {
@@ -81,7 +85,43 @@ impl Coef {
             etaplus: c(etaplus),
             min: c(min),
             max: c(max),
+            numerics: cfg.numerics,
         })
+    }
+    /// Every check of a call with these lengths (`params`, `prev`, `step_size`; `grads`).
+    fn checked(
+        [n, l1, l2]: [usize; 3],
+        [i0]: [usize; 1],
+        step: u32,
+        cfg: &RpropConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, i0)?;
+        validate::len("prev", n, l1)?;
+        validate::len("step_size", n, l2)?;
+        Self::from_config(step, cfg)
+    }
+}
+
+impl Elementwise<3, 1> for Coef {
+    fn used(&self) -> [bool; 3] {
+        [true; 3]
+    }
+
+    #[inline(never)]
+    fn run(&self, width: Width, [params, prev, step_size]: [&mut [f32]; 3], [grads]: [&[f32]; 1]) {
+        let k = self;
+        // The first-step option as a compile-time constant: no branch in the loop.
+        with_width!(width, |L, N| with_profile!(k.numerics, |P| specialize!(
+            k.first_step,
+            |first| {
+                for_each_chunk::<N, 3, 1>(
+                    [params, prev, step_size],
+                    [grads],
+                    #[inline(always)]
+                    |[p, pr, ss], [g]| rprop_lanes::<L, N, P>(k, first, p, g, pr, ss),
+                )
+            }
+        )));
     }
 }
 
@@ -126,24 +166,20 @@ pub fn rprop_step_with(
     step: u32,
     cfg: &RpropConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("prev", n, prev.len())?;
-    validate::len("step_size", n, step_size.len())?;
-    let k = Coef::from_config(step, cfg)?;
-    // The first-step option as a compile-time constant: no branch in the loop.
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(
-        k.first_step,
-        |first| {
-            for_each_chunk::<N, 3, 1>(
-                [params, prev, step_size],
-                [grads],
-                #[inline(always)]
-                |[p, pr, ss], [g]| rprop_lanes::<L, N, P>(&k, first, p, g, pr, ss),
-            )
-        }
-    )));
+    let k = Coef::checked([params.len(), prev.len(), step_size.len()], [grads.len()], step, cfg)?;
+    k.run(width, [params, prev, step_size], [grads]);
     Ok(())
+}
+
+mixed_step! {
+    /// [`rprop_step`] in mixed storage formats ([`crate::format`]).
+    ///
+    /// # Errors
+    /// As [`rprop_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is written
+    /// when an error is returned.**
+    rprop_step_mixed, rprop_step_mixed_with,
+    (params, grads, prev, step_size; step: u32, cfg: &RpropConfig),
+    checked: |o, i| Coef::checked(o, i, step, cfg),
 }
 
 #[inline(always)]

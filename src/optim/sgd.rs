@@ -1,8 +1,10 @@
 //! SGD with momentum, dampening, Nesterov, weight decay and maximize (`torch.optim.SGD`).
 
 use crate::driver::for_each_chunk;
+use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Flag, Numerics, Off, Profile, c, specialize, with_profile};
+use crate::optim::mixed_step;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -58,10 +60,16 @@ struct Coef {
     first_step: bool,
     nesterov: bool,
     neg_lr: f32,
+    numerics: Numerics,
 }
 
 impl Coef {
     fn from_config(step: u32, cfg: &SgdConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, true)?;
+        // bitsandbytes' SGD silently ignores dampening and Nesterov: refuse them instead.
+        if cfg.numerics == Numerics::Bitsandbytes && (cfg.nesterov || cfg.dampening != 0.0) {
+            return Err(validate::conflict("numerics", 2.0));
+        }
         let lr = validate::non_negative("lr", cfg.lr)?;
         let momentum = validate::non_negative("momentum", cfg.momentum)?;
         let dampening = validate::unit_closed("dampening", cfg.dampening)?;
@@ -76,13 +84,59 @@ impl Coef {
         validate::step(step)?;
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
-            weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
+            // bitsandbytes adds λ·θ even when λ = 0 (a −0 gradient becomes +0).
+            weight_decay: (weight_decay != 0.0 || cfg.numerics == Numerics::Bitsandbytes)
+                .then(|| c(weight_decay)),
             momentum: (momentum != 0.0).then(|| c(momentum)),
             one_minus_dampening: c(1.0 - dampening),
             first_step: step == 1,
             nesterov: cfg.nesterov,
             neg_lr: c(-lr),
+            numerics: cfg.numerics,
         })
+    }
+
+    /// Every check of a call with these lengths (`params`, `momentum_buffer`; `grads`).
+    fn checked(
+        [n, b]: [usize; 2],
+        [g]: [usize; 1],
+        step: u32,
+        cfg: &SgdConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, g)?;
+        validate::optional_len("momentum_buffer", cfg.momentum != 0.0, n, b)?;
+        Self::from_config(step, cfg)
+    }
+}
+
+impl Elementwise<2, 1> for Coef {
+    fn used(&self) -> [bool; 2] {
+        [true, self.momentum.is_some()]
+    }
+
+    #[inline(never)]
+    fn run(&self, width: Width, [params, momentum_buffer]: [&mut [f32]; 2], [grads]: [&[f32]; 1]) {
+        let k = self;
+        // The options as compile-time constants: no branch in the loop (4 Ki elements: 19–22 %,
+        // README "Build cost"). Without momentum the first-step and Nesterov options are unused.
+        let (wd, first, nesterov) = (k.weight_decay.is_some(), k.first_step, k.nesterov);
+        with_width!(width, |L, N| with_profile!(k.numerics, |P| specialize!(wd, |wd| {
+            if k.momentum.is_some() {
+                specialize!(first, |first| specialize!(nesterov, |nest| for_each_chunk::<N, 2, 1>(
+                    [params, momentum_buffer],
+                    [grads],
+                    #[inline(always)]
+                    |[p, b], [g]| sgd_lanes::<L, N, P>(k, (wd, first, nest), p, g, Some(b)),
+                )))
+            } else {
+                for_each_chunk::<N, 1, 1>(
+                    [params],
+                    [grads],
+                    #[inline(always)]
+                    |[p], [g]| sgd_lanes::<L, N, P>(k, (wd, Off, Off), p, g, None),
+                )
+            }
+        })));
     }
 }
 
@@ -141,31 +195,21 @@ pub fn sgd_step_with(
     step: u32,
     cfg: &SgdConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::optional_len("momentum_buffer", cfg.momentum != 0.0, n, momentum_buffer.len())?;
-    let k = Coef::from_config(step, cfg)?;
-    // The options as compile-time constants: no branch in the loop (4 Ki elements: 19–22 %,
-    // README "Build cost"). Without momentum the first-step and Nesterov options are unused.
-    let (wd, first, nesterov) = (k.weight_decay.is_some(), k.first_step, k.nesterov);
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| specialize!(wd, |wd| {
-        if k.momentum.is_some() {
-            specialize!(first, |first| specialize!(nesterov, |nest| for_each_chunk::<N, 2, 1>(
-                [params, momentum_buffer],
-                [grads],
-                #[inline(always)]
-                |[p, b], [g]| sgd_lanes::<L, N, P>(&k, (wd, first, nest), p, g, Some(b)),
-            )))
-        } else {
-            for_each_chunk::<N, 1, 1>(
-                [params],
-                [grads],
-                #[inline(always)]
-                |[p], [g]| sgd_lanes::<L, N, P>(&k, (wd, Off, Off), p, g, None),
-            )
-        }
-    })));
+    let k = Coef::checked([params.len(), momentum_buffer.len()], [grads.len()], step, cfg)?;
+    k.run(width, [params, momentum_buffer], [grads]);
     Ok(())
+}
+
+mixed_step! {
+    /// [`sgd_step`] in mixed storage formats ([`crate::format`]); `momentum_buffer` may be
+    /// `State::Unused` without momentum.
+    ///
+    /// # Errors
+    /// As [`sgd_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is
+    /// written when an error is returned.**
+    sgd_step_mixed, sgd_step_mixed_with,
+    (params, grads, momentum_buffer; step: u32, cfg: &SgdConfig),
+    checked: |o, i| Coef::checked(o, i, step, cfg),
 }
 
 /// The SGD update of `N` elements.

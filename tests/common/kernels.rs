@@ -5,6 +5,7 @@
 
 use super::Kind;
 use super::to_reference::ToReference;
+use optkern::format;
 use optkern::{
     AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig,
     AsgdState, Error, LambConfig, LarsConfig, LionConfig, MomentumConfig, NadamConfig, NadamState,
@@ -17,6 +18,17 @@ pub type Run = Box<dyn Fn(Width, &mut [&mut [f32]], &[&[f32]], u32) -> Result<()
 pub type Reference = Box<dyn Fn(&mut [&mut [f64]], &[&[f64]], u32)>;
 /// The f32 bit model of a case (`tests/reference/src/bits.rs`).
 pub type Model = Box<dyn Fn(Ops, &mut [&mut [f32]], &[&[f32]], u32)>;
+/// The mixed-format entry of a case (`*_step_mixed_with`).
+pub type Mixed = Box<
+    dyn Fn(
+        Width,
+        format::Params,
+        format::Grads,
+        Vec<format::State>,
+        u32,
+        &format::Placement,
+    ) -> Result<(), Error>,
+>;
 
 pub struct Case {
     pub name: String,
@@ -28,6 +40,8 @@ pub struct Case {
     pub run: Run,
     pub reference: Reference,
     pub model: Model,
+    /// `None` for kernels without a mixed-format entry (the look-ahead point).
+    pub mixed: Option<Mixed>,
     /// Element-wise (each output depends only on the same index of the inputs), so that
     /// splitting the slices into chunks gives the same bits. Layer-wise kernels (norms) are not.
     pub elementwise: bool,
@@ -242,7 +256,8 @@ macro_rules! kernel {
         |$w:ident, $t:ident, $o:ident, [$($m:ident),*], [$($i:ident),*]|
         optkern: $ours:expr,
         reference: $theirs:expr,
-        model: $model:expr $(,)?
+        model: $model:expr
+        $(, mixed($at:ident): $mixed:expr)? $(,)?
     ) => {
         Case {
             name: $name,
@@ -272,7 +287,21 @@ macro_rules! kernel {
                     _ => unreachable!(),
                 }
             }),
+            // The mixed-format entry: the mutable buffers (params first) as `Params` then
+            // `State`s, the gradient as `Grads`.
+            mixed: kernel!(@mixed $w, $t, [$($m),*], [$($i),*] $(, $at, $mixed)?),
         }
+    };
+    (@mixed $w:ident, $t:ident, [$m0:ident $(, $m:ident)*], [$($i:ident),*]) => {
+        None
+    };
+    (@mixed $w:ident, $t:ident, [$m0:ident $(, $m:ident)*], [$i0:ident], $at:ident, $mixed:expr) => {
+        Some(Box::new(move |$w, $m0, $i0, states: Vec<format::State>, $t, $at| {
+            let _ = $t;
+            let mut it = states.into_iter();
+            $(let $m = it.next().expect(stringify!($m));)*
+            $mixed
+        }))
     };
 }
 
@@ -288,6 +317,7 @@ pub fn cases() -> Vec<Case> {
                 optkern: optkern::sgd_step_with(w, pp, gg, b, t, &cfg),
                 reference: reference::sgd(pp, gg, b, t == 1, &h),
                 model: bits::sgd(o, pp, gg, b, t == 1, &h),
+                mixed(at): optkern::sgd_step_mixed_with(w, pp, gg, b, t, &cfg, at),
             ));
         }
         for (name, cfg) in adam_configs() {
@@ -297,6 +327,7 @@ pub fn cases() -> Vec<Case> {
                 optkern: optkern::adam_step_with(w, pp, gg, m1, v, vmax, t, &cfg),
                 reference: reference::adam(pp, gg, m1, v, vmax, t, &h),
                 model: bits::adam(o, pp, gg, m1, v, vmax, t, &h),
+                mixed(at): optkern::adam_step_mixed_with(w, pp, gg, m1, v, vmax, t, &cfg, at),
             ));
         }
         for (name, cfg) in momentum_configs() {
@@ -306,6 +337,7 @@ pub fn cases() -> Vec<Case> {
                 optkern: optkern::momentum_step_with(w, pp, gg, v, &cfg),
                 reference: reference::momentum(pp, gg, v, &h),
                 model: bits::momentum(o, pp, gg, v, &h),
+                mixed(at): optkern::momentum_step_mixed_with(w, pp, gg, v, &cfg, at),
             ));
             out.push(kernel!(
                 format!("nesterov_lookahead/{name}/{numerics:?}"), numerics, [p], [p, s],
@@ -322,6 +354,7 @@ pub fn cases() -> Vec<Case> {
                 optkern: optkern::adagrad_step_with(w, pp, gg, sum, t, &cfg),
                 reference: reference::adagrad(pp, gg, sum, t, &h),
                 model: bits::adagrad(o, pp, gg, sum, t, &h),
+                mixed(at): optkern::adagrad_step_mixed_with(w, pp, gg, sum, t, &cfg, at),
             ));
         }
         for (name, cfg) in rmsprop_configs() {
@@ -332,6 +365,7 @@ pub fn cases() -> Vec<Case> {
                 optkern: optkern::rmsprop_step_with(w, pp, gg, sq, b, ga, &cfg),
                 reference: reference::rmsprop(pp, gg, sq, b, ga, &h),
                 model: bits::rmsprop(o, pp, gg, sq, b, ga, &h),
+                mixed(at): optkern::rmsprop_step_mixed_with(w, pp, gg, sq, b, ga, &cfg, at),
             ));
         }
         for (name, cfg) in adamax_configs() {
@@ -341,6 +375,7 @@ pub fn cases() -> Vec<Case> {
                 optkern: optkern::adamax_step_with(w, pp, gg, m1, u, t, &cfg),
                 reference: reference::adamax(pp, gg, m1, u, t, &h),
                 model: bits::adamax(o, pp, gg, m1, u, t, &h),
+                mixed(at): optkern::adamax_step_mixed_with(w, pp, gg, m1, u, t, &cfg, at),
             ));
         }
         for (name, cfg) in adadelta_configs() {
@@ -350,6 +385,7 @@ pub fn cases() -> Vec<Case> {
                 optkern: optkern::adadelta_step_with(w, pp, gg, sq, acc, &cfg),
                 reference: reference::adadelta(pp, gg, sq, acc, &h),
                 model: bits::adadelta(o, pp, gg, sq, acc, &h),
+                mixed(at): optkern::adadelta_step_mixed_with(w, pp, gg, sq, acc, &cfg, at),
             ));
         }
         for (name, cfg) in nadam_configs() {
@@ -364,6 +400,7 @@ pub fn cases() -> Vec<Case> {
                 model: {
                     bits::nadam(o, pp, gg, m1, v, nadam_state(t).mu_product, t, &h);
                 },
+                mixed(at): optkern::nadam_step_mixed_with(w, pp, gg, m1, v, &mut nadam_state(t), t, &cfg, at),
             ));
         }
         for (name, cfg) in radam_configs() {
@@ -375,6 +412,7 @@ pub fn cases() -> Vec<Case> {
                     optkern: optkern::radam_step_with(w, pp, gg, m1, v, t + offset, &cfg),
                     reference: reference::radam(pp, gg, m1, v, t + offset, &h),
                     model: bits::radam(o, pp, gg, m1, v, t + offset, &h),
+                    mixed(at): optkern::radam_step_mixed_with(w, pp, gg, m1, v, t + offset, &cfg, at),
                 ));
             }
         }
@@ -392,6 +430,7 @@ pub fn cases() -> Vec<Case> {
                     let st = asgd_state(t);
                     bits::asgd(o, pp, gg, ax, st.eta, st.mu, t, &h);
                 },
+                mixed(at): optkern::asgd_step_mixed_with(w, pp, gg, ax, &mut asgd_state(t), t, &cfg, at),
             ));
         }
         for (name, cfg) in rprop_configs() {
@@ -401,6 +440,7 @@ pub fn cases() -> Vec<Case> {
                 optkern: optkern::rprop_step_with(w, pp, gg, prev, ss, t, &cfg),
                 reference: reference::rprop(pp, gg, prev, ss, t, &h),
                 model: bits::rprop(o, pp, gg, prev, ss, t, &h),
+                mixed(at): optkern::rprop_step_mixed_with(w, pp, gg, prev, ss, t, &cfg, at),
             ));
         }
         for (name, cfg) in adafactor_configs() {
@@ -421,6 +461,7 @@ pub fn cases() -> Vec<Case> {
                 optkern: optkern::lion_step_with(w, pp, gg, m1, &cfg),
                 reference: reference::lion(pp, gg, m1, &h),
                 model: bits::lion(o, pp, gg, m1, &h),
+                mixed(at): optkern::lion_step_mixed_with(w, pp, gg, m1, &cfg, at),
             ));
         }
         for (name, cfg) in lamb_configs() {

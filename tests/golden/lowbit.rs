@@ -58,7 +58,8 @@ pub fn run_convert_case(case: &Value) -> Result<(), String> {
             let mut b = vec![bf16::ZERO; x.len()];
             let mut h = vec![f16::ZERO; x.len()];
             let at = format::Placement::default();
-            format::f32_to_bf16(&x, &mut b, format::Rounding::Nearest, &at).map_err(|e| e.to_string())?;
+            format::f32_to_bf16(&x, &mut b, format::Rounding::Nearest, &at)
+                .map_err(|e| e.to_string())?;
             format::f32_to_f16(&x, &mut h).map_err(|e| e.to_string())?;
             let b: Vec<u32> = b.iter().map(|v| u32::from(v.to_bits())).collect();
             let h: Vec<u32> = h.iter().map(|v| u32::from(v.to_bits())).collect();
@@ -81,7 +82,8 @@ pub fn run_convert_case(case: &Value) -> Result<(), String> {
             let got: Vec<u32> = widen(&h)?.iter().map(|x| x.to_bits()).collect();
             same("f32_bits", &got, &hex(case, "f32_bits")?)?;
             let all: Vec<u16> = (0..=u16::MAX).collect();
-            let bytes: Vec<u8> = widen(&all)?.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect();
+            let bytes: Vec<u8> =
+                widen(&all)?.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect();
             let want = field(case, "all_65536_sha256")?.as_str().ok_or("all_65536_sha256")?;
             if sha256_hex(&bytes) != want {
                 return Err("the 65536 conversions do not hash to all_65536_sha256".into());
@@ -133,21 +135,179 @@ pub fn run_quantize_blockwise_case(case: &Value) -> Result<(), String> {
     let x = super::f32s(field(case, "x")?, "x")?;
     let mut codes = vec![0u8; x.len()];
     let mut absmax = vec![0.0f32; x.len().div_ceil(format::Q8_BLOCK)];
-    format::q8_quantize(&x, &mut codes, &mut absmax, m, Quantizer::BnbCpu).map_err(|e| e.to_string())?;
+    format::q8_quantize(&x, &mut codes, &mut absmax, m, Quantizer::BnbCpu)
+        .map_err(|e| e.to_string())?;
     let want_codes: Vec<u32> = ints(case, "codes")?.into_iter().map(|c| c as u32).collect();
     same("codes", &codes.iter().map(|&c| u32::from(c)).collect::<Vec<_>>(), &want_codes)?;
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     same("absmax", &bits(&absmax), &bits(&super::f32s(field(case, "absmax")?, "absmax")?))?;
     let mut out = vec![0.0f32; x.len()];
     format::q8_dequantize(&codes, &absmax, m, &mut out).map_err(|e| e.to_string())?;
-    same("dequantized", &bits(&out), &bits(&super::f32s(field(case, "dequantized")?, "dequantized")?))
+    same(
+        "dequantized",
+        &bits(&out),
+        &bits(&super::f32s(field(case, "dequantized")?, "dequantized")?),
+    )
 }
 
 /// `kind = "bf16_stochastic_round"`, with the case's random integers.
 pub fn run_sr_case(case: &Value) -> Result<(), String> {
     let x = f32_bits_of(case, "x_bits")?;
     let r = ints(case, "rand16")?;
-    let got: Vec<u32> =
-        x.iter().zip(&r).map(|(&x, &r)| u32::from(format::bf16_stochastic(x, r as u16).to_bits())).collect();
+    let got: Vec<u32> = x
+        .iter()
+        .zip(&r)
+        .map(|(&x, &r)| u32::from(format::bf16_stochastic(x, r as u16).to_bits()))
+        .collect();
     same("bf16", &got, &hex(case, "bf16")?)
+}
+
+/// One q8 state of a bitsandbytes optimizer: codes and absmax, starting at zero as
+/// bitsandbytes' do.
+struct Q8 {
+    codes: Vec<u8>,
+    absmax: Vec<f32>,
+    map: Q8Map,
+}
+
+impl Q8 {
+    fn new(n: usize, map: Q8Map) -> Self {
+        Q8 { codes: vec![0; n], absmax: vec![0.0; n.div_ceil(format::Q8_BLOCK)], map }
+    }
+    fn state(&mut self) -> format::State<'_> {
+        format::State::Q8 {
+            codes: &mut self.codes,
+            absmax: &mut self.absmax,
+            map: self.map,
+            quantizer: Quantizer::BnbCpu,
+        }
+    }
+    /// Compares with `state1`/`absmax1` (or 2) of a state record.
+    fn check(&self, record: &Value, k: u8, what: &str) -> Result<(), String> {
+        let codes: Vec<u32> =
+            ints(record, &format!("state{k}"))?.into_iter().map(|c| c as u32).collect();
+        same(
+            &format!("{what} state{k}"),
+            &self.codes.iter().map(|&c| u32::from(c)).collect::<Vec<_>>(),
+            &codes,
+        )?;
+        let want = super::f32s(field(record, &format!("absmax{k}"))?, "absmax")?;
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        same(&format!("{what} absmax{k}"), &bits(&self.absmax), &bits(&want))
+    }
+}
+
+/// `kind = "optimizer_8bit"`: a bitsandbytes 8-bit optimizer on its CPU backend, reproduced
+/// with `q8` states (`Quantizer::BnbCpu`) and `Numerics::Bitsandbytes`. On FMA builds the
+/// parameters after every step and the codes and absmax after every recorded step are
+/// compared bit for bit; without FMA (bitsandbytes fuses) the parameters within
+/// `1e-5 · max|param|`, the state not at all.
+pub fn run_optimizer_8bit_case(case: &Value, strict: bool) -> Result<(), String> {
+    use optkern::*;
+    let name = field(case, "optimizer_name")?.as_str().ok_or("optimizer_name")?;
+    let group = field(case, "param_group")?;
+    let num = |k: &str| group.get(k).and_then(Value::as_f64).ok_or(format!("param_group.{k}"));
+    let betas = super::f32s(field(group, "betas")?, "betas")?;
+    let beta = |i: usize| -> Result<f64, String> {
+        let b = field(group, "betas")?.as_array().ok_or("betas")?;
+        b.get(i).and_then(Value::as_f64).ok_or(format!("betas[{i}]"))
+    };
+    let _ = betas;
+    let (lr, wd) = (num("lr")?, num("weight_decay")?);
+    let mut p = super::f32s(field(case, "params0")?, "params0")?;
+    let n = p.len();
+    let grads = super::grads_of(case)?;
+    let want_params = field(case, "params")?.as_array().ok_or("params")?;
+    let records = case.get("states_per_step").and_then(Value::as_array);
+    let (mut s1, mut s2) = (Q8::new(n, Q8Map::Signed), Q8::new(n, Q8Map::Unsigned));
+    let at = format::Placement::default();
+    let e = |e: Error| e.to_string();
+    let nb = Numerics::Bitsandbytes;
+    for (t, g) in grads.iter().enumerate() {
+        let step = t as u32 + 1;
+        let (params, grads) = (format::Params::F32(&mut p), format::Grads::F32(g));
+        match name {
+            "adam" => {
+                let cfg = AdamConfig {
+                    lr,
+                    beta1: beta(0)?,
+                    beta2: beta(1)?,
+                    eps: num("eps")?,
+                    weight_decay: wd,
+                    decoupled_weight_decay: true,
+                    numerics: nb,
+                    ..Default::default()
+                };
+                let unused = format::State::Unused;
+                adam_step_mixed(params, grads, s1.state(), s2.state(), unused, step, &cfg, &at)
+                    .map_err(e)?
+            }
+            "lion" => {
+                let cfg = LionConfig {
+                    lr,
+                    beta1: beta(0)?,
+                    beta2: beta(1)?,
+                    weight_decay: wd,
+                    numerics: nb,
+                    ..Default::default()
+                };
+                lion_step_mixed(params, grads, s1.state(), &cfg, &at).map_err(e)?
+            }
+            "momentum" => {
+                let cfg = SgdConfig {
+                    lr,
+                    momentum: beta(0)?,
+                    weight_decay: wd,
+                    numerics: nb,
+                    ..Default::default()
+                };
+                sgd_step_mixed(params, grads, s1.state(), step, &cfg, &at).map_err(e)?
+            }
+            "rmsprop" => {
+                let cfg = RmspropConfig {
+                    lr,
+                    alpha: beta(0)?,
+                    eps: num("eps")?,
+                    weight_decay: wd,
+                    numerics: nb,
+                    ..Default::default()
+                };
+                let (unused_b, unused_ga) = (format::State::Unused, format::State::Unused);
+                rmsprop_step_mixed(params, grads, s1.state(), unused_b, unused_ga, &cfg, &at)
+                    .map_err(e)?
+            }
+            "adagrad" => {
+                let cfg = AdagradConfig {
+                    lr,
+                    eps: num("eps")?,
+                    weight_decay: wd,
+                    lr_decay: 0.0,
+                    initial_accumulator_value: 0.0,
+                    numerics: nb,
+                    ..Default::default()
+                };
+                adagrad_step_mixed(params, grads, s1.state(), step, &cfg, &at).map_err(e)?
+            }
+            other => return Err(format!("no optkern kernel for bitsandbytes optimizer `{other}`")),
+        }
+        let want = super::f32s(want_params.get(t).ok_or("params")?, "params")?;
+        let scale = want.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let mode =
+            if strict { super::Mode::Strict } else { super::Mode::Tolerant(super::TOLERANT) };
+        super::compare(&p, &want, mode, scale, &mut 0.0, &format!("params step {step}"))?;
+        if let (true, Some(rec)) = (strict, records.and_then(|r| r.get(t))) {
+            s1.check(rec, 1, &format!("step {step}"))?;
+            if name == "adam" {
+                s2.check(rec, 2, &format!("step {step}"))?;
+            }
+        }
+    }
+    if strict {
+        let state = field(case, "state")?;
+        s1.check(state, 1, "final")?;
+        if name == "adam" {
+            s2.check(state, 2, "final")?;
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,501 @@
+//! Storage formats through every element-wise kernel (`*_step_mixed`): each format is checked
+//! against its definition — the kernel's f32 step on the values as read, then each buffer
+//! stored in its format (bf16/f16 rounding, the stochastic rounding bits of `format::sr_bits`,
+//! `q8` block quantization) — for every width, and a call split into shards at block
+//! boundaries equals one call. Bad formats are errors that write nothing.
+
+mod common;
+use common::kernels::{Case, cases};
+use common::{Data, Kind, assert_same_bits};
+use optkern::format::{
+    self, Grads, HalfCopy, Params, Placement, Q8_BLOCK, Q8Map, Quantizer, Rounding, State, bf16,
+    f16,
+};
+use optkern::{Error, Width};
+
+const STEPS: u32 = 3;
+
+/// How one buffer is stored in a test.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fmt {
+    F32,
+    /// f32 master with a bf16 (`false`) or f16 (`true`) copy (params only).
+    Copy(bool),
+    Bf16(Rounding),
+    Q8(Q8Map, Quantizer),
+}
+
+/// The gradient's format.
+#[derive(Clone, Copy, Debug)]
+enum GFmt {
+    F32,
+    Bf16,
+    F16,
+}
+
+/// A buffer in its storage.
+#[derive(Clone, Debug, PartialEq)]
+enum Buf {
+    F32(Vec<f32>),
+    Copy(Vec<f32>, Vec<u16>, bool),
+    Bf16(Vec<bf16>, Rounding),
+    Q8 { codes: Vec<u8>, absmax: Vec<f32>, map: Q8Map, quantizer: Quantizer },
+}
+
+impl Buf {
+    /// `x` stored in `fmt` (the initial state; quantized/rounded to nearest).
+    fn new(x: &[f32], fmt: Fmt) -> Self {
+        match fmt {
+            Fmt::F32 => Buf::F32(x.to_vec()),
+            Fmt::Copy(f16) => Buf::Copy(x.to_vec(), vec![0; x.len()], f16),
+            Fmt::Bf16(r) => {
+                let mut b = vec![bf16::ZERO; x.len()];
+                format::f32_to_bf16(x, &mut b, Rounding::Nearest, &Placement::default()).unwrap();
+                Buf::Bf16(b, r)
+            }
+            Fmt::Q8(map, quantizer) => {
+                let mut codes = vec![0; x.len()];
+                let mut absmax = vec![0.0; x.len().div_ceil(Q8_BLOCK)];
+                format::q8_quantize(x, &mut codes, &mut absmax, map, quantizer).unwrap();
+                Buf::Q8 { codes, absmax, map, quantizer }
+            }
+        }
+    }
+
+    /// The f32 values the kernel sees.
+    fn values(&self) -> Vec<f32> {
+        match self {
+            Buf::F32(v) | Buf::Copy(v, _, _) => v.clone(),
+            Buf::Bf16(b, _) => {
+                let mut out = vec![0.0; b.len()];
+                format::bf16_to_f32(b, &mut out).unwrap();
+                out
+            }
+            Buf::Q8 { codes, absmax, map, .. } => {
+                let mut out = vec![0.0; codes.len()];
+                format::q8_dequantize(codes, absmax, *map, &mut out).unwrap();
+                out
+            }
+        }
+    }
+
+    /// Stores the kernel's f32 result `x` as the format defines (stream `k` of `at`).
+    fn store(&mut self, x: &[f32], k: u64, at: &Placement) {
+        match self {
+            Buf::F32(v) => v.copy_from_slice(x),
+            Buf::Copy(v, c, is_f16) => {
+                v.copy_from_slice(x);
+                if *is_f16 {
+                    let mut h = vec![f16::ZERO; x.len()];
+                    format::f32_to_f16(x, &mut h).unwrap();
+                    c.iter_mut().zip(&h).for_each(|(c, h)| *c = h.to_bits());
+                } else {
+                    let mut h = vec![bf16::ZERO; x.len()];
+                    format::f32_to_bf16(x, &mut h, Rounding::Nearest, at).unwrap();
+                    c.iter_mut().zip(&h).for_each(|(c, h)| *c = h.to_bits());
+                }
+            }
+            Buf::Bf16(b, Rounding::Nearest) => {
+                format::f32_to_bf16(x, b, Rounding::Nearest, at).unwrap();
+            }
+            Buf::Bf16(b, Rounding::Stochastic) => {
+                for (i, (o, &v)) in b.iter_mut().zip(x).enumerate() {
+                    *o = format::bf16_stochastic(v, format::sr_bits(at, k, at.offset + i as u64));
+                }
+            }
+            Buf::Q8 { codes, absmax, map, quantizer } => {
+                format::q8_quantize(x, codes, absmax, *map, *quantizer).unwrap();
+            }
+        }
+    }
+
+    /// A shard `range` of this buffer (`range.start` a multiple of the q8 block).
+    fn slice(&self, r: std::ops::Range<usize>) -> Buf {
+        let b = if r.is_empty() { 0..0 } else { r.start / Q8_BLOCK..r.end.div_ceil(Q8_BLOCK) };
+        match self {
+            Buf::F32(v) => Buf::F32(v[r].to_vec()),
+            Buf::Copy(v, c, f) => Buf::Copy(v[r.clone()].to_vec(), c[r].to_vec(), *f),
+            Buf::Bf16(v, ro) => Buf::Bf16(v[r].to_vec(), *ro),
+            Buf::Q8 { codes, absmax, map, quantizer } => Buf::Q8 {
+                codes: codes[r].to_vec(),
+                absmax: absmax[b].to_vec(),
+                map: *map,
+                quantizer: *quantizer,
+            },
+        }
+    }
+
+    /// Appends a shard (the inverse of `slice`).
+    fn append(&mut self, o: Buf) {
+        match (self, o) {
+            (Buf::F32(v), Buf::F32(w)) => v.extend(w),
+            (Buf::Copy(v, c, _), Buf::Copy(w, d, _)) => {
+                v.extend(w);
+                c.extend(d);
+            }
+            (Buf::Bf16(v, _), Buf::Bf16(w, _)) => v.extend(w),
+            (Buf::Q8 { codes, absmax, .. }, Buf::Q8 { codes: c, absmax: a, .. }) => {
+                codes.extend(c);
+                absmax.extend(a);
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    fn params(&mut self) -> Params<'_> {
+        match self {
+            Buf::F32(v) => Params::F32(v),
+            Buf::Copy(v, c, true) => {
+                Params::F32WithCopy { master: v, copy: HalfCopy::F16(as_f16(c)) }
+            }
+            Buf::Copy(v, c, false) => {
+                Params::F32WithCopy { master: v, copy: HalfCopy::Bf16(as_bf16(c)) }
+            }
+            Buf::Bf16(v, r) => Params::Bf16 { values: v, rounding: *r },
+            Buf::Q8 { .. } => unreachable!("no q8 params"),
+        }
+    }
+
+    fn state(&mut self) -> State<'_> {
+        match self {
+            Buf::F32(v) => State::F32(v),
+            Buf::Bf16(v, r) => State::Bf16 { values: v, rounding: *r },
+            Buf::Q8 { codes, absmax, map, quantizer } => {
+                State::Q8 { codes, absmax, map: *map, quantizer: *quantizer }
+            }
+            Buf::Copy(..) => unreachable!("copies are for params"),
+        }
+    }
+
+    /// Every stored bit, for comparisons.
+    fn bits(&self) -> Vec<u32> {
+        match self {
+            Buf::F32(v) => v.iter().map(|x| x.to_bits()).collect(),
+            Buf::Copy(v, c, _) => {
+                v.iter().map(|x| x.to_bits()).chain(c.iter().map(|&h| u32::from(h))).collect()
+            }
+            Buf::Bf16(v, _) => v.iter().map(|x| u32::from(x.to_bits())).collect(),
+            Buf::Q8 { codes, absmax, .. } => codes
+                .iter()
+                .map(|&c| u32::from(c))
+                .chain(absmax.iter().map(|a| a.to_bits()))
+                .collect(),
+        }
+    }
+}
+
+// The copies are kept as `u16` bits in the test and viewed as the half types for a call.
+fn as_f16(c: &mut [u16]) -> &mut [f16] {
+    half::slice::HalfBitsSliceExt::reinterpret_cast_mut(c)
+}
+fn as_bf16(c: &mut [u16]) -> &mut [bf16] {
+    half::slice::HalfBitsSliceExt::reinterpret_cast_mut(c)
+}
+
+/// Gradients in `fmt`, and the f32 values they widen to.
+fn grads(g: &[f32], fmt: GFmt) -> (GradBuf, Vec<f32>) {
+    match fmt {
+        GFmt::F32 => (GradBuf::F32(g.to_vec()), g.to_vec()),
+        GFmt::Bf16 => {
+            let mut b = vec![bf16::ZERO; g.len()];
+            format::f32_to_bf16(g, &mut b, Rounding::Nearest, &Placement::default()).unwrap();
+            let mut w = vec![0.0; g.len()];
+            format::bf16_to_f32(&b, &mut w).unwrap();
+            (GradBuf::Bf16(b), w)
+        }
+        GFmt::F16 => {
+            let mut h = vec![f16::ZERO; g.len()];
+            format::f32_to_f16(g, &mut h).unwrap();
+            let mut w = vec![0.0; g.len()];
+            format::f16_to_f32(&h, &mut w).unwrap();
+            (GradBuf::F16(h), w)
+        }
+    }
+}
+
+enum GradBuf {
+    F32(Vec<f32>),
+    Bf16(Vec<bf16>),
+    F16(Vec<f16>),
+}
+
+impl GradBuf {
+    fn grads(&self, r: std::ops::Range<usize>) -> Grads<'_> {
+        match self {
+            GradBuf::F32(v) => Grads::F32(&v[r]),
+            GradBuf::Bf16(v) => Grads::Bf16(&v[r]),
+            GradBuf::F16(v) => Grads::F16(&v[r]),
+        }
+    }
+}
+
+/// One mixed call of `case` on `bufs` (params first) over `range`, as a shard at `range.start`.
+fn call(
+    case: &Case,
+    width: Width,
+    bufs: &mut [Buf],
+    g: &GradBuf,
+    r: std::ops::Range<usize>,
+    t: u32,
+    at: &Placement,
+) -> Result<(), Error> {
+    let at = Placement { offset: at.offset + r.start as u64, ..*at };
+    let mut shards: Vec<Buf> = bufs.iter().map(|b| b.slice(r.clone())).collect();
+    let (p, rest) = shards.split_first_mut().unwrap();
+    let states: Vec<State> = rest.iter_mut().map(Buf::state).collect();
+    let out = (case.mixed.as_ref().unwrap())(width, p.params(), g.grads(r.clone()), states, t, &at);
+    // Write the shard back into the whole buffers.
+    for (b, s) in bufs.iter_mut().zip(shards) {
+        let mut whole = b.slice(0..r.start);
+        whole.append(s);
+        let n = match b {
+            Buf::Q8 { codes, .. } => codes.len(),
+            Buf::F32(v) | Buf::Copy(v, _, _) => v.len(),
+            Buf::Bf16(v, _) => v.len(),
+        };
+        whole.append(b.slice(r.end..n));
+        *b = whole;
+    }
+    out
+}
+
+/// The assignments of formats tried on every case: (params, grads, every state).
+const COMBOS: [(Fmt, GFmt, Fmt); 6] = [
+    (Fmt::F32, GFmt::F32, Fmt::F32),
+    (Fmt::Copy(false), GFmt::Bf16, Fmt::Bf16(Rounding::Nearest)),
+    (Fmt::Copy(true), GFmt::F16, Fmt::Q8(Q8Map::Signed, Quantizer::Nearest)),
+    (Fmt::Bf16(Rounding::Stochastic), GFmt::F32, Fmt::Bf16(Rounding::Stochastic)),
+    (Fmt::Bf16(Rounding::Nearest), GFmt::Bf16, Fmt::Q8(Q8Map::Signed, Quantizer::BnbCpu)),
+    (Fmt::F32, GFmt::Bf16, Fmt::Q8(Q8Map::Unsigned, Quantizer::Nearest)),
+];
+
+/// Initial buffers for a case: params first, then the states (unsigned maps get |x|).
+fn initial(case: &Case, n: usize, (pf, _, sf): (Fmt, GFmt, Fmt), data: &mut Data) -> Vec<Buf> {
+    case.muts
+        .iter()
+        .enumerate()
+        .map(|(k, &kind)| {
+            let mut x = data.vec(n, if k == 0 { Kind::Param } else { kind });
+            if matches!(sf, Fmt::Q8(Q8Map::Unsigned, _)) && k > 0 {
+                x.iter_mut().for_each(|v| *v = v.abs());
+            }
+            Buf::new(&x, if k == 0 { pf } else { sf })
+        })
+        .collect()
+}
+
+/// Whether mutable buffer `k` is used: the f32 kernel refuses it empty exactly then.
+fn used(case: &Case, k: usize, n: usize, t: u32) -> bool {
+    let mut bufs: Vec<Vec<f32>> =
+        (0..case.muts.len()).map(|j| vec![0.5; if j == k { 0 } else { n }]).collect();
+    let mut refs: Vec<&mut [f32]> = bufs.iter_mut().map(|v| &mut v[..]).collect();
+    (case.run)(Width::NATIVE, &mut refs, &[&vec![0.25; n]], t).is_err()
+}
+
+#[test]
+fn every_format_is_the_f32_step_on_the_values_as_stored() {
+    let mut checked = 0;
+    for case in cases().into_iter().filter(|c| c.mixed.is_some()) {
+        for (ci, &combo) in COMBOS.iter().enumerate() {
+            let n = 2 * Q8_BLOCK + 37;
+            let mut data = Data::new(ci as u64 + 1);
+            let mut bufs = initial(&case, n, combo, &mut data);
+            let at0 = Placement { offset: 0, seed: 77, counter: 0 };
+            for t in 1..=STEPS {
+                let at = Placement { counter: u64::from(t), ..at0 };
+                let (g, gw) = grads(&data.vec(n, Kind::Grad), combo.1);
+                // The definition: the f32 kernel on the values as read, stored per format.
+                let mut want = bufs.clone();
+                let mut vals: Vec<Vec<f32>> = want.iter().map(Buf::values).collect();
+                let mut refs: Vec<&mut [f32]> = vals.iter_mut().map(|v| &mut v[..]).collect();
+                (case.run)(Width::NATIVE, &mut refs, &[&gw], t).unwrap();
+                for (k, (b, v)) in want.iter_mut().zip(&vals).enumerate() {
+                    // A buffer the call's options do not use is never touched.
+                    if used(&case, k, n, t) {
+                        b.store(v, k as u64, &at);
+                    }
+                }
+                call(&case, Width::NATIVE, &mut bufs, &g, 0..n, t, &at)
+                    .unwrap_or_else(|e| panic!("{} {combo:?}: {e}", case.name));
+                for (k, (got, want)) in bufs.iter().zip(&want).enumerate() {
+                    let (a, b) = (got.bits(), want.bits());
+                    let same = a.len() == b.len()
+                        && a.iter().zip(&b).all(|(x, y)| {
+                            x == y || (f32::from_bits(*x).is_nan() && f32::from_bits(*y).is_nan())
+                        });
+                    assert!(same, "{} {combo:?} step {t} buffer {k}", case.name);
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 500, "only {checked}");
+}
+
+#[test]
+fn every_width_and_every_sharding_give_the_same_bits() {
+    for case in cases().into_iter().filter(|c| c.mixed.is_some()) {
+        for (ci, &combo) in COMBOS.iter().enumerate() {
+            let n = 3 * Q8_BLOCK + 5;
+            let mut data = Data::new(100 + ci as u64);
+            let start = initial(&case, n, combo, &mut data);
+            let gs: Vec<Vec<f32>> = (0..STEPS).map(|_| data.vec(n, Kind::Grad)).collect();
+            let at0 = Placement { offset: 512, seed: 9, counter: 0 };
+            let run = |width: Width, cuts: &[usize]| {
+                let mut bufs = start.clone();
+                for t in 1..=STEPS {
+                    let at = Placement { counter: u64::from(t), ..at0 };
+                    let (g, _) = grads(&gs[t as usize - 1], combo.1);
+                    for w in cuts.windows(2) {
+                        call(&case, width, &mut bufs, &g, w[0]..w[1], t, &at).unwrap();
+                    }
+                }
+                bufs
+            };
+            let one = run(Width::X1, &[0, n]);
+            for width in Width::ALL {
+                for cuts in
+                    [vec![0, n], vec![0, Q8_BLOCK, n], vec![0, 2 * Q8_BLOCK, 3 * Q8_BLOCK, n]]
+                {
+                    let got = run(width, &cuts);
+                    for (k, (a, b)) in got.iter().zip(&one).enumerate() {
+                        let (a, b): (Vec<f32>, Vec<f32>) = (
+                            a.bits().iter().map(|&x| f32::from_bits(x)).collect(),
+                            b.bits().iter().map(|&x| f32::from_bits(x)).collect(),
+                        );
+                        assert_same_bits(
+                            &a,
+                            &b,
+                            &format!("{} {combo:?} {width:?} cuts {cuts:?} buffer {k}", case.name),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_formats_are_errors_that_write_nothing() {
+    let case = cases().into_iter().find(|c| c.name == "adam/default/Torch").unwrap();
+    let n = 300;
+    let mut data = Data::new(5);
+    let q8 = Fmt::Q8(Q8Map::Signed, Quantizer::Nearest);
+    let mut bufs = initial(&case, n, (Fmt::Copy(false), GFmt::F32, q8), &mut data);
+    let (g, _) = grads(&data.vec(n, Kind::Grad), GFmt::F32);
+    let before = bufs.clone();
+    // A shard that starts inside a q8 block.
+    let at = Placement { offset: 3, ..Placement::default() };
+    let err = call(&case, Width::NATIVE, &mut bufs, &g, 0..n, 1, &at).unwrap_err();
+    assert_eq!(err, Error::Misaligned { arg: "exp_avg", offset: 3, block: Q8_BLOCK });
+    assert_eq!(bufs, before);
+    // A copy of the wrong length, an absmax buffer of the wrong length.
+    let (mut p, mut copy) = (vec![0.5f32; n], vec![bf16::ZERO; n - 1]);
+    let (mut m, mut v) = (vec![0.0f32; n], vec![0.0f32; n]);
+    let gs = vec![0.1f32; n];
+    let cfg = optkern::AdamConfig::default();
+    let params = Params::F32WithCopy { master: &mut p, copy: HalfCopy::Bf16(&mut copy) };
+    let err = optkern::adam_step_mixed(
+        params,
+        Grads::F32(&gs),
+        State::F32(&mut m),
+        State::F32(&mut v),
+        State::Unused,
+        1,
+        &cfg,
+        &Placement::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::LengthMismatch { arg: "copy", expected: n, found: n - 1 });
+    assert!(p.iter().all(|&x| x == 0.5) && m.iter().all(|&x| x == 0.0));
+    let (mut codes, mut absmax) = (vec![0u8; n], vec![0.0f32; 1]);
+    let q = State::Q8 {
+        codes: &mut codes,
+        absmax: &mut absmax,
+        map: Q8Map::Signed,
+        quantizer: Quantizer::Nearest,
+    };
+    let err = optkern::adam_step_mixed(
+        Params::F32(&mut p),
+        Grads::F32(&gs),
+        q,
+        State::F32(&mut v),
+        State::Unused,
+        1,
+        &cfg,
+        &Placement::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::LengthMismatch { arg: "absmax", expected: 2, found: 1 });
+    assert!(p.iter().all(|&x| x == 0.5) && v.iter().all(|&x| x == 0.0));
+    // A hyperparameter error is reported before the format errors, and writes nothing either.
+    let bad = optkern::AdamConfig { lr: -1.0, ..cfg };
+    assert!(
+        optkern::adam_step_mixed(
+            Params::F32(&mut p),
+            Grads::F32(&gs),
+            State::F32(&mut m),
+            State::F32(&mut v),
+            State::Unused,
+            1,
+            &bad,
+            &Placement::default()
+        )
+        .is_err()
+    );
+    assert!(p.iter().all(|&x| x == 0.5));
+    // An unused state is not touched even when given.
+    let mut vmax = vec![bf16::from_f32(f32::NAN); n];
+    let before = vmax.clone();
+    optkern::adam_step_mixed(
+        Params::F32(&mut p),
+        Grads::F32(&gs),
+        State::F32(&mut m),
+        State::F32(&mut v),
+        State::Bf16 { values: &mut vmax, rounding: Rounding::Nearest },
+        1,
+        &cfg,
+        &Placement::default(),
+    )
+    .unwrap();
+    assert!(vmax.iter().zip(&before).all(|(a, b)| a.to_bits() == b.to_bits()));
+}
+
+/// Stochastic rounding is unbiased: the mean of 10⁶ roundings of a value (fresh bits each
+/// time, from the counter) is within 4σ of the value; exact bf16 values never move.
+#[test]
+fn stochastic_rounding_is_unbiased() {
+    let n = 1000;
+    for x in [1.0f32 + 3.0 * f32::EPSILON, -0.123_456_7, 3.3e-20, 65_519.3, 1.0 / 3.0] {
+        let xs = vec![x; n];
+        let mut out = vec![bf16::ZERO; n];
+        let (mut sum, mut count) = (0.0f64, 0u64);
+        for counter in 0..1000 {
+            let at = Placement { offset: 0, seed: 1, counter };
+            format::f32_to_bf16(&xs, &mut out, Rounding::Stochastic, &at).unwrap();
+            sum += out.iter().map(|b| f64::from(b.to_f32())).sum::<f64>();
+            count += n as u64;
+        }
+        let mean = sum / count as f64;
+        let (lo, hi) = (
+            f64::from(f32::from_bits(x.to_bits() & 0xFFFF_0000)),
+            f64::from(f32::from_bits((x.to_bits() & 0xFFFF_0000) + 0x1_0000)),
+        );
+        let p = (f64::from(x) - lo) / (hi - lo);
+        let sigma = (hi - lo).abs() * (p * (1.0 - p) / count as f64).sqrt();
+        assert!((mean - f64::from(x)).abs() <= 4.0 * sigma, "{x}: mean {mean}, σ {sigma}");
+    }
+    let exact = vec![1.5f32, -2.0, 0.0, 3.0e-3f32.to_bits() as f32];
+    let exact: Vec<f32> = exact.iter().map(|v| f32::from_bits(v.to_bits() & 0xFFFF_0000)).collect();
+    let mut out = vec![bf16::ZERO; exact.len()];
+    for counter in 0..100 {
+        format::f32_to_bf16(
+            &exact,
+            &mut out,
+            Rounding::Stochastic,
+            &Placement { counter, ..Placement::default() },
+        )
+        .unwrap();
+        assert!(out.iter().zip(&exact).all(|(b, x)| b.to_f32().to_bits() == x.to_bits()));
+    }
+}
