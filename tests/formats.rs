@@ -485,7 +485,7 @@ fn stochastic_rounding_is_unbiased() {
         let sigma = (hi - lo).abs() * (p * (1.0 - p) / count as f64).sqrt();
         assert!((mean - f64::from(x)).abs() <= 4.0 * sigma, "{x}: mean {mean}, σ {sigma}");
     }
-    let exact = vec![1.5f32, -2.0, 0.0, 3.0e-3f32.to_bits() as f32];
+    let exact = [1.5f32, -2.0, 0.0, 3.0e-3];
     let exact: Vec<f32> = exact.iter().map(|v| f32::from_bits(v.to_bits() & 0xFFFF_0000)).collect();
     let mut out = vec![bf16::ZERO; exact.len()];
     for counter in 0..100 {

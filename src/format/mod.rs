@@ -2,7 +2,7 @@
 //! kernel.
 //!
 //! The kernels compute in f32 and their lane bodies do not change. A call in mixed formats
-//! (`*_step_mixed`) runs through [`run_staged`]: the slices are cut into blocks of
+//! (`*_step_mixed`) runs through one staged driver: the slices are cut into blocks of
 //! [`STAGE`] elements; for each block every buffer not stored as f32 is converted into an f32
 //! block on the stack (f32 buffers are used in place), the kernel's f32 pass runs on the
 //! block, and the converted buffers are stored back in their format: rounded to bf16/f16
@@ -18,8 +18,18 @@
 //! | f16 | `u16` bits of `half::f16` | exact | nearest even (IEEE) |
 //! | q8 | `u8` codes + one f32 absmax per 256 elements, bitsandbytes' maps ([`Q8Map`]) | `map[code]·absmax` | per block, [`Quantizer`] |
 //!
-//! Exact conversion rules are in [`half`](self::half) (private module; the table is repeated
-//! in the README), [`q8`](self::q8) and [`sr`](self::sr).
+//! The exact rules:
+//! - **bf16**: f32 → bf16 round to nearest even, `(u + 0x7FFF + ((u >> 16) & 1)) >> 16`, every
+//!   NaN → `0xFFFF` (torch's CPU vector path; `c10::BFloat16`'s scalar path gives `0x7FC0`);
+//!   bf16 → f32 `bits << 16`.
+//! - **f16**: IEEE binary16 round to nearest even (F16C): `|x| ≥ 65520` → ±∞, subnormals kept,
+//!   below 2⁻²⁵ → ±0; NaN → `s | 0x7E00 | m >> 13`. f16 → f32 exact, NaN → `s | 0x7FC00000 |
+//!   m << 13` (torch's 1-element path gives `0x7FFFFFFF`; optkern has one rule).
+//! - **q8**: [`q8_quantize`]'s documentation.
+//! - **stochastic rounding**: up one bf16 ulp when `r < bits(x) & 0xFFFF`, `r` = [`sr_bits`]:
+//!   `key = splitmix64(splitmix64(splitmix64(seed) ^ counter) ^ stream)`, `hi =
+//!   lowbias32((i >> 32) ^ (key >> 32))`, `r = lowbias32(i ^ key ^ hi) >> 16` (32-bit
+//!   truncations), `i` the global index.
 
 pub(crate) mod half;
 mod maps;
@@ -183,7 +193,7 @@ impl Out<'_> {
                 crate::validate::len("copy", master.len(), found)
             }
             Out::Q8 { codes, absmax, .. } => {
-                if offset % Q8_BLOCK as u64 != 0 {
+                if !offset.is_multiple_of(Q8_BLOCK as u64) {
                     return Err(Error::Misaligned { arg, offset, block: Q8_BLOCK });
                 }
                 crate::validate::len("absmax", codes.len().div_ceil(Q8_BLOCK), absmax.len())
@@ -441,7 +451,13 @@ pub fn bf16_stochastic(x: f32, r: u16) -> bf16 {
 }
 
 /// Quantizes `x` block by block into `codes` and `absmax` (`ceil(len / 256)` values), as the
-/// `q8` state format does.
+/// `q8` state format does: per block `absmax = max |x|` (NaN if any value is NaN),
+/// `y = clamp(x·(1/absmax), −1, 1)`, then [`Quantizer::Nearest`] takes the code of the
+/// nearest map value (`#{i : mid[i] < y}`, `mid[i] = 0.5·(map[i] + map[i+1])` in f32, ties to
+/// the lower code; an all-zero block gets `absmax = 0` and the code of 0) and
+/// [`Quantizer::BnbCpu`] bitsandbytes' CPU rule (`j = trunc((y + 1)·0.5·65535 + 0.5)`, the
+/// code of `−1 + 2j/65535`; an all-zero block gets code 0). A block with a non-finite value
+/// stores `absmax = NaN` (it reads back as NaN).
 ///
 /// # Errors
 /// [`Error::LengthMismatch`] if `codes` differs in length from `x` or `absmax` does not hold

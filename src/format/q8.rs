@@ -12,8 +12,8 @@
 //! - [`Quantizer::Nearest`]: the nearest map value, `code = #{i : mid[i] < y}` with
 //!   `mid[i] = 0.5·(map[i] + map[i+1])` in f32 (a tie goes to the lower code). An all-zero block
 //!   gets `absmax = 0` and the code of 0 (so it dequantizes to +0); zeros stay zero.
-//! - [`Quantizer::BnbCpu`]: bitsandbytes' CPU kernel, bit for bit: `j = trunc((y + 1)·0.5·65535
-//!   + 0.5)` (f32 operations in that order) then `code = #{i : mid[i] < −1 + 2j/65535}` (a
+//! - [`Quantizer::BnbCpu`]: bitsandbytes' CPU kernel, bit for bit: `j = trunc((y + 1)·0.5·65535 +
+//!   0.5)` (f32 operations in that order) then `code = #{i : mid[i] < −1 + 2j/65535}` (a
 //!   65536-entry table). Not nearest: a zero inside a non-zero block becomes a small positive
 //!   code (131 signed, 7 unsigned), and an all-zero block gets code 0 (dequantizing to −0 with
 //!   the signed map).

@@ -60,10 +60,8 @@ impl Stream {
     /// `out[k] = sr(x[k])` for the elements at global indices `first..`.
     #[inline(always)]
     pub(crate) fn round_bf16(&self, x: &[f32], first: u64, out: &mut [half::bf16]) {
-        let mut i = first;
-        for (o, &v) in out.iter_mut().zip(x) {
+        for (i, (o, &v)) in (first..).zip(out.iter_mut().zip(x)) {
             *o = half::bf16::from_bits(stochastic_bf16(v, self.rand16(i)));
-            i += 1;
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
 use crate::lanes::Lanes;
-use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
+use crate::numerics::{Flag, Numerics, Off, On, Portable, Profile, Torch, c, specialize};
 use crate::optim::mixed_step;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -91,16 +91,12 @@ impl Elementwise<2, 1> for Coef {
     fn run(&self, width: Width, [params, exp_avg]: [&mut [f32]; 2], [grads]: [&[f32]; 1]) {
         let k = self;
         // Weight decay as a compile-time constant: no branch in the loop.
-        let bnb = k.numerics == Numerics::Bitsandbytes;
-        with_width!(width, |L, N| with_profile!(k.numerics, |P| specialize!(
-            k.decay.is_some(),
-            |wd| specialize!(bnb, |bnb| for_each_chunk::<N, 2, 1>(
-                [params, exp_avg],
-                [grads],
-                #[inline(always)]
-                |[p, m], [g]| lion_lanes::<L, N, P>(k, (wd, bnb), p, g, m),
-            ))
-        )));
+        let bufs = ([params, exp_avg], [grads]);
+        with_width!(width, |L, N| specialize!(k.decay.is_some(), |wd| match k.numerics {
+            Numerics::Torch => lion_loop::<L, N, Torch>(k, (wd, Off), bufs),
+            Numerics::Portable => lion_loop::<L, N, Portable>(k, (wd, Off), bufs),
+            Numerics::Bitsandbytes => lion_loop::<L, N, Torch>(k, (wd, On), bufs),
+        }));
     }
 }
 
@@ -154,6 +150,21 @@ mixed_step! {
     lion_step_mixed, lion_step_mixed_with,
     (params, grads, exp_avg; cfg: &LionConfig),
     checked: |o, i| Coef::checked(o, i, cfg),
+}
+
+/// The chunk loop of one option combination (`(weight decay, bitsandbytes' direction)`).
+#[inline(always)]
+fn lion_loop<L: Lanes<N>, const N: usize, P: Profile>(
+    k: &Coef,
+    flags: (impl Flag, impl Flag),
+    ([params, exp_avg], [grads]): ([&mut [f32]; 2], [&[f32]; 1]),
+) {
+    for_each_chunk::<N, 2, 1>(
+        [params, exp_avg],
+        [grads],
+        #[inline(always)]
+        |[p, m], [g]| lion_lanes::<L, N, P>(k, flags, p, g, m),
+    )
 }
 
 #[inline(always)]
