@@ -17,6 +17,9 @@
 // `alignof(optkern_rng)`.
 #define OPTKERN_RNG_ALIGN 8
 
+// Elements per quantization block (bitsandbytes' fixed block size).
+#define OPTKERN_Q8_BLOCK 256
+
 // The result of every C function (`OPTKERN_STATUS_OK = 0`).
 typedef enum {
   // Success.
@@ -55,6 +58,16 @@ enum optkern_numerics
   // (scalar factors folded into per-call coefficients). Bit-identical on every target and
   // build, and the fastest where the divide/sqrt unit is the limit.
   OPTKERN_NUMERICS_PORTABLE = 1,
+  // bitsandbytes' CPU 8-bit optimizers' operation order (`bitsandbytes` 0.50,
+  // `_optimizer_update_8bit_blockwise_cpu`), for the kernels bitsandbytes has: Adam/AdamW
+  // (first moment `fma(g, c(1−β₁), m·c(β₁))` instead of torch's lerp; weight decay only
+  // decoupled; no AMSGrad, no ε̂), Lion (the direction `sign(m·c(β₁) + g·c(1−β₁))` without a
+  // fused op), SGD (momentum without dampening or Nesterov), RMSprop (not centered, no
+  // momentum) and Adagrad; the last three add `λ·θ` to the gradient even when `λ = 0` (so a
+  // `−0` gradient becomes `+0`). Everything else is [`Numerics::Torch`]'s. With `q8` states
+  // and [`crate::format::Quantizer::BnbCpu`] a step reproduces bitsandbytes' CPU step bit
+  // for bit on FMA builds. Other kernels reject it.
+  OPTKERN_NUMERICS_BITSANDBYTES = 2,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -41,7 +41,7 @@ use crate::Error;
 pub use ::half::{bf16, f16};
 
 /// Elements per staged block: one `q8` block, a multiple of every lane width.
-pub const STAGE: usize = Q8_BLOCK;
+pub(crate) const STAGE: usize = Q8_BLOCK;
 
 /// Gradients (read only) as stored.
 #[derive(Clone, Copy, Debug)]
