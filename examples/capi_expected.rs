@@ -46,5 +46,52 @@ fn main() -> Result<(), optkern::Error> {
         }
         println!();
     }
+    // Mixed formats: bf16 gradients, f32 master with a bf16 copy, q8 first moment (signed map,
+    // nearest), bf16 second moment rounded stochastically (seed 5, counter = step).
+    use optkern::format::*;
+    let (mut p, mut g) = ([0.0f32; N], [0.0f32; N]);
+    let mut copy = [bf16::ZERO; N];
+    let (mut codes, mut absmax) = ([0u8; N], [0.0f32; 1]);
+    let mut v = [bf16::ZERO; N];
+    let mut g16 = [bf16::ZERO; N];
+    inputs(&mut p, &mut g, 0);
+    for step in 1..=3u32 {
+        inputs(&mut [0.0; N], &mut g, step as i32);
+        f32_to_bf16(&g, &mut g16, Rounding::Nearest, &Placement::default())?;
+        let at = Placement { offset: 0, seed: 5, counter: u64::from(step) };
+        let cfg = AdamConfig { lr: 0.01, ..Default::default() };
+        optkern::adam_step_mixed(
+            Params::F32WithCopy { master: &mut p, copy: HalfCopy::Bf16(&mut copy) },
+            Grads::Bf16(&g16),
+            State::Q8 {
+                codes: &mut codes,
+                absmax: &mut absmax,
+                map: Q8Map::Signed,
+                quantizer: Quantizer::Nearest,
+            },
+            State::Bf16 { values: &mut v, rounding: Rounding::Stochastic },
+            State::Unused,
+            step,
+            &cfg,
+            &at,
+        )?;
+    }
+    let rows: [(&str, Vec<u32>); 5] = [
+        ("adam_mixed_params", p.iter().map(|x| x.to_bits()).collect()),
+        ("adam_mixed_copy", copy.iter().map(|x| u32::from(x.to_bits())).collect()),
+        ("adam_mixed_codes", codes.iter().map(|&c| u32::from(c)).collect()),
+        ("adam_mixed_v", v.iter().map(|x| u32::from(x.to_bits())).collect()),
+        (
+            "adam_mixed_absmax",
+            (0..N).map(|i| if i == 0 { absmax[0].to_bits() } else { 0 }).collect(),
+        ),
+    ];
+    for (name, values) in rows {
+        print!("{name}");
+        for x in values {
+            print!(" {x:08x}");
+        }
+        println!();
+    }
     Ok(())
 }

@@ -40,6 +40,11 @@ typedef enum {
   OPTKERN_STATUS_INVALID_STEP = 6,
   // A panic was caught (never expected).
   OPTKERN_STATUS_PANIC = 7,
+  // A buffer descriptor holds an unknown format, rounding, map or quantizer, or a format
+  // its argument cannot take (q8 gradients, f16 state, ...).
+  OPTKERN_STATUS_INVALID_FORMAT = 8,
+  // A q8 buffer's blocks do not line up with the call: `offset` is not a multiple of 256.
+  OPTKERN_STATUS_BLOCK_MISALIGNED = 9,
 } optkern_status;
 
 // Which operation order a kernel follows. Both are bit-identical across widths, offsets and
@@ -77,43 +82,56 @@ typedef uint32_t optkern_numerics;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// A buffer's storage format (`optkern_format`).
+enum optkern_format
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // `float`.
+  OPTKERN_FORMAT_F32 = 0,
+  // bfloat16 (`uint16_t` bits).
+  OPTKERN_FORMAT_BF16 = 1,
+  // IEEE binary16 (`uint16_t` bits).
+  OPTKERN_FORMAT_F16 = 2,
+  // 8-bit codes (`uint8_t`) with one `float` absmax per 256 elements.
+  OPTKERN_FORMAT_Q8 = 3,
+  // No buffer (a state the options do not use).
+  OPTKERN_FORMAT_UNUSED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum optkern_format optkern_format;
+#else
+typedef uint32_t optkern_format;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A lane width a kernel can be run at. Every width gives the same bits; they differ only in
 // speed. Public entry points use [`Width::NATIVE`].
 typedef struct Width Width;
 
-// A random generator in caller memory: `Xoshiro256PlusPlus` (the documented default), its
-// 256-bit state as four little-endian words. Seed it with [`optkern_rng_seed`]; every random
-// function advances it. No allocation happens inside optkern.
+// One buffer of a mixed-format call (`optkern_buffer`). Enum-like fields are `uint32_t`
+// and checked.
 typedef struct {
-  // The generator's state (opaque).
-  uint64_t state[4];
-} optkern_rng;
-
-// Hyperparameters of [`sgd_step`]. Defaults are `torch.optim.SGD`'s.
-//
-// Hyperparameters are f64 because PyTorch computes its scalar coefficients (`-lr`,
-// `1 - dampening`) from Python floats and rounds them to f32 once; storing them as f32 would
-// round twice and lose bit parity.
-typedef struct {
-  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
-  double lr;
-  // Momentum factor `μ`. Default `0` (no momentum buffer); finite, ≥ 0.
-  double momentum;
-  // Dampening `τ`. Default `0`; finite, in `[0, 1]`.
-  double dampening;
-  // L2 weight decay `λ` (added to the gradient). Default `0`; finite, ≥ 0.
-  double weight_decay;
-  // Nesterov momentum (PyTorch's form, on the current gradient). Default `false`;
-  // requires `momentum > 0` and `dampening == 0`.
-  bool nesterov;
-  // Maximize the objective (negate the gradient first). Default `false`.
-  bool maximize;
-  // Multiplier `s` applied to the gradient first (loss-scale unscaling, norm clipping).
-  // Default `1` (exact: `g · 1 = g`); finite, ≥ 0.
-  float grad_scale;
-  // Operation order. Default [`Numerics::Torch`].
-  optkern_numerics numerics;
-} optkern_sgd_config;
+  // An `optkern_format` value.
+  uint32_t format;
+  // The values (`float`, bf16/f16 bits, or q8 codes); NULL only when `len == 0` or unused.
+  void *data;
+  // q8: `ceil(len / 256)` scales; otherwise ignored.
+  float *absmax;
+  // bf16 parameters or states: 0 round to nearest even, 1 stochastic.
+  uint32_t rounding;
+  // q8: 0 bitsandbytes' signed map, 1 the unsigned one.
+  uint32_t map;
+  // q8: 0 nearest, 1 bitsandbytes' CPU quantizer.
+  uint32_t quantizer;
+  // Parameters with an f32 master only: a bf16 (`copy_format = 1`) or f16 (2) copy of the
+  // new values written in the same pass, or NULL for none.
+  void *copy;
+  // The copy's `optkern_format` (1 or 2) when `copy` is not NULL.
+  uint32_t copy_format;
+} optkern_buffer;
 
 // Hyperparameters of [`adam_step`]. [`Default`] is `torch.optim.Adam`'s;
 // [`AdamConfig::adamw`] is `torch.optim.AdamW`'s.
@@ -149,6 +167,44 @@ typedef struct {
   // Operation order. Default [`Numerics::Torch`].
   optkern_numerics numerics;
 } optkern_adam_config;
+
+// Where a mixed-format call's elements sit in the whole (flattened) buffer, and the
+// randomness of stochastic rounding.
+typedef struct {
+  // Global index of the call's first element (`0` unless the buffer is sharded). With a
+  // `q8` buffer it must be a multiple of [`Q8_BLOCK`].
+  uint64_t offset;
+  // Seed of the stochastic rounding bits.
+  uint64_t seed;
+  // A counter that makes every call's bits fresh: pass the step number.
+  uint64_t counter;
+} optkern_placement;
+
+// Hyperparameters of [`sgd_step`]. Defaults are `torch.optim.SGD`'s.
+//
+// Hyperparameters are f64 because PyTorch computes its scalar coefficients (`-lr`,
+// `1 - dampening`) from Python floats and rounds them to f32 once; storing them as f32 would
+// round twice and lose bit parity.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // Momentum factor `μ`. Default `0` (no momentum buffer); finite, ≥ 0.
+  double momentum;
+  // Dampening `τ`. Default `0`; finite, in `[0, 1]`.
+  double dampening;
+  // L2 weight decay `λ` (added to the gradient). Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Nesterov momentum (PyTorch's form, on the current gradient). Default `false`;
+  // requires `momentum > 0` and `dampening == 0`.
+  bool nesterov;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first (loss-scale unscaling, norm clipping).
+  // Default `1` (exact: `g · 1 = g`); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`].
+  optkern_numerics numerics;
+} optkern_sgd_config;
 
 // Hyperparameters of [`momentum_step`] and [`nesterov_lookahead`]. These forms have no
 // PyTorch counterpart, so the default profile is [`Numerics::Portable`].
@@ -252,6 +308,14 @@ typedef struct {
   optkern_numerics numerics;
 } optkern_adadelta_config;
 
+// NAdam's scalar state, torch's `state["mu_product"]` (`Π μ_k`, an f32 0-dim tensor in
+// torch). Owned by the caller; start from [`Default`] (`1.0`). [`nadam_step`] updates it only
+// when it returns `Ok`.
+typedef struct {
+  // `Π_{k ≤ t} μ_k`, rounded to f32 after every multiplication as torch does.
+  float mu_product;
+} optkern_nadam_state;
+
 // Hyperparameters of [`nadam_step`]. [`Default`] is `torch.optim.NAdam`'s.
 typedef struct {
   // Learning rate `η`. Default `2e-3`; finite, ≥ 0.
@@ -298,6 +362,17 @@ typedef struct {
   optkern_numerics numerics;
 } optkern_radam_config;
 
+// ASGD's scalar state: torch's `state["eta"]` and `state["mu"]` (f32 0-dim tensors).
+// Owned by the caller; start from [`AsgdState::new`]. [`asgd_step`] updates it only when it
+// returns `Ok`.
+typedef struct {
+  // The step size used by the *next* step (computed with the learning rate of the
+  // previous one: torch's one-step lag).
+  float eta;
+  // The averaging weight used by the next step.
+  float mu;
+} optkern_asgd_state;
+
 // Hyperparameters of [`asgd_step`]. [`Default`] is `torch.optim.ASGD`'s.
 typedef struct {
   // Learning rate `η`. Default `1e-2`; finite, ≥ 0.
@@ -340,6 +415,32 @@ typedef struct {
   optkern_numerics numerics;
 } optkern_rprop_config;
 
+// Hyperparameters of [`lion_step`] (the paper's defaults, and its decoupled weight decay).
+typedef struct {
+  // Learning rate `η`. Default `1e-4`; finite, ≥ 0.
+  double lr;
+  // `β₁`, interpolation for the update direction. Default `0.9`; finite, in `[0, 1]`.
+  double beta1;
+  // `β₂`, decay of the momentum. Default `0.99`; finite, in `[0, 1]`.
+  double beta2;
+  // Decoupled weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Portable`] (there is no PyTorch reference).
+  optkern_numerics numerics;
+} optkern_lion_config;
+
+// A random generator in caller memory: `Xoshiro256PlusPlus` (the documented default), its
+// 256-bit state as four little-endian words. Seed it with [`optkern_rng_seed`]; every random
+// function advances it. No allocation happens inside optkern.
+typedef struct {
+  // The generator's state (opaque).
+  uint64_t state[4];
+} optkern_rng;
+
 // Hyperparameters of [`adafactor_step`] and [`adafactor_factored_step`]. [`Default`] is
 // `torch.optim.Adafactor`'s.
 typedef struct {
@@ -364,24 +465,6 @@ typedef struct {
   // Operation order. Default [`Numerics::Torch`].
   optkern_numerics numerics;
 } optkern_adafactor_config;
-
-// Hyperparameters of [`lion_step`] (the paper's defaults, and its decoupled weight decay).
-typedef struct {
-  // Learning rate `η`. Default `1e-4`; finite, ≥ 0.
-  double lr;
-  // `β₁`, interpolation for the update direction. Default `0.9`; finite, in `[0, 1]`.
-  double beta1;
-  // `β₂`, decay of the momentum. Default `0.99`; finite, in `[0, 1]`.
-  double beta2;
-  // Decoupled weight decay `λ`. Default `0`; finite, ≥ 0.
-  double weight_decay;
-  // Maximize the objective (negate the gradient first). Default `false`.
-  bool maximize;
-  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
-  float grad_scale;
-  // Operation order. Default [`Numerics::Portable`] (there is no PyTorch reference).
-  optkern_numerics numerics;
-} optkern_lion_config;
 
 // Hyperparameters of [`lamb_step`] (the paper's and apex/timm's defaults).
 typedef struct {
@@ -423,25 +506,6 @@ typedef struct {
   optkern_numerics numerics;
 } optkern_lars_config;
 
-// NAdam's scalar state, torch's `state["mu_product"]` (`Π μ_k`, an f32 0-dim tensor in
-// torch). Owned by the caller; start from [`Default`] (`1.0`). [`nadam_step`] updates it only
-// when it returns `Ok`.
-typedef struct {
-  // `Π_{k ≤ t} μ_k`, rounded to f32 after every multiplication as torch does.
-  float mu_product;
-} optkern_nadam_state;
-
-// ASGD's scalar state: torch's `state["eta"]` and `state["mu"]` (f32 0-dim tensors).
-// Owned by the caller; start from [`AsgdState::new`]. [`asgd_step`] updates it only when it
-// returns `Ok`.
-typedef struct {
-  // The step size used by the *next* step (computed with the learning rate of the
-  // previous one: torch's one-step lag).
-  float eta;
-  // The averaging weight used by the next step.
-  float mu;
-} optkern_asgd_state;
-
 // GradScaler's dynamic loss scale (torch's `_amp_update_scale_`), one call per step.
 typedef struct {
   // The current scale (f32, as torch's `_scale` tensor). Default `65536`.
@@ -473,6 +537,160 @@ const char *optkern_status_str(uint32_t status);
 // The instruction set this library was built for, e.g. `"x86-64-v4 (avx512f, fma)"`, so that
 // a program can tell which glibc-hwcaps build the loader picked.
 const char *optkern_build_info(void);
+
+// An f32 buffer descriptor (`optkern_buffer_f32`): the common case, for brevity in C.
+optkern_buffer optkern_buffer_f32(float *data);
+
+// [`adam_step_mixed`] (AdamW with `decoupled_weight_decay`).
+optkern_status optkern_adam_step_mixed(const optkern_buffer *params,
+                                       const optkern_buffer *grads,
+                                       const optkern_buffer *exp_avg,
+                                       const optkern_buffer *exp_avg_sq,
+                                       const optkern_buffer *max_exp_avg_sq,
+                                       size_t len,
+                                       uint32_t step,
+                                       const optkern_adam_config *cfg,
+                                       const optkern_placement *at);
+
+// [`sgd_step_mixed`].
+optkern_status optkern_sgd_step_mixed(const optkern_buffer *params,
+                                      const optkern_buffer *grads,
+                                      const optkern_buffer *momentum_buffer,
+                                      size_t len,
+                                      uint32_t step,
+                                      const optkern_sgd_config *cfg,
+                                      const optkern_placement *at);
+
+// [`momentum_step_mixed`].
+optkern_status optkern_momentum_step_mixed(const optkern_buffer *params,
+                                           const optkern_buffer *grads,
+                                           const optkern_buffer *velocity,
+                                           size_t len,
+                                           const optkern_momentum_config *cfg,
+                                           const optkern_placement *at);
+
+// [`adagrad_step_mixed`].
+optkern_status optkern_adagrad_step_mixed(const optkern_buffer *params,
+                                          const optkern_buffer *grads,
+                                          const optkern_buffer *sum,
+                                          size_t len,
+                                          uint32_t step,
+                                          const optkern_adagrad_config *cfg,
+                                          const optkern_placement *at);
+
+// [`rmsprop_step_mixed`].
+optkern_status optkern_rmsprop_step_mixed(const optkern_buffer *params,
+                                          const optkern_buffer *grads,
+                                          const optkern_buffer *square_avg,
+                                          const optkern_buffer *momentum_buffer,
+                                          const optkern_buffer *grad_avg,
+                                          size_t len,
+                                          const optkern_rmsprop_config *cfg,
+                                          const optkern_placement *at);
+
+// [`adamax_step_mixed`].
+optkern_status optkern_adamax_step_mixed(const optkern_buffer *params,
+                                         const optkern_buffer *grads,
+                                         const optkern_buffer *exp_avg,
+                                         const optkern_buffer *exp_inf,
+                                         size_t len,
+                                         uint32_t step,
+                                         const optkern_adamax_config *cfg,
+                                         const optkern_placement *at);
+
+// [`adadelta_step_mixed`].
+optkern_status optkern_adadelta_step_mixed(const optkern_buffer *params,
+                                           const optkern_buffer *grads,
+                                           const optkern_buffer *square_avg,
+                                           const optkern_buffer *acc_delta,
+                                           size_t len,
+                                           const optkern_adadelta_config *cfg,
+                                           const optkern_placement *at);
+
+// [`nadam_step_mixed`]; `state` (start from `{ .mu_product = 1 }`) is updated only on
+// success.
+optkern_status optkern_nadam_step_mixed(const optkern_buffer *params,
+                                        const optkern_buffer *grads,
+                                        const optkern_buffer *exp_avg,
+                                        const optkern_buffer *exp_avg_sq,
+                                        optkern_nadam_state *state,
+                                        size_t len,
+                                        uint32_t step,
+                                        const optkern_nadam_config *cfg,
+                                        const optkern_placement *at);
+
+// [`radam_step_mixed`].
+optkern_status optkern_radam_step_mixed(const optkern_buffer *params,
+                                        const optkern_buffer *grads,
+                                        const optkern_buffer *exp_avg,
+                                        const optkern_buffer *exp_avg_sq,
+                                        size_t len,
+                                        uint32_t step,
+                                        const optkern_radam_config *cfg,
+                                        const optkern_placement *at);
+
+// [`asgd_step_mixed`]; `state` (from `optkern_asgd_state_new`) is updated only on success.
+optkern_status optkern_asgd_step_mixed(const optkern_buffer *params,
+                                       const optkern_buffer *grads,
+                                       const optkern_buffer *ax,
+                                       optkern_asgd_state *state,
+                                       size_t len,
+                                       uint32_t step,
+                                       const optkern_asgd_config *cfg,
+                                       const optkern_placement *at);
+
+// [`rprop_step_mixed`].
+optkern_status optkern_rprop_step_mixed(const optkern_buffer *params,
+                                        const optkern_buffer *grads,
+                                        const optkern_buffer *prev,
+                                        const optkern_buffer *step_size,
+                                        size_t len,
+                                        uint32_t step,
+                                        const optkern_rprop_config *cfg,
+                                        const optkern_placement *at);
+
+// [`lion_step_mixed`].
+optkern_status optkern_lion_step_mixed(const optkern_buffer *params,
+                                       const optkern_buffer *grads,
+                                       const optkern_buffer *exp_avg,
+                                       size_t len,
+                                       const optkern_lion_config *cfg,
+                                       const optkern_placement *at);
+
+// [`format::f32_to_bf16`](crate::format::f32_to_bf16): `out[i]` = the bf16 bits of `x[i]`,
+// rounded as `rounding` says (0 nearest even, 1 stochastic with `at`'s bits, stream 0; `at`
+// may be NULL for offset, seed and counter 0).
+optkern_status optkern_f32_to_bf16(const float *x,
+                                   uint16_t *out,
+                                   size_t len,
+                                   uint32_t rounding,
+                                   const optkern_placement *at);
+
+// [`format::bf16_to_f32`](crate::format::bf16_to_f32): exact.
+optkern_status optkern_bf16_to_f32(const uint16_t *x, float *out, size_t len);
+
+// [`format::f32_to_f16`](crate::format::f32_to_f16): IEEE round to nearest even.
+optkern_status optkern_f32_to_f16(const float *x, uint16_t *out, size_t len);
+
+// [`format::f16_to_f32`](crate::format::f16_to_f32): exact.
+optkern_status optkern_f16_to_f32(const uint16_t *x, float *out, size_t len);
+
+// [`format::q8_quantize`](crate::format::q8_quantize): `codes` (`len`) and `absmax`
+// (`ceil(len / 256)`) from `x`; `map` 0 signed / 1 unsigned, `quantizer` 0 nearest / 1
+// bitsandbytes' CPU rule.
+optkern_status optkern_q8_quantize(const float *x,
+                                   uint8_t *codes,
+                                   float *absmax,
+                                   size_t len,
+                                   uint32_t map,
+                                   uint32_t quantizer);
+
+// [`format::q8_dequantize`](crate::format::q8_dequantize).
+optkern_status optkern_q8_dequantize(const uint8_t *codes,
+                                     const float *absmax,
+                                     float *out,
+                                     size_t len,
+                                     uint32_t map);
 
 // Seeds `*rng` with `Xoshiro256PlusPlus::seed_from_u64(seed)`.
 optkern_status optkern_rng_seed(optkern_rng *rng, uint64_t seed);

@@ -15,6 +15,7 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+pub mod format;
 pub mod init;
 pub mod optim;
 pub mod train;
@@ -45,6 +46,11 @@ pub enum Status {
     InvalidStep = 6,
     /// A panic was caught (never expected).
     Panic = 7,
+    /// A buffer descriptor holds an unknown format, rounding, map or quantizer, or a format
+    /// its argument cannot take (q8 gradients, f16 state, ...).
+    InvalidFormat = 8,
+    /// A q8 buffer's blocks do not line up with the call: `offset` is not a multiple of 256.
+    BlockMisaligned = 9,
 }
 
 use Status as S;
@@ -62,6 +68,8 @@ pub extern "C" fn optkern_status_str(status: u32) -> *const core::ffi::c_char {
         5 => b"invalid hyperparameter\0",
         6 => b"invalid step (steps count from 1)\0",
         7 => b"panic (bug in optkern)\0",
+        8 => b"invalid or unsupported storage format\0",
+        9 => b"a quantized buffer starts inside a block (offset not a multiple of 256)\0",
         _ => b"unknown status\0",
     };
     s.as_ptr().cast()
@@ -91,8 +99,8 @@ impl From<Error> for Status {
             Error::LengthMismatch { .. } => S::NullPointer,
             Error::InvalidHyperparameter { .. } => S::InvalidHyperparameter,
             Error::ZeroStep => S::InvalidStep,
-            // Not reachable through the C API yet (it takes f32 buffers only).
-            Error::Misaligned { .. } | Error::UnsupportedFormat { .. } => S::InvalidLength,
+            Error::Misaligned { .. } => S::BlockMisaligned,
+            Error::UnsupportedFormat { .. } => S::InvalidFormat,
         }
     }
 }
@@ -161,6 +169,9 @@ pub(crate) struct Raw {
 }
 
 impl Raw {
+    /// No region (an absent optional buffer).
+    pub(crate) const EMPTY: Raw = Raw { addr: 0, bytes: 0, len: 0, written: false };
+
     /// A required buffer of `len` elements of `T`.
     pub(crate) fn new<T>(p: *const T, len: usize, written: bool) -> Result<Raw, Status> {
         Self::make(p, len, written, false)

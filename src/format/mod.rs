@@ -40,8 +40,9 @@ pub use self::q8::{Q8_BLOCK, Q8Map, Quantizer, q8_map_values};
 use crate::Error;
 pub use ::half::{bf16, f16};
 
-/// Elements per staged block: one `q8` block, a multiple of every lane width.
-pub(crate) const STAGE: usize = Q8_BLOCK;
+/// Elements per staged block: a multiple of the `q8` block and of every lane width, large
+/// enough that the per-block dispatch is noise, small enough that five blocks stay in L1.
+pub(crate) const STAGE: usize = 4 * Q8_BLOCK;
 
 /// Gradients (read only) as stored.
 #[derive(Clone, Copy, Debug)]
@@ -294,8 +295,12 @@ fn load<const M: usize>(outs: &[Out; M], stage: &mut [[f32; STAGE]; M], start: u
         match o {
             Out::Bf16(v, _) => half::widen_bf16(v.get(start..end).unwrap_or_default(), st),
             Out::Q8 { codes, absmax, map, .. } => {
-                let scale = absmax.get(start / Q8_BLOCK).copied().unwrap_or(0.0);
-                q8::dequantize_block(*map, codes.get(start..end).unwrap_or_default(), scale, st);
+                let codes = codes.get(start..end).unwrap_or_default();
+                let scales = absmax.get(start / Q8_BLOCK..).unwrap_or_default();
+                for ((c, o), &a) in codes.chunks(Q8_BLOCK).zip(st.chunks_mut(Q8_BLOCK)).zip(scales)
+                {
+                    q8::dequantize_block(*map, c, a, o);
+                }
             }
             Out::F32(_) | Out::F32Copy(..) | Out::Unused => {}
         }
@@ -384,9 +389,9 @@ fn store<const M: usize>(
             }
             Out::Q8 { codes, absmax, map, quantizer } => {
                 let codes = codes.get_mut(start..end).unwrap_or_default();
-                let a = q8::quantize_block(*map, *quantizer, st, codes);
-                if let Some(slot) = absmax.get_mut(start / Q8_BLOCK) {
-                    *slot = a;
+                let scales = absmax.get_mut(start / Q8_BLOCK..).unwrap_or_default();
+                for ((c, x), a) in codes.chunks_mut(Q8_BLOCK).zip(st.chunks(Q8_BLOCK)).zip(scales) {
+                    *a = q8::quantize_block(*map, *quantizer, x, c);
                 }
             }
             Out::F32(_) | Out::Unused => {}

@@ -52,14 +52,26 @@ pub enum Quantizer {
 /// The map's 256 values.
 struct Map {
     value: [f32; 256],
-    /// `0.5·(value[i] + value[i+1])`, f32.
-    mid: [f32; 255],
     /// The code of 0.
     zero: u8,
-    /// Nearest candidate per top-16-bit key of `y` (see [`nearest_table`]).
-    nearest: [u8; 65536],
+    /// Per bucket of `y` (see [`nearest_table`]): the candidate code and the midpoint above
+    /// it, side by side (one cache access per element instead of two dependent ones).
+    nearest: [(u32, f32); 2 * KEYS],
     /// bitsandbytes' CPU table.
     bnb: [u8; 65536],
+}
+
+/// Buckets per sign: `|y|` from 2⁻²³ (below it every value is nearer 0 than any other code:
+/// the smallest non-zero code is 3.25·10⁻⁷ > 2⁻²¹·⁶) to 1, 128 per binade.
+const KEYS: usize = (127 - 104) * 128 + 1;
+
+/// The bucket of `y` (`|y| ≤ 1`): its top 16 bits, the binades below 2⁻²³ folded into the first
+/// bucket, negative values in the second half.
+#[inline(always)]
+fn bucket(y: f32) -> usize {
+    let b = y.to_bits();
+    let key = (((b >> 16) & 0x7FFF).saturating_sub(104 << 7) as usize).min(KEYS - 1);
+    key + if b >> 31 != 0 { KEYS } else { 0 }
 }
 
 const fn values(bits: &[u32; 256]) -> [f32; 256] {
@@ -72,8 +84,10 @@ const fn values(bits: &[u32; 256]) -> [f32; 256] {
     v
 }
 
-const fn mids(v: &[f32; 256]) -> [f32; 255] {
-    let mut m = [0.0f32; 255];
+/// `mid[i] = 0.5·(v[i] + v[i+1])` (f32); `mid[255] = +∞`, so `y > mid[c]` never moves past the
+/// last code.
+const fn mids(v: &[f32; 256]) -> [f32; 256] {
+    let mut m = [f32::INFINITY; 256];
     let mut i = 0;
     while i < 255 {
         m[i] = 0.5 * (v[i] + v[i + 1]);
@@ -83,7 +97,7 @@ const fn mids(v: &[f32; 256]) -> [f32; 255] {
 }
 
 /// `#{i : mid[i] < y}` (mid is ascending).
-const fn count_below(mid: &[f32; 255], y: f32) -> usize {
+const fn count_below(mid: &[f32; 256], y: f32) -> usize {
     let mut c = 0;
     while c < 255 && mid[c] < y {
         c += 1;
@@ -91,48 +105,47 @@ const fn count_below(mid: &[f32; 255], y: f32) -> usize {
     c
 }
 
-/// For every key `k` with `|y| ≤ 1` (the top 16 bits of an f32 `y`), the code of the smallest
-/// `y` with that key: the bucket of values sharing a key is narrower than the gap between two
-/// midpoints (checked here, at compile time), so the nearest code of any `y` in the bucket is
-/// that candidate `c` or `c + 1`, decided by one comparison with `mid[c]`. Built in two
-/// monotone walks (positive keys upwards, negative keys by decreasing magnitude) so that
-/// compile-time evaluation stays cheap.
-const fn nearest_table(mid: &[f32; 255]) -> [u8; 65536] {
-    let mut t = [0u8; 65536];
-    // y ≥ 0: keys 0 ..= 0x3F80 (1.0), lower edge f32(k << 16) ascending.
+/// For every bucket (see [`bucket`]), the code of its value nearest 0: a bucket is narrower
+/// than the gap between two midpoints (checked here, at compile time), so the nearest code of
+/// any `y` in it is that candidate `c` or `c + 1`, decided by one comparison with `mid[c]`.
+/// Built in two monotone walks so that compile-time evaluation stays cheap.
+const fn nearest_table(mid: &[f32; 256]) -> [(u32, f32); 2 * KEYS] {
+    let mut t = [(0u32, 0.0f32); 2 * KEYS];
+    // y ≥ 0: lower edge f32((104·128 + k) << 16) ascending (bucket 0 also holds every smaller
+    // magnitude, all nearest the code of 0, which is what its candidate is).
     let mut c = 0;
-    let mut k = 0u32;
-    while k <= 0x3F80 {
-        let (lower, upper) = (f32::from_bits(k << 16), f32::from_bits((k << 16) | 0xFFFF));
+    let mut k = 0;
+    while k < KEYS {
+        let top = (((104 << 7) + k) as u32) << 16;
+        let (lower, upper) = (f32::from_bits(top), f32::from_bits(top | 0xFFFF));
+        let lower = if k == 0 { 0.0 } else { lower };
         while c < 255 && mid[c] < lower {
             c += 1;
         }
-        assert!(c + 1 >= 255 || mid[c + 1] > upper || upper > 1.0, "two midpoints in a bucket");
-        t[k as usize] = c as u8;
+        assert!(c >= 255 || mid[c + 1] > upper || upper > 1.0, "two midpoints in a bucket");
+        t[k] = (c as u32, mid[c]);
         k += 1;
     }
-    // y < 0: keys 0x8000 | m, lower edge −f32((m << 16) | 0xFFFF) ascending as m decreases.
+    // y < 0: lower edge −f32(top | 0xFFFF) ascending as k decreases.
     let mut c = 0;
-    let mut m = 0x3F80u32;
-    loop {
-        let lower = -f32::from_bits((m << 16) | 0xFFFF);
-        let upper = -f32::from_bits(m << 16);
+    let mut k = KEYS;
+    while k > 0 {
+        k -= 1;
+        let top = (((104 << 7) + k) as u32) << 16;
+        let lower = -f32::from_bits(top | 0xFFFF);
+        let upper = if k == 0 { -0.0 } else { -f32::from_bits(top) };
         while c < 255 && mid[c] < lower {
             c += 1;
         }
-        assert!(c + 1 >= 255 || mid[c + 1] > upper || lower < -1.0, "two midpoints in a bucket");
-        t[(0x8000 | m) as usize] = c as u8;
-        if m == 0 {
-            break;
-        }
-        m -= 1;
+        assert!(c >= 255 || mid[c + 1] > upper || lower < -1.0, "two midpoints in a bucket");
+        t[KEYS + k] = (c as u32, mid[c]);
     }
     t
 }
 
 /// bitsandbytes' CPU lookup table: `lut[j] = #{i : mid[i] < −1 + 2j/65535}` (f32 operations;
 /// the argument grows with `j`, so one walk).
-const fn bnb_table(mid: &[f32; 255]) -> [u8; 65536] {
+const fn bnb_table(mid: &[f32; 256]) -> [u8; 65536] {
     let mut t = [0u8; 65536];
     let mut c = 0;
     let mut j = 0u32;
@@ -151,7 +164,7 @@ const fn map(bits: &[u32; 256]) -> Map {
     let value = values(bits);
     let mid = mids(&value);
     let zero = count_below(&mid, 0.0) as u8;
-    Map { value, mid, zero, nearest: nearest_table(&mid), bnb: bnb_table(&mid) }
+    Map { value, zero, nearest: nearest_table(&mid), bnb: bnb_table(&mid) }
 }
 
 // Built at compile time.
@@ -176,17 +189,13 @@ pub(crate) fn dequantize_block(m: Q8Map, codes: &[u8], absmax: f32, out: &mut [f
     }
 }
 
-/// The NaN-propagating `max |x|` of a block.
+/// The NaN-propagating `max |x|` of a block: non-negative floats order like their bit
+/// patterns, and every NaN pattern is above ∞'s, so an integer maximum (which vectorises)
+/// finds both.
 #[inline(always)]
 fn absmax(x: &[f32]) -> f32 {
-    let mut m = 0.0f32;
-    let mut nan = false;
-    for &v in x {
-        let a = v.abs();
-        nan |= v.is_nan();
-        m = if a > m { a } else { m };
-    }
-    if nan { f32::NAN } else { m }
+    let m = x.iter().fold(0u32, |m, v| m.max(v.to_bits() & 0x7FFF_FFFF));
+    if m > 0x7F80_0000 { f32::NAN } else { f32::from_bits(m) }
 }
 
 /// Quantizes one block: writes `codes` and returns its `absmax`.
@@ -204,10 +213,8 @@ pub(crate) fn quantize_block(m: Q8Map, q: Quantizer, x: &[f32], codes: &mut [u8]
         Quantizer::Nearest => {
             for (c, &v) in codes.iter_mut().zip(x) {
                 let y = (v * inv).clamp(-1.0, 1.0);
-                let cand = t.nearest[(y.to_bits() >> 16) as usize];
-                // cand ≤ 254 whenever y can exceed mid[cand] (the table's check).
-                let above = usize::from(cand) < 255 && y > t.mid[usize::from(cand).min(254)];
-                *c = cand + u8::from(above);
+                let (cand, mid) = t.nearest[bucket(y)];
+                *c = (cand + u32::from(y > mid)) as u8;
             }
         }
         Quantizer::BnbCpu => {
@@ -238,7 +245,8 @@ mod tests {
                     let mut codes = [0u8; 2];
                     // absmax 1: the block [y, ±1] quantizes y with inv = 1.
                     quantize_block(m, Quantizer::Nearest, &[y, 1.0], &mut codes);
-                    let want = t.mid.iter().filter(|&&mid| mid < y).count() as u8;
+                    let want =
+                        (0..255).filter(|&i| 0.5 * (t.value[i] + t.value[i + 1]) < y).count() as u8;
                     assert_eq!(codes[0], want, "{m:?} y = {y:e}");
                     checked += 1;
                 }

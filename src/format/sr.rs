@@ -60,8 +60,21 @@ impl Stream {
     /// `out[k] = sr(x[k])` for the elements at global indices `first..`.
     #[inline(always)]
     pub(crate) fn round_bf16(&self, x: &[f32], first: u64, out: &mut [half::bf16]) {
-        for (i, (o, &v)) in (first..).zip(out.iter_mut().zip(x)) {
-            *o = half::bf16::from_bits(stochastic_bf16(v, self.rand16(i)));
+        let (mut x, mut out, mut first) = (x, out, first);
+        while !x.is_empty() {
+            // Within one run of equal `i >> 32` the high hash is a constant and the low index a
+            // u32 that does not wrap: a loop the compiler vectorises.
+            let run = ((1u64 << 32) - (first & 0xFFFF_FFFF)).min(x.len() as u64) as usize;
+            let hi = lowbias32(((first >> 32) as u32) ^ ((self.key >> 32) as u32));
+            let k = (self.key as u32) ^ hi;
+            let (xs, rest_x) = x.split_at(run);
+            let (os, rest_o) = core::mem::take(&mut out).split_at_mut(run);
+            let lo = first as u32;
+            for (j, (o, &v)) in os.iter_mut().zip(xs).enumerate() {
+                let r = (lowbias32(lo.wrapping_add(j as u32) ^ k) >> 16) as u16;
+                *o = half::bf16::from_bits(stochastic_bf16(v, r));
+            }
+            (x, out, first) = (rest_x, rest_o, first + run as u64);
         }
     }
 }

@@ -38,14 +38,85 @@ static void inputs(float *p, float *g, int step) {
     }
 }
 
+/* Adam in mixed formats for 3 steps, as examples/capi_expected.rs runs it: bf16 gradients, an
+ * f32 master with a bf16 copy, a q8 first moment (signed map, nearest), a bf16 second moment
+ * rounded stochastically (seed 5, counter = step). Writes the row `name` asks for. */
+static void adam_mixed_row(const char *name, uint32_t row[N]) {
+    float p[N], g[N], absmax[1] = {0};
+    uint16_t copy[N] = {0}, v[N] = {0}, g16[N];
+    uint8_t codes[N] = {0};
+    inputs(p, g, 0);
+    for (int step = 1; step <= 3; step++) {
+        inputs((float[N]){0}, g, step);
+        CHECK(optkern_f32_to_bf16(g, g16, N, 0, NULL) == OPTKERN_STATUS_OK, "f32_to_bf16");
+        optkern_placement at = {0, 5, (uint64_t)step};
+        optkern_adam_config c = optkern_adam_config_default();
+        c.lr = 0.01;
+        optkern_buffer bp = optkern_buffer_f32(p);
+        bp.copy = copy;
+        bp.copy_format = OPTKERN_FORMAT_BF16;
+        optkern_buffer bg = {.format = OPTKERN_FORMAT_BF16, .data = g16};
+        optkern_buffer bm = {.format = OPTKERN_FORMAT_Q8, .data = codes, .absmax = absmax};
+        optkern_buffer bv = {.format = OPTKERN_FORMAT_BF16, .data = v, .rounding = 1};
+        optkern_buffer none = {.format = OPTKERN_FORMAT_UNUSED};
+        optkern_status s = optkern_adam_step_mixed(&bp, &bg, &bm, &bv, &none, N, (uint32_t)step, &c, &at);
+        CHECK(s == OPTKERN_STATUS_OK, "adam_step_mixed step %d: %s", step, optkern_status_str(s));
+    }
+    for (int i = 0; i < N; i++) {
+        if (strcmp(name, "adam_mixed_params") == 0) row[i] = bits(p[i]);
+        else if (strcmp(name, "adam_mixed_copy") == 0) row[i] = copy[i];
+        else if (strcmp(name, "adam_mixed_codes") == 0) row[i] = codes[i];
+        else if (strcmp(name, "adam_mixed_v") == 0) row[i] = v[i];
+        else row[i] = i == 0 ? bits(absmax[0]) : 0;
+    }
+}
+
+/* Mixed-format errors: a format value out of range, q8 gradients, a q8 state that starts
+ * inside a block; nothing is written. */
+static void check_mixed_statuses(void) {
+    float p[N], g[N], p0[N], absmax[1] = {0};
+    uint8_t codes[N] = {0};
+    inputs(p, g, 1);
+    memcpy(p0, p, sizeof p);
+    optkern_adam_config c = optkern_adam_config_default();
+    optkern_buffer bp = optkern_buffer_f32(p), bg = optkern_buffer_f32(g);
+    optkern_buffer bm = {.format = OPTKERN_FORMAT_Q8, .data = codes, .absmax = absmax};
+    optkern_buffer bv = {.format = 9, .data = p0};
+    optkern_buffer none = {.format = OPTKERN_FORMAT_UNUSED};
+    optkern_status s = optkern_adam_step_mixed(&bp, &bg, &bm, &bv, &none, N, 1, &c, NULL);
+    CHECK(s == OPTKERN_STATUS_INVALID_FORMAT, "format 9: %s", optkern_status_str(s));
+    optkern_buffer bq = {.format = OPTKERN_FORMAT_Q8, .data = codes, .absmax = absmax};
+    s = optkern_adam_step_mixed(&bp, &bq, &bm, &bm, &none, N, 1, &c, NULL);
+    CHECK(s == OPTKERN_STATUS_INVALID_FORMAT, "q8 gradients: %s", optkern_status_str(s));
+    float v[N] = {0};
+    optkern_buffer bv32 = optkern_buffer_f32(v);
+    optkern_placement at = {3, 0, 0};
+    s = optkern_adam_step_mixed(&bp, &bg, &bm, &bv32, &none, N, 1, &c, &at);
+    CHECK(s == OPTKERN_STATUS_BLOCK_MISALIGNED, "q8 at offset 3: %s", optkern_status_str(s));
+    CHECK(memcmp(p, p0, sizeof p) == 0, "params changed on a mixed-format error");
+}
+
 /* Adam (Torch and Portable), SGD with momentum and Lion for 3 steps, compared bit for bit with
- * the Rust API's results in `expected`. */
+ * the Rust API's results in `expected`; then the mixed-format rows. */
 static void check_against_rust(const char *expected_path) {
     FILE *f = fopen(expected_path, "r");
     CHECK(f != NULL, "cannot open %s", expected_path);
     if (!f) return;
     char name[64];
     while (fscanf(f, "%63s", name) == 1) {
+        if (strncmp(name, "adam_mixed", 10) == 0) {
+            uint32_t row[N];
+            adam_mixed_row(name, row);
+            for (int i = 0; i < N; i++) {
+                unsigned int want;
+                if (fscanf(f, "%x", &want) != 1) {
+                    CHECK(0, "%s: short line", name);
+                    break;
+                }
+                CHECK(row[i] == want, "%s[%d]: C %08x vs Rust %08x", name, i, (unsigned)row[i], want);
+            }
+            continue;
+        }
         float p[N], g[N], m[N] = {0}, v[N] = {0}, b[N] = {0};
         inputs(p, g, 0);
         for (int step = 1; step <= 3; step++) {
@@ -177,6 +248,7 @@ int main(int argc, char **argv) {
     printf("optkern build: %s\n", optkern_build_info());
     check_against_rust(argv[1]);
     check_statuses();
+    check_mixed_statuses();
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures != 0;
 }

@@ -1,0 +1,702 @@
+//! C functions for mixed storage formats: `optkern_<kernel>_step_mixed` takes every buffer as
+//! an `optkern_buffer` (a format tag and its pointers) and an `optkern_placement`; see
+//! `optkern::format` for the formats and `optkern::<kernel>_step_mixed` for each kernel.
+//!
+//! Checks, before any write: the scalar state pointer (NAdam, ASGD), the config, then every
+//! descriptor (NULL, misaligned, an unknown
+//! format/rounding/map/quantizer value → `OPTKERN_STATUS_INVALID_FORMAT`; a format the
+//! argument cannot take, e.g. q8 gradients, too), every pointer it holds (as for the f32
+//! functions, with `len` elements of the format's size, `ceil(len / 256)` absmax values, `len`
+//! copy elements), overlaps between every written region and every other, and then the
+//! kernel's checks (a q8 state with `offset % 256 ≠ 0` → `OPTKERN_STATUS_BLOCK_MISALIGNED`).
+
+use super::{Raw, Status, config, ffi, no_overlap, slice, slice_mut};
+use crate::Error;
+use crate::format::{
+    Grads, HalfCopy, Params, Placement, Q8_BLOCK, Q8Map, Quantizer, Rounding, State, bf16, f16,
+};
+use crate::*;
+use core::ffi::c_void;
+
+/// A buffer's storage format (`optkern_format`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `float`.
+    F32 = 0,
+    /// bfloat16 (`uint16_t` bits).
+    Bf16 = 1,
+    /// IEEE binary16 (`uint16_t` bits).
+    F16 = 2,
+    /// 8-bit codes (`uint8_t`) with one `float` absmax per 256 elements.
+    Q8 = 3,
+    /// No buffer (a state the options do not use).
+    Unused = 4,
+}
+
+/// One buffer of a mixed-format call (`optkern_buffer`). Enum-like fields are `uint32_t`
+/// and checked.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Buffer {
+    /// An `optkern_format` value.
+    pub format: u32,
+    /// The values (`float`, bf16/f16 bits, or q8 codes); NULL only when `len == 0` or unused.
+    pub data: *mut c_void,
+    /// q8: `ceil(len / 256)` scales; otherwise ignored.
+    pub absmax: *mut f32,
+    /// bf16 parameters or states: 0 round to nearest even, 1 stochastic.
+    pub rounding: u32,
+    /// q8: 0 bitsandbytes' signed map, 1 the unsigned one.
+    pub map: u32,
+    /// q8: 0 nearest, 1 bitsandbytes' CPU quantizer.
+    pub quantizer: u32,
+    /// Parameters with an f32 master only: a bf16 (`copy_format = 1`) or f16 (2) copy of the
+    /// new values written in the same pass, or NULL for none.
+    pub copy: *mut c_void,
+    /// The copy's `optkern_format` (1 or 2) when `copy` is not NULL.
+    pub copy_format: u32,
+}
+
+/// An f32 buffer descriptor (`optkern_buffer_f32`): the common case, for brevity in C.
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_buffer_f32(data: *mut f32) -> Buffer {
+    Buffer {
+        format: Format::F32 as u32,
+        data: data.cast(),
+        absmax: core::ptr::null_mut(),
+        rounding: 0,
+        map: 0,
+        quantizer: 0,
+        copy: core::ptr::null_mut(),
+        copy_format: 0,
+    }
+}
+
+/// What a descriptor is used as.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Params,
+    Grads,
+    State,
+}
+
+/// A checked descriptor: its regions (values, absmax, copy) and enum fields.
+struct Checked {
+    b: Buffer,
+    format: Format,
+    raws: [Raw; 3],
+}
+
+impl Checked {
+    /// An unused buffer (no regions).
+    fn unused() -> Self {
+        let mut b = optkern_buffer_f32(core::ptr::null_mut());
+        b.format = Format::Unused as u32;
+        Checked { b, format: Format::Unused, raws: [Raw::EMPTY; 3] }
+    }
+}
+
+/// Reads and checks a descriptor, before any write.
+///
+/// # Safety
+/// `p` is NULL or points to a readable `optkern_buffer`; its pointers are valid for the
+/// regions the format needs.
+unsafe fn checked(p: *const Buffer, role: Role, len: usize) -> Result<Checked, Status> {
+    if p.is_null() {
+        return Err(Status::NullPointer);
+    }
+    if !(p as usize).is_multiple_of(align_of::<Buffer>()) {
+        return Err(Status::Misaligned);
+    }
+    // SAFETY: non-null, aligned, readable (caller); every field is plain data.
+    let b = unsafe { core::ptr::read(p) };
+    let format = match b.format {
+        0 => Format::F32,
+        1 => Format::Bf16,
+        2 => Format::F16,
+        3 => Format::Q8,
+        4 => Format::Unused,
+        _ => return Err(Status::InvalidFormat),
+    };
+    let takes = match role {
+        Role::Params => matches!(format, Format::F32 | Format::Bf16),
+        Role::Grads => matches!(format, Format::F32 | Format::Bf16 | Format::F16),
+        Role::State => matches!(format, Format::F32 | Format::Bf16 | Format::Q8 | Format::Unused),
+    };
+    if !takes || b.rounding > 1 || b.map > 1 || b.quantizer > 1 {
+        return Err(Status::InvalidFormat);
+    }
+    let written = role != Role::Grads;
+    let none = || Ok::<Raw, Status>(Raw::EMPTY);
+    let data = match format {
+        Format::F32 => Raw::new(b.data.cast::<f32>(), len, written)?,
+        Format::Bf16 | Format::F16 => Raw::new(b.data.cast::<u16>(), len, written)?,
+        Format::Q8 => Raw::new(b.data.cast::<u8>(), len, written)?,
+        Format::Unused => none()?,
+    };
+    let absmax = match format {
+        Format::Q8 => Raw::new(b.absmax.cast_const(), len.div_ceil(Q8_BLOCK), true)?,
+        _ => none()?,
+    };
+    let copy = if role == Role::Params && format == Format::F32 && !b.copy.is_null() {
+        if !matches!(b.copy_format, 1 | 2) {
+            return Err(Status::InvalidFormat);
+        }
+        Raw::new(b.copy.cast::<u16>().cast_const(), len, true)?
+    } else {
+        none()?
+    };
+    Ok(Checked { b, format, raws: [data, absmax, copy] })
+}
+
+/// # Safety
+/// The regions of `c` are valid and do not overlap any other written region of the call.
+unsafe fn rounding(c: &Checked) -> Rounding {
+    if c.b.rounding == 1 { Rounding::Stochastic } else { Rounding::Nearest }
+}
+
+/// # Safety
+/// As [`rounding`].
+unsafe fn as_params<'a>(c: &Checked) -> Params<'a> {
+    // SAFETY: the regions were checked and do not overlap (caller).
+    unsafe {
+        match c.format {
+            Format::Bf16 => {
+                Params::Bf16 { values: slice_mut::<bf16>(c.raws[0]), rounding: rounding(c) }
+            }
+            _ if !c.b.copy.is_null() => {
+                let copy = if c.b.copy_format == 2 {
+                    HalfCopy::F16(slice_mut::<f16>(c.raws[2]))
+                } else {
+                    HalfCopy::Bf16(slice_mut::<bf16>(c.raws[2]))
+                };
+                Params::F32WithCopy { master: slice_mut(c.raws[0]), copy }
+            }
+            _ => Params::F32(slice_mut(c.raws[0])),
+        }
+    }
+}
+
+/// # Safety
+/// As [`rounding`].
+unsafe fn as_grads<'a>(c: &Checked) -> Grads<'a> {
+    // SAFETY: as in `params`.
+    unsafe {
+        match c.format {
+            Format::Bf16 => Grads::Bf16(slice::<bf16>(c.raws[0])),
+            Format::F16 => Grads::F16(slice::<f16>(c.raws[0])),
+            _ => Grads::F32(slice(c.raws[0])),
+        }
+    }
+}
+
+/// # Safety
+/// As [`rounding`].
+unsafe fn as_state<'a>(c: &Checked) -> State<'a> {
+    // SAFETY: as in `params`.
+    unsafe {
+        match c.format {
+            Format::Bf16 => {
+                State::Bf16 { values: slice_mut::<bf16>(c.raws[0]), rounding: rounding(c) }
+            }
+            Format::Q8 => State::Q8 {
+                codes: slice_mut::<u8>(c.raws[0]),
+                absmax: slice_mut(c.raws[1]),
+                map: if c.b.map == 1 { Q8Map::Unsigned } else { Q8Map::Signed },
+                quantizer: if c.b.quantizer == 1 { Quantizer::BnbCpu } else { Quantizer::Nearest },
+            },
+            Format::Unused => State::Unused,
+            _ => State::F32(slice_mut(c.raws[0])),
+        }
+    }
+}
+
+/// Reads the placement (NULL: offset 0, seed 0, counter 0).
+///
+/// # Safety
+/// `p` is NULL or points to a readable `optkern_placement`.
+unsafe fn placement(p: *const Placement) -> Result<Placement, Status> {
+    if p.is_null() {
+        return Ok(Placement::default());
+    }
+    if !(p as usize).is_multiple_of(align_of::<Placement>()) {
+        return Err(Status::Misaligned);
+    }
+    // SAFETY: non-null, aligned, readable; plain integers.
+    Ok(unsafe { core::ptr::read(p) })
+}
+
+/// Checks `params`, `grads` and the states (in argument order: the first problem is the one
+/// reported), and every region against every other.
+///
+/// # Safety
+/// As [`checked`] for each.
+unsafe fn check_all<const S: usize>(
+    len: usize,
+    p: *const Buffer,
+    g: *const Buffer,
+    states: [*const Buffer; S],
+) -> Result<(Checked, Checked, [Checked; S]), Status> {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let p = checked(p, Role::Params, len)?;
+        let g = checked(g, Role::Grads, len)?;
+        let mut first_error = Ok(());
+        let s: [Checked; S] = core::array::from_fn(|k| {
+            checked(states[k], Role::State, len).unwrap_or_else(|e| {
+                if first_error.is_ok() {
+                    first_error = Err(e);
+                }
+                Checked::unused()
+            })
+        });
+        first_error?;
+        let mut raws = [Raw::EMPTY; 3 * (2 + 5)];
+        let mut n = 0;
+        for c in [&p, &g].into_iter().chain(s.iter()) {
+            for r in c.raws {
+                if let Some(slot) = raws.get_mut(n) {
+                    *slot = r;
+                    n += 1;
+                }
+            }
+        }
+        no_overlap(raws.get(..n).unwrap_or_default())?;
+        Ok((p, g, s))
+    }
+}
+
+/// The body of every `optkern_<kernel>_step_mixed`: the config, the placement, every
+/// descriptor and region checked, then `call` with the Rust arguments.
+///
+/// # Safety
+/// As [`checked`] for each descriptor; `cfg` and `at` as for the f32 functions.
+unsafe fn mixed_call<C: super::CConfig, const S: usize>(
+    cfg: *const C,
+    at: *const Placement,
+    params: *const Buffer,
+    grads: *const Buffer,
+    states: [*const Buffer; S],
+    len: usize,
+    call: impl FnOnce(&C, Params, Grads, [State; S], &Placement) -> Result<(), Error>,
+) -> Status {
+    ffi(|| {
+        // SAFETY: the config, the placement and every descriptor and region are checked
+        // (NULL, alignment, size, enum values, overlap) before a slice is made; the caller
+        // guarantees each pointer is valid for what its format needs.
+        unsafe {
+            let cfg = config(cfg)?;
+            let at = placement(at)?;
+            let (p, g, s) = check_all(len, params, grads, states)?;
+            let states = s.each_ref().map(|c| as_state(c));
+            call(&cfg, as_params(&p), as_grads(&g), states, &at)?;
+        }
+        Ok(())
+    })
+}
+
+/// A scalar state: read, and written back only on success.
+///
+/// # Safety
+/// `p` passed `out_ok` and is valid for reads and writes of a `T` (plain f32 fields: any bits
+/// are valid).
+unsafe fn with_state<T: Copy>(
+    p: *mut T,
+    f: impl FnOnce(&mut T) -> Result<(), Error>,
+) -> Result<(), Error> {
+    // SAFETY: non-null and aligned (checked by the caller), readable and writable.
+    let mut v = unsafe { core::ptr::read(p) };
+    f(&mut v)?;
+    // SAFETY: as above.
+    unsafe { core::ptr::write(p, v) };
+    Ok(())
+}
+
+/// [`adam_step_mixed`] (AdamW with `decoupled_weight_decay`).
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_adam_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    exp_avg: *const Buffer,
+    exp_avg_sq: *const Buffer,
+    max_exp_avg_sq: *const Buffer,
+    len: usize,
+    step: u32,
+    cfg: *const AdamConfig,
+    at: *const Placement,
+) -> Status {
+    let s = [exp_avg, exp_avg_sq, max_exp_avg_sq];
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(cfg, at, params, grads, s, len, |c, p, g, [m, v, vmax], at| {
+            adam_step_mixed(p, g, m, v, vmax, step, c, at)
+        })
+    }
+}
+
+/// [`sgd_step_mixed`].
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_sgd_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    momentum_buffer: *const Buffer,
+    len: usize,
+    step: u32,
+    cfg: *const SgdConfig,
+    at: *const Placement,
+) -> Status {
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(cfg, at, params, grads, [momentum_buffer], len, |c, p, g, [b], at| {
+            sgd_step_mixed(p, g, b, step, c, at)
+        })
+    }
+}
+
+/// [`momentum_step_mixed`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_momentum_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    velocity: *const Buffer,
+    len: usize,
+    cfg: *const MomentumConfig,
+    at: *const Placement,
+) -> Status {
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(cfg, at, params, grads, [velocity], len, |c, p, g, [v], at| {
+            momentum_step_mixed(p, g, v, c, at)
+        })
+    }
+}
+
+/// [`adagrad_step_mixed`].
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_adagrad_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    sum: *const Buffer,
+    len: usize,
+    step: u32,
+    cfg: *const AdagradConfig,
+    at: *const Placement,
+) -> Status {
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(cfg, at, params, grads, [sum], len, |c, p, g, [s], at| {
+            adagrad_step_mixed(p, g, s, step, c, at)
+        })
+    }
+}
+
+/// [`rmsprop_step_mixed`].
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_rmsprop_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    square_avg: *const Buffer,
+    momentum_buffer: *const Buffer,
+    grad_avg: *const Buffer,
+    len: usize,
+    cfg: *const RmspropConfig,
+    at: *const Placement,
+) -> Status {
+    let s = [square_avg, momentum_buffer, grad_avg];
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(cfg, at, params, grads, s, len, |c, p, g, [sq, b, ga], at| {
+            rmsprop_step_mixed(p, g, sq, b, ga, c, at)
+        })
+    }
+}
+
+/// [`adamax_step_mixed`].
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_adamax_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    exp_avg: *const Buffer,
+    exp_inf: *const Buffer,
+    len: usize,
+    step: u32,
+    cfg: *const AdamaxConfig,
+    at: *const Placement,
+) -> Status {
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(cfg, at, params, grads, [exp_avg, exp_inf], len, |c, p, g, [m, u], at| {
+            adamax_step_mixed(p, g, m, u, step, c, at)
+        })
+    }
+}
+
+/// [`adadelta_step_mixed`].
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_adadelta_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    square_avg: *const Buffer,
+    acc_delta: *const Buffer,
+    len: usize,
+    cfg: *const AdadeltaConfig,
+    at: *const Placement,
+) -> Status {
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(cfg, at, params, grads, [square_avg, acc_delta], len, |c, p, g, [sq, a], at| {
+            adadelta_step_mixed(p, g, sq, a, c, at)
+        })
+    }
+}
+
+/// [`nadam_step_mixed`]; `state` (start from `{ .mu_product = 1 }`) is updated only on
+/// success.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_nadam_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    exp_avg: *const Buffer,
+    exp_avg_sq: *const Buffer,
+    state: *mut NadamState,
+    len: usize,
+    step: u32,
+    cfg: *const NadamConfig,
+    at: *const Placement,
+) -> Status {
+    // The state pointer is checked first (NULL or misaligned: nothing is written).
+    if let Err(status) = super::out_ok(state) {
+        return status;
+    }
+    // SAFETY: forwarded to `mixed_call`; `state` as `with_state` requires.
+    unsafe {
+        mixed_call(cfg, at, params, grads, [exp_avg, exp_avg_sq], len, |c, p, g, [m, v], at| {
+            with_state(state, |st| nadam_step_mixed(p, g, m, v, st, step, c, at))
+        })
+    }
+}
+
+/// [`radam_step_mixed`].
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_radam_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    exp_avg: *const Buffer,
+    exp_avg_sq: *const Buffer,
+    len: usize,
+    step: u32,
+    cfg: *const RadamConfig,
+    at: *const Placement,
+) -> Status {
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(cfg, at, params, grads, [exp_avg, exp_avg_sq], len, |c, p, g, [m, v], at| {
+            radam_step_mixed(p, g, m, v, step, c, at)
+        })
+    }
+}
+
+/// [`asgd_step_mixed`]; `state` (from `optkern_asgd_state_new`) is updated only on success.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_asgd_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    ax: *const Buffer,
+    state: *mut AsgdState,
+    len: usize,
+    step: u32,
+    cfg: *const AsgdConfig,
+    at: *const Placement,
+) -> Status {
+    // The state pointer is checked first (NULL or misaligned: nothing is written).
+    if let Err(status) = super::out_ok(state) {
+        return status;
+    }
+    // SAFETY: forwarded to `mixed_call`; `state` as `with_state` requires.
+    unsafe {
+        mixed_call(cfg, at, params, grads, [ax], len, |c, p, g, [a], at| {
+            with_state(state, |st| asgd_step_mixed(p, g, a, st, step, c, at))
+        })
+    }
+}
+
+/// [`rprop_step_mixed`].
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_rprop_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    prev: *const Buffer,
+    step_size: *const Buffer,
+    len: usize,
+    step: u32,
+    cfg: *const RpropConfig,
+    at: *const Placement,
+) -> Status {
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(cfg, at, params, grads, [prev, step_size], len, |c, p, g, [pr, ss], at| {
+            rprop_step_mixed(p, g, pr, ss, step, c, at)
+        })
+    }
+}
+
+/// [`lion_step_mixed`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lion_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    exp_avg: *const Buffer,
+    len: usize,
+    cfg: *const LionConfig,
+    at: *const Placement,
+) -> Status {
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(cfg, at, params, grads, [exp_avg], len, |c, p, g, [m], at| {
+            lion_step_mixed(p, g, m, c, at)
+        })
+    }
+}
+
+/// [`format::f32_to_bf16`](crate::format::f32_to_bf16): `out[i]` = the bf16 bits of `x[i]`,
+/// rounded as `rounding` says (0 nearest even, 1 stochastic with `at`'s bits, stream 0; `at`
+/// may be NULL for offset, seed and counter 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_f32_to_bf16(
+    x: *const f32,
+    out: *mut u16,
+    len: usize,
+    rounding: u32,
+    at: *const Placement,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`; `at` is checked by `placement`.
+        unsafe {
+            let at = placement(at)?;
+            let rounding = match rounding {
+                0 => Rounding::Nearest,
+                1 => Rounding::Stochastic,
+                _ => return Err(Status::InvalidFormat),
+            };
+            let b = super::buffers!(len; out out, in x);
+            crate::format::f32_to_bf16(slice(b[1]), slice_mut::<bf16>(b[0]), rounding, &at)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`format::bf16_to_f32`](crate::format::bf16_to_f32): exact.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_bf16_to_f32(x: *const u16, out: *mut f32, len: usize) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let b = super::buffers!(len; out out, in x);
+            crate::format::bf16_to_f32(slice::<bf16>(b[1]), slice_mut(b[0]))?;
+        }
+        Ok(())
+    })
+}
+
+/// [`format::f32_to_f16`](crate::format::f32_to_f16): IEEE round to nearest even.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_f32_to_f16(x: *const f32, out: *mut u16, len: usize) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let b = super::buffers!(len; out out, in x);
+            crate::format::f32_to_f16(slice(b[1]), slice_mut::<f16>(b[0]))?;
+        }
+        Ok(())
+    })
+}
+
+/// [`format::f16_to_f32`](crate::format::f16_to_f32): exact.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_f16_to_f32(x: *const u16, out: *mut f32, len: usize) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let b = super::buffers!(len; out out, in x);
+            crate::format::f16_to_f32(slice::<f16>(b[1]), slice_mut(b[0]))?;
+        }
+        Ok(())
+    })
+}
+
+/// [`format::q8_quantize`](crate::format::q8_quantize): `codes` (`len`) and `absmax`
+/// (`ceil(len / 256)`) from `x`; `map` 0 signed / 1 unsigned, `quantizer` 0 nearest / 1
+/// bitsandbytes' CPU rule.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_q8_quantize(
+    x: *const f32,
+    codes: *mut u8,
+    absmax: *mut f32,
+    len: usize,
+    map: u32,
+    quantizer: u32,
+) -> Status {
+    ffi(|| {
+        if map > 1 || quantizer > 1 {
+            return Err(Status::InvalidFormat);
+        }
+        let map = if map == 1 { Q8Map::Unsigned } else { Q8Map::Signed };
+        let quantizer = if quantizer == 1 { Quantizer::BnbCpu } else { Quantizer::Nearest };
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let raws = [
+                Raw::new(codes.cast_const(), len, true)?,
+                Raw::new(absmax.cast_const(), len.div_ceil(Q8_BLOCK), true)?,
+                Raw::new(x, len, false)?,
+            ];
+            no_overlap(&raws)?;
+            crate::format::q8_quantize(
+                slice(raws[2]),
+                slice_mut(raws[0]),
+                slice_mut(raws[1]),
+                map,
+                quantizer,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`format::q8_dequantize`](crate::format::q8_dequantize).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_q8_dequantize(
+    codes: *const u8,
+    absmax: *const f32,
+    out: *mut f32,
+    len: usize,
+    map: u32,
+) -> Status {
+    ffi(|| {
+        if map > 1 {
+            return Err(Status::InvalidFormat);
+        }
+        let map = if map == 1 { Q8Map::Unsigned } else { Q8Map::Signed };
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let raws = [
+                Raw::new(out.cast_const(), len, true)?,
+                Raw::new(codes, len, false)?,
+                Raw::new(absmax, len.div_ceil(Q8_BLOCK), false)?,
+            ];
+            no_overlap(&raws)?;
+            crate::format::q8_dequantize(slice(raws[1]), slice(raws[2]), map, slice_mut(raws[0]))?;
+        }
+        Ok(())
+    })
+}
