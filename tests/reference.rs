@@ -187,3 +187,56 @@ fn factored_adafactor_matches_the_reference() {
         }
     }
 }
+
+/// The textbook constructors are the source notes' forms as their documentation states them,
+/// written out here independently of the constructors: ε inside the root (Adagrad ε = 1e-8;
+/// RMSProp ρ = 0.9, η = 1e-3, ε = 1e-6), in the Portable profile (checked bit for bit with the
+/// bit model's Portable order).
+#[test]
+fn textbook_constructors_are_the_documented_forms() {
+    use optkern_reference::bits::{self, Ops};
+    let portable = Ops { torch: false, fused: optkern::FUSED_MUL_ADD };
+    let mut data = Data::new(11);
+    let p0 = data.vec(N, Kind::Param);
+    let h = reference::Adagrad {
+        lr: 1e-2,
+        lr_decay: 0.0,
+        weight_decay: 0.0,
+        initial_accumulator_value: 0.0,
+        eps: 1e-8,
+        eps_inside_sqrt: true,
+        maximize: false,
+        grad_scale: 1.0,
+    };
+    let (mut p, mut s) = (p0.clone(), vec![0.0f32; N]);
+    let (mut pm, mut sm) = (p0.clone(), vec![0.0f32; N]);
+    let (mut pr, mut sr) = (widen(&p0), vec![0.0; N]);
+    for t in 1..=STEPS {
+        let g = input(&mut data, Kind::Grad);
+        optkern::adagrad_step(&mut p, &g, &mut s, t, &optkern::AdagradConfig::textbook()).unwrap();
+        bits::adagrad(portable, &mut pm, &g, &mut sm, t, &h);
+        reference::adagrad(&mut pr, &widen(&g), &mut sr, t, &h);
+        common::assert_same_bits(&p, &pm, &format!("adagrad textbook step {t}"));
+        check(&p, &pr, &format!("adagrad textbook step {t}"));
+    }
+    let h = reference::Rmsprop {
+        lr: 1e-3,
+        alpha: 0.9,
+        eps: 1e-6,
+        weight_decay: 0.0,
+        momentum: 0.0,
+        centered: false,
+        eps_inside_sqrt: true,
+        maximize: false,
+        grad_scale: 1.0,
+    };
+    let (mut p, mut s) = (p0.clone(), vec![0.0f32; N]);
+    let (mut pm, mut sm) = (p0.clone(), vec![0.0f32; N]);
+    for t in 1..=STEPS {
+        let g = input(&mut data, Kind::Grad);
+        let cfg = optkern::RmspropConfig::textbook();
+        optkern::rmsprop_step(&mut p, &g, &mut s, &mut [], &mut [], &cfg).unwrap();
+        bits::rmsprop(portable, &mut pm, &g, &mut sm, &mut [], &mut [], &h);
+        common::assert_same_bits(&p, &pm, &format!("rmsprop textbook step {t}"));
+    }
+}

@@ -194,6 +194,8 @@ pub fn adafactor_configs() -> Vec<(&'static str, AdafactorConfig)> {
         ("wd_d", AdafactorConfig { weight_decay: 0.1, d: 2.0, beta2_decay: -0.5, ..d }),
         ("maximize_eps", AdafactorConfig { maximize: true, eps1: 1e-3, eps2: 1e-2, ..d }),
         ("scale_eps", AdafactorConfig { grad_scale: 0.37, eps1: 0.5, ..d }),
+        // η above 1/√t from step 2 on: the relative step size min(η, 1/√t) takes its second arm.
+        ("relative_step", AdafactorConfig { lr: 1.0, ..d }),
     ]
 }
 
