@@ -8,7 +8,10 @@
 //! cargo run --release --example train_digits [-- --epochs 30 --seed 7 --out target/demo --check]
 //! ```
 //! Writes `loss.svg` (training loss per optimizer) and `grad_norm.svg` (the gradient norm over
-//! training) to the output folder and prints a table of test accuracy, final loss and time.
+//! training) to the output folder and prints a table of test accuracy, final loss and time,
+//! then the same for Adam in five storage formats (fp32; bf16 gradients with a bf16 copy of
+//! the weights for the forward pass; bf16 moments; q8 moments; pure bf16 with stochastic
+//! rounding), with the bytes of optimizer state per parameter.
 //! Deterministic for a given seed.
 
 #[path = "common/svg.rs"]
@@ -132,6 +135,124 @@ enum Opt {
     Radam(RadamConfig, Vec<f32>, Vec<f32>),
     Lion(LionConfig, Vec<f32>),
     Lamb(LambConfig, Vec<f32>, Vec<f32>),
+    /// Adam in a mixed-precision storage variant.
+    Mixed(AdamConfig, Mixed),
+}
+
+/// The storage of a mixed-precision Adam run (`optkern::format`).
+#[derive(Clone, Copy, PartialEq)]
+enum Variant {
+    /// Everything f32.
+    Fp32,
+    /// bf16 gradients; the f32 master also writes a bf16 copy, which the forward pass uses.
+    Bf16GradsCopy,
+    /// f32 parameters and gradients, bf16 moments (rounded to nearest).
+    Bf16States,
+    /// f32 parameters and gradients, q8 moments (bitsandbytes' maps and CPU quantizer: it never
+    /// rounds a small second moment to exactly 0, which the nearest quantizer does, and
+    /// `m/(√0 + ε)` then blows the step up: measured, training loss 8.9 after 4 epochs).
+    Q8States,
+    /// bf16 parameters (stochastic rounding), gradients and moments.
+    PureBf16,
+}
+
+/// Every buffer a variant may use.
+struct Mixed {
+    variant: Variant,
+    /// The f32 master weights of the copy variant (the forward pass reads the bf16 copy).
+    master: Vec<f32>,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    m16: Vec<format::bf16>,
+    v16: Vec<format::bf16>,
+    codes: [Vec<u8>; 2],
+    absmax: [Vec<f32>; 2],
+    p16: Vec<format::bf16>,
+    g16: Vec<format::bf16>,
+}
+
+impl Mixed {
+    fn new(variant: Variant, init: &[f32]) -> Self {
+        let z16 = vec![format::bf16::ZERO; PARAMS];
+        let mut p16 = z16.clone();
+        format::f32_to_bf16(init, &mut p16, format::Rounding::Nearest, &Default::default())
+            .expect("lengths");
+        let blocks = PARAMS.div_ceil(format::Q8_BLOCK);
+        Mixed {
+            variant,
+            master: init.to_vec(),
+            m: vec![0.0; PARAMS],
+            v: vec![0.0; PARAMS],
+            m16: z16.clone(),
+            v16: z16.clone(),
+            codes: [vec![127; PARAMS], vec![0; PARAMS]],
+            absmax: [vec![0.0; blocks], vec![0.0; blocks]],
+            p16,
+            g16: z16,
+        }
+    }
+
+    /// Bytes of optimizer state per parameter.
+    fn state_bytes(&self) -> f64 {
+        match self.variant {
+            Variant::Fp32 | Variant::Bf16GradsCopy => 8.0,
+            Variant::Bf16States | Variant::PureBf16 => 4.0,
+            Variant::Q8States => 2.0 + 8.0 / format::Q8_BLOCK as f64,
+        }
+    }
+
+    /// One Adam step on `p` (the f32 parameters the forward pass reads) from `g`.
+    fn step(&mut self, p: &mut [f32], g: &[f32], t: u32, cfg: &AdamConfig) -> Result<(), Error> {
+        use format::{Grads, HalfCopy, Params, Placement, Q8Map, Quantizer, Rounding, State};
+        let at = Placement { offset: 0, seed: 42, counter: u64::from(t) };
+        let nearest = Rounding::Nearest;
+        let half_grads = matches!(self.variant, Variant::Bf16GradsCopy | Variant::PureBf16);
+        if half_grads {
+            format::f32_to_bf16(g, &mut self.g16, nearest, &at)?;
+        }
+        let grads = if half_grads { Grads::Bf16(&self.g16) } else { Grads::F32(g) };
+        let Mixed { master, m, v, m16, v16, codes, absmax, p16, .. } = self;
+        let [c1, c2] = codes;
+        let [a1, a2] = absmax;
+        let (params, ms, vs) = match self.variant {
+            Variant::Fp32 => (Params::F32(&mut *p), State::F32(m), State::F32(v)),
+            Variant::Bf16GradsCopy => {
+                let copy = HalfCopy::Bf16(&mut *p16);
+                (Params::F32WithCopy { master, copy }, State::F32(m), State::F32(v))
+            }
+            Variant::Bf16States => (
+                Params::F32(&mut *p),
+                State::Bf16 { values: m16, rounding: nearest },
+                State::Bf16 { values: v16, rounding: nearest },
+            ),
+            Variant::Q8States => (
+                Params::F32(&mut *p),
+                State::Q8 {
+                    codes: c1,
+                    absmax: a1,
+                    map: Q8Map::Signed,
+                    quantizer: Quantizer::BnbCpu,
+                },
+                State::Q8 {
+                    codes: c2,
+                    absmax: a2,
+                    map: Q8Map::Unsigned,
+                    quantizer: Quantizer::BnbCpu,
+                },
+            ),
+            Variant::PureBf16 => (
+                Params::Bf16 { values: &mut *p16, rounding: Rounding::Stochastic },
+                State::Bf16 { values: m16, rounding: nearest },
+                State::Bf16 { values: v16, rounding: nearest },
+            ),
+        };
+        adam_step_mixed(params, grads, ms, vs, State::Unused, t, cfg, &at)?;
+        // The forward pass reads the half-precision weights where the variant keeps them.
+        if matches!(self.variant, Variant::Bf16GradsCopy | Variant::PureBf16) {
+            format::bf16_to_f32(&self.p16, p)?;
+        }
+        Ok(())
+    }
 }
 
 fn optimizers() -> Vec<(&'static str, f64, Opt)> {
@@ -213,7 +334,19 @@ fn main() -> Result<(), Error> {
     let mut loss_curves = Vec::new();
     let mut norm_curves = Vec::new();
     let mut rows = Vec::new();
-    for (name, base_lr, mut opt) in optimizers() {
+    let mixed_runs = [
+        ("Adam fp32", Variant::Fp32),
+        ("Adam bf16 grads + bf16 copy", Variant::Bf16GradsCopy),
+        ("Adam bf16 states", Variant::Bf16States),
+        ("Adam q8 states", Variant::Q8States),
+        ("Adam pure bf16 (SR)", Variant::PureBf16),
+    ];
+    let runs =
+        optimizers().into_iter().chain(mixed_runs.iter().map(|&(name, v)| {
+            (name, 3e-3, Opt::Mixed(AdamConfig::default(), Mixed::new(v, &init)))
+        }));
+    let mut mixed_rows = Vec::new();
+    for (name, base_lr, mut opt) in runs {
         let mut p = init.clone();
         let mut g = vec![0.0f32; PARAMS];
         let mut ahead = vec![0.0f32; PARAMS];
@@ -306,6 +439,9 @@ fn main() -> Result<(), Error> {
                     Opt::Lamb(c, m, v) => {
                         lamb_step(&mut p, &g, m, v, t, &LambConfig { lr, grad_scale: s, ..*c })?
                     }
+                    Opt::Mixed(c, mixed) => {
+                        mixed.step(&mut p, &g, t, &AdamConfig { lr, grad_scale: s, ..*c })?
+                    }
                 }
                 sum += f64::from(loss) * batch.len() as f64;
                 count += batch.len();
@@ -324,6 +460,10 @@ fn main() -> Result<(), Error> {
             100.0 * acc,
             elapsed.as_secs_f64()
         );
+        if let Opt::Mixed(_, mixed) = &opt {
+            mixed_rows.push((name, acc, final_loss, mixed.state_bytes(), mixed.variant));
+            continue;
+        }
         rows.push((name, acc, losses.first().map_or(f64::NAN, |l| l.1), final_loss, elapsed));
         loss_curves.push((name.to_string(), losses));
         // One point per epoch: the mean gradient norm over its steps.
@@ -338,6 +478,12 @@ fn main() -> Result<(), Error> {
     println!("\n| optimizer | test accuracy | final training loss | time |\n|---|---|---|---|");
     for (name, acc, _, loss, time) in &rows {
         println!("| {name} | {:.1} % | {loss:.4} | {:.2} s |", 100.0 * acc, time.as_secs_f64());
+    }
+    println!(
+        "\nMixed precision (Adam, the same schedule):\n\n| storage | test accuracy | final training loss | optimizer state per parameter |\n|---|---|---|---|"
+    );
+    for (name, acc, loss, bytes, _) in &mixed_rows {
+        println!("| {name} | {:.1} % | {loss:.4} | {bytes:.2} B |", 100.0 * acc);
     }
     std::fs::create_dir_all(&args.out).expect("output folder");
     let loss_svg = svg::line_chart(
@@ -370,6 +516,16 @@ fn main() -> Result<(), Error> {
         if args.epochs >= 20 {
             let adam = rows.iter().find(|r| r.0 == "Adam").expect("Adam ran");
             assert!(adam.1 >= 0.95, "Adam reached only {}", adam.1);
+        }
+        // Mixed precision: every variant learns; with the full schedule bf16 and q8 states
+        // stay within half a point of fp32 (seeds 7, 8, 9: fp32 97.8/97.2/97.2 %, bf16 states
+        // 97.8/97.5/97.2 %, q8 states 97.8/97.5/97.2 %).
+        let fp32 = mixed_rows.iter().find(|r| r.4 == Variant::Fp32).expect("fp32 ran").1;
+        for (name, acc, _, _, variant) in &mixed_rows {
+            assert!(*acc > floor, "{name}: test accuracy {acc}");
+            if args.epochs >= 20 && matches!(variant, Variant::Bf16States | Variant::Q8States) {
+                assert!(fp32 - acc <= 0.005, "{name}: {acc} vs fp32 {fp32}");
+            }
         }
         println!("check: every optimizer learned");
     }

@@ -499,3 +499,30 @@ fn stochastic_rounding_is_unbiased() {
         assert!(out.iter().zip(&exact).all(|(b, x)| b.to_f32().to_bits() == x.to_bits()));
     }
 }
+
+/// The non-finite check and unscale read half-precision gradients: a NaN or ±∞ in any format
+/// is found, and unscaling equals widening then one multiply.
+#[test]
+fn non_finite_check_and_unscale_read_every_gradient_format() {
+    let n = 100;
+    let mut data = Data::new(3);
+    let g = data.vec(n, Kind::Signed);
+    for fmt in [GFmt::F32, GFmt::Bf16, GFmt::F16] {
+        let (buf, widened) = grads(&g, fmt);
+        assert!(format::all_finite(&[buf.grads(0..n)]));
+        let mut out = vec![0.0f32; n];
+        assert!(!format::unscale(buf.grads(0..n), 0.25, &mut out).unwrap());
+        assert!(out.iter().zip(&widened).all(|(o, w)| o.to_bits() == (w * 0.25).to_bits()));
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut gb = g.clone();
+            gb[37] = bad;
+            let (buf, _) = grads(&gb, fmt);
+            assert!(!format::all_finite(&[buf.grads(0..n)]), "{fmt:?} {bad}");
+            assert!(format::unscale(buf.grads(0..n), 0.5, &mut out).unwrap());
+        }
+    }
+    let (buf, _) = grads(&g, GFmt::Bf16);
+    let mut out = vec![7.0f32; n];
+    assert!(format::unscale(buf.grads(0..n), f32::NAN, &mut out).is_err());
+    assert!(out.iter().all(|&x| x == 7.0));
+}

@@ -508,3 +508,36 @@ pub fn q8_dequantize(
 pub fn sr_bits(at: &Placement, stream: u64, index: u64) -> u16 {
     sr::Stream::new(at.seed, at.counter, stream).rand16(index)
 }
+
+/// Whether every gradient of every slice is finite, whatever its format: the check of the
+/// non-finite guard ([`crate::step_if_finite`]) for half-precision gradients. An f16 or bf16
+/// value is non-finite exactly when its exponent bits are all ones, so nothing is converted.
+pub fn all_finite(grads: &[Grads]) -> bool {
+    grads.iter().all(|g| match g {
+        Grads::F32(v) => v.iter().all(|x| x.is_finite()),
+        Grads::Bf16(v) => v.iter().all(|x| x.to_bits() & 0x7F80 != 0x7F80),
+        Grads::F16(v) => v.iter().all(|x| x.to_bits() & 0x7C00 != 0x7C00),
+    })
+}
+
+/// GradScaler's unscale for gradients in any format: `out[i] = f32(grads[i]) · inv_scale`
+/// (exact widening, one f32 multiply), and whether any gradient was non-finite (checked on
+/// the values before unscaling, as torch does). Half-precision gradients are read, never
+/// written: with loss scaling the usual path passes `grad_scale = inv_scale` to the step
+/// instead, which costs no pass at all.
+///
+/// # Errors
+/// [`Error::InvalidHyperparameter`] if `inv_scale` is NaN, infinite or negative;
+/// [`Error::LengthMismatch`] if `out` differs in length from `grads`. Nothing is written then.
+pub fn unscale(grads: Grads, inv_scale: f32, out: &mut [f32]) -> Result<bool, Error> {
+    crate::validate::non_negative("inv_scale", f64::from(inv_scale))?;
+    crate::validate::len("out", grads.len(), out.len())?;
+    let found_inf = !all_finite(&[grads]);
+    match grads {
+        Grads::F32(v) => out.copy_from_slice(v),
+        Grads::Bf16(v) => half::widen_bf16(v, out),
+        Grads::F16(v) => half::widen_f16(v, out),
+    }
+    out.iter_mut().for_each(|x| *x *= inv_scale);
+    Ok(found_inf)
+}

@@ -40,6 +40,12 @@ pub enum Q8Map {
 }
 
 /// How a `q8` block is rounded to codes (see the module documentation).
+///
+/// For a **second moment** (Adam's `v`) prefer [`Quantizer::BnbCpu`]: [`Quantizer::Nearest`]
+/// rounds a value below half the smallest code (3.25·10⁻⁷ of the block's absmax) to exactly
+/// 0, and a step `m/(√v + ε)` with `v = 0` is `m/ε`; bitsandbytes' CPU rule never produces the
+/// zero code for a non-zero value (measured on the digits demo: training loss 8.9 after 4
+/// epochs with `Nearest`, 0.35 with `BnbCpu`, fp32 0.36).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum Quantizer {
