@@ -57,6 +57,55 @@ fn kernels_never_allocate() {
         }
     }
     assert!(calls > 1000);
+    // The mixed-format path (bf16 gradients and copy, q8 and stochastic bf16 states).
+    use optkern::format::{
+        self, Grads, HalfCopy, Params, Placement, Q8Map, Quantizer, Rounding, State, bf16,
+    };
+    let mut mixed_calls = 0;
+    for case in cases.iter().filter(|c| c.mixed.is_some()) {
+        let n = 1000;
+        let states = case.muts.len() - 1;
+        let (mut p, g) = (vec![0.5f32; n], vec![bf16::from_f32(0.1); n]);
+        let mut copy = vec![bf16::ZERO; n];
+        let mut codes = vec![vec![0u8; n]; states];
+        let mut absmax = vec![vec![0.0f32; n.div_ceil(format::Q8_BLOCK)]; states];
+        let mut halves = vec![vec![bf16::ZERO; n]; states];
+        for t in 1..=2 {
+            let state_list: Vec<State> = codes
+                .iter_mut()
+                .zip(absmax.iter_mut())
+                .zip(halves.iter_mut())
+                .enumerate()
+                .map(|(k, ((c, a), h))| {
+                    if k % 2 == 0 {
+                        State::Q8 {
+                            codes: c,
+                            absmax: a,
+                            map: Q8Map::Signed,
+                            quantizer: Quantizer::BnbCpu,
+                        }
+                    } else {
+                        State::Bf16 { values: h, rounding: Rounding::Stochastic }
+                    }
+                })
+                .collect();
+            let params = Params::F32WithCopy { master: &mut p, copy: HalfCopy::Bf16(&mut copy) };
+            let at = Placement { offset: 0, seed: 3, counter: t };
+            let before = allocations();
+            let ok = (case.mixed.as_ref().unwrap())(
+                Width::NATIVE,
+                params,
+                Grads::Bf16(&g),
+                state_list,
+                t as u32,
+                &at,
+            );
+            let after = allocations();
+            assert_eq!(after, before, "{} mixed allocated", case.name);
+            mixed_calls += usize::from(ok.is_ok());
+        }
+    }
+    assert!(mixed_calls > 100, "{mixed_calls}");
     // The training utilities too.
     let mut data = Data::new(5);
     let (mut g, mut acc) = (data.vec(4099, common::Kind::Grad), vec![0.0f32; 4099]);
