@@ -136,7 +136,7 @@ enum Opt {
     Lion(LionConfig, Vec<f32>),
     Lamb(LambConfig, Vec<f32>, Vec<f32>),
     /// Adam in a mixed-precision storage variant.
-    Mixed(AdamConfig, Mixed),
+    Mixed(AdamConfig, Box<Mixed>),
 }
 
 /// The storage of a mixed-precision Adam run (`optkern::format`).
@@ -341,10 +341,9 @@ fn main() -> Result<(), Error> {
         ("Adam q8 states", Variant::Q8States),
         ("Adam pure bf16 (SR)", Variant::PureBf16),
     ];
-    let runs =
-        optimizers().into_iter().chain(mixed_runs.iter().map(|&(name, v)| {
-            (name, 3e-3, Opt::Mixed(AdamConfig::default(), Mixed::new(v, &init)))
-        }));
+    let runs = optimizers().into_iter().chain(mixed_runs.iter().map(|&(name, v)| {
+        (name, 3e-3, Opt::Mixed(AdamConfig::default(), Box::new(Mixed::new(v, &init))))
+    }));
     let mut mixed_rows = Vec::new();
     for (name, base_lr, mut opt) in runs {
         let mut p = init.clone();

@@ -64,11 +64,12 @@ where
         }
         let mut outs = [[0.0f32; N]; M];
         let mut ins = [[0.0f32; N]; I];
+        // Element-wise copies (the remainders hold `live` elements): no length check to fail.
         for (pad, s) in outs.iter_mut().zip(&self.out_rest) {
-            pad[..live].copy_from_slice(s);
+            pad.iter_mut().zip(s.iter()).for_each(|(d, &x)| *d = x);
         }
         for (pad, s) in ins.iter_mut().zip(&self.in_rest) {
-            pad[..live].copy_from_slice(s);
+            pad.iter_mut().zip(s.iter()).for_each(|(d, &x)| *d = x);
         }
         Some(Tail { outs, ins, rest: self.out_rest, live })
     }
@@ -95,7 +96,7 @@ impl<const N: usize, const M: usize, const I: usize> Tail<'_, N, M, I> {
     pub(crate) fn store(self) {
         let live = self.live;
         for (pad, s) in self.outs.iter().zip(self.rest) {
-            s.copy_from_slice(&pad[..live]);
+            s.iter_mut().zip(pad.iter().take(live)).for_each(|(d, &x)| *d = x);
         }
     }
 }

@@ -84,12 +84,12 @@ impl BlockedSum {
         let mut xs = xs;
         while !xs.is_empty() {
             let in_block = BLOCK - self.pos % BLOCK;
-            let (now, rest) = xs.split_at(in_block.min(xs.len()));
+            let (now, rest) = xs.split_at_checked(in_block).unwrap_or((xs, &[]));
             // Until aligned to 16 (one accumulator at a time, on a copy: a run-time index into
             // the fields would keep them out of registers everywhere), then 16 at a time into
             // both halves, then the rest.
             let head = ((ACCS - self.pos % ACCS) % ACCS).min(now.len());
-            let (head, it) = now.split_at(head);
+            let (head, it) = now.split_at_checked(head).unwrap_or((now, &[]));
             self.extend_slow(head, &term);
             let (chunks, tail) = it.as_chunks::<ACCS>();
             for c in chunks {

@@ -243,8 +243,8 @@ unsafe fn check_all<const S: usize>(
         let p = checked(p, Role::Params, len)?;
         let g = checked(g, Role::Grads, len)?;
         let mut first_error = Ok(());
-        let s: [Checked; S] = core::array::from_fn(|k| {
-            checked(states[k], Role::State, len).unwrap_or_else(|e| {
+        let s: [Checked; S] = states.map(|state| {
+            checked(state, Role::State, len).unwrap_or_else(|e| {
                 if first_error.is_ok() {
                     first_error = Err(e);
                 }

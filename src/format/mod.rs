@@ -291,7 +291,7 @@ pub(crate) fn run_staged<K: Elementwise<M, I>, const M: usize, const I: usize>(
 /// Converts block `start..end` of every non-f32 mutable buffer into its stage.
 fn load<const M: usize>(outs: &[Out; M], stage: &mut [[f32; STAGE]; M], start: usize, end: usize) {
     for (o, st) in outs.iter().zip(stage.iter_mut()) {
-        let st = &mut st[..end - start];
+        let st = st.get_mut(..end - start).unwrap_or_default();
         match o {
             Out::Bf16(v, _) => half::widen_bf16(v.get(start..end).unwrap_or_default(), st),
             Out::Q8 { codes, absmax, map, .. } => {
@@ -315,7 +315,7 @@ fn load_in<const I: usize>(
     end: usize,
 ) {
     for (g, st) in ins.iter().zip(stage.iter_mut()) {
-        let st = &mut st[..end - start];
+        let st = st.get_mut(..end - start).unwrap_or_default();
         match g {
             Grads::Bf16(v) => half::widen_bf16(v.get(start..end).unwrap_or_default(), st),
             Grads::F16(v) => half::widen_f16(v.get(start..end).unwrap_or_default(), st),
@@ -335,8 +335,8 @@ fn views<'s, const M: usize>(
     let mut it = outs.iter_mut();
     stage.each_mut().map(|st| match it.next() {
         Some(Out::F32(s) | Out::F32Copy(s, _)) => s.get_mut(start..end).unwrap_or_default(),
-        Some(Out::Unused) | None => &mut st[..0],
-        Some(_) => &mut st[..end - start],
+        Some(Out::Unused) | None => &mut [],
+        Some(_) => st.get_mut(..end - start).unwrap_or_default(),
     })
 }
 
@@ -350,7 +350,7 @@ fn in_views<'s, const I: usize>(
     let mut it = ins.iter();
     stage.each_ref().map(|st| match it.next() {
         Some(Grads::F32(s)) => s.get(start..end).unwrap_or_default(),
-        _ => &st[..end - start],
+        _ => st.get(..end - start).unwrap_or_default(),
     })
 }
 
@@ -364,7 +364,7 @@ fn store<const M: usize>(
     at: &Placement,
 ) {
     for (k, (o, st)) in outs.iter_mut().zip(stage).enumerate() {
-        let st = &st[..end - start];
+        let st = st.get(..end - start).unwrap_or_default();
         match o {
             Out::F32Copy(master, copy) => {
                 let m = master.get(start..end).unwrap_or_default();
@@ -534,7 +534,7 @@ pub fn unscale(grads: Grads, inv_scale: f32, out: &mut [f32]) -> Result<bool, Er
     crate::validate::len("out", grads.len(), out.len())?;
     let found_inf = !all_finite(&[grads]);
     match grads {
-        Grads::F32(v) => out.copy_from_slice(v),
+        Grads::F32(v) => out.iter_mut().zip(v.iter()).for_each(|(o, &x)| *o = x),
         Grads::Bf16(v) => half::widen_bf16(v, out),
         Grads::F16(v) => half::widen_f16(v, out),
     }

@@ -219,7 +219,7 @@ pub(crate) fn quantize_block(m: Q8Map, q: Quantizer, x: &[f32], codes: &mut [u8]
         Quantizer::Nearest => {
             for (c, &v) in codes.iter_mut().zip(x) {
                 let y = (v * inv).clamp(-1.0, 1.0);
-                let (cand, mid) = t.nearest[bucket(y)];
+                let (cand, mid) = t.nearest.get(bucket(y)).copied().unwrap_or((0, 0.0));
                 *c = (cand + u32::from(y > mid)) as u8;
             }
         }

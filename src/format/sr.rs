@@ -67,8 +67,11 @@ impl Stream {
             let run = ((1u64 << 32) - (first & 0xFFFF_FFFF)).min(x.len() as u64) as usize;
             let hi = lowbias32(((first >> 32) as u32) ^ ((self.key >> 32) as u32));
             let k = (self.key as u32) ^ hi;
-            let (xs, rest_x) = x.split_at(run);
-            let (os, rest_o) = core::mem::take(&mut out).split_at_mut(run);
+            let (Some((xs, rest_x)), Some((os, rest_o))) =
+                (x.split_at_checked(run), core::mem::take(&mut out).split_at_mut_checked(run))
+            else {
+                return;
+            };
             let lo = first as u32;
             for (j, (o, &v)) in os.iter_mut().zip(xs).enumerate() {
                 let r = (lowbias32(lo.wrapping_add(j as u32) ^ k) >> 16) as u16;
