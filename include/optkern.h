@@ -538,6 +538,14 @@ const char *optkern_status_str(uint32_t status);
 // a program can tell which glibc-hwcaps build the loader picked.
 const char *optkern_build_info(void);
 
+// The library's version, `"MAJOR.MINOR.PATCH"` (static, NUL-terminated). The shared library's
+// soname carries the ABI version: `liboptkern.so.0`.
+const char *optkern_version(void);
+
+// The personality routine the precompiled `core` refers to in its unwind tables; with
+// `panic = "abort"` nothing unwinds, so it is never called.
+void rust_eh_personality(void);
+
 // An f32 buffer descriptor (`optkern_buffer_f32`): the common case, for brevity in C.
 optkern_buffer optkern_buffer_f32(float *data);
 

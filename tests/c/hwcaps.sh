@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 lib=target/capi/lib
 tmp=target/capi/hwcaps-test
 mkdir -p "$tmp/baseline-only"
-cp "$lib/liboptkern.so" "$tmp/baseline-only/"
+cp "$lib/liboptkern.so.0" "$tmp/baseline-only/"
 gcc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude tests/c/hwcaps.c -L"$lib" -loptkern -o "$tmp/hwcaps"
 LD_LIBRARY_PATH="$lib" "$tmp/hwcaps" > "$tmp/best.txt"
 LD_LIBRARY_PATH="$tmp/baseline-only" "$tmp/hwcaps" > "$tmp/base.txt"

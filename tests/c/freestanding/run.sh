@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 out=target/freestanding
 mkdir -p "$out"
-CARGO_PROFILE_RELEASE_PANIC=abort CARGO_TARGET_DIR="$out/build" \
+RUSTFLAGS="--cfg optkern_no_panic_check" CARGO_PROFILE_RELEASE_PANIC=abort CARGO_TARGET_DIR="$out/build" \
     cargo rustc --release --lib --no-default-features --features capi --crate-type staticlib -q
 lib="$out/build/release/liboptkern.a"
 cflags=(-std=c99 -O2 -ffreestanding -fno-builtin -fno-stack-protector -static -nostdlib -Iinclude)
