@@ -3,7 +3,7 @@
 //!
 //! `cargo run --example capi_expected > expected.txt`
 
-use optkern::{AdamConfig, LionConfig, Numerics, SgdConfig};
+use optkern::{AdamConfig, EmaConfig, LionConfig, Numerics, SgdConfig, SwaConfig, SwaForm};
 
 const N: usize = 37;
 
@@ -15,7 +15,7 @@ fn inputs(p: &mut [f32], g: &mut [f32], step: i32) {
 }
 
 fn main() -> Result<(), optkern::Error> {
-    for name in ["adam_torch", "adam_portable", "sgd_momentum", "lion"] {
+    for name in ["adam_torch", "adam_portable", "sgd_momentum", "lion", "swa_lerp", "ema_warmup"] {
         let (mut p, mut g) = ([0.0f32; N], [0.0f32; N]);
         let (mut m, mut v, mut b) = ([0.0f32; N], [0.0f32; N], [0.0f32; N]);
         inputs(&mut p, &mut g, 0);
@@ -31,6 +31,15 @@ fn main() -> Result<(), optkern::Error> {
                 "sgd_momentum" => {
                     let cfg = SgdConfig { lr: 0.1, momentum: 0.9, ..Default::default() };
                     optkern::sgd_step(&mut p, &g, &mut b, step, &cfg)?;
+                }
+                // The averages: `p` is the average, `g` the point averaged in.
+                "swa_lerp" => {
+                    let cfg = SwaConfig { form: SwaForm::Lerp, ..Default::default() };
+                    optkern::swa_update(&mut p, &g, u64::from(step - 1), &cfg)?;
+                }
+                "ema_warmup" => {
+                    let cfg = EmaConfig { decay: 0.9, warmup: true, ..Default::default() };
+                    optkern::ema_update(&mut p, &g, step, &cfg)?;
                 }
                 _ => optkern::lion_step(
                     &mut p,

@@ -82,6 +82,47 @@ typedef uint32_t optkern_numerics;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// How [`swa_update`] blends a new point into the average.
+enum optkern_swa_form
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // `a ← a + (x − a)/(k + 1)`: `AveragedModel`'s default `avg_fn` on CPU (a subtraction, a
+  // true division by `f32(k + 1)`, an addition: three roundings).
+  OPTKERN_SWA_FORM_DIVIDE = 0,
+  // `a ← lerp(a, x, w)` with `w = f32(1/(k + 1))`: `get_swa_multi_avg_fn()` (torch's path
+  // on CUDA and with `multi_avg_fn`).
+  OPTKERN_SWA_FORM_LERP = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum optkern_swa_form optkern_swa_form;
+#else
+typedef uint32_t optkern_swa_form;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// How [`ema_update`] blends a new point into the average.
+enum optkern_ema_form
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // `a ← lerp(a, x, c(1 − δ))`: `get_ema_multi_avg_fn(decay)` and timm's `ModelEmaV3`.
+  OPTKERN_EMA_FORM_LERP = 0,
+  // `a ← c(δ)·a + c(1 − δ)·x` (two products, one addition, never fused):
+  // `get_ema_avg_fn(decay)`.
+  OPTKERN_EMA_FORM_PRODUCTS = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum optkern_ema_form optkern_ema_form;
+#else
+typedef uint32_t optkern_ema_form;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A buffer's storage format (`optkern_format`).
 enum optkern_format
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -506,6 +547,39 @@ typedef struct {
   optkern_numerics numerics;
 } optkern_lars_config;
 
+// Options of [`swa_update`]. [`Default`] is `AveragedModel(model)` on CPU.
+typedef struct {
+  // Operation order of the blend. Default [`SwaForm::Divide`].
+  optkern_swa_form form;
+  // [`Numerics::Torch`] (default) fuses the [`SwaForm::Lerp`] as torch's `lerp` does;
+  // [`Numerics::Portable`] never fuses. [`SwaForm::Divide`] has no fusable operation.
+  optkern_numerics numerics;
+} optkern_swa_config;
+
+// Options of [`ema_update`]. [`Default`] is timm's `ModelEmaV3()` (decay 0.9999, no
+// warm-up), which is also `AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.9999))`.
+typedef struct {
+  // The decay `δ` (timm's `decay`; with warm-up its upper bound). Default `0.9999`; finite,
+  // in `[0, 1]`.
+  double decay;
+  // Lower bound of the warmed-up decay (timm's `min_decay`). Default `0`; finite, in
+  // `[0, 1]`.
+  double min_decay;
+  // Updates that only copy, after the first (timm's `update_after_step`). Default `0`.
+  uint32_t update_after_step;
+  // timm's warm-up: `δ_t = clamp(1 − (1 + s/γ)^(−p), min_decay, decay)`. Default `false`.
+  bool warmup;
+  // `γ` of the warm-up. Default `1`; finite, > 0.
+  double warmup_gamma;
+  // `p` of the warm-up. Default `2/3`; finite, > 0.
+  double warmup_power;
+  // Operation order of the blend. Default [`EmaForm::Lerp`].
+  optkern_ema_form form;
+  // [`Numerics::Torch`] (default) fuses the [`EmaForm::Lerp`] as torch's `lerp` does;
+  // [`Numerics::Portable`] never fuses.
+  optkern_numerics numerics;
+} optkern_ema_config;
+
 // GradScaler's dynamic loss scale (torch's `_amp_update_scale_`), one call per step.
 typedef struct {
   // The current scale (f32, as torch's `_scale` tensor). Default `65536`.
@@ -853,6 +927,12 @@ optkern_lamb_config optkern_lamb_config_default(void);
 // The defaults of [`LarsConfig`] (`LarsConfig::default()`).
 optkern_lars_config optkern_lars_config_default(void);
 
+// The defaults of [`SwaConfig`] (`SwaConfig::default()`).
+optkern_swa_config optkern_swa_config_default(void);
+
+// The defaults of [`EmaConfig`] (`EmaConfig::default()`).
+optkern_ema_config optkern_ema_config_default(void);
+
 // [`sgd_step`]; `momentum_buffer` may be NULL when `cfg->momentum == 0`.
 optkern_status optkern_sgd_step(float *params,
                                 const float *grads,
@@ -1012,6 +1092,20 @@ optkern_status optkern_lars_step(float *params,
                                  float *velocity,
                                  size_t len,
                                  const optkern_lars_config *cfg);
+
+// [`swa_update`]: `n_averaged` points are already in `average` (0: the call copies).
+optkern_status optkern_swa_update(float *average,
+                                  const float *params,
+                                  size_t len,
+                                  uint64_t n_averaged,
+                                  const optkern_swa_config *cfg);
+
+// [`ema_update`] at update number `step` (1-based).
+optkern_status optkern_ema_update(float *average,
+                                  const float *params,
+                                  size_t len,
+                                  uint32_t step,
+                                  const optkern_ema_config *cfg);
 
 // [`crate::grad_norm`] over `count` buffers: `norm_kind` 0 = L2, 1 = L1, 2 = L∞, 3 = `p`-norm.
 // The f32 total goes to `*total_norm`.

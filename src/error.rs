@@ -21,11 +21,12 @@ pub enum Problem {
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
-    /// A buffer's length differs from the length of `params`.
+    /// A buffer's length differs from the length of the kernel's first buffer (`params`, or
+    /// the output of a kernel that does not update the parameters, e.g. `average`).
     LengthMismatch {
         /// The argument's name, e.g. `"grads"`.
         arg: &'static str,
-        /// The length required (that of `params`).
+        /// The length required (that of the first buffer).
         expected: usize,
         /// The length given.
         found: usize,
@@ -66,10 +67,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Error::LengthMismatch { arg, expected, found } => {
-                write!(
-                    f,
-                    "`{arg}` has length {found}, expected {expected} (the length of `params`)"
-                )
+                write!(f, "`{arg}` has length {found}, expected {expected} (the first buffer's)")
             }
             Error::InvalidHyperparameter { name, value, problem } => {
                 let what = match problem {

@@ -63,6 +63,7 @@ pub use optim::adagrad::{AdagradConfig, adagrad_step, adagrad_step_mixed};
 pub use optim::adam::{AdamConfig, adam_step, adam_step_mixed, adamw_step};
 pub use optim::adamax::{AdamaxConfig, adamax_step, adamax_step_mixed};
 pub use optim::asgd::{AsgdConfig, AsgdState, asgd_step, asgd_step_mixed};
+pub use optim::average::{EmaConfig, EmaForm, SwaConfig, SwaForm, ema_update, swa_update};
 pub use optim::lamb::{LambConfig, lamb_step};
 pub use optim::lars::{LarsConfig, lars_step};
 pub use optim::lion::{LionConfig, lion_step, lion_step_mixed};
@@ -85,9 +86,9 @@ pub use optim::{
 pub use optim::{
     adadelta::adadelta_step_with, adafactor::adafactor_factored_step_with,
     adafactor::adafactor_step_with, adagrad::adagrad_step_with, adamax::adamax_step_with,
-    asgd::asgd_step_with, lamb::lamb_step_with, lars::lars_step_with, lion::lion_step_with,
-    nadam::nadam_step_with, radam::radam_step_with, rmsprop::rmsprop_step_with,
-    rprop::rprop_step_with,
+    asgd::asgd_step_with, average::ema_update_with, average::swa_update_with, lamb::lamb_step_with,
+    lars::lars_step_with, lion::lion_step_with, nadam::nadam_step_with, radam::radam_step_with,
+    rmsprop::rmsprop_step_with, rprop::rprop_step_with,
 };
 #[doc(hidden)]
 pub use train::grad::accumulate_with;

@@ -90,7 +90,11 @@ pub(crate) struct TorchLerp {
 impl TorchLerp {
     /// The lerp with weight `c(weight)`.
     pub(crate) fn with_weight(weight: f64) -> Self {
-        let w = c(weight);
+        Self::with_f32(c(weight))
+    }
+
+    /// The lerp with the f32 weight `w` (a weight torch computes as an f32 tensor).
+    pub(crate) fn with_f32(w: f32) -> Self {
         Self { w, w_minus_1: w - 1.0, small: w.abs() < 0.5 }
     }
 

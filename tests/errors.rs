@@ -610,6 +610,25 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
         },
         |c| reference::accepts_lars(&c.to_reference()),
     );
+    rejected += grid(
+        "ema",
+        EmaConfig { warmup: true, ..Default::default() },
+        &[
+            field!("decay", decay),
+            field!("min_decay", min_decay),
+            field!("warmup_gamma", warmup_gamma),
+            field!("warmup_power", warmup_power),
+        ],
+        &[],
+        2,
+        |cfg| {
+            Box::new(move |b| match b {
+                [a, p] => ema_update(a, p, 3, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_ema(&c.to_reference(), 3),
+    );
     assert!(rejected > 400, "only {rejected} rejections");
 }
 
@@ -665,6 +684,14 @@ fn length_mismatches_of_the_other_optimizers_change_nothing() {
     });
     length_cases(&["params", "grads", "velocity"], |b| match b {
         [p, g, v] => lars_step(p, g, v, &LarsConfig::default()),
+        _ => unreachable!(),
+    });
+    length_cases(&["average", "params"], |b| match b {
+        [a, p] => swa_update(a, p, 1, &SwaConfig::default()),
+        _ => unreachable!(),
+    });
+    length_cases(&["average", "params"], |b| match b {
+        [a, p] => ema_update(a, p, 2, &EmaConfig::default()),
         _ => unreachable!(),
     });
     // Factored Adafactor: params/grads must hold rows·cols, the statistics rows and cols.
@@ -733,6 +760,10 @@ fn step_zero_is_rejected_by_every_stepped_optimizer() {
     });
     check(4, None, Some(Error::ZeroStep), "lamb", |b| match b {
         [p, g, m, v] => lamb_step(p, g, m, v, 0, &LambConfig::default()),
+        _ => unreachable!(),
+    });
+    check(2, None, Some(Error::ZeroStep), "ema", |b| match b {
+        [a, p] => ema_update(a, p, 0, &EmaConfig::default()),
         _ => unreachable!(),
     });
 }

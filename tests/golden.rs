@@ -1,6 +1,7 @@
 //! Tier 2: golden vectors (`tests/data/golden/`: PyTorch; `tests/data/lowbit/`: torch,
-//! bitsandbytes and torchao conversions, quantization and stochastic rounding; or one
-//! directory `$OPTKERN_GOLDEN_DIR` holding any mix of such files).
+//! bitsandbytes and torchao conversions, quantization and stochastic rounding;
+//! `tests/data/next/`: torch's and timm's weight averaging and the other golden-next kinds
+//! optkern implements; or one directory `$OPTKERN_GOLDEN_DIR` holding any mix of such files).
 //!
 //! Every case runs, and passes or fails: a case that cannot run (an unknown kind, optimizer,
 //! option or state entry) is a failure, never a skip. On FMA builds params at every step and the final state must match
@@ -21,6 +22,8 @@ type Opts = Map<String, Value>;
 
 #[path = "golden/lowbit.rs"]
 mod lowbit;
+#[path = "golden/next.rs"]
+mod next;
 
 /// One optimizer's state across the steps of a case.
 trait Golden {
@@ -1047,7 +1050,7 @@ fn golden_vectors() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dirs: Vec<PathBuf> = match std::env::var_os("OPTKERN_GOLDEN_DIR") {
         Some(dir) => vec![PathBuf::from(dir)],
-        None => vec![root.join("tests/data/golden"), root.join("tests/data/lowbit")],
+        None => ["golden", "lowbit", "next"].map(|d| root.join("tests/data").join(d)).to_vec(),
     };
     let strict = optkern::FUSED_MUL_ADD;
     let mut files: Vec<PathBuf> = Vec::new();
@@ -1087,6 +1090,10 @@ fn golden_vectors() {
                     "quantize_blockwise" => lowbit::run_quantize_blockwise_case(&case),
                     "bf16_stochastic_round" => lowbit::run_sr_case(&case),
                     "optimizer_8bit" => lowbit::run_optimizer_8bit_case(&case, strict),
+                    "averaging" => {
+                        let w = worst.entry(kind.clone()).or_default();
+                        next::run_averaging_case(&case, strict, w)
+                    }
                     other => Err(format!("unknown kind `{other}`")),
                 };
                 (kind, outcome)

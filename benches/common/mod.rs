@@ -393,5 +393,43 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
                 _ => unreachable!(),
             }),
         ),
+        b(
+            "swa",
+            1,
+            1,
+            false,
+            (1, 0),
+            (1, 0),
+            Box::new(move |w, s, x| match s {
+                [a] => swa_update_with(
+                    w,
+                    a,
+                    x,
+                    10,
+                    &SwaConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "ema",
+            1,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, x| match s {
+                [a] => ema_update_with(
+                    w,
+                    a,
+                    x,
+                    10,
+                    &EmaConfig { decay: 0.999, numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
     ]
 }

@@ -398,7 +398,8 @@ pub fn check_momentum(case: &Case) -> Outcome {
 }
 
 /// Every other optimizer (`check_others` picks one with `case.flags >> 4`): Adagrad,
-/// RMSprop, Adamax, Adadelta, NAdam, RAdam, ASGD, Rprop, Adafactor, Lion, LAMB, LARS.
+/// RMSprop, Adamax, Adadelta, NAdam, RAdam, ASGD, Rprop, Adafactor, Lion, LAMB, LARS, and the
+/// weight averages (SWA, EMA).
 pub fn check_others(case: &Case) -> Outcome {
     use optkern::*;
     let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
@@ -406,7 +407,7 @@ pub fn check_others(case: &Case) -> Outcome {
     let numerics = case.numerics();
     let max = case.flag(1);
     let eq = |l: &[usize]| lens_equal(l);
-    match (case.flags >> 4) % 12 {
+    match (case.flags >> 4) % 14 {
         0 => {
             let cfg = AdagradConfig {
                 lr: h[0],
@@ -821,6 +822,55 @@ pub fn check_others(case: &Case) -> Outcome {
                     conditioned: h[3] >= 1e-4,
                 },
                 4,
+            )
+        }
+        12 => {
+            let form = if case.flag(0) { SwaForm::Lerp } else { SwaForm::Divide };
+            let cfg = SwaConfig { form, numerics };
+            let r = cfg.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "swa",
+                    muts: 1,
+                    non_negative: &[],
+                    hyper: (cfg, r),
+                    // The step number is the count already averaged (0 copies).
+                    run: &|w, m, i, t, (c, _)| swa_update_with(w, m[0], i[0], u64::from(t), c),
+                    valid: &|l, _, _| eq(l),
+                    reference: &|m, i, t, _| reference::swa(&mut m[0], &i[0], u64::from(t)),
+                    tol: 1e-6,
+                    conditioned: true,
+                },
+                2,
+            )
+        }
+        13 => {
+            let cfg = EmaConfig {
+                decay: h[0],
+                min_decay: h[1],
+                update_after_step: u32::from(case.flags & 3),
+                warmup: case.flag(2),
+                warmup_gamma: h[2],
+                warmup_power: h[3],
+                form: if case.flag(3) { EmaForm::Products } else { EmaForm::Lerp },
+                numerics,
+            };
+            let r = cfg.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "ema",
+                    muts: 1,
+                    non_negative: &[],
+                    hyper: (cfg, r),
+                    run: &|w, m, i, t, (c, _)| ema_update_with(w, m[0], i[0], t, c),
+                    valid: &|l, t, (_, r)| eq(l) && reference::accepts_ema(r, t),
+                    reference: &|m, i, t, (_, r)| reference::ema(&mut m[0], &i[0], t, r),
+                    tol: 1e-6,
+                    conditioned: true,
+                },
+                2,
             )
         }
         _ => {

@@ -19,6 +19,8 @@ c_config!(AdafactorConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(LionConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(LambConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(LarsConfig, bools: [maximize], enums: [numerics < 3]);
+c_config!(SwaConfig, bools: [], enums: [form < 2, numerics < 3]);
+c_config!(EmaConfig, bools: [warmup], enums: [form < 2, numerics < 3]);
 
 /// The defaults of [`SgdConfig`] (`SgdConfig::default()`).
 #[unsafe(no_mangle)]
@@ -114,6 +116,18 @@ pub extern "C" fn optkern_lamb_config_default() -> LambConfig {
 #[unsafe(no_mangle)]
 pub extern "C" fn optkern_lars_config_default() -> LarsConfig {
     LarsConfig::default()
+}
+
+/// The defaults of [`SwaConfig`] (`SwaConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_swa_config_default() -> SwaConfig {
+    SwaConfig::default()
+}
+
+/// The defaults of [`EmaConfig`] (`EmaConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_ema_config_default() -> EmaConfig {
+    EmaConfig::default()
 }
 
 /// [`sgd_step`]; `momentum_buffer` may be NULL when `cfg->momentum == 0`.
@@ -570,6 +584,46 @@ pub unsafe extern "C" fn optkern_lars_step(
             let cfg = config(cfg)?;
             let b = buffers!(len; out params, in grads, out velocity);
             lars_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`swa_update`]: `n_averaged` points are already in `average` (0: the call copies).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_swa_update(
+    average: *mut f32,
+    params: *const f32,
+    len: usize,
+    n_averaged: u64,
+    cfg: *const SwaConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out average, in params);
+            swa_update(slice_mut(b[0]), slice(b[1]), n_averaged, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`ema_update`] at update number `step` (1-based).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_ema_update(
+    average: *mut f32,
+    params: *const f32,
+    len: usize,
+    step: u32,
+    cfg: *const EmaConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg)?;
+            let b = buffers!(len; out average, in params);
+            ema_update(slice_mut(b[0]), slice(b[1]), step, &cfg)?;
         }
         Ok(())
     })

@@ -6,6 +6,7 @@ pub mod adagrad;
 pub mod adam;
 pub mod adamax;
 pub mod asgd;
+pub mod average;
 pub mod lamb;
 pub mod lars;
 pub mod lion;

@@ -96,7 +96,7 @@ static void check_mixed_statuses(void) {
     CHECK(memcmp(p, p0, sizeof p) == 0, "params changed on a mixed-format error");
 }
 
-/* Adam (Torch and Portable), SGD with momentum and Lion for 3 steps, compared bit for bit with
+/* Adam (Torch and Portable), SGD with momentum, Lion, SWA and EMA for 3 steps, compared bit for bit with
  * the Rust API's results in `expected`; then the mixed-format rows. */
 static void check_against_rust(const char *expected_path) {
     FILE *f = fopen(expected_path, "r");
@@ -136,6 +136,15 @@ static void check_against_rust(const char *expected_path) {
                 optkern_lion_config c = optkern_lion_config_default();
                 c.lr = 0.01;
                 s = optkern_lion_step(p, g, m, N, &c);
+            } else if (strcmp(name, "swa_lerp") == 0) {
+                optkern_swa_config c = optkern_swa_config_default();
+                c.form = OPTKERN_SWA_FORM_LERP;
+                s = optkern_swa_update(p, g, N, (uint64_t)(step - 1), &c);
+            } else if (strcmp(name, "ema_warmup") == 0) {
+                optkern_ema_config c = optkern_ema_config_default();
+                c.decay = 0.9;
+                c.warmup = true;
+                s = optkern_ema_update(p, g, N, (uint32_t)step, &c);
             } else {
                 CHECK(0, "unknown case %s", name);
             }

@@ -8,8 +8,9 @@ use super::to_reference::ToReference;
 use optkern::format;
 use optkern::{
     AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, AsgdConfig,
-    AsgdState, Error, LambConfig, LarsConfig, LionConfig, MomentumConfig, NadamConfig, NadamState,
-    Numerics, RadamConfig, RmspropConfig, RpropConfig, SgdConfig, Width,
+    AsgdState, EmaConfig, EmaForm, Error, LambConfig, LarsConfig, LionConfig, MomentumConfig,
+    NadamConfig, NadamState, Numerics, RadamConfig, RmspropConfig, RpropConfig, SgdConfig,
+    SwaConfig, SwaForm, Width,
 };
 use optkern_reference::{self as reference, bits, bits::Ops};
 
@@ -241,6 +242,33 @@ pub fn asgd_state(t: u32) -> AsgdState {
     AsgdState { eta: 0.01, mu: if t == 1 { 1.0 } else { 0.5 } }
 }
 
+pub fn swa_configs() -> Vec<(&'static str, SwaConfig)> {
+    let d = SwaConfig::default();
+    vec![("divide", d), ("lerp", SwaConfig { form: SwaForm::Lerp, ..d })]
+}
+
+pub fn ema_configs() -> Vec<(&'static str, EmaConfig)> {
+    let d = EmaConfig { decay: 0.9, ..Default::default() };
+    vec![
+        ("lerp", d),
+        // Weight 1 − δ = 0.7: torch lerp's second branch.
+        ("lerp_branch", EmaConfig { decay: 0.3, ..d }),
+        ("products", EmaConfig { decay: 0.99, form: EmaForm::Products, ..d }),
+        (
+            "warmup",
+            EmaConfig {
+                decay: 0.999,
+                min_decay: 0.1,
+                update_after_step: 1,
+                warmup: true,
+                warmup_gamma: 2.0,
+                warmup_power: 0.75,
+                ..d
+            },
+        ),
+    ]
+}
+
 pub fn momentum_configs() -> Vec<(&'static str, MomentumConfig)> {
     let d = MomentumConfig { lr: 0.05, momentum: 0.9, ..Default::default() };
     vec![
@@ -464,6 +492,25 @@ pub fn cases() -> Vec<Case> {
                 reference: reference::lion(pp, gg, m1, &h),
                 model: bits::lion(o, pp, gg, m1, &h),
                 mixed(at): optkern::lion_step_mixed_with(w, pp, gg, m1, &cfg, at),
+            ));
+        }
+        for (name, cfg) in swa_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| SwaConfig { numerics: n, ..c });
+            // Update `t` averages the `t`-th point: `t − 1` are already in (the first copies).
+            out.push(kernel!(format!("swa/{name}/{numerics:?}"), numerics, [p], [p],
+                |w, t, o, [a], [x]|
+                optkern: optkern::swa_update_with(w, a, x, u64::from(t - 1), &cfg),
+                reference: reference::swa(a, x, u64::from(t - 1)),
+                model: bits::swa(o, a, x, u64::from(t - 1), &h),
+            ));
+        }
+        for (name, cfg) in ema_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| EmaConfig { numerics: n, ..c });
+            out.push(kernel!(format!("ema/{name}/{numerics:?}"), numerics, [p], [p],
+                |w, t, o, [a], [x]|
+                optkern: optkern::ema_update_with(w, a, x, t, &cfg),
+                reference: reference::ema(a, x, t, &h),
+                model: bits::ema(o, a, x, t, &h),
             ));
         }
         for (name, cfg) in lamb_configs() {

@@ -166,3 +166,18 @@ to_reference! {
         grad_scale: f64::from(cfg.grad_scale),
     }
 }
+
+to_reference! {
+    SwaConfig => Swa |cfg| {
+        lerp: cfg.form == optkern::SwaForm::Lerp,
+    }
+    EmaConfig => Ema |cfg| {
+        decay: cfg.decay,
+        min_decay: cfg.min_decay,
+        update_after_step: cfg.update_after_step,
+        warmup: cfg.warmup,
+        warmup_gamma: cfg.warmup_gamma,
+        warmup_power: cfg.warmup_power,
+        products: cfg.form == optkern::EmaForm::Products,
+    }
+}

@@ -593,3 +593,29 @@ pub fn adafactor_factored(
         p[i] = o.fma(step, u[i], k.decayed(h, p[i]));
     }
 }
+
+/// SWA: a copy for `k = 0`; `a + (x − a)/f32(k + 1)`, or torch's lerp with weight
+/// `1/f32(k + 1)`.
+pub fn swa(o: Ops, a: &mut [f32], x: &[f32], k: u64, h: &Swa) {
+    let count = k as f32 + 1.0;
+    for i in 0..a.len() {
+        a[i] = match (k, h.lerp) {
+            (0, _) => x[i],
+            (_, false) => a[i] + (x[i] - a[i]) / count,
+            (_, true) => o.torch_lerp(a[i], x[i], 1.0 / count),
+        };
+    }
+}
+
+/// EMA: a copy while the decay is 0; torch's lerp with weight `c(1 − δ)`, or
+/// `c(δ)·a + c(1 − δ)·x` (never fused).
+pub fn ema(o: Ops, a: &mut [f32], x: &[f32], step: u32, h: &Ema) {
+    let d = ema_decay(h, step);
+    for i in 0..a.len() {
+        a[i] = match (d == 0.0, h.products) {
+            (true, _) => x[i],
+            (false, false) => o.torch_lerp(a[i], x[i], c(1.0 - d)),
+            (false, true) => c(d) * a[i] + c(1.0 - d) * x[i],
+        };
+    }
+}

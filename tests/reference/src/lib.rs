@@ -785,3 +785,61 @@ pub fn cross_entropy_row(x: &[f64], y: usize, w: &[f64]) -> (f64, f64, Vec<f64>)
     let smooth = -p.iter().zip(w).map(|(pc, wc)| wc * pc.ln()).sum::<f64>();
     (nll, smooth, p)
 }
+
+/// SWA options (`AveragedModel`): `lerp` selects `get_swa_multi_avg_fn`'s operation order
+/// (the same mathematics).
+#[derive(Clone, Copy, Debug)]
+pub struct Swa {
+    pub lerp: bool,
+}
+
+/// The mean of the `k + 1` points: `a ← x` for `k = 0`, else `a ← a + (x − a)/(k + 1)`.
+pub fn swa(a: &mut [f64], x: &[f64], k: u64) {
+    for i in 0..a.len() {
+        a[i] = if k == 0 { x[i] } else { a[i] + (x[i] - a[i]) / (k + 1) as f64 };
+    }
+}
+
+/// EMA options (torch's EMA functions, timm's `ModelEmaV3`).
+#[derive(Clone, Copy, Debug)]
+pub struct Ema {
+    pub decay: f64,
+    pub min_decay: f64,
+    pub update_after_step: u32,
+    pub warmup: bool,
+    pub warmup_gamma: f64,
+    pub warmup_power: f64,
+    /// `get_ema_avg_fn`'s two products (else the lerp of the others).
+    pub products: bool,
+}
+
+pub fn accepts_ema(h: &Ema, step: u32) -> bool {
+    unit_closed(h.decay)
+        && unit_closed(h.min_decay)
+        && h.warmup_gamma.is_finite()
+        && h.warmup_gamma > 0.0
+        && h.warmup_power.is_finite()
+        && h.warmup_power > 0.0
+        && step >= 1
+}
+
+/// timm's `ModelEmaV3.get_decay(step)`.
+pub fn ema_decay(h: &Ema, step: u32) -> f64 {
+    let s = step as i64 - h.update_after_step as i64 - 1;
+    if s <= 0 {
+        0.0
+    } else if h.warmup {
+        let d = 1.0 - (1.0 + s as f64 / h.warmup_gamma).powf(-h.warmup_power);
+        d.min(h.decay).max(h.min_decay)
+    } else {
+        h.decay
+    }
+}
+
+/// `a ← δa + (1 − δ)x` with `δ = ema_decay(h, step)`.
+pub fn ema(a: &mut [f64], x: &[f64], step: u32, h: &Ema) {
+    let d = ema_decay(h, step);
+    for i in 0..a.len() {
+        a[i] = d * a[i] + (1.0 - d) * x[i];
+    }
+}
