@@ -569,7 +569,7 @@ pub unsafe extern "C" fn optkern_lion_step_mixed(
     }
 }
 
-/// [`format::f32_to_bf16`](crate::format::f32_to_bf16): `out[i]` = the bf16 bits of `x[i]`,
+/// [`crate::format::f32_to_bf16`]: `out[i]` = the bf16 bits of `x[i]`,
 /// rounded as `rounding` says (0 nearest even, 1 stochastic with `at`'s bits, stream 0; `at`
 /// may be NULL for offset, seed and counter 0).
 #[unsafe(no_mangle)]
@@ -596,7 +596,7 @@ pub unsafe extern "C" fn optkern_f32_to_bf16(
     })
 }
 
-/// [`format::bf16_to_f32`](crate::format::bf16_to_f32): exact.
+/// [`crate::format::bf16_to_f32`]: exact.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn optkern_bf16_to_f32(x: *const u16, out: *mut f32, len: usize) -> Status {
     ffi(|| {
@@ -609,7 +609,7 @@ pub unsafe extern "C" fn optkern_bf16_to_f32(x: *const u16, out: *mut f32, len: 
     })
 }
 
-/// [`format::f32_to_f16`](crate::format::f32_to_f16): IEEE round to nearest even.
+/// [`crate::format::f32_to_f16`]: IEEE round to nearest even.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn optkern_f32_to_f16(x: *const f32, out: *mut u16, len: usize) -> Status {
     ffi(|| {
@@ -622,7 +622,7 @@ pub unsafe extern "C" fn optkern_f32_to_f16(x: *const f32, out: *mut u16, len: u
     })
 }
 
-/// [`format::f16_to_f32`](crate::format::f16_to_f32): exact.
+/// [`crate::format::f16_to_f32`]: exact.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn optkern_f16_to_f32(x: *const u16, out: *mut f32, len: usize) -> Status {
     ffi(|| {
@@ -635,7 +635,7 @@ pub unsafe extern "C" fn optkern_f16_to_f32(x: *const u16, out: *mut f32, len: u
     })
 }
 
-/// [`format::q8_quantize`](crate::format::q8_quantize): `codes` (`len`) and `absmax`
+/// [`crate::format::q8_quantize`]: `codes` (`len`) and `absmax`
 /// (`ceil(len / 256)`) from `x`; `map` 0 signed / 1 unsigned, `quantizer` 0 nearest / 1
 /// bitsandbytes' CPU rule.
 #[unsafe(no_mangle)]
@@ -673,7 +673,7 @@ pub unsafe extern "C" fn optkern_q8_quantize(
     })
 }
 
-/// [`format::q8_dequantize`](crate::format::q8_dequantize).
+/// [`crate::format::q8_dequantize`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn optkern_q8_dequantize(
     codes: *const u8,

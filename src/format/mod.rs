@@ -3,7 +3,7 @@
 //!
 //! The kernels compute in f32 and their lane bodies do not change. A call in mixed formats
 //! (`*_step_mixed`) runs through one staged driver: the slices are cut into blocks of
-//! [`STAGE`] elements; for each block every buffer not stored as f32 is converted into an f32
+//! `STAGE` = 1024 elements; for each block every buffer not stored as f32 is converted into an f32
 //! block on the stack (f32 buffers are used in place), the kernel's f32 pass runs on the
 //! block, and the converted buffers are stored back in their format: rounded to bf16/f16
 //! (nearest or stochastic), or quantized to `q8` codes and a new absmax. So one mechanism
