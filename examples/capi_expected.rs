@@ -3,7 +3,9 @@
 //!
 //! `cargo run --example capi_expected > expected.txt`
 
-use optkern::{AdamConfig, EmaConfig, LionConfig, Numerics, SgdConfig, SwaConfig, SwaForm};
+use optkern::{
+    AdamConfig, EmaConfig, LionConfig, Numerics, SgdConfig, SparseAdamConfig, SwaConfig, SwaForm,
+};
 
 const N: usize = 37;
 
@@ -15,7 +17,15 @@ fn inputs(p: &mut [f32], g: &mut [f32], step: i32) {
 }
 
 fn main() -> Result<(), optkern::Error> {
-    for name in ["adam_torch", "adam_portable", "sgd_momentum", "lion", "swa_lerp", "ema_warmup"] {
+    for name in [
+        "adam_torch",
+        "adam_portable",
+        "sgd_momentum",
+        "lion",
+        "swa_lerp",
+        "ema_warmup",
+        "sparse_adam",
+    ] {
         let (mut p, mut g) = ([0.0f32; N], [0.0f32; N]);
         let (mut m, mut v, mut b) = ([0.0f32; N], [0.0f32; N], [0.0f32; N]);
         inputs(&mut p, &mut g, 0);
@@ -40,6 +50,23 @@ fn main() -> Result<(), optkern::Error> {
                 "ema_warmup" => {
                     let cfg = EmaConfig { decay: 0.9, warmup: true, ..Default::default() };
                     optkern::ema_update(&mut p, &g, step, &cfg)?;
+                }
+                // `p` as a 37 × 1 matrix; 5 gradient rows (row 3 twice) from `g`.
+                "sparse_adam" => {
+                    let cfg = SparseAdamConfig { lr: 0.01, ..Default::default() };
+                    let (idx, mut scratch) = ([3, 1, 3, 30, 36], [0usize; 5]);
+                    optkern::sparse_adam_step(
+                        &mut p,
+                        &mut m,
+                        &mut v,
+                        N,
+                        1,
+                        &idx,
+                        &g[..5],
+                        &mut scratch,
+                        step,
+                        &cfg,
+                    )?;
                 }
                 _ => optkern::lion_step(
                     &mut p,

@@ -45,6 +45,8 @@ typedef enum {
   OPTKERN_STATUS_INVALID_FORMAT = 8,
   // A q8 buffer's blocks do not line up with the call: `offset` is not a multiple of 256.
   OPTKERN_STATUS_BLOCK_MISALIGNED = 9,
+  // A sparse gradient's row index is not below the number of rows.
+  OPTKERN_STATUS_INDEX_OUT_OF_RANGE = 10,
 } optkern_status;
 
 // Which operation order a kernel follows. Both are bit-identical across widths, offsets and
@@ -547,6 +549,22 @@ typedef struct {
   optkern_numerics numerics;
 } optkern_lars_config;
 
+// Hyperparameters of [`sparse_adam_step`]. [`Default`] is `torch.optim.SparseAdam`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `ε` (outside the square root). Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the summed gradient rows. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+} optkern_sparse_adam_config;
+
 // Options of [`swa_update`]. [`Default`] is `AveragedModel(model)` on CPU.
 typedef struct {
   // Operation order of the blend. Default [`SwaForm::Divide`].
@@ -739,7 +757,7 @@ optkern_status optkern_lion_step_mixed(const optkern_buffer *params,
                                        const optkern_lion_config *cfg,
                                        const optkern_placement *at);
 
-// [`format::f32_to_bf16`](crate::format::f32_to_bf16): `out[i]` = the bf16 bits of `x[i]`,
+// [`crate::format::f32_to_bf16`]: `out[i]` = the bf16 bits of `x[i]`,
 // rounded as `rounding` says (0 nearest even, 1 stochastic with `at`'s bits, stream 0; `at`
 // may be NULL for offset, seed and counter 0).
 optkern_status optkern_f32_to_bf16(const float *x,
@@ -748,16 +766,16 @@ optkern_status optkern_f32_to_bf16(const float *x,
                                    uint32_t rounding,
                                    const optkern_placement *at);
 
-// [`format::bf16_to_f32`](crate::format::bf16_to_f32): exact.
+// [`crate::format::bf16_to_f32`]: exact.
 optkern_status optkern_bf16_to_f32(const uint16_t *x, float *out, size_t len);
 
-// [`format::f32_to_f16`](crate::format::f32_to_f16): IEEE round to nearest even.
+// [`crate::format::f32_to_f16`]: IEEE round to nearest even.
 optkern_status optkern_f32_to_f16(const float *x, uint16_t *out, size_t len);
 
-// [`format::f16_to_f32`](crate::format::f16_to_f32): exact.
+// [`crate::format::f16_to_f32`]: exact.
 optkern_status optkern_f16_to_f32(const uint16_t *x, float *out, size_t len);
 
-// [`format::q8_quantize`](crate::format::q8_quantize): `codes` (`len`) and `absmax`
+// [`crate::format::q8_quantize`]: `codes` (`len`) and `absmax`
 // (`ceil(len / 256)`) from `x`; `map` 0 signed / 1 unsigned, `quantizer` 0 nearest / 1
 // bitsandbytes' CPU rule.
 optkern_status optkern_q8_quantize(const float *x,
@@ -767,7 +785,7 @@ optkern_status optkern_q8_quantize(const float *x,
                                    uint32_t map,
                                    uint32_t quantizer);
 
-// [`format::q8_dequantize`](crate::format::q8_dequantize).
+// [`crate::format::q8_dequantize`].
 optkern_status optkern_q8_dequantize(const uint8_t *codes,
                                      const float *absmax,
                                      float *out,
@@ -926,6 +944,9 @@ optkern_lamb_config optkern_lamb_config_default(void);
 
 // The defaults of [`LarsConfig`] (`LarsConfig::default()`).
 optkern_lars_config optkern_lars_config_default(void);
+
+// The defaults of [`SparseAdamConfig`] (`SparseAdamConfig::default()`).
+optkern_sparse_adam_config optkern_sparse_adam_config_default(void);
 
 // The defaults of [`SwaConfig`] (`SwaConfig::default()`).
 optkern_swa_config optkern_swa_config_default(void);
@@ -1106,6 +1127,28 @@ optkern_status optkern_ema_update(float *average,
                                   size_t len,
                                   uint32_t step,
                                   const optkern_ema_config *cfg);
+
+// [`sparse_adam_step`] on the `rows × cols` matrix `params` (and `exp_avg`, `exp_avg_sq`):
+// `nnz` gradient rows, row `j` of `values` (`cols` floats) belonging to row `indices[j]`;
+// `scratch` holds `scratch_len` ≥ `optkern_sparse_adam_scratch_len(nnz)` elements.
+// `OPTKERN_STATUS_INDEX_OUT_OF_RANGE` for an index ≥ `rows`, `OPTKERN_STATUS_INVALID_LENGTH`
+// for a short scratch or a size past the address space.
+optkern_status optkern_sparse_adam_step(float *params,
+                                        float *exp_avg,
+                                        float *exp_avg_sq,
+                                        size_t rows,
+                                        size_t cols,
+                                        const size_t *indices,
+                                        const float *values,
+                                        size_t nnz,
+                                        size_t *scratch,
+                                        size_t scratch_len,
+                                        uint32_t step,
+                                        const optkern_sparse_adam_config *cfg);
+
+// [`sparse_adam_scratch_len`]: the scratch elements (`size_t`) a gradient of `nnz` rows
+// needs.
+size_t optkern_sparse_adam_scratch_len(size_t nnz);
 
 // [`crate::grad_norm`] over `count` buffers: `norm_kind` 0 = L2, 1 = L1, 2 = L∞, 3 = `p`-norm.
 // The f32 total goes to `*total_norm`.

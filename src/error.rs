@@ -55,6 +55,15 @@ pub enum Error {
         /// The block size it must be a multiple of.
         block: usize,
     },
+    /// An index names a row past the end of its matrix (a sparse gradient's row index).
+    IndexOutOfRange {
+        /// The argument's name, e.g. `"indices"`.
+        arg: &'static str,
+        /// The index given.
+        index: usize,
+        /// The number of rows (every index must be below it).
+        bound: usize,
+    },
     /// The kernel cannot take this storage format for this argument (e.g. a quantized
     /// buffer where the kernel needs f32).
     UnsupportedFormat {
@@ -84,6 +93,9 @@ impl fmt::Display for Error {
                 "`{arg}` is quantized in blocks of {block} but the call starts at element {offset}, \
                  inside a block"
             ),
+            Error::IndexOutOfRange { arg, index, bound } => {
+                write!(f, "`{arg}` holds {index}, past the last row ({bound} rows)")
+            }
             Error::UnsupportedFormat { arg } => {
                 write!(f, "`{arg}`: this kernel cannot take that storage format")
             }

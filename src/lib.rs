@@ -73,6 +73,7 @@ pub use optim::radam::{RadamConfig, radam_step, radam_step_mixed};
 pub use optim::rmsprop::{RmspropConfig, rmsprop_step, rmsprop_step_mixed};
 pub use optim::rprop::{RpropConfig, rprop_step, rprop_step_mixed};
 pub use optim::sgd::{SgdConfig, sgd_step, sgd_step_mixed};
+pub use optim::sparse_adam::{SparseAdamConfig, sparse_adam_scratch_len, sparse_adam_step};
 #[doc(hidden)]
 pub use optim::{
     adadelta::adadelta_step_mixed_with, adagrad::adagrad_step_mixed_with,
@@ -80,7 +81,7 @@ pub use optim::{
     asgd::asgd_step_mixed_with, lion::lion_step_mixed_with, momentum::momentum_step_mixed_with,
     momentum::momentum_step_with, momentum::nesterov_lookahead_with, nadam::nadam_step_mixed_with,
     radam::radam_step_mixed_with, rmsprop::rmsprop_step_mixed_with, rprop::rprop_step_mixed_with,
-    sgd::sgd_step_mixed_with, sgd::sgd_step_with,
+    sgd::sgd_step_mixed_with, sgd::sgd_step_with, sparse_adam::sparse_adam_step_with,
 };
 #[doc(hidden)]
 pub use optim::{

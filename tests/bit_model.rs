@@ -126,6 +126,48 @@ fn factored_adafactor_matches_its_bit_model() {
     }
 }
 
+/// SparseAdam, duplicates summed in order of appearance (three copies included), bit for bit.
+#[test]
+fn sparse_adam_matches_its_bit_model() {
+    let cfg = optkern::SparseAdamConfig {
+        lr: 1e-2,
+        maximize: true,
+        grad_scale: 0.5,
+        ..Default::default()
+    };
+    let h = cfg.to_reference();
+    for &(rows, cols) in common::SPARSE_SHAPES {
+        let mut data = Data::new(rows as u64 * 31 + cols as u64);
+        let mut p = data.vec(rows * cols, Kind::Param);
+        let (mut m, mut v) = (vec![0.0f32; p.len()], vec![0.0f32; p.len()]);
+        let (mut pm, mut mm, mut vm) = (p.clone(), m.clone(), v.clone());
+        for (t, g) in
+            common::sparse_grads(&mut data, rows, cols, 8, 3, Kind::Grad).iter().enumerate()
+        {
+            let t = t as u32 + 1;
+            let mut scratch = vec![0; g.indices.len()];
+            optkern::sparse_adam_step(
+                &mut p,
+                &mut m,
+                &mut v,
+                rows,
+                cols,
+                &g.indices,
+                &g.values,
+                &mut scratch,
+                t,
+                &cfg,
+            )
+            .unwrap();
+            bits::sparse_adam(&mut pm, &mut mm, &mut vm, cols, &g.indices, &g.values, t, &h);
+            let what = format!("sparse_adam {rows}x{cols} step {t}");
+            assert_same_bits(&p, &pm, &what);
+            assert_same_bits(&m, &mm, &format!("{what} exp_avg"));
+            assert_same_bits(&v, &vm, &format!("{what} exp_avg_sq"));
+        }
+    }
+}
+
 /// The model itself: its power is the correctly rounded one on exact dyadic powers, and its
 /// blocked sum is order-sensitive (a plain left-to-right sum differs on this input).
 #[test]

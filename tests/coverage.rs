@@ -80,7 +80,7 @@ fn every_kernel_has_c_reference_bench_and_fuzz() {
                 + &read("tests/reference.rs")
                 + &read("tests/bit_model.rs"),
         ),
-        ("bench", read("benches/common/mod.rs")),
+        ("bench", ["benches/common/mod.rs", "benches/optim.rs"].map(read).concat()),
         ("fuzz", read("fuzz/src/lib.rs")),
     ];
     let mut missing = Vec::new();

@@ -725,6 +725,88 @@ fn length_mismatches_of_the_other_optimizers_change_nothing() {
     }
 }
 
+/// SparseAdam: every length rule, an index past the last row, a short scratch, step 0 and
+/// every hyperparameter; nothing written on `Err` (scratch included).
+#[test]
+fn sparse_adam_errors_change_nothing() {
+    use optkern::*;
+    let (rows, cols) = (5, 3);
+    let call = |lens: [usize; 5], indices: &[usize], step: u32, cfg: &SparseAdamConfig| {
+        let mut d = Data::new(3);
+        let (mut p, mut m, mut v) = (
+            d.vec(lens[0], Kind::Param),
+            d.vec(lens[1], Kind::Signed),
+            d.vec(lens[2], Kind::NonNeg),
+        );
+        let values = d.vec(lens[3], Kind::Grad);
+        let mut scratch = vec![7usize; lens[4]];
+        let before = (bits(&p), bits(&m), bits(&v), scratch.clone());
+        let got = sparse_adam_step(
+            &mut p,
+            &mut m,
+            &mut v,
+            rows,
+            cols,
+            indices,
+            &values,
+            &mut scratch,
+            step,
+            cfg,
+        );
+        if got.is_err() {
+            assert_eq!(
+                (bits(&p), bits(&m), bits(&v), scratch),
+                before,
+                "{got:?}: a buffer changed"
+            );
+        }
+        got
+    };
+    let d = SparseAdamConfig::default();
+    let ok = [15, 15, 15, 6, 2];
+    assert_eq!(call(ok, &[4, 0], 1, &d), Ok(()));
+    assert_eq!(call([15, 15, 15, 6, 3], &[4, 0], 1, &d), Ok(()), "a longer scratch is fine");
+    let mismatch = |arg, expected, found| Err(Error::LengthMismatch { arg, expected, found });
+    assert_eq!(call([14, 15, 15, 6, 2], &[4, 0], 1, &d), mismatch("params", 15, 14));
+    assert_eq!(call([15, 16, 15, 6, 2], &[4, 0], 1, &d), mismatch("exp_avg", 15, 16));
+    assert_eq!(call([15, 15, 0, 6, 2], &[4, 0], 1, &d), mismatch("exp_avg_sq", 15, 0));
+    assert_eq!(call([15, 15, 15, 5, 2], &[4, 0], 1, &d), mismatch("values", 6, 5));
+    assert_eq!(call([15, 15, 15, 6, 1], &[4, 0], 1, &d), mismatch("scratch", 2, 1));
+    assert_eq!(
+        call(ok, &[5, 0], 1, &d),
+        Err(Error::IndexOutOfRange { arg: "indices", index: 5, bound: 5 })
+    );
+    assert_eq!(
+        call(ok, &[1, usize::MAX], 1, &d),
+        Err(Error::IndexOutOfRange { arg: "indices", index: usize::MAX, bound: 5 })
+    );
+    assert_eq!(call(ok, &[4, 0], 0, &d), Err(Error::ZeroStep));
+    let mut rejected = 0;
+    for x in SPECIALS {
+        let fields: [Field<SparseAdamConfig>; 5] = [
+            ("lr", |c, x| c.lr = x),
+            ("beta1", |c, x| c.beta1 = x),
+            ("beta2", |c, x| c.beta2 = x),
+            ("eps", |c, x| c.eps = x),
+            ("grad_scale", |c, x| c.grad_scale = x as f32),
+        ];
+        for (name, set) in fields {
+            let mut cfg = d;
+            set(&mut cfg, x);
+            let got = call(ok, &[4, 0], 1, &cfg);
+            if reference::accepts_sparse_adam(&cfg.to_reference(), 1) {
+                assert_eq!(got, Ok(()), "{name} = {x}");
+            } else {
+                rejected += 1;
+                let given = if name == "grad_scale" { f64::from(x as f32) } else { x };
+                // Debug strings: a NaN value is not `==` itself.
+                assert_eq!(format!("{got:?}"), format!("{:?}", Err::<(), _>(hyper(name, given))));
+            }
+        }
+    }
+    assert!(rejected > 20, "only {rejected} rejections");
+}
+
 #[test]
 fn step_zero_is_rejected_by_every_stepped_optimizer() {
     use optkern::*;

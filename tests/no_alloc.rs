@@ -57,6 +57,31 @@ fn kernels_never_allocate() {
         }
     }
     assert!(calls > 1000);
+    // SparseAdam (its coalescing sorts the caller's scratch in place).
+    for &(rows, cols) in common::SPARSE_SHAPES {
+        let mut data = Data::new(5);
+        let grads = common::sparse_grads(&mut data, rows, cols, 3, 3, common::Kind::Grad);
+        let mut p = data.vec(rows * cols, common::Kind::Param);
+        let (mut m, mut v) = (vec![0.0f32; p.len()], vec![0.0f32; p.len()]);
+        let mut scratch = vec![0usize; rows * 3];
+        let before = allocations();
+        for (t, g) in grads.iter().enumerate() {
+            optkern::sparse_adam_step(
+                &mut p,
+                &mut m,
+                &mut v,
+                rows,
+                cols,
+                &g.indices,
+                &g.values,
+                &mut scratch,
+                t as u32 + 1,
+                &optkern::SparseAdamConfig::default(),
+            )
+            .unwrap();
+        }
+        assert_eq!(allocations(), before, "sparse_adam {rows}x{cols} allocated");
+    }
     // The mixed-format path (bf16 gradients and copy, q8 and stochastic bf16 states).
     use optkern::format::{
         self, Grads, HalfCopy, Params, Placement, Q8Map, Quantizer, Rounding, State, bf16,

@@ -18,7 +18,7 @@
 mod common;
 use common::kernels::{Case, PROFILES, adafactor_configs, cases, momentum_configs};
 use common::to_reference::ToReference;
-use common::{Data, Kind};
+use common::{Data, Kind, SPARSE_SHAPES, sparse_grads};
 use optkern::Width;
 use optkern_reference as reference;
 
@@ -183,6 +183,70 @@ fn factored_adafactor_matches_the_reference() {
                     check(&row, &rowr, &format!("{what} row_var"));
                     check(&col, &colr, &format!("{what} col_var"));
                 }
+            }
+        }
+    }
+}
+
+/// SparseAdam on unsorted, duplicated, sometimes empty row-sparse gradients: every buffer
+/// against the reference after every step (untouched rows included: both leave them alone).
+#[test]
+fn sparse_adam_matches_the_reference() {
+    let configs = [
+        ("default", optkern::SparseAdamConfig { lr: 1e-2, ..Default::default() }),
+        (
+            "betas_maximize_scale",
+            optkern::SparseAdamConfig {
+                lr: 1e-2,
+                beta1: 0.5,
+                beta2: 0.9,
+                maximize: true,
+                grad_scale: 0.37,
+                ..Default::default()
+            },
+        ),
+        ("eps_dominated", optkern::SparseAdamConfig { eps: 0.5, ..Default::default() }),
+    ];
+    for (name, cfg) in configs {
+        let h = cfg.to_reference();
+        for &(rows, cols) in SPARSE_SHAPES {
+            let mut data = Data::new(rows as u64 * 1000 + cols as u64);
+            let mut p = data.vec(rows * cols, Kind::Param);
+            let (mut m, mut v) = (vec![0.0f32; p.len()], vec![0.0f32; p.len()]);
+            let (mut pr, mut mr, mut vr) = (widen(&p), widen(&m), widen(&v));
+            for (t, g) in
+                sparse_grads(&mut data, rows, cols, 10, 3, Kind::Signed).iter().enumerate()
+            {
+                let t = t as u32 + 1;
+                let values: Vec<f32> = g.values.iter().map(|x| x * 10.0).collect();
+                let mut scratch = vec![0; g.indices.len()];
+                optkern::sparse_adam_step(
+                    &mut p,
+                    &mut m,
+                    &mut v,
+                    rows,
+                    cols,
+                    &g.indices,
+                    &values,
+                    &mut scratch,
+                    t,
+                    &cfg,
+                )
+                .unwrap();
+                reference::sparse_adam(
+                    &mut pr,
+                    &mut mr,
+                    &mut vr,
+                    cols,
+                    &g.indices,
+                    &widen(&values),
+                    t,
+                    &h,
+                );
+                let what = format!("sparse_adam/{name} {rows}x{cols} step {t}");
+                check(&p, &pr, &what);
+                check(&m, &mr, &format!("{what} exp_avg"));
+                check(&v, &vr, &format!("{what} exp_avg_sq"));
             }
         }
     }

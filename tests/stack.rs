@@ -30,6 +30,28 @@ fn every_kernel_runs_on_a_256_kib_stack() {
                     calls += usize::from((case.run)(width, &mut mut_refs, &in_refs, 2).is_ok());
                 }
             }
+            // SparseAdam (a 1 KiB block for duplicated rows).
+            let (rows, cols) = (64, 1000);
+            let mut data = Data::new(1);
+            let g = &common::sparse_grads(&mut data, rows, cols, 1, 3, common::Kind::Grad)[0];
+            let mut p = vec![0.5f32; rows * cols];
+            let (mut m, mut v) = (vec![0.0f32; rows * cols], vec![0.0f32; rows * cols]);
+            for width in Width::ALL {
+                let r = optkern::sparse_adam_step_with(
+                    width,
+                    &mut p,
+                    &mut m,
+                    &mut v,
+                    rows,
+                    cols,
+                    &g.indices,
+                    &g.values,
+                    &mut vec![0; g.indices.len()],
+                    1,
+                    &optkern::SparseAdamConfig::default(),
+                );
+                calls += usize::from(r.is_ok());
+            }
             calls
         })
         .expect("spawn")

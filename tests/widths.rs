@@ -152,3 +152,105 @@ fn factored_adafactor_is_width_independent() {
         }
     }
 }
+
+/// SparseAdam: every width and offset gives the same bits; so does a row shard (the matrix cut
+/// into two row blocks, each updated by its own call with its rows' share of the gradient), and
+/// any order of the gradient's rows when no row has three copies. Canaries stay intact.
+#[test]
+fn sparse_adam_is_width_shard_and_order_independent() {
+    let cfg = optkern::SparseAdamConfig { lr: 1e-2, ..Default::default() };
+    for &(rows, cols) in SPARSE_SHAPES {
+        let n = rows * cols;
+        let mut data = Data::new(n as u64 + 7);
+        let p0 = data.vec(n, Kind::Param);
+        let grads = sparse_grads(&mut data, rows, cols, 4, 2, Kind::Grad);
+        // One call per step on the buffers at `off`, at `width`.
+        let run = |width: Width, off: usize, grads: &[SparseGrad]| {
+            let (mut p, mut m, mut v) =
+                (guarded(&p0, off), guarded(&vec![0.0; n], off), guarded(&vec![0.0; n], off));
+            for (t, g) in grads.iter().enumerate() {
+                let mut scratch = vec![0; g.indices.len()];
+                optkern::sparse_adam_step_with(
+                    width,
+                    &mut p[off..off + n],
+                    &mut m[off..off + n],
+                    &mut v[off..off + n],
+                    rows,
+                    cols,
+                    &g.indices,
+                    &g.values,
+                    &mut scratch,
+                    t as u32 + 1,
+                    &cfg,
+                )
+                .unwrap();
+            }
+            for (b, what) in [(&p, "params"), (&m, "exp_avg"), (&v, "exp_avg_sq")] {
+                assert_canaries(b, off, n, what);
+            }
+            [&p, &m, &v].map(|b| b[off..off + n].to_vec())
+        };
+        let want = run(Width::X1, 0, &grads);
+        for width in Width::ALL {
+            for off in [0, 1, 5] {
+                let got = run(width, off, &grads);
+                for k in 0..3 {
+                    assert_same_bits(
+                        &got[k],
+                        &want[k],
+                        &format!("{rows}x{cols} {width:?} off {off}"),
+                    );
+                }
+            }
+        }
+        // Reversed row order (at most two copies of a row: their sum is commutative).
+        let reversed: Vec<SparseGrad> = grads
+            .iter()
+            .map(|g| {
+                let order: Vec<usize> = (0..g.indices.len()).rev().collect();
+                SparseGrad {
+                    indices: order.iter().map(|&j| g.indices[j]).collect(),
+                    values: order
+                        .iter()
+                        .flat_map(|&j| g.values[j * cols..(j + 1) * cols].to_vec())
+                        .collect(),
+                }
+            })
+            .collect();
+        let got = run(Width::NATIVE, 0, &reversed);
+        for k in 0..3 {
+            assert_same_bits(&got[k], &want[k], &format!("{rows}x{cols} reversed rows"));
+        }
+        // Row shards: rows [0, cut) and [cut, rows), each its own call on its sub-matrix.
+        let cut = rows / 2;
+        let (mut p, mut m, mut v) = (p0.clone(), vec![0.0; n], vec![0.0; n]);
+        for (t, g) in grads.iter().enumerate() {
+            for (lo, hi) in [(0, cut), (cut, rows)] {
+                let picked: Vec<usize> =
+                    (0..g.indices.len()).filter(|&j| (lo..hi).contains(&g.indices[j])).collect();
+                let indices: Vec<usize> = picked.iter().map(|&j| g.indices[j] - lo).collect();
+                let values: Vec<f32> = picked
+                    .iter()
+                    .flat_map(|&j| g.values[j * cols..(j + 1) * cols].to_vec())
+                    .collect();
+                let r = lo * cols..hi * cols;
+                optkern::sparse_adam_step(
+                    &mut p[r.clone()],
+                    &mut m[r.clone()],
+                    &mut v[r],
+                    hi - lo,
+                    cols,
+                    &indices,
+                    &values,
+                    &mut vec![0; indices.len()],
+                    t as u32 + 1,
+                    &cfg,
+                )
+                .unwrap();
+            }
+        }
+        for (k, b) in [p, m, v].iter().enumerate() {
+            assert_same_bits(b, &want[k], &format!("{rows}x{cols} row shards, buffer {k}"));
+        }
+    }
+}

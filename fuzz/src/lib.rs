@@ -399,7 +399,7 @@ pub fn check_momentum(case: &Case) -> Outcome {
 
 /// Every other optimizer (`check_others` picks one with `case.flags >> 4`): Adagrad,
 /// RMSprop, Adamax, Adadelta, NAdam, RAdam, ASGD, Rprop, Adafactor, Lion, LAMB, LARS, and the
-/// weight averages (SWA, EMA).
+/// weight averages (SWA, EMA), and SparseAdam ([`check_sparse_adam`]).
 pub fn check_others(case: &Case) -> Outcome {
     use optkern::*;
     let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
@@ -407,7 +407,8 @@ pub fn check_others(case: &Case) -> Outcome {
     let numerics = case.numerics();
     let max = case.flag(1);
     let eq = |l: &[usize]| lens_equal(l);
-    match (case.flags >> 4) % 14 {
+    match (case.flags >> 4) % 15 {
+        14 => check_sparse_adam(case),
         0 => {
             let cfg = AdagradConfig {
                 lr: h[0],
@@ -908,6 +909,125 @@ pub fn check_others(case: &Case) -> Outcome {
             )
         }
     }
+}
+
+/// SparseAdam on a small `rows × cols` matrix with a row-sparse gradient drawn from the case:
+/// `Ok` exactly when the lengths, indices and hyperparameters are valid; nothing written on
+/// `Err` (scratch included); on `Ok` the same bits at every width and at every offset of the
+/// buffers, canaries intact, and (moderate data, ε ≥ 1e-6, β₂ ≥ ½) within 1e-5 of the reference.
+pub fn check_sparse_adam(case: &Case) -> Outcome {
+    use optkern::{SparseAdamConfig, sparse_adam_step_with};
+    let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
+    let byte = |k: usize| case.len_delta[k] as u8 as usize;
+    let (rows, cols, nnz) = (1 + byte(0) % 17, 1 + byte(1) % 9, byte(2) % 12);
+    let word = |i: usize| case.data.get(i % case.data.len().max(1)).copied().unwrap_or(0);
+    let value = |i: usize, non_negative: bool| {
+        let bits = word(i);
+        if case.moderate { moderate(bits, non_negative) } else { f32::from_bits(bits) }
+    };
+    // Mostly valid row indices; with flag 0 one may be `rows` (past the end).
+    let indices: Vec<usize> =
+        (0..nnz).map(|j| word(j) as usize % (rows + usize::from(case.flag(0)))).collect();
+    let n = rows * cols;
+    let short = |k: usize| usize::from(byte(k) % 8 == 1);
+    let lens = [n, n, n - short(3), nnz * cols - short(4).min(nnz * cols), nnz - short(5).min(nnz)];
+    let p0: Vec<f32> = (0..lens[0]).map(|i| value(i + 7, false)).collect();
+    let m0: Vec<f32> = (0..lens[1]).map(|i| value(i + 11, false)).collect();
+    let v0: Vec<f32> = (0..lens[2]).map(|i| value(i + 13, true)).collect();
+    let values: Vec<f32> = (0..lens[3]).map(|i| value(i + 17, false)).collect();
+    let cfg = SparseAdamConfig {
+        lr: h[0],
+        beta1: h[1],
+        beta2: h[2],
+        eps: h[3],
+        maximize: case.flag(1),
+        grad_scale: h[5] as f32,
+    };
+    let r = cfg.to_reference();
+    let step = u32::from(case.step);
+    let off = usize::from(case.offset % 16);
+    let call = |width: Width| {
+        let mut b: Vec<Guarded> = [&p0, &m0, &v0].iter().map(|v| Guarded::new(v, off)).collect();
+        let mut scratch = vec![usize::MAX; lens[4]];
+        let [p, m, v] = &mut b[..] else { unreachable!() };
+        let result = sparse_adam_step_with(
+            width,
+            p.slice_mut(),
+            m.slice_mut(),
+            v.slice_mut(),
+            rows,
+            cols,
+            &indices,
+            &values,
+            &mut scratch,
+            step,
+            &cfg,
+        );
+        (result, b, scratch)
+    };
+    let first = Width::ALL[usize::from(case.width) % Width::ALL.len()];
+    let (result, after, scratch) = call(first);
+    for (k, g) in after.iter().enumerate() {
+        assert!(g.canaries_intact(), "sparse_adam: buffer {k} written outside its slice");
+    }
+    let valid = lens[2] == n
+        && lens[3] == nnz * cols
+        && lens[4] == nnz
+        && indices.iter().all(|&i| i < rows)
+        && reference::accepts_sparse_adam(&r, step);
+    assert_eq!(result.is_ok(), valid, "sparse_adam: got {result:?}, expected valid = {valid}");
+    if result.is_err() {
+        for (k, (a, b)) in after.iter().zip([&p0, &m0, &v0]).enumerate() {
+            assert_eq!(
+                a.slice().iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                bits(b),
+                "sparse_adam: buffer {k} changed on Err"
+            );
+        }
+        assert!(scratch.iter().all(|&s| s == usize::MAX), "sparse_adam: scratch changed on Err");
+        return Outcome::default();
+    }
+    for width in Width::ALL {
+        let (r, other, _) = call(width);
+        assert!(r.is_ok());
+        for (k, (a, b)) in other.iter().zip(&after).enumerate() {
+            for (i, (x, y)) in a.slice().iter().zip(b.slice()).enumerate() {
+                assert!(
+                    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+                    "sparse_adam: {width:?} vs {first:?} differ in buffer {k}[{i}]"
+                );
+            }
+        }
+    }
+    // torch's second moment is `v + (g² − v)·c(1 − β₂)`: for β₂ < ½ and v ≫ g² the sum
+    // cancels (f32 keeps ~ulp(v) where f64 has β₂v + g², found by the fuzzer), an error √v
+    // amplifies. torch has it too; compare only where the form is well-conditioned.
+    let compare = case.comparable() && cfg.eps >= 1e-6 && cfg.beta2 >= 0.5;
+    if compare {
+        let widen = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+        let (mut p, mut m, mut v) = (widen(&p0), widen(&m0), widen(&v0));
+        reference::sparse_adam(&mut p, &mut m, &mut v, cols, &indices, &widen(&values), step, &r);
+        let scale = [&p, &m, &v, &widen(&values)]
+            .iter()
+            .flat_map(|b| b.iter())
+            .filter(|x| x.is_finite())
+            .fold(1e-30f64, |a, x| a.max(x.abs()));
+        for (k, (got, want)) in after.iter().zip([&p, &m, &v]).enumerate() {
+            for (i, (a, e)) in got.slice().iter().zip(want.iter()).enumerate() {
+                let a = f64::from(*a);
+                if e.is_nan() || a.is_nan() {
+                    assert!(e.is_nan() && a.is_nan(), "sparse_adam: NaN-ness differs at {k}[{i}]");
+                } else if e.abs() < 1e30 {
+                    let err = (a - e).abs() / scale;
+                    assert!(
+                        err <= 1e-5,
+                        "sparse_adam: buffer {k}[{i}] {a:e} vs {e:e} (rel {err:e})"
+                    );
+                }
+            }
+        }
+    }
+    Outcome { ok: true, compared: compare }
 }
 
 /// Bits of a slice.

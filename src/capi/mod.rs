@@ -53,6 +53,8 @@ pub enum Status {
     InvalidFormat = 8,
     /// A q8 buffer's blocks do not line up with the call: `offset` is not a multiple of 256.
     BlockMisaligned = 9,
+    /// A sparse gradient's row index is not below the number of rows.
+    IndexOutOfRange = 10,
 }
 
 use Status as S;
@@ -72,6 +74,7 @@ pub extern "C" fn optkern_status_str(status: u32) -> *const core::ffi::c_char {
         7 => b"panic (bug in optkern)\0",
         8 => b"invalid or unsupported storage format\0",
         9 => b"a quantized buffer starts inside a block (offset not a multiple of 256)\0",
+        10 => b"a sparse row index is past the last row\0",
         _ => b"unknown status\0",
     };
     s.as_ptr().cast()
@@ -110,6 +113,7 @@ impl From<Error> for Status {
             Error::ZeroStep => S::InvalidStep,
             Error::Misaligned { .. } => S::BlockMisaligned,
             Error::UnsupportedFormat { .. } => S::InvalidFormat,
+            Error::IndexOutOfRange { .. } => S::IndexOutOfRange,
         }
     }
 }

@@ -19,6 +19,7 @@ c_config!(AdafactorConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(LionConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(LambConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(LarsConfig, bools: [maximize], enums: [numerics < 3]);
+c_config!(SparseAdamConfig, bools: [maximize], enums: []);
 c_config!(SwaConfig, bools: [], enums: [form < 2, numerics < 3]);
 c_config!(EmaConfig, bools: [warmup], enums: [form < 2, numerics < 3]);
 
@@ -116,6 +117,12 @@ pub extern "C" fn optkern_lamb_config_default() -> LambConfig {
 #[unsafe(no_mangle)]
 pub extern "C" fn optkern_lars_config_default() -> LarsConfig {
     LarsConfig::default()
+}
+
+/// The defaults of [`SparseAdamConfig`] (`SparseAdamConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_sparse_adam_config_default() -> SparseAdamConfig {
+    SparseAdamConfig::default()
 }
 
 /// The defaults of [`SwaConfig`] (`SwaConfig::default()`).
@@ -627,4 +634,66 @@ pub unsafe extern "C" fn optkern_ema_update(
         }
         Ok(())
     })
+}
+
+/// [`sparse_adam_step`] on the `rows × cols` matrix `params` (and `exp_avg`, `exp_avg_sq`):
+/// `nnz` gradient rows, row `j` of `values` (`cols` floats) belonging to row `indices[j]`;
+/// `scratch` holds `scratch_len` ≥ `optkern_sparse_adam_scratch_len(nnz)` elements.
+/// `OPTKERN_STATUS_INDEX_OUT_OF_RANGE` for an index ≥ `rows`, `OPTKERN_STATUS_INVALID_LENGTH`
+/// for a short scratch or a size past the address space.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_sparse_adam_step(
+    params: *mut f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    rows: usize,
+    cols: usize,
+    indices: *const usize,
+    values: *const f32,
+    nnz: usize,
+    scratch: *mut usize,
+    scratch_len: usize,
+    step: u32,
+    cfg: *const SparseAdamConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`, with each buffer's own length.
+        unsafe {
+            let cfg = config(cfg)?;
+            let n = rows.checked_mul(cols).ok_or(Status::InvalidLength)?;
+            let nv = nnz.checked_mul(cols).ok_or(Status::InvalidLength)?;
+            if scratch_len < nnz {
+                return Err(Status::InvalidLength);
+            }
+            let r = [
+                super::Raw::new(params as *const f32, n, true)?,
+                super::Raw::new(exp_avg as *const f32, n, true)?,
+                super::Raw::new(exp_avg_sq as *const f32, n, true)?,
+                super::Raw::new(values, nv, false)?,
+                super::Raw::new(indices, nnz, false)?,
+                super::Raw::new(scratch as *const usize, scratch_len, true)?,
+            ];
+            super::no_overlap(&r)?;
+            sparse_adam_step(
+                slice_mut(r[0]),
+                slice_mut(r[1]),
+                slice_mut(r[2]),
+                rows,
+                cols,
+                slice(r[4]),
+                slice(r[3]),
+                slice_mut(r[5]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`sparse_adam_scratch_len`]: the scratch elements (`size_t`) a gradient of `nnz` rows
+/// needs.
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_sparse_adam_scratch_len(nnz: usize) -> usize {
+    sparse_adam_scratch_len(nnz)
 }

@@ -16,6 +16,7 @@ pub mod radam;
 pub mod rmsprop;
 pub mod rprop;
 pub mod sgd;
+pub mod sparse_adam;
 
 use crate::lanes::Lanes;
 use crate::numerics::{Profile, c};

@@ -96,7 +96,7 @@ static void check_mixed_statuses(void) {
     CHECK(memcmp(p, p0, sizeof p) == 0, "params changed on a mixed-format error");
 }
 
-/* Adam (Torch and Portable), SGD with momentum, Lion, SWA and EMA for 3 steps, compared bit for bit with
+/* Adam (Torch and Portable), SGD with momentum, Lion, SWA, EMA and SparseAdam for 3 steps, compared bit for bit with
  * the Rust API's results in `expected`; then the mixed-format rows. */
 static void check_against_rust(const char *expected_path) {
     FILE *f = fopen(expected_path, "r");
@@ -145,6 +145,20 @@ static void check_against_rust(const char *expected_path) {
                 c.decay = 0.9;
                 c.warmup = true;
                 s = optkern_ema_update(p, g, N, (uint32_t)step, &c);
+            } else if (strcmp(name, "sparse_adam") == 0) {
+                optkern_sparse_adam_config c = optkern_sparse_adam_config_default();
+                c.lr = 0.01;
+                size_t idx[5] = {3, 1, 3, 30, 36}, scratch[5];
+                CHECK(optkern_sparse_adam_scratch_len(5) == 5, "sparse_adam scratch length");
+                s = optkern_sparse_adam_step(p, m, v, N, 1, idx, g, 5, scratch, 5, (uint32_t)step, &c);
+                size_t bad[1] = {N};
+                float p0[N];
+                memcpy(p0, p, sizeof p0);
+                optkern_status e = optkern_sparse_adam_step(p, m, v, N, 1, bad, g, 1, scratch, 5, 1, &c);
+                CHECK(e == OPTKERN_STATUS_INDEX_OUT_OF_RANGE, "sparse_adam index N: %s", optkern_status_str(e));
+                e = optkern_sparse_adam_step(p, m, v, N, 1, idx, g, 5, scratch, 4, 1, &c);
+                CHECK(e == OPTKERN_STATUS_INVALID_LENGTH, "sparse_adam short scratch: %s", optkern_status_str(e));
+                CHECK(memcmp(p0, p, sizeof p0) == 0, "sparse_adam: params changed on an error");
             } else {
                 CHECK(0, "unknown case %s", name);
             }

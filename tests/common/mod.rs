@@ -129,3 +129,47 @@ pub fn assert_same_bits(a: &[f32], b: &[f32], what: &str) {
 pub fn bits(a: &[f32]) -> Vec<u32> {
     a.iter().map(|x| x.to_bits()).collect()
 }
+
+/// One row-sparse gradient: `values` holds `indices.len()` rows of `cols` values.
+#[derive(Clone, Debug)]
+pub struct SparseGrad {
+    pub indices: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+/// Matrix shapes for the sparse tests: single rows and columns, lane tails, and rows wider
+/// than SparseAdam's 256-column summing block.
+pub const SPARSE_SHAPES: &[(usize, usize)] =
+    &[(1, 1), (1, 7), (9, 1), (10, 4), (13, 17), (6, 33), (4, 300)];
+
+/// `steps` sparse gradients on a `rows`-row matrix: unsorted indices with duplicates (up to
+/// `max_copies` of a row), an empty step, values of `kind`.
+pub fn sparse_grads(
+    data: &mut Data,
+    rows: usize,
+    cols: usize,
+    steps: usize,
+    max_copies: usize,
+    kind: Kind,
+) -> Vec<SparseGrad> {
+    (0..steps)
+        .map(|t| {
+            let mut indices = Vec::new();
+            if t != 2 {
+                for r in 0..rows {
+                    // About half the rows, some repeated.
+                    if data.below(2) == 0 {
+                        let copies = 1 + data.below(max_copies as u64) as usize;
+                        indices.extend(std::iter::repeat_n(r, copies));
+                    }
+                }
+                // Shuffle (Fisher–Yates).
+                for i in (1..indices.len()).rev() {
+                    indices.swap(i, data.below(i as u64 + 1) as usize);
+                }
+            }
+            let values = data.vec(indices.len() * cols, kind);
+            SparseGrad { indices, values }
+        })
+        .collect()
+}

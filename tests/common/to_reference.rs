@@ -181,3 +181,14 @@ to_reference! {
         products: cfg.form == optkern::EmaForm::Products,
     }
 }
+
+to_reference! {
+    SparseAdamConfig => SparseAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+}

@@ -106,3 +106,98 @@ pub fn run_averaging_case(case: &Value, strict: bool, worst: &mut f64) -> Result
     let f64_final = f32s(field(case, "averaged_f64_final")?, "averaged_f64_final")?;
     compare(&avg, &f64_final, Mode::Tolerant(tol), scale, &mut 0.0, "averaged vs the f64 run")
 }
+
+/// `optimizer: "SparseAdam"`: row-sparse gradients on a `rows × cols` matrix. Run twice: on
+/// the raw rows (optkern coalesces; bit-exact on every build where the case says `bit`, since
+/// SparseAdam has no fused operation) and on torch's coalesced rows (`bit_from_coalesced`:
+/// bit-exact for every case).
+pub fn run_sparse_adam_case(case: &Value, worst: &mut f64) -> Result<(), String> {
+    let opts = field(case, "options")?.as_object().ok_or("options")?;
+    let mut cfg = optkern::SparseAdamConfig::default();
+    for (key, value) in opts {
+        let num = || value.as_f64().ok_or(format!("option {key}"));
+        match key.as_str() {
+            "lr" => cfg.lr = num()?,
+            "eps" => cfg.eps = num()?,
+            "maximize" => cfg.maximize = value.as_bool().ok_or("maximize")?,
+            "betas" => {
+                let b = value.as_array().ok_or("betas")?;
+                cfg.beta1 = b.first().and_then(Value::as_f64).ok_or("betas")?;
+                cfg.beta2 = b.get(1).and_then(Value::as_f64).ok_or("betas")?;
+            }
+            other => return Err(format!("unknown SparseAdam option `{other}`")),
+        }
+    }
+    let shape = list(case, "shape")?;
+    let dim = |i: usize| shape.get(i).and_then(Value::as_u64).ok_or("shape").map(|x| x as usize);
+    let (rows, cols) = (dim(0)?, dim(1)?);
+    let bit = field(case, "compare")?.as_str() == Some("bit");
+    let tol = field(case, "tol")?.as_f64().ok_or("tol")? as f32;
+    let steps = field(case, "steps")?.as_u64().ok_or("steps")? as usize;
+    let usizes = |v: &Value, what: &str| -> Result<Vec<usize>, String> {
+        v.as_array()
+            .ok_or(format!("{what} is not a list"))?
+            .iter()
+            .map(|x| x.as_u64().map(|x| x as usize).ok_or(format!("{what}: not an index")))
+            .collect()
+    };
+    let raw: Vec<(Vec<usize>, Vec<f32>)> = list(case, "grad_indices")?
+        .iter()
+        .zip(list(case, "grad_values")?)
+        .map(|(i, v)| Ok((usizes(i, "grad_indices")?, f32s(v, "grad_values")?)))
+        .collect::<Result<_, String>>()?;
+    let coalesced: Vec<(Vec<usize>, Vec<f32>)> = list(case, "grad_coalesced")?
+        .iter()
+        .map(|g| {
+            Ok((usizes(field(g, "indices")?, "indices")?, f32s(field(g, "values")?, "values")?))
+        })
+        .collect::<Result<_, String>>()?;
+    let params = list(case, "params")?;
+    if raw.len() != steps || coalesced.len() != steps || params.len() != steps {
+        return Err("inconsistent case sizes".into());
+    }
+    let state = field(case, "state")?;
+    if field(state, "step")?.as_u64() != Some(steps as u64) {
+        return Err("state step is not the number of steps".into());
+    }
+    for (grads, mode, what) in [
+        (&raw, if bit { Mode::Strict } else { Mode::Tolerant(tol) }, "raw rows"),
+        (&coalesced, Mode::Strict, "coalesced rows"),
+    ] {
+        let mut p = f32s(field(case, "params0")?, "params0")?;
+        let (mut m, mut v) = (vec![0.0; p.len()], vec![0.0; p.len()]);
+        let mut scale = max_abs(&p);
+        for (t, ((indices, values), want)) in grads.iter().zip(params).enumerate() {
+            let mut scratch = vec![0; optkern::sparse_adam_scratch_len(indices.len())];
+            optkern::sparse_adam_step(
+                &mut p,
+                &mut m,
+                &mut v,
+                rows,
+                cols,
+                indices,
+                values,
+                &mut scratch,
+                t as u32 + 1,
+                &cfg,
+            )
+            .map_err(|e| format!("{what}, step {}: {e}", t + 1))?;
+            let want = f32s(want, "params")?;
+            scale = scale.max(max_abs(&want));
+            compare(
+                &p,
+                &want,
+                mode,
+                scale,
+                worst,
+                &format!("{what}: params after step {}", t + 1),
+            )?;
+        }
+        for (key, got) in [("exp_avg", &m), ("exp_avg_sq", &v)] {
+            let want = f32s(field(state, key)?, key)?;
+            let s = max_abs(&want);
+            compare(got, &want, mode, s, worst, &format!("{what}: state {key}"))?;
+        }
+    }
+    Ok(())
+}

@@ -619,3 +619,33 @@ pub fn ema(o: Ops, a: &mut [f32], x: &[f32], step: u32, h: &Ema) {
         };
     }
 }
+
+/// SparseAdam: torch's coalesced rows (copies summed in f32 in order of appearance), then per
+/// element `um = (g − m)·c(1−β₁)`, `m + um`, `uv = (g² − v)·c(1−β₂)`, `v + uv`,
+/// `θ + ((um + m)/(√(uv + v) + c(ε)))·c(−step)`, never fused.
+#[allow(clippy::too_many_arguments)]
+pub fn sparse_adam(
+    p: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    cols: usize,
+    indices: &[usize],
+    values: &[f32],
+    t: u32,
+    h: &SparseAdam,
+) {
+    let s = scale(h.grad_scale, h.maximize);
+    let step = h.lr * (1.0 - pow(h.beta2, t)).sqrt() / (1.0 - pow(h.beta1, t));
+    for (r, g) in coalesce(indices, values, cols) {
+        for (col, &gc) in g.iter().enumerate() {
+            let i = r * cols + col;
+            let g = gc * s;
+            let um = (g - m[i]) * c(1.0 - h.beta1);
+            let uv = (g * g - v[i]) * c(1.0 - h.beta2);
+            let (m_old, v_old) = (m[i], v[i]);
+            m[i] = m_old + um;
+            v[i] = v_old + uv;
+            p[i] += ((um + m_old) / ((uv + v_old).sqrt() + c(h.eps))) * c(-step);
+        }
+    }
+}

@@ -843,3 +843,68 @@ pub fn ema(a: &mut [f64], x: &[f64], step: u32, h: &Ema) {
         a[i] = d * a[i] + (1.0 - d) * x[i];
     }
 }
+
+/// SparseAdam hyperparameters (`torch.optim.SparseAdam`).
+#[derive(Clone, Copy, Debug)]
+pub struct SparseAdam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_sparse_adam(h: &SparseAdam, step: u32) -> bool {
+    nonneg(h.lr)
+        && unit_open(h.beta1)
+        && unit_open(h.beta2)
+        && nonneg(h.eps)
+        && nonneg(h.grad_scale)
+        && step >= 1
+}
+
+/// The coalesced gradient: `(row, summed values)` for every touched row, ascending, the copies
+/// summed in order of appearance.
+pub fn coalesce<T: Copy + std::ops::Add<Output = T>>(
+    indices: &[usize],
+    values: &[T],
+    cols: usize,
+) -> Vec<(usize, Vec<T>)> {
+    let mut rows: Vec<(usize, Vec<T>)> = Vec::new();
+    for (j, &r) in indices.iter().enumerate() {
+        let v = &values[j * cols..(j + 1) * cols];
+        match rows.iter_mut().find(|(q, _)| *q == r) {
+            Some((_, sum)) => sum.iter_mut().zip(v).for_each(|(s, &x)| *s = *s + x),
+            None => rows.push((r, v.to_vec())),
+        }
+    }
+    rows.sort_by_key(|(r, _)| *r);
+    rows
+}
+
+/// One SparseAdam step (torch's documented algorithm): on every touched row, with `g` the
+/// summed gradient row, `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+/// `θ ← θ − η·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε)`; other rows unchanged.
+#[allow(clippy::too_many_arguments)]
+pub fn sparse_adam(
+    p: &mut [f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    cols: usize,
+    indices: &[usize],
+    values: &[f64],
+    t: u32,
+    h: &SparseAdam,
+) {
+    let step = h.lr * (1.0 - h.beta2.powi(t as i32)).sqrt() / (1.0 - h.beta1.powi(t as i32));
+    for (r, g) in coalesce(indices, values, cols) {
+        for (c, &gc) in g.iter().enumerate() {
+            let i = r * cols + c;
+            let g = grad(gc, h.grad_scale, h.maximize);
+            m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * g;
+            v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * g * g;
+            p[i] -= step * m[i] / (v[i].sqrt() + h.eps);
+        }
+    }
+}
