@@ -125,6 +125,44 @@ typedef uint32_t optkern_ema_form;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Whether a smaller or a larger metric is better.
+enum optkern_plateau_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // A loss: lower is better.
+  OPTKERN_PLATEAU_MODE_MIN = 0,
+  // An accuracy: higher is better.
+  OPTKERN_PLATEAU_MODE_MAX = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum optkern_plateau_mode optkern_plateau_mode;
+#else
+typedef uint32_t optkern_plateau_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// How [`PlateauConfig::threshold`] measures an improvement.
+enum optkern_threshold_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Relative: better than `best·(1 ∓ threshold)`.
+  OPTKERN_THRESHOLD_MODE_REL = 0,
+  // Absolute: better than `best ∓ threshold`.
+  OPTKERN_THRESHOLD_MODE_ABS = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum optkern_threshold_mode optkern_threshold_mode;
+#else
+typedef uint32_t optkern_threshold_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A buffer's storage format (`optkern_format`).
 enum optkern_format
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -612,6 +650,65 @@ typedef struct {
   uint32_t growth_interval;
 } optkern_loss_scale;
 
+// A C lambda: `f(ctx, step)`.
+typedef double (*optkern_lr_lambda_fn)(void *ctx, uint64_t step);
+
+// The arguments of `optax.warmup_cosine_decay_schedule` (one `optkern_lr_sgdr` cycle).
+typedef struct {
+  // `init_value`.
+  double init_value;
+  // `peak_value`.
+  double peak_value;
+  // `warmup_steps`.
+  uint64_t warmup_steps;
+  // `decay_steps` (the warm-up included).
+  uint64_t decay_steps;
+  // `end_value` (optax's default 0).
+  double end_value;
+  // `exponent` (optax's default 1).
+  double exponent;
+} optkern_warmup_cosine_args;
+
+// Options of [`ReduceOnPlateau`]. [`Default`] is torch's.
+typedef struct {
+  // Default [`PlateauMode::Min`].
+  optkern_plateau_mode mode;
+  // Multiplier of the rate on a plateau. Default `0.1`; finite, in `[0, 1)`.
+  double factor;
+  // Steps without improvement tolerated before a reduction. Default `10`.
+  uint64_t patience;
+  // Smallest improvement that counts. Default `1e-4`; finite, ≥ 0.
+  double threshold;
+  // Default [`ThresholdMode::Rel`].
+  optkern_threshold_mode threshold_mode;
+  // Steps after a reduction during which bad steps are not counted. Default `0`.
+  uint64_t cooldown;
+  // Lower bound of the rate. Default `0`; finite, ≥ 0.
+  double min_lr;
+  // A reduction smaller than this is not applied. Default `1e-8`; finite, ≥ 0.
+  double eps;
+} optkern_plateau_config;
+
+// `torch.optim.lr_scheduler.ReduceLROnPlateau` as a small state the caller owns and feeds one
+// metric per step:
+// ```text
+// better(m) = m < best·(1 − thr)   (min, rel)     m < best − thr   (min, abs)
+//             m > best·(1 + thr)   (max, rel)     m > best + thr   (max, abs)
+// if better(m): best ← m, bad ← 0   else bad ← bad + 1
+// if cooldown_left > 0: cooldown_left ← cooldown_left − 1, bad ← 0
+// if bad > patience: new = max(lr·factor, min_lr); lr ← new if lr − new > eps;
+//                    cooldown_left ← cooldown; bad ← 0
+// ```
+// `best` starts at `+∞` (min) or `−∞` (max); ties are not improvements; a NaN metric is never
+// better (it counts as a bad step).
+typedef struct {
+  optkern_plateau_config cfg;
+  double lr;
+  double best;
+  uint64_t bad;
+  uint64_t cooldown_left;
+} optkern_plateau;
+
 
 
 
@@ -845,7 +942,7 @@ optkern_status optkern_init_kaiming(float *out_ptr,
                                     uint32_t normal,
                                     optkern_rng *rng);
 
-// [`crate::variance_scaling`]: `mode` 0 fan_in, 1 fan_out, 2 fan_avg; `distribution` 0
+// [`crate::variance_scaling`]: `mode` 0 fan_in, 1 fan_out, 2 fan_avg, 3 fan_geo_avg; `distribution` 0
 // uniform, 1 normal, 2 truncated normal. LeCun uniform/normal are `scale = 1`, fan_in,
 // distribution 0 / 2.
 optkern_status optkern_init_variance_scaling(float *out_ptr,
@@ -854,6 +951,41 @@ optkern_status optkern_init_variance_scaling(float *out_ptr,
                                              double scale,
                                              uint32_t mode,
                                              uint32_t distribution,
+                                             optkern_rng *rng);
+
+// [`crate::jax_fans`]: JAX's `(fan_in, fan_out)` of a shape (axes negative from the end).
+optkern_status optkern_jax_fans(const size_t *shape_ptr,
+                                size_t ndim,
+                                ptrdiff_t in_axis,
+                                ptrdiff_t out_axis,
+                                double *fan_in_out,
+                                double *fan_out_out);
+
+// [`crate::variance_scaling_axes`]: JAX's `variance_scaling` (fans from `in_axis`,
+// `out_axis`; `mode` and `distribution` as [`optkern_init_variance_scaling`]). JAX's named
+// initializers use axes −2, −1: glorot (1, fan_avg), lecun (1, fan_in), he (2, fan_in), each
+// uniform (0) or truncated normal (2).
+optkern_status optkern_init_variance_scaling_axes(float *out_ptr,
+                                                  const size_t *shape_ptr,
+                                                  size_t ndim,
+                                                  ptrdiff_t in_axis,
+                                                  ptrdiff_t out_axis,
+                                                  double scale,
+                                                  uint32_t mode,
+                                                  uint32_t distribution,
+                                                  optkern_rng *rng);
+
+// [`crate::delta_orthogonal_scratch_len`]: the `double` scratch
+// [`optkern_init_delta_orthogonal`] needs (0 for an invalid shape).
+size_t optkern_delta_orthogonal_scratch_len(const size_t *shape_ptr, size_t ndim);
+
+// [`crate::delta_orthogonal`] for a `(k₁[, k₂[, k₃]], in, out)` kernel, with caller scratch.
+optkern_status optkern_init_delta_orthogonal(float *out_ptr,
+                                             const size_t *shape_ptr,
+                                             size_t ndim,
+                                             double scale,
+                                             double *scratch,
+                                             size_t scratch_len,
                                              optkern_rng *rng);
 
 // [`crate::orthogonal_scratch_len`]: the `double` scratch [`optkern_init_orthogonal`] needs.
@@ -1327,6 +1459,121 @@ optkern_status optkern_lr_warmup_stable_decay(double base_lr,
                                               double final_factor,
                                               uint64_t step,
                                               double *lr_out);
+
+// `LambdaLR`: `lr = base·f(ctx, step)`.
+optkern_status optkern_lr_lambda(double base_lr,
+                                 optkern_lr_lambda_fn f,
+                                 void *ctx,
+                                 uint64_t step,
+                                 double *lr_out);
+
+// `MultiplicativeLR`: `lr = base·Π_{t=1..step} f(ctx, t)` (O(step): in a loop, multiply the
+// previous rate by `f(ctx, step)` instead).
+optkern_status optkern_lr_multiplicative(double base_lr,
+                                         optkern_lr_lambda_fn f,
+                                         void *ctx,
+                                         uint64_t step,
+                                         double *lr_out);
+
+// `SWALR` (`anneal` 0 = cos, 1 = linear) from the optimizer's rate `base_lr`.
+// (`ChainedScheduler` in C: call each schedule with `base_lr = 1` and multiply the factors.)
+optkern_status optkern_lr_swa(double base_lr,
+                              double swa_lr,
+                              uint64_t anneal_epochs,
+                              uint32_t anneal,
+                              uint64_t step,
+                              double *lr_out);
+
+// `optax.exponential_decay` (`end_value` NaN = none).
+optkern_status optkern_lr_exponential_decay(double init_value,
+                                            uint64_t transition_steps,
+                                            double decay_rate,
+                                            uint64_t transition_begin,
+                                            bool staircase,
+                                            double end_value,
+                                            uint64_t step,
+                                            double *lr_out);
+
+// `optax.polynomial_schedule` (`linear_schedule`: `power` 1).
+optkern_status optkern_lr_polynomial_decay(double init_value,
+                                           double end_value,
+                                           double power,
+                                           uint64_t transition_steps,
+                                           uint64_t transition_begin,
+                                           uint64_t step,
+                                           double *lr_out);
+
+// `optax.piecewise_constant_schedule` with `count` ascending `boundaries` and their `scales`.
+optkern_status optkern_lr_piecewise_constant(double init_value,
+                                             const uint64_t *boundaries,
+                                             const double *scales,
+                                             size_t count,
+                                             uint64_t step,
+                                             double *lr_out);
+
+// `optax.piecewise_interpolate_schedule` (`anneal` 0 = cosine, 1 = linear).
+optkern_status optkern_lr_piecewise_interpolate(uint32_t anneal,
+                                                double init_value,
+                                                const uint64_t *boundaries,
+                                                const double *scales,
+                                                size_t count,
+                                                uint64_t step,
+                                                double *lr_out);
+
+// optax's `linear_onecycle_schedule` (`anneal` 1) and `cosine_onecycle_schedule` (`anneal`
+// 0, `pct_final` unused).
+optkern_status optkern_lr_optax_onecycle(uint32_t anneal,
+                                         uint64_t transition_steps,
+                                         double peak_value,
+                                         double pct_start,
+                                         double pct_final,
+                                         double div_factor,
+                                         double final_div_factor,
+                                         uint64_t step,
+                                         double *lr_out);
+
+// `optax.cosine_decay_schedule`.
+optkern_status optkern_lr_cosine_decay(double init_value,
+                                       uint64_t decay_steps,
+                                       double alpha,
+                                       double exponent,
+                                       uint64_t step,
+                                       double *lr_out);
+
+// `optax.warmup_cosine_decay_schedule`.
+optkern_status optkern_lr_warmup_cosine_decay(const optkern_warmup_cosine_args *args,
+                                              uint64_t step,
+                                              double *lr_out);
+
+// `optax.sgdr_schedule`: `count` ≥ 1 warmup-cosine cycles back to back.
+optkern_status optkern_lr_sgdr(const optkern_warmup_cosine_args *cycles,
+                               size_t count,
+                               uint64_t step,
+                               double *lr_out);
+
+// `optax.warmup_exponential_decay_schedule` (`end_value` NaN = none).
+optkern_status optkern_lr_warmup_exponential_decay(double init_value,
+                                                   double peak_value,
+                                                   uint64_t warmup_steps,
+                                                   uint64_t transition_steps,
+                                                   double decay_rate,
+                                                   uint64_t transition_begin,
+                                                   bool staircase,
+                                                   double end_value,
+                                                   uint64_t step,
+                                                   double *lr_out);
+
+// The defaults of [`PlateauConfig`] (torch's).
+optkern_plateau_config optkern_plateau_config_default(void);
+
+// `ReduceLROnPlateau`: initialises `*state` with the optimizer's rate `lr`.
+optkern_status optkern_plateau_init(double lr,
+                                    const optkern_plateau_config *cfg,
+                                    optkern_plateau *state);
+
+// One `ReduceLROnPlateau` step with this step's `metric`; writes the new rate. `*state` is
+// checked (its enum fields) before anything is written.
+optkern_status optkern_plateau_step(optkern_plateau *state, double metric, double *lr_out);
 
 #ifdef __cplusplus
 }  // extern "C"

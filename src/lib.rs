@@ -45,6 +45,10 @@ mod validate;
 mod width;
 
 pub use error::{Error, Problem};
+pub use init::jax::{
+    delta_orthogonal, delta_orthogonal_scratch_len, jax_fans, variance_scaling_axes,
+    variance_scaling_variance,
+};
 #[doc(hidden)]
 pub use init::normal_at_with;
 pub use init::orthogonal::{orthogonal, orthogonal_scratch_len};

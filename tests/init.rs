@@ -262,3 +262,75 @@ fn initializers_check_their_arguments() {
     assert!(optkern::calculate_gain(optkern::Nonlinearity::LeakyRelu(f64::NAN)).is_err());
     assert_eq!(w, [0.0; 6], "nothing written on Err");
 }
+
+/// JAX's fan convention is torch's with the axes swapped: a 2-D `[a, b]` weight filled by
+/// `variance_scaling_axes` with `in_axis = −1`, `out_axis = −2` is bit for bit torch's
+/// `variance_scaling` (same generator state); `jax_fans` reads the axes it is given.
+#[test]
+fn jax_fans_are_torch_fans_with_the_axes_swapped() {
+    use optkern::{Distribution, FanMode};
+    assert_eq!(optkern::jax_fans(&[256, 128], -2, -1), Ok((256.0, 128.0)));
+    assert_eq!(optkern::jax_fans(&[3, 3, 32, 64], -2, -1), Ok((288.0, 576.0)));
+    assert_eq!(optkern::jax_fans(&[5, 40, 30], 0, 2), Ok((200.0, 1200.0)));
+    assert!(optkern::jax_fans(&[5, 40], -3, -1).is_err(), "axis outside the shape");
+    assert!(optkern::jax_fans(&[5, 40], 1, -1).is_err(), "the same axis twice");
+    for mode in [FanMode::FanIn, FanMode::FanOut, FanMode::FanAvg, FanMode::FanGeoAvg] {
+        for dist in [Distribution::Uniform, Distribution::Normal, Distribution::TruncatedNormal] {
+            let (mut torch, mut jax) = (vec![0.0f32; 96 * 40], vec![0.0f32; 96 * 40]);
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+            optkern::variance_scaling(&mut torch, &[96, 40], 1.5, mode, dist, &mut rng).unwrap();
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+            optkern::variance_scaling_axes(&mut jax, &[96, 40], -1, -2, 1.5, mode, dist, &mut rng)
+                .unwrap();
+            assert_eq!(bits(&torch), bits(&jax), "{mode:?} {dist:?}");
+        }
+    }
+}
+
+/// Delta-orthogonal kernels: orthonormal rows times `scale` at the spatial centre (the lower
+/// middle for even sizes), zeros elsewhere; bad shapes and short scratch write nothing.
+#[test]
+fn delta_orthogonal_is_an_orthogonal_centre_tap() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+    for (shape, centre) in [
+        (vec![3, 16, 32], vec![1]),
+        (vec![4, 2, 8, 8], vec![1, 0]),
+        (vec![3, 3, 3, 4, 6], vec![1, 1, 1]),
+    ] {
+        let (cin, cout) = (shape[shape.len() - 2], shape[shape.len() - 1]);
+        let n: usize = shape.iter().product();
+        let mut w = vec![f32::NAN; n];
+        let mut scratch = vec![0.0; optkern::delta_orthogonal_scratch_len(&shape)];
+        optkern::delta_orthogonal(&mut w, &shape, 2.0, &mut scratch, &mut rng).unwrap();
+        let flat = centre.iter().zip(&shape).fold(0, |acc, (&c, &k)| acc * k + c);
+        let at = flat * cin * cout;
+        for (i, &x) in w.iter().enumerate() {
+            assert!((at..at + cin * cout).contains(&i) || x == 0.0, "{shape:?}: w[{i}] = {x}");
+        }
+        for a in 0..cin {
+            for b in 0..cin {
+                let dot: f64 = (0..cout)
+                    .map(|t| f64::from(w[at + a * cout + t]) * f64::from(w[at + b * cout + t]))
+                    .sum();
+                let want = if a == b { 4.0 } else { 0.0 };
+                assert!((dot - want).abs() < 1e-5, "{shape:?}: gram[{a}][{b}] = {dot}");
+            }
+        }
+    }
+    let mut w = vec![1.0f32; 3 * 8 * 4];
+    let mut scratch = vec![0.0; 1000];
+    for (shape, what) in [
+        (vec![3, 8, 4], "in > out"),
+        (vec![8, 4], "2-D"),
+        (vec![1, 1, 1, 1, 3, 8], "6-D"),
+        (vec![3, 4, 9], "shape does not match the buffer"),
+    ] {
+        let r = optkern::delta_orthogonal(&mut w, &shape, 1.0, &mut scratch, &mut rng);
+        assert!(r.is_err(), "{what}");
+    }
+    let r = optkern::delta_orthogonal(&mut w[..96], &[3, 4, 8], 1.0, &mut scratch[..10], &mut rng);
+    assert!(r.is_err(), "short scratch");
+    let r = optkern::delta_orthogonal(&mut w[..96], &[3, 4, 8], f64::NAN, &mut scratch, &mut rng);
+    assert!(r.is_err(), "NaN scale");
+    assert!(w.iter().all(|&x| x == 1.0), "nothing written on Err");
+}

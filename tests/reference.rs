@@ -188,6 +188,27 @@ fn factored_adafactor_matches_the_reference() {
     }
 }
 
+/// LARS' layer-wise rate falls back to the plain rate (trust ratio 1) when the parameter or
+/// the gradient norm is 0, as the reference does (and torch-style LARS implementations).
+#[test]
+fn lars_uses_the_plain_rate_on_zero_norms() {
+    let cfg = optkern::LarsConfig { weight_decay: 0.01, ..Default::default() };
+    let h = cfg.to_reference();
+    let mut data = Data::new(11);
+    let nonzero = data.vec(N, Kind::Signed);
+    for (what, p0, g) in [
+        ("zero params", vec![0.0f32; N], nonzero.clone()),
+        ("zero grads", nonzero.clone(), vec![0.0f32; N]),
+    ] {
+        let (mut p, mut v) = (p0.clone(), vec![0.0f32; N]);
+        let (mut pr, mut vr) = (widen(&p0), vec![0.0; N]);
+        optkern::lars_step(&mut p, &g, &mut v, &cfg).unwrap();
+        reference::lars(&mut pr, &widen(&g), &mut vr, &h);
+        check(&p, &pr, &format!("lars {what}"));
+        check(&v, &vr, &format!("lars {what} velocity"));
+    }
+}
+
 /// SparseAdam on unsorted, duplicated, sometimes empty row-sparse gradients: every buffer
 /// against the reference after every step (untouched rows included: both leave them alone).
 #[test]

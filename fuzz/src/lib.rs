@@ -1116,7 +1116,51 @@ pub fn check_init(case: &Case) -> Outcome {
     if !ok {
         assert!(whole.iter().all(|&x| x == 0.0), "written on Err");
     }
+    check_delta_orthogonal(case);
     Outcome { ok, compared: false }
+}
+
+/// `delta_orthogonal` on a small kernel shape drawn from the case: `Ok` exactly for a 3-D to
+/// 5-D shape with `in ≤ out` and a finite scale; nothing written on `Err`; zeros outside the
+/// centre on `Ok`. Also `jax_fans` on the same shape: `Ok` exactly for two distinct axes in
+/// range, and then `fan_in·shape[out] = fan_out·shape[in]`.
+fn check_delta_orthogonal(case: &Case) {
+    use rand_core::SeedableRng;
+    let rank = 2 + usize::from(case.offset % 5);
+    let shape: Vec<usize> =
+        (0..rank).map(|k| 1 + (case.len_delta[k % 6] as u8 as usize + k) % 6).collect();
+    let scale = case.hyper[4].get();
+    let n: usize = shape.iter().product();
+    let mut w = vec![7.0f32; n];
+    let mut scratch = vec![0.0f64; optkern::delta_orthogonal_scratch_len(&shape).max(1)];
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed_of(case));
+    let (cin, cout) = (shape[rank - 2], shape[rank - 1]);
+    let valid = (3..=5).contains(&rank) && cin <= cout && scale.is_finite();
+    let r = optkern::delta_orthogonal(&mut w, &shape, scale, &mut scratch, &mut rng);
+    assert_eq!(r.is_ok(), valid, "delta_orthogonal {shape:?} scale {scale}: {r:?}");
+    if valid {
+        let centre = shape[..rank - 2].iter().fold(0, |acc, &k| acc * k + (k - 1) / 2);
+        let at = centre * cin * cout;
+        assert!(
+            w.iter().enumerate().all(|(i, &x)| (at..at + cin * cout).contains(&i) || x == 0.0),
+            "delta_orthogonal {shape:?}: nonzero outside the centre"
+        );
+    } else {
+        assert!(w.iter().all(|&x| x == 7.0), "delta_orthogonal {shape:?}: written on Err");
+    }
+    let (ia, oa) = (isize::from(case.width % 7) - 3, isize::from(case.step % 7) - 3);
+    let norm = |a: isize| if a < 0 { a + rank as isize } else { a };
+    let axes_ok = (0..rank as isize).contains(&norm(ia))
+        && (0..rank as isize).contains(&norm(oa))
+        && norm(ia) != norm(oa);
+    match optkern::jax_fans(&shape, ia, oa) {
+        Ok((fi, fo)) => {
+            assert!(axes_ok, "jax_fans accepted axes {ia}, {oa} of {shape:?}");
+            let (si, so) = (shape[norm(ia) as usize] as f64, shape[norm(oa) as usize] as f64);
+            assert_eq!(fi * so, fo * si, "jax_fans {shape:?} {ia} {oa}");
+        }
+        Err(_) => assert!(!axes_ok, "jax_fans rejected axes {ia}, {oa} of {shape:?}"),
+    }
 }
 
 /// Gradient utilities: norms are `Ok` exactly for valid norm types, independent of how the
@@ -1339,6 +1383,89 @@ pub fn check_schedules(case: &Case) -> Outcome {
     let ms = [u(0), u(0) + u(1)];
     if let Ok(s) = MultiStep::new(h[0], &ms, h[1]) {
         eval(&s);
+        built += 1
+    }
+    let anneal = if case.flag(0) { Anneal::Cos } else { Anneal::Linear };
+    if let Ok(s) = SwaLr::new(h[0], h[1], u(0) % 20, anneal) {
+        eval(&s);
+        built += 1
+    }
+    if let Ok(s) = Lambda::new(h[0], |t| h[1].powf(t as f64)) {
+        eval(&s);
+        built += 1
+    }
+    // `lr(t)` is O(t): small steps only.
+    if let Ok(s) = Multiplicative::new(h[0], |_| h[1]) {
+        for t in [0, 1, u(2)] {
+            assert!(s.lr(t).to_bits() == s.lr(t).to_bits() || s.lr(t).is_nan());
+        }
+        built += 1
+    }
+    if let (Ok(a), Ok(b)) = (Exponential::new(1.0, h[1]), ConstantFactor::new(1.0, h[2], u(0))) {
+        let parts: [&dyn Schedule; 2] = [&a, &b];
+        if let Ok(s) = Chained::new(h[0], &parts) {
+            eval(&s);
+            built += 1
+        }
+    }
+    if let Ok(s) = ExponentialDecay::new(h[0], u(0), h[1], u(1), case.flag(1), Some(h[2])) {
+        eval(&s);
+        built += 1
+    }
+    if let Ok(s) = PolynomialDecay::new(h[0], h[1], h[2], u(0), u(1)) {
+        eval(&s);
+        built += 1
+    }
+    let (bs, ss) = ([u(0), u(0) + u(1)], [h[1], h[2]]);
+    if let Ok(s) = PiecewiseConstant::new(h[0], &bs, &ss) {
+        eval(&s);
+        built += 1
+    }
+    if let Ok(s) = PiecewiseInterpolate::new(anneal, h[0], &bs, &ss) {
+        eval(&s);
+        built += 1
+    }
+    if let Ok(s) = OptaxOneCycle::new(anneal, u(0), h[0], h[1], h[2], h[3], h[4]) {
+        eval(&s);
+        built += 1
+    }
+    if let Ok(s) = CosineDecay::new(h[0], u(0), h[1], h[2]) {
+        eval(&s);
+        built += 1
+    }
+    if let Ok(c) = WarmupCosineDecay::new(h[0], h[1], u(0), u(1), h[2], h[3]) {
+        eval(&c);
+        let cycles = [c, c];
+        if let Ok(s) = Sgdr::new(&cycles) {
+            eval(&s);
+        }
+        built += 1
+    }
+    if let Ok(s) =
+        WarmupExponentialDecay::new(h[0], h[1], u(0), u(1), h[2], u(2), case.flag(1), None)
+    {
+        eval(&s);
+        built += 1
+    }
+    // ReduceLROnPlateau: never panics; the rate never rises and stays ≥ min_lr (unless it
+    // started below it).
+    let cfg = PlateauConfig {
+        mode: if case.flag(2) { PlateauMode::Max } else { PlateauMode::Min },
+        factor: h[1],
+        patience: u(0) % 4,
+        threshold: h[2],
+        threshold_mode: if case.flag(3) { ThresholdMode::Abs } else { ThresholdMode::Rel },
+        cooldown: u(1) % 4,
+        min_lr: h[3],
+        eps: h[4],
+    };
+    if let Ok(mut s) = ReduceOnPlateau::new(h[0], &cfg) {
+        let mut lr = s.lr();
+        for &w in case.data.iter().take(64) {
+            let next = s.step(f64::from(f32::from_bits(w)));
+            assert!(next <= lr && (next >= cfg.min_lr || next == lr), "{lr} -> {next}");
+            lr = next;
+        }
         built += 1
     }
     Outcome { ok: built > 0, compared: false }

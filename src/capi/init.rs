@@ -104,11 +104,21 @@ fn nonlinearity(kind: u32, param: f64) -> Result<Nonlinearity, Status> {
     })
 }
 
+fn distribution_of(kind: u32) -> Result<Distribution, Status> {
+    Ok(match kind {
+        0 => Distribution::Uniform,
+        1 => Distribution::Normal,
+        2 => Distribution::TruncatedNormal,
+        _ => return Err(S::InvalidHyperparameter),
+    })
+}
+
 fn fan_mode(kind: u32) -> Result<FanMode, Status> {
     Ok(match kind {
         0 => FanMode::FanIn,
         1 => FanMode::FanOut,
         2 => FanMode::FanAvg,
+        3 => FanMode::FanGeoAvg,
         _ => return Err(S::InvalidHyperparameter),
     })
 }
@@ -254,7 +264,7 @@ pub unsafe extern "C" fn optkern_init_kaiming(
     })
 }
 
-/// [`crate::variance_scaling`]: `mode` 0 fan_in, 1 fan_out, 2 fan_avg; `distribution` 0
+/// [`crate::variance_scaling`]: `mode` 0 fan_in, 1 fan_out, 2 fan_avg, 3 fan_geo_avg; `distribution` 0
 /// uniform, 1 normal, 2 truncated normal. LeCun uniform/normal are `scale = 1`, fan_in,
 /// distribution 0 / 2.
 #[unsafe(no_mangle)]
@@ -269,12 +279,7 @@ pub unsafe extern "C" fn optkern_init_variance_scaling(
 ) -> Status {
     ffi(|| {
         let mode = fan_mode(mode)?;
-        let dist = match distribution {
-            0 => Distribution::Uniform,
-            1 => Distribution::Normal,
-            2 => Distribution::TruncatedNormal,
-            _ => return Err(S::InvalidHyperparameter),
-        };
+        let dist = distribution_of(distribution)?;
         // SAFETY: shape and output checked.
         let (s, o) = unsafe {
             let s = shape(shape_ptr, ndim)?;
@@ -282,6 +287,96 @@ pub unsafe extern "C" fn optkern_init_variance_scaling(
             (s, output(out_ptr, n)?)
         };
         with_rng(rng, |g| Ok(crate::variance_scaling(o, s, scale, mode, dist, g)?))
+    })
+}
+
+/// [`crate::jax_fans`]: JAX's `(fan_in, fan_out)` of a shape (axes negative from the end).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_jax_fans(
+    shape_ptr: *const usize,
+    ndim: usize,
+    in_axis: isize,
+    out_axis: isize,
+    fan_in_out: *mut f64,
+    fan_out_out: *mut f64,
+) -> Status {
+    ffi(|| {
+        out_ok(fan_in_out)?;
+        out_ok(fan_out_out)?;
+        // SAFETY: the shape and both out-pointers are checked.
+        unsafe {
+            let (fi, fo) = crate::jax_fans(shape(shape_ptr, ndim)?, in_axis, out_axis)?;
+            out(fan_in_out, fi)?;
+            out(fan_out_out, fo)
+        }
+    })
+}
+
+/// [`crate::variance_scaling_axes`]: JAX's `variance_scaling` (fans from `in_axis`,
+/// `out_axis`; `mode` and `distribution` as [`optkern_init_variance_scaling`]). JAX's named
+/// initializers use axes −2, −1: glorot (1, fan_avg), lecun (1, fan_in), he (2, fan_in), each
+/// uniform (0) or truncated normal (2).
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_init_variance_scaling_axes(
+    out_ptr: *mut f32,
+    shape_ptr: *const usize,
+    ndim: usize,
+    in_axis: isize,
+    out_axis: isize,
+    scale: f64,
+    mode: u32,
+    distribution: u32,
+    rng: *mut optkern_rng,
+) -> Status {
+    ffi(|| {
+        let (mode, dist) = (fan_mode(mode)?, distribution_of(distribution)?);
+        // SAFETY: shape and output checked.
+        let (s, o) = unsafe {
+            let s = shape(shape_ptr, ndim)?;
+            let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(S::InvalidLength)?;
+            (s, output(out_ptr, n)?)
+        };
+        with_rng(rng, |g| {
+            Ok(crate::variance_scaling_axes(o, s, in_axis, out_axis, scale, mode, dist, g)?)
+        })
+    })
+}
+
+/// [`crate::delta_orthogonal_scratch_len`]: the `double` scratch
+/// [`optkern_init_delta_orthogonal`] needs (0 for an invalid shape).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_delta_orthogonal_scratch_len(
+    shape_ptr: *const usize,
+    ndim: usize,
+) -> usize {
+    // SAFETY: checked by `shape`.
+    unsafe { shape(shape_ptr, ndim) }.map_or(0, crate::delta_orthogonal_scratch_len)
+}
+
+/// [`crate::delta_orthogonal`] for a `(k₁[, k₂[, k₃]], in, out)` kernel, with caller scratch.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_init_delta_orthogonal(
+    out_ptr: *mut f32,
+    shape_ptr: *const usize,
+    ndim: usize,
+    scale: f64,
+    scratch: *mut f64,
+    scratch_len: usize,
+    rng: *mut optkern_rng,
+) -> Status {
+    ffi(|| {
+        // SAFETY: the shape is checked; output and scratch below.
+        let s = unsafe { shape(shape_ptr, ndim)? };
+        let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(S::InvalidLength)?;
+        let r = [
+            Raw::new(out_ptr as *const f32, n, true)?,
+            Raw::new(scratch as *const f64, scratch_len, true)?,
+        ];
+        super::no_overlap(&r)?;
+        // SAFETY: both checked, disjoint.
+        let (o, sc) = unsafe { (slice_mut::<f32>(r[0]), slice_mut::<f64>(r[1])) };
+        with_rng(rng, |g| Ok(crate::delta_orthogonal(o, s, scale, sc, g)?))
     })
 }
 

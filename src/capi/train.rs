@@ -604,3 +604,402 @@ pub unsafe extern "C" fn optkern_lr_warmup_stable_decay(
         core::ptr::null_mut(),
     )
 }
+
+/// `anneal` 0 = cos, 1 = linear.
+fn anneal_of(anneal: u32) -> Result<Anneal, Status> {
+    match anneal {
+        0 => Ok(Anneal::Cos),
+        1 => Ok(Anneal::Linear),
+        _ => Err(S::InvalidHyperparameter),
+    }
+}
+
+/// A C lambda: `f(ctx, step)`.
+pub type LrLambda = Option<unsafe extern "C" fn(ctx: *mut core::ffi::c_void, step: u64) -> f64>;
+
+/// `LambdaLR`: `lr = base·f(ctx, step)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_lambda(
+    base_lr: f64,
+    f: LrLambda,
+    ctx: *mut core::ffi::c_void,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    let Some(f) = f else { return S::NullPointer };
+    // SAFETY: the caller guarantees `f` may be called with `ctx`.
+    schedule(|| Lambda::new(base_lr, |t| unsafe { f(ctx, t) }), step, lr_out, core::ptr::null_mut())
+}
+
+/// `MultiplicativeLR`: `lr = base·Π_{t=1..step} f(ctx, t)` (O(step): in a loop, multiply the
+/// previous rate by `f(ctx, step)` instead).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_multiplicative(
+    base_lr: f64,
+    f: LrLambda,
+    ctx: *mut core::ffi::c_void,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    let Some(f) = f else { return S::NullPointer };
+    // SAFETY: as in `optkern_lr_lambda`.
+    schedule(
+        || Multiplicative::new(base_lr, |t| unsafe { f(ctx, t) }),
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
+}
+
+/// `SWALR` (`anneal` 0 = cos, 1 = linear) from the optimizer's rate `base_lr`.
+/// (`ChainedScheduler` in C: call each schedule with `base_lr = 1` and multiply the factors.)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_swa(
+    base_lr: f64,
+    swa_lr: f64,
+    anneal_epochs: u64,
+    anneal: u32,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    let anneal = match anneal_of(anneal) {
+        Ok(a) => a,
+        Err(s) => return s,
+    };
+    schedule(
+        || SwaLr::new(base_lr, swa_lr, anneal_epochs, anneal),
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
+}
+
+/// `optax.exponential_decay` (`end_value` NaN = none).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_exponential_decay(
+    init_value: f64,
+    transition_steps: u64,
+    decay_rate: f64,
+    transition_begin: u64,
+    staircase: bool,
+    end_value: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    let end = (!end_value.is_nan()).then_some(end_value);
+    schedule(
+        || {
+            ExponentialDecay::new(
+                init_value,
+                transition_steps,
+                decay_rate,
+                transition_begin,
+                staircase,
+                end,
+            )
+        },
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
+}
+
+/// `optax.polynomial_schedule` (`linear_schedule`: `power` 1).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_polynomial_decay(
+    init_value: f64,
+    end_value: f64,
+    power: f64,
+    transition_steps: u64,
+    transition_begin: u64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    schedule(
+        || PolynomialDecay::new(init_value, end_value, power, transition_steps, transition_begin),
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
+}
+
+/// `optax.piecewise_constant_schedule` with `count` ascending `boundaries` and their `scales`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_piecewise_constant(
+    init_value: f64,
+    boundaries: *const u64,
+    scales: *const f64,
+    count: usize,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    match (Raw::new(boundaries, count, false), Raw::new(scales, count, false)) {
+        // SAFETY: both checked.
+        (Ok(b), Ok(s)) => schedule(
+            || PiecewiseConstant::new(init_value, unsafe { slice(b) }, unsafe { slice(s) }),
+            step,
+            lr_out,
+            core::ptr::null_mut(),
+        ),
+        (Err(e), _) | (_, Err(e)) => e,
+    }
+}
+
+/// `optax.piecewise_interpolate_schedule` (`anneal` 0 = cosine, 1 = linear).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_piecewise_interpolate(
+    anneal: u32,
+    init_value: f64,
+    boundaries: *const u64,
+    scales: *const f64,
+    count: usize,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    let anneal = match anneal_of(anneal) {
+        Ok(a) => a,
+        Err(s) => return s,
+    };
+    match (Raw::new(boundaries, count, false), Raw::new(scales, count, false)) {
+        // SAFETY: both checked.
+        (Ok(b), Ok(s)) => schedule(
+            || {
+                PiecewiseInterpolate::new(anneal, init_value, unsafe { slice(b) }, unsafe {
+                    slice(s)
+                })
+            },
+            step,
+            lr_out,
+            core::ptr::null_mut(),
+        ),
+        (Err(e), _) | (_, Err(e)) => e,
+    }
+}
+
+/// optax's `linear_onecycle_schedule` (`anneal` 1) and `cosine_onecycle_schedule` (`anneal`
+/// 0, `pct_final` unused).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_optax_onecycle(
+    anneal: u32,
+    transition_steps: u64,
+    peak_value: f64,
+    pct_start: f64,
+    pct_final: f64,
+    div_factor: f64,
+    final_div_factor: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    let anneal = match anneal_of(anneal) {
+        Ok(a) => a,
+        Err(s) => return s,
+    };
+    schedule(
+        || {
+            OptaxOneCycle::new(
+                anneal,
+                transition_steps,
+                peak_value,
+                pct_start,
+                pct_final,
+                div_factor,
+                final_div_factor,
+            )
+        },
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
+}
+
+/// `optax.cosine_decay_schedule`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_cosine_decay(
+    init_value: f64,
+    decay_steps: u64,
+    alpha: f64,
+    exponent: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    schedule(
+        || CosineDecay::new(init_value, decay_steps, alpha, exponent),
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
+}
+
+/// The arguments of `optax.warmup_cosine_decay_schedule` (one `optkern_lr_sgdr` cycle).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct WarmupCosineArgs {
+    /// `init_value`.
+    pub init_value: f64,
+    /// `peak_value`.
+    pub peak_value: f64,
+    /// `warmup_steps`.
+    pub warmup_steps: u64,
+    /// `decay_steps` (the warm-up included).
+    pub decay_steps: u64,
+    /// `end_value` (optax's default 0).
+    pub end_value: f64,
+    /// `exponent` (optax's default 1).
+    pub exponent: f64,
+}
+
+impl WarmupCosineArgs {
+    fn build(&self) -> Result<WarmupCosineDecay, crate::Error> {
+        let a = self;
+        WarmupCosineDecay::new(
+            a.init_value,
+            a.peak_value,
+            a.warmup_steps,
+            a.decay_steps,
+            a.end_value,
+            a.exponent,
+        )
+    }
+}
+
+impl super::CConfig for WarmupCosineArgs {
+    unsafe fn raw_valid(_: *const Self) -> bool {
+        true // only numbers: every bit pattern is a value (the constructor checks them)
+    }
+}
+
+/// `optax.warmup_cosine_decay_schedule`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_warmup_cosine_decay(
+    args: *const WarmupCosineArgs,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    // SAFETY: `config` checks NULL and alignment; the caller guarantees it is readable.
+    let a = match unsafe { super::config(args) } {
+        Ok(a) => a,
+        Err(s) => return s,
+    };
+    schedule(|| a.build(), step, lr_out, core::ptr::null_mut())
+}
+
+/// `optax.sgdr_schedule`: `count` ≥ 1 warmup-cosine cycles back to back.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_sgdr(
+    cycles: *const WarmupCosineArgs,
+    count: usize,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    let cycles: &[WarmupCosineArgs] = match Raw::new(cycles, count, false) {
+        // SAFETY: checked.
+        Ok(r) => unsafe { slice(r) },
+        Err(s) => return s,
+    };
+    ffi(|| {
+        out_ok(lr_out)?;
+        if cycles.is_empty() {
+            return Err(S::InvalidLength);
+        }
+        // Every cycle is checked; the one `step` falls in is evaluated (as `Sgdr`).
+        let (mut start, mut lr) = (0u64, 0.0);
+        let mut found = false;
+        for (j, c) in cycles.iter().enumerate() {
+            let cycle = c.build()?;
+            let end = start.saturating_add(cycle.decay_steps());
+            if !found && (step < end || j + 1 == cycles.len()) {
+                lr = cycle.lr(step.saturating_sub(start));
+                found = true;
+            }
+            start = end;
+        }
+        // SAFETY: checked above.
+        unsafe { out(lr_out, lr) }
+    })
+}
+
+/// `optax.warmup_exponential_decay_schedule` (`end_value` NaN = none).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lr_warmup_exponential_decay(
+    init_value: f64,
+    peak_value: f64,
+    warmup_steps: u64,
+    transition_steps: u64,
+    decay_rate: f64,
+    transition_begin: u64,
+    staircase: bool,
+    end_value: f64,
+    step: u64,
+    lr_out: *mut f64,
+) -> Status {
+    let end = (!end_value.is_nan()).then_some(end_value);
+    schedule(
+        || {
+            WarmupExponentialDecay::new(
+                init_value,
+                peak_value,
+                warmup_steps,
+                transition_steps,
+                decay_rate,
+                transition_begin,
+                staircase,
+                end,
+            )
+        },
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
+}
+
+super::c_config!(PlateauConfig, bools: [], enums: [mode < 2, threshold_mode < 2]);
+
+impl super::CConfig for ReduceOnPlateau {
+    unsafe fn raw_valid(p: *const Self) -> bool {
+        // SAFETY: the caller guarantees `p` is valid; `cfg` is its first field.
+        unsafe { PlateauConfig::raw_valid(core::ptr::addr_of!((*p).cfg)) }
+    }
+}
+
+/// The defaults of [`PlateauConfig`] (torch's).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_plateau_config_default() -> PlateauConfig {
+    PlateauConfig::default()
+}
+
+/// `ReduceLROnPlateau`: initialises `*state` with the optimizer's rate `lr`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_plateau_init(
+    lr: f64,
+    cfg: *const PlateauConfig,
+    state: *mut ReduceOnPlateau,
+) -> Status {
+    ffi(|| {
+        // SAFETY: the config is checked by `config`, the out-pointer by `out`.
+        unsafe {
+            let cfg = super::config(cfg)?;
+            out_ok(state)?;
+            out(state, ReduceOnPlateau::new(lr, &cfg)?)
+        }
+    })
+}
+
+/// One `ReduceLROnPlateau` step with this step's `metric`; writes the new rate. `*state` is
+/// checked (its enum fields) before anything is written.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_plateau_step(
+    state: *mut ReduceOnPlateau,
+    metric: f64,
+    lr_out: *mut f64,
+) -> Status {
+    ffi(|| {
+        out_ok(lr_out)?;
+        // SAFETY: checked for NULL and alignment (a state from `optkern_plateau_init`).
+        unsafe {
+            let mut s = super::config(state.cast_const())?;
+            let lr = s.step(metric);
+            out(state, s)?;
+            out(lr_out, lr)
+        }
+    })
+}

@@ -17,6 +17,7 @@
 //! So a fill gives the same bits at every lane width and for any sharding (`*_at` variants
 //! take the global offset of the shard), and uniform fills the same bits on every build.
 
+pub mod jax;
 pub mod orthogonal;
 pub mod shuffle;
 pub mod stream;
@@ -87,15 +88,25 @@ pub enum FanMode {
     FanOut,
     /// `(fan_in + fan_out)/2` (Keras' `fan_avg`).
     FanAvg,
+    /// `√(fan_in·fan_out)` (JAX's `fan_geo_avg`).
+    FanGeoAvg,
+}
+
+impl FanMode {
+    /// The fan `n` of this mode: `fan_in`, `fan_out`, their mean or their geometric mean.
+    pub fn of(self, fan_in: f64, fan_out: f64) -> f64 {
+        match self {
+            FanMode::FanIn => fan_in,
+            FanMode::FanOut => fan_out,
+            FanMode::FanAvg => (fan_in + fan_out) / 2.0,
+            FanMode::FanGeoAvg => libm::sqrt(fan_in * fan_out),
+        }
+    }
 }
 
 fn fan(shape: &[usize], mode: FanMode) -> Result<f64, Error> {
     let (fan_in, fan_out) = fans(shape)?;
-    Ok(match mode {
-        FanMode::FanIn => fan_in as f64,
-        FanMode::FanOut => fan_out as f64,
-        FanMode::FanAvg => (fan_in + fan_out) as f64 / 2.0,
-    })
+    Ok(mode.of(fan_in as f64, fan_out as f64))
 }
 
 /// Xavier/Glorot's standard deviation: `gain·√(2/(fan_in + fan_out))` (torch's order).
@@ -124,7 +135,7 @@ pub fn uniform_bound(std: f64) -> f64 {
     libm::sqrt(3.0) * std
 }
 
-fn check_shape(out: &[f32], shape: &[usize]) -> Result<(), Error> {
+pub(crate) fn check_shape(out: &[f32], shape: &[usize]) -> Result<(), Error> {
     let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).unwrap_or(usize::MAX);
     validate::len("out", n, out.len())
 }
@@ -522,7 +533,16 @@ pub fn variance_scaling<R: rand_core::Rng + ?Sized>(
         return Err(validate::out_of_range("scale", scale));
     }
     check_shape(out, shape)?;
-    let var = scale / fan(shape, mode)?;
+    fill_with_variance(out, scale / fan(shape, mode)?, distribution, rng)
+}
+
+/// Samples of variance `var` from `distribution` (see [`Distribution`]).
+pub(crate) fn fill_with_variance<R: rand_core::Rng + ?Sized>(
+    out: &mut [f32],
+    var: f64,
+    distribution: Distribution,
+    rng: &mut R,
+) -> Result<(), Error> {
     match distribution {
         Distribution::Uniform => {
             let b = libm::sqrt(3.0 * var);

@@ -176,6 +176,16 @@ static void check_against_rust(const char *expected_path) {
     fclose(f);
 }
 
+/* C lambdas for the schedules: `ctx` points to a double `b`. */
+static double pow_of_ctx(void *ctx, uint64_t step) {
+    return pow(*(const double *)ctx, (double)step);
+}
+
+static double ctx_value(void *ctx, uint64_t step) {
+    (void)step;
+    return *(const double *)ctx;
+}
+
 /* The buffers every error check snapshots (whatever pointers the call is given). */
 static float P[N], G[N], M[N], V[N];
 
@@ -224,7 +234,7 @@ static void check_statuses(void) {
     /* (NULL, 0) is an empty buffer: valid. */
     CHECK(optkern_adam_step(NULL, NULL, NULL, NULL, NULL, 0, 1, &c) == OPTKERN_STATUS_OK, "empty call");
     /* Every status has a description. */
-    for (unsigned s = 0; s <= (unsigned)OPTKERN_STATUS_PANIC + 1; s++) {
+    for (unsigned s = 0; s <= (unsigned)OPTKERN_STATUS_INDEX_OUT_OF_RANGE; s++) {
         CHECK(optkern_status_str(s) != NULL && strlen(optkern_status_str(s)) > 0, "status %u string", s);
     }
     /* Utilities: norms over a list, clipping coefficient, schedules, cross-entropy. */
@@ -239,6 +249,30 @@ static void check_statuses(void) {
     double lr = 0;
     CHECK(optkern_lr_cosine(0.1, 100, 0.0, 50, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.05) < 1e-12, "cosine lr %g", lr);
     CHECK(optkern_lr_cosine(0.1, 0, 0.0, 50, &lr) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "cosine T_max = 0");
+    /* LambdaLR / MultiplicativeLR through a C function: 0.5^3 and 0.5·0.5·0.5. */
+    double half = 0.5;
+    CHECK(optkern_lr_lambda(0.1, pow_of_ctx, &half, 3, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.0125) < 1e-15,
+          "lambda lr %g", lr);
+    CHECK(optkern_lr_multiplicative(0.1, ctx_value, &half, 3, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.0125) < 1e-15,
+          "multiplicative lr %g", lr);
+    CHECK(optkern_lr_lambda(0.1, NULL, NULL, 3, &lr) == OPTKERN_STATUS_NULL_POINTER, "lambda NULL");
+    CHECK(optkern_lr_exponential_decay(0.1, 10, 0.5, 0, false, NAN, 20, &lr) == OPTKERN_STATUS_OK &&
+              fabs(lr - 0.025) < 1e-15,
+          "exponential_decay %g", lr);
+    optkern_warmup_cosine_args cycles[2] = {{0.0, 0.1, 0, 10, 0.0, 1.0}, {0.0, 0.1, 0, 10, 0.0, 1.0}};
+    CHECK(optkern_lr_sgdr(cycles, 2, 5, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.05) < 1e-15, "sgdr at 5: %g", lr);
+    CHECK(optkern_lr_sgdr(cycles, 2, 10, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.1) < 1e-15, "sgdr at 10: %g", lr);
+    CHECK(optkern_lr_sgdr(cycles, 0, 10, &lr) == OPTKERN_STATUS_INVALID_LENGTH, "sgdr without cycles");
+    /* ReduceLROnPlateau, patience 0: a tie is not an improvement, so the second step reduces. */
+    optkern_plateau_config pc = optkern_plateau_config_default();
+    pc.patience = 0;
+    optkern_plateau plateau;
+    CHECK(optkern_plateau_init(1.0, &pc, &plateau) == OPTKERN_STATUS_OK, "plateau init");
+    CHECK(optkern_plateau_step(&plateau, 1.0, &lr) == OPTKERN_STATUS_OK && lr == 1.0, "plateau step 1: %g", lr);
+    CHECK(optkern_plateau_step(&plateau, 1.0, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.1) < 1e-15,
+          "plateau step 2: %g", lr);
+    pc.factor = 1.0;
+    CHECK(optkern_plateau_init(1.0, &pc, &plateau) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "plateau factor 1");
     float logits[6] = {1, 2, 3, 3, 2, 1};
     int64_t targets[2] = {2, 0};
     float loss = 0, grad[6];
@@ -261,6 +295,29 @@ static void check_statuses(void) {
     for (int i = 0; i < 64 * 32; i++) inside &= fabsf(w[i]) <= bound;
     CHECK(inside, "xavier bound");
     CHECK(optkern_init_xavier(w, shape, 1, 1.0, 0, &rng) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "1-D xavier");
+    /* JAX conventions: fans of a (in, out) matrix, and a delta-orthogonal 3x3x4x8 kernel. */
+    double fan_in = 0, fan_out = 0;
+    CHECK(optkern_jax_fans(shape, 2, -2, -1, &fan_in, &fan_out) == OPTKERN_STATUS_OK && fan_in == 64 && fan_out == 32,
+          "jax fans %g %g", fan_in, fan_out);
+    size_t kshape[4] = {3, 3, 4, 8};
+    double scratch[128];
+    size_t need = optkern_delta_orthogonal_scratch_len(kshape, 4);
+    CHECK(need > 0 && need <= 128, "delta scratch %zu", need);
+    CHECK(optkern_init_delta_orthogonal(w, kshape, 4, 2.0, scratch, need, &rng) == OPTKERN_STATUS_OK, "delta");
+    int zeros = 1;
+    for (int i = 0; i < 3 * 3 * 4 * 8; i++) zeros &= (i >= 4 * 32 && i < 5 * 32) || w[i] == 0.0f;
+    CHECK(zeros, "delta_orthogonal: zero outside the centre");
+    double worst = 0;
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) {
+            double dot = 0;
+            for (int t = 0; t < 8; t++) dot += (double)w[128 + a * 8 + t] * w[128 + b * 8 + t];
+            worst = fmax(worst, fabs(dot - (a == b ? 4.0 : 0.0)));
+        }
+    CHECK(worst < 1e-5, "delta_orthogonal rows orthonormal (x scale 2): %g", worst);
+    size_t wide[4] = {3, 3, 8, 4};
+    CHECK(optkern_init_delta_orthogonal(w, wide, 4, 1.0, scratch, 128, &rng) == OPTKERN_STATUS_INVALID_HYPERPARAMETER,
+          "delta_orthogonal with in > out");
 }
 
 int main(int argc, char **argv) {

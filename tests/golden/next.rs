@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::{Mode, compare, f32s, field, max_abs};
+use super::{Mode, check_samples, close64, compare, f32s, field, max_abs};
 use optkern::{EmaConfig, EmaForm, SwaConfig, SwaForm};
 
 /// The comparison a case asks for on this build.
@@ -200,4 +200,360 @@ pub fn run_sparse_adam_case(case: &Value, worst: &mut f64) -> Result<(), String>
         }
     }
     Ok(())
+}
+
+/// `ReduceLROnPlateau`: the rate at construction, then after each `step(metric)`.
+pub fn plateau_values(
+    case: &Value,
+    kwargs: &serde_json::Map<String, Value>,
+    base_lr: f64,
+) -> Result<Vec<(f64, Option<f64>)>, String> {
+    use optkern::train::schedule::{PlateauConfig, PlateauMode, ReduceOnPlateau, ThresholdMode};
+    let mut cfg = PlateauConfig::default();
+    for (key, value) in kwargs {
+        let num = || value.as_f64().ok_or(format!("{key} is not a number"));
+        let int = || value.as_u64().ok_or(format!("{key} is not an integer"));
+        match key.as_str() {
+            "mode" => {
+                cfg.mode = match value.as_str() {
+                    Some("min") => PlateauMode::Min,
+                    Some("max") => PlateauMode::Max,
+                    _ => return Err(format!("mode {value}")),
+                }
+            }
+            "threshold_mode" => {
+                cfg.threshold_mode = match value.as_str() {
+                    Some("rel") => ThresholdMode::Rel,
+                    Some("abs") => ThresholdMode::Abs,
+                    _ => return Err(format!("threshold_mode {value}")),
+                }
+            }
+            "factor" => cfg.factor = num()?,
+            "patience" => cfg.patience = int()?,
+            "threshold" => cfg.threshold = num()?,
+            "cooldown" => cfg.cooldown = int()?,
+            "min_lr" => cfg.min_lr = num()?,
+            "eps" => cfg.eps = num()?,
+            other => return Err(format!("unknown ReduceLROnPlateau option `{other}`")),
+        }
+    }
+    let mut s = ReduceOnPlateau::new(base_lr, &cfg).map_err(|e| e.to_string())?;
+    let mut out = vec![(s.lr(), None)];
+    for m in list(case, "metrics")? {
+        out.push((s.step(m.as_f64().ok_or("metric")?), None));
+    }
+    Ok(out)
+}
+
+/// optax schedules (`source: "optax.<fn>"`): every value within the case's normwise `tol` of
+/// optax's f32 values (`lrs`) and of its f64 run (`lrs_f64`).
+pub fn run_optax_schedule_case(case: &Value) -> Result<(), String> {
+    use optkern::train::schedule::*;
+    let name = field(case, "scheduler")?.as_str().ok_or("scheduler")?;
+    let kwargs = field(case, "kwargs")?.as_object().ok_or("kwargs")?;
+    let steps = field(case, "steps")?.as_u64().ok_or("steps")?;
+    let e = |err: optkern::Error| err.to_string();
+    let mut used: Vec<&str> = Vec::new();
+    let mut num = |key: &'static str, default: Option<f64>| -> Result<f64, String> {
+        used.push(key);
+        match kwargs.get(key) {
+            Some(v) => v.as_f64().ok_or(format!("{key} is not a number")),
+            None => default.ok_or(format!("missing {key}")),
+        }
+    };
+    let steps_of = |v: f64| v as u64;
+    let warmup_cosine = |kw: &serde_json::Map<String, Value>| -> Result<WarmupCosineDecay, String> {
+        let g = |k: &str, d: Option<f64>| {
+            kw.get(k)
+                .map(|v| v.as_f64().ok_or(format!("{k} is not a number")))
+                .unwrap_or(d.ok_or(format!("missing {k}")))
+        };
+        if let Some(k) = kw.keys().find(|k| {
+            !["init_value", "peak_value", "warmup_steps", "decay_steps", "end_value", "exponent"]
+                .contains(&k.as_str())
+        }) {
+            return Err(format!("unknown option `{k}`"));
+        }
+        WarmupCosineDecay::new(
+            g("init_value", None)?,
+            g("peak_value", None)?,
+            g("warmup_steps", None)? as u64,
+            g("decay_steps", None)? as u64,
+            g("end_value", Some(0.0))?,
+            g("exponent", Some(1.0))?,
+        )
+        .map_err(e)
+    };
+    let scales = |key: &str| -> Result<(Vec<u64>, Vec<f64>), String> {
+        let mut v: Vec<(u64, f64)> = match kwargs.get(key) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(m) => m
+                .as_object()
+                .ok_or(format!("{key} is not an object"))?
+                .iter()
+                .map(|(b, s)| {
+                    Ok((
+                        b.parse().map_err(|_| format!("boundary {b}"))?,
+                        s.as_f64().ok_or("scale")?,
+                    ))
+                })
+                .collect::<Result<_, String>>()?,
+        };
+        v.sort_by_key(|&(b, _)| b);
+        Ok(v.into_iter().unzip())
+    };
+    let schedule: Box<dyn Schedule> = match name {
+        "exponential_decay" => Box::new(
+            ExponentialDecay::new(
+                num("init_value", None)?,
+                steps_of(num("transition_steps", None)?),
+                num("decay_rate", None)?,
+                steps_of(num("transition_begin", Some(0.0))?),
+                kwargs.get("staircase").and_then(Value::as_bool).unwrap_or(false),
+                kwargs.get("end_value").and_then(Value::as_f64),
+            )
+            .map_err(e)?,
+        ),
+        "polynomial_schedule" | "linear_schedule" => Box::new(
+            PolynomialDecay::new(
+                num("init_value", None)?,
+                num("end_value", None)?,
+                if name == "linear_schedule" { 1.0 } else { num("power", None)? },
+                steps_of(num("transition_steps", None)?),
+                steps_of(num("transition_begin", Some(0.0))?),
+            )
+            .map_err(e)?,
+        ),
+        "piecewise_constant_schedule" => {
+            let (b, s) = scales("boundaries_and_scales")?;
+            let (b, s) = (Box::leak(b.into_boxed_slice()), Box::leak(s.into_boxed_slice()));
+            Box::new(PiecewiseConstant::new(num("init_value", None)?, b, s).map_err(e)?)
+        }
+        "piecewise_interpolate_schedule" => {
+            let kind = match kwargs.get("interpolate_type").and_then(Value::as_str) {
+                Some("linear") => Anneal::Linear,
+                Some("cosine") => Anneal::Cos,
+                other => return Err(format!("interpolate_type {other:?}")),
+            };
+            let (b, s) = scales("boundaries_and_scales")?;
+            let (b, s) = (Box::leak(b.into_boxed_slice()), Box::leak(s.into_boxed_slice()));
+            Box::new(PiecewiseInterpolate::new(kind, num("init_value", None)?, b, s).map_err(e)?)
+        }
+        "linear_onecycle_schedule" | "cosine_onecycle_schedule" => {
+            let kind = if name.starts_with("linear") { Anneal::Linear } else { Anneal::Cos };
+            Box::new(
+                OptaxOneCycle::new(
+                    kind,
+                    steps_of(num("transition_steps", None)?),
+                    num("peak_value", None)?,
+                    num("pct_start", Some(0.3))?,
+                    if kind == Anneal::Linear { num("pct_final", Some(0.85))? } else { 1.0 },
+                    num("div_factor", Some(25.0))?,
+                    num("final_div_factor", Some(1e4))?,
+                )
+                .map_err(e)?,
+            )
+        }
+        "cosine_decay_schedule" => Box::new(
+            CosineDecay::new(
+                num("init_value", None)?,
+                steps_of(num("decay_steps", None)?),
+                num("alpha", Some(0.0))?,
+                num("exponent", Some(1.0))?,
+            )
+            .map_err(e)?,
+        ),
+        "warmup_cosine_decay_schedule" => {
+            used.extend(kwargs.keys().map(String::as_str));
+            Box::new(warmup_cosine(kwargs)?)
+        }
+        "warmup_exponential_decay_schedule" => Box::new(
+            WarmupExponentialDecay::new(
+                num("init_value", None)?,
+                num("peak_value", None)?,
+                steps_of(num("warmup_steps", None)?),
+                steps_of(num("transition_steps", None)?),
+                num("decay_rate", None)?,
+                steps_of(num("transition_begin", Some(0.0))?),
+                kwargs.get("staircase").and_then(Value::as_bool).unwrap_or(false),
+                kwargs.get("end_value").and_then(Value::as_f64),
+            )
+            .map_err(e)?,
+        ),
+        "sgdr_schedule" => {
+            let cycles: Vec<WarmupCosineDecay> = kwargs
+                .get("cosine_kwargs")
+                .and_then(Value::as_array)
+                .ok_or("cosine_kwargs")?
+                .iter()
+                .map(|kw| warmup_cosine(kw.as_object().ok_or("cosine_kwargs")?))
+                .collect::<Result<_, _>>()?;
+            used.push("cosine_kwargs");
+            Box::new(Sgdr::new(Box::leak(cycles.into_boxed_slice())).map_err(e)?)
+        }
+        other => return Err(format!("unknown optax schedule `{other}`")),
+    };
+    for key in ["staircase", "end_value", "interpolate_type", "boundaries_and_scales"] {
+        if kwargs.contains_key(key) {
+            used.push(key);
+        }
+    }
+    if let Some(k) = kwargs.keys().find(|k| !used.contains(&k.as_str())) {
+        return Err(format!("unknown option `{k}` of {name}"));
+    }
+    let ours: Vec<f64> = (0..=steps).map(|c| schedule.lr(c)).collect();
+    let tol = field(case, "tol")?.as_f64().ok_or("tol")?;
+    for key in ["lrs", "lrs_f64"] {
+        let want: Vec<f64> =
+            list(case, key)?.iter().map(|v| v.as_f64().ok_or(key)).collect::<Result<_, _>>()?;
+        if want.len() != ours.len() {
+            return Err(format!("{key}: {} values, expected {}", want.len(), ours.len()));
+        }
+        let scale = want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        for (c, (a, b)) in ours.iter().zip(&want).enumerate() {
+            if (a - b).abs() > tol * scale {
+                return Err(format!(
+                    "{key}[{c}]: optkern {a:e}, optax {b:e} (tol {tol:e} of {scale:e})"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `init` cases of `jax.nn.initializers`: fans, denominator and variance in f64 (relative
+/// 1e-12), then a draw checked statistically (as torch's init cases); orthogonal draws also
+/// for their Gram matrix (`scale²·I` within 1e-5) and delta-orthogonal ones for zeros outside
+/// the centre.
+pub fn run_jax_init_case(case: &Value, name: &str) -> Result<(), String> {
+    use optkern::{Distribution, FanMode};
+    use rand_core::SeedableRng;
+    let e = |err: optkern::Error| err.to_string();
+    let shape: Vec<usize> = list(case, "shape")?
+        .iter()
+        .map(|d| d.as_u64().map(|d| d as usize).ok_or("dim".to_string()))
+        .collect::<Result<_, _>>()?;
+    let n: usize = shape.iter().product();
+    let kwargs = field(case, "kwargs")?.as_object().ok_or("kwargs")?;
+    let num = |key: &str, default: f64| kwargs.get(key).and_then(Value::as_f64).unwrap_or(default);
+    let axis = |key: &str, default: isize| {
+        kwargs.get(key).and_then(Value::as_i64).map_or(default, |a| a as isize)
+    };
+    let want = |key: &str| {
+        field(case, key).and_then(|v| v.as_f64().ok_or(format!("{key} is not a number")))
+    };
+    let mut out = vec![f32::NAN; n];
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+    let known: &[&str] = match name {
+        "variance_scaling" => &["scale", "mode", "distribution", "in_axis", "out_axis"],
+        "truncated_normal" => &["stddev", "lower", "upper"],
+        "orthogonal" | "delta_orthogonal" => &["scale", "column_axis"],
+        _ => &["in_axis", "out_axis"],
+    };
+    if let Some(k) = kwargs.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(format!("unknown option `{k}` of {name}"));
+    }
+    let (scale, mode, dist) = match name {
+        "variance_scaling" => {
+            let mode = match kwargs.get("mode").and_then(Value::as_str) {
+                Some("fan_in") => FanMode::FanIn,
+                Some("fan_out") => FanMode::FanOut,
+                Some("fan_avg") => FanMode::FanAvg,
+                Some("fan_geo_avg") => FanMode::FanGeoAvg,
+                other => return Err(format!("mode {other:?}")),
+            };
+            let dist = match kwargs.get("distribution").and_then(Value::as_str) {
+                Some("truncated_normal") => Distribution::TruncatedNormal,
+                Some("normal") => Distribution::Normal,
+                Some("uniform") => Distribution::Uniform,
+                other => return Err(format!("distribution {other:?}")),
+            };
+            (num("scale", f64::NAN), mode, dist)
+        }
+        "glorot_uniform" => (1.0, FanMode::FanAvg, Distribution::Uniform),
+        "glorot_normal" => (1.0, FanMode::FanAvg, Distribution::TruncatedNormal),
+        "lecun_uniform" => (1.0, FanMode::FanIn, Distribution::Uniform),
+        "lecun_normal" => (1.0, FanMode::FanIn, Distribution::TruncatedNormal),
+        "he_uniform" => (2.0, FanMode::FanIn, Distribution::Uniform),
+        "he_normal" => (2.0, FanMode::FanIn, Distribution::TruncatedNormal),
+        "truncated_normal" => {
+            // stddev·TN(lower, upper): torch's absolute-bound form with the bounds scaled.
+            let (s, lo, hi) = (num("stddev", 1e-2), num("lower", -2.0), num("upper", 2.0));
+            optkern::trunc_normal(&mut out, 0.0, s, lo * s, hi * s, &mut rng).map_err(e)?;
+            return check_samples(case, &out, want("mean")?, want("std")?);
+        }
+        "orthogonal" | "delta_orthogonal" => {
+            if axis("column_axis", -1) != -1 {
+                return Err("column_axis other than -1".into());
+            }
+            let s = num("scale", 1.0);
+            let (rows, cols) = match (name, list(case, "matrix_shape")?.as_slice()) {
+                (_, [r, c]) => {
+                    (r.as_u64().ok_or("rows")? as usize, c.as_u64().ok_or("cols")? as usize)
+                }
+                _ => return Err("matrix_shape".into()),
+            };
+            let mut scratch;
+            let matrix: Vec<f32> = if name == "orthogonal" {
+                scratch = vec![0.0; optkern::orthogonal_scratch_len(rows, cols)];
+                optkern::orthogonal(&mut out, rows, cols, s, &mut scratch, &mut rng).map_err(e)?;
+                out.clone()
+            } else {
+                scratch = vec![0.0; optkern::delta_orthogonal_scratch_len(&shape)];
+                optkern::delta_orthogonal(&mut out, &shape, s, &mut scratch, &mut rng)
+                    .map_err(e)?;
+                // The centre's (in, out) matrix; every other entry must be 0.
+                let centre: Vec<usize> = list(case, "center")?
+                    .iter()
+                    .filter_map(Value::as_u64)
+                    .map(|c| c as usize)
+                    .collect();
+                let flat = centre.iter().zip(&shape).fold(0, |acc, (&c, &k)| acc * k + c);
+                let at = flat * rows * cols;
+                if out
+                    .iter()
+                    .enumerate()
+                    .any(|(i, &x)| (i < at || i >= at + rows * cols) && x != 0.0)
+                {
+                    return Err("nonzero outside the centre".into());
+                }
+                out[at..at + rows * cols].to_vec()
+            };
+            // Gram matrix: rows orthonormal (rows ≤ cols) or columns, times scale².
+            let (k, len, stride_i, stride_j) =
+                if rows <= cols { (rows, cols, cols, 1) } else { (cols, rows, 1, cols) };
+            for a in 0..k {
+                for b in 0..k {
+                    let dot: f64 = (0..len)
+                        .map(|t| {
+                            f64::from(matrix[a * stride_i + t * stride_j])
+                                * f64::from(matrix[b * stride_i + t * stride_j])
+                        })
+                        .sum();
+                    let want = if a == b { s * s } else { 0.0 };
+                    if (dot - want).abs() > 1e-5 * s * s {
+                        return Err(format!("gram[{a}][{b}] = {dot}, expected {want}"));
+                    }
+                }
+            }
+            let sum_sq: f64 = out.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+            if (sum_sq - want("sum_sq")?).abs() > 1e-4 * want("sum_sq")? {
+                return Err(format!("sum of squares {sum_sq} vs {}", want("sum_sq")?));
+            }
+            return Ok(());
+        }
+        other => return Err(format!("unknown jax initializer `{other}`")),
+    };
+    let (in_axis, out_axis) = (axis("in_axis", -2), axis("out_axis", -1));
+    let (fan_in, fan_out) = optkern::jax_fans(&shape, in_axis, out_axis).map_err(e)?;
+    close64("fan_in", fan_in, want("fan_in")?)?;
+    close64("fan_out", fan_out, want("fan_out")?)?;
+    close64("denominator", mode.of(fan_in, fan_out), want("denominator")?)?;
+    let var = optkern::variance_scaling_variance(fan_in, fan_out, scale, mode).map_err(e)?;
+    close64("variance", var, want("variance")?)?;
+    optkern::variance_scaling_axes(
+        &mut out, &shape, in_axis, out_axis, scale, mode, dist, &mut rng,
+    )
+    .map_err(e)?;
+    check_samples(case, &out, 0.0, want("std")?)
 }

@@ -1,4 +1,6 @@
-//! Learning-rate schedules as closed-form functions of the step number, in f64.
+//! Learning-rate schedules as closed-form functions of the step number, in f64: torch's
+//! (this file), the ones built from a function or other schedules (`functional.rs`), optax's
+//! shapes (`optax.rs`), and the metric-driven [`ReduceOnPlateau`] (`plateau.rs`).
 //!
 //! `step` counts `scheduler.step()` calls, as torch's `last_epoch` does: `lr(0)` is the rate
 //! right after construction. Every schedule is checked at construction ([`Error`] on a bad
@@ -9,6 +11,17 @@
 use crate::Error;
 use crate::validate;
 use core::f64::consts::PI;
+
+mod functional;
+mod optax;
+mod plateau;
+
+pub use functional::{Chained, Lambda, Multiplicative};
+pub use optax::{
+    CosineDecay, ExponentialDecay, OptaxOneCycle, PiecewiseConstant, PiecewiseInterpolate,
+    PolynomialDecay, Sgdr, WarmupCosineDecay, WarmupExponentialDecay,
+};
+pub use plateau::{PlateauConfig, PlateauMode, ReduceOnPlateau, ThresholdMode};
 
 /// A learning-rate schedule: the rate (and, for the cyclic ones, the momentum) at a step.
 pub trait Schedule {
@@ -570,5 +583,50 @@ impl Schedule for WarmupStableDecay {
         let t = (t - self.stable).min(self.decay);
         let frac = if self.decay == 0 { 1.0 } else { t as f64 / self.decay as f64 };
         self.base_lr * (1.0 - (1.0 - self.final_factor) * frac)
+    }
+}
+
+/// `torch.optim.swa_utils.SWALR`: anneals from the optimizer's rate `η` (at construction) to
+/// `swa_lr` over `anneal_epochs` steps, then stays there. With `s' = max(1, t)` if
+/// `anneal_epochs = 0` else `t`, and `a = α(clamp(s'/max(1, anneal_epochs), 0, 1))`
+/// (`α(x) = (1 − cos(πx))/2` for [`Anneal::Cos`], `x` for [`Anneal::Linear`]):
+/// `lr(t) = swa_lr·a + η·(1 − a)`.
+///
+/// torch computes it recursively from the current rate (recovering `η` each step); this
+/// closed form is what that recursion computes, up to f64 rounding.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SwaLr {
+    base_lr: f64,
+    swa_lr: f64,
+    anneal_epochs: u64,
+    anneal: Anneal,
+}
+
+impl SwaLr {
+    /// `η`, `swa_lr` finite, ≥ 0.
+    pub fn new(
+        base_lr: f64,
+        swa_lr: f64,
+        anneal_epochs: u64,
+        anneal: Anneal,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            base_lr: rate("base_lr", base_lr)?,
+            swa_lr: rate("swa_lr", swa_lr)?,
+            anneal_epochs,
+            anneal,
+        })
+    }
+}
+
+impl Schedule for SwaLr {
+    fn lr(&self, step: u64) -> f64 {
+        let s = if self.anneal_epochs == 0 { step.max(1) } else { step };
+        let x = (s as f64 / self.anneal_epochs.max(1) as f64).clamp(0.0, 1.0);
+        let a = match self.anneal {
+            Anneal::Cos => (1.0 - libm::cos(PI * x)) / 2.0,
+            Anneal::Linear => x,
+        };
+        self.swa_lr * a + self.base_lr * (1.0 - a)
     }
 }
