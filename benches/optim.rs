@@ -176,6 +176,71 @@ fn sparse(c: &mut Criterion) {
     group.finish();
 }
 
+/// The matrix product at 256, 512 and 1024 square (throughput in flops: `2n³` "elements"),
+/// next to a loop of independent fused multiply-adds at this width (the core's FMA peak as a
+/// program can reach it), and Muon's step on 1024 × 1024 and 4096 × 1024 (five
+/// Newton–Schulz iterations: `2·(2m²n + m³ + … )` flops, dominated by the products).
+/// `scripts/gemm-vs-torch.py` runs torch.mm (one thread, MKL) beside it.
+fn matrix(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gemm");
+    group.throughput(Throughput::Elements(24 * 8 * 2 * 100_000));
+    group.bench_function("fma_peak", |b| b.iter(|| fma_peak(100_000)));
+    for n in [256usize, 512, 1024] {
+        let (a, bm) = (input(n * n, 3), input(n * n, 4));
+        let mut out = vec![0.0f32; n * n];
+        let mut scratch = vec![0.0f32; gemm_scratch_len(n, n, n)];
+        group.throughput(Throughput::Elements(2 * (n * n * n) as u64));
+        group.bench_function(BenchmarkId::new("native", n), |b| {
+            b.iter(|| {
+                gemm(&mut out, n, &a, n, &bm, n, [n, n, n], &GemmConfig::default(), &mut scratch)
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("muon");
+    group.sample_size(10);
+    for (rows, cols) in [(1024usize, 1024usize), (4096, 1024)] {
+        let (m, n) = (rows.min(cols), rows.max(cols));
+        let (mut p, g) = (input(rows * cols, 5), input(rows * cols, 6));
+        let mut buf = vec![0.0f32; rows * cols];
+        let mut scratch = vec![0.0f32; muon_scratch_len(rows, cols)];
+        let flops = 5 * 2 * (m * m * n + m * m * m + m * m * n);
+        group.throughput(Throughput::Elements(flops as u64));
+        let cfg = MuonConfig::default();
+        group.bench_function(BenchmarkId::new("native", format!("{rows}x{cols}")), |b| {
+            b.iter(|| muon_step(&mut p, &g, &mut buf, rows, cols, &mut scratch, &cfg).unwrap())
+        });
+    }
+    group.finish();
+}
+
+/// `iters` rounds of 24 independent 8-lane fused multiply-adds (12 chains × 2 per round):
+/// enough chains to cover the FMA latency on two pipes.
+fn fma_peak(iters: u32) -> f32 {
+    use wide::f32x8;
+    let x = black_box(f32x8::splat(1.000_001));
+    let y = black_box(f32x8::splat(0.999_999));
+    let mut acc = [x; 12];
+    for _ in 0..iters {
+        for _ in 0..2 {
+            acc[0] = acc[0].mul_add(x, y);
+            acc[1] = acc[1].mul_add(x, y);
+            acc[2] = acc[2].mul_add(x, y);
+            acc[3] = acc[3].mul_add(x, y);
+            acc[4] = acc[4].mul_add(x, y);
+            acc[5] = acc[5].mul_add(x, y);
+            acc[6] = acc[6].mul_add(x, y);
+            acc[7] = acc[7].mul_add(x, y);
+            acc[8] = acc[8].mul_add(x, y);
+            acc[9] = acc[9].mul_add(x, y);
+            acc[10] = acc[10].mul_add(x, y);
+            acc[11] = acc[11].mul_add(x, y);
+        }
+    }
+    acc.iter().map(|a| a.reduce_add()).sum()
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(200))
@@ -183,5 +248,5 @@ fn config() -> Criterion {
         .sample_size(15)
 }
 
-criterion_group! { name = benches; config = config(); targets = optim, sparse, parallel }
+criterion_group! { name = benches; config = config(); targets = optim, sparse, matrix, parallel }
 criterion_main!(benches);

@@ -4,7 +4,8 @@
 //! `cargo run --example capi_expected > expected.txt`
 
 use optkern::{
-    AdamConfig, EmaConfig, LionConfig, Numerics, SgdConfig, SparseAdamConfig, SwaConfig, SwaForm,
+    AdamConfig, EmaConfig, LionConfig, MuonConfig, Numerics, SgdConfig, SparseAdamConfig,
+    SwaConfig, SwaForm,
 };
 
 const N: usize = 37;
@@ -67,6 +68,12 @@ fn main() -> Result<(), optkern::Error> {
                         step,
                         &cfg,
                     )?;
+                }
+                // `p` as a 37 × 1 matrix (orthogonalised as its 1 × 37 transpose).
+                "muon" => {
+                    let cfg = MuonConfig { lr: 0.02, ..Default::default() };
+                    let mut scratch = vec![0.0; optkern::muon_scratch_len(N, 1)];
+                    optkern::muon_step(&mut p, &g, &mut b, N, 1, &mut scratch, &cfg)?;
                 }
                 _ => optkern::lion_step(
                     &mut p,

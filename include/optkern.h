@@ -20,6 +20,10 @@
 // Elements per quantization block (bitsandbytes' fixed block size).
 #define OPTKERN_Q8_BLOCK 256
 
+// The `k` extent of a block: each block's sum is one chain of fused multiply-adds per
+// element, and the blocks are added to `C` in order.
+#define GEMM_KC 256
+
 // The result of every C function (`OPTKERN_STATUS_OK = 0`).
 typedef enum {
   // Success.
@@ -122,6 +126,48 @@ enum optkern_ema_form
 typedef enum optkern_ema_form optkern_ema_form;
 #else
 typedef uint32_t optkern_ema_form;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// How Muon scales the learning rate by the matrix shape (torch's `adjust_lr_fn`).
+enum optkern_adjust_lr
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // `η·√max(1, rows/cols)` (torch's default, `None` or `"original"`).
+  OPTKERN_ADJUST_LR_ORIGINAL = 0,
+  // `0.2·η·√max(rows, cols)` (`"match_rms_adamw"`: the update's RMS matches AdamW's).
+  OPTKERN_ADJUST_LR_MATCH_RMS_ADAMW = 1,
+  // `η·√(rows/cols)` (`"spectral_unclamped"`).
+  OPTKERN_ADJUST_LR_SPECTRAL_UNCLAMPED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum optkern_adjust_lr optkern_adjust_lr;
+#else
+typedef uint32_t optkern_adjust_lr;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// The arithmetic of the Newton–Schulz iteration.
+enum optkern_ns_precision
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // f32 throughout (optkern's default: closer to the exact iteration than torch's).
+  OPTKERN_NS_PRECISION_F32 = 0,
+  // Every matrix rounded to bf16 after each product, the norm and the division, as torch
+  // runs it (its bf16 matrix products accumulate in f32 in MKL-DNN's order, so this tracks
+  // torch closely but not bit for bit).
+  OPTKERN_NS_PRECISION_BF16 = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum optkern_ns_precision optkern_ns_precision;
+#else
+typedef uint32_t optkern_ns_precision;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -522,6 +568,21 @@ typedef struct {
   uint64_t state[4];
 } optkern_rng;
 
+// The options of [`gemm`]: `C ← α·op(A)·op(B) + β·C`.
+typedef struct {
+  // `α`. Default `1`; finite.
+  float alpha;
+  // `β`. Default `0` (then `C` is not read: NaN in `C` does not propagate); finite.
+  float beta;
+  // `op(A) = Aᵀ` (`A` stored `k × m`). Default `false` (`A` stored `m × k`).
+  bool trans_a;
+  // `op(B) = Bᵀ` (`B` stored `n × k`). Default `false` (`B` stored `k × n`).
+  bool trans_b;
+  // [`Numerics::Torch`] (default): the products are fused multiply-adds where the build has
+  // FMA; [`Numerics::Portable`]: a multiply and an add (the same bits on every build).
+  optkern_numerics numerics;
+} optkern_gemm_config;
+
 // Hyperparameters of [`adafactor_step`] and [`adafactor_factored_step`]. [`Default`] is
 // `torch.optim.Adafactor`'s.
 typedef struct {
@@ -635,6 +696,30 @@ typedef struct {
   // [`Numerics::Portable`] never fuses.
   optkern_numerics numerics;
 } optkern_ema_config;
+
+// Hyperparameters of [`muon_step`]. [`Default`] is `torch.optim.Muon`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // Decoupled weight decay `λ`. Default `0.1`; finite, ≥ 0.
+  double weight_decay;
+  // Momentum `μ`. Default `0.95`; finite, in `[0, 1)`.
+  double momentum;
+  // Nesterov: orthogonalise `lerp(g, B, μ)` instead of `B`. Default `true`.
+  bool nesterov;
+  // The quintic's `(a, b, c)`. Default `(3.4445, −4.775, 2.0315)`; finite.
+  double ns_coefficients[3];
+  // Floor of the Frobenius norm. Default `1e-7`; finite, > 0.
+  double eps;
+  // Newton–Schulz iterations. Default `5`; at most 100.
+  uint32_t ns_steps;
+  // Default [`AdjustLr::Original`].
+  optkern_adjust_lr adjust_lr;
+  // Default [`NsPrecision::F32`].
+  optkern_ns_precision precision;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+} optkern_muon_config;
 
 // GradScaler's dynamic loss scale (torch's `_amp_update_scale_`), one call per step.
 typedef struct {
@@ -1029,6 +1114,28 @@ optkern_status optkern_init_dirac(float *out_ptr,
                                   size_t ndim,
                                   size_t groups);
 
+// The defaults of [`GemmConfig`] (`α = 1`, `β = 0`, no transposes, `Torch`).
+optkern_gemm_config optkern_gemm_config_default(void);
+
+// [`gemm_scratch_len`]: the `float` scratch [`optkern_gemm`] needs.
+size_t optkern_gemm_scratch_len(size_t m, size_t n, size_t k);
+
+// [`gemm()`]: `C ← α·op(A)·op(B) + β·C`, row-major, `op(A)` `m × k`, `op(B)` `k × n`,
+// leading dimensions `lda`, `ldb`, `ldc`; `C` must not overlap `A`, `B` or the scratch.
+// `OPTKERN_STATUS_INVALID_LENGTH` for a scratch shorter than `optkern_gemm_scratch_len`.
+optkern_status optkern_gemm(float *c,
+                            size_t ldc,
+                            const float *a,
+                            size_t lda,
+                            const float *b,
+                            size_t ldb,
+                            size_t m,
+                            size_t n,
+                            size_t k,
+                            const optkern_gemm_config *cfg,
+                            float *scratch,
+                            size_t scratch_len);
+
 // The defaults of [`SgdConfig`] (`SgdConfig::default()`).
 optkern_sgd_config optkern_sgd_config_default(void);
 
@@ -1281,6 +1388,24 @@ optkern_status optkern_sparse_adam_step(float *params,
 // [`sparse_adam_scratch_len`]: the scratch elements (`size_t`) a gradient of `nnz` rows
 // needs.
 size_t optkern_sparse_adam_scratch_len(size_t nnz);
+
+// The defaults of [`MuonConfig`] (`MuonConfig::default()`, torch's).
+optkern_muon_config optkern_muon_config_default(void);
+
+// [`muon_scratch_len`]: the `float` scratch [`optkern_muon_step`] needs.
+size_t optkern_muon_scratch_len(size_t rows, size_t cols);
+
+// [`muon_step`] on the row-major `rows × cols` matrix `params`, with caller scratch of
+// `scratch_len` ≥ `optkern_muon_scratch_len(rows, cols)` floats (else
+// `OPTKERN_STATUS_INVALID_LENGTH`).
+optkern_status optkern_muon_step(float *params,
+                                 const float *grads,
+                                 float *momentum_buffer,
+                                 size_t rows,
+                                 size_t cols,
+                                 float *scratch,
+                                 size_t scratch_len,
+                                 const optkern_muon_config *cfg);
 
 // [`crate::grad_norm`] over `count` buffers: `norm_kind` 0 = L2, 1 = L1, 2 = L∞, 3 = `p`-norm.
 // The f32 total goes to `*total_norm`.

@@ -35,6 +35,7 @@ mod error;
 pub mod format;
 pub mod init;
 mod lanes;
+pub mod linalg;
 mod numerics;
 pub mod optim;
 #[cfg(feature = "rayon")]
@@ -60,6 +61,9 @@ pub use init::{
     sparse, trunc_normal, trunc_normal_at, uniform, uniform_at, uniform_bound, variance_scaling,
     xavier_normal, xavier_std, xavier_uniform,
 };
+#[doc(hidden)]
+pub use linalg::gemm::gemm_with;
+pub use linalg::{GemmConfig, gemm, gemm_scratch_len};
 pub use numerics::Numerics;
 pub use optim::adadelta::{AdadeltaConfig, adadelta_step, adadelta_step_mixed};
 pub use optim::adafactor::{AdafactorConfig, adafactor_factored_step, adafactor_step};
@@ -72,6 +76,7 @@ pub use optim::lamb::{LambConfig, lamb_step};
 pub use optim::lars::{LarsConfig, lars_step};
 pub use optim::lion::{LionConfig, lion_step, lion_step_mixed};
 pub use optim::momentum::{MomentumConfig, momentum_step, momentum_step_mixed, nesterov_lookahead};
+pub use optim::muon::{AdjustLr, MuonConfig, NsPrecision, muon_scratch_len, muon_step};
 pub use optim::nadam::{NadamConfig, NadamState, nadam_step, nadam_step_mixed};
 pub use optim::radam::{RadamConfig, radam_step, radam_step_mixed};
 pub use optim::rmsprop::{RmspropConfig, rmsprop_step, rmsprop_step_mixed};
@@ -83,9 +88,10 @@ pub use optim::{
     adadelta::adadelta_step_mixed_with, adagrad::adagrad_step_mixed_with,
     adam::adam_step_mixed_with, adam::adam_step_with, adamax::adamax_step_mixed_with,
     asgd::asgd_step_mixed_with, lion::lion_step_mixed_with, momentum::momentum_step_mixed_with,
-    momentum::momentum_step_with, momentum::nesterov_lookahead_with, nadam::nadam_step_mixed_with,
-    radam::radam_step_mixed_with, rmsprop::rmsprop_step_mixed_with, rprop::rprop_step_mixed_with,
-    sgd::sgd_step_mixed_with, sgd::sgd_step_with, sparse_adam::sparse_adam_step_with,
+    momentum::momentum_step_with, momentum::nesterov_lookahead_with, muon::muon_step_with,
+    nadam::nadam_step_mixed_with, radam::radam_step_mixed_with, rmsprop::rmsprop_step_mixed_with,
+    rprop::rprop_step_mixed_with, sgd::sgd_step_mixed_with, sgd::sgd_step_with,
+    sparse_adam::sparse_adam_step_with,
 };
 #[doc(hidden)]
 pub use optim::{

@@ -168,6 +168,32 @@ fn sparse_adam_matches_its_bit_model() {
     }
 }
 
+/// Muon: the momentum, the transposes, the norm, the quintic through the GEMM's order and
+/// the update, bit for bit.
+#[test]
+fn muon_matches_its_bit_model() {
+    let o = Ops { torch: true, fused: optkern::FUSED_MUL_ADD };
+    for (name, cfg) in common::muon_configs() {
+        for &(rows, cols) in common::MUON_SHAPES {
+            let h = common::muon_reference(&cfg, rows, cols);
+            let n = rows * cols;
+            let mut data = Data::new(3 + n as u64);
+            let mut p = data.vec(n, Kind::Param);
+            let mut b = vec![0.0f32; n];
+            let (mut pm, mut bm) = (p.clone(), b.clone());
+            let mut scratch = vec![0.0f32; optkern::muon_scratch_len(rows, cols)];
+            for t in 1..=3 {
+                let g = data.vec(n, Kind::Grad);
+                optkern::muon_step(&mut p, &g, &mut b, rows, cols, &mut scratch, &cfg).unwrap();
+                bits::muon(o, &mut pm, &g, &mut bm, rows, cols, &h);
+                let what = format!("muon/{name} {rows}x{cols} step {t}");
+                assert_same_bits(&p, &pm, &what);
+                assert_same_bits(&b, &bm, &format!("{what} momentum"));
+            }
+        }
+    }
+}
+
 /// The model itself: its power is the correctly rounded one on exact dyadic powers, and its
 /// blocked sum is order-sensitive (a plain left-to-right sum differs on this input).
 #[test]

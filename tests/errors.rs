@@ -807,6 +807,66 @@ fn sparse_adam_errors_change_nothing() {
     assert!(rejected > 20, "only {rejected} rejections");
 }
 
+/// Muon: lengths, scratch and every hyperparameter; nothing written on `Err`.
+#[test]
+fn muon_errors_change_nothing() {
+    use optkern::*;
+    let (rows, cols) = (4, 3);
+    let call = |lens: [usize; 4], cfg: &MuonConfig| {
+        let mut d = Data::new(4);
+        let (mut p, g, mut b) =
+            (d.vec(lens[0], Kind::Param), d.vec(lens[1], Kind::Grad), d.vec(lens[2], Kind::Signed));
+        let mut scratch = vec![7.0f32; lens[3]];
+        let before = (bits(&p), bits(&b), bits(&scratch));
+        let got = muon_step(&mut p, &g, &mut b, rows, cols, &mut scratch, cfg);
+        if got.is_err() {
+            assert_eq!((bits(&p), bits(&b), bits(&scratch)), before, "{got:?}: a buffer changed");
+        }
+        got
+    };
+    let d = MuonConfig::default();
+    let need = muon_scratch_len(rows, cols);
+    assert_eq!(call([12, 12, 12, need], &d), Ok(()));
+    let mismatch = |arg, expected, found| Err(Error::LengthMismatch { arg, expected, found });
+    assert_eq!(call([11, 12, 12, need], &d), mismatch("params", 12, 11));
+    assert_eq!(call([12, 13, 12, need], &d), mismatch("grads", 12, 13));
+    assert_eq!(call([12, 12, 0, need], &d), mismatch("momentum_buffer", 12, 0));
+    assert_eq!(call([12, 12, 12, need - 1], &d), mismatch("scratch", need, need - 1));
+    let mut rejected = 0;
+    for x in SPECIALS {
+        let fields: [Field<MuonConfig>; 6] = [
+            ("lr", |c, x| c.lr = x),
+            ("weight_decay", |c, x| c.weight_decay = x),
+            ("momentum", |c, x| c.momentum = x),
+            ("eps", |c, x| c.eps = x),
+            ("ns_coefficients", |c, x| c.ns_coefficients[1] = x),
+            ("grad_scale", |c, x| c.grad_scale = x as f32),
+        ];
+        for (name, set) in fields {
+            let mut cfg = d;
+            set(&mut cfg, x);
+            let valid = match name {
+                "lr" | "weight_decay" => x.is_finite() && x >= 0.0,
+                "momentum" => x.is_finite() && (0.0..1.0).contains(&x),
+                "eps" => x.is_finite() && x > 0.0,
+                "ns_coefficients" => x.is_finite(),
+                _ => (x as f32).is_finite() && x as f32 >= 0.0,
+            };
+            let got = call([12, 12, 12, need], &cfg);
+            if valid {
+                assert_eq!(got, Ok(()), "{name} = {x}");
+            } else {
+                rejected += 1;
+                let given = if name == "grad_scale" { f64::from(x as f32) } else { x };
+                assert_eq!(format!("{got:?}"), format!("{:?}", Err::<(), _>(hyper(name, given))));
+            }
+        }
+    }
+    assert!(rejected > 20, "only {rejected} rejections");
+    let too_many = MuonConfig { ns_steps: 101, ..d };
+    assert!(call([12, 12, 12, need], &too_many).is_err(), "ns_steps > 100");
+}
+
 #[test]
 fn step_zero_is_rejected_by_every_stepped_optimizer() {
     use optkern::*;

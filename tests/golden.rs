@@ -1147,6 +1147,7 @@ fn golden_vectors() {
                 let w = worst.entry(name.clone()).or_default();
                 let outcome = match name.as_str() {
                     "SparseAdam" => next::run_sparse_adam_case(&case, w),
+                    "Muon" => next::run_muon_case(&case, w),
                     _ => run_optimizer_case(&case, strict, w),
                 };
                 (name, outcome)

@@ -254,3 +254,46 @@ fn sparse_adam_is_width_shard_and_order_independent() {
         }
     }
 }
+
+/// Muon: every width and buffer offset gives the same bits (the products are the GEMM's
+/// width-independent order, the norm a fixed-order f64 sum); canaries intact.
+#[test]
+fn muon_is_width_independent() {
+    for (name, cfg) in muon_configs() {
+        for &(rows, cols) in MUON_SHAPES {
+            let n = rows * cols;
+            let mut data = Data::new(n as u64 + 1);
+            let p0 = data.vec(n, Kind::Param);
+            let grads: Vec<Vec<f32>> = (0..3).map(|_| data.vec(n, Kind::Grad)).collect();
+            let run = |width: Width, off: usize| {
+                let (mut p, mut b) = (guarded(&p0, off), guarded(&vec![0.0; n], off));
+                let mut scratch = vec![f32::NAN; optkern::muon_scratch_len(rows, cols)];
+                for g in &grads {
+                    optkern::muon_step_with(
+                        width,
+                        &mut p[off..off + n],
+                        g,
+                        &mut b[off..off + n],
+                        rows,
+                        cols,
+                        &mut scratch,
+                        &cfg,
+                    )
+                    .unwrap();
+                }
+                assert_canaries(&p, off, n, "params");
+                assert_canaries(&b, off, n, "momentum_buffer");
+                (p[off..off + n].to_vec(), b[off..off + n].to_vec())
+            };
+            let want = run(Width::X1, 0);
+            for width in Width::ALL {
+                for off in [0, 3] {
+                    let got = run(width, off);
+                    let what = format!("muon/{name} {rows}x{cols} {width:?} off {off}");
+                    assert_same_bits(&got.0, &want.0, &what);
+                    assert_same_bits(&got.1, &want.1, &what);
+                }
+            }
+        }
+    }
+}

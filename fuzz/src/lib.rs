@@ -399,7 +399,7 @@ pub fn check_momentum(case: &Case) -> Outcome {
 
 /// Every other optimizer (`check_others` picks one with `case.flags >> 4`): Adagrad,
 /// RMSprop, Adamax, Adadelta, NAdam, RAdam, ASGD, Rprop, Adafactor, Lion, LAMB, LARS, and the
-/// weight averages (SWA, EMA), and SparseAdam ([`check_sparse_adam`]).
+/// weight averages (SWA, EMA), SparseAdam ([`check_sparse_adam`]) and Muon ([`check_muon`]).
 pub fn check_others(case: &Case) -> Outcome {
     use optkern::*;
     let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
@@ -407,7 +407,8 @@ pub fn check_others(case: &Case) -> Outcome {
     let numerics = case.numerics();
     let max = case.flag(1);
     let eq = |l: &[usize]| lens_equal(l);
-    match (case.flags >> 4) % 15 {
+    match (case.flags >> 4) % 16 {
+        15 => check_muon(case),
         14 => check_sparse_adam(case),
         0 => {
             let cfg = AdagradConfig {
@@ -1025,6 +1026,123 @@ pub fn check_sparse_adam(case: &Case) -> Outcome {
                     );
                 }
             }
+        }
+    }
+    Outcome { ok: true, compared: compare }
+}
+
+/// Muon on a small matrix: invalid lengths (a short scratch included) or hyperparameters are
+/// refused with nothing written; every width gives the same bits; for moderate data in f32
+/// Newton–Schulz, the parameters are within 1e-3 of the update's size of the f64 iteration
+/// and the momentum buffer within the element-wise tolerance.
+pub fn check_muon(case: &Case) -> Outcome {
+    use optkern::{AdjustLr, MuonConfig, NsPrecision, muon_scratch_len, muon_step_with};
+    let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
+    let byte = |k: usize| case.len_delta[k] as u8 as usize;
+    let (rows, cols) = (1 + byte(0) % 9, 1 + byte(1) % 9);
+    let n = rows * cols;
+    let short = |k: usize| usize::from(byte(k) % 8 == 1);
+    let need = muon_scratch_len(rows, cols);
+    let lens = [n, n - short(2), n - short(3), need - short(4)];
+    let word = |i: usize| case.data.get(i % case.data.len().max(1)).copied().unwrap_or(0);
+    let value = |i: usize| {
+        let bits = word(i);
+        if case.moderate { moderate(bits, false) } else { f32::from_bits(bits) }
+    };
+    let p0: Vec<f32> = (0..lens[0]).map(|i| value(i + 3)).collect();
+    let g0: Vec<f32> = (0..lens[1]).map(|i| value(i + 5)).collect();
+    let b0: Vec<f32> = (0..lens[2]).map(|i| value(i + 9)).collect();
+    let cfg = MuonConfig {
+        lr: h[0],
+        weight_decay: h[1],
+        momentum: h[2],
+        eps: h[3],
+        ns_steps: (byte(5) % 7) as u32,
+        nesterov: case.flag(0),
+        precision: if case.flag(1) && case.flag(2) { NsPrecision::Bf16 } else { NsPrecision::F32 },
+        adjust_lr: [AdjustLr::Original, AdjustLr::MatchRmsAdamw, AdjustLr::SpectralUnclamped]
+            [usize::from(case.step) % 3],
+        grad_scale: h[5] as f32,
+        ..Default::default()
+    };
+    let (r, c) = (rows as f64, cols as f64);
+    let reference = reference::Muon {
+        lr: cfg.lr,
+        weight_decay: cfg.weight_decay,
+        momentum: cfg.momentum,
+        nesterov: cfg.nesterov,
+        ns: cfg.ns_coefficients,
+        eps: cfg.eps,
+        ns_steps: cfg.ns_steps,
+        lr_ratio: match cfg.adjust_lr {
+            AdjustLr::Original => (r / c).max(1.0).sqrt(),
+            AdjustLr::MatchRmsAdamw => 0.2 * r.max(c).sqrt(),
+            AdjustLr::SpectralUnclamped => (r / c).sqrt(),
+        },
+        grad_scale: f64::from(cfg.grad_scale),
+    };
+    let off = usize::from(case.offset % 16);
+    let call = |width: Width| {
+        let mut b: Vec<Guarded> = [&p0, &b0].iter().map(|v| Guarded::new(v, off)).collect();
+        let mut scratch = vec![0.0f32; lens[3]];
+        let [p, m] = &mut b[..] else { unreachable!() };
+        let result = muon_step_with(
+            width,
+            p.slice_mut(),
+            &g0,
+            m.slice_mut(),
+            rows,
+            cols,
+            &mut scratch,
+            &cfg,
+        );
+        (result, b)
+    };
+    let first = Width::ALL[usize::from(case.width) % Width::ALL.len()];
+    let (result, after) = call(first);
+    for (k, g) in after.iter().enumerate() {
+        assert!(g.canaries_intact(), "muon: buffer {k} written outside its slice");
+    }
+    let valid =
+        lens[1] == n && lens[2] == n && lens[3] == need && reference::accepts_muon(&reference);
+    assert_eq!(result.is_ok(), valid, "muon: got {result:?}, expected valid = {valid}");
+    if result.is_err() {
+        for (k, (a, b)) in after.iter().zip([&p0, &b0]).enumerate() {
+            assert_eq!(bits(a.slice()), bits(b), "muon: buffer {k} changed on Err");
+        }
+        return Outcome::default();
+    }
+    for width in Width::ALL {
+        let (r, other) = call(width);
+        assert!(r.is_ok());
+        for (k, (a, b)) in other.iter().zip(&after).enumerate() {
+            for (i, (x, y)) in a.slice().iter().zip(b.slice()).enumerate() {
+                assert!(
+                    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+                    "muon: {width:?} vs {first:?} differ in buffer {k}[{i}]"
+                );
+            }
+        }
+    }
+    // bf16 Newton–Schulz is compared with the f64 iteration by the golden cases only (its
+    // rounding is the point); f32 is compared here.
+    let compare = case.comparable() && cfg.precision == NsPrecision::F32;
+    if compare {
+        let widen = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+        let (mut p, mut m) = (widen(&p0), widen(&b0));
+        reference::muon(&mut p, &widen(&g0), &mut m, rows, cols, &reference);
+        let size = |v: &[f64]| v.iter().fold(1e-30f64, |a, x| a.max(x.abs()));
+        let step = cfg.lr * reference.lr_ratio;
+        let scale = size(&p).max(size(&widen(&p0))) * cfg.lr * cfg.weight_decay + step;
+        for (i, (a, e)) in after[0].slice().iter().zip(&p).enumerate() {
+            let err = (f64::from(*a) - e).abs();
+            assert!(err <= 1e-3 * scale + 1e-6 * e.abs(), "muon: params[{i}] {a:e} vs {e:e}");
+        }
+        let scale =
+            size(&m).max(size(&widen(&b0))).max(size(&widen(&g0)) * f64::from(cfg.grad_scale));
+        for (i, (a, e)) in after[1].slice().iter().zip(&m).enumerate() {
+            let err = (f64::from(*a) - e).abs();
+            assert!(err <= 1e-5 * scale, "muon: momentum[{i}] {a:e} vs {e:e}");
         }
     }
     Outcome { ok: true, compared: compare }
@@ -1664,6 +1782,11 @@ mod tests {
     #[test]
     fn replay_others() {
         replay(4, check_others);
+    }
+
+    #[test]
+    fn replay_muon() {
+        replay(14, check_muon);
     }
 
     #[test]

@@ -19,6 +19,7 @@
 
 pub mod format;
 pub mod init;
+pub mod linalg;
 pub mod optim;
 pub mod train;
 

@@ -697,3 +697,60 @@ pub unsafe extern "C" fn optkern_sparse_adam_step(
 pub extern "C" fn optkern_sparse_adam_scratch_len(nnz: usize) -> usize {
     sparse_adam_scratch_len(nnz)
 }
+
+c_config!(MuonConfig, bools: [nesterov], enums: [adjust_lr < 3, precision < 2]);
+
+/// The defaults of [`MuonConfig`] (`MuonConfig::default()`, torch's).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_muon_config_default() -> MuonConfig {
+    MuonConfig::default()
+}
+
+/// [`muon_scratch_len`]: the `float` scratch [`optkern_muon_step`] needs.
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_muon_scratch_len(rows: usize, cols: usize) -> usize {
+    muon_scratch_len(rows, cols)
+}
+
+/// [`muon_step`] on the row-major `rows × cols` matrix `params`, with caller scratch of
+/// `scratch_len` ≥ `optkern_muon_scratch_len(rows, cols)` floats (else
+/// `OPTKERN_STATUS_INVALID_LENGTH`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_muon_step(
+    params: *mut f32,
+    grads: *const f32,
+    momentum_buffer: *mut f32,
+    rows: usize,
+    cols: usize,
+    scratch: *mut f32,
+    scratch_len: usize,
+    cfg: *const MuonConfig,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`, with each buffer's own length.
+        unsafe {
+            let cfg = config(cfg)?;
+            let n = rows.checked_mul(cols).ok_or(Status::InvalidLength)?;
+            if scratch_len < muon_scratch_len(rows, cols) {
+                return Err(Status::InvalidLength);
+            }
+            let r = [
+                super::Raw::new(params as *const f32, n, true)?,
+                super::Raw::new(grads, n, false)?,
+                super::Raw::new(momentum_buffer as *const f32, n, true)?,
+                super::Raw::new(scratch as *const f32, scratch_len, true)?,
+            ];
+            super::no_overlap(&r)?;
+            muon_step(
+                slice_mut(r[0]),
+                slice(r[1]),
+                slice_mut(r[2]),
+                rows,
+                cols,
+                slice_mut(r[3]),
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}

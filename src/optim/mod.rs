@@ -11,6 +11,7 @@ pub mod lamb;
 pub mod lars;
 pub mod lion;
 pub mod momentum;
+pub mod muon;
 pub mod nadam;
 pub mod radam;
 pub mod rmsprop;

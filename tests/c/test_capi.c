@@ -145,6 +145,12 @@ static void check_against_rust(const char *expected_path) {
                 c.decay = 0.9;
                 c.warmup = true;
                 s = optkern_ema_update(p, g, N, (uint32_t)step, &c);
+            } else if (strcmp(name, "muon") == 0) {
+                optkern_muon_config c = optkern_muon_config_default();
+                c.lr = 0.02;
+                float scratch[512];
+                CHECK(optkern_muon_scratch_len(N, 1) <= 512, "muon scratch %zu", optkern_muon_scratch_len(N, 1));
+                s = optkern_muon_step(p, g, b, N, 1, scratch, optkern_muon_scratch_len(N, 1), &c);
             } else if (strcmp(name, "sparse_adam") == 0) {
                 optkern_sparse_adam_config c = optkern_sparse_adam_config_default();
                 c.lr = 0.01;
@@ -295,6 +301,20 @@ static void check_statuses(void) {
     for (int i = 0; i < 64 * 32; i++) inside &= fabsf(w[i]) <= bound;
     CHECK(inside, "xavier bound");
     CHECK(optkern_init_xavier(w, shape, 1, 1.0, 0, &rng) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "1-D xavier");
+    /* GEMM: [1 2 3; 4 5 6]·[1 0; 0 1; 1 1] = [4 5; 10 11], then β = 1 adds it again. */
+    float ga[6] = {1, 2, 3, 4, 5, 6}, gb[6] = {1, 0, 0, 1, 1, 1}, gc[4] = {0}, gs[4096];
+    optkern_gemm_config gcfg = optkern_gemm_config_default();
+    CHECK(optkern_gemm_scratch_len(2, 2, 3) <= 4096, "gemm scratch");
+    CHECK(optkern_gemm(gc, 2, ga, 3, gb, 2, 2, 2, 3, &gcfg, gs, 4096) == OPTKERN_STATUS_OK && gc[0] == 4 && gc[1] == 5 &&
+              gc[2] == 10 && gc[3] == 11,
+          "gemm %g %g %g %g", gc[0], gc[1], gc[2], gc[3]);
+    gcfg.beta = 1;
+    gcfg.trans_b = true; /* gb read as 2 × 3: [1 0 0; 1 1 1]ᵀ */
+    CHECK(optkern_gemm(gc, 2, ga, 3, gb, 3, 2, 2, 3, &gcfg, gs, 4096) == OPTKERN_STATUS_OK && gc[0] == 5 && gc[1] == 11 &&
+              gc[2] == 14 && gc[3] == 26,
+          "gemm trans_b, beta 1: %g %g %g %g", gc[0], gc[1], gc[2], gc[3]);
+    CHECK(optkern_gemm(gc, 2, ga, 3, gb, 3, 2, 2, 3, &gcfg, gs, 1) == OPTKERN_STATUS_INVALID_LENGTH && gc[0] == 5,
+          "gemm short scratch");
     /* JAX conventions: fans of a (in, out) matrix, and a delta-orthogonal 3x3x4x8 kernel. */
     double fan_in = 0, fan_out = 0;
     CHECK(optkern_jax_fans(shape, 2, -2, -1, &fan_in, &fan_out) == OPTKERN_STATUS_OK && fan_in == 64 && fan_out == 32,

@@ -557,3 +557,73 @@ pub fn run_jax_init_case(case: &Value, name: &str) -> Result<(), String> {
     .map_err(e)?;
     check_samples(case, &out, 0.0, want("std")?)
 }
+
+/// `optimizer: "Muon"` on a `shape = [rows, cols]` matrix: torch runs Newton–Schulz in bf16,
+/// so every case is `tol`. Both of optkern's precisions run: f32 (its default) and the
+/// bf16-rounded mode, each within the case's normwise `tol` at every step, for the momentum
+/// buffer, and against the f64 run.
+pub fn run_muon_case(case: &Value, worst: &mut f64) -> Result<(), String> {
+    use optkern::{AdjustLr, MuonConfig, NsPrecision};
+    let opts = field(case, "options")?.as_object().ok_or("options")?;
+    let mut cfg = MuonConfig::default();
+    for (key, value) in opts {
+        let num = || value.as_f64().ok_or(format!("option {key}"));
+        match key.as_str() {
+            "lr" => cfg.lr = num()?,
+            "weight_decay" => cfg.weight_decay = num()?,
+            "momentum" => cfg.momentum = num()?,
+            "nesterov" => cfg.nesterov = value.as_bool().ok_or("nesterov")?,
+            "eps" => cfg.eps = num()?,
+            "ns_steps" => cfg.ns_steps = value.as_u64().ok_or("ns_steps")? as u32,
+            "ns_coefficients" => {
+                let v: Vec<f64> = value
+                    .as_array()
+                    .ok_or("ns_coefficients")?
+                    .iter()
+                    .filter_map(Value::as_f64)
+                    .collect();
+                cfg.ns_coefficients = v.try_into().map_err(|_| "ns_coefficients: three numbers")?;
+            }
+            "adjust_lr_fn" => {
+                cfg.adjust_lr = match value.as_str() {
+                    None | Some("original") => AdjustLr::Original,
+                    Some("match_rms_adamw") => AdjustLr::MatchRmsAdamw,
+                    Some("spectral_unclamped") => AdjustLr::SpectralUnclamped,
+                    Some(other) => return Err(format!("adjust_lr_fn {other}")),
+                }
+            }
+            other => return Err(format!("unknown Muon option `{other}`")),
+        }
+    }
+    let shape = list(case, "shape")?;
+    let dim = |i: usize| shape.get(i).and_then(Value::as_u64).ok_or("shape").map(|x| x as usize);
+    let (rows, cols) = (dim(0)?, dim(1)?);
+    let tol = field(case, "tol")?.as_f64().ok_or("tol")? as f32;
+    let grads = list(case, "grads")?;
+    let params = list(case, "params")?;
+    let lr = field(case, "lr")?.as_f64().ok_or("lr")?;
+    if (lr - cfg.lr).abs() > 0.0 {
+        return Err("lr differs from options.lr".into());
+    }
+    for precision in [NsPrecision::F32, NsPrecision::Bf16] {
+        let cfg = MuonConfig { precision, ..cfg };
+        let mut p = f32s(field(case, "params0")?, "params0")?;
+        let mut buf = vec![0.0f32; p.len()];
+        let mut scratch = vec![0.0f32; optkern::muon_scratch_len(rows, cols)];
+        let mut scale = max_abs(&p);
+        for (t, (g, want)) in grads.iter().zip(params).enumerate() {
+            let g = f32s(g, "grads")?;
+            optkern::muon_step(&mut p, &g, &mut buf, rows, cols, &mut scratch, &cfg)
+                .map_err(|e| format!("step {}: {e}", t + 1))?;
+            let want = f32s(want, "params")?;
+            scale = scale.max(max_abs(&want));
+            let what = format!("{precision:?}: params after step {}", t + 1);
+            compare(&p, &want, Mode::Tolerant(tol), scale, worst, &what)?;
+        }
+        let want = f32s(field(field(case, "state")?, "momentum_buffer")?, "momentum_buffer")?;
+        compare(&buf, &want, Mode::Tolerant(tol), max_abs(&want), worst, "momentum_buffer")?;
+        let f64_final = f32s(field(case, "params_f64_final")?, "params_f64_final")?;
+        compare(&p, &f64_final, Mode::Tolerant(tol), scale, &mut 0.0, "params vs the f64 run")?;
+    }
+    Ok(())
+}

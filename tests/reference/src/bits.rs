@@ -649,3 +649,89 @@ pub fn sparse_adam(
         }
     }
 }
+
+/// GEMM's documented order: per element, block sums over `k` in blocks of `kc` (one fused
+/// chain from 0 each), `α·s₀ + β·C` (`α·s₀` for β = 0), then `C + α·s_b`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    o: Ops,
+    c: &mut [f32],
+    ldc: usize,
+    a: &[f32],
+    lda: usize,
+    trans_a: bool,
+    b: &[f32],
+    ldb: usize,
+    trans_b: bool,
+    [m, n, k]: [usize; 3],
+    alpha: f32,
+    beta: f32,
+    kc: usize,
+) {
+    for i in 0..m {
+        for j in 0..n {
+            let cij = &mut c[i * ldc + j];
+            if k == 0 {
+                *cij = if beta == 0.0 { 0.0 } else { beta * *cij };
+                continue;
+            }
+            for (block, p0) in (0..k).step_by(kc).enumerate() {
+                let mut s = 0.0f32;
+                for p in p0..k.min(p0 + kc) {
+                    let x = if trans_a { a[p * lda + i] } else { a[i * lda + p] };
+                    let y = if trans_b { b[j * ldb + p] } else { b[p * ldb + j] };
+                    s = o.fma(x, y, s);
+                }
+                *cij = if block > 0 {
+                    o.fma(alpha, s, *cij)
+                } else if beta == 0.0 {
+                    alpha * s
+                } else {
+                    o.fma(beta, *cij, alpha * s)
+                };
+            }
+        }
+    }
+}
+
+/// Muon's documented f32 order: torch's lerps for the momentum, `X` (transposed when
+/// rows > cols), `X / c(max(‖X‖, ε))` with the norm a blocked f64 sum, the quintic through
+/// [`gemm`]'s order (`A = X·Xᵀ`; `C = gemm(α = c, β = b)` on `A`; `X = gemm(β = a)` on `X`),
+/// then `θ ← fma(c(−η·ratio), O, θ·c(1 − ηλ))`.
+pub fn muon(o: Ops, p: &mut [f32], g: &[f32], b: &mut [f32], rows: usize, cols: usize, h: &Muon) {
+    let s = h.grad_scale as f32;
+    let g: Vec<f32> = g.iter().map(|x| x * s).collect();
+    let w = c(1.0 - h.momentum);
+    for i in 0..b.len() {
+        b[i] = o.torch_lerp(b[i], g[i], w);
+    }
+    let u: Vec<f32> = if h.nesterov {
+        g.iter().zip(b.iter()).map(|(&gi, &bi)| o.torch_lerp(gi, bi, c(h.momentum))).collect()
+    } else {
+        b.to_vec()
+    };
+    let t = rows > cols;
+    let (m, n) = (rows.min(cols), rows.max(cols));
+    let mut x: Vec<f32> =
+        if t { (0..m * n).map(|idx| u[(idx % n) * cols + idx / n]).collect() } else { u };
+    let norm = c(blocked_sum(x.iter().map(|&v| f64::from(v) * f64::from(v))).sqrt());
+    let d = norm.max(c(h.eps));
+    x.iter_mut().for_each(|v| *v /= d);
+    let [a, bb, cc] = h.ns.map(c);
+    let kc = 256;
+    for _ in 0..h.ns_steps {
+        let mut gram = vec![0.0f32; m * m];
+        gemm(o, &mut gram, m, &x, n, false, &x, n, true, [m, m, n], 1.0, 0.0, kc);
+        let mut cm = gram.clone();
+        gemm(o, &mut cm, m, &gram, m, false, &gram, m, false, [m, m, m], cc, bb, kc);
+        let mut xn = x.clone();
+        gemm(o, &mut xn, n, &cm, m, false, &x, n, false, [m, n, m], 1.0, a, kc);
+        x = xn;
+    }
+    let out: Vec<f32> = if t { (0..rows * cols).map(|idx| x[(idx % cols) * n + idx / cols]).collect() } else { x };
+    let decay = c(1.0 - h.lr * h.weight_decay);
+    let neg = c(-(h.lr * h.lr_ratio));
+    for i in 0..p.len() {
+        p[i] = o.fma(neg, out[i], p[i] * decay);
+    }
+}

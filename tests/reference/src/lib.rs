@@ -908,3 +908,108 @@ pub fn sparse_adam(
         }
     }
 }
+
+/// `op(A)·op(B)` in f64 (row-major, leading dimensions), `α·AB + β·C`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    c: &mut [f64],
+    ldc: usize,
+    a: &[f64],
+    lda: usize,
+    trans_a: bool,
+    b: &[f64],
+    ldb: usize,
+    trans_b: bool,
+    [m, n, k]: [usize; 3],
+    alpha: f64,
+    beta: f64,
+) {
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0.0;
+            for p in 0..k {
+                let x = if trans_a { a[p * lda + i] } else { a[i * lda + p] };
+                let y = if trans_b { b[j * ldb + p] } else { b[p * ldb + j] };
+                s += x * y;
+            }
+            let old = c[i * ldc + j];
+            c[i * ldc + j] = alpha * s + if beta == 0.0 { 0.0 } else { beta * old };
+        }
+    }
+}
+
+/// Muon hyperparameters (`torch.optim.Muon`); `ratio` is the shape factor of `adjust_lr_fn`.
+#[derive(Clone, Copy, Debug)]
+pub struct Muon {
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub nesterov: bool,
+    pub ns: [f64; 3],
+    pub eps: f64,
+    pub ns_steps: u32,
+    pub lr_ratio: f64,
+    pub grad_scale: f64,
+}
+
+/// Whether optkern accepts a Muon configuration (the f64 form: `lr_ratio` is derived).
+pub fn accepts_muon(h: &Muon) -> bool {
+    nonneg(h.lr)
+        && nonneg(h.weight_decay)
+        && unit_open(h.momentum)
+        && h.ns.iter().all(|x| x.is_finite())
+        && h.eps.is_finite()
+        && h.eps > 0.0
+        && h.ns_steps <= 100
+        && nonneg(h.grad_scale)
+}
+
+/// Row-major `r × c` matrix product `x·y` (`x` is `r × k`, `y` is `k × c`).
+fn matmul(x: &[f64], y: &[f64], r: usize, k: usize, c: usize) -> Vec<f64> {
+    let mut out = vec![0.0; r * c];
+    for i in 0..r {
+        for p in 0..k {
+            for j in 0..c {
+                out[i * c + j] += x[i * k + p] * y[p * c + j];
+            }
+        }
+    }
+    out
+}
+
+fn transpose(x: &[f64], r: usize, c: usize) -> Vec<f64> {
+    (0..c * r).map(|idx| x[(idx % r) * c + idx / r]).collect()
+}
+
+/// One Muon step in f64, from the equations: `B ← μB + (1−μ)g`; `U = (1−μ)g + μB` or `B`;
+/// `X = U` (transposed to `m × n`, `m ≤ n`) over `max(‖X‖_F, ε)`; the quintic `ns_steps`
+/// times; `θ ← θ(1 − ηλ) − η·ratio·X`.
+pub fn muon(p: &mut [f64], g: &[f64], b: &mut [f64], rows: usize, cols: usize, h: &Muon) {
+    let g: Vec<f64> = g.iter().map(|x| x * h.grad_scale).collect();
+    for i in 0..b.len() {
+        b[i] = h.momentum * b[i] + (1.0 - h.momentum) * g[i];
+    }
+    let u: Vec<f64> = if h.nesterov {
+        g.iter().zip(b.iter()).map(|(gi, bi)| (1.0 - h.momentum) * gi + h.momentum * bi).collect()
+    } else {
+        b.to_vec()
+    };
+    let t = rows > cols;
+    let (m, n) = (rows.min(cols), rows.max(cols));
+    let mut x = if t { transpose(&u, rows, cols) } else { u };
+    let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt().max(h.eps);
+    x.iter_mut().for_each(|v| *v /= norm);
+    let [a, bb, c] = h.ns;
+    for _ in 0..h.ns_steps {
+        let xt = transpose(&x, m, n);
+        let gram = matmul(&x, &xt, m, n, m);
+        let gram2 = matmul(&gram, &gram, m, m, m);
+        let cm: Vec<f64> = gram.iter().zip(&gram2).map(|(g1, g2)| bb * g1 + c * g2).collect();
+        let cx = matmul(&cm, &x, m, m, n);
+        x = x.iter().zip(&cx).map(|(xi, ci)| a * xi + ci).collect();
+    }
+    let o = if t { transpose(&x, m, n) } else { x };
+    for i in 0..p.len() {
+        p[i] = p[i] * (1.0 - h.lr * h.weight_decay) - h.lr * h.lr_ratio * o[i];
+    }
+}
