@@ -215,13 +215,55 @@ fn matrix(c: &mut Criterion) {
     group.finish();
 }
 
+/// L-BFGS: one `step()` (20 iterations, history 10, fixed step) on a diagonal quadratic of
+/// 65 536 parameters, the caller's evaluation included (one pass): the two-loop recursion
+/// reads the history (2·10 vectors) twice per iteration, so ~40 vector passes per iteration
+/// bound it.
+fn lbfgs(c: &mut Criterion) {
+    use optkern::{LbfgsConfig, LbfgsRequest, LbfgsState, lbfgs_step, lbfgs_work_len};
+    let mut group = c.benchmark_group("lbfgs");
+    group.sample_size(10);
+    let n = 65536;
+    let cfg = LbfgsConfig {
+        history_size: 10,
+        tolerance_change: 0.0,
+        tolerance_grad: 0.0,
+        ..Default::default()
+    };
+    let a: Vec<f32> = (0..n).map(|i| 1.0 + (i % 13) as f32).collect();
+    let x0 = input(n, 7);
+    let mut work = vec![0.0f32; lbfgs_work_len(n, &cfg)];
+    group.throughput(Throughput::Elements((n * cfg.max_iter as usize) as u64));
+    group.bench_function(BenchmarkId::new("native", "65536x20"), |b| {
+        b.iter(|| {
+            let (mut x, mut g) = (x0.clone(), vec![0.0f32; n]);
+            let mut state = LbfgsState::default();
+            loop {
+                let mut f = 0.0f64;
+                for i in 0..n {
+                    g[i] = a[i] * x[i];
+                    f += f64::from(g[i] * x[i]) / 2.0;
+                }
+                if lbfgs_step(&mut x, f, &g, &mut work, &mut state, &cfg).unwrap()
+                    == LbfgsRequest::Done
+                {
+                    break;
+                }
+            }
+            black_box(x[0])
+        })
+    });
+    group.finish();
+}
+
 /// `iters` rounds of 24 independent 8-lane fused multiply-adds (12 chains × 2 per round):
 /// enough chains to cover the FMA latency on two pipes.
 fn fma_peak(iters: u32) -> f32 {
     use wide::f32x8;
     let x = black_box(f32x8::splat(1.000_001));
     let y = black_box(f32x8::splat(0.999_999));
-    let mut acc = [x; 12];
+    // Different starting values, or LLVM merges the identical chains into one.
+    let mut acc: [f32x8; 12] = core::array::from_fn(|i| x + f32x8::splat(i as f32 * 1e-3));
     for _ in 0..iters {
         for _ in 0..2 {
             acc[0] = acc[0].mul_add(x, y);
@@ -248,5 +290,5 @@ fn config() -> Criterion {
         .sample_size(15)
 }
 
-criterion_group! { name = benches; config = config(); targets = optim, sparse, matrix, parallel }
+criterion_group! { name = benches; config = config(); targets = optim, sparse, matrix, lbfgs, parallel }
 criterion_main!(benches);

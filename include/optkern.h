@@ -171,6 +171,45 @@ typedef uint32_t optkern_ns_precision;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// `torch.optim.LBFGS`'s `line_search_fn`.
+enum optkern_line_search
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // `None`: a fixed step `t = lr` (the first iteration ever: `min(1, 1/‖g‖₁)·lr`).
+  OPTKERN_LINE_SEARCH_FIXED = 0,
+  // `"strong_wolfe"`: torch's bracketing and zoom with cubic interpolation.
+  OPTKERN_LINE_SEARCH_STRONG_WOLFE = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum optkern_line_search optkern_line_search;
+#else
+typedef uint32_t optkern_line_search;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What [`lbfgs_step`] asks of the caller next.
+enum optkern_lbfgs_request
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // `params` hold a new point: evaluate the loss and gradient there and call again.
+  OPTKERN_LBFGS_REQUEST_EVALUATE = 0,
+  // The step (one `LBFGS.step(closure)`) is over and `params` hold its result. The next
+  // call starts the next step, with the loss and gradient at `params`.
+  OPTKERN_LBFGS_REQUEST_DONE = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum optkern_lbfgs_request optkern_lbfgs_request;
+#else
+typedef uint32_t optkern_lbfgs_request;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Whether a smaller or a larger metric is better.
 enum optkern_plateau_mode
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -720,6 +759,104 @@ typedef struct {
   // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
   float grad_scale;
 } optkern_muon_config;
+
+// `torch.optim.LBFGS`'s options (defaults are torch's).
+typedef struct {
+  // Learning rate (the fixed step, or the line search's first trial). Default `1`; finite,
+  // `≥ 0`.
+  double lr;
+  // Termination tolerance on `max|g|`. Default `1e-7`; finite, `≥ 0`.
+  double tolerance_grad;
+  // Termination tolerance on a step's size and the change of the loss. Default `1e-9`;
+  // finite, `≥ 0`.
+  double tolerance_change;
+  // Iterations per step. Default `20`; `≥ 1`.
+  uint32_t max_iter;
+  // Evaluations per step; `0` means torch's default `max_iter·5/4`.
+  uint32_t max_eval;
+  // Curvature pairs kept. Default `100`; `≥ 1`; fixed for the life of a state.
+  uint32_t history_size;
+  // Fixed step or strong Wolfe. Default [`LineSearch::Fixed`] (torch's `None`).
+  optkern_line_search line_search;
+  // Maximize: the loss and gradient are negated as they are read. Default `false`.
+  bool maximize;
+} optkern_lbfgs_config;
+
+// The strong-Wolfe line search in progress (torch's `_strong_wolfe` locals).
+typedef struct {
+  // Trials allowed after the first (`max_eval` − evaluations so far).
+  uint32_t max_ls;
+  // Trials made after the first.
+  uint32_t ls_iter;
+  // Bracket ends in use: 2, or 1 once a point satisfies the Wolfe conditions.
+  uint32_t len;
+  // Which bracket end has the lower loss (the other is the high end).
+  uint32_t low;
+  // The gradient slot of the previous trial while bracketing (0, 1: the two work slots;
+  // 2: the gradient at the start point).
+  uint32_t prev_slot;
+  // The gradient slots of the bracket ends.
+  uint32_t slot[2];
+  // The zoom's insufficient-progress flag (0 or 1: integers, so a state written by C is
+  // always a valid value).
+  uint32_t insuf_progress;
+  // A point satisfies the strong Wolfe conditions (0 or 1).
+  uint32_t done;
+  // The loss and directional derivative at the start point, and `max|d|`.
+  double f0;
+  // `g·d` at the start point.
+  double gtd0;
+  // `max|d|`.
+  double d_norm;
+  // The trial step being evaluated.
+  double t;
+  // The previous trial while bracketing: step, loss, `g·d`.
+  double t_prev;
+  // See `t_prev`.
+  double f_prev;
+  // See `t_prev`.
+  double gtd_prev;
+  // The bracket: steps, losses, `g·d`.
+  double bracket[2];
+  // See `bracket`.
+  double bracket_f[2];
+  // See `bracket`.
+  double bracket_gtd[2];
+} optkern_line_search_state;
+
+// L-BFGS's state between calls (zero = [`Default`] before the first): torch's `state`
+// (`func_evals`, `n_iter`, `t`, `H_diag`, `prev_loss` and the history's shape; its vectors
+// live in the work buffer) and the step in progress. The caller owns it and passes it back
+// unchanged.
+typedef struct {
+  // Evaluations consumed over the state's life (torch's `func_evals`).
+  uint64_t func_evals;
+  // Iterations over the state's life (torch's `n_iter`).
+  uint64_t n_iter;
+  // Parameter count, fixed at the first call.
+  uint64_t n;
+  // History capacity, fixed at the first call.
+  uint32_t history_size;
+  // Curvature pairs held (torch's `len(old_dirs)`).
+  uint32_t history_len;
+  // Ring index of the oldest pair.
+  uint32_t history_start;
+  // What the next call's evaluation is for (0 a new step, 1 a fixed step, 2 and 3 a line
+  // search's bracketing and zoom).
+  uint32_t phase;
+  // Iterations in the current step.
+  uint32_t iter;
+  // Evaluations in the current step.
+  uint32_t evals;
+  // The last step length (torch's `t`).
+  double t;
+  // The initial inverse-Hessian scale (torch's `H_diag`).
+  double h_diag;
+  // The loss where the last direction was computed (torch's `prev_loss`).
+  double prev_loss;
+  // The line search in progress.
+  optkern_line_search_state ls;
+} optkern_lbfgs_state;
 
 // GradScaler's dynamic loss scale (torch's `_amp_update_scale_`), one call per step.
 typedef struct {
@@ -1406,6 +1543,43 @@ optkern_status optkern_muon_step(float *params,
                                  float *scratch,
                                  size_t scratch_len,
                                  const optkern_muon_config *cfg);
+
+// The defaults of [`LbfgsConfig`] (`LbfgsConfig::default()`, torch's).
+optkern_lbfgs_config optkern_lbfgs_config_default(void);
+
+// [`lbfgs_work_len`]: the work buffer (elements of the run's type) [`optkern_lbfgs_step`]
+// and [`optkern_lbfgs_step_f64`] need for `n` parameters; 0 for a NULL or invalid `cfg`.
+size_t optkern_lbfgs_work_len(size_t n, const optkern_lbfgs_config *cfg);
+
+// A state before the first call (all zero, as `{0}`).
+optkern_lbfgs_state optkern_lbfgs_state_default(void);
+
+// [`lbfgs_step`] in `float`: `params` is the point where the caller evaluated `loss` and
+// `grads`; `*request` becomes `OPTKERN_LBFGS_REQUEST_EVALUATE` (evaluate at the new
+// `params` and call again) or `OPTKERN_LBFGS_REQUEST_DONE` (the step is over). `work` holds
+// `work_len ≥ optkern_lbfgs_work_len(len, cfg)` floats (else
+// `OPTKERN_STATUS_INVALID_LENGTH`); `state` starts as
+// `optkern_lbfgs_state_default()` and is updated only on success.
+optkern_status optkern_lbfgs_step(float *params,
+                                  size_t len,
+                                  double loss,
+                                  const float *grads,
+                                  float *work,
+                                  size_t work_len,
+                                  optkern_lbfgs_state *state,
+                                  const optkern_lbfgs_config *cfg,
+                                  optkern_lbfgs_request *request);
+
+// [`optkern_lbfgs_step`] in `double` (`work` in doubles).
+optkern_status optkern_lbfgs_step_f64(double *params,
+                                      size_t len,
+                                      double loss,
+                                      const double *grads,
+                                      double *work,
+                                      size_t work_len,
+                                      optkern_lbfgs_state *state,
+                                      const optkern_lbfgs_config *cfg,
+                                      optkern_lbfgs_request *request);
 
 // [`crate::grad_norm`] over `count` buffers: `norm_kind` 0 = L2, 1 = L1, 2 = L∞, 3 = `p`-norm.
 // The f32 total goes to `*total_norm`.

@@ -74,6 +74,10 @@ pub use optim::asgd::{AsgdConfig, AsgdState, asgd_step, asgd_step_mixed};
 pub use optim::average::{EmaConfig, EmaForm, SwaConfig, SwaForm, ema_update, swa_update};
 pub use optim::lamb::{LambConfig, lamb_step};
 pub use optim::lars::{LarsConfig, lars_step};
+pub use optim::lbfgs::{
+    LbfgsConfig, LbfgsReal, LbfgsRequest, LbfgsState, LineSearch, LineSearchState, lbfgs_step,
+    lbfgs_work_len,
+};
 pub use optim::lion::{LionConfig, lion_step, lion_step_mixed};
 pub use optim::momentum::{MomentumConfig, momentum_step, momentum_step_mixed, nesterov_lookahead};
 pub use optim::muon::{AdjustLr, MuonConfig, NsPrecision, muon_scratch_len, muon_step};

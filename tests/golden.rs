@@ -1163,6 +1163,10 @@ fn golden_vectors() {
                     "quantize_blockwise" => lowbit::run_quantize_blockwise_case(&case),
                     "bf16_stochastic_round" => lowbit::run_sr_case(&case),
                     "optimizer_8bit" => lowbit::run_optimizer_8bit_case(&case, strict),
+                    "lbfgs" => {
+                        let w = worst.entry(kind.clone()).or_default();
+                        next::run_lbfgs_case(&case, w)
+                    }
                     "averaging" => {
                         let w = worst.entry(kind.clone()).or_default();
                         next::run_averaging_case(&case, strict, w)

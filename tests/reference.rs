@@ -356,3 +356,174 @@ fn textbook_constructors_are_the_documented_forms() {
         common::assert_same_bits(&p, &pm, &format!("rmsprop textbook step {t}"));
     }
 }
+
+/// The L-BFGS objectives of the tests: a diagonal quadratic `Σ aᵢ(xᵢ − bᵢ)²/2` and the
+/// chained Rosenbrock function, as `(name, f, x₀)` with `f(x, g) -> loss`.
+type Objective = (&'static str, fn(&[f64], &mut [f64]) -> f64, Vec<f64>);
+
+fn lbfgs_objectives() -> Vec<Objective> {
+    fn quadratic(x: &[f64], g: &mut [f64]) -> f64 {
+        let mut f = 0.0;
+        for (i, (gi, xi)) in g.iter_mut().zip(x).enumerate() {
+            let (a, b) = (0.5 + (i % 7) as f64, (i as f64 * 0.37).sin());
+            *gi = a * (xi - b);
+            f += *gi * (xi - b) / 2.0;
+        }
+        f
+    }
+    fn rosenbrock(x: &[f64], g: &mut [f64]) -> f64 {
+        g.iter_mut().for_each(|v| *v = 0.0);
+        let mut f = 0.0;
+        for i in 0..x.len() - 1 {
+            let (u, v) = (x[i + 1] - x[i] * x[i], 1.0 - x[i]);
+            f += 100.0 * u * u + v * v;
+            g[i] += -400.0 * x[i] * u - 2.0 * v;
+            g[i + 1] += 200.0 * u;
+        }
+        f
+    }
+    /// Σ √(1 + (cᵢxᵢ)²): flat far out, curved near 0 (line searches overshoot, and the cubic
+    /// model fits badly: the zoom's boundary rules run).
+    fn soft_abs(x: &[f64], g: &mut [f64]) -> f64 {
+        let mut f = 0.0;
+        for (i, (gi, xi)) in g.iter_mut().zip(x).enumerate() {
+            let c = 1.0 + (i % 3) as f64;
+            let r = (1.0 + c * c * xi * xi).sqrt();
+            f += r;
+            *gi = c * c * xi / r;
+        }
+        f
+    }
+    fn cosh(x: &[f64], g: &mut [f64]) -> f64 {
+        let mut f = 0.0;
+        for (i, (gi, xi)) in g.iter_mut().zip(x).enumerate() {
+            let c = 1.0 + i as f64;
+            f += (c * xi).cosh();
+            *gi = c * (c * xi).sinh();
+        }
+        f
+    }
+    fn quartic(x: &[f64], g: &mut [f64]) -> f64 {
+        let mut f = 0.0;
+        for (i, (gi, xi)) in g.iter_mut().zip(x).enumerate() {
+            let c = 1.0 + i as f64;
+            f += c * xi.powi(4) + xi * xi * 0.01;
+            *gi = 4.0 * c * xi.powi(3) + 0.02 * xi;
+        }
+        f
+    }
+    vec![
+        ("cosh", cosh, (0..5).map(|i| 2.0 - i as f64 * 0.7).collect()),
+        ("quartic", quartic, (0..5).map(|i| 3.0 - i as f64 * 1.1).collect()),
+        ("soft_abs", soft_abs, (0..6).map(|i| 4.0 + i as f64).collect()),
+        ("quadratic", quadratic, (0..12).map(|i| (i as f64 * 0.9).cos() * 3.0).collect()),
+        ("rosenbrock", rosenbrock, vec![-1.2, 1.0, -1.2, 1.0, 0.5]),
+    ]
+}
+
+fn lbfgs_configs() -> Vec<(&'static str, optkern::LbfgsConfig)> {
+    use optkern::{LbfgsConfig, LineSearch};
+    let d = LbfgsConfig::default();
+    let wolfe = LbfgsConfig { line_search: LineSearch::StrongWolfe, ..d };
+    vec![
+        ("default", d),
+        ("short_history", LbfgsConfig { max_iter: 5, history_size: 3, ..d }),
+        ("one_iteration", LbfgsConfig { lr: 0.1, max_iter: 1, history_size: 4, ..d }),
+        ("strong_wolfe", LbfgsConfig { history_size: 5, max_iter: 8, ..wolfe }),
+        ("wolfe_few_evals", LbfgsConfig { max_iter: 6, max_eval: 4, history_size: 2, ..wolfe }),
+        ("wolfe_long_steps", LbfgsConfig { lr: 3.0, ..wolfe }),
+        ("wolfe_huge_steps", LbfgsConfig { lr: 40.0, history_size: 3, ..wolfe }),
+        ("loose_tolerances", LbfgsConfig { tolerance_grad: 1e-2, tolerance_change: 1e-3, ..d }),
+    ]
+}
+
+/// optkern's reverse-communication L-BFGS in f64 against the reference's closure form (torch's
+/// code with lists): the same points evaluated in the same order, so the same bits after
+/// every `step()` call, and the same counters.
+#[test]
+fn lbfgs_matches_the_closure_form_bit_for_bit() {
+    for (name, f, x0) in lbfgs_objectives() {
+        for (cname, cfg) in lbfgs_configs() {
+            let h = reference::Lbfgs {
+                lr: cfg.lr,
+                max_iter: cfg.max_iter,
+                max_eval: cfg.max_evals(),
+                tolerance_grad: cfg.tolerance_grad,
+                tolerance_change: cfg.tolerance_change,
+                history_size: cfg.history_size as usize,
+                strong_wolfe: cfg.line_search == optkern::LineSearch::StrongWolfe,
+            };
+            let (mut x, mut xr) = (x0.clone(), x0.clone());
+            let mut g = vec![0.0; x.len()];
+            let mut work = vec![0.0f64; optkern::lbfgs_work_len(x.len(), &cfg)];
+            let mut state = optkern::LbfgsState::default();
+            let mut run = reference::LbfgsRun::default();
+            for call in 1..=6 {
+                let mut points = Vec::new();
+                loop {
+                    let loss = f(&x, &mut g);
+                    points.push(x.clone());
+                    let r =
+                        optkern::lbfgs_step(&mut x, loss, &g, &mut work, &mut state, &cfg).unwrap();
+                    if r == optkern::LbfgsRequest::Done {
+                        break;
+                    }
+                }
+                let mut seen = Vec::new();
+                let mut eval = |p: &[f64], g: &mut [f64]| {
+                    seen.push(p.to_vec());
+                    f(p, g)
+                };
+                reference::lbfgs(&mut xr, &mut eval, &mut run, &h);
+                let what = format!("lbfgs {name}/{cname} call {call}");
+                assert_eq!(points, seen, "{what}: the points evaluated");
+                assert_eq!(x, xr, "{what}: params");
+                assert_eq!(
+                    (state.func_evals, state.n_iter),
+                    (run.func_evals, run.n_iter),
+                    "{what}"
+                );
+                assert_eq!(state.history_len as usize, run.old_dirs.len(), "{what}: history");
+            }
+        }
+    }
+}
+
+/// The f32 run tracks the f64 reference on a well-conditioned quadratic: within 1e-5 of the
+/// parameters' scale after each of three `step()` calls.
+#[test]
+fn lbfgs_in_f32_tracks_the_reference() {
+    let (_, f, x0) = lbfgs_objectives().remove(1);
+    for (cname, cfg) in lbfgs_configs() {
+        let h = reference::Lbfgs {
+            lr: cfg.lr,
+            max_iter: cfg.max_iter,
+            max_eval: cfg.max_evals(),
+            tolerance_grad: cfg.tolerance_grad,
+            tolerance_change: cfg.tolerance_change,
+            history_size: cfg.history_size as usize,
+            strong_wolfe: cfg.line_search == optkern::LineSearch::StrongWolfe,
+        };
+        let mut x: Vec<f32> = x0.iter().map(|&v| v as f32).collect();
+        let mut xr = widen(&x);
+        let mut work = vec![0.0f32; optkern::lbfgs_work_len(x.len(), &cfg)];
+        let mut state = optkern::LbfgsState::default();
+        let mut run = reference::LbfgsRun::default();
+        let scale = x0.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for call in 1..=3 {
+            loop {
+                let mut g = vec![0.0; x.len()];
+                let loss = f(&widen(&x), &mut g);
+                let g32: Vec<f32> = g.iter().map(|&v| v as f32).collect();
+                let r =
+                    optkern::lbfgs_step(&mut x, loss, &g32, &mut work, &mut state, &cfg).unwrap();
+                if r == optkern::LbfgsRequest::Done {
+                    break;
+                }
+            }
+            reference::lbfgs(&mut xr, &mut |p: &[f64], g: &mut [f64]| f(p, g), &mut run, &h);
+            let err = x.iter().zip(&xr).fold(0.0f64, |m, (a, e)| m.max((f64::from(*a) - e).abs()));
+            assert!(err <= 1e-5 * scale, "lbfgs f32 {cname} call {call}: {err:e}");
+        }
+    }
+}

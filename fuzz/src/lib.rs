@@ -399,7 +399,7 @@ pub fn check_momentum(case: &Case) -> Outcome {
 
 /// Every other optimizer (`check_others` picks one with `case.flags >> 4`): Adagrad,
 /// RMSprop, Adamax, Adadelta, NAdam, RAdam, ASGD, Rprop, Adafactor, Lion, LAMB, LARS, and the
-/// weight averages (SWA, EMA), SparseAdam ([`check_sparse_adam`]) and Muon ([`check_muon`]).
+/// weight averages (SWA, EMA), SparseAdam ([`check_sparse_adam`]), Muon ([`check_muon`]) and L-BFGS ([`check_lbfgs`]).
 pub fn check_others(case: &Case) -> Outcome {
     use optkern::*;
     let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
@@ -408,6 +408,7 @@ pub fn check_others(case: &Case) -> Outcome {
     let max = case.flag(1);
     let eq = |l: &[usize]| lens_equal(l);
     match (case.flags >> 4) % 16 {
+        15 if case.flag(3) => check_lbfgs(case),
         15 => check_muon(case),
         14 => check_sparse_adam(case),
         0 => {
@@ -1148,6 +1149,125 @@ pub fn check_muon(case: &Case) -> Outcome {
     Outcome { ok: true, compared: compare }
 }
 
+/// L-BFGS on a small diagonal quadratic from arbitrary options: invalid options (or a short
+/// work buffer) are refused with nothing written; valid ones run three `step()` calls in f64
+/// that evaluate exactly the points the reference's closure form evaluates, with the same
+/// bits, each call ending within `max_eval + 25` evaluations; the f32 run ends as well.
+pub fn check_lbfgs(case: &Case) -> Outcome {
+    use optkern::{LbfgsConfig, LbfgsRequest, LbfgsState, LineSearch, lbfgs_step, lbfgs_work_len};
+    let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
+    let byte = |k: usize| case.len_delta[k] as u8 as usize;
+    let n = 1 + byte(0) % 8;
+    let word = |i: usize| case.data.get(i % case.data.len().max(1)).copied().unwrap_or(0);
+    let a: Vec<f64> = (0..n).map(|i| 0.1 + f64::from(moderate(word(i), true))).collect();
+    let b: Vec<f64> = (0..n).map(|i| f64::from(moderate(word(i + 11), false))).collect();
+    let x0: Vec<f64> = (0..n).map(|i| f64::from(moderate(word(i + 23), false))).collect();
+    let cfg = LbfgsConfig {
+        lr: h[0],
+        tolerance_grad: h[1].abs().min(1.0) * if case.flag(2) { 1.0 } else { -1.0 },
+        tolerance_change: h[2].abs().min(1.0),
+        max_iter: (byte(1) % 9) as u32,
+        max_eval: (byte(2) % 12) as u32,
+        history_size: (byte(3) % 6) as u32,
+        line_search: if case.flag(0) { LineSearch::StrongWolfe } else { LineSearch::Fixed },
+        maximize: false,
+    };
+    let short = usize::from(byte(4) % 8 == 1);
+    let eval = |x: &[f64], g: &mut [f64]| -> f64 {
+        let mut f = 0.0;
+        for i in 0..x.len() {
+            g[i] = a[i] * (x[i] - b[i]);
+            f += g[i] * (x[i] - b[i]) / 2.0;
+        }
+        f
+    };
+    let valid = cfg.lr.is_finite()
+        && cfg.lr >= 0.0
+        && cfg.tolerance_grad >= 0.0
+        && cfg.tolerance_change.is_finite()
+        && cfg.max_iter >= 1
+        && cfg.history_size >= 1
+        && cfg.max_evals() >= 1
+        && short == 0;
+    let mut x = x0.clone();
+    let mut g = vec![0.0; n];
+    let mut work = vec![0.0f64; lbfgs_work_len(n, &cfg) - short.min(lbfgs_work_len(n, &cfg))];
+    let mut state = LbfgsState::default();
+    let loss = eval(&x, &mut g);
+    let first = lbfgs_step(&mut x, loss, &g, &mut work, &mut state, &cfg);
+    assert_eq!(first.is_ok(), valid, "lbfgs: got {first:?}, expected valid = {valid}");
+    if first.is_err() {
+        assert_eq!(x, x0, "lbfgs: params changed on Err");
+        assert_eq!(state, LbfgsState::default(), "lbfgs: state changed on Err");
+        return Outcome::default();
+    }
+    let r = reference::Lbfgs {
+        lr: cfg.lr,
+        max_iter: cfg.max_iter,
+        max_eval: cfg.max_evals(),
+        tolerance_grad: cfg.tolerance_grad,
+        tolerance_change: cfg.tolerance_change,
+        history_size: cfg.history_size as usize,
+        strong_wolfe: cfg.line_search == LineSearch::StrongWolfe,
+    };
+    let limit = cfg.max_evals() as usize + 25;
+    // Restart both from x0 and compare call by call.
+    let (mut x, mut xr) = (x0.clone(), x0.clone());
+    let mut state = LbfgsState::default();
+    let mut run = reference::LbfgsRun::default();
+    for call in 1..=3 {
+        let mut points = Vec::new();
+        loop {
+            let loss = eval(&x, &mut g);
+            points.push(x.clone());
+            let answer = lbfgs_step(&mut x, loss, &g, &mut work, &mut state, &cfg).unwrap();
+            assert!(points.len() <= limit, "lbfgs: call {call} does not end");
+            if answer == LbfgsRequest::Done {
+                break;
+            }
+        }
+        let mut seen = Vec::new();
+        let mut closure = |p: &[f64], g: &mut [f64]| {
+            seen.push(p.to_vec());
+            eval(p, g)
+        };
+        reference::lbfgs(&mut xr, &mut closure, &mut run, &r);
+        let same = |u: &[Vec<f64>], v: &[Vec<f64>]| {
+            u.len() == v.len()
+                && u.iter().zip(v).all(|(p, q)| {
+                    p.iter()
+                        .zip(q)
+                        .all(|(s, t)| s.to_bits() == t.to_bits() || (s.is_nan() && t.is_nan()))
+                })
+        };
+        assert!(
+            same(&points, &seen),
+            "lbfgs: call {call} evaluates other points than the reference"
+        );
+        assert!(same(&[x.clone()], &[xr.clone()]), "lbfgs: call {call} params differ");
+    }
+    // The f32 run ends too.
+    let mut x32: Vec<f32> = x0.iter().map(|&v| v as f32).collect();
+    let mut g32 = vec![0.0f32; n];
+    let mut work32 = vec![0.0f32; lbfgs_work_len(n, &cfg)];
+    let mut state = LbfgsState::default();
+    let mut count = 0;
+    loop {
+        let wide: Vec<f64> = x32.iter().map(|&v| f64::from(v)).collect();
+        let mut g64 = vec![0.0; n];
+        let loss = eval(&wide, &mut g64);
+        g32.iter_mut().zip(&g64).for_each(|(s, d)| *s = *d as f32);
+        count += 1;
+        assert!(count <= limit, "lbfgs: the f32 call does not end");
+        if lbfgs_step(&mut x32, loss, &g32, &mut work32, &mut state, &cfg).unwrap()
+            == LbfgsRequest::Done
+        {
+            break;
+        }
+    }
+    Outcome { ok: true, compared: true }
+}
+
 /// Bits of a slice.
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
@@ -1782,6 +1902,11 @@ mod tests {
     #[test]
     fn replay_others() {
         replay(4, check_others);
+    }
+
+    #[test]
+    fn replay_lbfgs() {
+        replay(15, check_lbfgs);
     }
 
     #[test]

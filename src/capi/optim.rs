@@ -754,3 +754,112 @@ pub unsafe extern "C" fn optkern_muon_step(
         Ok(())
     })
 }
+
+c_config!(LbfgsConfig, bools: [maximize], enums: [line_search < 2]);
+
+/// The defaults of [`LbfgsConfig`] (`LbfgsConfig::default()`, torch's).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_lbfgs_config_default() -> LbfgsConfig {
+    LbfgsConfig::default()
+}
+
+/// [`lbfgs_work_len`]: the work buffer (elements of the run's type) [`optkern_lbfgs_step`]
+/// and [`optkern_lbfgs_step_f64`] need for `n` parameters; 0 for a NULL or invalid `cfg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lbfgs_work_len(n: usize, cfg: *const LbfgsConfig) -> usize {
+    // SAFETY: `config` checks NULL, alignment and the bool/enum fields before reading.
+    unsafe { config(cfg) }.map_or(0, |cfg| lbfgs_work_len(n, &cfg))
+}
+
+/// A state before the first call (all zero, as `{0}`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_lbfgs_state_default() -> LbfgsState {
+    LbfgsState::default()
+}
+
+/// The body of both precisions' C functions.
+#[allow(clippy::too_many_arguments)]
+unsafe fn lbfgs_c<T: LbfgsReal>(
+    params: *mut T,
+    len: usize,
+    loss: f64,
+    grads: *const T,
+    work: *mut T,
+    work_len: usize,
+    state: *mut LbfgsState,
+    cfg: *const LbfgsConfig,
+    request: *mut LbfgsRequest,
+) -> Status {
+    ffi(|| {
+        // SAFETY: as in `optkern_sgd_step`; `state` and `request` are checked by `out_ok`,
+        // kept apart from the buffers, and `state` is read and written as plain integers and
+        // floats (any bits are valid; `lbfgs_step` checks the indices it holds).
+        unsafe {
+            let cfg = config(cfg)?;
+            super::out_ok(state)?;
+            super::out_ok(request)?;
+            if work_len < lbfgs_work_len(len, &cfg) {
+                return Err(Status::InvalidLength);
+            }
+            let r = [
+                super::Raw::new(params as *const T, len, true)?,
+                super::Raw::new(grads, len, false)?,
+                super::Raw::new(work as *const T, work_len, true)?,
+                super::Raw::new(state as *const LbfgsState, 1, true)?,
+                super::Raw::new(request as *const LbfgsRequest, 1, true)?,
+            ];
+            super::no_overlap(&r)?;
+            let mut st = core::ptr::read(state);
+            let answer = lbfgs_step::<T>(
+                slice_mut(r[0]),
+                loss,
+                slice(r[1]),
+                slice_mut(r[2]),
+                &mut st,
+                &cfg,
+            )?;
+            core::ptr::write(state, st);
+            core::ptr::write(request, answer);
+        }
+        Ok(())
+    })
+}
+
+/// [`lbfgs_step`] in `float`: `params` is the point where the caller evaluated `loss` and
+/// `grads`; `*request` becomes `OPTKERN_LBFGS_REQUEST_EVALUATE` (evaluate at the new
+/// `params` and call again) or `OPTKERN_LBFGS_REQUEST_DONE` (the step is over). `work` holds
+/// `work_len ≥ optkern_lbfgs_work_len(len, cfg)` floats (else
+/// `OPTKERN_STATUS_INVALID_LENGTH`); `state` starts as
+/// `optkern_lbfgs_state_default()` and is updated only on success.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lbfgs_step(
+    params: *mut f32,
+    len: usize,
+    loss: f64,
+    grads: *const f32,
+    work: *mut f32,
+    work_len: usize,
+    state: *mut LbfgsState,
+    cfg: *const LbfgsConfig,
+    request: *mut LbfgsRequest,
+) -> Status {
+    // SAFETY: the caller's pointers, checked by `lbfgs_c`.
+    unsafe { lbfgs_c(params, len, loss, grads, work, work_len, state, cfg, request) }
+}
+
+/// [`optkern_lbfgs_step`] in `double` (`work` in doubles).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lbfgs_step_f64(
+    params: *mut f64,
+    len: usize,
+    loss: f64,
+    grads: *const f64,
+    work: *mut f64,
+    work_len: usize,
+    state: *mut LbfgsState,
+    cfg: *const LbfgsConfig,
+    request: *mut LbfgsRequest,
+) -> Status {
+    // SAFETY: the caller's pointers, checked by `lbfgs_c`.
+    unsafe { lbfgs_c(params, len, loss, grads, work, work_len, state, cfg, request) }
+}

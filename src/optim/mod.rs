@@ -9,6 +9,7 @@ pub mod asgd;
 pub mod average;
 pub mod lamb;
 pub mod lars;
+pub mod lbfgs;
 pub mod lion;
 pub mod momentum;
 pub mod muon;

@@ -315,6 +315,60 @@ static void check_statuses(void) {
           "gemm trans_b, beta 1: %g %g %g %g", gc[0], gc[1], gc[2], gc[3]);
     CHECK(optkern_gemm(gc, 2, ga, 3, gb, 3, 2, 2, 3, &gcfg, gs, 1) == OPTKERN_STATUS_INVALID_LENGTH && gc[0] == 5,
           "gemm short scratch");
+    /* L-BFGS by reverse communication on f(x) = sum (i+1)(x_i - i)^2 / 2, in double and float,
+     * with the strong Wolfe search: the minimiser x_i = i. */
+    {
+        enum { LN = 6 };
+        optkern_lbfgs_config lc = optkern_lbfgs_config_default();
+        lc.line_search = OPTKERN_LINE_SEARCH_STRONG_WOLFE;
+        lc.tolerance_change = 0; /* run until max|g| <= tolerance_grad */
+        lc.tolerance_grad = 1e-10;
+        size_t wl = optkern_lbfgs_work_len(LN, &lc);
+        CHECK(wl > 0 && wl <= 2048, "lbfgs work %zu", wl);
+        double xd[LN] = {0}, gd[LN], wd[2048];
+        float xf[LN] = {0}, gf[LN], wf[2048];
+        optkern_lbfgs_state st = optkern_lbfgs_state_default();
+        optkern_lbfgs_request rq = OPTKERN_LBFGS_REQUEST_EVALUATE;
+        int evals = 0;
+        do {
+            double f = 0;
+            for (int i = 0; i < LN; i++) {
+                gd[i] = (i + 1) * (xd[i] - i);
+                f += gd[i] * (xd[i] - i) / 2;
+            }
+            evals++;
+            CHECK(optkern_lbfgs_step_f64(xd, LN, f, gd, wd, wl, &st, &lc, &rq) == OPTKERN_STATUS_OK, "lbfgs f64");
+        } while (rq == OPTKERN_LBFGS_REQUEST_EVALUATE && evals < 100);
+        double err = 0;
+        for (int i = 0; i < LN; i++) err = fmax(err, fabs(xd[i] - i));
+        CHECK(err < 1e-9 && (int)st.func_evals == evals, "lbfgs f64: error %g after %d evaluations", err, evals);
+        st = optkern_lbfgs_state_default();
+        evals = 0;
+        lc.tolerance_grad = 1e-5;
+        do {
+            double f = 0;
+            for (int i = 0; i < LN; i++) {
+                gf[i] = (float)((i + 1) * (xf[i] - i));
+                f += gf[i] * (xf[i] - i) / 2;
+            }
+            evals++;
+            CHECK(optkern_lbfgs_step(xf, LN, f, gf, wf, wl, &st, &lc, &rq) == OPTKERN_STATUS_OK, "lbfgs f32");
+        } while (rq == OPTKERN_LBFGS_REQUEST_EVALUATE && evals < 100);
+        err = 0;
+        for (int i = 0; i < LN; i++) err = fmax(err, fabs(xf[i] - i));
+        CHECK(err < 1e-4, "lbfgs f32: error %g after %d evaluations", err, evals);
+        /* Refusals change nothing: a short work buffer, no request pointer, a damaged state. */
+        optkern_lbfgs_state before = st;
+        float x0 = xf[0];
+        CHECK(optkern_lbfgs_step(xf, LN, 0, gf, wf, wl - 1, &st, &lc, &rq) == OPTKERN_STATUS_INVALID_LENGTH &&
+                  xf[0] == x0 && st.func_evals == before.func_evals && st.n_iter == before.n_iter && st.t == before.t,
+              "lbfgs short work");
+        CHECK(optkern_lbfgs_step(xf, LN, 0, gf, wf, wl, &st, &lc, NULL) == OPTKERN_STATUS_NULL_POINTER, "lbfgs NULL");
+        st.phase = 7;
+        CHECK(optkern_lbfgs_step(xf, LN, 0, gf, wf, wl, &st, &lc, &rq) == OPTKERN_STATUS_INVALID_HYPERPARAMETER &&
+                  xf[0] == x0,
+              "lbfgs damaged state");
+    }
     /* JAX conventions: fans of a (in, out) matrix, and a delta-orthogonal 3x3x4x8 kernel. */
     double fan_in = 0, fan_out = 0;
     CHECK(optkern_jax_fans(shape, 2, -2, -1, &fan_in, &fan_out) == OPTKERN_STATUS_OK && fan_in == 64 && fan_out == 32,

@@ -728,7 +728,8 @@ pub fn muon(o: Ops, p: &mut [f32], g: &[f32], b: &mut [f32], rows: usize, cols: 
         gemm(o, &mut xn, n, &cm, m, false, &x, n, false, [m, n, m], 1.0, a, kc);
         x = xn;
     }
-    let out: Vec<f32> = if t { (0..rows * cols).map(|idx| x[(idx % cols) * n + idx / cols]).collect() } else { x };
+    let out: Vec<f32> =
+        if t { (0..rows * cols).map(|idx| x[(idx % cols) * n + idx / cols]).collect() } else { x };
     let decay = c(1.0 - h.lr * h.weight_decay);
     let neg = c(-(h.lr * h.lr_ratio));
     for i in 0..p.len() {

@@ -1013,3 +1013,262 @@ pub fn muon(p: &mut [f64], g: &[f64], b: &mut [f64], rows: usize, cols: usize, h
         p[i] = p[i] * (1.0 - h.lr * h.weight_decay) - h.lr * h.lr_ratio * o[i];
     }
 }
+
+/// L-BFGS options (`torch.optim.LBFGS`'s; `max_eval` already resolved).
+#[derive(Clone, Copy, Debug)]
+pub struct Lbfgs {
+    pub lr: f64,
+    pub max_iter: u32,
+    pub max_eval: u32,
+    pub tolerance_grad: f64,
+    pub tolerance_change: f64,
+    pub history_size: usize,
+    pub strong_wolfe: bool,
+}
+
+/// L-BFGS's state between `step()` calls, as torch keeps it (lists for the history).
+#[derive(Clone, Debug, Default)]
+pub struct LbfgsRun {
+    pub func_evals: u64,
+    pub n_iter: u64,
+    pub d: Vec<f64>,
+    pub t: f64,
+    pub old_dirs: Vec<Vec<f64>>,
+    pub old_stps: Vec<Vec<f64>>,
+    pub ro: Vec<f64>,
+    pub h_diag: f64,
+    pub prev_g: Vec<f64>,
+    pub prev_loss: f64,
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).fold(0.0, |s, (x, y)| s + x * y)
+}
+
+fn amax(a: &[f64]) -> f64 {
+    a.iter().fold(0.0f64, |m, x| if x.abs() > m { x.abs() } else { m })
+}
+
+fn cubic(x1: f64, f1: f64, g1: f64, x2: f64, f2: f64, g2: f64, bounds: Option<(f64, f64)>) -> f64 {
+    let (lo, hi) = bounds.unwrap_or(if x1 <= x2 { (x1, x2) } else { (x2, x1) });
+    let d1 = g1 + g2 - 3.0 * (f1 - f2) / (x1 - x2);
+    let d2_square = d1 * d1 - g1 * g2;
+    if d2_square >= 0.0 {
+        let d2 = d2_square.sqrt();
+        let m = if x1 <= x2 {
+            x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2.0 * d2))
+        } else {
+            x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2.0 * d2))
+        };
+        let m = if lo > m { lo } else { m };
+        if hi < m { hi } else { m }
+    } else {
+        (lo + hi) / 2.0
+    }
+}
+
+/// torch's `_strong_wolfe` with a closure `eval(x, g) -> f`: returns `(f, g, t, evaluations)`.
+#[allow(clippy::too_many_arguments)]
+fn strong_wolfe(
+    eval: &mut dyn FnMut(&[f64], &mut [f64]) -> f64,
+    x: &[f64],
+    mut t: f64,
+    d: &[f64],
+    f: f64,
+    g: &[f64],
+    gtd: f64,
+    max_ls: u32,
+) -> (f64, Vec<f64>, f64, u32) {
+    let (c1, c2) = (1e-4, 0.9);
+    let d_norm = amax(d);
+    let mut obj = |t: f64| {
+        let xt: Vec<f64> = x.iter().zip(d).map(|(x, d)| x + t * d).collect();
+        let mut g = vec![0.0; x.len()];
+        let f = eval(&xt, &mut g);
+        (f, g)
+    };
+    let (mut f_new, mut g_new) = obj(t);
+    let mut evals = 1;
+    let mut gtd_new = dot(&g_new, d);
+    let (mut t_prev, mut f_prev, mut g_prev, mut gtd_prev) = (0.0, f, g.to_vec(), gtd);
+    let mut done = false;
+    let mut ls_iter = 0;
+    let mut bracket: Vec<f64> = vec![];
+    let mut bf: Vec<f64> = vec![];
+    let mut bg: Vec<Vec<f64>> = vec![];
+    let mut bgtd: Vec<f64> = vec![0.0, 0.0];
+    while ls_iter < max_ls {
+        if f_new > f + c1 * t * gtd || (ls_iter > 1 && f_new >= f_prev) {
+            (bracket, bf, bg, bgtd) = (
+                vec![t_prev, t],
+                vec![f_prev, f_new],
+                vec![g_prev.clone(), g_new.clone()],
+                vec![gtd_prev, gtd_new],
+            );
+            break;
+        }
+        if gtd_new.abs() <= -c2 * gtd {
+            (bracket, bf, bg) = (vec![t], vec![f_new], vec![g_new.clone()]);
+            done = true;
+            break;
+        }
+        if gtd_new >= 0.0 {
+            (bracket, bf, bg, bgtd) = (
+                vec![t_prev, t],
+                vec![f_prev, f_new],
+                vec![g_prev.clone(), g_new.clone()],
+                vec![gtd_prev, gtd_new],
+            );
+            break;
+        }
+        let (lo, hi) = (t + 0.01 * (t - t_prev), t * 10.0);
+        let tmp = t;
+        t = cubic(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, Some((lo, hi)));
+        (t_prev, f_prev, g_prev, gtd_prev) = (tmp, f_new, g_new.clone(), gtd_new);
+        (f_new, g_new) = obj(t);
+        evals += 1;
+        gtd_new = dot(&g_new, d);
+        ls_iter += 1;
+    }
+    if ls_iter == max_ls {
+        (bracket, bf, bg) = (vec![0.0, t], vec![f, f_new], vec![g.to_vec(), g_new.clone()]);
+    }
+    let mut insuf = false;
+    let mut low = usize::from(bf[0] > bf[bf.len() - 1]);
+    while !done && ls_iter < max_ls {
+        if (bracket[1] - bracket[0]).abs() * d_norm < 1e-9 {
+            break;
+        }
+        t = cubic(bracket[0], bf[0], bgtd[0], bracket[1], bf[1], bgtd[1], None);
+        let (bmax, bmin) = (bracket[0].max(bracket[1]), bracket[0].min(bracket[1]));
+        let eps = 0.1 * (bmax - bmin);
+        if (bmax - t).min(t - bmin) < eps {
+            if insuf || t >= bmax || t <= bmin {
+                t = if (t - bmax).abs() < (t - bmin).abs() { bmax - eps } else { bmin + eps };
+                insuf = false;
+            } else {
+                insuf = true;
+            }
+        } else {
+            insuf = false;
+        }
+        (f_new, g_new) = obj(t);
+        evals += 1;
+        gtd_new = dot(&g_new, d);
+        ls_iter += 1;
+        let high = 1 - low;
+        if f_new > f + c1 * t * gtd || f_new >= bf[low] {
+            (bracket[high], bf[high], bg[high], bgtd[high]) = (t, f_new, g_new.clone(), gtd_new);
+            low = usize::from(bf[0] > bf[1]);
+        } else {
+            if gtd_new.abs() <= -c2 * gtd {
+                done = true;
+            } else if gtd_new * (bracket[high] - bracket[low]) >= 0.0 {
+                (bracket[high], bf[high], bgtd[high]) = (bracket[low], bf[low], bgtd[low]);
+                bg[high] = bg[low].clone();
+            }
+            (bracket[low], bf[low], bg[low], bgtd[low]) = (t, f_new, g_new.clone(), gtd_new);
+        }
+    }
+    (bf[low], bg[low].clone(), bracket[low], evals)
+}
+
+/// One `torch.optim.LBFGS.step(closure)` in f64 with `eval(x, g) -> f` as the closure:
+/// torch's code, lists and all. Returns the loss at the start.
+pub fn lbfgs(
+    x: &mut [f64],
+    eval: &mut dyn FnMut(&[f64], &mut [f64]) -> f64,
+    run: &mut LbfgsRun,
+    h: &Lbfgs,
+) -> f64 {
+    let n = x.len();
+    let mut g = vec![0.0; n];
+    let mut loss = eval(x, &mut g);
+    let orig_loss = loss;
+    let mut evals = 1;
+    run.func_evals += 1;
+    if amax(&g) <= h.tolerance_grad {
+        return orig_loss;
+    }
+    let mut it = 0;
+    while it < h.max_iter {
+        it += 1;
+        run.n_iter += 1;
+        if run.n_iter == 1 {
+            run.d = g.iter().map(|v| -v).collect();
+            (run.old_dirs, run.old_stps, run.ro) = (vec![], vec![], vec![]);
+            run.h_diag = 1.0;
+        } else {
+            let y: Vec<f64> = g.iter().zip(&run.prev_g).map(|(a, b)| a - b).collect();
+            let s: Vec<f64> = run.d.iter().map(|d| d * run.t).collect();
+            let ys = dot(&y, &s);
+            if ys > 1e-10 {
+                if run.old_dirs.len() == h.history_size {
+                    run.old_dirs.remove(0);
+                    run.old_stps.remove(0);
+                    run.ro.remove(0);
+                }
+                run.h_diag = ys / dot(&y, &y);
+                run.old_dirs.push(y);
+                run.old_stps.push(s);
+                run.ro.push(1.0 / ys);
+            }
+            let k = run.old_dirs.len();
+            let mut al = vec![0.0; k];
+            let mut q: Vec<f64> = g.iter().map(|v| -v).collect();
+            for i in (0..k).rev() {
+                al[i] = dot(&run.old_stps[i], &q) * run.ro[i];
+                for (qj, yj) in q.iter_mut().zip(&run.old_dirs[i]) {
+                    *qj -= al[i] * yj;
+                }
+            }
+            let mut r: Vec<f64> = q.iter().map(|v| v * run.h_diag).collect();
+            for i in 0..k {
+                let be = dot(&run.old_dirs[i], &r) * run.ro[i];
+                for (rj, sj) in r.iter_mut().zip(&run.old_stps[i]) {
+                    *rj += (al[i] - be) * sj;
+                }
+            }
+            run.d = r;
+        }
+        run.prev_g = g.clone();
+        run.prev_loss = loss;
+        run.t = if run.n_iter == 1 {
+            let r = 1.0 / g.iter().map(|v| v.abs()).sum::<f64>();
+            if r < 1.0 { r * h.lr } else { h.lr }
+        } else {
+            h.lr
+        };
+        let gtd = dot(&g, &run.d);
+        if gtd > -h.tolerance_change {
+            break;
+        }
+        let mut ls_evals = 0;
+        if h.strong_wolfe {
+            let max_ls = h.max_eval.saturating_sub(evals);
+            let (f, g_new, t, e) = strong_wolfe(eval, x, run.t, &run.d, loss, &g, gtd, max_ls);
+            (loss, g, run.t, ls_evals) = (f, g_new, t, e);
+            for (xi, di) in x.iter_mut().zip(&run.d) {
+                *xi += run.t * di;
+            }
+        } else {
+            for (xi, di) in x.iter_mut().zip(&run.d) {
+                *xi += run.t * di;
+            }
+            if it != h.max_iter {
+                loss = eval(x, &mut g);
+                ls_evals = 1;
+            }
+        }
+        evals += ls_evals;
+        run.func_evals += u64::from(ls_evals);
+        if it == h.max_iter || evals >= h.max_eval || amax(&g) <= h.tolerance_grad {
+            break;
+        }
+        let step = run.d.iter().fold(0.0f64, |m, d| m.max((d * run.t).abs()));
+        if step <= h.tolerance_change || (loss - run.prev_loss).abs() < h.tolerance_change {
+            break;
+        }
+    }
+    orig_loss
+}
