@@ -69,11 +69,33 @@ fn limit<const D: usize, const S: usize, const E: usize>(muts: &mut [Vec<f32>], 
     }
 }
 
+/// The limit loop of a one-buffer kernel (the weight averages: `a` read and written, the
+/// parameters read as `g`), with `D` divisions and `S` square roots on a divisor from `g`.
+fn limit_one<const D: usize, const S: usize>(muts: &mut [Vec<f32>], g: &[f32]) {
+    let c = f32x8::splat(1e-3);
+    let [first] = muts else { panic!("one buffer") };
+    let a8 = first.as_chunks_mut::<8>().0;
+    let g8 = &g.as_chunks::<8>().0[..a8.len()];
+    for i in 0..a8.len() {
+        let gg = f32x8::new(g8[i]);
+        let (mut x, mut d) = (f32x8::new(a8[i]) + gg, gg.abs() + c);
+        for _ in 0..S {
+            d = d.sqrt() + c;
+        }
+        for _ in 0..D {
+            x += gg / d;
+            d += c;
+        }
+        a8[i] = x.to_array();
+    }
+}
+
 fn limit_for(div_sqrt: (u32, u32), buffers: usize) -> fn(&mut [Vec<f32>], &[f32]) {
     macro_rules! pick {
         ($($d:literal, $s:literal);*) => {
             match (div_sqrt, buffers) {
                 $(
+                    (($d, $s), 1) => limit_one::<$d, $s>,
                     (($d, $s), 2) => limit::<$d, $s, 0>,
                     (($d, $s), 3) => limit::<$d, $s, 1>,
                 )*
