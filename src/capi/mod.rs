@@ -158,9 +158,21 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     }
 }
 
-/// The personality routine the precompiled `core` refers to in its unwind tables; with
-/// `panic = "abort"` nothing unwinds, so it is never called.
-#[cfg(all(not(feature = "std"), not(test)))]
+// The personality routine the precompiled `core` refers to in its unwind tables; with
+// `panic = "abort"` nothing unwinds, so it is never called. On x86-64 it is defined with hidden
+// visibility: a `#[no_mangle]` function would be exported from the shared library (rustc's
+// export list for a cdylib outranks the version script's `local: *`), and only `optkern_*`
+// may be.
+#[cfg(all(not(feature = "std"), not(test), target_arch = "x86_64"))]
+core::arch::global_asm!(
+    ".globl rust_eh_personality",
+    ".hidden rust_eh_personality",
+    ".type rust_eh_personality, @function",
+    "rust_eh_personality:",
+    "ud2",
+);
+/// See the x86-64 definition above (elsewhere: expected to link the same way, not tested).
+#[cfg(all(not(feature = "std"), not(test), not(target_arch = "x86_64")))]
 #[unsafe(no_mangle)]
 extern "C" fn rust_eh_personality() {}
 
