@@ -953,10 +953,6 @@ const char *optkern_build_info(void);
 // soname carries the ABI version: `liboptkern.so.0`.
 const char *optkern_version(void);
 
-// The personality routine the precompiled `core` refers to in its unwind tables; with
-// `panic = "abort"` nothing unwinds, so it is never called.
-void rust_eh_personality(void);
-
 // An f32 buffer descriptor (`optkern_buffer_f32`): the common case, for brevity in C.
 optkern_buffer optkern_buffer_f32(float *data);
 
