@@ -527,3 +527,34 @@ fn lbfgs_in_f32_tracks_the_reference() {
         }
     }
 }
+
+/// `maximize` on `−f` (loss and gradient negated by the caller) is minimisation of `f`: the
+/// same points, bit for bit, for every objective and config.
+#[test]
+fn lbfgs_maximize_of_the_negation_is_minimize() {
+    for (name, f, x0) in lbfgs_objectives() {
+        for (cname, cfg) in lbfgs_configs() {
+            let up = optkern::LbfgsConfig { maximize: true, ..cfg };
+            let (mut x, mut xm) = (x0.clone(), x0.clone());
+            let mut g = vec![0.0; x.len()];
+            let mut work = vec![0.0f64; optkern::lbfgs_work_len(x.len(), &cfg)];
+            let mut work_m = work.clone();
+            let (mut s, mut sm) = (optkern::LbfgsState::default(), optkern::LbfgsState::default());
+            for call in 1..=4 {
+                loop {
+                    let loss = f(&x, &mut g);
+                    let r = optkern::lbfgs_step(&mut x, loss, &g, &mut work, &mut s, &cfg).unwrap();
+                    let loss_m = -f(&xm, &mut g);
+                    g.iter_mut().for_each(|v| *v = -*v);
+                    let rm = optkern::lbfgs_step(&mut xm, loss_m, &g, &mut work_m, &mut sm, &up)
+                        .unwrap();
+                    assert_eq!(r, rm, "lbfgs maximize {name}/{cname} call {call}: requests");
+                    assert_eq!(x, xm, "lbfgs maximize {name}/{cname} call {call}: points");
+                    if r == optkern::LbfgsRequest::Done {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -260,17 +260,19 @@ struct Work<'a, T> {
 }
 
 impl<'a, T: LbfgsReal> Work<'a, T> {
-    fn split(work: &'a mut [T], n: usize, h: usize, line_search: bool) -> Self {
-        let (d, rest) = work.split_at_mut(n);
-        let (prev_g, rest) = rest.split_at_mut(n);
-        let (dirs, rest) = rest.split_at_mut(h * n);
-        let (stps, rest) = rest.split_at_mut(h * n);
-        let (ro, rest) = rest.split_at_mut(h);
-        let (al, rest) = rest.split_at_mut(h);
+    /// The parts of a buffer of at least [`lbfgs_work_len`] (`None` if it is shorter: the
+    /// caller checked it, and a checked split keeps a panic path out of the C library).
+    fn split(work: &'a mut [T], n: usize, h: usize, line_search: bool) -> Option<Self> {
+        let (d, rest) = work.split_at_mut_checked(n)?;
+        let (prev_g, rest) = rest.split_at_mut_checked(n)?;
+        let (dirs, rest) = rest.split_at_mut_checked(h.checked_mul(n)?)?;
+        let (stps, rest) = rest.split_at_mut_checked(h * n)?;
+        let (ro, rest) = rest.split_at_mut_checked(h)?;
+        let (al, rest) = rest.split_at_mut_checked(h)?;
         let ls = if line_search { n } else { 0 };
-        let (x0, rest) = rest.split_at_mut(ls);
-        let (slots, _) = rest.split_at_mut(2 * ls);
-        Self { d, prev_g, dirs, stps, ro, al, x0, slots }
+        let (x0, rest) = rest.split_at_mut_checked(ls)?;
+        let (slots, _) = rest.split_at_mut_checked(2 * ls)?;
+        Some(Self { d, prev_g, dirs, stps, ro, al, x0, slots })
     }
 }
 
@@ -381,7 +383,8 @@ pub fn lbfgs_step<T: LbfgsReal>(
     if !state_fits(state, n, cfg, o.wolfe) {
         return Err(bad_state(f64::from(state.phase)));
     }
-    let mut w = Work::split(&mut work[..need], n, o.h, o.wolfe);
+    let short = Error::LengthMismatch { arg: "work", expected: need, found: work.len() };
+    let mut w = Work::split(work, n, o.h, o.wolfe).ok_or(short)?;
     state.n = n as u64;
     state.history_size = cfg.history_size;
     let f = if o.negate { -loss } else { loss };
@@ -407,7 +410,7 @@ pub fn lbfgs_step<T: LbfgsReal>(
                 Some(request) => request,
                 None => {
                     let ls = m.s.ls;
-                    let low = ls.low as usize;
+                    let low = ls.low as usize & 1;
                     let t = ls.bracket[low];
                     m.s.t = t;
                     m.move_from_start(t);
@@ -451,39 +454,37 @@ struct Machine<'m, 'a, T> {
 }
 
 impl<T: LbfgsReal> Machine<'_, '_, T> {
-    /// Element `i` of a gradient.
-    #[inline(always)]
-    fn g(&self, src: Grad, i: usize) -> T {
-        let n = self.params.len();
-        match src {
-            Grad::Caller if self.o.negate => -self.grads[i],
-            Grad::Caller => self.grads[i],
-            Grad::Slot(START) => self.w.prev_g[i],
-            Grad::Slot(k) => self.w.slots[k as usize * n + i],
-        }
+    // The vector loops are zipped iterators over slices of exactly `n`, and ring indices are
+    // reduced with `checked_rem`: no index can fail, so the C library has no panic path here.
+
+    /// The gradient `src` names: a slice of `n` and whether it is negated as read (maximize,
+    /// on the caller's). A slot a damaged state named would be empty, never out of bounds.
+    fn view(&self, src: Grad) -> (&[T], bool) {
+        grad_view(src, self.grads, self.w.prev_g, self.w.slots, self.o.negate)
     }
 
     fn max_abs_grad(&self, src: Grad) -> f64 {
-        (0..self.params.len()).fold(0.0f64, |m, i| python_max(m, self.g(src, i).to_f64().abs()))
+        let (g, _) = self.view(src);
+        g.iter().fold(0.0f64, |m, x| python_max(m, x.to_f64().abs()))
     }
 
     /// `g·d` rounded to the run's type.
     fn gtd(&self, src: Grad) -> f64 {
-        let dot = (0..self.params.len())
-            .fold(0.0, |a, i| a + self.g(src, i).to_f64() * self.w.d[i].to_f64());
-        round::<T>(dot)
+        let (g, neg) = self.view(src);
+        let sign = if neg { -1.0 } else { 1.0 };
+        round::<T>(sign * dot(g, self.w.d))
     }
 
     /// A new direction at the point with loss `f` and gradient `g`, then the fixed step or
     /// the line search's first trial (torch's loop body up to the evaluation).
     fn iterate(&mut self, f: f64, g: Grad) -> LbfgsRequest {
-        let n = self.params.len();
         let h = self.o.h;
         self.s.iter = self.s.iter.saturating_add(1);
         self.s.n_iter = self.s.n_iter.saturating_add(1);
         if self.s.n_iter == 1 {
-            for i in 0..n {
-                self.w.d[i] = -self.g(g, i);
+            let (gv, neg) = grad_view(g, self.grads, self.w.prev_g, self.w.slots, self.o.negate);
+            for (d, &x) in self.w.d.iter_mut().zip(gv) {
+                *d = if neg { x } else { -x };
             }
             self.s.history_len = 0;
             self.s.history_start = 0;
@@ -491,10 +492,13 @@ impl<T: LbfgsReal> Machine<'_, '_, T> {
         } else {
             // y = g − g_prev, s = t·d, both in the run's type.
             let t = self.s.t;
+            let w = &mut *self.w;
+            let (gv, neg) = grad_view(g, self.grads, w.prev_g, w.slots, self.o.negate);
+            let gi = |x: T| if neg { -x.to_f64() } else { x.to_f64() };
             let (mut ys, mut yy) = (0.0, 0.0);
-            for i in 0..n {
-                let y = round::<T>(self.g(g, i).to_f64() - self.w.prev_g[i].to_f64());
-                let s = round::<T>(self.w.d[i].to_f64() * t);
+            for ((&x, p), d) in gv.iter().zip(w.prev_g.iter()).zip(w.d.iter()) {
+                let y = round::<T>(gi(x) - p.to_f64());
+                let s = round::<T>(d.to_f64() * t);
                 ys += y * s;
                 yy += y * y;
             }
@@ -503,42 +507,67 @@ impl<T: LbfgsReal> Machine<'_, '_, T> {
                 let len = self.s.history_len as usize;
                 let start = self.s.history_start as usize;
                 let slot = if len == h {
-                    self.s.history_start = ((start + 1) % h) as u32;
+                    self.s.history_start = ring(start + 1, h) as u32;
                     start
                 } else {
                     self.s.history_len = self.s.history_len.saturating_add(1);
-                    (start + len) % h
+                    ring(start + len, h)
                 };
-                for i in 0..n {
-                    let y = self.g(g, i).to_f64() - self.w.prev_g[i].to_f64();
-                    self.w.dirs[slot * n + i] = T::from_f64(y);
-                    self.w.stps[slot * n + i] = T::from_f64(self.w.d[i].to_f64() * t);
+                let n = w.d.len();
+                let dirs = w.dirs.get_mut(slot * n..slot * n + n).unwrap_or_default();
+                let stps = w.stps.get_mut(slot * n..slot * n + n).unwrap_or_default();
+                for ((((ys_y, ys_s), &x), p), d) in dirs
+                    .iter_mut()
+                    .zip(stps.iter_mut())
+                    .zip(gv)
+                    .zip(w.prev_g.iter())
+                    .zip(w.d.iter())
+                {
+                    *ys_y = T::from_f64(gi(x) - p.to_f64());
+                    *ys_s = T::from_f64(d.to_f64() * t);
                 }
-                self.w.ro[slot] = T::from_f64(1.0 / ys);
+                if let Some(r) = w.ro.get_mut(slot) {
+                    *r = T::from_f64(1.0 / ys);
+                }
                 self.s.h_diag = round::<T>(ys / yy);
             }
             self.two_loop(g);
         }
-        for i in 0..n {
-            self.w.prev_g[i] = self.g(g, i);
+        // g_prev = g (a copy unless g is already g_prev).
+        match g {
+            Grad::Slot(START) => {}
+            Grad::Slot(k) => {
+                let n = self.w.prev_g.len();
+                let k = k as usize;
+                let from = self.w.slots.get(k * n..k * n + n).unwrap_or_default();
+                for (p, &x) in self.w.prev_g.iter_mut().zip(from) {
+                    *p = x;
+                }
+            }
+            Grad::Caller => {
+                for (p, &x) in self.w.prev_g.iter_mut().zip(self.grads) {
+                    *p = if self.o.negate { -x } else { x };
+                }
+            }
         }
         self.s.prev_loss = f;
         self.s.t = if self.s.n_iter == 1 {
-            let l1 = (0..n).fold(0.0, |a, i| a + self.g(Grad::Slot(START), i).to_f64().abs());
+            let l1 = self.w.prev_g.iter().fold(0.0, |a, x| a + x.to_f64().abs());
             let r = round::<T>(1.0 / round::<T>(l1));
             if r < 1.0 { round::<T>(r * self.o.lr) } else { self.o.lr }
         } else {
             self.o.lr
         };
         // prev_g now holds g: read it from there (the caller's or a slot's copy).
-        let g = Grad::Slot(START);
-        let gtd = self.gtd(g);
+        let gtd = self.gtd(Grad::Slot(START));
         if gtd > -self.o.tol_change {
             return self.finish();
         }
         let t = self.s.t;
         if self.o.wolfe {
-            self.w.x0.copy_from_slice(self.params);
+            for (x0, &p) in self.w.x0.iter_mut().zip(self.params.iter()) {
+                *x0 = p;
+            }
             let d_norm = self.w.d.iter().fold(0.0f64, |m, x| python_max(m, x.to_f64().abs()));
             self.s.ls = LineSearchState {
                 max_ls: self.o.max_eval.saturating_sub(self.s.evals),
@@ -578,19 +607,24 @@ impl<T: LbfgsReal> Machine<'_, '_, T> {
     /// The two-loop recursion: `d ← H·(−g)` from the history, oldest pair first in the second
     /// loop.
     fn two_loop(&mut self, g: Grad) {
-        let n = self.params.len();
         let (h, len, start) =
             (self.o.h, self.s.history_len as usize, self.s.history_start as usize);
-        for i in 0..n {
-            self.w.d[i] = -self.g(g, i);
+        let w = &mut *self.w;
+        let n = w.d.len();
+        let (gv, neg) = grad_view(g, self.grads, w.prev_g, w.slots, self.o.negate);
+        for (q, &x) in w.d.iter_mut().zip(gv) {
+            *q = if neg { x } else { -x };
         }
-        let q = &mut *self.w.d;
+        let q = &mut *w.d;
+        let scalar = |v: &[T], j: usize| v.get(j).map_or(0.0, |x| x.to_f64());
         for k in (0..len).rev() {
-            let j = (start + k) % h;
-            let (s, y) = (&self.w.stps[j * n..][..n], &self.w.dirs[j * n..][..n]);
+            let j = ring(start + k, h);
+            let (s, y) = (pair(w.stps, j, n), pair(w.dirs, j, n));
             let sq = round::<T>(dot(s, q));
-            let al = round::<T>(sq * self.w.ro[j].to_f64());
-            self.w.al[j] = T::from_f64(al);
+            let al = round::<T>(sq * scalar(w.ro, j));
+            if let Some(a) = w.al.get_mut(j) {
+                *a = T::from_f64(al);
+            }
             for (qi, yi) in q.iter_mut().zip(y) {
                 *qi = T::from_f64(qi.to_f64() - al * yi.to_f64());
             }
@@ -600,10 +634,10 @@ impl<T: LbfgsReal> Machine<'_, '_, T> {
             *r = T::from_f64(r.to_f64() * h_diag);
         }
         for k in 0..len {
-            let j = (start + k) % h;
-            let (s, y) = (&self.w.stps[j * n..][..n], &self.w.dirs[j * n..][..n]);
-            let be = round::<T>(round::<T>(dot(y, q)) * self.w.ro[j].to_f64());
-            let coef = round::<T>(self.w.al[j].to_f64() - be);
+            let j = ring(start + k, h);
+            let (s, y) = (pair(w.stps, j, n), pair(w.dirs, j, n));
+            let be = round::<T>(round::<T>(dot(y, q)) * scalar(w.ro, j));
+            let coef = round::<T>(scalar(w.al, j) - be);
             for (ri, si) in q.iter_mut().zip(s) {
                 *ri = T::from_f64(ri.to_f64() + coef * si.to_f64());
             }
@@ -641,11 +675,12 @@ impl<T: LbfgsReal> Machine<'_, '_, T> {
 
     /// Copies the caller's gradient into a work slot other than `keep`; returns the slot.
     fn keep_grad(&mut self, keep: u32) -> u32 {
-        let slot = if keep == 0 { 1 } else { 0 };
+        let slot: u32 = if keep == 0 { 1 } else { 0 };
         let n = self.params.len();
-        for i in 0..n {
-            let g = self.g(Grad::Caller, i);
-            self.w.slots[slot as usize * n + i] = g;
+        let k = slot as usize;
+        let to = self.w.slots.get_mut(k * n..k * n + n).unwrap_or_default();
+        for (s, &x) in to.iter_mut().zip(self.grads) {
+            *s = if self.o.negate { -x } else { x };
         }
         slot
     }
@@ -712,11 +747,11 @@ impl<T: LbfgsReal> Machine<'_, '_, T> {
                 ls.bracket_f = [ls.f0, f_new];
                 ls.slot = [START, slot];
             }
-            let last = ls.len as usize - 1;
+            let last = if ls.len == 1 { 0 } else { 1 };
             ls.low = u32::from(ls.bracket_f[0] > ls.bracket_f[last]);
             ls.insuf_progress = 0;
         } else {
-            let (low, high) = (ls.low as usize, 1 - ls.low as usize);
+            let (low, high) = (ls.low as usize & 1, (ls.low as usize & 1) ^ 1);
             if armijo_fails(f_new) || f_new >= ls.bracket_f[low] {
                 ls.slot[high] = self.keep_grad(ls.slot[low]);
                 ls.bracket[high] = t;
@@ -765,6 +800,34 @@ impl<T: LbfgsReal> Machine<'_, '_, T> {
         }
         self.trial(t, ZOOM)
     }
+}
+
+/// The gradient `src` names, as a slice, and whether it is negated as read (maximize, on the
+/// caller's): the caller's, the start gradient `prev_g`, or work slot 0 or 1 (empty if a
+/// damaged state names another: never out of bounds).
+fn grad_view<'v, T>(
+    src: Grad,
+    grads: &'v [T],
+    prev_g: &'v [T],
+    slots: &'v [T],
+    negate: bool,
+) -> (&'v [T], bool) {
+    let n = prev_g.len();
+    match src {
+        Grad::Caller => (grads, negate),
+        Grad::Slot(START) => (prev_g, false),
+        Grad::Slot(k) => (slots.get(k as usize * n..k as usize * n + n).unwrap_or_default(), false),
+    }
+}
+
+/// Pair `j` of a history ring of `n`-vectors (empty if out of range: never a panic).
+fn pair<T>(v: &[T], j: usize, n: usize) -> &[T] {
+    v.get(j * n..j * n + n).unwrap_or_default()
+}
+
+/// `i mod h` for the history ring (`h ≥ 1` is validated; 0 would give 0, not a panic).
+fn ring(i: usize, h: usize) -> usize {
+    i.checked_rem(h).unwrap_or(0)
 }
 
 /// `Σ aᵢbᵢ` in f64, in index order.
