@@ -909,3 +909,19 @@ fn step_zero_is_rejected_by_every_stepped_optimizer() {
         _ => unreachable!(),
     });
 }
+
+/// Rprop's step-size bounds may be equal (a fixed step size) and not crossed: the edge of the
+/// `step_size_max ≥ step_size_min` rule, which the special values never hit (a mutation of
+/// `<` into `<=` survived without this test). Validity is the reference's `accepts_rprop`.
+#[test]
+fn rprop_step_size_bounds_may_be_equal_but_not_crossed() {
+    let g = vec![0.5f32; 4];
+    for (min, max) in [(0.01, 0.01), (0.01, 0.009_999), (0.0, 0.0)] {
+        let cfg =
+            optkern::RpropConfig { step_size_min: min, step_size_max: max, ..Default::default() };
+        let want = reference::accepts_rprop(&cfg.to_reference(), 1);
+        let (mut p, mut prev, mut size) = (vec![1.0f32; 4], vec![0.0f32; 4], vec![0.0f32; 4]);
+        let got = optkern::rprop_step(&mut p, &g, &mut prev, &mut size, 1, &cfg);
+        assert_eq!(got.is_ok(), want, "rprop min {min} max {max}: {got:?}");
+    }
+}
