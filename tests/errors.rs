@@ -925,3 +925,33 @@ fn rprop_step_size_bounds_may_be_equal_but_not_crossed() {
         assert_eq!(got.is_ok(), want, "rprop min {min} max {max}: {got:?}");
     }
 }
+
+/// The bitsandbytes profile's SGD refuses Nesterov and dampening, each alone (bitsandbytes'
+/// 8-bit SGD ignores both, so accepting them would silently run another algorithm), and
+/// accepts plain momentum; nothing is written on refusal. (The mutation of the refusal's `||`
+/// into `&&` survived without this test.)
+#[test]
+fn bitsandbytes_sgd_refuses_nesterov_and_dampening_each() {
+    let base = SgdConfig {
+        momentum: 0.9,
+        numerics: optkern::Numerics::Bitsandbytes,
+        ..Default::default()
+    };
+    for (what, cfg, ok) in [
+        ("plain momentum", base, true),
+        ("nesterov", SgdConfig { nesterov: true, ..base }, false),
+        ("dampening", SgdConfig { dampening: 0.5, ..base }, false),
+    ] {
+        let g = vec![0.5f32; 4];
+        let (mut p, mut b) = (vec![1.0f32; 4], vec![0.25f32; 4]);
+        let got = optkern::sgd_step(&mut p, &g, &mut b, 1, &cfg);
+        assert_eq!(got.is_ok(), ok, "bitsandbytes SGD with {what}: {got:?}");
+        if !ok {
+            assert!(
+                matches!(got, Err(Error::InvalidHyperparameter { problem: Problem::Conflict, .. })),
+                "{what}: {got:?}"
+            );
+            assert_eq!((p, b), (vec![1.0f32; 4], vec![0.25f32; 4]), "{what}: written on Err");
+        }
+    }
+}
