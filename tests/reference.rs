@@ -558,3 +558,20 @@ fn lbfgs_maximize_of_the_negation_is_minimize() {
         }
     }
 }
+
+/// SGD with `weight_decay = 0` adds nothing (torch skips `grad.add(param, alpha=λ)` when λ = 0):
+/// an infinite parameter stays infinite instead of turning the gradient into `0·∞ = NaN`;
+/// bitsandbytes' SGD adds `λ·θ` even then, so a `−0` gradient enters the momentum buffer as
+/// `+0`. (A mutation swapping the two cases survived the other tests.)
+#[test]
+fn sgd_zero_weight_decay_is_skipped_except_in_bitsandbytes() {
+    use optkern::{Numerics, SgdConfig};
+    let cfg = SgdConfig { lr: 0.1, momentum: 0.9, ..Default::default() };
+    let (mut p, mut b) = (vec![f32::INFINITY, 1.0], vec![0.0f32; 2]);
+    optkern::sgd_step(&mut p, &[1.0, 1.0], &mut b, 1, &cfg).unwrap();
+    assert_eq!(p[0], f32::INFINITY, "torch: 0·∞ must not enter the gradient");
+    let bnb = SgdConfig { numerics: Numerics::Bitsandbytes, ..cfg };
+    let (mut p, mut b) = (vec![1.0f32; 2], vec![0.0f32; 2]);
+    optkern::sgd_step(&mut p, &[-0.0, -0.0], &mut b, 1, &bnb).unwrap();
+    assert_eq!(b[0].to_bits(), 0.0f32.to_bits(), "bitsandbytes: −0 + 0·θ is +0");
+}
