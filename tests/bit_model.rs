@@ -175,7 +175,7 @@ fn muon_matches_its_bit_model() {
     let o = Ops { torch: true, fused: optkern::FUSED_MUL_ADD };
     for (name, cfg) in common::muon_configs() {
         for &(rows, cols) in common::MUON_SHAPES {
-            let h = common::muon_reference(&cfg, rows, cols);
+            let h = common::to_reference::muon_reference(&cfg, rows, cols);
             let n = rows * cols;
             let mut data = Data::new(3 + n as u64);
             let mut p = data.vec(n, Kind::Param);

@@ -195,7 +195,7 @@ fn factored_adafactor_matches_the_reference() {
 fn muon_matches_the_f64_iteration() {
     for (name, cfg) in common::muon_configs() {
         for &(rows, cols) in common::MUON_SHAPES {
-            let h = common::muon_reference(&cfg, rows, cols);
+            let h = common::to_reference::muon_reference(&cfg, rows, cols);
             let n = rows * cols;
             let mut data = Data::new(n as u64);
             let mut p = data.vec(n, Kind::Param);
@@ -444,15 +444,7 @@ fn lbfgs_configs() -> Vec<(&'static str, optkern::LbfgsConfig)> {
 fn lbfgs_matches_the_closure_form_bit_for_bit() {
     for (name, f, x0) in lbfgs_objectives() {
         for (cname, cfg) in lbfgs_configs() {
-            let h = reference::Lbfgs {
-                lr: cfg.lr,
-                max_iter: cfg.max_iter,
-                max_eval: cfg.max_evals(),
-                tolerance_grad: cfg.tolerance_grad,
-                tolerance_change: cfg.tolerance_change,
-                history_size: cfg.history_size as usize,
-                strong_wolfe: cfg.line_search == optkern::LineSearch::StrongWolfe,
-            };
+            let h = cfg.to_reference();
             let (mut x, mut xr) = (x0.clone(), x0.clone());
             let mut g = vec![0.0; x.len()];
             let mut work = vec![0.0f64; optkern::lbfgs_work_len(x.len(), &cfg)];
@@ -495,15 +487,7 @@ fn lbfgs_matches_the_closure_form_bit_for_bit() {
 fn lbfgs_in_f32_tracks_the_reference() {
     let (_, f, x0) = lbfgs_objectives().remove(1);
     for (cname, cfg) in lbfgs_configs() {
-        let h = reference::Lbfgs {
-            lr: cfg.lr,
-            max_iter: cfg.max_iter,
-            max_eval: cfg.max_evals(),
-            tolerance_grad: cfg.tolerance_grad,
-            tolerance_change: cfg.tolerance_change,
-            history_size: cfg.history_size as usize,
-            strong_wolfe: cfg.line_search == optkern::LineSearch::StrongWolfe,
-        };
+        let h = cfg.to_reference();
         let mut x: Vec<f32> = x0.iter().map(|&v| v as f32).collect();
         let mut xr = widen(&x);
         let mut work = vec![0.0f32; optkern::lbfgs_work_len(x.len(), &cfg)];

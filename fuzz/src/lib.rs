@@ -1066,22 +1066,7 @@ pub fn check_muon(case: &Case) -> Outcome {
         grad_scale: h[5] as f32,
         ..Default::default()
     };
-    let (r, c) = (rows as f64, cols as f64);
-    let reference = reference::Muon {
-        lr: cfg.lr,
-        weight_decay: cfg.weight_decay,
-        momentum: cfg.momentum,
-        nesterov: cfg.nesterov,
-        ns: cfg.ns_coefficients,
-        eps: cfg.eps,
-        ns_steps: cfg.ns_steps,
-        lr_ratio: match cfg.adjust_lr {
-            AdjustLr::Original => (r / c).max(1.0).sqrt(),
-            AdjustLr::MatchRmsAdamw => 0.2 * r.max(c).sqrt(),
-            AdjustLr::SpectralUnclamped => (r / c).sqrt(),
-        },
-        grad_scale: f64::from(cfg.grad_scale),
-    };
+    let reference = to_reference::muon_reference(&cfg, rows, cols);
     let off = usize::from(case.offset % 16);
     let call = |width: Width| {
         let mut b: Vec<Guarded> = [&p0, &b0].iter().map(|v| Guarded::new(v, off)).collect();
@@ -1223,15 +1208,7 @@ pub fn check_lbfgs(case: &Case) -> Outcome {
         assert_eq!(state, LbfgsState::default(), "lbfgs: state changed on Err");
         return Outcome::default();
     }
-    let r = reference::Lbfgs {
-        lr: cfg.lr,
-        max_iter: cfg.max_iter,
-        max_eval: cfg.max_evals(),
-        tolerance_grad: cfg.tolerance_grad,
-        tolerance_change: cfg.tolerance_change,
-        history_size: cfg.history_size as usize,
-        strong_wolfe: cfg.line_search == LineSearch::StrongWolfe,
-    };
+    let r = cfg.to_reference();
     let limit = cfg.max_evals() as usize + 25;
     // Restart both from x0 and compare call by call.
     let (mut x, mut xr) = (x0.clone(), x0.clone());

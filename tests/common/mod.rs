@@ -188,27 +188,3 @@ pub fn muon_configs() -> Vec<(&'static str, optkern::MuonConfig)> {
 }
 
 pub const MUON_SHAPES: &[(usize, usize)] = &[(7, 5), (5, 7), (16, 16), (1, 9), (9, 1), (80, 12)];
-
-/// The f64 reference's Muon hyperparameters for a config and shape.
-pub fn muon_reference(
-    cfg: &optkern::MuonConfig,
-    rows: usize,
-    cols: usize,
-) -> optkern_reference::Muon {
-    let (r, c) = (rows as f64, cols as f64);
-    optkern_reference::Muon {
-        lr: cfg.lr,
-        weight_decay: cfg.weight_decay,
-        momentum: cfg.momentum,
-        nesterov: cfg.nesterov,
-        ns: cfg.ns_coefficients,
-        eps: cfg.eps,
-        ns_steps: cfg.ns_steps,
-        lr_ratio: match cfg.adjust_lr {
-            optkern::AdjustLr::Original => (r / c).max(1.0).sqrt(),
-            optkern::AdjustLr::MatchRmsAdamw => 0.2 * r.max(c).sqrt(),
-            optkern::AdjustLr::SpectralUnclamped => (r / c).sqrt(),
-        },
-        grad_scale: f64::from(cfg.grad_scale),
-    }
-}

@@ -192,3 +192,36 @@ to_reference! {
         grad_scale: f64::from(cfg.grad_scale),
     }
 }
+
+to_reference! {
+    LbfgsConfig => Lbfgs |cfg| {
+        lr: cfg.lr,
+        max_iter: cfg.max_iter,
+        max_eval: cfg.max_evals(),
+        tolerance_grad: cfg.tolerance_grad,
+        tolerance_change: cfg.tolerance_change,
+        history_size: cfg.history_size as usize,
+        strong_wolfe: cfg.line_search == optkern::LineSearch::StrongWolfe,
+    }
+}
+
+/// The reference's Muon hyperparameters for a config on a `rows × cols` matrix (the
+/// learning-rate ratio of `adjust_lr` depends on the shape).
+pub fn muon_reference(cfg: &optkern::MuonConfig, rows: usize, cols: usize) -> reference::Muon {
+    let (r, c) = (rows as f64, cols as f64);
+    reference::Muon {
+        lr: cfg.lr,
+        weight_decay: cfg.weight_decay,
+        momentum: cfg.momentum,
+        nesterov: cfg.nesterov,
+        ns: cfg.ns_coefficients,
+        eps: cfg.eps,
+        ns_steps: cfg.ns_steps,
+        lr_ratio: match cfg.adjust_lr {
+            optkern::AdjustLr::Original => (r / c).max(1.0).sqrt(),
+            optkern::AdjustLr::MatchRmsAdamw => 0.2 * r.max(c).sqrt(),
+            optkern::AdjustLr::SpectralUnclamped => (r / c).sqrt(),
+        },
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+}
