@@ -307,11 +307,7 @@ impl WarmupCosineDecay {
 
 impl Schedule for WarmupCosineDecay {
     fn lr(&self, step: u64) -> f64 {
-        if step < self.warmup_steps {
-            self.warmup.lr(step)
-        } else {
-            self.decay.lr(step - self.warmup_steps)
-        }
+        warmup_then(step, self.warmup_steps, &self.warmup, &self.decay)
     }
 }
 
@@ -354,12 +350,14 @@ impl WarmupExponentialDecay {
 
 impl Schedule for WarmupExponentialDecay {
     fn lr(&self, step: u64) -> f64 {
-        if step < self.warmup_steps {
-            self.warmup.lr(step)
-        } else {
-            self.decay.lr(step - self.warmup_steps)
-        }
+        warmup_then(step, self.warmup_steps, &self.warmup, &self.decay)
     }
+}
+
+/// optax's `join_schedules` of a warm-up and a decay: the warm-up before `warmup_steps`, then
+/// the decay at `step − warmup_steps`.
+fn warmup_then(step: u64, warmup_steps: u64, warmup: &impl Schedule, decay: &impl Schedule) -> f64 {
+    if step < warmup_steps { warmup.lr(step) } else { decay.lr(step - warmup_steps) }
 }
 
 /// `optax.sgdr_schedule`: [`WarmupCosineDecay`] cycles back to back; cycle `j` starts at the
