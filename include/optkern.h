@@ -51,6 +51,9 @@ typedef enum {
   OPTKERN_STATUS_BLOCK_MISALIGNED = 9,
   // A sparse gradient's row index is not below the number of rows.
   OPTKERN_STATUS_INDEX_OUT_OF_RANGE = 10,
+  // [`optkern_select_level`]: the CPU lacks that instruction-set level, or the library was
+  // not built for it.
+  OPTKERN_STATUS_UNSUPPORTED_LEVEL = 11,
 } optkern_status;
 
 // Which operation order a kernel follows. Both are bit-identical across widths, offsets and
@@ -945,9 +948,23 @@ extern "C" {
 // "unknown status").
 const char *optkern_status_str(uint32_t status);
 
-// The instruction set this library was built for, e.g. `"x86-64-v4 (avx512f, fma)"`, so that
-// a program can tell which glibc-hwcaps build the loader picked.
+// The instruction set of the code in use, e.g. `"x86-64-v3 (avx2, fma)"`. The C library
+// shipped by `scripts/build-capi.sh` holds one copy of the code per x86-64 level and picks one
+// at the first call (see [`optkern_select_level`]); this names the copy that runs.
 const char *optkern_build_info(void);
+
+// Chooses the copy of the code later calls run: `level` 0 = the best this CPU supports (the
+// default, chosen at the first call), 1 = baseline x86-64 (SSE2), 3 = x86-64-v3 (AVX2, FMA),
+// 4 = x86-64-v4 (AVX-512). For tests and benchmarks: every level gives the bits of the
+// single-level build for that level (the `Portable` profile: the same bits at every level).
+//
+// The multi-level library (`scripts/build-capi.sh`, x86-64) defines this function in its
+// dispatcher (`scripts/dispatch.c`): it checks the CPU with `cpuid`/`xgetbv` and returns
+// `OPTKERN_STATUS_UNSUPPORTED_LEVEL`, keeping the current choice, for a level the CPU lacks
+// (or 2, which is not built). Not thread-safe against concurrent calls into the library: call
+// it before starting threads. A single-level build (this definition) accepts 0 and its own
+// level only. No environment variable is read: the library uses no libc.
+optkern_status optkern_select_level(uint32_t level);
 
 // The library's version, `"MAJOR.MINOR.PATCH"` (static, NUL-terminated). The shared library's
 // soname carries the ABI version: `liboptkern.so.0`.

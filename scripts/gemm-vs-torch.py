@@ -5,7 +5,7 @@ share of this core's FMA peak (scripts/fma_peak.c, built and run in the same ses
     python3 scripts/gemm-vs-torch.py [LIB] [--repeats 7]
 
 LIB is an optkern shared library (default: the x86-64-v3 build of scripts/build-capi.sh,
-target/capi/lib/glibc-hwcaps/x86-64-v3/liboptkern.so.0). Needs torch (pip install torch).
+target/capi/lib/liboptkern.so.0 at level 3, AVX2 + FMA: `--level`). Needs torch (pip install torch).
 For each size, the repeats alternate torch and optkern (each repeat times a batch of calls
 lasting ~0.3 s and keeps its per-call time); the medians are reported, and the ratio of
 medians. The machine is shared: quote ratios from one run, not absolute times across days.
@@ -49,12 +49,14 @@ def fma_peak():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("lib", nargs="?", default=os.path.join(
-        ROOT, "target/capi/lib/glibc-hwcaps/x86-64-v3/liboptkern.so.0"))
+    ap.add_argument("lib", nargs="?", default=os.path.join(ROOT, "target/capi/lib/liboptkern.so.0"))
+    ap.add_argument("--level", type=int, default=3, help="optkern_select_level (0 = the best)")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--sizes", default="256,512,1024")
     args = ap.parse_args()
     lib = ctypes.CDLL(args.lib)
+    if lib.optkern_select_level(ctypes.c_uint32(args.level)) != 0:
+        sys.exit(f"this CPU or library lacks level {args.level}")
     lib.optkern_gemm_config_default.restype = GemmConfig
     lib.optkern_gemm_scratch_len.restype = ctypes.c_size_t
     lib.optkern_gemm_scratch_len.argtypes = [ctypes.c_size_t] * 3

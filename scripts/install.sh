@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the C library like a C library:
 #   bash scripts/install.sh --prefix DIR      (default /usr/local)
-# into DIR: include/optkern.h; lib/liboptkern.a, lib/liboptkern.so.0 (+ liboptkern.so),
-# lib/glibc-hwcaps/x86-64-v{3,4}/liboptkern.so.0 (the loader picks the best the CPU runs);
+# into DIR: include/optkern.h; lib/liboptkern.a, lib/liboptkern.so.0 (+ liboptkern.so), each
+# holding every x86-64 level and choosing the best the CPU runs at the first call;
 # lib/pkgconfig/optkern.pc; lib/cmake/optkern/optkernConfig.cmake (+ ConfigVersion) with the
 # imported targets optkern::optkern (shared) and optkern::optkern_static.
 # Builds the libraries first (scripts/build-capi.sh) unless they are already in target/capi.
@@ -24,10 +24,6 @@ install -m 644 include/optkern.h "$prefix/include/"
 install -m 644 "$lib/liboptkern.a" "$prefix/lib/"
 install -m 755 "$lib/liboptkern.so.0" "$prefix/lib/"
 ln -sf liboptkern.so.0 "$prefix/lib/liboptkern.so"
-for level in x86-64-v3 x86-64-v4; do
-    mkdir -p "$prefix/lib/glibc-hwcaps/$level"
-    install -m 755 "$lib/glibc-hwcaps/$level/liboptkern.so.0" "$prefix/lib/glibc-hwcaps/$level/"
-done
 cat > "$prefix/lib/pkgconfig/optkern.pc" <<PC
 prefix=$prefix
 libdir=\${prefix}/lib

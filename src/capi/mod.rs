@@ -56,6 +56,9 @@ pub enum Status {
     BlockMisaligned = 9,
     /// A sparse gradient's row index is not below the number of rows.
     IndexOutOfRange = 10,
+    /// [`optkern_select_level`]: the CPU lacks that instruction-set level, or the library was
+    /// not built for it.
+    UnsupportedLevel = 11,
 }
 
 use Status as S;
@@ -76,25 +79,50 @@ pub extern "C" fn optkern_status_str(status: u32) -> *const core::ffi::c_char {
         8 => b"invalid or unsupported storage format\0",
         9 => b"a quantized buffer starts inside a block (offset not a multiple of 256)\0",
         10 => b"a sparse row index is past the last row\0",
+        11 => b"instruction-set level not supported by this CPU or not built into this library\0",
         _ => b"unknown status\0",
     };
     s.as_ptr().cast()
 }
 
-/// The instruction set this library was built for, e.g. `"x86-64-v4 (avx512f, fma)"`, so that
-/// a program can tell which glibc-hwcaps build the loader picked.
+/// The instruction set of the code in use, e.g. `"x86-64-v3 (avx2, fma)"`. The C library
+/// shipped by `scripts/build-capi.sh` holds one copy of the code per x86-64 level and picks one
+/// at the first call (see [`optkern_select_level`]); this names the copy that runs.
 #[unsafe(no_mangle)]
 pub extern "C" fn optkern_build_info() -> *const core::ffi::c_char {
-    let s: &'static [u8] = if cfg!(target_feature = "avx512f") {
-        b"x86-64-v4 (avx512f, fma)\0"
-    } else if cfg!(target_feature = "avx2") && cfg!(target_feature = "fma") {
-        b"x86-64-v3 (avx2, fma)\0"
-    } else if cfg!(target_feature = "fma") {
-        b"fma\0"
-    } else {
-        b"baseline (no fma)\0"
+    let s: &'static [u8] = match BUILD_LEVEL {
+        4 => b"x86-64-v4 (avx512f, fma)\0",
+        3 => b"x86-64-v3 (avx2, fma)\0",
+        _ if cfg!(target_feature = "fma") => b"fma\0",
+        _ => b"x86-64 (baseline: sse2, no fma)\0",
     };
     s.as_ptr().cast()
+}
+
+/// The x86-64 psABI level (1 to 4) this copy of the code was compiled for: 4 with AVX-512
+/// (F, VL), 3 with AVX2 and FMA, 1 otherwise (also on other architectures).
+const BUILD_LEVEL: u32 = if cfg!(all(target_feature = "avx512f", target_feature = "avx512vl")) {
+    4
+} else if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+    3
+} else {
+    1
+};
+
+/// Chooses the copy of the code later calls run: `level` 0 = the best this CPU supports (the
+/// default, chosen at the first call), 1 = baseline x86-64 (SSE2), 3 = x86-64-v3 (AVX2, FMA),
+/// 4 = x86-64-v4 (AVX-512). For tests and benchmarks: every level gives the bits of the
+/// single-level build for that level (the `Portable` profile: the same bits at every level).
+///
+/// The multi-level library (`scripts/build-capi.sh`, x86-64) defines this function in its
+/// dispatcher (`scripts/dispatch.c`): it checks the CPU with `cpuid`/`xgetbv` and returns
+/// `OPTKERN_STATUS_UNSUPPORTED_LEVEL`, keeping the current choice, for a level the CPU lacks
+/// (or 2, which is not built). Not thread-safe against concurrent calls into the library: call
+/// it before starting threads. A single-level build (this definition) accepts 0 and its own
+/// level only. No environment variable is read: the library uses no libc.
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_select_level(level: u32) -> Status {
+    if level == 0 || level == BUILD_LEVEL { S::Ok } else { S::UnsupportedLevel }
 }
 
 /// The library's version, `"MAJOR.MINOR.PATCH"` (static, NUL-terminated). The shared library's

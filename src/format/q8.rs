@@ -56,6 +56,7 @@ pub enum Quantizer {
 }
 
 /// The map's 256 values.
+#[repr(C)]
 struct Map {
     value: [f32; 256],
     /// The code of 0.
@@ -173,12 +174,15 @@ const fn map(bits: &[u32; 256]) -> Map {
     Map { value, zero, nearest: nearest_table(&mid), bnb: bnb_table(&mid) }
 }
 
-// Built at compile time.
-static MAPS: [Map; 2] = [map(&DYNAMIC), map(&UDYNAMIC)];
+// Built at compile time. In the C library the tables (227 KB) have an unmangled name so that
+// scripts/build-capi.sh keeps one copy for its three x86-64 levels instead of three: the
+// levels' definitions are identical (same `const fn`s, `repr(C)`).
+#[cfg_attr(feature = "capi", allow(unsafe_code), unsafe(no_mangle))]
+static OPTKERN_SHARED_Q8_MAPS: [Map; 2] = [map(&DYNAMIC), map(&UDYNAMIC)];
 
 #[inline(always)]
 fn table(m: Q8Map) -> &'static Map {
-    &MAPS[m as usize]
+    &OPTKERN_SHARED_Q8_MAPS[m as usize]
 }
 
 /// The map's 256 values (for tests and callers that dequantize themselves).

@@ -399,6 +399,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s expected.txt\n", argv[0]);
         return 2;
     }
+    /* The expected values come from `cargo run --example capi_expected`, a baseline x86-64 build:
+     * run the library's baseline copy (tests/c/levels.sh compares the levels with each other). */
+    if (optkern_select_level(1) != OPTKERN_STATUS_OK) {
+        fprintf(stderr, "the baseline level was refused\n");
+        return 1;
+    }
     printf("optkern build: %s\n", optkern_build_info());
     check_against_rust(argv[1]);
     check_statuses();

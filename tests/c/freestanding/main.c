@@ -34,8 +34,16 @@ int memcmp(const void *x, const void *y, size_t n) {
 int bcmp(const void *x, const void *y, size_t n) { return memcmp(x, y, n); }
 
 
-int run(void);
-int run(void) {
+/* write(1, s, strlen(s)) by system call: no libc. */
+static void say(const char *s) {
+    long n = 0, ret;
+    while (s[n]) n++;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(1L), "D"(1L), "S"(s), "d"(n) : "rcx", "r11", "memory");
+    (void)ret;
+}
+
+/* One Adam step and one rejected call on the level in use; 0 or the failure's code. */
+static int adam_once(void) {
     float p[37], g[37], m[37], v[37];
     for (int i = 0; i < 37; i++) {
         p[i] = 1.0f;
@@ -51,6 +59,25 @@ int run(void) {
     /* A rejected call: NaN lr. */
     c.lr = 0.0 / 0.0;
     if (optkern_adam_step(p, g, m, v, 0, 37, 2, &c) != OPTKERN_STATUS_INVALID_HYPERPARAMETER) return 99;
+    return 0;
+}
+
+/* The library's own choice first (the first call resolves it), then every level the CPU has. */
+int run(void);
+int run(void) {
+    int r = adam_once();
+    if (r) return r;
+    say("freestanding Adam step ok, first call chose: ");
+    say(optkern_build_info());
+    say("\n");
+    const unsigned levels[] = {1, 3, 4};
+    for (int i = 0; i < 3; i++) {
+        if (optkern_select_level(levels[i]) != OPTKERN_STATUS_OK) continue;
+        if ((r = adam_once())) return r;
+        say("freestanding Adam step ok on ");
+        say(optkern_build_info());
+        say("\n");
+    }
     return 0;
 }
 

@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# Builds the no_std C library (no std, panic = abort, no panic handler that links) and the
-# freestanding program against it, with -static -nostdlib: no libc at all. The link itself
-# proves that no panic path survives in what the program calls (the panic handler references a
-# symbol nothing defines). Prints the size the library adds and exits with the program's status.
+# Builds the no_std multi-level C library with a panic handler that does not link (every level,
+# `--cfg optkern_no_panic_check`) and the freestanding program against it with -static
+# -nostdlib: no libc at all. The link itself proves that no panic path survives in what the
+# program calls. Prints the code the library adds (text of the program minus an empty one) and
+# exits with the program's status.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 out=target/freestanding
 mkdir -p "$out"
-RUSTFLAGS="--cfg optkern_no_panic_check" CARGO_PROFILE_RELEASE_PANIC=abort CARGO_TARGET_DIR="$out/build" \
-    cargo rustc --release --lib --no-default-features --features capi --crate-type staticlib -q
-lib="$out/build/release/liboptkern.a"
-cflags=(-std=c99 -O2 -ffreestanding -fno-builtin -fno-stack-protector -static -nostdlib -Iinclude)
-gcc "${cflags[@]}" tests/c/freestanding/main.c "$lib" -Wl,--gc-sections -o "$out/adam"
-printf 'int main(void){return 0;}\n' > "$out/empty.c"
-echo "archive: $(stat -c %s "$lib") bytes"
-size "$out/adam"
-"$out/adam" && echo "freestanding Adam step: status 0"
+OPTKERN_RUSTFLAGS="--cfg optkern_no_panic_check" bash scripts/build-capi.sh --out "$out/lib" --static-only
+cflags=(-std=c99 -O2 -ffreestanding -fno-builtin -fno-stack-protector -static -nostdlib -Iinclude -Wl,--gc-sections)
+gcc "${cflags[@]}" tests/c/freestanding/main.c "$out/lib/liboptkern.a" -o "$out/adam"
+# The same program without the library: its own memcpy, _start and checks.
+printf 'void _start(void){for(;;);}\n' > "$out/empty.c"
+gcc "${cflags[@]}" "$out/empty.c" -o "$out/empty"
+size "$out/adam" "$out/empty"
+text() { size -A "$1" | awk '$1 ~ /^\.(text|rodata)/ { t += $2 } END { print t }'; }
+for level in x86-64 x86-64-v3 x86-64-v4; do
+    gcc "${cflags[@]}" tests/c/freestanding/main.c "$out/lib/levels/liboptkern-$level.a" -o "$out/adam-$level"
+    echo "text + rodata added by the library, $level build alone: $(( $(text "$out/adam-$level") - $(text "$out/empty") )) bytes"
+done
+echo "text + rodata added by the library, all levels: $(( $(text "$out/adam") - $(text "$out/empty") )) bytes"
+"$out/adam"
+echo "freestanding: status 0"

@@ -1,13 +1,22 @@
-/* Loads liboptkern.so through the dynamic loader and prints which build it got and the bits of
- * Adam in both profiles; tests/c/hwcaps.sh compares a glibc-hwcaps install with the baseline. */
+/* Selects an instruction-set level (argv[1]: 0 = the best, as the library does by itself, or 1,
+ * 3, 4), then prints the level in use and the bits of 20 Adam steps in both numerics profiles.
+ * tests/c/levels.sh links it against the multi-level libraries and against each single-level
+ * build and compares. Exits 2 if the library refuses the level. */
 #include "optkern.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define N 1000
 
-int main(void) {
+int main(int argc, char **argv) {
+    unsigned level = argc > 1 ? (unsigned)atoi(argv[1]) : 0;
+    optkern_status s = optkern_select_level(level);
+    if (s != OPTKERN_STATUS_OK) {
+        printf("level %u: %s\n", level, optkern_status_str(s));
+        return 2;
+    }
     printf("build %s\n", optkern_build_info());
     for (int profile = 0; profile < 2; profile++) {
         float p[N], g[N], m[N] = {0}, v[N] = {0};
