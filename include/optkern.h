@@ -349,6 +349,40 @@ typedef struct {
   uint64_t counter;
 } optkern_placement;
 
+// What a rejected call got wrong (`optkern_error`), for a C caller to print or log. Every
+// function that returns an `optkern_status` takes `optkern_error *error` as its last argument:
+// NULL, or a record the call fills when it returns anything but `OPTKERN_STATUS_OK` (it is
+// left untouched on success). No global or thread-local state: the record is the caller's.
+//
+// ```c
+// optkern_error e;
+// if (optkern_adam_step(p, g, m, v, NULL, n, step, &cfg, &e) != OPTKERN_STATUS_OK)
+//     fprintf(stderr, "adam: %s%s%s %s\n", e.argument, e.field[0] ? "." : "", e.field, e.reason);
+//     /* e.g. "adam: cfg.beta2 is out of range", "adam: exp_avg_sq is NULL while len > 0" */
+// ```
+//
+// Lengths are counts of elements: a length in bytes is only caught when it makes a buffer
+// overlap another or overflow the address space — the library cannot know a buffer's size.
+typedef struct {
+  // The status the call returned.
+  optkern_status status;
+  // The rejected argument as named in this header (`"cfg"`, `"exp_avg_sq"`, `"len"`,
+  // `"step"`, `"base_lr"`), or `""` where the call cannot single one out. NUL-terminated.
+  char argument[32];
+  // The rejected field when `argument` is a struct (`"beta2"` of `cfg`, `"absmax"` of a
+  // buffer descriptor), else `""`.
+  char field[32];
+  // The other argument involved, else `""`: the buffer `argument` overlaps
+  // (`OPTKERN_STATUS_OVERLAP`), the buffer a rejected `len` would overflow.
+  char other[32];
+  // Why, as a phrase completing the argument (`"is NaN"`, `"is NULL while len > 0"`):
+  // static, never NULL.
+  const char *reason;
+  // The offending number where there is one (the hyperparameter's value, the row index, the
+  // length, the offset), else NaN.
+  double value;
+} optkern_error;
+
 // Hyperparameters of [`sgd_step`]. Defaults are `torch.optim.SGD`'s.
 //
 // Hyperparameters are f64 because PyTorch computes its scalar coefficients (`-lr`,
@@ -982,7 +1016,8 @@ optkern_status optkern_adam_step_mixed(const optkern_buffer *params,
                                        size_t len,
                                        uint32_t step,
                                        const optkern_adam_config *cfg,
-                                       const optkern_placement *at);
+                                       const optkern_placement *at,
+                                       optkern_error *error);
 
 // [`sgd_step_mixed`].
 optkern_status optkern_sgd_step_mixed(const optkern_buffer *params,
@@ -991,7 +1026,8 @@ optkern_status optkern_sgd_step_mixed(const optkern_buffer *params,
                                       size_t len,
                                       uint32_t step,
                                       const optkern_sgd_config *cfg,
-                                      const optkern_placement *at);
+                                      const optkern_placement *at,
+                                      optkern_error *error);
 
 // [`momentum_step_mixed`].
 optkern_status optkern_momentum_step_mixed(const optkern_buffer *params,
@@ -999,7 +1035,8 @@ optkern_status optkern_momentum_step_mixed(const optkern_buffer *params,
                                            const optkern_buffer *velocity,
                                            size_t len,
                                            const optkern_momentum_config *cfg,
-                                           const optkern_placement *at);
+                                           const optkern_placement *at,
+                                           optkern_error *error);
 
 // [`adagrad_step_mixed`].
 optkern_status optkern_adagrad_step_mixed(const optkern_buffer *params,
@@ -1008,7 +1045,8 @@ optkern_status optkern_adagrad_step_mixed(const optkern_buffer *params,
                                           size_t len,
                                           uint32_t step,
                                           const optkern_adagrad_config *cfg,
-                                          const optkern_placement *at);
+                                          const optkern_placement *at,
+                                          optkern_error *error);
 
 // [`rmsprop_step_mixed`].
 optkern_status optkern_rmsprop_step_mixed(const optkern_buffer *params,
@@ -1018,7 +1056,8 @@ optkern_status optkern_rmsprop_step_mixed(const optkern_buffer *params,
                                           const optkern_buffer *grad_avg,
                                           size_t len,
                                           const optkern_rmsprop_config *cfg,
-                                          const optkern_placement *at);
+                                          const optkern_placement *at,
+                                          optkern_error *error);
 
 // [`adamax_step_mixed`].
 optkern_status optkern_adamax_step_mixed(const optkern_buffer *params,
@@ -1028,7 +1067,8 @@ optkern_status optkern_adamax_step_mixed(const optkern_buffer *params,
                                          size_t len,
                                          uint32_t step,
                                          const optkern_adamax_config *cfg,
-                                         const optkern_placement *at);
+                                         const optkern_placement *at,
+                                         optkern_error *error);
 
 // [`adadelta_step_mixed`].
 optkern_status optkern_adadelta_step_mixed(const optkern_buffer *params,
@@ -1037,7 +1077,8 @@ optkern_status optkern_adadelta_step_mixed(const optkern_buffer *params,
                                            const optkern_buffer *acc_delta,
                                            size_t len,
                                            const optkern_adadelta_config *cfg,
-                                           const optkern_placement *at);
+                                           const optkern_placement *at,
+                                           optkern_error *error);
 
 // [`nadam_step_mixed`]; `state` (start from `{ .mu_product = 1 }`) is updated only on
 // success.
@@ -1049,7 +1090,8 @@ optkern_status optkern_nadam_step_mixed(const optkern_buffer *params,
                                         size_t len,
                                         uint32_t step,
                                         const optkern_nadam_config *cfg,
-                                        const optkern_placement *at);
+                                        const optkern_placement *at,
+                                        optkern_error *error);
 
 // [`radam_step_mixed`].
 optkern_status optkern_radam_step_mixed(const optkern_buffer *params,
@@ -1059,7 +1101,8 @@ optkern_status optkern_radam_step_mixed(const optkern_buffer *params,
                                         size_t len,
                                         uint32_t step,
                                         const optkern_radam_config *cfg,
-                                        const optkern_placement *at);
+                                        const optkern_placement *at,
+                                        optkern_error *error);
 
 // [`asgd_step_mixed`]; `state` (from `optkern_asgd_state_new`) is updated only on success.
 optkern_status optkern_asgd_step_mixed(const optkern_buffer *params,
@@ -1069,7 +1112,8 @@ optkern_status optkern_asgd_step_mixed(const optkern_buffer *params,
                                        size_t len,
                                        uint32_t step,
                                        const optkern_asgd_config *cfg,
-                                       const optkern_placement *at);
+                                       const optkern_placement *at,
+                                       optkern_error *error);
 
 // [`rprop_step_mixed`].
 optkern_status optkern_rprop_step_mixed(const optkern_buffer *params,
@@ -1079,7 +1123,8 @@ optkern_status optkern_rprop_step_mixed(const optkern_buffer *params,
                                         size_t len,
                                         uint32_t step,
                                         const optkern_rprop_config *cfg,
-                                        const optkern_placement *at);
+                                        const optkern_placement *at,
+                                        optkern_error *error);
 
 // [`lion_step_mixed`].
 optkern_status optkern_lion_step_mixed(const optkern_buffer *params,
@@ -1087,7 +1132,8 @@ optkern_status optkern_lion_step_mixed(const optkern_buffer *params,
                                        const optkern_buffer *exp_avg,
                                        size_t len,
                                        const optkern_lion_config *cfg,
-                                       const optkern_placement *at);
+                                       const optkern_placement *at,
+                                       optkern_error *error);
 
 // [`crate::format::f32_to_bf16`]: `out[i]` = the bf16 bits of `x[i]`,
 // rounded as `rounding` says (0 nearest even, 1 stochastic with `at`'s bits, stream 0; `at`
@@ -1096,16 +1142,17 @@ optkern_status optkern_f32_to_bf16(const float *x,
                                    uint16_t *out,
                                    size_t len,
                                    uint32_t rounding,
-                                   const optkern_placement *at);
+                                   const optkern_placement *at,
+                                   optkern_error *error);
 
 // [`crate::format::bf16_to_f32`]: exact.
-optkern_status optkern_bf16_to_f32(const uint16_t *x, float *out, size_t len);
+optkern_status optkern_bf16_to_f32(const uint16_t *x, float *out, size_t len, optkern_error *error);
 
 // [`crate::format::f32_to_f16`]: IEEE round to nearest even.
-optkern_status optkern_f32_to_f16(const float *x, uint16_t *out, size_t len);
+optkern_status optkern_f32_to_f16(const float *x, uint16_t *out, size_t len, optkern_error *error);
 
 // [`crate::format::f16_to_f32`]: exact.
-optkern_status optkern_f16_to_f32(const uint16_t *x, float *out, size_t len);
+optkern_status optkern_f16_to_f32(const uint16_t *x, float *out, size_t len, optkern_error *error);
 
 // [`crate::format::q8_quantize`]: `codes` (`len`) and `absmax`
 // (`ceil(len / 256)`) from `x`; `map` 0 signed / 1 unsigned, `quantizer` 0 nearest / 1
@@ -1115,38 +1162,49 @@ optkern_status optkern_q8_quantize(const float *x,
                                    float *absmax,
                                    size_t len,
                                    uint32_t map,
-                                   uint32_t quantizer);
+                                   uint32_t quantizer,
+                                   optkern_error *error);
 
 // [`crate::format::q8_dequantize`].
 optkern_status optkern_q8_dequantize(const uint8_t *codes,
                                      const float *absmax,
                                      float *out,
                                      size_t len,
-                                     uint32_t map);
+                                     uint32_t map,
+                                     optkern_error *error);
 
 // Seeds `*rng` with `Xoshiro256PlusPlus::seed_from_u64(seed)`.
-optkern_status optkern_rng_seed(optkern_rng *rng, uint64_t seed);
+optkern_status optkern_rng_seed(optkern_rng *rng, uint64_t seed, optkern_error *error);
 
 // [`crate::calculate_gain`]: `nonlinearity` 0 linear, 1 conv, 2 sigmoid, 3 tanh, 4 relu,
 // 5 leaky_relu (slope `param`; torch's default is 0.01), 6 selu.
-optkern_status optkern_calculate_gain(uint32_t nonlinearity_kind, double param, double *gain_out);
+optkern_status optkern_calculate_gain(uint32_t nonlinearity_kind,
+                                      double param,
+                                      double *gain_out,
+                                      optkern_error *error);
 
 // [`crate::fans`] of `shape[0..ndim]`.
-optkern_status optkern_fans(const size_t *shape_ptr, size_t ndim, size_t *fan_in, size_t *fan_out);
+optkern_status optkern_fans(const size_t *shape_ptr,
+                            size_t ndim,
+                            size_t *fan_in,
+                            size_t *fan_out,
+                            optkern_error *error);
 
 // [`crate::uniform`]: `U(low, high)`.
 optkern_status optkern_init_uniform(float *out_ptr,
                                     size_t len,
                                     double low,
                                     double high,
-                                    optkern_rng *rng);
+                                    optkern_rng *rng,
+                                    optkern_error *error);
 
 // [`crate::normal`]: `N(mean, std²)`.
 optkern_status optkern_init_normal(float *out_ptr,
                                    size_t len,
                                    double mean,
                                    double std,
-                                   optkern_rng *rng);
+                                   optkern_rng *rng,
+                                   optkern_error *error);
 
 // [`crate::trunc_normal`]: `N(mean, std²)` truncated to `[a, b]`.
 optkern_status optkern_init_trunc_normal(float *out_ptr,
@@ -1155,7 +1213,8 @@ optkern_status optkern_init_trunc_normal(float *out_ptr,
                                          double std,
                                          double a,
                                          double b,
-                                         optkern_rng *rng);
+                                         optkern_rng *rng,
+                                         optkern_error *error);
 
 // [`crate::xavier_uniform`] (`normal` = 0) or [`crate::xavier_normal`] (`normal` = 1) for a
 // tensor of shape `shape[0..ndim]` (`out` holds its product).
@@ -1164,7 +1223,8 @@ optkern_status optkern_init_xavier(float *out_ptr,
                                    size_t ndim,
                                    double gain,
                                    uint32_t normal,
-                                   optkern_rng *rng);
+                                   optkern_rng *rng,
+                                   optkern_error *error);
 
 // [`crate::kaiming_uniform`] / [`crate::kaiming_normal`]: `mode` 0 fan_in, 1 fan_out;
 // `nonlinearity` as in [`optkern_calculate_gain`] (with slope `a`).
@@ -1175,7 +1235,8 @@ optkern_status optkern_init_kaiming(float *out_ptr,
                                     uint32_t nonlinearity_kind,
                                     double a,
                                     uint32_t normal,
-                                    optkern_rng *rng);
+                                    optkern_rng *rng,
+                                    optkern_error *error);
 
 // [`crate::variance_scaling`]: `mode` 0 fan_in, 1 fan_out, 2 fan_avg, 3 fan_geo_avg; `distribution` 0
 // uniform, 1 normal, 2 truncated normal. LeCun uniform/normal are `scale = 1`, fan_in,
@@ -1186,7 +1247,8 @@ optkern_status optkern_init_variance_scaling(float *out_ptr,
                                              double scale,
                                              uint32_t mode,
                                              uint32_t distribution,
-                                             optkern_rng *rng);
+                                             optkern_rng *rng,
+                                             optkern_error *error);
 
 // [`crate::jax_fans`]: JAX's `(fan_in, fan_out)` of a shape (axes negative from the end).
 optkern_status optkern_jax_fans(const size_t *shape_ptr,
@@ -1194,7 +1256,8 @@ optkern_status optkern_jax_fans(const size_t *shape_ptr,
                                 ptrdiff_t in_axis,
                                 ptrdiff_t out_axis,
                                 double *fan_in_out,
-                                double *fan_out_out);
+                                double *fan_out_out,
+                                optkern_error *error);
 
 // [`crate::variance_scaling_axes`]: JAX's `variance_scaling` (fans from `in_axis`,
 // `out_axis`; `mode` and `distribution` as [`optkern_init_variance_scaling`]). JAX's named
@@ -1208,7 +1271,8 @@ optkern_status optkern_init_variance_scaling_axes(float *out_ptr,
                                                   double scale,
                                                   uint32_t mode,
                                                   uint32_t distribution,
-                                                  optkern_rng *rng);
+                                                  optkern_rng *rng,
+                                                  optkern_error *error);
 
 // [`crate::delta_orthogonal_scratch_len`]: the `double` scratch
 // [`optkern_init_delta_orthogonal`] needs (0 for an invalid shape).
@@ -1221,7 +1285,8 @@ optkern_status optkern_init_delta_orthogonal(float *out_ptr,
                                              double scale,
                                              double *scratch,
                                              size_t scratch_len,
-                                             optkern_rng *rng);
+                                             optkern_rng *rng,
+                                             optkern_error *error);
 
 // [`crate::orthogonal_scratch_len`]: the `double` scratch [`optkern_init_orthogonal`] needs.
 size_t optkern_orthogonal_scratch_len(size_t rows, size_t cols);
@@ -1233,20 +1298,24 @@ optkern_status optkern_init_orthogonal(float *out_ptr,
                                        double gain,
                                        double *scratch,
                                        size_t scratch_len,
-                                       optkern_rng *rng);
+                                       optkern_rng *rng,
+                                       optkern_error *error);
 
 // [`crate::eye`] for a `rows × cols` matrix.
-optkern_status optkern_init_eye(float *out_ptr, size_t rows, size_t cols);
+optkern_status optkern_init_eye(float *out_ptr, size_t rows, size_t cols, optkern_error *error);
 
 // [`crate::constant`]: `out[i] = value` (zeros and ones are 0 and 1).
-optkern_status optkern_init_constant(float *out_ptr, size_t len, float value);
+optkern_status optkern_init_constant(float *out_ptr, size_t len, float value, optkern_error *error);
 
 // [`crate::shuffle`]: Fisher–Yates over `indices[0..len]` (fill them with
 // [`optkern_iota`] first).
-optkern_status optkern_shuffle(uint32_t *indices, size_t len, optkern_rng *rng);
+optkern_status optkern_shuffle(uint32_t *indices,
+                               size_t len,
+                               optkern_rng *rng,
+                               optkern_error *error);
 
 // [`crate::iota`]: `indices[i] = i`.
-optkern_status optkern_iota(uint32_t *indices, size_t len);
+optkern_status optkern_iota(uint32_t *indices, size_t len, optkern_error *error);
 
 // [`crate::sparse`]: `N(0, std²)` with `⌈sparsity·rows⌉` zeros per column of a `rows × cols`
 // matrix.
@@ -1255,14 +1324,16 @@ optkern_status optkern_init_sparse(float *out_ptr,
                                    size_t cols,
                                    double sparsity,
                                    double std,
-                                   optkern_rng *rng);
+                                   optkern_rng *rng,
+                                   optkern_error *error);
 
 // [`crate::dirac`]: the identity convolution for a weight of shape `shape[0..ndim]` (3 to 5
 // dimensions) with `groups` groups.
 optkern_status optkern_init_dirac(float *out_ptr,
                                   const size_t *shape_ptr,
                                   size_t ndim,
-                                  size_t groups);
+                                  size_t groups,
+                                  optkern_error *error);
 
 // The defaults of [`GemmConfig`] (`α = 1`, `β = 0`, no transposes, `Torch`).
 optkern_gemm_config optkern_gemm_config_default(void);
@@ -1284,7 +1355,8 @@ optkern_status optkern_gemm(float *c,
                             size_t k,
                             const optkern_gemm_config *cfg,
                             float *scratch,
-                            size_t scratch_len);
+                            size_t scratch_len,
+                            optkern_error *error);
 
 // The defaults of [`SgdConfig`] (`SgdConfig::default()`).
 optkern_sgd_config optkern_sgd_config_default(void);
@@ -1349,7 +1421,8 @@ optkern_status optkern_sgd_step(float *params,
                                 float *momentum_buffer,
                                 size_t len,
                                 uint32_t step,
-                                const optkern_sgd_config *cfg);
+                                const optkern_sgd_config *cfg,
+                                optkern_error *error);
 
 // [`adam_step`] (AdamW with `decoupled_weight_decay`); `max_exp_avg_sq` may be NULL without
 // AMSGrad.
@@ -1360,7 +1433,8 @@ optkern_status optkern_adam_step(float *params,
                                  float *max_exp_avg_sq,
                                  size_t len,
                                  uint32_t step,
-                                 const optkern_adam_config *cfg);
+                                 const optkern_adam_config *cfg,
+                                 optkern_error *error);
 
 // [`adamw_step`]: [`optkern_adam_step`] with decoupled weight decay forced on.
 optkern_status optkern_adamw_step(float *params,
@@ -1370,21 +1444,24 @@ optkern_status optkern_adamw_step(float *params,
                                   float *max_exp_avg_sq,
                                   size_t len,
                                   uint32_t step,
-                                  const optkern_adam_config *cfg);
+                                  const optkern_adam_config *cfg,
+                                  optkern_error *error);
 
 // [`momentum_step`] (classic momentum, learning rate inside the velocity).
 optkern_status optkern_momentum_step(float *params,
                                      const float *grads,
                                      float *velocity,
                                      size_t len,
-                                     const optkern_momentum_config *cfg);
+                                     const optkern_momentum_config *cfg,
+                                     optkern_error *error);
 
 // [`nesterov_lookahead`]: writes `lookahead = params − momentum·velocity`.
 optkern_status optkern_nesterov_lookahead(float *lookahead,
                                           const float *params,
                                           const float *velocity,
                                           size_t len,
-                                          const optkern_momentum_config *cfg);
+                                          const optkern_momentum_config *cfg,
+                                          optkern_error *error);
 
 // [`adagrad_step`].
 optkern_status optkern_adagrad_step(float *params,
@@ -1392,7 +1469,8 @@ optkern_status optkern_adagrad_step(float *params,
                                     float *sum,
                                     size_t len,
                                     uint32_t step,
-                                    const optkern_adagrad_config *cfg);
+                                    const optkern_adagrad_config *cfg,
+                                    optkern_error *error);
 
 // [`rmsprop_step`]; `momentum_buffer` may be NULL without momentum, `grad_avg` when not
 // centered.
@@ -1402,7 +1480,8 @@ optkern_status optkern_rmsprop_step(float *params,
                                     float *momentum_buffer,
                                     float *grad_avg,
                                     size_t len,
-                                    const optkern_rmsprop_config *cfg);
+                                    const optkern_rmsprop_config *cfg,
+                                    optkern_error *error);
 
 // [`adamax_step`].
 optkern_status optkern_adamax_step(float *params,
@@ -1411,7 +1490,8 @@ optkern_status optkern_adamax_step(float *params,
                                    float *exp_inf,
                                    size_t len,
                                    uint32_t step,
-                                   const optkern_adamax_config *cfg);
+                                   const optkern_adamax_config *cfg,
+                                   optkern_error *error);
 
 // [`adadelta_step`].
 optkern_status optkern_adadelta_step(float *params,
@@ -1419,7 +1499,8 @@ optkern_status optkern_adadelta_step(float *params,
                                      float *square_avg,
                                      float *acc_delta,
                                      size_t len,
-                                     const optkern_adadelta_config *cfg);
+                                     const optkern_adadelta_config *cfg,
+                                     optkern_error *error);
 
 // [`nadam_step`]; `state` (start from `{ .mu_product = 1 }`) is updated only on success.
 optkern_status optkern_nadam_step(float *params,
@@ -1429,7 +1510,8 @@ optkern_status optkern_nadam_step(float *params,
                                   optkern_nadam_state *state,
                                   size_t len,
                                   uint32_t step,
-                                  const optkern_nadam_config *cfg);
+                                  const optkern_nadam_config *cfg,
+                                  optkern_error *error);
 
 // [`radam_step`].
 optkern_status optkern_radam_step(float *params,
@@ -1438,7 +1520,8 @@ optkern_status optkern_radam_step(float *params,
                                   float *exp_avg_sq,
                                   size_t len,
                                   uint32_t step,
-                                  const optkern_radam_config *cfg);
+                                  const optkern_radam_config *cfg,
+                                  optkern_error *error);
 
 // The ASGD state torch creates: `eta = lr`, `mu = 1`.
 optkern_asgd_state optkern_asgd_state_new(double lr);
@@ -1450,7 +1533,8 @@ optkern_status optkern_asgd_step(float *params,
                                  optkern_asgd_state *state,
                                  size_t len,
                                  uint32_t step,
-                                 const optkern_asgd_config *cfg);
+                                 const optkern_asgd_config *cfg,
+                                 optkern_error *error);
 
 // [`rprop_step`].
 optkern_status optkern_rprop_step(float *params,
@@ -1459,7 +1543,8 @@ optkern_status optkern_rprop_step(float *params,
                                   float *step_size,
                                   size_t len,
                                   uint32_t step,
-                                  const optkern_rprop_config *cfg);
+                                  const optkern_rprop_config *cfg,
+                                  optkern_error *error);
 
 // [`adafactor_step`] (a vector).
 optkern_status optkern_adafactor_step(float *params,
@@ -1467,7 +1552,8 @@ optkern_status optkern_adafactor_step(float *params,
                                       float *variance,
                                       size_t len,
                                       uint32_t step,
-                                      const optkern_adafactor_config *cfg);
+                                      const optkern_adafactor_config *cfg,
+                                      optkern_error *error);
 
 // [`adafactor_factored_step`]: `params` and `grads` hold `rows·cols` values, `row_var`
 // `rows` and `col_var` `cols` (`OPTKERN_STATUS_INVALID_LENGTH` if `rows·cols` overflows).
@@ -1478,14 +1564,16 @@ optkern_status optkern_adafactor_factored_step(float *params,
                                                size_t rows,
                                                size_t cols,
                                                uint32_t step,
-                                               const optkern_adafactor_config *cfg);
+                                               const optkern_adafactor_config *cfg,
+                                               optkern_error *error);
 
 // [`lion_step`].
 optkern_status optkern_lion_step(float *params,
                                  const float *grads,
                                  float *exp_avg,
                                  size_t len,
-                                 const optkern_lion_config *cfg);
+                                 const optkern_lion_config *cfg,
+                                 optkern_error *error);
 
 // [`lamb_step`].
 optkern_status optkern_lamb_step(float *params,
@@ -1494,28 +1582,32 @@ optkern_status optkern_lamb_step(float *params,
                                  float *exp_avg_sq,
                                  size_t len,
                                  uint32_t step,
-                                 const optkern_lamb_config *cfg);
+                                 const optkern_lamb_config *cfg,
+                                 optkern_error *error);
 
 // [`lars_step`].
 optkern_status optkern_lars_step(float *params,
                                  const float *grads,
                                  float *velocity,
                                  size_t len,
-                                 const optkern_lars_config *cfg);
+                                 const optkern_lars_config *cfg,
+                                 optkern_error *error);
 
 // [`swa_update`]: `n_averaged` points are already in `average` (0: the call copies).
 optkern_status optkern_swa_update(float *average,
                                   const float *params,
                                   size_t len,
                                   uint64_t n_averaged,
-                                  const optkern_swa_config *cfg);
+                                  const optkern_swa_config *cfg,
+                                  optkern_error *error);
 
 // [`ema_update`] at update number `step` (1-based).
 optkern_status optkern_ema_update(float *average,
                                   const float *params,
                                   size_t len,
                                   uint32_t step,
-                                  const optkern_ema_config *cfg);
+                                  const optkern_ema_config *cfg,
+                                  optkern_error *error);
 
 // [`sparse_adam_step`] on the `rows × cols` matrix `params` (and `exp_avg`, `exp_avg_sq`):
 // `nnz` gradient rows, row `j` of `values` (`cols` floats) belonging to row `indices[j]`;
@@ -1533,7 +1625,8 @@ optkern_status optkern_sparse_adam_step(float *params,
                                         size_t *scratch,
                                         size_t scratch_len,
                                         uint32_t step,
-                                        const optkern_sparse_adam_config *cfg);
+                                        const optkern_sparse_adam_config *cfg,
+                                        optkern_error *error);
 
 // [`sparse_adam_scratch_len`]: the scratch elements (`size_t`) a gradient of `nnz` rows
 // needs.
@@ -1555,7 +1648,8 @@ optkern_status optkern_muon_step(float *params,
                                  size_t cols,
                                  float *scratch,
                                  size_t scratch_len,
-                                 const optkern_muon_config *cfg);
+                                 const optkern_muon_config *cfg,
+                                 optkern_error *error);
 
 // The defaults of [`LbfgsConfig`] (`LbfgsConfig::default()`, torch's).
 optkern_lbfgs_config optkern_lbfgs_config_default(void);
@@ -1581,7 +1675,8 @@ optkern_status optkern_lbfgs_step(float *params,
                                   size_t work_len,
                                   optkern_lbfgs_state *state,
                                   const optkern_lbfgs_config *cfg,
-                                  optkern_lbfgs_request *request);
+                                  optkern_lbfgs_request *request,
+                                  optkern_error *error);
 
 // [`optkern_lbfgs_step`] in `double` (`work` in doubles).
 optkern_status optkern_lbfgs_step_f64(double *params,
@@ -1592,7 +1687,8 @@ optkern_status optkern_lbfgs_step_f64(double *params,
                                       size_t work_len,
                                       optkern_lbfgs_state *state,
                                       const optkern_lbfgs_config *cfg,
-                                      optkern_lbfgs_request *request);
+                                      optkern_lbfgs_request *request,
+                                      optkern_error *error);
 
 // [`crate::grad_norm`] over `count` buffers: `norm_kind` 0 = L2, 1 = L1, 2 = L∞, 3 = `p`-norm.
 // The f32 total goes to `*total_norm`.
@@ -1601,7 +1697,8 @@ optkern_status optkern_grad_norm(const float *const *grads,
                                  size_t count,
                                  uint32_t norm_kind,
                                  double p,
-                                 float *total_norm_out);
+                                 float *total_norm_out,
+                                 optkern_error *error);
 
 // [`crate::clip_coef`] (`rewrite = 0`: only computes the coefficient, to pass as a step's
 // `grad_scale`) or [`crate::clip_grad_norm`] (`rewrite = 1`: also scales the gradients).
@@ -1614,19 +1711,22 @@ optkern_status optkern_clip_grad_norm(float *const *grads,
                                       double p,
                                       uint32_t rewrite,
                                       float *total_norm_out,
-                                      float *coef_out);
+                                      float *coef_out,
+                                      optkern_error *error);
 
 // [`crate::clip_grad_value`]: clamps every element of `count` buffers to `[−v, v]`.
 optkern_status optkern_clip_grad_value(float *const *grads,
                                        const size_t *lens,
                                        size_t count,
-                                       double clip_value);
+                                       double clip_value,
+                                       optkern_error *error);
 
 // [`crate::all_finite`]: `*all_finite_out` = 1 if every element of every buffer is finite.
 optkern_status optkern_all_finite(const float *const *grads,
                                   const size_t *lens,
                                   size_t count,
-                                  uint32_t *all_finite_out);
+                                  uint32_t *all_finite_out,
+                                  optkern_error *error);
 
 // [`crate::unscale`]: multiplies `count` buffers by `inv_scale`; `*found_inf_out` = 1 if any
 // element was NaN or infinite before.
@@ -1634,16 +1734,23 @@ optkern_status optkern_unscale(float *const *grads,
                                const size_t *lens,
                                size_t count,
                                float inv_scale,
-                               uint32_t *found_inf_out);
+                               uint32_t *found_inf_out,
+                               optkern_error *error);
 
 // GradScaler's defaults (scale 65536, growth 2, backoff 0.5, interval 2000).
 optkern_loss_scale optkern_loss_scale_default(void);
 
 // [`LossScale::update`] after a step (`found_inf` 0 or 1).
-optkern_status optkern_loss_scale_update(optkern_loss_scale *scale, uint32_t found_inf);
+optkern_status optkern_loss_scale_update(optkern_loss_scale *scale,
+                                         uint32_t found_inf,
+                                         optkern_error *error);
 
 // [`crate::accumulate`]: `acc += weight·grads`.
-optkern_status optkern_accumulate(float *acc, const float *grads, size_t len, float weight);
+optkern_status optkern_accumulate(float *acc,
+                                  const float *grads,
+                                  size_t len,
+                                  float weight,
+                                  optkern_error *error);
 
 // [`crate::cross_entropy`] on `batch × classes` logits and `int64` targets: `reduction` 0 =
 // mean, 1 = sum, 2 = none; `weight` (`classes` values), `losses` (`batch`) and `grad`
@@ -1658,28 +1765,32 @@ optkern_status optkern_cross_entropy(const float *logits,
                                      const float *weight,
                                      float *losses,
                                      float *grad,
-                                     float *loss_out);
+                                     float *loss_out,
+                                     optkern_error *error);
 
 // [`crate::correct_predictions`]: rows whose largest logit is the target.
 optkern_status optkern_correct_predictions(const float *logits,
                                            const int64_t *targets,
                                            size_t batch,
                                            size_t classes,
-                                           size_t *correct_out);
+                                           size_t *correct_out,
+                                           optkern_error *error);
 
 // `ConstantLR`: `lr = base·(factor + [step ≥ total_iters]·(1 − factor))`.
 optkern_status optkern_lr_constant_factor(double base_lr,
                                           double factor,
                                           uint64_t total_iters,
                                           uint64_t step,
-                                          double *lr_out);
+                                          double *lr_out,
+                                          optkern_error *error);
 
 // `StepLR`: `lr = base·γ^⌊step/step_size⌋`.
 optkern_status optkern_lr_step_decay(double base_lr,
                                      uint64_t step_size,
                                      double gamma,
                                      uint64_t step,
-                                     double *lr_out);
+                                     double *lr_out,
+                                     optkern_error *error);
 
 // `MultiStepLR` with `count` ascending milestones.
 optkern_status optkern_lr_multistep(double base_lr,
@@ -1687,20 +1798,30 @@ optkern_status optkern_lr_multistep(double base_lr,
                                     size_t count,
                                     double gamma,
                                     uint64_t step,
-                                    double *lr_out);
+                                    double *lr_out,
+                                    optkern_error *error);
 
 // `ExponentialLR`: `lr = base·γ^step`.
-optkern_status optkern_lr_exponential(double base_lr, double gamma, uint64_t step, double *lr_out);
+optkern_status optkern_lr_exponential(double base_lr,
+                                      double gamma,
+                                      uint64_t step,
+                                      double *lr_out,
+                                      optkern_error *error);
 
 // Inverse-time decay: `lr = base/(1 + decay·step)`.
-optkern_status optkern_lr_inverse_time(double base_lr, double decay, uint64_t step, double *lr_out);
+optkern_status optkern_lr_inverse_time(double base_lr,
+                                       double decay,
+                                       uint64_t step,
+                                       double *lr_out,
+                                       optkern_error *error);
 
 // `CosineAnnealingLR`.
 optkern_status optkern_lr_cosine(double base_lr,
                                  uint64_t t_max,
                                  double eta_min,
                                  uint64_t step,
-                                 double *lr_out);
+                                 double *lr_out,
+                                 optkern_error *error);
 
 // `CosineAnnealingWarmRestarts`.
 optkern_status optkern_lr_cosine_warm_restarts(double base_lr,
@@ -1708,7 +1829,8 @@ optkern_status optkern_lr_cosine_warm_restarts(double base_lr,
                                                uint64_t t_mult,
                                                double eta_min,
                                                uint64_t step,
-                                               double *lr_out);
+                                               double *lr_out,
+                                               optkern_error *error);
 
 // `LinearLR`.
 optkern_status optkern_lr_linear(double base_lr,
@@ -1716,14 +1838,16 @@ optkern_status optkern_lr_linear(double base_lr,
                                  double end_factor,
                                  uint64_t total_iters,
                                  uint64_t step,
-                                 double *lr_out);
+                                 double *lr_out,
+                                 optkern_error *error);
 
 // `PolynomialLR`.
 optkern_status optkern_lr_polynomial(double base_lr,
                                      uint64_t total_iters,
                                      double power,
                                      uint64_t step,
-                                     double *lr_out);
+                                     double *lr_out,
+                                     optkern_error *error);
 
 // `OneCycleLR` (`anneal` 0 = cos, 1 = linear; `three_phase` 0 or 1); writes lr and momentum.
 optkern_status optkern_lr_one_cycle(double max_lr,
@@ -1737,7 +1861,8 @@ optkern_status optkern_lr_one_cycle(double max_lr,
                                     double max_momentum,
                                     uint64_t step,
                                     double *lr_out,
-                                    double *momentum_out);
+                                    double *momentum_out,
+                                    optkern_error *error);
 
 // `CyclicLR` (`mode` 0 = triangular, 1 = triangular2, 2 = exp_range with `gamma`); writes lr
 // and momentum.
@@ -1751,7 +1876,8 @@ optkern_status optkern_lr_cyclic(double base_lr,
                                  double max_momentum,
                                  uint64_t step,
                                  double *lr_out,
-                                 double *momentum_out);
+                                 double *momentum_out,
+                                 optkern_error *error);
 
 // Warmup then cosine decay (torch's `SequentialLR([LinearLR(start_factor, 1, warmup),
 // CosineAnnealingLR(total − warmup, eta_min)], [warmup])`).
@@ -1761,7 +1887,8 @@ optkern_status optkern_lr_warmup_cosine(double base_lr,
                                         uint64_t total,
                                         double eta_min,
                                         uint64_t step,
-                                        double *lr_out);
+                                        double *lr_out,
+                                        optkern_error *error);
 
 // Warmup–stable–decay.
 optkern_status optkern_lr_warmup_stable_decay(double base_lr,
@@ -1770,14 +1897,16 @@ optkern_status optkern_lr_warmup_stable_decay(double base_lr,
                                               uint64_t decay,
                                               double final_factor,
                                               uint64_t step,
-                                              double *lr_out);
+                                              double *lr_out,
+                                              optkern_error *error);
 
 // `LambdaLR`: `lr = base·f(ctx, step)`.
 optkern_status optkern_lr_lambda(double base_lr,
                                  optkern_lr_lambda_fn f,
                                  void *ctx,
                                  uint64_t step,
-                                 double *lr_out);
+                                 double *lr_out,
+                                 optkern_error *error);
 
 // `MultiplicativeLR`: `lr = base·Π_{t=1..step} f(ctx, t)` (O(step): in a loop, multiply the
 // previous rate by `f(ctx, step)` instead).
@@ -1785,7 +1914,8 @@ optkern_status optkern_lr_multiplicative(double base_lr,
                                          optkern_lr_lambda_fn f,
                                          void *ctx,
                                          uint64_t step,
-                                         double *lr_out);
+                                         double *lr_out,
+                                         optkern_error *error);
 
 // `SWALR` (`anneal` 0 = cos, 1 = linear) from the optimizer's rate `base_lr`.
 // (`ChainedScheduler` in C: call each schedule with `base_lr = 1` and multiply the factors.)
@@ -1794,7 +1924,8 @@ optkern_status optkern_lr_swa(double base_lr,
                               uint64_t anneal_epochs,
                               uint32_t anneal,
                               uint64_t step,
-                              double *lr_out);
+                              double *lr_out,
+                              optkern_error *error);
 
 // `optax.exponential_decay` (`end_value` NaN = none).
 optkern_status optkern_lr_exponential_decay(double init_value,
@@ -1804,7 +1935,8 @@ optkern_status optkern_lr_exponential_decay(double init_value,
                                             bool staircase,
                                             double end_value,
                                             uint64_t step,
-                                            double *lr_out);
+                                            double *lr_out,
+                                            optkern_error *error);
 
 // `optax.polynomial_schedule` (`linear_schedule`: `power` 1).
 optkern_status optkern_lr_polynomial_decay(double init_value,
@@ -1813,7 +1945,8 @@ optkern_status optkern_lr_polynomial_decay(double init_value,
                                            uint64_t transition_steps,
                                            uint64_t transition_begin,
                                            uint64_t step,
-                                           double *lr_out);
+                                           double *lr_out,
+                                           optkern_error *error);
 
 // `optax.piecewise_constant_schedule` with `count` ascending `boundaries` and their `scales`.
 optkern_status optkern_lr_piecewise_constant(double init_value,
@@ -1821,7 +1954,8 @@ optkern_status optkern_lr_piecewise_constant(double init_value,
                                              const double *scales,
                                              size_t count,
                                              uint64_t step,
-                                             double *lr_out);
+                                             double *lr_out,
+                                             optkern_error *error);
 
 // `optax.piecewise_interpolate_schedule` (`anneal` 0 = cosine, 1 = linear).
 optkern_status optkern_lr_piecewise_interpolate(uint32_t anneal,
@@ -1830,7 +1964,8 @@ optkern_status optkern_lr_piecewise_interpolate(uint32_t anneal,
                                                 const double *scales,
                                                 size_t count,
                                                 uint64_t step,
-                                                double *lr_out);
+                                                double *lr_out,
+                                                optkern_error *error);
 
 // optax's `linear_onecycle_schedule` (`anneal` 1) and `cosine_onecycle_schedule` (`anneal`
 // 0, `pct_final` unused).
@@ -1842,7 +1977,8 @@ optkern_status optkern_lr_optax_onecycle(uint32_t anneal,
                                          double div_factor,
                                          double final_div_factor,
                                          uint64_t step,
-                                         double *lr_out);
+                                         double *lr_out,
+                                         optkern_error *error);
 
 // `optax.cosine_decay_schedule`.
 optkern_status optkern_lr_cosine_decay(double init_value,
@@ -1850,18 +1986,21 @@ optkern_status optkern_lr_cosine_decay(double init_value,
                                        double alpha,
                                        double exponent,
                                        uint64_t step,
-                                       double *lr_out);
+                                       double *lr_out,
+                                       optkern_error *error);
 
 // `optax.warmup_cosine_decay_schedule`.
 optkern_status optkern_lr_warmup_cosine_decay(const optkern_warmup_cosine_args *args,
                                               uint64_t step,
-                                              double *lr_out);
+                                              double *lr_out,
+                                              optkern_error *error);
 
 // `optax.sgdr_schedule`: `count` ≥ 1 warmup-cosine cycles back to back.
 optkern_status optkern_lr_sgdr(const optkern_warmup_cosine_args *cycles,
                                size_t count,
                                uint64_t step,
-                               double *lr_out);
+                               double *lr_out,
+                               optkern_error *error);
 
 // `optax.warmup_exponential_decay_schedule` (`end_value` NaN = none).
 optkern_status optkern_lr_warmup_exponential_decay(double init_value,
@@ -1873,7 +2012,8 @@ optkern_status optkern_lr_warmup_exponential_decay(double init_value,
                                                    bool staircase,
                                                    double end_value,
                                                    uint64_t step,
-                                                   double *lr_out);
+                                                   double *lr_out,
+                                                   optkern_error *error);
 
 // The defaults of [`PlateauConfig`] (torch's).
 optkern_plateau_config optkern_plateau_config_default(void);
@@ -1881,11 +2021,15 @@ optkern_plateau_config optkern_plateau_config_default(void);
 // `ReduceLROnPlateau`: initialises `*state` with the optimizer's rate `lr`.
 optkern_status optkern_plateau_init(double lr,
                                     const optkern_plateau_config *cfg,
-                                    optkern_plateau *state);
+                                    optkern_plateau *state,
+                                    optkern_error *error);
 
 // One `ReduceLROnPlateau` step with this step's `metric`; writes the new rate. `*state` is
 // checked (its enum fields) before anything is written.
-optkern_status optkern_plateau_step(optkern_plateau *state, double metric, double *lr_out);
+optkern_status optkern_plateau_step(optkern_plateau *state,
+                                    double metric,
+                                    double *lr_out,
+                                    optkern_error *error);
 
 #ifdef __cplusplus
 }  // extern "C"

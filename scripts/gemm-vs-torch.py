@@ -62,7 +62,7 @@ def main():
     lib.optkern_gemm_scratch_len.argtypes = [ctypes.c_size_t] * 3
     lib.optkern_gemm.restype = ctypes.c_uint32
     p, z = ctypes.c_void_p, ctypes.c_size_t
-    lib.optkern_gemm.argtypes = [p, z, p, z, p, z, z, z, z, ctypes.POINTER(GemmConfig), p, z]
+    lib.optkern_gemm.argtypes = [p, z, p, z, p, z, z, z, z, ctypes.POINTER(GemmConfig), p, z, p]
     cfg = lib.optkern_gemm_config_default()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread, "
@@ -79,7 +79,7 @@ def main():
         scratch = torch.empty(lib.optkern_gemm_scratch_len(n, n, n))
         ptr = lambda t: ctypes.c_void_p(t.data_ptr())
         args_ok = (ptr(c_ok), n, ptr(a), n, ptr(b), n, n, n, n, ctypes.byref(cfg), ptr(scratch),
-                   scratch.numel())
+                   scratch.numel(), None)
 
         def run_optkern():
             status = lib.optkern_gemm(*args_ok)

@@ -70,13 +70,13 @@ int main(int argc, char **argv) {
     enum { P = CLASSES * FEATURES + CLASSES };
     static float params[P], grads[P], m[P], v[P];
     optkern_rng rng;
-    TRY(optkern_rng_seed(&rng, 2026));
+    TRY(optkern_rng_seed(&rng, 2026, NULL));
     size_t shape[2] = {CLASSES, FEATURES};
-    TRY(optkern_init_xavier(params, shape, 2, 1.0, 0, &rng));
-    TRY(optkern_init_constant(params + CLASSES * FEATURES, CLASSES, 0.0f));
+    TRY(optkern_init_xavier(params, shape, 2, 1.0, 0, &rng, NULL));
+    TRY(optkern_init_constant(params + CLASSES * FEATURES, CLASSES, 0.0f, NULL));
 
     static uint32_t order[MAX_ROWS], test_idx[MAX_ROWS];
-    TRY(optkern_iota(order, (size_t)n_train));
+    TRY(optkern_iota(order, (size_t)n_train, NULL));
     for (int i = 0; i < n_test; i++) test_idx[i] = (uint32_t)(n_train + i);
 
     optkern_adam_config adam = optkern_adam_config_default();
@@ -84,7 +84,7 @@ int main(int argc, char **argv) {
     uint32_t step = 0;
     static float logits[MAX_ROWS * CLASSES], dlogits[BATCH * CLASSES];
     for (int epoch = 0; epoch < EPOCHS; epoch++) {
-        TRY(optkern_shuffle(order, (size_t)n_train, &rng));
+        TRY(optkern_shuffle(order, (size_t)n_train, &rng, NULL));
         double epoch_loss = 0;
         for (int start = 0; start < n_train; start += BATCH) {
             size_t count = (size_t)(n_train - start < BATCH ? n_train - start : BATCH);
@@ -93,7 +93,7 @@ int main(int argc, char **argv) {
             for (size_t b = 0; b < count; b++) targets[b] = Y[idx[b]];
             forward(params, params + CLASSES * FEATURES, idx, count, logits);
             float loss;
-            TRY(optkern_cross_entropy(logits, targets, count, CLASSES, 0, 0.0, -100, NULL, NULL, dlogits, &loss));
+            TRY(optkern_cross_entropy(logits, targets, count, CLASSES, 0, 0.0, -100, NULL, NULL, dlogits, &loss, NULL));
             epoch_loss += loss * (double)count;
             /* Backward: dW = dlogitsᵀ·X, dbias = Σ dlogits. */
             memset(grads, 0, sizeof grads);
@@ -108,23 +108,23 @@ int main(int argc, char **argv) {
             const float *list[1] = {grads};
             size_t lens[1] = {P};
             float total_norm, coef;
-            TRY(optkern_clip_grad_norm((float *const *)list, lens, 1, 1.0, 0, 0.0, 0, &total_norm, &coef));
-            TRY(optkern_lr_warmup_cosine(0.05, steps_per_epoch, 0.1, total, 1e-4, step, &adam.lr));
+            TRY(optkern_clip_grad_norm((float *const *)list, lens, 1, 1.0, 0, 0.0, 0, &total_norm, &coef, NULL));
+            TRY(optkern_lr_warmup_cosine(0.05, steps_per_epoch, 0.1, total, 1e-4, step, &adam.lr, NULL));
             adam.grad_scale = coef;
             step++;
-            TRY(optkern_adam_step(params, grads, m, v, NULL, P, step, &adam));
+            TRY(optkern_adam_step(params, grads, m, v, NULL, P, step, &adam, NULL));
         }
         if (epoch % 5 == 4 || epoch == 0) {
             size_t correct;
             forward(params, params + CLASSES * FEATURES, test_idx, (size_t)n_test, logits);
-            TRY(optkern_correct_predictions(logits, Y + n_train, (size_t)n_test, CLASSES, &correct));
+            TRY(optkern_correct_predictions(logits, Y + n_train, (size_t)n_test, CLASSES, &correct, NULL));
             printf("epoch %2d  train loss %.4f  test accuracy %.1f %%\n", epoch + 1, epoch_loss / n_train,
                    100.0 * (double)correct / n_test);
         }
     }
     size_t correct;
     forward(params, params + CLASSES * FEATURES, test_idx, (size_t)n_test, logits);
-    TRY(optkern_correct_predictions(logits, Y + n_train, (size_t)n_test, CLASSES, &correct));
+    TRY(optkern_correct_predictions(logits, Y + n_train, (size_t)n_test, CLASSES, &correct, NULL));
     double acc = (double)correct / n_test;
     printf("final test accuracy %.1f %%\n", 100.0 * acc);
     return acc > 0.85 ? 0 : 1;

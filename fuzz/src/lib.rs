@@ -1729,7 +1729,17 @@ pub fn check_capi(case: &Case) -> Outcome {
             (base, base.add(n + 2) as *const f32, base.add(2 * n + 4), base.add(3 * n + 6));
         match mode {
             0 => (
-                optkern_adam_step(p, g, m, v, core::ptr::null_mut(), n, 1, &cfg),
+                optkern_adam_step(
+                    p,
+                    g,
+                    m,
+                    v,
+                    core::ptr::null_mut(),
+                    n,
+                    1,
+                    &cfg,
+                    core::ptr::null_mut(),
+                ),
                 if lr_ok { Status::Ok } else { Status::InvalidHyperparameter },
             ),
             1 => (
@@ -1742,6 +1752,7 @@ pub fn check_capi(case: &Case) -> Outcome {
                     n.max(1),
                     1,
                     &cfg,
+                    core::ptr::null_mut(),
                 ),
                 Status::NullPointer,
             ),
@@ -1755,6 +1766,7 @@ pub fn check_capi(case: &Case) -> Outcome {
                     n.max(1),
                     1,
                     &cfg,
+                    core::ptr::null_mut(),
                 ),
                 Status::Misaligned,
             ),
@@ -1770,6 +1782,7 @@ pub fn check_capi(case: &Case) -> Outcome {
                         n.max(1),
                         1,
                         &cfg,
+                        core::ptr::null_mut(),
                     ),
                     Status::Overlap,
                 )
@@ -1784,11 +1797,22 @@ pub fn check_capi(case: &Case) -> Outcome {
                     usize::MAX / 2 + usize::from(case.width),
                     1,
                     &cfg,
+                    core::ptr::null_mut(),
                 ),
                 Status::InvalidLength,
             ),
             5 => (
-                optkern_adam_step(p, g, m, v, core::ptr::null_mut(), n, 1, core::ptr::null()),
+                optkern_adam_step(
+                    p,
+                    g,
+                    m,
+                    v,
+                    core::ptr::null_mut(),
+                    n,
+                    1,
+                    core::ptr::null(),
+                    core::ptr::null_mut(),
+                ),
                 Status::NullPointer,
             ),
             6 => {
@@ -1798,7 +1822,17 @@ pub fn check_capi(case: &Case) -> Outcome {
                     2 + case.width % 200,
                 );
                 (
-                    optkern_adam_step(p, g, m, v, core::ptr::null_mut(), n, 1, &raw),
+                    optkern_adam_step(
+                        p,
+                        g,
+                        m,
+                        v,
+                        core::ptr::null_mut(),
+                        n,
+                        1,
+                        &raw,
+                        core::ptr::null_mut(),
+                    ),
                     Status::InvalidHyperparameter,
                 )
             }
@@ -1806,7 +1840,17 @@ pub fn check_capi(case: &Case) -> Outcome {
                 cfg.amsgrad = true;
                 // The kernel checks lengths (the missing max_exp_avg_sq) before the config.
                 (
-                    optkern_adam_step(p, g, m, v, core::ptr::null_mut(), n.max(1), 1, &cfg),
+                    optkern_adam_step(
+                        p,
+                        g,
+                        m,
+                        v,
+                        core::ptr::null_mut(),
+                        n.max(1),
+                        1,
+                        &cfg,
+                        core::ptr::null_mut(),
+                    ),
                     Status::NullPointer,
                 )
             }

@@ -10,7 +10,7 @@
 //! copy elements), overlaps between every written region and every other, and then the
 //! kernel's checks (a q8 state with `offset % 256 ≠ 0` → `OPTKERN_STATUS_BLOCK_MISALIGNED`).
 
-use super::{Raw, Status, config, ffi, no_overlap, slice, slice_mut};
+use super::{ErrorInfo, Fail, Raw, Status, config, ffi, no_overlap, slice, slice_mut};
 use crate::Error;
 use crate::format::{
     Grads, HalfCopy, Params, Placement, Q8_BLOCK, Q8Map, Quantizer, Rounding, State, bf16, f16,
@@ -102,13 +102,21 @@ impl Checked {
 /// # Safety
 /// `p` is NULL or points to a readable `optkern_buffer`; its pointers are valid for the
 /// regions the format needs.
-unsafe fn checked(p: *const Buffer, role: Role, len: usize) -> Result<Checked, Status> {
+unsafe fn checked(
+    p: *const Buffer,
+    role: Role,
+    len: usize,
+    name: &'static str,
+) -> Result<Checked, Fail> {
     if p.is_null() {
-        return Err(Status::NullPointer);
+        return Err(Fail::new(Status::NullPointer, name, c"is NULL"));
     }
     if !(p as usize).is_multiple_of(align_of::<Buffer>()) {
-        return Err(Status::Misaligned);
+        return Err(Fail::new(Status::Misaligned, name, c"is not aligned for optkern_buffer"));
     }
+    let bad = |field: &'static str, why: &'static core::ffi::CStr, value: u32| {
+        Err(Fail::new(Status::InvalidFormat, name, why).field(field).value(f64::from(value)))
+    };
     // SAFETY: non-null, aligned, readable (caller); every field is plain data.
     let b = unsafe { core::ptr::read(p) };
     let format = match b.format {
@@ -117,33 +125,44 @@ unsafe fn checked(p: *const Buffer, role: Role, len: usize) -> Result<Checked, S
         2 => Format::F16,
         3 => Format::Q8,
         4 => Format::Unused,
-        _ => return Err(Status::InvalidFormat),
+        _ => return bad("format", c"is not an optkern_format constant", b.format),
     };
     let takes = match role {
         Role::Params => matches!(format, Format::F32 | Format::Bf16),
         Role::Grads => matches!(format, Format::F32 | Format::Bf16 | Format::F16),
         Role::State => matches!(format, Format::F32 | Format::Bf16 | Format::Q8 | Format::Unused),
     };
-    if !takes || b.rounding > 1 || b.map > 1 || b.quantizer > 1 {
-        return Err(Status::InvalidFormat);
+    if !takes {
+        return bad("format", c"is a format this argument cannot take", b.format);
+    }
+    if b.rounding > 1 {
+        return bad("rounding", c"is not 0 (nearest) or 1 (stochastic)", b.rounding);
+    }
+    if b.map > 1 {
+        return bad("map", c"is not 0 (signed) or 1 (unsigned)", b.map);
+    }
+    if b.quantizer > 1 {
+        return bad("quantizer", c"is not 0 (nearest) or 1 (bitsandbytes)", b.quantizer);
     }
     let written = role != Role::Grads;
-    let none = || Ok::<Raw, Status>(Raw::EMPTY);
+    let none = || Ok::<Raw, Fail>(Raw::EMPTY);
     let data = match format {
-        Format::F32 => Raw::new(b.data.cast::<f32>(), len, written)?,
-        Format::Bf16 | Format::F16 => Raw::new(b.data.cast::<u16>(), len, written)?,
-        Format::Q8 => Raw::new(b.data.cast::<u8>(), len, written)?,
-        Format::Unused => none()?,
-    };
+        Format::F32 => Raw::new(b.data.cast::<f32>(), len, written, name),
+        Format::Bf16 | Format::F16 => Raw::new(b.data.cast::<u16>(), len, written, name),
+        Format::Q8 => Raw::new(b.data.cast::<u8>(), len, written, name),
+        Format::Unused => none(),
+    }
+    .map_err(|f| f.field("data"))?;
     let absmax = match format {
-        Format::Q8 => Raw::new(b.absmax.cast_const(), len.div_ceil(Q8_BLOCK), true)?,
-        _ => none()?,
-    };
+        Format::Q8 => Raw::new(b.absmax.cast_const(), len.div_ceil(Q8_BLOCK), true, name),
+        _ => none(),
+    }
+    .map_err(|f| f.field("absmax"))?;
     let copy = if role == Role::Params && format == Format::F32 && !b.copy.is_null() {
         if !matches!(b.copy_format, 1 | 2) {
-            return Err(Status::InvalidFormat);
+            return bad("copy_format", c"is not 1 (bf16) or 2 (f16)", b.copy_format);
         }
-        Raw::new(b.copy.cast::<u16>().cast_const(), len, true)?
+        Raw::new(b.copy.cast::<u16>().cast_const(), len, true, name).map_err(|f| f.field("copy"))?
     } else {
         none()?
     };
@@ -216,12 +235,12 @@ unsafe fn as_state<'a>(c: &Checked) -> State<'a> {
 ///
 /// # Safety
 /// `p` is NULL or points to a readable `optkern_placement`.
-unsafe fn placement(p: *const Placement) -> Result<Placement, Status> {
+unsafe fn placement(p: *const Placement) -> Result<Placement, Fail> {
     if p.is_null() {
         return Ok(Placement::default());
     }
     if !(p as usize).is_multiple_of(align_of::<Placement>()) {
-        return Err(Status::Misaligned);
+        return Err(Fail::new(Status::Misaligned, "at", c"is not aligned for optkern_placement"));
     }
     // SAFETY: non-null, aligned, readable; plain integers.
     Ok(unsafe { core::ptr::read(p) })
@@ -236,15 +255,15 @@ unsafe fn check_all<const S: usize>(
     len: usize,
     p: *const Buffer,
     g: *const Buffer,
-    states: [*const Buffer; S],
-) -> Result<(Checked, Checked, [Checked; S]), Status> {
+    states: [(*const Buffer, &'static str); S],
+) -> Result<(Checked, Checked, [Checked; S]), Fail> {
     // SAFETY: forwarded from the caller.
     unsafe {
-        let p = checked(p, Role::Params, len)?;
-        let g = checked(g, Role::Grads, len)?;
+        let p = checked(p, Role::Params, len, "params")?;
+        let g = checked(g, Role::Grads, len, "grads")?;
         let mut first_error = Ok(());
-        let s: [Checked; S] = states.map(|state| {
-            checked(state, Role::State, len).unwrap_or_else(|e| {
+        let s: [Checked; S] = states.map(|(state, name)| {
+            checked(state, Role::State, len, name).unwrap_or_else(|e| {
                 if first_error.is_ok() {
                     first_error = Err(e);
                 }
@@ -272,21 +291,23 @@ unsafe fn check_all<const S: usize>(
 ///
 /// # Safety
 /// As [`checked`] for each descriptor; `cfg` and `at` as for the f32 functions.
+#[allow(clippy::too_many_arguments)]
 unsafe fn mixed_call<C: super::CConfig, const S: usize>(
+    error: *mut ErrorInfo,
     cfg: *const C,
     at: *const Placement,
     params: *const Buffer,
     grads: *const Buffer,
-    states: [*const Buffer; S],
+    states: [(*const Buffer, &'static str); S],
     len: usize,
     call: impl FnOnce(&C, Params, Grads, [State; S], &Placement) -> Result<(), Error>,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: the config, the placement and every descriptor and region are checked
         // (NULL, alignment, size, enum values, overlap) before a slice is made; the caller
         // guarantees each pointer is valid for what its format needs.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let at = placement(at)?;
             let (p, g, s) = check_all(len, params, grads, states)?;
             let states = s.each_ref().map(|c| as_state(c));
@@ -326,11 +347,12 @@ pub unsafe extern "C" fn optkern_adam_step_mixed(
     step: u32,
     cfg: *const AdamConfig,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
-    let s = [exp_avg, exp_avg_sq, max_exp_avg_sq];
+    let s = [(exp_avg, "exp_avg"), (exp_avg_sq, "exp_avg_sq"), (max_exp_avg_sq, "max_exp_avg_sq")];
     // SAFETY: forwarded to `mixed_call`.
     unsafe {
-        mixed_call(cfg, at, params, grads, s, len, |c, p, g, [m, v, vmax], at| {
+        mixed_call(error, cfg, at, params, grads, s, len, |c, p, g, [m, v, vmax], at| {
             adam_step_mixed(p, g, m, v, vmax, step, c, at)
         })
     }
@@ -347,12 +369,20 @@ pub unsafe extern "C" fn optkern_sgd_step_mixed(
     step: u32,
     cfg: *const SgdConfig,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
     // SAFETY: forwarded to `mixed_call`.
     unsafe {
-        mixed_call(cfg, at, params, grads, [momentum_buffer], len, |c, p, g, [b], at| {
-            sgd_step_mixed(p, g, b, step, c, at)
-        })
+        mixed_call(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            [(momentum_buffer, "momentum_buffer")],
+            len,
+            |c, p, g, [b], at| sgd_step_mixed(p, g, b, step, c, at),
+        )
     }
 }
 
@@ -365,12 +395,20 @@ pub unsafe extern "C" fn optkern_momentum_step_mixed(
     len: usize,
     cfg: *const MomentumConfig,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
     // SAFETY: forwarded to `mixed_call`.
     unsafe {
-        mixed_call(cfg, at, params, grads, [velocity], len, |c, p, g, [v], at| {
-            momentum_step_mixed(p, g, v, c, at)
-        })
+        mixed_call(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            [(velocity, "velocity")],
+            len,
+            |c, p, g, [v], at| momentum_step_mixed(p, g, v, c, at),
+        )
     }
 }
 
@@ -385,10 +423,11 @@ pub unsafe extern "C" fn optkern_adagrad_step_mixed(
     step: u32,
     cfg: *const AdagradConfig,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
     // SAFETY: forwarded to `mixed_call`.
     unsafe {
-        mixed_call(cfg, at, params, grads, [sum], len, |c, p, g, [s], at| {
+        mixed_call(error, cfg, at, params, grads, [(sum, "sum")], len, |c, p, g, [s], at| {
             adagrad_step_mixed(p, g, s, step, c, at)
         })
     }
@@ -406,11 +445,13 @@ pub unsafe extern "C" fn optkern_rmsprop_step_mixed(
     len: usize,
     cfg: *const RmspropConfig,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
-    let s = [square_avg, momentum_buffer, grad_avg];
+    let s =
+        [(square_avg, "square_avg"), (momentum_buffer, "momentum_buffer"), (grad_avg, "grad_avg")];
     // SAFETY: forwarded to `mixed_call`.
     unsafe {
-        mixed_call(cfg, at, params, grads, s, len, |c, p, g, [sq, b, ga], at| {
+        mixed_call(error, cfg, at, params, grads, s, len, |c, p, g, [sq, b, ga], at| {
             rmsprop_step_mixed(p, g, sq, b, ga, c, at)
         })
     }
@@ -428,12 +469,20 @@ pub unsafe extern "C" fn optkern_adamax_step_mixed(
     step: u32,
     cfg: *const AdamaxConfig,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
     // SAFETY: forwarded to `mixed_call`.
     unsafe {
-        mixed_call(cfg, at, params, grads, [exp_avg, exp_inf], len, |c, p, g, [m, u], at| {
-            adamax_step_mixed(p, g, m, u, step, c, at)
-        })
+        mixed_call(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            [(exp_avg, "exp_avg"), (exp_inf, "exp_inf")],
+            len,
+            |c, p, g, [m, u], at| adamax_step_mixed(p, g, m, u, step, c, at),
+        )
     }
 }
 
@@ -448,12 +497,20 @@ pub unsafe extern "C" fn optkern_adadelta_step_mixed(
     len: usize,
     cfg: *const AdadeltaConfig,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
     // SAFETY: forwarded to `mixed_call`.
     unsafe {
-        mixed_call(cfg, at, params, grads, [square_avg, acc_delta], len, |c, p, g, [sq, a], at| {
-            adadelta_step_mixed(p, g, sq, a, c, at)
-        })
+        mixed_call(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            [(square_avg, "square_avg"), (acc_delta, "acc_delta")],
+            len,
+            |c, p, g, [sq, a], at| adadelta_step_mixed(p, g, sq, a, c, at),
+        )
     }
 }
 
@@ -471,16 +528,26 @@ pub unsafe extern "C" fn optkern_nadam_step_mixed(
     step: u32,
     cfg: *const NadamConfig,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
     // The state pointer is checked first (NULL or misaligned: nothing is written).
-    if let Err(status) = super::out_ok(state) {
-        return status;
+    if let Err(fail) = super::out_ok(state, "state") {
+        return ffi(error, "cfg", || Err(fail));
     }
     // SAFETY: forwarded to `mixed_call`; `state` as `with_state` requires.
     unsafe {
-        mixed_call(cfg, at, params, grads, [exp_avg, exp_avg_sq], len, |c, p, g, [m, v], at| {
-            with_state(state, |st| nadam_step_mixed(p, g, m, v, st, step, c, at))
-        })
+        mixed_call(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            [(exp_avg, "exp_avg"), (exp_avg_sq, "exp_avg_sq")],
+            len,
+            |c, p, g, [m, v], at| {
+                with_state(state, |st| nadam_step_mixed(p, g, m, v, st, step, c, at))
+            },
+        )
     }
 }
 
@@ -496,12 +563,20 @@ pub unsafe extern "C" fn optkern_radam_step_mixed(
     step: u32,
     cfg: *const RadamConfig,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
     // SAFETY: forwarded to `mixed_call`.
     unsafe {
-        mixed_call(cfg, at, params, grads, [exp_avg, exp_avg_sq], len, |c, p, g, [m, v], at| {
-            radam_step_mixed(p, g, m, v, step, c, at)
-        })
+        mixed_call(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            [(exp_avg, "exp_avg"), (exp_avg_sq, "exp_avg_sq")],
+            len,
+            |c, p, g, [m, v], at| radam_step_mixed(p, g, m, v, step, c, at),
+        )
     }
 }
 
@@ -517,14 +592,15 @@ pub unsafe extern "C" fn optkern_asgd_step_mixed(
     step: u32,
     cfg: *const AsgdConfig,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
     // The state pointer is checked first (NULL or misaligned: nothing is written).
-    if let Err(status) = super::out_ok(state) {
-        return status;
+    if let Err(fail) = super::out_ok(state, "state") {
+        return ffi(error, "cfg", || Err(fail));
     }
     // SAFETY: forwarded to `mixed_call`; `state` as `with_state` requires.
     unsafe {
-        mixed_call(cfg, at, params, grads, [ax], len, |c, p, g, [a], at| {
+        mixed_call(error, cfg, at, params, grads, [(ax, "ax")], len, |c, p, g, [a], at| {
             with_state(state, |st| asgd_step_mixed(p, g, a, st, step, c, at))
         })
     }
@@ -542,12 +618,20 @@ pub unsafe extern "C" fn optkern_rprop_step_mixed(
     step: u32,
     cfg: *const RpropConfig,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
     // SAFETY: forwarded to `mixed_call`.
     unsafe {
-        mixed_call(cfg, at, params, grads, [prev, step_size], len, |c, p, g, [pr, ss], at| {
-            rprop_step_mixed(p, g, pr, ss, step, c, at)
-        })
+        mixed_call(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            [(prev, "prev"), (step_size, "step_size")],
+            len,
+            |c, p, g, [pr, ss], at| rprop_step_mixed(p, g, pr, ss, step, c, at),
+        )
     }
 }
 
@@ -560,12 +644,20 @@ pub unsafe extern "C" fn optkern_lion_step_mixed(
     len: usize,
     cfg: *const LionConfig,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
     // SAFETY: forwarded to `mixed_call`.
     unsafe {
-        mixed_call(cfg, at, params, grads, [exp_avg], len, |c, p, g, [m], at| {
-            lion_step_mixed(p, g, m, c, at)
-        })
+        mixed_call(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            [(exp_avg, "exp_avg")],
+            len,
+            |c, p, g, [m], at| lion_step_mixed(p, g, m, c, at),
+        )
     }
 }
 
@@ -579,15 +671,23 @@ pub unsafe extern "C" fn optkern_f32_to_bf16(
     len: usize,
     rounding: u32,
     at: *const Placement,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         // SAFETY: as in `optkern_sgd_step`; `at` is checked by `placement`.
         unsafe {
             let at = placement(at)?;
             let rounding = match rounding {
                 0 => Rounding::Nearest,
                 1 => Rounding::Stochastic,
-                _ => return Err(Status::InvalidFormat),
+                _ => {
+                    return Err(super::bad_enum(
+                        Status::InvalidFormat,
+                        "rounding",
+                        rounding,
+                        c"is not 0 (nearest) or 1 (stochastic)",
+                    ));
+                }
             };
             let b = super::buffers!(len; out out, in x);
             crate::format::f32_to_bf16(slice(b[1]), slice_mut::<bf16>(b[0]), rounding, &at)?;
@@ -598,8 +698,13 @@ pub unsafe extern "C" fn optkern_f32_to_bf16(
 
 /// [`crate::format::bf16_to_f32`]: exact.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn optkern_bf16_to_f32(x: *const u16, out: *mut f32, len: usize) -> Status {
-    ffi(|| {
+pub unsafe extern "C" fn optkern_bf16_to_f32(
+    x: *const u16,
+    out: *mut f32,
+    len: usize,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
             let b = super::buffers!(len; out out, in x);
@@ -611,8 +716,13 @@ pub unsafe extern "C" fn optkern_bf16_to_f32(x: *const u16, out: *mut f32, len: 
 
 /// [`crate::format::f32_to_f16`]: IEEE round to nearest even.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn optkern_f32_to_f16(x: *const f32, out: *mut u16, len: usize) -> Status {
-    ffi(|| {
+pub unsafe extern "C" fn optkern_f32_to_f16(
+    x: *const f32,
+    out: *mut u16,
+    len: usize,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
             let b = super::buffers!(len; out out, in x);
@@ -624,8 +734,13 @@ pub unsafe extern "C" fn optkern_f32_to_f16(x: *const f32, out: *mut u16, len: u
 
 /// [`crate::format::f16_to_f32`]: exact.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn optkern_f16_to_f32(x: *const u16, out: *mut f32, len: usize) -> Status {
-    ffi(|| {
+pub unsafe extern "C" fn optkern_f16_to_f32(
+    x: *const u16,
+    out: *mut f32,
+    len: usize,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
             let b = super::buffers!(len; out out, in x);
@@ -646,19 +761,33 @@ pub unsafe extern "C" fn optkern_q8_quantize(
     len: usize,
     map: u32,
     quantizer: u32,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
-        if map > 1 || quantizer > 1 {
-            return Err(Status::InvalidFormat);
+    ffi(error, "", || {
+        if map > 1 {
+            return Err(super::bad_enum(
+                Status::InvalidFormat,
+                "map",
+                map,
+                c"is not 0 (signed) or 1 (unsigned)",
+            ));
+        }
+        if quantizer > 1 {
+            return Err(super::bad_enum(
+                Status::InvalidFormat,
+                "quantizer",
+                quantizer,
+                c"is not 0 (nearest) or 1 (bitsandbytes)",
+            ));
         }
         let map = if map == 1 { Q8Map::Unsigned } else { Q8Map::Signed };
         let quantizer = if quantizer == 1 { Quantizer::BnbCpu } else { Quantizer::Nearest };
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
             let raws = [
-                Raw::new(codes.cast_const(), len, true)?,
-                Raw::new(absmax.cast_const(), len.div_ceil(Q8_BLOCK), true)?,
-                Raw::new(x, len, false)?,
+                Raw::new(codes.cast_const(), len, true, "codes")?,
+                Raw::new(absmax.cast_const(), len.div_ceil(Q8_BLOCK), true, "absmax")?,
+                Raw::new(x, len, false, "x")?,
             ];
             no_overlap(&raws)?;
             crate::format::q8_quantize(
@@ -681,18 +810,24 @@ pub unsafe extern "C" fn optkern_q8_dequantize(
     out: *mut f32,
     len: usize,
     map: u32,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         if map > 1 {
-            return Err(Status::InvalidFormat);
+            return Err(super::bad_enum(
+                Status::InvalidFormat,
+                "map",
+                map,
+                c"is not 0 (signed) or 1 (unsigned)",
+            ));
         }
         let map = if map == 1 { Q8Map::Unsigned } else { Q8Map::Signed };
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
             let raws = [
-                Raw::new(out.cast_const(), len, true)?,
-                Raw::new(codes, len, false)?,
-                Raw::new(absmax, len.div_ceil(Q8_BLOCK), false)?,
+                Raw::new(out.cast_const(), len, true, "out")?,
+                Raw::new(codes, len, false, "codes")?,
+                Raw::new(absmax, len.div_ceil(Q8_BLOCK), false, "absmax")?,
             ];
             no_overlap(&raws)?;
             crate::format::q8_dequantize(slice(raws[1]), slice(raws[2]), map, slice_mut(raws[0]))?;

@@ -1,7 +1,7 @@
 //! C functions for the initializers: a seedable generator that lives in caller memory, the
 //! fills, gains and fans, and the shuffle.
 
-use super::{Raw, Status, ffi, out, out_ok, slice, slice_mut};
+use super::{ErrorInfo, Fail, Raw, Status, ffi, out, out_ok, slice, slice_mut};
 use crate::{Distribution, FanMode, Nonlinearity};
 use Status as S;
 use rand_core::SeedableRng;
@@ -46,37 +46,41 @@ impl optkern_rng {
 
 /// Seeds `*rng` with `Xoshiro256PlusPlus::seed_from_u64(seed)`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn optkern_rng_seed(rng: *mut optkern_rng, seed: u64) -> Status {
-    ffi(|| {
-        out_ok(rng)?;
+pub unsafe extern "C" fn optkern_rng_seed(
+    rng: *mut optkern_rng,
+    seed: u64,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
+        out_ok(rng, "rng")?;
         let mut r = optkern_rng { state: [0; 4] };
         r.store(&Xoshiro256PlusPlus::seed_from_u64(seed));
         // SAFETY: checked non-null and aligned.
-        unsafe { out(rng, r) }
+        unsafe { out(rng, "rng", r) }
     })
 }
 
 /// Runs `f` with the generator of `*rng` and stores its new state on success.
 fn with_rng(
     rng: *mut optkern_rng,
-    f: impl FnOnce(&mut Xoshiro256PlusPlus) -> Result<(), Status>,
-) -> Result<(), Status> {
-    out_ok(rng)?;
+    f: impl FnOnce(&mut Xoshiro256PlusPlus) -> Result<(), Fail>,
+) -> Result<(), Fail> {
+    out_ok(rng, "rng")?;
     // SAFETY: checked non-null and aligned; a plain array of u64.
     let mut r = unsafe { core::ptr::read(rng) };
     let mut g = r.generator();
     f(&mut g)?;
     r.store(&g);
     // SAFETY: as above.
-    unsafe { out(rng, r) }
+    unsafe { out(rng, "rng", r) }
 }
 
 /// The shape `shape[0..ndim]` as a slice.
 ///
 /// # Safety
 /// `shape` is NULL or valid for `ndim` reads.
-unsafe fn shape<'a>(shape: *const usize, ndim: usize) -> Result<&'a [usize], Status> {
-    let r = Raw::new(shape, ndim, false)?;
+unsafe fn shape<'a>(shape: *const usize, ndim: usize) -> Result<&'a [usize], Fail> {
+    let r = Raw::new(shape, ndim, false, "shape")?;
     // SAFETY: checked.
     Ok(unsafe { slice(r) })
 }
@@ -85,13 +89,13 @@ unsafe fn shape<'a>(shape: *const usize, ndim: usize) -> Result<&'a [usize], Sta
 ///
 /// # Safety
 /// `out` is NULL or valid for `len` writes.
-unsafe fn output<'a>(out: *mut f32, len: usize) -> Result<&'a mut [f32], Status> {
-    let r = Raw::new(out as *const f32, len, true)?;
+unsafe fn output<'a>(out: *mut f32, len: usize) -> Result<&'a mut [f32], Fail> {
+    let r = Raw::new(out as *const f32, len, true, "out")?;
     // SAFETY: checked; the only buffer written.
     Ok(unsafe { slice_mut(r) })
 }
 
-fn nonlinearity(kind: u32, param: f64) -> Result<Nonlinearity, Status> {
+fn nonlinearity(kind: u32, param: f64) -> Result<Nonlinearity, Fail> {
     Ok(match kind {
         0 => Nonlinearity::Linear,
         1 => Nonlinearity::Conv,
@@ -100,26 +104,47 @@ fn nonlinearity(kind: u32, param: f64) -> Result<Nonlinearity, Status> {
         4 => Nonlinearity::Relu,
         5 => Nonlinearity::LeakyRelu(param),
         6 => Nonlinearity::Selu,
-        _ => return Err(S::InvalidHyperparameter),
+        _ => {
+            return Err(super::bad_enum(
+                S::InvalidHyperparameter,
+                "nonlinearity_kind",
+                kind,
+                c"is not a nonlinearity (0 to 6)",
+            ));
+        }
     })
 }
 
-fn distribution_of(kind: u32) -> Result<Distribution, Status> {
+fn distribution_of(kind: u32) -> Result<Distribution, Fail> {
     Ok(match kind {
         0 => Distribution::Uniform,
         1 => Distribution::Normal,
         2 => Distribution::TruncatedNormal,
-        _ => return Err(S::InvalidHyperparameter),
+        _ => {
+            return Err(super::bad_enum(
+                S::InvalidHyperparameter,
+                "distribution",
+                kind,
+                c"is not 0 (uniform), 1 (normal) or 2 (truncated normal)",
+            ));
+        }
     })
 }
 
-fn fan_mode(kind: u32) -> Result<FanMode, Status> {
+fn fan_mode(kind: u32) -> Result<FanMode, Fail> {
     Ok(match kind {
         0 => FanMode::FanIn,
         1 => FanMode::FanOut,
         2 => FanMode::FanAvg,
         3 => FanMode::FanGeoAvg,
-        _ => return Err(S::InvalidHyperparameter),
+        _ => {
+            return Err(super::bad_enum(
+                S::InvalidHyperparameter,
+                "mode",
+                kind,
+                c"is not a fan mode (0 to 3)",
+            ));
+        }
     })
 }
 
@@ -130,12 +155,13 @@ pub unsafe extern "C" fn optkern_calculate_gain(
     nonlinearity_kind: u32,
     param: f64,
     gain_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
-        out_ok(gain_out)?;
+    ffi(error, "", || {
+        out_ok(gain_out, "gain_out")?;
         let g = crate::calculate_gain(nonlinearity(nonlinearity_kind, param)?)?;
         // SAFETY: checked.
-        unsafe { out(gain_out, g) }
+        unsafe { out(gain_out, "gain_out", g) }
     })
 }
 
@@ -146,15 +172,16 @@ pub unsafe extern "C" fn optkern_fans(
     ndim: usize,
     fan_in: *mut usize,
     fan_out: *mut usize,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
-        out_ok(fan_in)?;
-        out_ok(fan_out)?;
+    ffi(error, "", || {
+        out_ok(fan_in, "fan_in")?;
+        out_ok(fan_out, "fan_out")?;
         // SAFETY: the shape is checked; the out-pointers too.
         unsafe {
             let (i, o) = crate::fans(shape(shape_ptr, ndim)?)?;
-            out(fan_in, i)?;
-            out(fan_out, o)
+            out(fan_in, "fan_in", i)?;
+            out(fan_out, "fan_out", o)
         }
     })
 }
@@ -167,8 +194,9 @@ pub unsafe extern "C" fn optkern_init_uniform(
     low: f64,
     high: f64,
     rng: *mut optkern_rng,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         // SAFETY: buffers checked by `output`.
         let o = unsafe { output(out_ptr, len)? };
         with_rng(rng, |g| Ok(crate::uniform(o, low, high, g)?))
@@ -183,8 +211,9 @@ pub unsafe extern "C" fn optkern_init_normal(
     mean: f64,
     std: f64,
     rng: *mut optkern_rng,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         // SAFETY: checked by `output`.
         let o = unsafe { output(out_ptr, len)? };
         with_rng(rng, |g| Ok(crate::normal(o, mean, std, g)?))
@@ -201,8 +230,9 @@ pub unsafe extern "C" fn optkern_init_trunc_normal(
     a: f64,
     b: f64,
     rng: *mut optkern_rng,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         // SAFETY: checked by `output`.
         let o = unsafe { output(out_ptr, len)? };
         with_rng(rng, |g| Ok(crate::trunc_normal(o, mean, std, a, b, g)?))
@@ -219,18 +249,28 @@ pub unsafe extern "C" fn optkern_init_xavier(
     gain: f64,
     normal: u32,
     rng: *mut optkern_rng,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         // SAFETY: shape and output checked.
         let (s, o) = unsafe {
             let s = shape(shape_ptr, ndim)?;
-            let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(S::InvalidLength)?;
+            let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(Fail::new(
+                S::InvalidLength,
+                "shape",
+                c"has a product of dimensions that overflows",
+            ))?;
             (s, output(out_ptr, n)?)
         };
         with_rng(rng, |g| match normal {
             0 => Ok(crate::xavier_uniform(o, s, gain, g)?),
             1 => Ok(crate::xavier_normal(o, s, gain, g)?),
-            _ => Err(S::InvalidHyperparameter),
+            _ => Err(super::bad_enum(
+                S::InvalidHyperparameter,
+                "normal",
+                normal,
+                c"is not 0 (uniform) or 1 (normal)",
+            )),
         })
     })
 }
@@ -247,19 +287,29 @@ pub unsafe extern "C" fn optkern_init_kaiming(
     a: f64,
     normal: u32,
     rng: *mut optkern_rng,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         let (mode, nl) = (fan_mode(mode)?, nonlinearity(nonlinearity_kind, a)?);
         // SAFETY: shape and output checked.
         let (s, o) = unsafe {
             let s = shape(shape_ptr, ndim)?;
-            let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(S::InvalidLength)?;
+            let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(Fail::new(
+                S::InvalidLength,
+                "shape",
+                c"has a product of dimensions that overflows",
+            ))?;
             (s, output(out_ptr, n)?)
         };
         with_rng(rng, |g| match normal {
             0 => Ok(crate::kaiming_uniform(o, s, mode, nl, g)?),
             1 => Ok(crate::kaiming_normal(o, s, mode, nl, g)?),
-            _ => Err(S::InvalidHyperparameter),
+            _ => Err(super::bad_enum(
+                S::InvalidHyperparameter,
+                "normal",
+                normal,
+                c"is not 0 (uniform) or 1 (normal)",
+            )),
         })
     })
 }
@@ -276,14 +326,19 @@ pub unsafe extern "C" fn optkern_init_variance_scaling(
     mode: u32,
     distribution: u32,
     rng: *mut optkern_rng,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         let mode = fan_mode(mode)?;
         let dist = distribution_of(distribution)?;
         // SAFETY: shape and output checked.
         let (s, o) = unsafe {
             let s = shape(shape_ptr, ndim)?;
-            let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(S::InvalidLength)?;
+            let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(Fail::new(
+                S::InvalidLength,
+                "shape",
+                c"has a product of dimensions that overflows",
+            ))?;
             (s, output(out_ptr, n)?)
         };
         with_rng(rng, |g| Ok(crate::variance_scaling(o, s, scale, mode, dist, g)?))
@@ -299,15 +354,16 @@ pub unsafe extern "C" fn optkern_jax_fans(
     out_axis: isize,
     fan_in_out: *mut f64,
     fan_out_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
-        out_ok(fan_in_out)?;
-        out_ok(fan_out_out)?;
+    ffi(error, "", || {
+        out_ok(fan_in_out, "fan_in_out")?;
+        out_ok(fan_out_out, "fan_out_out")?;
         // SAFETY: the shape and both out-pointers are checked.
         unsafe {
             let (fi, fo) = crate::jax_fans(shape(shape_ptr, ndim)?, in_axis, out_axis)?;
-            out(fan_in_out, fi)?;
-            out(fan_out_out, fo)
+            out(fan_in_out, "fan_in_out", fi)?;
+            out(fan_out_out, "fan_out_out", fo)
         }
     })
 }
@@ -328,13 +384,18 @@ pub unsafe extern "C" fn optkern_init_variance_scaling_axes(
     mode: u32,
     distribution: u32,
     rng: *mut optkern_rng,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         let (mode, dist) = (fan_mode(mode)?, distribution_of(distribution)?);
         // SAFETY: shape and output checked.
         let (s, o) = unsafe {
             let s = shape(shape_ptr, ndim)?;
-            let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(S::InvalidLength)?;
+            let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(Fail::new(
+                S::InvalidLength,
+                "shape",
+                c"has a product of dimensions that overflows",
+            ))?;
             (s, output(out_ptr, n)?)
         };
         with_rng(rng, |g| {
@@ -364,14 +425,19 @@ pub unsafe extern "C" fn optkern_init_delta_orthogonal(
     scratch: *mut f64,
     scratch_len: usize,
     rng: *mut optkern_rng,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         // SAFETY: the shape is checked; output and scratch below.
         let s = unsafe { shape(shape_ptr, ndim)? };
-        let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(S::InvalidLength)?;
+        let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(Fail::new(
+            S::InvalidLength,
+            "shape",
+            c"has a product of dimensions that overflows",
+        ))?;
         let r = [
-            Raw::new(out_ptr as *const f32, n, true)?,
-            Raw::new(scratch as *const f64, scratch_len, true)?,
+            Raw::new(out_ptr as *const f32, n, true, "out_ptr")?,
+            Raw::new(scratch as *const f64, scratch_len, true, "scratch")?,
         ];
         super::no_overlap(&r)?;
         // SAFETY: both checked, disjoint.
@@ -396,12 +462,17 @@ pub unsafe extern "C" fn optkern_init_orthogonal(
     scratch: *mut f64,
     scratch_len: usize,
     rng: *mut optkern_rng,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
-        let n = rows.checked_mul(cols).ok_or(S::InvalidLength)?;
+    ffi(error, "", || {
+        let n = rows.checked_mul(cols).ok_or(Fail::new(
+            S::InvalidLength,
+            "shape",
+            c"has a product of dimensions that overflows",
+        ))?;
         let r = [
-            Raw::new(out_ptr as *const f32, n, true)?,
-            Raw::new(scratch as *const f64, scratch_len, true)?,
+            Raw::new(out_ptr as *const f32, n, true, "out_ptr")?,
+            Raw::new(scratch as *const f64, scratch_len, true, "scratch")?,
         ];
         super::no_overlap(&r)?;
         // SAFETY: both checked, disjoint.
@@ -412,9 +483,18 @@ pub unsafe extern "C" fn optkern_init_orthogonal(
 
 /// [`crate::eye`] for a `rows × cols` matrix.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn optkern_init_eye(out_ptr: *mut f32, rows: usize, cols: usize) -> Status {
-    ffi(|| {
-        let n = rows.checked_mul(cols).ok_or(S::InvalidLength)?;
+pub unsafe extern "C" fn optkern_init_eye(
+    out_ptr: *mut f32,
+    rows: usize,
+    cols: usize,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
+        let n = rows.checked_mul(cols).ok_or(Fail::new(
+            S::InvalidLength,
+            "shape",
+            c"has a product of dimensions that overflows",
+        ))?;
         // SAFETY: checked by `output`.
         let o = unsafe { output(out_ptr, n)? };
         Ok(crate::eye(o, rows, cols)?)
@@ -427,8 +507,9 @@ pub unsafe extern "C" fn optkern_init_constant(
     out_ptr: *mut f32,
     len: usize,
     value: f32,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         // SAFETY: checked by `output`.
         let o = unsafe { output(out_ptr, len)? };
         Ok(crate::constant(o, value)?)
@@ -442,9 +523,10 @@ pub unsafe extern "C" fn optkern_shuffle(
     indices: *mut u32,
     len: usize,
     rng: *mut optkern_rng,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
-        let r = Raw::new(indices as *const u32, len, true)?;
+    ffi(error, "", || {
+        let r = Raw::new(indices as *const u32, len, true, "indices")?;
         // SAFETY: checked.
         let idx = unsafe { slice_mut::<u32>(r) };
         with_rng(rng, |g| Ok(crate::shuffle(idx, g)?))
@@ -453,9 +535,13 @@ pub unsafe extern "C" fn optkern_shuffle(
 
 /// [`crate::iota`]: `indices[i] = i`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn optkern_iota(indices: *mut u32, len: usize) -> Status {
-    ffi(|| {
-        let r = Raw::new(indices as *const u32, len, true)?;
+pub unsafe extern "C" fn optkern_iota(
+    indices: *mut u32,
+    len: usize,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
+        let r = Raw::new(indices as *const u32, len, true, "indices")?;
         // SAFETY: checked.
         crate::iota(unsafe { slice_mut::<u32>(r) });
         Ok(())
@@ -472,9 +558,14 @@ pub unsafe extern "C" fn optkern_init_sparse(
     sparsity: f64,
     std: f64,
     rng: *mut optkern_rng,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
-        let n = rows.checked_mul(cols).ok_or(S::InvalidLength)?;
+    ffi(error, "", || {
+        let n = rows.checked_mul(cols).ok_or(Fail::new(
+            S::InvalidLength,
+            "shape",
+            c"has a product of dimensions that overflows",
+        ))?;
         // SAFETY: checked by `output`.
         let o = unsafe { output(out_ptr, n)? };
         with_rng(rng, |g| Ok(crate::sparse(o, rows, cols, sparsity, std, g)?))
@@ -489,12 +580,17 @@ pub unsafe extern "C" fn optkern_init_dirac(
     shape_ptr: *const usize,
     ndim: usize,
     groups: usize,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         // SAFETY: shape and output checked.
         unsafe {
             let s = shape(shape_ptr, ndim)?;
-            let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(S::InvalidLength)?;
+            let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(Fail::new(
+                S::InvalidLength,
+                "shape",
+                c"has a product of dimensions that overflows",
+            ))?;
             let o = output(out_ptr, n)?;
             Ok(crate::dirac(o, s, groups)?)
         }

@@ -1,6 +1,6 @@
 //! C functions for the dense linear algebra: the matrix product.
 
-use super::{Raw, Status, c_config, config, ffi, slice, slice_mut};
+use super::{ErrorInfo, Fail, Raw, Status, c_config, config, ffi, slice, slice_mut};
 use crate::linalg::{GemmConfig, gemm, gemm_scratch_len};
 
 c_config!(GemmConfig, bools: [trans_a, trans_b], enums: [numerics < 2]);
@@ -18,11 +18,15 @@ pub extern "C" fn optkern_gemm_scratch_len(m: usize, n: usize, k: usize) -> usiz
 }
 
 /// The length a stored row-major matrix needs: `(rows − 1)·ld + cols` (0 if empty).
-fn stored(rows: usize, cols: usize, ld: usize) -> Result<usize, Status> {
+fn stored(rows: usize, cols: usize, ld: usize) -> Result<usize, Fail> {
     if rows == 0 || cols == 0 {
         return Ok(0);
     }
-    (rows - 1).checked_mul(ld).and_then(|x| x.checked_add(cols)).ok_or(Status::InvalidLength)
+    (rows - 1).checked_mul(ld).and_then(|x| x.checked_add(cols)).ok_or(Fail::new(
+        Status::InvalidLength,
+        "ld",
+        c"makes the stored matrix overflow the address space",
+    ))
 }
 
 /// [`gemm()`]: `C ← α·op(A)·op(B) + β·C`, row-major, `op(A)` `m × k`, `op(B)` `k × n`,
@@ -43,22 +47,26 @@ pub unsafe extern "C" fn optkern_gemm(
     cfg: *const GemmConfig,
     scratch: *mut f32,
     scratch_len: usize,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: the config and every buffer are checked (NULL, alignment, size, overlap)
         // before a slice is made; the caller guarantees each pointer is valid for its length.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             if scratch_len < gemm_scratch_len(m, n, k) {
-                return Err(Status::InvalidLength);
+                let why = c"is shorter than optkern_gemm_scratch_len(m, n, k)";
+                return Err(
+                    Fail::new(Status::InvalidLength, "scratch_len", why).value(scratch_len as f64)
+                );
             }
             let (ar, ac) = if cfg.trans_a { (k, m) } else { (m, k) };
             let (br, bc) = if cfg.trans_b { (n, k) } else { (k, n) };
             let r = [
-                Raw::new(c as *const f32, stored(m, n, ldc)?, true)?,
-                Raw::new(a, stored(ar, ac, lda)?, false)?,
-                Raw::new(b, stored(br, bc, ldb)?, false)?,
-                Raw::new(scratch as *const f32, scratch_len, true)?,
+                Raw::new(c as *const f32, stored(m, n, ldc)?, true, "c")?,
+                Raw::new(a, stored(ar, ac, lda)?, false, "a")?,
+                Raw::new(b, stored(br, bc, ldb)?, false, "b")?,
+                Raw::new(scratch as *const f32, scratch_len, true, "scratch")?,
             ];
             super::no_overlap(&r)?;
             gemm(

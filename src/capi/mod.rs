@@ -10,6 +10,9 @@
 //!   status but `OPTKERN_STATUS_OK` no buffer is written;
 //! - an optional buffer (a state the options do not use) may be NULL; NULL for a buffer the
 //!   options need is `OPTKERN_STATUS_NULL_POINTER`;
+//! - every function returning a status (but `optkern_select_level`) takes `optkern_error
+//!   *error` last: NULL, or a caller-owned record that a failing call fills with the rejected
+//!   argument, field and reason ([`ErrorInfo`]);
 //! - no panic crosses the boundary: the C library has no `std` and `panic = "abort"`; the
 //!   optimizer steps have no panic path left (checked at link time by the freestanding test);
 //!   `OPTKERN_STATUS_PANIC` is kept for ABI stability and never returned.
@@ -23,7 +26,8 @@ pub mod linalg;
 pub mod optim;
 pub mod train;
 
-use crate::Error;
+use crate::{Error, Problem};
+use core::ffi::{CStr, c_char};
 use core::mem::{align_of, size_of};
 use core::ptr;
 
@@ -147,13 +151,190 @@ impl From<Error> for Status {
     }
 }
 
-/// Runs `f`, turning its error into a status. There is no panic to catch: the C library is
-/// built without `std` and with `panic = "abort"` (see the panic handler below).
-pub(crate) fn ffi(f: impl FnOnce() -> Result<(), Status>) -> Status {
+/// What a rejected call got wrong (`optkern_error`), for a C caller to print or log. Every
+/// function that returns an `optkern_status` takes `optkern_error *error` as its last argument:
+/// NULL, or a record the call fills when it returns anything but `OPTKERN_STATUS_OK` (it is
+/// left untouched on success). No global or thread-local state: the record is the caller's.
+///
+/// ```c
+/// optkern_error e;
+/// if (optkern_adam_step(p, g, m, v, NULL, n, step, &cfg, &e) != OPTKERN_STATUS_OK)
+///     fprintf(stderr, "adam: %s%s%s %s\n", e.argument, e.field[0] ? "." : "", e.field, e.reason);
+///     /* e.g. "adam: cfg.beta2 is out of range", "adam: exp_avg_sq is NULL while len > 0" */
+/// ```
+///
+/// Lengths are counts of elements: a length in bytes is only caught when it makes a buffer
+/// overlap another or overflow the address space — the library cannot know a buffer's size.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorInfo {
+    /// The status the call returned.
+    pub status: Status,
+    /// The rejected argument as named in this header (`"cfg"`, `"exp_avg_sq"`, `"len"`,
+    /// `"step"`, `"base_lr"`), or `""` where the call cannot single one out. NUL-terminated.
+    pub argument: [c_char; 32],
+    /// The rejected field when `argument` is a struct (`"beta2"` of `cfg`, `"absmax"` of a
+    /// buffer descriptor), else `""`.
+    pub field: [c_char; 32],
+    /// The other argument involved, else `""`: the buffer `argument` overlaps
+    /// (`OPTKERN_STATUS_OVERLAP`), the buffer a rejected `len` would overflow.
+    pub other: [c_char; 32],
+    /// Why, as a phrase completing the argument (`"is NaN"`, `"is NULL while len > 0"`):
+    /// static, never NULL.
+    pub reason: *const c_char,
+    /// The offending number where there is one (the hyperparameter's value, the row index, the
+    /// length, the offset), else NaN.
+    pub value: f64,
+}
+
+/// A rejected call inside the library: the status and what [`ErrorInfo`] reports. Names are
+/// the C argument and field names; `?` converts a [`Status`] (no names) or an [`Error`] (the
+/// Rust error already names the field).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fail {
+    status: Status,
+    argument: &'static str,
+    field: &'static str,
+    other: &'static str,
+    reason: &'static CStr,
+    value: f64,
+}
+
+impl Fail {
+    /// `status` for `argument`, because `reason`.
+    pub(crate) const fn new(status: Status, argument: &'static str, reason: &'static CStr) -> Fail {
+        Fail { status, argument, field: "", other: "", reason, value: f64::NAN }
+    }
+
+    /// The same failure, about `field` of the argument.
+    pub(crate) const fn field(mut self, field: &'static str) -> Fail {
+        self.field = field;
+        self
+    }
+
+    /// The same failure, with the offending number.
+    pub(crate) const fn value(mut self, value: f64) -> Fail {
+        self.value = value;
+        self
+    }
+}
+
+impl From<Status> for Fail {
+    fn from(status: Status) -> Fail {
+        let reason: &'static CStr = match status {
+            S::NullPointer => c"is NULL",
+            S::Misaligned => c"is not aligned for its type",
+            S::Overlap => c"overlaps another buffer of the call",
+            S::InvalidLength => c"is an invalid length",
+            S::InvalidHyperparameter => c"is invalid",
+            S::InvalidStep => c"is 0 (steps count from 1)",
+            S::InvalidFormat => c"has a format this argument cannot take",
+            S::BlockMisaligned => c"starts inside a quantization block",
+            S::IndexOutOfRange => c"holds an index past the last row",
+            S::Ok | S::Panic | S::UnsupportedLevel => c"was rejected",
+        };
+        Fail::new(status, "", reason)
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Fail {
+        let status = Status::from(e);
+        match e {
+            Error::LengthMismatch { arg, .. } => {
+                Fail::new(status, arg, c"is NULL but these options use it")
+            }
+            // The field of the call's config, or the argument itself when the call has no
+            // config (`ffi` decides, from the name it is given).
+            Error::InvalidHyperparameter { name, value, problem } => {
+                let reason = match problem {
+                    Problem::NaN => c"is NaN",
+                    Problem::Infinite => c"is infinite",
+                    Problem::OutOfRange => c"is out of range",
+                    Problem::Conflict => c"conflicts with another option",
+                };
+                Fail::new(status, "", reason).field(name).value(value)
+            }
+            Error::ZeroStep => Fail::new(status, "step", c"is 0 (steps count from 1)").value(0.0),
+            Error::Misaligned { arg, offset, .. } => Fail::new(
+                status,
+                arg,
+                c"starts inside a quantization block (the offset is not a multiple of its size)",
+            )
+            .value(offset as f64),
+            Error::IndexOutOfRange { arg, index, .. } => {
+                Fail::new(status, arg, c"holds an index past the last row").value(index as f64)
+            }
+            Error::UnsupportedFormat { arg } => {
+                Fail::new(status, arg, c"has a format this kernel cannot take")
+            }
+        }
+    }
+}
+
+/// An enum-like `u32` argument holding none of its values.
+pub(crate) fn bad_enum(
+    status: Status,
+    argument: &'static str,
+    value: u32,
+    reason: &'static CStr,
+) -> Fail {
+    Fail::new(status, argument, reason).value(f64::from(value))
+}
+
+/// Copies a name into a record field, truncated to 31 bytes and NUL-terminated.
+fn name_into(dst: &mut [c_char; 32], name: &str) {
+    *dst = [0; 32];
+    for (d, &b) in dst.iter_mut().take(31).zip(name.as_bytes()) {
+        *d = b as c_char;
+    }
+}
+
+/// Runs `f`, turning its failure into a status and, if `error` is a usable pointer, a record.
+/// `config_arg` names the call's config argument (`"cfg"`), or is `""` when the call takes its
+/// hyperparameters as plain arguments: a hyperparameter error then names that argument. There
+/// is no panic to catch: the C library is built without `std` and with `panic = "abort"` (see
+/// the panic handler below).
+pub(crate) fn ffi(
+    error: *mut ErrorInfo,
+    config_arg: &'static str,
+    f: impl FnOnce() -> Result<(), Fail>,
+) -> Status {
     match f() {
         Ok(()) => S::Ok,
-        Err(s) => s,
+        Err(fail) => report(error, config_arg, &fail),
     }
+}
+
+/// The failure path of [`ffi`], out of line: one copy instead of one per C function.
+#[inline(never)]
+#[cold]
+fn report(error: *mut ErrorInfo, config_arg: &'static str, fail: &Fail) -> Status {
+    let mut fail = *fail;
+    if fail.argument.is_empty() && !fail.field.is_empty() {
+        if config_arg.is_empty() {
+            (fail.argument, fail.field) = (fail.field, "");
+        } else {
+            fail.argument = config_arg;
+        }
+    }
+    if !error.is_null() && (error as usize).is_multiple_of(align_of::<ErrorInfo>()) {
+        let mut info = ErrorInfo {
+            status: fail.status,
+            argument: [0; 32],
+            field: [0; 32],
+            other: [0; 32],
+            reason: fail.reason.as_ptr(),
+            value: fail.value,
+        };
+        name_into(&mut info.argument, fail.argument);
+        name_into(&mut info.field, fail.field);
+        name_into(&mut info.other, fail.other);
+        // SAFETY: non-null and aligned; the caller guarantees it points to a writable
+        // `optkern_error` that no buffer of the call overlaps (nothing else was written).
+        unsafe { ptr::write(error, info) };
+    }
+    fail.status
 }
 
 /// The panic handler of the `no_std` C library. No tested path panics (every argument is
@@ -207,43 +388,49 @@ extern "C" fn rust_eh_personality() {}
 /// A config struct the C side fills in: its `bool` and enum fields are checked through raw
 /// reads before the struct is read as Rust values (an invalid `bool` or enum is UB in Rust).
 pub(crate) trait CConfig: Copy {
-    /// Whether the raw bytes at `p` hold valid `bool`s and enum values.
+    /// The first `bool` or enum field at `p` holding an invalid value, if any.
     ///
     /// # Safety
     /// `p` is non-null, aligned and points to `size_of::<Self>()` readable bytes.
-    unsafe fn raw_valid(p: *const Self) -> bool;
+    unsafe fn invalid_field(p: *const Self) -> Option<&'static str>;
 }
 
 macro_rules! c_config {
     ($t:ty, bools: [$($b:ident),*], enums: [$($e:ident < $max:expr),*]) => {
         impl $crate::capi::CConfig for $t {
-            unsafe fn raw_valid(p: *const Self) -> bool {
+            unsafe fn invalid_field(p: *const Self) -> Option<&'static str> {
                 // SAFETY: the caller guarantees `p` is valid for reads; each field is read as
                 // plain bytes of its size, which is valid for any bit pattern.
                 unsafe {
-                    true $(&& core::ptr::read(core::ptr::addr_of!((*p).$b).cast::<u8>()) <= 1)*
-                    $(&& core::ptr::read(core::ptr::addr_of!((*p).$e).cast::<u32>()) < $max)*
+                    $(if core::ptr::read(core::ptr::addr_of!((*p).$b).cast::<u8>()) > 1 {
+                        return Some(stringify!($b));
+                    })*
+                    $(if core::ptr::read(core::ptr::addr_of!((*p).$e).cast::<u32>()) >= $max {
+                        return Some(stringify!($e));
+                    })*
                 }
+                None
             }
         }
     };
 }
 pub(crate) use c_config;
 
-/// Reads a config from C.
+/// Reads the config argument `name` from C.
 ///
 /// # Safety
 /// `p` is NULL or points to a readable `T`-sized region.
-pub(crate) unsafe fn config<T: CConfig>(p: *const T) -> Result<T, Status> {
+pub(crate) unsafe fn config<T: CConfig>(p: *const T, name: &'static str) -> Result<T, Fail> {
     if p.is_null() {
-        return Err(S::NullPointer);
+        return Err(Fail::new(S::NullPointer, name, c"is NULL"));
     }
     if !(p as usize).is_multiple_of(align_of::<T>()) {
-        return Err(S::Misaligned);
+        return Err(Fail::new(S::Misaligned, name, c"is not aligned for its type"));
     }
     // SAFETY: non-null and aligned; the caller guarantees it is readable.
-    if !unsafe { T::raw_valid(p) } {
-        return Err(S::InvalidHyperparameter);
+    if let Some(field) = unsafe { T::invalid_field(p) } {
+        let why = c"holds a value that is not a valid bool (0 or 1) or enum constant";
+        return Err(Fail::new(S::InvalidHyperparameter, name, why).field(field));
     }
     // SAFETY: as above, and every bool/enum field holds a valid value.
     Ok(unsafe { ptr::read(p) })
@@ -256,48 +443,76 @@ pub(crate) struct Raw {
     bytes: usize,
     len: usize,
     written: bool,
+    /// The argument's name, for [`ErrorInfo`].
+    name: &'static str,
 }
 
 impl Raw {
     /// No region (an absent optional buffer).
-    pub(crate) const EMPTY: Raw = Raw { addr: 0, bytes: 0, len: 0, written: false };
+    pub(crate) const EMPTY: Raw = Raw { addr: 0, bytes: 0, len: 0, written: false, name: "" };
 
-    /// A required buffer of `len` elements of `T`.
-    pub(crate) fn new<T>(p: *const T, len: usize, written: bool) -> Result<Raw, Status> {
-        Self::make(p, len, written, false)
+    /// The required buffer argument `name` of `len` elements of `T`.
+    pub(crate) fn new<T>(
+        p: *const T,
+        len: usize,
+        written: bool,
+        name: &'static str,
+    ) -> Result<Raw, Fail> {
+        Self::make(p, len, written, false, name)
     }
 
     /// A buffer the options may not use: NULL makes it empty (the kernel then reports it
     /// missing if the options do need it).
-    pub(crate) fn optional<T>(p: *const T, len: usize, written: bool) -> Result<Raw, Status> {
-        Self::make(p, len, written, true)
+    pub(crate) fn optional<T>(
+        p: *const T,
+        len: usize,
+        written: bool,
+        name: &'static str,
+    ) -> Result<Raw, Fail> {
+        Self::make(p, len, written, true, name)
     }
 
-    fn make<T>(p: *const T, len: usize, written: bool, optional: bool) -> Result<Raw, Status> {
+    fn make<T>(
+        p: *const T,
+        len: usize,
+        written: bool,
+        optional: bool,
+        name: &'static str,
+    ) -> Result<Raw, Fail> {
         let len = if optional && p.is_null() { 0 } else { len };
         if p.is_null() && len > 0 {
-            return Err(S::NullPointer);
+            return Err(Fail::new(S::NullPointer, name, c"is NULL while its length is not 0"));
         }
         if !p.is_null() && !(p as usize).is_multiple_of(align_of::<T>()) {
-            return Err(S::Misaligned);
+            return Err(Fail::new(S::Misaligned, name, c"is not aligned for its element type"));
         }
+        let too_long = || {
+            let why = c"makes this buffer overflow the address space (a length in bytes?)";
+            let mut fail = Fail::new(S::InvalidLength, "len", why).value(len as f64);
+            fail.other = name;
+            fail
+        };
         let bytes = len.checked_mul(size_of::<T>()).filter(|&b| b <= isize::MAX as usize);
-        let bytes = bytes.ok_or(S::InvalidLength)?;
+        let bytes = bytes.ok_or_else(too_long)?;
         if (p as usize).checked_add(bytes).is_none() {
-            return Err(S::InvalidLength);
+            return Err(too_long());
         }
-        Ok(Raw { addr: p as usize, bytes, len, written })
+        Ok(Raw { addr: p as usize, bytes, len, written, name })
     }
 }
 
 /// `OPTKERN_STATUS_OVERLAP` if a written buffer shares a byte with any other buffer.
-pub(crate) fn no_overlap(raws: &[Raw]) -> Result<(), Status> {
+pub(crate) fn no_overlap(raws: &[Raw]) -> Result<(), Fail> {
     for (i, a) in raws.iter().enumerate() {
         for b in raws.get(i + 1..).unwrap_or_default() {
             let both_nonempty = a.bytes > 0 && b.bytes > 0;
             let intersect = a.addr < b.addr + b.bytes && b.addr < a.addr + a.bytes;
             if (a.written || b.written) && both_nonempty && intersect {
-                return Err(S::Overlap);
+                let (written, other) = if a.written { (a, b) } else { (b, a) };
+                let mut fail =
+                    Fail::new(S::Overlap, written.name, c"overlaps another buffer of the call");
+                fail.other = other.name;
+                return Err(fail);
             }
         }
     }
@@ -332,44 +547,40 @@ pub(crate) unsafe fn slice_mut<'a, T>(raw: Raw) -> &'a mut [T] {
     }
 }
 
-/// Writes a value through an out-pointer after the call succeeded.
+/// Writes a value through the out-pointer argument `name` after the call succeeded.
 ///
 /// # Safety
 /// `p` is NULL or valid for a write of `T`.
-pub(crate) unsafe fn out<T>(p: *mut T, value: T) -> Result<(), Status> {
-    if p.is_null() {
-        return Err(S::NullPointer);
-    }
-    if !(p as usize).is_multiple_of(align_of::<T>()) {
-        return Err(S::Misaligned);
-    }
+pub(crate) unsafe fn out<T>(p: *mut T, name: &'static str, value: T) -> Result<(), Fail> {
+    out_ok(p, name)?;
     // SAFETY: non-null, aligned, writable by the caller's contract.
     unsafe { ptr::write(p, value) };
     Ok(())
 }
 
-/// Checks an out-pointer up front (so nothing is written if it is bad).
-pub(crate) fn out_ok<T>(p: *mut T) -> Result<(), Status> {
+/// Checks the out-pointer argument `name` up front (so nothing is written if it is bad).
+pub(crate) fn out_ok<T>(p: *mut T, name: &'static str) -> Result<(), Fail> {
     if p.is_null() {
-        Err(S::NullPointer)
+        Err(Fail::new(S::NullPointer, name, c"is NULL"))
     } else if !(p as usize).is_multiple_of(align_of::<T>()) {
-        Err(S::Misaligned)
+        Err(Fail::new(S::Misaligned, name, c"is not aligned for its type"))
     } else {
         Ok(())
     }
 }
 
 /// Checks the buffers of a call and returns them as [`Raw`]s, in order: `out` (written),
-/// `opt` (written, may be NULL), `in` (read).
+/// `opt` (written, may be NULL), `in` (read), `optin` (read, may be NULL). Each is named by
+/// its argument for [`ErrorInfo`].
 macro_rules! buffers {
-    ($len:expr; $($kind:ident $p:expr),* $(,)?) => {{
+    ($len:expr; $($kind:ident $p:ident),* $(,)?) => {{
         let r = [$($crate::capi::buffers!(@ $kind $p, $len)),*];
         $crate::capi::no_overlap(&r)?;
         r
     }};
-    (@ out $p:expr, $len:expr) => { $crate::capi::Raw::new($p as *const _, $len, true)? };
-    (@ opt $p:expr, $len:expr) => { $crate::capi::Raw::optional($p as *const _, $len, true)? };
-    (@ in $p:expr, $len:expr) => { $crate::capi::Raw::new($p, $len, false)? };
-    (@ optin $p:expr, $len:expr) => { $crate::capi::Raw::optional($p, $len, false)? };
+    (@ out $p:ident, $len:expr) => { $crate::capi::Raw::new($p as *const _, $len, true, stringify!($p))? };
+    (@ opt $p:ident, $len:expr) => { $crate::capi::Raw::optional($p as *const _, $len, true, stringify!($p))? };
+    (@ in $p:ident, $len:expr) => { $crate::capi::Raw::new($p, $len, false, stringify!($p))? };
+    (@ optin $p:ident, $len:expr) => { $crate::capi::Raw::optional($p, $len, false, stringify!($p))? };
 }
 pub(crate) use buffers;

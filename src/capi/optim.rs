@@ -1,7 +1,7 @@
 //! C functions for the optimizers: `optkern_<kernel>` and `optkern_<kernel>_config_default`.
 //! Each wraps the Rust function of the same name; see its documentation for the equation.
 
-use super::{Status, buffers, c_config, config, ffi, slice, slice_mut};
+use super::{ErrorInfo, Fail, Status, buffers, c_config, config, ffi, slice, slice_mut};
 use crate::*;
 
 c_config!(SgdConfig, bools: [nesterov, maximize], enums: [numerics < 3]);
@@ -146,12 +146,13 @@ pub unsafe extern "C" fn optkern_sgd_step(
     len: usize,
     step: u32,
     cfg: *const SgdConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: the config and every buffer are checked (NULL, alignment, size, overlap)
         // before a slice is made; the caller guarantees each pointer is valid for `len`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, opt momentum_buffer);
             sgd_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), step, &cfg)?;
         }
@@ -171,11 +172,12 @@ pub unsafe extern "C" fn optkern_adam_step(
     len: usize,
     step: u32,
     cfg: *const AdamConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, opt max_exp_avg_sq);
             adam_step(
                 slice_mut(b[0]),
@@ -202,11 +204,12 @@ pub unsafe extern "C" fn optkern_adamw_step(
     len: usize,
     step: u32,
     cfg: *const AdamConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, opt max_exp_avg_sq);
             adamw_step(
                 slice_mut(b[0]),
@@ -230,11 +233,12 @@ pub unsafe extern "C" fn optkern_momentum_step(
     velocity: *mut f32,
     len: usize,
     cfg: *const MomentumConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out velocity);
             momentum_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg)?;
         }
@@ -250,11 +254,12 @@ pub unsafe extern "C" fn optkern_nesterov_lookahead(
     velocity: *const f32,
     len: usize,
     cfg: *const MomentumConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out lookahead, in params, in velocity);
             nesterov_lookahead(slice_mut(b[0]), slice(b[1]), slice(b[2]), &cfg)?;
         }
@@ -271,11 +276,12 @@ pub unsafe extern "C" fn optkern_adagrad_step(
     len: usize,
     step: u32,
     cfg: *const AdagradConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out sum);
             adagrad_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), step, &cfg)?;
         }
@@ -294,11 +300,12 @@ pub unsafe extern "C" fn optkern_rmsprop_step(
     grad_avg: *mut f32,
     len: usize,
     cfg: *const RmspropConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out square_avg, opt momentum_buffer, opt grad_avg);
             rmsprop_step(
                 slice_mut(b[0]),
@@ -323,11 +330,12 @@ pub unsafe extern "C" fn optkern_adamax_step(
     len: usize,
     step: u32,
     cfg: *const AdamaxConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out exp_avg, out exp_inf);
             adamax_step(
                 slice_mut(b[0]),
@@ -351,11 +359,12 @@ pub unsafe extern "C" fn optkern_adadelta_step(
     acc_delta: *mut f32,
     len: usize,
     cfg: *const AdadeltaConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out square_avg, out acc_delta);
             adadelta_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), &cfg)?;
         }
@@ -374,13 +383,14 @@ pub unsafe extern "C" fn optkern_nadam_step(
     len: usize,
     step: u32,
     cfg: *const NadamConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`; `state` is checked by `out_ok` and then read and
         // written as a plain f32 struct (any bits are valid).
         unsafe {
-            let cfg = config(cfg)?;
-            super::out_ok(state)?;
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
             let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
             let mut st = core::ptr::read(state);
             nadam_step(
@@ -408,11 +418,12 @@ pub unsafe extern "C" fn optkern_radam_step(
     len: usize,
     step: u32,
     cfg: *const RadamConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
             radam_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), step, &cfg)?;
         }
@@ -436,12 +447,13 @@ pub unsafe extern "C" fn optkern_asgd_step(
     len: usize,
     step: u32,
     cfg: *const AsgdConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_nadam_step`.
         unsafe {
-            let cfg = config(cfg)?;
-            super::out_ok(state)?;
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
             let b = buffers!(len; out params, in grads, out ax);
             let mut st = core::ptr::read(state);
             asgd_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &mut st, step, &cfg)?;
@@ -461,11 +473,12 @@ pub unsafe extern "C" fn optkern_rprop_step(
     len: usize,
     step: u32,
     cfg: *const RpropConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out prev, out step_size);
             rprop_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), step, &cfg)?;
         }
@@ -482,11 +495,12 @@ pub unsafe extern "C" fn optkern_adafactor_step(
     len: usize,
     step: u32,
     cfg: *const AdafactorConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out variance);
             adafactor_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), step, &cfg)?;
         }
@@ -506,17 +520,22 @@ pub unsafe extern "C" fn optkern_adafactor_factored_step(
     cols: usize,
     step: u32,
     cfg: *const AdafactorConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`, with each buffer's own length.
         unsafe {
-            let cfg = config(cfg)?;
-            let n = rows.checked_mul(cols).ok_or(Status::InvalidLength)?;
+            let cfg = config(cfg, "cfg")?;
+            let n = rows.checked_mul(cols).ok_or(Fail::new(
+                Status::InvalidLength,
+                "rows",
+                c"times cols overflows",
+            ))?;
             let r = [
-                super::Raw::new(params as *const f32, n, true)?,
-                super::Raw::new(grads, n, false)?,
-                super::Raw::new(row_var as *const f32, rows, true)?,
-                super::Raw::new(col_var as *const f32, cols, true)?,
+                super::Raw::new(params as *const f32, n, true, "params")?,
+                super::Raw::new(grads, n, false, "grads")?,
+                super::Raw::new(row_var as *const f32, rows, true, "row_var")?,
+                super::Raw::new(col_var as *const f32, cols, true, "col_var")?,
             ];
             super::no_overlap(&r)?;
             adafactor_factored_step(
@@ -542,11 +561,12 @@ pub unsafe extern "C" fn optkern_lion_step(
     exp_avg: *mut f32,
     len: usize,
     cfg: *const LionConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out exp_avg);
             lion_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg)?;
         }
@@ -564,11 +584,12 @@ pub unsafe extern "C" fn optkern_lamb_step(
     len: usize,
     step: u32,
     cfg: *const LambConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
             lamb_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), step, &cfg)?;
         }
@@ -584,11 +605,12 @@ pub unsafe extern "C" fn optkern_lars_step(
     velocity: *mut f32,
     len: usize,
     cfg: *const LarsConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out velocity);
             lars_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg)?;
         }
@@ -604,11 +626,12 @@ pub unsafe extern "C" fn optkern_swa_update(
     len: usize,
     n_averaged: u64,
     cfg: *const SwaConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out average, in params);
             swa_update(slice_mut(b[0]), slice(b[1]), n_averaged, &cfg)?;
         }
@@ -624,11 +647,12 @@ pub unsafe extern "C" fn optkern_ema_update(
     len: usize,
     step: u32,
     cfg: *const EmaConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let cfg = config(cfg)?;
+            let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out average, in params);
             ema_update(slice_mut(b[0]), slice(b[1]), step, &cfg)?;
         }
@@ -655,23 +679,35 @@ pub unsafe extern "C" fn optkern_sparse_adam_step(
     scratch_len: usize,
     step: u32,
     cfg: *const SparseAdamConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`, with each buffer's own length.
         unsafe {
-            let cfg = config(cfg)?;
-            let n = rows.checked_mul(cols).ok_or(Status::InvalidLength)?;
-            let nv = nnz.checked_mul(cols).ok_or(Status::InvalidLength)?;
+            let cfg = config(cfg, "cfg")?;
+            let n = rows.checked_mul(cols).ok_or(Fail::new(
+                Status::InvalidLength,
+                "rows",
+                c"times cols overflows",
+            ))?;
+            let nv = nnz.checked_mul(cols).ok_or(Fail::new(
+                Status::InvalidLength,
+                "nnz",
+                c"times cols overflows",
+            ))?;
             if scratch_len < nnz {
-                return Err(Status::InvalidLength);
+                let why = c"is shorter than nnz";
+                return Err(
+                    Fail::new(Status::InvalidLength, "scratch_len", why).value(scratch_len as f64)
+                );
             }
             let r = [
-                super::Raw::new(params as *const f32, n, true)?,
-                super::Raw::new(exp_avg as *const f32, n, true)?,
-                super::Raw::new(exp_avg_sq as *const f32, n, true)?,
-                super::Raw::new(values, nv, false)?,
-                super::Raw::new(indices, nnz, false)?,
-                super::Raw::new(scratch as *const usize, scratch_len, true)?,
+                super::Raw::new(params as *const f32, n, true, "params")?,
+                super::Raw::new(exp_avg as *const f32, n, true, "exp_avg")?,
+                super::Raw::new(exp_avg_sq as *const f32, n, true, "exp_avg_sq")?,
+                super::Raw::new(values, nv, false, "values")?,
+                super::Raw::new(indices, nnz, false, "indices")?,
+                super::Raw::new(scratch as *const usize, scratch_len, true, "scratch")?,
             ];
             super::no_overlap(&r)?;
             sparse_adam_step(
@@ -725,20 +761,28 @@ pub unsafe extern "C" fn optkern_muon_step(
     scratch: *mut f32,
     scratch_len: usize,
     cfg: *const MuonConfig,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`, with each buffer's own length.
         unsafe {
-            let cfg = config(cfg)?;
-            let n = rows.checked_mul(cols).ok_or(Status::InvalidLength)?;
+            let cfg = config(cfg, "cfg")?;
+            let n = rows.checked_mul(cols).ok_or(Fail::new(
+                Status::InvalidLength,
+                "rows",
+                c"times cols overflows",
+            ))?;
             if scratch_len < muon_scratch_len(rows, cols) {
-                return Err(Status::InvalidLength);
+                let why = c"is shorter than optkern_muon_scratch_len(rows, cols)";
+                return Err(
+                    Fail::new(Status::InvalidLength, "scratch_len", why).value(scratch_len as f64)
+                );
             }
             let r = [
-                super::Raw::new(params as *const f32, n, true)?,
-                super::Raw::new(grads, n, false)?,
-                super::Raw::new(momentum_buffer as *const f32, n, true)?,
-                super::Raw::new(scratch as *const f32, scratch_len, true)?,
+                super::Raw::new(params as *const f32, n, true, "params")?,
+                super::Raw::new(grads, n, false, "grads")?,
+                super::Raw::new(momentum_buffer as *const f32, n, true, "momentum_buffer")?,
+                super::Raw::new(scratch as *const f32, scratch_len, true, "scratch")?,
             ];
             super::no_overlap(&r)?;
             muon_step(
@@ -768,7 +812,7 @@ pub extern "C" fn optkern_lbfgs_config_default() -> LbfgsConfig {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn optkern_lbfgs_work_len(n: usize, cfg: *const LbfgsConfig) -> usize {
     // SAFETY: `config` checks NULL, alignment and the bool/enum fields before reading.
-    unsafe { config(cfg) }.map_or(0, |cfg| lbfgs_work_len(n, &cfg))
+    unsafe { config(cfg, "cfg") }.map_or(0, |cfg| lbfgs_work_len(n, &cfg))
 }
 
 /// A state before the first call (all zero, as `{0}`).
@@ -789,24 +833,28 @@ unsafe fn lbfgs_c<T: LbfgsReal>(
     state: *mut LbfgsState,
     cfg: *const LbfgsConfig,
     request: *mut LbfgsRequest,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: as in `optkern_sgd_step`; `state` and `request` are checked by `out_ok`,
         // kept apart from the buffers, and `state` is read and written as plain integers and
         // floats (any bits are valid; `lbfgs_step` checks the indices it holds).
         unsafe {
-            let cfg = config(cfg)?;
-            super::out_ok(state)?;
-            super::out_ok(request)?;
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            super::out_ok(request, "request")?;
             if work_len < lbfgs_work_len(len, &cfg) {
-                return Err(Status::InvalidLength);
+                let why = c"is shorter than optkern_lbfgs_work_len(len, cfg)";
+                return Err(
+                    Fail::new(Status::InvalidLength, "work_len", why).value(work_len as f64)
+                );
             }
             let r = [
-                super::Raw::new(params as *const T, len, true)?,
-                super::Raw::new(grads, len, false)?,
-                super::Raw::new(work as *const T, work_len, true)?,
-                super::Raw::new(state as *const LbfgsState, 1, true)?,
-                super::Raw::new(request as *const LbfgsRequest, 1, true)?,
+                super::Raw::new(params as *const T, len, true, "params")?,
+                super::Raw::new(grads, len, false, "grads")?,
+                super::Raw::new(work as *const T, work_len, true, "work")?,
+                super::Raw::new(state as *const LbfgsState, 1, true, "state")?,
+                super::Raw::new(request as *const LbfgsRequest, 1, true, "request")?,
             ];
             super::no_overlap(&r)?;
             let mut st = core::ptr::read(state);
@@ -842,9 +890,10 @@ pub unsafe extern "C" fn optkern_lbfgs_step(
     state: *mut LbfgsState,
     cfg: *const LbfgsConfig,
     request: *mut LbfgsRequest,
+    error: *mut ErrorInfo,
 ) -> Status {
     // SAFETY: the caller's pointers, checked by `lbfgs_c`.
-    unsafe { lbfgs_c(params, len, loss, grads, work, work_len, state, cfg, request) }
+    unsafe { lbfgs_c(params, len, loss, grads, work, work_len, state, cfg, request, error) }
 }
 
 /// [`optkern_lbfgs_step`] in `double` (`work` in doubles).
@@ -859,7 +908,8 @@ pub unsafe extern "C" fn optkern_lbfgs_step_f64(
     state: *mut LbfgsState,
     cfg: *const LbfgsConfig,
     request: *mut LbfgsRequest,
+    error: *mut ErrorInfo,
 ) -> Status {
     // SAFETY: the caller's pointers, checked by `lbfgs_c`.
-    unsafe { lbfgs_c(params, len, loss, grads, work, work_len, state, cfg, request) }
+    unsafe { lbfgs_c(params, len, loss, grads, work, work_len, state, cfg, request, error) }
 }

@@ -2,7 +2,7 @@
 //! non-finite check, unscaling and the loss scale, accumulation, cross-entropy, and the
 //! learning-rate schedules.
 
-use super::{Raw, Status, buffers, ffi, out, out_ok, slice, slice_mut};
+use super::{ErrorInfo, Fail, Raw, Status, buffers, ffi, out, out_ok, slice, slice_mut};
 use crate::train::grad::{Clip, clip_value_with, scale_with, total_norm};
 use crate::train::schedule::*;
 use crate::{LossScale, NormType, Width, validate};
@@ -18,15 +18,15 @@ unsafe fn check_list(
     lens: *const usize,
     count: usize,
     written: bool,
-) -> Result<(), Status> {
-    let p = Raw::new(ptrs, count, false)?;
-    let l = Raw::new(lens, count, false)?;
+) -> Result<(), Fail> {
+    let p = Raw::new(ptrs, count, false, "ptrs")?;
+    let l = Raw::new(lens, count, false, "lens")?;
     // SAFETY: both arrays were checked for NULL, alignment and size.
     let (ptrs, lens) = unsafe { (slice::<*const f32>(p), slice::<usize>(l)) };
     for i in 0..count {
-        let a = Raw::new(ptrs[i], lens[i], written)?;
+        let a = Raw::new(ptrs[i], lens[i], written, "ptrs")?;
         for j in 0..i {
-            super::no_overlap(&[a, Raw::new(ptrs[j], lens[j], written)?])?;
+            super::no_overlap(&[a, Raw::new(ptrs[j], lens[j], written, "ptrs")?])?;
         }
     }
     Ok(())
@@ -38,21 +38,32 @@ unsafe fn check_list(
 /// The list passed [`check_list`].
 unsafe fn item<'a>(ptrs: *const *const f32, lens: *const usize, i: usize) -> &'a [f32] {
     // SAFETY: checked by `check_list`.
-    unsafe { slice(Raw::new(*ptrs.add(i), *lens.add(i), false).unwrap_or_else(|_| unreachable!())) }
+    unsafe {
+        slice(
+            Raw::new(*ptrs.add(i), *lens.add(i), false, "grads").unwrap_or_else(|_| unreachable!()),
+        )
+    }
 }
 
-fn norm_type(kind: u32, p: f64) -> Result<NormType, Status> {
+fn norm_type(kind: u32, p: f64) -> Result<NormType, Fail> {
     let norm = match kind {
         0 => NormType::L2,
         1 => NormType::L1,
         2 => NormType::Inf,
         3 => NormType::P(p),
-        _ => return Err(S::InvalidHyperparameter),
+        _ => {
+            return Err(super::bad_enum(
+                S::InvalidHyperparameter,
+                "norm_kind",
+                kind,
+                c"is not 0 (L2), 1 (L1), 2 (inf) or 3 (p)",
+            ));
+        }
     };
     if let NormType::P(p) = norm {
-        validate::finite("norm_type", p)?;
+        validate::finite("p", p)?;
         if p <= 0.0 {
-            return Err(S::InvalidHyperparameter);
+            return Err(Fail::new(S::InvalidHyperparameter, "p", c"is not positive").value(p));
         }
     }
     Ok(norm)
@@ -68,15 +79,16 @@ pub unsafe extern "C" fn optkern_grad_norm(
     norm_kind: u32,
     p: f64,
     total_norm_out: *mut f32,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         let norm = norm_type(norm_kind, p)?;
-        out_ok(total_norm_out)?;
+        out_ok(total_norm_out, "total_norm_out")?;
         // SAFETY: the list is checked before any read; the out-pointer was checked.
         unsafe {
             check_list(grads, lens, count, false)?;
             let total = total_norm((0..count).map(|i| item(grads, lens, i)), norm);
-            out(total_norm_out, total as f32)
+            out(total_norm_out, "total_norm_out", total as f32)
         }
     })
 }
@@ -95,15 +107,21 @@ pub unsafe extern "C" fn optkern_clip_grad_norm(
     rewrite: u32,
     total_norm_out: *mut f32,
     coef_out: *mut f32,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         let norm = norm_type(norm_kind, p)?;
         let max_norm = validate::non_negative("max_norm", max_norm)?;
         if rewrite > 1 {
-            return Err(S::InvalidHyperparameter);
+            return Err(super::bad_enum(
+                S::InvalidHyperparameter,
+                "rewrite",
+                rewrite,
+                c"is not 0 or 1",
+            ));
         }
-        out_ok(total_norm_out)?;
-        out_ok(coef_out)?;
+        out_ok(total_norm_out, "total_norm_out")?;
+        out_ok(coef_out, "coef_out")?;
         let grads = grads as *const *const f32;
         // SAFETY: the list is checked (including overlaps, since it may be written) first.
         unsafe {
@@ -114,12 +132,12 @@ pub unsafe extern "C" fn optkern_clip_grad_norm(
             );
             if rewrite == 1 {
                 for i in 0..count {
-                    let r = Raw::new(*grads.add(i), *lens.add(i), true)?;
+                    let r = Raw::new(*grads.add(i), *lens.add(i), true, "grads")?;
                     scale_with(Width::NATIVE, slice_mut(r), clip.coef);
                 }
             }
-            out(total_norm_out, clip.total_norm)?;
-            out(coef_out, clip.coef)
+            out(total_norm_out, "total_norm_out", clip.total_norm)?;
+            out(coef_out, "coef_out", clip.coef)
         }
     })
 }
@@ -131,8 +149,9 @@ pub unsafe extern "C" fn optkern_clip_grad_value(
     lens: *const usize,
     count: usize,
     clip_value: f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         let v = validate::non_negative("clip_value", clip_value)? as f32;
         let grads = grads as *const *const f32;
         // SAFETY: as in `optkern_clip_grad_norm`.
@@ -141,7 +160,7 @@ pub unsafe extern "C" fn optkern_clip_grad_value(
             for i in 0..count {
                 clip_value_with(
                     Width::NATIVE,
-                    slice_mut(Raw::new(*grads.add(i), *lens.add(i), true)?),
+                    slice_mut(Raw::new(*grads.add(i), *lens.add(i), true, "grads")?),
                     v,
                 );
             }
@@ -157,14 +176,15 @@ pub unsafe extern "C" fn optkern_all_finite(
     lens: *const usize,
     count: usize,
     all_finite_out: *mut u32,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
-        out_ok(all_finite_out)?;
+    ffi(error, "", || {
+        out_ok(all_finite_out, "all_finite_out")?;
         // SAFETY: as in `optkern_grad_norm`.
         unsafe {
             check_list(grads, lens, count, false)?;
             let ok = (0..count).all(|i| item(grads, lens, i).iter().all(|x| x.is_finite()));
-            out(all_finite_out, u32::from(ok))
+            out(all_finite_out, "all_finite_out", u32::from(ok))
         }
     })
 }
@@ -178,10 +198,11 @@ pub unsafe extern "C" fn optkern_unscale(
     count: usize,
     inv_scale: f32,
     found_inf_out: *mut u32,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         validate::non_negative("inv_scale", f64::from(inv_scale))?;
-        out_ok(found_inf_out)?;
+        out_ok(found_inf_out, "found_inf_out")?;
         let grads = grads as *const *const f32;
         // SAFETY: as in `optkern_clip_grad_norm`.
         unsafe {
@@ -190,11 +211,11 @@ pub unsafe extern "C" fn optkern_unscale(
             for i in 0..count {
                 scale_with(
                     Width::NATIVE,
-                    slice_mut(Raw::new(*grads.add(i), *lens.add(i), true)?),
+                    slice_mut(Raw::new(*grads.add(i), *lens.add(i), true, "grads")?),
                     inv_scale,
                 );
             }
-            out(found_inf_out, u32::from(found))
+            out(found_inf_out, "found_inf_out", u32::from(found))
         }
     })
 }
@@ -210,11 +231,17 @@ pub extern "C" fn optkern_loss_scale_default() -> LossScale {
 pub unsafe extern "C" fn optkern_loss_scale_update(
     scale: *mut LossScale,
     found_inf: u32,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
-        out_ok(scale)?;
+    ffi(error, "", || {
+        out_ok(scale, "scale")?;
         if found_inf > 1 {
-            return Err(S::InvalidHyperparameter);
+            return Err(super::bad_enum(
+                S::InvalidHyperparameter,
+                "found_inf",
+                found_inf,
+                c"is not 0 or 1",
+            ));
         }
         // SAFETY: checked non-null and aligned; a plain struct of f32/u32.
         unsafe {
@@ -233,8 +260,9 @@ pub unsafe extern "C" fn optkern_accumulate(
     grads: *const f32,
     len: usize,
     weight: f32,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         // SAFETY: buffers checked before use.
         unsafe {
             let b = buffers!(len; out acc, in grads);
@@ -260,22 +288,30 @@ pub unsafe extern "C" fn optkern_cross_entropy(
     losses: *mut f32,
     grad: *mut f32,
     loss_out: *mut f32,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         let reduction = match reduction {
             0 => crate::Reduction::Mean,
             1 => crate::Reduction::Sum,
             2 => crate::Reduction::None,
-            _ => return Err(S::InvalidHyperparameter),
+            _ => {
+                return Err(super::bad_enum(
+                    S::InvalidHyperparameter,
+                    "reduction",
+                    reduction,
+                    c"is not 0 (mean), 1 (sum) or 2 (none)",
+                ));
+            }
         };
-        out_ok(loss_out)?;
+        out_ok(loss_out, "loss_out")?;
         let n = batch.checked_mul(classes).ok_or(S::InvalidLength)?;
         let r = [
-            Raw::new(logits, n, false)?,
-            Raw::new(targets, batch, false)?,
-            Raw::optional(weight, classes, false)?,
-            Raw::optional(losses as *const f32, batch, true)?,
-            Raw::optional(grad as *const f32, n, true)?,
+            Raw::new(logits, n, false, "logits")?,
+            Raw::new(targets, batch, false, "targets")?,
+            Raw::optional(weight, classes, false, "weight")?,
+            Raw::optional(losses as *const f32, batch, true, "losses")?,
+            Raw::optional(grad as *const f32, n, true, "grad")?,
         ];
         super::no_overlap(&r)?;
         // SAFETY: every buffer checked above (overlaps are checked on bytes, whatever the type).
@@ -294,7 +330,7 @@ pub unsafe extern "C" fn optkern_cross_entropy(
                 slice_mut(r[3]),
                 slice_mut(r[4]),
             )?;
-            out(loss_out, loss)
+            out(loss_out, "loss_out", loss)
         }
     })
 }
@@ -307,15 +343,17 @@ pub unsafe extern "C" fn optkern_correct_predictions(
     batch: usize,
     classes: usize,
     correct_out: *mut usize,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
-        out_ok(correct_out)?;
+    ffi(error, "", || {
+        out_ok(correct_out, "correct_out")?;
         let n = batch.checked_mul(classes).ok_or(S::InvalidLength)?;
-        let (l, t) = (Raw::new(logits, n, false)?, Raw::new(targets, batch, false)?);
+        let (l, t) =
+            (Raw::new(logits, n, false, "logits")?, Raw::new(targets, batch, false, "targets")?);
         // SAFETY: both checked; nothing is written but the out value.
         unsafe {
             let c = crate::correct_predictions(slice(l), slice(t), classes)?;
-            out(correct_out, c)
+            out(correct_out, "correct_out", c)
         }
     })
 }
@@ -323,22 +361,23 @@ pub unsafe extern "C" fn optkern_correct_predictions(
 /// Evaluates a schedule built by `make` at `step` into `*lr_out` (and `*momentum_out`, which may
 /// be NULL, for the schedules that cycle momentum).
 fn schedule<S2: Schedule>(
+    error: *mut ErrorInfo,
     make: impl FnOnce() -> Result<S2, crate::Error>,
     step: u64,
     lr_out: *mut f64,
     momentum_out: *mut f64,
 ) -> Status {
-    ffi(|| {
-        out_ok(lr_out)?;
+    ffi(error, "", || {
+        out_ok(lr_out, "lr_out")?;
         if !momentum_out.is_null() {
-            out_ok(momentum_out)?;
+            out_ok(momentum_out, "momentum_out")?;
         }
         let s = make()?;
         // SAFETY: out-pointers checked above.
         unsafe {
-            out(lr_out, s.lr(step))?;
+            out(lr_out, "lr_out", s.lr(step))?;
             if !momentum_out.is_null() {
-                out(momentum_out, s.momentum(step).unwrap_or(f64::NAN))?;
+                out(momentum_out, "momentum_out", s.momentum(step).unwrap_or(f64::NAN))?;
             }
         }
         Ok(())
@@ -353,8 +392,10 @@ pub unsafe extern "C" fn optkern_lr_constant_factor(
     total_iters: u64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     schedule(
+        error,
         || ConstantFactor::new(base_lr, factor, total_iters),
         step,
         lr_out,
@@ -370,8 +411,15 @@ pub unsafe extern "C" fn optkern_lr_step_decay(
     gamma: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    schedule(|| StepDecay::new(base_lr, step_size, gamma), step, lr_out, core::ptr::null_mut())
+    schedule(
+        error,
+        || StepDecay::new(base_lr, step_size, gamma),
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
 }
 
 /// `MultiStepLR` with `count` ascending milestones.
@@ -383,16 +431,18 @@ pub unsafe extern "C" fn optkern_lr_multistep(
     gamma: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    match Raw::new(milestones, count, false) {
+    match Raw::new(milestones, count, false, "milestones") {
         // SAFETY: checked.
         Ok(r) => schedule(
+            error,
             || MultiStep::new(base_lr, unsafe { slice(r) }, gamma),
             step,
             lr_out,
             core::ptr::null_mut(),
         ),
-        Err(s) => s,
+        Err(fail) => ffi(error, "", || Err(fail)),
     }
 }
 
@@ -403,8 +453,9 @@ pub unsafe extern "C" fn optkern_lr_exponential(
     gamma: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    schedule(|| Exponential::new(base_lr, gamma), step, lr_out, core::ptr::null_mut())
+    schedule(error, || Exponential::new(base_lr, gamma), step, lr_out, core::ptr::null_mut())
 }
 
 /// Inverse-time decay: `lr = base/(1 + decay·step)`.
@@ -414,8 +465,9 @@ pub unsafe extern "C" fn optkern_lr_inverse_time(
     decay: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    schedule(|| InverseTime::new(base_lr, decay), step, lr_out, core::ptr::null_mut())
+    schedule(error, || InverseTime::new(base_lr, decay), step, lr_out, core::ptr::null_mut())
 }
 
 /// `CosineAnnealingLR`.
@@ -426,8 +478,9 @@ pub unsafe extern "C" fn optkern_lr_cosine(
     eta_min: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    schedule(|| Cosine::new(base_lr, t_max, eta_min), step, lr_out, core::ptr::null_mut())
+    schedule(error, || Cosine::new(base_lr, t_max, eta_min), step, lr_out, core::ptr::null_mut())
 }
 
 /// `CosineAnnealingWarmRestarts`.
@@ -439,8 +492,10 @@ pub unsafe extern "C" fn optkern_lr_cosine_warm_restarts(
     eta_min: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     schedule(
+        error,
         || CosineWarmRestarts::new(base_lr, t_0, t_mult, eta_min),
         step,
         lr_out,
@@ -457,8 +512,10 @@ pub unsafe extern "C" fn optkern_lr_linear(
     total_iters: u64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     schedule(
+        error,
         || Linear::new(base_lr, start_factor, end_factor, total_iters),
         step,
         lr_out,
@@ -474,8 +531,15 @@ pub unsafe extern "C" fn optkern_lr_polynomial(
     power: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    schedule(|| Polynomial::new(base_lr, total_iters, power), step, lr_out, core::ptr::null_mut())
+    schedule(
+        error,
+        || Polynomial::new(base_lr, total_iters, power),
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
 }
 
 /// `OneCycleLR` (`anneal` 0 = cos, 1 = linear; `three_phase` 0 or 1); writes lr and momentum.
@@ -493,6 +557,7 @@ pub unsafe extern "C" fn optkern_lr_one_cycle(
     step: u64,
     lr_out: *mut f64,
     momentum_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     let anneal = match anneal {
         0 => Anneal::Cos,
@@ -503,6 +568,7 @@ pub unsafe extern "C" fn optkern_lr_one_cycle(
         return S::InvalidHyperparameter;
     }
     schedule(
+        error,
         || {
             OneCycle::new(
                 max_lr,
@@ -537,6 +603,7 @@ pub unsafe extern "C" fn optkern_lr_cyclic(
     step: u64,
     lr_out: *mut f64,
     momentum_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     let mode = match mode {
         0 => CyclicMode::Triangular,
@@ -545,6 +612,7 @@ pub unsafe extern "C" fn optkern_lr_cyclic(
         _ => return S::InvalidHyperparameter,
     };
     schedule(
+        error,
         || {
             Cyclic::new(
                 base_lr,
@@ -573,16 +641,17 @@ pub unsafe extern "C" fn optkern_lr_warmup_cosine(
     eta_min: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "", || {
         let warm = Linear::new(base_lr, start_factor, 1.0, warmup.max(1))?;
         let cos = Cosine::new(base_lr, total.saturating_sub(warmup).max(1), eta_min)?;
         let parts: [&dyn Schedule; 2] = [&warm, &cos];
         let milestones = [warmup];
         let s = Sequential::new(&parts, &milestones)?;
-        out_ok(lr_out)?;
+        out_ok(lr_out, "lr_out")?;
         // SAFETY: checked.
-        unsafe { out(lr_out, s.lr(step)) }
+        unsafe { out(lr_out, "lr_out", s.lr(step)) }
     })
 }
 
@@ -596,8 +665,10 @@ pub unsafe extern "C" fn optkern_lr_warmup_stable_decay(
     final_factor: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     schedule(
+        error,
         || WarmupStableDecay::new(base_lr, warmup, stable, decay, final_factor),
         step,
         lr_out,
@@ -606,11 +677,16 @@ pub unsafe extern "C" fn optkern_lr_warmup_stable_decay(
 }
 
 /// `anneal` 0 = cos, 1 = linear.
-fn anneal_of(anneal: u32) -> Result<Anneal, Status> {
+fn anneal_of(anneal: u32) -> Result<Anneal, Fail> {
     match anneal {
         0 => Ok(Anneal::Cos),
         1 => Ok(Anneal::Linear),
-        _ => Err(S::InvalidHyperparameter),
+        _ => Err(super::bad_enum(
+            S::InvalidHyperparameter,
+            "anneal",
+            anneal,
+            c"is not 0 (cos) or 1 (linear)",
+        )),
     }
 }
 
@@ -625,10 +701,17 @@ pub unsafe extern "C" fn optkern_lr_lambda(
     ctx: *mut core::ffi::c_void,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     let Some(f) = f else { return S::NullPointer };
     // SAFETY: the caller guarantees `f` may be called with `ctx`.
-    schedule(|| Lambda::new(base_lr, |t| unsafe { f(ctx, t) }), step, lr_out, core::ptr::null_mut())
+    schedule(
+        error,
+        || Lambda::new(base_lr, |t| unsafe { f(ctx, t) }),
+        step,
+        lr_out,
+        core::ptr::null_mut(),
+    )
 }
 
 /// `MultiplicativeLR`: `lr = base·Π_{t=1..step} f(ctx, t)` (O(step): in a loop, multiply the
@@ -640,10 +723,12 @@ pub unsafe extern "C" fn optkern_lr_multiplicative(
     ctx: *mut core::ffi::c_void,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     let Some(f) = f else { return S::NullPointer };
     // SAFETY: as in `optkern_lr_lambda`.
     schedule(
+        error,
         || Multiplicative::new(base_lr, |t| unsafe { f(ctx, t) }),
         step,
         lr_out,
@@ -661,12 +746,14 @@ pub unsafe extern "C" fn optkern_lr_swa(
     anneal: u32,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     let anneal = match anneal_of(anneal) {
         Ok(a) => a,
-        Err(s) => return s,
+        Err(fail) => return ffi(error, "", || Err(fail)),
     };
     schedule(
+        error,
         || SwaLr::new(base_lr, swa_lr, anneal_epochs, anneal),
         step,
         lr_out,
@@ -685,9 +772,11 @@ pub unsafe extern "C" fn optkern_lr_exponential_decay(
     end_value: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     let end = (!end_value.is_nan()).then_some(end_value);
     schedule(
+        error,
         || {
             ExponentialDecay::new(
                 init_value,
@@ -714,8 +803,10 @@ pub unsafe extern "C" fn optkern_lr_polynomial_decay(
     transition_begin: u64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     schedule(
+        error,
         || PolynomialDecay::new(init_value, end_value, power, transition_steps, transition_begin),
         step,
         lr_out,
@@ -732,16 +823,21 @@ pub unsafe extern "C" fn optkern_lr_piecewise_constant(
     count: usize,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    match (Raw::new(boundaries, count, false), Raw::new(scales, count, false)) {
+    match (
+        Raw::new(boundaries, count, false, "boundaries"),
+        Raw::new(scales, count, false, "scales"),
+    ) {
         // SAFETY: both checked.
         (Ok(b), Ok(s)) => schedule(
+            error,
             || PiecewiseConstant::new(init_value, unsafe { slice(b) }, unsafe { slice(s) }),
             step,
             lr_out,
             core::ptr::null_mut(),
         ),
-        (Err(e), _) | (_, Err(e)) => e,
+        (Err(fail), _) | (_, Err(fail)) => ffi(error, "", || Err(fail)),
     }
 }
 
@@ -755,14 +851,19 @@ pub unsafe extern "C" fn optkern_lr_piecewise_interpolate(
     count: usize,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     let anneal = match anneal_of(anneal) {
         Ok(a) => a,
-        Err(s) => return s,
+        Err(fail) => return ffi(error, "", || Err(fail)),
     };
-    match (Raw::new(boundaries, count, false), Raw::new(scales, count, false)) {
+    match (
+        Raw::new(boundaries, count, false, "boundaries"),
+        Raw::new(scales, count, false, "scales"),
+    ) {
         // SAFETY: both checked.
         (Ok(b), Ok(s)) => schedule(
+            error,
             || {
                 PiecewiseInterpolate::new(anneal, init_value, unsafe { slice(b) }, unsafe {
                     slice(s)
@@ -772,7 +873,7 @@ pub unsafe extern "C" fn optkern_lr_piecewise_interpolate(
             lr_out,
             core::ptr::null_mut(),
         ),
-        (Err(e), _) | (_, Err(e)) => e,
+        (Err(fail), _) | (_, Err(fail)) => ffi(error, "", || Err(fail)),
     }
 }
 
@@ -789,12 +890,14 @@ pub unsafe extern "C" fn optkern_lr_optax_onecycle(
     final_div_factor: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     let anneal = match anneal_of(anneal) {
         Ok(a) => a,
-        Err(s) => return s,
+        Err(fail) => return ffi(error, "", || Err(fail)),
     };
     schedule(
+        error,
         || {
             OptaxOneCycle::new(
                 anneal,
@@ -821,8 +924,10 @@ pub unsafe extern "C" fn optkern_lr_cosine_decay(
     exponent: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     schedule(
+        error,
         || CosineDecay::new(init_value, decay_steps, alpha, exponent),
         step,
         lr_out,
@@ -863,8 +968,8 @@ impl WarmupCosineArgs {
 }
 
 impl super::CConfig for WarmupCosineArgs {
-    unsafe fn raw_valid(_: *const Self) -> bool {
-        true // only numbers: every bit pattern is a value (the constructor checks them)
+    unsafe fn invalid_field(_: *const Self) -> Option<&'static str> {
+        None // only numbers: every bit pattern is a value (the constructor checks them)
     }
 }
 
@@ -874,13 +979,14 @@ pub unsafe extern "C" fn optkern_lr_warmup_cosine_decay(
     args: *const WarmupCosineArgs,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     // SAFETY: `config` checks NULL and alignment; the caller guarantees it is readable.
-    let a = match unsafe { super::config(args) } {
+    let a = match unsafe { super::config(args, "args") } {
         Ok(a) => a,
-        Err(s) => return s,
+        Err(fail) => return ffi(error, "", || Err(fail)),
     };
-    schedule(|| a.build(), step, lr_out, core::ptr::null_mut())
+    schedule(error, || a.build(), step, lr_out, core::ptr::null_mut())
 }
 
 /// `optax.sgdr_schedule`: `count` ≥ 1 warmup-cosine cycles back to back.
@@ -890,16 +996,17 @@ pub unsafe extern "C" fn optkern_lr_sgdr(
     count: usize,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    let cycles: &[WarmupCosineArgs] = match Raw::new(cycles, count, false) {
+    let cycles: &[WarmupCosineArgs] = match Raw::new(cycles, count, false, "cycles") {
         // SAFETY: checked.
         Ok(r) => unsafe { slice(r) },
-        Err(s) => return s,
+        Err(fail) => return ffi(error, "", || Err(fail)),
     };
-    ffi(|| {
-        out_ok(lr_out)?;
+    ffi(error, "", || {
+        out_ok(lr_out, "lr_out")?;
         if cycles.is_empty() {
-            return Err(S::InvalidLength);
+            return Err(Fail::new(S::InvalidLength, "count", c"is 0 (at least one cycle)"));
         }
         // Every cycle is checked; the one `step` falls in is evaluated (as `Sgdr`).
         let (mut start, mut lr) = (0u64, 0.0);
@@ -914,7 +1021,7 @@ pub unsafe extern "C" fn optkern_lr_sgdr(
             start = end;
         }
         // SAFETY: checked above.
-        unsafe { out(lr_out, lr) }
+        unsafe { out(lr_out, "lr_out", lr) }
     })
 }
 
@@ -931,9 +1038,11 @@ pub unsafe extern "C" fn optkern_lr_warmup_exponential_decay(
     end_value: f64,
     step: u64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
     let end = (!end_value.is_nan()).then_some(end_value);
     schedule(
+        error,
         || {
             WarmupExponentialDecay::new(
                 init_value,
@@ -955,9 +1064,9 @@ pub unsafe extern "C" fn optkern_lr_warmup_exponential_decay(
 super::c_config!(PlateauConfig, bools: [], enums: [mode < 2, threshold_mode < 2]);
 
 impl super::CConfig for ReduceOnPlateau {
-    unsafe fn raw_valid(p: *const Self) -> bool {
+    unsafe fn invalid_field(p: *const Self) -> Option<&'static str> {
         // SAFETY: the caller guarantees `p` is valid; `cfg` is its first field.
-        unsafe { PlateauConfig::raw_valid(core::ptr::addr_of!((*p).cfg)) }
+        unsafe { PlateauConfig::invalid_field(core::ptr::addr_of!((*p).cfg)) }
     }
 }
 
@@ -973,13 +1082,14 @@ pub unsafe extern "C" fn optkern_plateau_init(
     lr: f64,
     cfg: *const PlateauConfig,
     state: *mut ReduceOnPlateau,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
+    ffi(error, "cfg", || {
         // SAFETY: the config is checked by `config`, the out-pointer by `out`.
         unsafe {
-            let cfg = super::config(cfg)?;
-            out_ok(state)?;
-            out(state, ReduceOnPlateau::new(lr, &cfg)?)
+            let cfg = super::config(cfg, "cfg")?;
+            out_ok(state, "state")?;
+            out(state, "state", ReduceOnPlateau::new(lr, &cfg)?)
         }
     })
 }
@@ -991,15 +1101,16 @@ pub unsafe extern "C" fn optkern_plateau_step(
     state: *mut ReduceOnPlateau,
     metric: f64,
     lr_out: *mut f64,
+    error: *mut ErrorInfo,
 ) -> Status {
-    ffi(|| {
-        out_ok(lr_out)?;
+    ffi(error, "", || {
+        out_ok(lr_out, "lr_out")?;
         // SAFETY: checked for NULL and alignment (a state from `optkern_plateau_init`).
         unsafe {
-            let mut s = super::config(state.cast_const())?;
+            let mut s = super::config(state.cast_const(), "state")?;
             let lr = s.step(metric);
-            out(state, s)?;
-            out(lr_out, lr)
+            out(state, "state", s)?;
+            out(lr_out, "lr_out", lr)
         }
     })
 }

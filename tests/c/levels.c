@@ -28,7 +28,7 @@ int main(int argc, char **argv) {
         c.lr = 0.01;
         c.numerics = profile == 0 ? OPTKERN_NUMERICS_TORCH : OPTKERN_NUMERICS_PORTABLE;
         for (uint32_t step = 1; step <= 20; step++) {
-            if (optkern_adam_step(p, g, m, v, NULL, N, step, &c) != OPTKERN_STATUS_OK) return 1;
+            if (optkern_adam_step(p, g, m, v, NULL, N, step, &c, NULL) != OPTKERN_STATUS_OK) return 1;
         }
         printf("%s", profile == 0 ? "torch" : "portable");
         for (int i = 0; i < N; i++) {

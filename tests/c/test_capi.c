@@ -38,6 +38,16 @@ static void inputs(float *p, float *g, int step) {
     }
 }
 
+/* The error record of a failed call must name `argument`, `field` and `other` ("" for none). */
+static void expect_record(const char *what, const optkern_error *e, optkern_status want, const char *argument,
+                          const char *field, const char *other) {
+    CHECK(e->status == want, "%s: record status %d, want %d", what, (int)e->status, (int)want);
+    CHECK(strcmp(e->argument, argument) == 0 && strcmp(e->field, field) == 0 && strcmp(e->other, other) == 0,
+          "%s: record names '%s' '%s' '%s', want '%s' '%s' '%s'", what, e->argument, e->field, e->other, argument,
+          field, other);
+    CHECK(e->reason != NULL && strlen(e->reason) > 0, "%s: record without a reason", what);
+}
+
 /* Adam in mixed formats for 3 steps, as examples/capi_expected.rs runs it: bf16 gradients, an
  * f32 master with a bf16 copy, a q8 first moment (signed map, nearest), a bf16 second moment
  * rounded stochastically (seed 5, counter = step). Writes the row `name` asks for. */
@@ -48,7 +58,7 @@ static void adam_mixed_row(const char *name, uint32_t row[N]) {
     inputs(p, g, 0);
     for (int step = 1; step <= 3; step++) {
         inputs((float[N]){0}, g, step);
-        CHECK(optkern_f32_to_bf16(g, g16, N, 0, NULL) == OPTKERN_STATUS_OK, "f32_to_bf16");
+        CHECK(optkern_f32_to_bf16(g, g16, N, 0, NULL, NULL) == OPTKERN_STATUS_OK, "f32_to_bf16");
         optkern_placement at = {0, 5, (uint64_t)step};
         optkern_adam_config c = optkern_adam_config_default();
         c.lr = 0.01;
@@ -59,7 +69,7 @@ static void adam_mixed_row(const char *name, uint32_t row[N]) {
         optkern_buffer bm = {.format = OPTKERN_FORMAT_Q8, .data = codes, .absmax = absmax};
         optkern_buffer bv = {.format = OPTKERN_FORMAT_BF16, .data = v, .rounding = 1};
         optkern_buffer none = {.format = OPTKERN_FORMAT_UNUSED};
-        optkern_status s = optkern_adam_step_mixed(&bp, &bg, &bm, &bv, &none, N, (uint32_t)step, &c, &at);
+        optkern_status s = optkern_adam_step_mixed(&bp, &bg, &bm, &bv, &none, N, (uint32_t)step, &c, &at, NULL);
         CHECK(s == OPTKERN_STATUS_OK, "adam_step_mixed step %d: %s", step, optkern_status_str(s));
     }
     for (int i = 0; i < N; i++) {
@@ -83,15 +93,23 @@ static void check_mixed_statuses(void) {
     optkern_buffer bm = {.format = OPTKERN_FORMAT_Q8, .data = codes, .absmax = absmax};
     optkern_buffer bv = {.format = 9, .data = p0};
     optkern_buffer none = {.format = OPTKERN_FORMAT_UNUSED};
-    optkern_status s = optkern_adam_step_mixed(&bp, &bg, &bm, &bv, &none, N, 1, &c, NULL);
+    optkern_error e;
+    optkern_status s = optkern_adam_step_mixed(&bp, &bg, &bm, &bv, &none, N, 1, &c, NULL, &e);
     CHECK(s == OPTKERN_STATUS_INVALID_FORMAT, "format 9: %s", optkern_status_str(s));
+    expect_record("format 9", &e, OPTKERN_STATUS_INVALID_FORMAT, "exp_avg_sq", "format", "");
+    CHECK(e.value == 9.0, "format 9: record value %g", e.value);
     optkern_buffer bq = {.format = OPTKERN_FORMAT_Q8, .data = codes, .absmax = absmax};
-    s = optkern_adam_step_mixed(&bp, &bq, &bm, &bm, &none, N, 1, &c, NULL);
+    s = optkern_adam_step_mixed(&bp, &bq, &bm, &bm, &none, N, 1, &c, NULL, &e);
     CHECK(s == OPTKERN_STATUS_INVALID_FORMAT, "q8 gradients: %s", optkern_status_str(s));
+    expect_record("q8 gradients", &e, OPTKERN_STATUS_INVALID_FORMAT, "grads", "format", "");
+    optkern_buffer no_absmax = {.format = OPTKERN_FORMAT_Q8, .data = codes};
+    optkern_buffer bv0 = optkern_buffer_f32(p0);
+    s = optkern_adam_step_mixed(&bp, &bg, &no_absmax, &bv0, &none, N, 1, &c, NULL, &e);
+    expect_record("q8 state without absmax", &e, OPTKERN_STATUS_NULL_POINTER, "exp_avg", "absmax", "");
     float v[N] = {0};
     optkern_buffer bv32 = optkern_buffer_f32(v);
     optkern_placement at = {3, 0, 0};
-    s = optkern_adam_step_mixed(&bp, &bg, &bm, &bv32, &none, N, 1, &c, &at);
+    s = optkern_adam_step_mixed(&bp, &bg, &bm, &bv32, &none, N, 1, &c, &at, NULL);
     CHECK(s == OPTKERN_STATUS_BLOCK_MISALIGNED, "q8 at offset 3: %s", optkern_status_str(s));
     CHECK(memcmp(p, p0, sizeof p) == 0, "params changed on a mixed-format error");
 }
@@ -126,43 +144,43 @@ static void check_against_rust(const char *expected_path) {
                 optkern_adam_config c = optkern_adam_config_default();
                 c.lr = 0.01;
                 c.numerics = name[5] == 't' ? OPTKERN_NUMERICS_TORCH : OPTKERN_NUMERICS_PORTABLE;
-                s = optkern_adam_step(p, g, m, v, NULL, N, (uint32_t)step, &c);
+                s = optkern_adam_step(p, g, m, v, NULL, N, (uint32_t)step, &c, NULL);
             } else if (strcmp(name, "sgd_momentum") == 0) {
                 optkern_sgd_config c = optkern_sgd_config_default();
                 c.lr = 0.1;
                 c.momentum = 0.9;
-                s = optkern_sgd_step(p, g, b, N, (uint32_t)step, &c);
+                s = optkern_sgd_step(p, g, b, N, (uint32_t)step, &c, NULL);
             } else if (strcmp(name, "lion") == 0) {
                 optkern_lion_config c = optkern_lion_config_default();
                 c.lr = 0.01;
-                s = optkern_lion_step(p, g, m, N, &c);
+                s = optkern_lion_step(p, g, m, N, &c, NULL);
             } else if (strcmp(name, "swa_lerp") == 0) {
                 optkern_swa_config c = optkern_swa_config_default();
                 c.form = OPTKERN_SWA_FORM_LERP;
-                s = optkern_swa_update(p, g, N, (uint64_t)(step - 1), &c);
+                s = optkern_swa_update(p, g, N, (uint64_t)(step - 1), &c, NULL);
             } else if (strcmp(name, "ema_warmup") == 0) {
                 optkern_ema_config c = optkern_ema_config_default();
                 c.decay = 0.9;
                 c.warmup = true;
-                s = optkern_ema_update(p, g, N, (uint32_t)step, &c);
+                s = optkern_ema_update(p, g, N, (uint32_t)step, &c, NULL);
             } else if (strcmp(name, "muon") == 0) {
                 optkern_muon_config c = optkern_muon_config_default();
                 c.lr = 0.02;
                 float scratch[512];
                 CHECK(optkern_muon_scratch_len(N, 1) <= 512, "muon scratch %zu", optkern_muon_scratch_len(N, 1));
-                s = optkern_muon_step(p, g, b, N, 1, scratch, optkern_muon_scratch_len(N, 1), &c);
+                s = optkern_muon_step(p, g, b, N, 1, scratch, optkern_muon_scratch_len(N, 1), &c, NULL);
             } else if (strcmp(name, "sparse_adam") == 0) {
                 optkern_sparse_adam_config c = optkern_sparse_adam_config_default();
                 c.lr = 0.01;
                 size_t idx[5] = {3, 1, 3, 30, 36}, scratch[5];
                 CHECK(optkern_sparse_adam_scratch_len(5) == 5, "sparse_adam scratch length");
-                s = optkern_sparse_adam_step(p, m, v, N, 1, idx, g, 5, scratch, 5, (uint32_t)step, &c);
+                s = optkern_sparse_adam_step(p, m, v, N, 1, idx, g, 5, scratch, 5, (uint32_t)step, &c, NULL);
                 size_t bad[1] = {N};
                 float p0[N];
                 memcpy(p0, p, sizeof p0);
-                optkern_status e = optkern_sparse_adam_step(p, m, v, N, 1, bad, g, 1, scratch, 5, 1, &c);
+                optkern_status e = optkern_sparse_adam_step(p, m, v, N, 1, bad, g, 1, scratch, 5, 1, &c, NULL);
                 CHECK(e == OPTKERN_STATUS_INDEX_OUT_OF_RANGE, "sparse_adam index N: %s", optkern_status_str(e));
-                e = optkern_sparse_adam_step(p, m, v, N, 1, idx, g, 5, scratch, 4, 1, &c);
+                e = optkern_sparse_adam_step(p, m, v, N, 1, idx, g, 5, scratch, 4, 1, &c, NULL);
                 CHECK(e == OPTKERN_STATUS_INVALID_LENGTH, "sparse_adam short scratch: %s", optkern_status_str(e));
                 CHECK(memcmp(p0, p, sizeof p0) == 0, "sparse_adam: params changed on an error");
             } else {
@@ -195,16 +213,22 @@ static double ctx_value(void *ctx, uint64_t step) {
 /* The buffers every error check snapshots (whatever pointers the call is given). */
 static float P[N], G[N], M[N], V[N];
 
-/* Runs an Adam call that must fail with `want`, and checks no buffer changed. */
+/* Runs an Adam call that must fail with `want`, naming `argument`.`field` (and `other` for an
+ * overlap) in its error record, and checks no buffer changed. */
 static void expect_adam_error(const char *what, float *p, const float *g, float *m, float *v, float *vmax,
-                              size_t len, uint32_t step, const optkern_adam_config *c, optkern_status want) {
+                              size_t len, uint32_t step, const optkern_adam_config *c, optkern_status want,
+                              const char *argument, const char *field, const char *other) {
     float p0[N], g0[N], m0[N], v0[N];
     memcpy(p0, P, sizeof p0);
     memcpy(g0, G, sizeof g0);
     memcpy(m0, M, sizeof m0);
     memcpy(v0, V, sizeof v0);
-    optkern_status s = optkern_adam_step(p, g, m, v, vmax, len, step, c);
+    optkern_error e;
+    memset(&e, 0xAB, sizeof e);
+    optkern_status s = optkern_adam_step(p, g, m, v, vmax, len, step, c, &e);
     CHECK(s == want, "%s: got %d (%s), want %d", what, (int)s, optkern_status_str(s), (int)want);
+    expect_record(what, &e, want, argument, field, other);
+    printf("  %s -> %s: %s%s%s %s\n", what, optkern_status_str(s), e.argument, e.field[0] ? "." : "", e.field, e.reason);
     CHECK(memcmp(p0, P, sizeof p0) == 0 && memcmp(g0, G, sizeof g0) == 0 && memcmp(m0, M, sizeof m0) == 0 &&
               memcmp(v0, V, sizeof v0) == 0,
           "%s: a buffer changed on error", what);
@@ -215,105 +239,128 @@ static void check_statuses(void) {
     inputs(p, g, 1);
     for (int i = 0; i < N; i++) m[i] = v[i] = 0.5f;
     optkern_adam_config c = optkern_adam_config_default();
-    expect_adam_error("NULL params", NULL, g, m, v, NULL, N, 1, &c, OPTKERN_STATUS_NULL_POINTER);
-    expect_adam_error("NULL config", p, g, m, v, NULL, N, 1, NULL, OPTKERN_STATUS_NULL_POINTER);
+    expect_adam_error("NULL params", NULL, g, m, v, NULL, N, 1, &c, OPTKERN_STATUS_NULL_POINTER, "params", "", "");
+    expect_adam_error("NULL config", p, g, m, v, NULL, N, 1, NULL, OPTKERN_STATUS_NULL_POINTER, "cfg", "", "");
     expect_adam_error("amsgrad without max_exp_avg_sq", p, g, m, v, NULL, N, 1,
                       &(optkern_adam_config){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .amsgrad = true, .grad_scale = 1.0f},
-                      OPTKERN_STATUS_NULL_POINTER);
-    expect_adam_error("misaligned params", (float *)((char *)p + 1), g, m, v, NULL, 4, 1, &c, OPTKERN_STATUS_MISALIGNED);
-    expect_adam_error("params overlap exp_avg", p, g, p, v, NULL, N, 1, &c, OPTKERN_STATUS_OVERLAP);
-    expect_adam_error("grads overlap exp_avg_sq", p, g, m, (float *)g, NULL, N, 1, &c, OPTKERN_STATUS_OVERLAP);
-    expect_adam_error("length overflows", p, g, m, v, NULL, SIZE_MAX / 2, 1, &c, OPTKERN_STATUS_INVALID_LENGTH);
+                      OPTKERN_STATUS_NULL_POINTER, "max_exp_avg_sq", "", "");
+    expect_adam_error("misaligned params", (float *)((char *)p + 1), g, m, v, NULL, 4, 1, &c, OPTKERN_STATUS_MISALIGNED, "params", "", "");
+    expect_adam_error("params overlap exp_avg", p, g, p, v, NULL, N, 1, &c, OPTKERN_STATUS_OVERLAP, "params", "", "exp_avg");
+    expect_adam_error("grads overlap exp_avg_sq", p, g, m, (float *)g, NULL, N, 1, &c, OPTKERN_STATUS_OVERLAP, "exp_avg_sq", "", "grads");
+    expect_adam_error("length overflows", p, g, m, v, NULL, SIZE_MAX / 2, 1, &c, OPTKERN_STATUS_INVALID_LENGTH, "len", "", "params");
     optkern_adam_config bad = c;
     bad.lr = NAN;
-    expect_adam_error("NaN lr", p, g, m, v, NULL, N, 1, &bad, OPTKERN_STATUS_INVALID_HYPERPARAMETER);
+    expect_adam_error("NaN lr", p, g, m, v, NULL, N, 1, &bad, OPTKERN_STATUS_INVALID_HYPERPARAMETER, "cfg", "lr", "");
     bad = c;
     bad.beta2 = 1.0;
-    expect_adam_error("beta2 = 1", p, g, m, v, NULL, N, 1, &bad, OPTKERN_STATUS_INVALID_HYPERPARAMETER);
+    expect_adam_error("beta2 = 1", p, g, m, v, NULL, N, 1, &bad, OPTKERN_STATUS_INVALID_HYPERPARAMETER, "cfg", "beta2", "");
     bad = c;
     memset(&bad.amsgrad, 2, 1); /* a bool that is neither 0 nor 1 */
-    expect_adam_error("bool = 2", p, g, m, v, NULL, N, 1, &bad, OPTKERN_STATUS_INVALID_HYPERPARAMETER);
+    expect_adam_error("bool = 2", p, g, m, v, NULL, N, 1, &bad, OPTKERN_STATUS_INVALID_HYPERPARAMETER, "cfg", "amsgrad", "");
     bad = c;
     bad.numerics = (optkern_numerics)7;
-    expect_adam_error("numerics = 7", p, g, m, v, NULL, N, 1, &bad, OPTKERN_STATUS_INVALID_HYPERPARAMETER);
-    expect_adam_error("step 0", p, g, m, v, NULL, N, 0, &c, OPTKERN_STATUS_INVALID_STEP);
+    expect_adam_error("numerics = 7", p, g, m, v, NULL, N, 1, &bad, OPTKERN_STATUS_INVALID_HYPERPARAMETER, "cfg", "numerics", "");
+    expect_adam_error("step 0", p, g, m, v, NULL, N, 0, &c, OPTKERN_STATUS_INVALID_STEP, "step", "", "");
     /* (NULL, 0) is an empty buffer: valid. */
-    CHECK(optkern_adam_step(NULL, NULL, NULL, NULL, NULL, 0, 1, &c) == OPTKERN_STATUS_OK, "empty call");
+    CHECK(optkern_adam_step(NULL, NULL, NULL, NULL, NULL, 0, 1, &c, NULL) == OPTKERN_STATUS_OK, "empty call");
     /* Every status has a description. */
-    for (unsigned s = 0; s <= (unsigned)OPTKERN_STATUS_INDEX_OUT_OF_RANGE; s++) {
+    for (unsigned s = 0; s <= (unsigned)OPTKERN_STATUS_UNSUPPORTED_LEVEL; s++) {
         CHECK(optkern_status_str(s) != NULL && strlen(optkern_status_str(s)) > 0, "status %u string", s);
     }
     /* Utilities: norms over a list, clipping coefficient, schedules, cross-entropy. */
     const float *list[2] = {g, g + 10};
     size_t lens[2] = {10, N - 10};
     float total = 0, coef = 0;
-    CHECK(optkern_grad_norm(list, lens, 2, 0, 0.0, &total) == OPTKERN_STATUS_OK, "grad_norm");
+    CHECK(optkern_grad_norm(list, lens, 2, 0, 0.0, &total, NULL) == OPTKERN_STATUS_OK, "grad_norm");
     float *wlist[2] = {m, m + 5};
     size_t wl[2] = {10, 10};
-    CHECK(optkern_clip_grad_norm(wlist, wl, 2, 1.0, 0, 0.0, 1, &total, &coef) == OPTKERN_STATUS_OVERLAP,
+    CHECK(optkern_clip_grad_norm(wlist, wl, 2, 1.0, 0, 0.0, 1, &total, &coef, NULL) == OPTKERN_STATUS_OVERLAP,
           "overlapping gradient list");
     double lr = 0;
-    CHECK(optkern_lr_cosine(0.1, 100, 0.0, 50, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.05) < 1e-12, "cosine lr %g", lr);
-    CHECK(optkern_lr_cosine(0.1, 0, 0.0, 50, &lr) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "cosine T_max = 0");
+    CHECK(optkern_lr_cosine(0.1, 100, 0.0, 50, &lr, NULL) == OPTKERN_STATUS_OK && fabs(lr - 0.05) < 1e-12, "cosine lr %g", lr);
+    CHECK(optkern_lr_cosine(0.1, 0, 0.0, 50, &lr, NULL) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "cosine T_max = 0");
+    /* Error records of calls without a config: the rejected argument itself is named. */
+    optkern_error e;
+    optkern_lr_cosine(0.1, 0, 0.0, 50, &lr, &e);
+    expect_record("cosine t_max = 0", &e, OPTKERN_STATUS_INVALID_HYPERPARAMETER, "t_max", "", "");
+    optkern_lr_cosine(NAN, 10, 0.0, 5, &lr, &e);
+    expect_record("cosine base_lr = NaN", &e, OPTKERN_STATUS_INVALID_HYPERPARAMETER, "base_lr", "", "");
+    CHECK(optkern_grad_norm(list, lens, 2, 9, 0.0, &total, &e) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "norm kind 9");
+    expect_record("norm kind 9", &e, OPTKERN_STATUS_INVALID_HYPERPARAMETER, "norm_kind", "", "");
+    CHECK(e.value == 9.0, "norm kind 9: record value %g", e.value);
+    optkern_grad_norm(list, lens, 2, 0, 0.0, NULL, &e);
+    expect_record("NULL total_norm_out", &e, OPTKERN_STATUS_NULL_POINTER, "total_norm_out", "", "");
+    /* Success leaves the record untouched; a misaligned record is not written. */
+    memset(&e, 0x5A, sizeof e);
+    optkern_error before = e;
+    CHECK(optkern_lr_cosine(0.1, 100, 0.0, 50, &lr, &e) == OPTKERN_STATUS_OK && memcmp(&e, &before, sizeof e) == 0,
+          "record written on success");
+    unsigned char raw[sizeof(optkern_error) + 1];
+    memset(raw, 0x5A, sizeof raw);
+    CHECK(optkern_lr_cosine(0.1, 0, 0.0, 50, &lr, (optkern_error *)(raw + 1)) == OPTKERN_STATUS_INVALID_HYPERPARAMETER,
+          "misaligned record");
+    int untouched = 1;
+    for (size_t i = 0; i < sizeof raw; i++) untouched &= raw[i] == 0x5A;
+    CHECK(untouched, "a misaligned record was written");
     /* LambdaLR / MultiplicativeLR through a C function: 0.5^3 and 0.5·0.5·0.5. */
     double half = 0.5;
-    CHECK(optkern_lr_lambda(0.1, pow_of_ctx, &half, 3, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.0125) < 1e-15,
+    CHECK(optkern_lr_lambda(0.1, pow_of_ctx, &half, 3, &lr, NULL) == OPTKERN_STATUS_OK && fabs(lr - 0.0125) < 1e-15,
           "lambda lr %g", lr);
-    CHECK(optkern_lr_multiplicative(0.1, ctx_value, &half, 3, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.0125) < 1e-15,
+    CHECK(optkern_lr_multiplicative(0.1, ctx_value, &half, 3, &lr, NULL) == OPTKERN_STATUS_OK && fabs(lr - 0.0125) < 1e-15,
           "multiplicative lr %g", lr);
-    CHECK(optkern_lr_lambda(0.1, NULL, NULL, 3, &lr) == OPTKERN_STATUS_NULL_POINTER, "lambda NULL");
-    CHECK(optkern_lr_exponential_decay(0.1, 10, 0.5, 0, false, NAN, 20, &lr) == OPTKERN_STATUS_OK &&
+    CHECK(optkern_lr_lambda(0.1, NULL, NULL, 3, &lr, NULL) == OPTKERN_STATUS_NULL_POINTER, "lambda NULL");
+    CHECK(optkern_lr_exponential_decay(0.1, 10, 0.5, 0, false, NAN, 20, &lr, NULL) == OPTKERN_STATUS_OK &&
               fabs(lr - 0.025) < 1e-15,
           "exponential_decay %g", lr);
     optkern_warmup_cosine_args cycles[2] = {{0.0, 0.1, 0, 10, 0.0, 1.0}, {0.0, 0.1, 0, 10, 0.0, 1.0}};
-    CHECK(optkern_lr_sgdr(cycles, 2, 5, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.05) < 1e-15, "sgdr at 5: %g", lr);
-    CHECK(optkern_lr_sgdr(cycles, 2, 10, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.1) < 1e-15, "sgdr at 10: %g", lr);
-    CHECK(optkern_lr_sgdr(cycles, 0, 10, &lr) == OPTKERN_STATUS_INVALID_LENGTH, "sgdr without cycles");
+    CHECK(optkern_lr_sgdr(cycles, 2, 5, &lr, NULL) == OPTKERN_STATUS_OK && fabs(lr - 0.05) < 1e-15, "sgdr at 5: %g", lr);
+    CHECK(optkern_lr_sgdr(cycles, 2, 10, &lr, NULL) == OPTKERN_STATUS_OK && fabs(lr - 0.1) < 1e-15, "sgdr at 10: %g", lr);
+    CHECK(optkern_lr_sgdr(cycles, 0, 10, &lr, NULL) == OPTKERN_STATUS_INVALID_LENGTH, "sgdr without cycles");
     /* ReduceLROnPlateau, patience 0: a tie is not an improvement, so the second step reduces. */
     optkern_plateau_config pc = optkern_plateau_config_default();
     pc.patience = 0;
     optkern_plateau plateau;
-    CHECK(optkern_plateau_init(1.0, &pc, &plateau) == OPTKERN_STATUS_OK, "plateau init");
-    CHECK(optkern_plateau_step(&plateau, 1.0, &lr) == OPTKERN_STATUS_OK && lr == 1.0, "plateau step 1: %g", lr);
-    CHECK(optkern_plateau_step(&plateau, 1.0, &lr) == OPTKERN_STATUS_OK && fabs(lr - 0.1) < 1e-15,
+    CHECK(optkern_plateau_init(1.0, &pc, &plateau, NULL) == OPTKERN_STATUS_OK, "plateau init");
+    CHECK(optkern_plateau_step(&plateau, 1.0, &lr, NULL) == OPTKERN_STATUS_OK && lr == 1.0, "plateau step 1: %g", lr);
+    CHECK(optkern_plateau_step(&plateau, 1.0, &lr, NULL) == OPTKERN_STATUS_OK && fabs(lr - 0.1) < 1e-15,
           "plateau step 2: %g", lr);
     pc.factor = 1.0;
-    CHECK(optkern_plateau_init(1.0, &pc, &plateau) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "plateau factor 1");
+    CHECK(optkern_plateau_init(1.0, &pc, &plateau, NULL) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "plateau factor 1");
     float logits[6] = {1, 2, 3, 3, 2, 1};
     int64_t targets[2] = {2, 0};
     float loss = 0, grad[6];
-    CHECK(optkern_cross_entropy(logits, targets, 2, 3, 0, 0.0, -100, NULL, NULL, grad, &loss) == OPTKERN_STATUS_OK &&
+    CHECK(optkern_cross_entropy(logits, targets, 2, 3, 0, 0.0, -100, NULL, NULL, grad, &loss, NULL) == OPTKERN_STATUS_OK &&
               fabsf(loss - 0.40760596f) < 1e-6f,
           "cross entropy %f", loss);
     int64_t bad_targets[2] = {3, 0};
-    CHECK(optkern_cross_entropy(logits, bad_targets, 2, 3, 0, 0.0, -100, NULL, NULL, grad, &loss) ==
+    CHECK(optkern_cross_entropy(logits, bad_targets, 2, 3, 0, 0.0, -100, NULL, NULL, grad, &loss, NULL) ==
               OPTKERN_STATUS_INVALID_HYPERPARAMETER,
           "target out of range");
     /* The generator lives in caller memory. */
     CHECK(sizeof(optkern_rng) == OPTKERN_RNG_SIZE && offsetof(struct { char c; optkern_rng r; }, r) == OPTKERN_RNG_ALIGN, "rng size");
     optkern_rng rng;
-    CHECK(optkern_rng_seed(&rng, 42) == OPTKERN_STATUS_OK, "seed");
+    CHECK(optkern_rng_seed(&rng, 42, NULL) == OPTKERN_STATUS_OK, "seed");
     float w[64 * 32];
     size_t shape[2] = {64, 32};
-    CHECK(optkern_init_xavier(w, shape, 2, 1.0, 0, &rng) == OPTKERN_STATUS_OK, "xavier");
+    CHECK(optkern_init_xavier(w, shape, 2, 1.0, 0, &rng, NULL) == OPTKERN_STATUS_OK, "xavier");
     float bound = sqrtf(6.0f / 96.0f);
     int inside = 1;
     for (int i = 0; i < 64 * 32; i++) inside &= fabsf(w[i]) <= bound;
     CHECK(inside, "xavier bound");
-    CHECK(optkern_init_xavier(w, shape, 1, 1.0, 0, &rng) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "1-D xavier");
+    CHECK(optkern_init_xavier(w, shape, 1, 1.0, 0, &rng, NULL) == OPTKERN_STATUS_INVALID_HYPERPARAMETER, "1-D xavier");
     /* GEMM: [1 2 3; 4 5 6]·[1 0; 0 1; 1 1] = [4 5; 10 11], then β = 1 adds it again. */
     float ga[6] = {1, 2, 3, 4, 5, 6}, gb[6] = {1, 0, 0, 1, 1, 1}, gc[4] = {0}, gs[4096];
     optkern_gemm_config gcfg = optkern_gemm_config_default();
     CHECK(optkern_gemm_scratch_len(2, 2, 3) <= 4096, "gemm scratch");
-    CHECK(optkern_gemm(gc, 2, ga, 3, gb, 2, 2, 2, 3, &gcfg, gs, 4096) == OPTKERN_STATUS_OK && gc[0] == 4 && gc[1] == 5 &&
+    CHECK(optkern_gemm(gc, 2, ga, 3, gb, 2, 2, 2, 3, &gcfg, gs, 4096, NULL) == OPTKERN_STATUS_OK && gc[0] == 4 && gc[1] == 5 &&
               gc[2] == 10 && gc[3] == 11,
           "gemm %g %g %g %g", gc[0], gc[1], gc[2], gc[3]);
     gcfg.beta = 1;
     gcfg.trans_b = true; /* gb read as 2 × 3: [1 0 0; 1 1 1]ᵀ */
-    CHECK(optkern_gemm(gc, 2, ga, 3, gb, 3, 2, 2, 3, &gcfg, gs, 4096) == OPTKERN_STATUS_OK && gc[0] == 5 && gc[1] == 11 &&
+    CHECK(optkern_gemm(gc, 2, ga, 3, gb, 3, 2, 2, 3, &gcfg, gs, 4096, NULL) == OPTKERN_STATUS_OK && gc[0] == 5 && gc[1] == 11 &&
               gc[2] == 14 && gc[3] == 26,
           "gemm trans_b, beta 1: %g %g %g %g", gc[0], gc[1], gc[2], gc[3]);
-    CHECK(optkern_gemm(gc, 2, ga, 3, gb, 3, 2, 2, 3, &gcfg, gs, 1) == OPTKERN_STATUS_INVALID_LENGTH && gc[0] == 5,
+    CHECK(optkern_gemm(gc, 2, ga, 3, gb, 3, 2, 2, 3, &gcfg, gs, 1, NULL) == OPTKERN_STATUS_INVALID_LENGTH && gc[0] == 5,
           "gemm short scratch");
     /* L-BFGS by reverse communication on f(x) = sum (i+1)(x_i - i)^2 / 2, in double and float,
      * with the strong Wolfe search: the minimiser x_i = i. */
@@ -337,7 +384,7 @@ static void check_statuses(void) {
                 f += gd[i] * (xd[i] - i) / 2;
             }
             evals++;
-            CHECK(optkern_lbfgs_step_f64(xd, LN, f, gd, wd, wl, &st, &lc, &rq) == OPTKERN_STATUS_OK, "lbfgs f64");
+            CHECK(optkern_lbfgs_step_f64(xd, LN, f, gd, wd, wl, &st, &lc, &rq, NULL) == OPTKERN_STATUS_OK, "lbfgs f64");
         } while (rq == OPTKERN_LBFGS_REQUEST_EVALUATE && evals < 100);
         double err = 0;
         for (int i = 0; i < LN; i++) err = fmax(err, fabs(xd[i] - i));
@@ -352,7 +399,7 @@ static void check_statuses(void) {
                 f += gf[i] * (xf[i] - i) / 2;
             }
             evals++;
-            CHECK(optkern_lbfgs_step(xf, LN, f, gf, wf, wl, &st, &lc, &rq) == OPTKERN_STATUS_OK, "lbfgs f32");
+            CHECK(optkern_lbfgs_step(xf, LN, f, gf, wf, wl, &st, &lc, &rq, NULL) == OPTKERN_STATUS_OK, "lbfgs f32");
         } while (rq == OPTKERN_LBFGS_REQUEST_EVALUATE && evals < 100);
         err = 0;
         for (int i = 0; i < LN; i++) err = fmax(err, fabs(xf[i] - i));
@@ -360,24 +407,24 @@ static void check_statuses(void) {
         /* Refusals change nothing: a short work buffer, no request pointer, a damaged state. */
         optkern_lbfgs_state before = st;
         float x0 = xf[0];
-        CHECK(optkern_lbfgs_step(xf, LN, 0, gf, wf, wl - 1, &st, &lc, &rq) == OPTKERN_STATUS_INVALID_LENGTH &&
+        CHECK(optkern_lbfgs_step(xf, LN, 0, gf, wf, wl - 1, &st, &lc, &rq, NULL) == OPTKERN_STATUS_INVALID_LENGTH &&
                   xf[0] == x0 && st.func_evals == before.func_evals && st.n_iter == before.n_iter && st.t == before.t,
               "lbfgs short work");
-        CHECK(optkern_lbfgs_step(xf, LN, 0, gf, wf, wl, &st, &lc, NULL) == OPTKERN_STATUS_NULL_POINTER, "lbfgs NULL");
+        CHECK(optkern_lbfgs_step(xf, LN, 0, gf, wf, wl, &st, &lc, NULL, NULL) == OPTKERN_STATUS_NULL_POINTER, "lbfgs NULL");
         st.phase = 7;
-        CHECK(optkern_lbfgs_step(xf, LN, 0, gf, wf, wl, &st, &lc, &rq) == OPTKERN_STATUS_INVALID_HYPERPARAMETER &&
+        CHECK(optkern_lbfgs_step(xf, LN, 0, gf, wf, wl, &st, &lc, &rq, NULL) == OPTKERN_STATUS_INVALID_HYPERPARAMETER &&
                   xf[0] == x0,
               "lbfgs damaged state");
     }
     /* JAX conventions: fans of a (in, out) matrix, and a delta-orthogonal 3x3x4x8 kernel. */
     double fan_in = 0, fan_out = 0;
-    CHECK(optkern_jax_fans(shape, 2, -2, -1, &fan_in, &fan_out) == OPTKERN_STATUS_OK && fan_in == 64 && fan_out == 32,
+    CHECK(optkern_jax_fans(shape, 2, -2, -1, &fan_in, &fan_out, NULL) == OPTKERN_STATUS_OK && fan_in == 64 && fan_out == 32,
           "jax fans %g %g", fan_in, fan_out);
     size_t kshape[4] = {3, 3, 4, 8};
     double scratch[128];
     size_t need = optkern_delta_orthogonal_scratch_len(kshape, 4);
     CHECK(need > 0 && need <= 128, "delta scratch %zu", need);
-    CHECK(optkern_init_delta_orthogonal(w, kshape, 4, 2.0, scratch, need, &rng) == OPTKERN_STATUS_OK, "delta");
+    CHECK(optkern_init_delta_orthogonal(w, kshape, 4, 2.0, scratch, need, &rng, NULL) == OPTKERN_STATUS_OK, "delta");
     int zeros = 1;
     for (int i = 0; i < 3 * 3 * 4 * 8; i++) zeros &= (i >= 4 * 32 && i < 5 * 32) || w[i] == 0.0f;
     CHECK(zeros, "delta_orthogonal: zero outside the centre");
@@ -390,7 +437,7 @@ static void check_statuses(void) {
         }
     CHECK(worst < 1e-5, "delta_orthogonal rows orthonormal (x scale 2): %g", worst);
     size_t wide[4] = {3, 3, 8, 4};
-    CHECK(optkern_init_delta_orthogonal(w, wide, 4, 1.0, scratch, 128, &rng) == OPTKERN_STATUS_INVALID_HYPERPARAMETER,
+    CHECK(optkern_init_delta_orthogonal(w, wide, 4, 1.0, scratch, 128, &rng, NULL) == OPTKERN_STATUS_INVALID_HYPERPARAMETER,
           "delta_orthogonal with in > out");
 }
 

@@ -6,7 +6,7 @@
 int main(void) {
     float p[4] = {1, 1, 1, 1}, g[4] = {0.5f, 0.5f, 0.5f, 0.5f}, m[4] = {0}, v[4] = {0};
     optkern_adam_config c = optkern_adam_config_default();
-    optkern_status s = optkern_adam_step(p, g, m, v, NULL, 4, 1, &c);
+    optkern_status s = optkern_adam_step(p, g, m, v, NULL, 4, 1, &c, NULL);
     printf("optkern %s (%s): %s, p[0] = %.6f\n", optkern_version(), optkern_build_info(),
            optkern_status_str(s), (double)p[0]);
     return s == OPTKERN_STATUS_OK && p[0] < 1.0f ? 0 : 1;

@@ -51,14 +51,14 @@ static int adam_once(void) {
         m[i] = v[i] = 0.0f;
     }
     optkern_adam_config c = optkern_adam_config_default();
-    optkern_status s = optkern_adam_step(p, g, m, v, 0, 37, 1, &c);
+    optkern_status s = optkern_adam_step(p, g, m, v, 0, 37, 1, &c, NULL);
     if (s != OPTKERN_STATUS_OK) return (int)s;
     /* First Adam step with g = 0.5: p = 1 − lr·sign(g) = 0.999 (to f32 rounding). */
     for (int i = 0; i < 37; i++)
         if (!(p[i] > 0.99899f && p[i] < 0.99901f)) return 100 + i;
     /* A rejected call: NaN lr. */
     c.lr = 0.0 / 0.0;
-    if (optkern_adam_step(p, g, m, v, 0, 37, 2, &c) != OPTKERN_STATUS_INVALID_HYPERPARAMETER) return 99;
+    if (optkern_adam_step(p, g, m, v, 0, 37, 2, &c, NULL) != OPTKERN_STATUS_INVALID_HYPERPARAMETER) return 99;
     return 0;
 }
 
