@@ -14,8 +14,8 @@
 //! rounding), with the bytes of optimizer state per parameter.
 //! Deterministic for a given seed.
 
-#[path = "common/svg.rs"]
-mod svg;
+#[path = "common/plot.rs"]
+mod plot;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use optkern::train::schedule::{Cosine, Linear, Schedule, Sequential};
@@ -485,14 +485,14 @@ fn main() -> Result<(), Error> {
         println!("| {name} | {:.1} % | {loss:.4} | {bytes:.2} B |", 100.0 * acc);
     }
     std::fs::create_dir_all(&args.out).expect("output folder");
-    let loss_svg = svg::line_chart(
+    let loss_svg = plot::line_chart(
         "Training loss (softmax cross-entropy), UCI digits MLP",
         "epoch",
         "mean training loss (log scale)",
         &loss_curves,
         true,
     );
-    let norm_svg = svg::line_chart(
+    let norm_svg = plot::line_chart(
         "Gradient norm ‖∇J‖₂ over training (mean per epoch)",
         "epoch",
         "gradient norm (log scale)",

@@ -6,8 +6,8 @@
 //! `cargo run --release --example trajectories [-- --out target/demo]` writes
 //! `saddle.svg`, `valley.svg` and `rosenbrock.svg`.
 
-#[path = "common/svg.rs"]
-mod svg;
+#[path = "common/plot.rs"]
+mod plot;
 
 use optkern::*;
 
@@ -144,7 +144,7 @@ fn main() -> Result<(), Error> {
             );
             paths.push((format!("{opt} (η = {lr})"), p));
         }
-        let svg = svg::trajectories(title, &f, bounds, &paths);
+        let svg = plot::trajectories(title, &f, bounds, &paths);
         std::fs::write(format!("{out_dir}/{file}.svg"), svg).expect("write svg");
     }
     println!("figures: {out_dir}/saddle.svg, {out_dir}/valley.svg, {out_dir}/rosenbrock.svg");
