@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Mutation testing with cargo-mutants against the derived tests: every test target except
-# tests/portable_bits.rs (blessed snapshots, which a re-bless would accept) and the targets that
-# need other features (capi, parallel). Verdict by scripts/mutants-check.py against
+# tests/portable_bits.rs (blessed snapshots, which a re-bless would accept), tests/capi.rs (the
+# header's freshness) and tests/parallel.rs (feature rayon). Built with the `capi` feature, so
+# that mutants of src/capi/ are compiled and judged by tests/capi_errors.rs (the C tests in
+# tests/c/ are not run by cargo-mutants). Verdict by scripts/mutants-check.py against
 # .ci/mutants-exceptions.
 #
 #   bash scripts/mutants.sh diff [BASE]   the CI leg: only mutants in lines changed since BASE
@@ -15,7 +17,7 @@ if ! cargo mutants --version >/dev/null 2>&1; then
     cargo install cargo-mutants --locked --version 27.1.0
 fi
 tests=(--lib)
-for t in bit_model reference errors widths golden formats train init no_alloc stack coverage target_features; do
+for t in bit_model reference errors widths golden formats train init no_alloc stack coverage target_features capi_errors; do
     tests+=(--test "$t")
 done
 mode=${1:?diff or full}
@@ -37,7 +39,7 @@ diff)
     rm -rf "$out/src.orig" && cp -r src "$out/src.orig"
     status=0
     timeout --signal=INT "${OPTKERN_MUTANTS_MINUTES:-10}m" \
-        cargo mutants --in-diff "$out/changes.diff" --in-place --baseline skip --timeout 300 \
+        cargo mutants --in-diff "$out/changes.diff" --in-place --baseline skip --timeout 300 --features capi \
         --no-shuffle --output "$out" -- "${tests[@]}" || status=$?
     # 0 all caught, 2 missed (judged below), 3 timeouts (judged below), 124/130 the time box.
     if ! diff -r -q src "$out/src.orig" >/dev/null; then
@@ -54,7 +56,7 @@ full)
     mkdir -p "$out"
     files=()
     for f in "$@"; do files+=(-f "$f"); done
-    cargo mutants "${files[@]}" -j 1 --no-shuffle --output "$out" -- "${tests[@]}" || true
+    cargo mutants "${files[@]}" -j 1 --no-shuffle --features capi --output "$out" -- "${tests[@]}" || true
     python3 scripts/mutants-check.py "$out" --summary
     ;;
 *)

@@ -559,13 +559,14 @@ pub unsafe extern "C" fn optkern_lr_one_cycle(
     momentum_out: *mut f64,
     error: *mut ErrorInfo,
 ) -> Status {
-    let anneal = match anneal {
-        0 => Anneal::Cos,
-        1 => Anneal::Linear,
-        _ => return S::InvalidHyperparameter,
+    let anneal = match anneal_of(anneal) {
+        Ok(a) => a,
+        Err(fail) => return ffi(error, "", || Err(fail)),
     };
     if three_phase > 1 {
-        return S::InvalidHyperparameter;
+        let fail =
+            super::bad_enum(S::InvalidHyperparameter, "three_phase", three_phase, c"is not 0 or 1");
+        return ffi(error, "", || Err(fail));
     }
     schedule(
         error,
@@ -609,7 +610,12 @@ pub unsafe extern "C" fn optkern_lr_cyclic(
         0 => CyclicMode::Triangular,
         1 => CyclicMode::Triangular2,
         2 => CyclicMode::ExpRange(gamma),
-        _ => return S::InvalidHyperparameter,
+        _ => {
+            let why = c"is not 0 (triangular), 1 (triangular2) or 2 (exp_range)";
+            return ffi(error, "", || {
+                Err(super::bad_enum(S::InvalidHyperparameter, "mode", mode, why))
+            });
+        }
     };
     schedule(
         error,
@@ -703,7 +709,9 @@ pub unsafe extern "C" fn optkern_lr_lambda(
     lr_out: *mut f64,
     error: *mut ErrorInfo,
 ) -> Status {
-    let Some(f) = f else { return S::NullPointer };
+    let Some(f) = f else {
+        return ffi(error, "", || Err(Fail::new(S::NullPointer, "f", c"is NULL")));
+    };
     // SAFETY: the caller guarantees `f` may be called with `ctx`.
     schedule(
         error,
@@ -725,7 +733,9 @@ pub unsafe extern "C" fn optkern_lr_multiplicative(
     lr_out: *mut f64,
     error: *mut ErrorInfo,
 ) -> Status {
-    let Some(f) = f else { return S::NullPointer };
+    let Some(f) = f else {
+        return ffi(error, "", || Err(Fail::new(S::NullPointer, "f", c"is NULL")));
+    };
     // SAFETY: as in `optkern_lr_lambda`.
     schedule(
         error,

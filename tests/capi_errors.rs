@@ -1,0 +1,446 @@
+//! The C API's statuses and error records, called from Rust (so that `cargo mutants`, which runs
+//! Rust tests only, sees the C API's checks; `tests/c/test_capi.c` checks the same from C).
+//! Every record names the argument as the header does, the config field, the other buffer, a
+//! reason and the offending number; a success leaves the record untouched.
+#![cfg(feature = "capi")]
+#![allow(unsafe_code)]
+
+use core::ffi::{CStr, c_char};
+use core::ptr::{null, null_mut};
+use optkern::capi::format::{Buffer, optkern_adam_step_mixed, optkern_buffer_f32};
+use optkern::capi::init::{
+    optkern_init_kaiming, optkern_init_uniform, optkern_rng, optkern_rng_seed,
+};
+use optkern::capi::linalg::{optkern_gemm, optkern_gemm_scratch_len};
+use optkern::capi::optim::{optkern_adam_step, optkern_sgd_step};
+use optkern::capi::train::{optkern_grad_norm, optkern_lr_cosine, optkern_lr_cosine_decay};
+use optkern::capi::{ErrorInfo, Status};
+use optkern::{AdamConfig, GemmConfig, SgdConfig};
+
+fn text(a: &[c_char; 32]) -> String {
+    // SAFETY: the library NUL-terminates every name (31 bytes at most).
+    unsafe { CStr::from_ptr(a.as_ptr()) }.to_str().expect("ASCII").to_owned()
+}
+
+/// Runs `call` with a record full of 0x5A bytes; returns the status and the record.
+fn record(call: impl FnOnce(*mut ErrorInfo) -> Status) -> (Status, ErrorInfo) {
+    let mut e = core::mem::MaybeUninit::<ErrorInfo>::uninit();
+    // SAFETY: any bytes are a valid (if meaningless) record of integers, arrays and a pointer
+    // that is only read through `CStr` after the library wrote it.
+    let mut e = unsafe {
+        core::ptr::write_bytes(e.as_mut_ptr(), 0x5A, 1);
+        e.assume_init()
+    };
+    let s = call(&mut e);
+    (s, e)
+}
+
+/// The status and the record name `argument`, `field`, `other`, with a reason.
+#[track_caller]
+fn expect(
+    (s, e): (Status, ErrorInfo),
+    want: Status,
+    argument: &str,
+    field: &str,
+    other: &str,
+) -> ErrorInfo {
+    assert_eq!(s, want);
+    assert_eq!(e.status, want, "record status");
+    let names = (text(&e.argument), text(&e.field), text(&e.other));
+    assert_eq!(names, (argument.into(), field.into(), other.into()));
+    // SAFETY: a static NUL-terminated phrase.
+    let reason = unsafe { CStr::from_ptr(e.reason) }.to_str().unwrap();
+    assert!(!reason.is_empty());
+    e
+}
+
+const N: usize = 37;
+
+struct Adam {
+    p: Vec<f32>,
+    g: Vec<f32>,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+impl Adam {
+    fn new() -> Adam {
+        let p = (0..N).map(|i| i as f32 * 0.1 - 1.0).collect();
+        Adam { p, g: vec![0.25; N], m: vec![0.0; N], v: vec![0.0; N] }
+    }
+
+    fn step(&mut self, len: usize, step: u32, cfg: *const AdamConfig) -> (Status, ErrorInfo) {
+        let (p, g, m, v) =
+            (self.p.as_mut_ptr(), self.g.as_ptr(), self.m.as_mut_ptr(), self.v.as_mut_ptr());
+        // SAFETY: each buffer holds N elements; the calls below pass len ≤ N or expect a
+        // rejection before any access.
+        record(|e| unsafe { optkern_adam_step(p, g, m, v, null_mut(), len, step, cfg, e) })
+    }
+}
+
+#[test]
+fn adam_records_name_the_argument_and_field() {
+    let cfg = AdamConfig::default();
+    let mut a = Adam::new();
+    let before = a.p.clone();
+    expect(a.step(N, 1, null()), Status::NullPointer, "cfg", "", "");
+    let e = expect(a.step(N, 0, &cfg), Status::InvalidStep, "step", "", "");
+    assert_eq!(e.value, 0.0);
+    let bad = AdamConfig { lr: f64::NAN, ..cfg };
+    let e = expect(a.step(N, 1, &bad), Status::InvalidHyperparameter, "cfg", "lr", "");
+    assert!(e.value.is_nan());
+    let bad = AdamConfig { beta2: 1.5, ..cfg };
+    let e = expect(a.step(N, 1, &bad), Status::InvalidHyperparameter, "cfg", "beta2", "");
+    assert_eq!(e.value, 1.5);
+    let bad = AdamConfig { weight_decay: f64::INFINITY, ..cfg };
+    expect(a.step(N, 1, &bad), Status::InvalidHyperparameter, "cfg", "weight_decay", "");
+    // A bool that is neither 0 nor 1, an enum out of range: found by raw reads.
+    let mut raw = cfg;
+    // SAFETY: writes one byte into the `amsgrad` field's storage.
+    unsafe { core::ptr::addr_of_mut!(raw.amsgrad).cast::<u8>().write(2) };
+    expect(a.step(N, 1, &raw), Status::InvalidHyperparameter, "cfg", "amsgrad", "");
+    let mut raw = cfg;
+    // SAFETY: writes the `numerics` field's u32 storage.
+    unsafe { core::ptr::addr_of_mut!(raw.numerics).cast::<u32>().write(7) };
+    expect(a.step(N, 1, &raw), Status::InvalidHyperparameter, "cfg", "numerics", "");
+    let e = expect(a.step(usize::MAX / 2, 1, &cfg), Status::InvalidLength, "len", "", "params");
+    assert_eq!(e.value, (usize::MAX / 2) as f64);
+    assert_eq!(a.p, before, "a rejected call wrote the parameters");
+    // Success: the record is left as it was.
+    let (s, e) = a.step(N, 1, &cfg);
+    assert_eq!(s, Status::Ok);
+    assert!(e.argument.iter().all(|&c| c as u8 == 0x5A));
+}
+
+#[test]
+fn buffer_records_name_the_buffer_and_what_it_overlaps() {
+    let cfg = AdamConfig::default();
+    let (mut p, g, mut m) = (vec![1.0f32; 2 * N], vec![0.5f32; N], vec![0.0f32; N]);
+    let (pp, gp, mp) = (p.as_mut_ptr(), g.as_ptr(), m.as_mut_ptr());
+    // SAFETY: every pointer is valid for N elements (p for 2N).
+    unsafe {
+        let call = |params: *mut f32, grads: *const f32, v: *mut f32| {
+            record(|e| optkern_adam_step(params, grads, mp, v, null_mut(), N, 1, &cfg, e))
+        };
+        expect(call(null_mut(), gp, pp.add(N)), Status::NullPointer, "params", "", "");
+        expect(call(pp, null(), pp.add(N)), Status::NullPointer, "grads", "", "");
+        expect(call(pp, gp, null_mut()), Status::NullPointer, "exp_avg_sq", "", "");
+        let odd = pp.cast::<u8>().add(1).cast::<f32>();
+        expect(call(odd, gp, pp.add(N)), Status::Misaligned, "params", "", "");
+        // exp_avg_sq starts inside params: the written one is named, then the other.
+        expect(call(pp, gp, pp.add(N - 1)), Status::Overlap, "params", "", "exp_avg_sq");
+        // A read buffer overlapping a written one: the written one first.
+        expect(call(pp, pp.add(N - 1), pp.add(N)), Status::Overlap, "params", "", "grads");
+        // Adjacent buffers are fine.
+        assert_eq!(call(pp, gp, pp.add(N)).0, Status::Ok);
+        // An optional buffer the options need.
+        let ams = AdamConfig { amsgrad: true, ..cfg };
+        let (s, e) =
+            record(|e| optkern_adam_step(pp, gp, mp, pp.add(N), null_mut(), N, 1, &ams, e));
+        expect((s, e), Status::NullPointer, "max_exp_avg_sq", "", "");
+    }
+}
+
+#[test]
+fn records_of_calls_without_a_config_name_the_argument_itself() {
+    let mut lr = 0.0f64;
+    // SAFETY: `lr` is a valid out-pointer; the rest are numbers.
+    unsafe {
+        expect(
+            record(|e| optkern_lr_cosine(0.1, 0, 0.0, 5, &mut lr, e)),
+            Status::InvalidHyperparameter,
+            "t_max",
+            "",
+            "",
+        );
+        let e = expect(
+            record(|e| optkern_lr_cosine(f64::NAN, 10, 0.0, 5, &mut lr, e)),
+            Status::InvalidHyperparameter,
+            "base_lr",
+            "",
+            "",
+        );
+        assert!(e.value.is_nan());
+        expect(
+            record(|e| optkern_lr_cosine(0.1, 10, 0.0, 5, null_mut(), e)),
+            Status::NullPointer,
+            "lr_out",
+            "",
+            "",
+        );
+        let (s, _) = record(|e| optkern_lr_cosine(0.1, 10, 0.0, 5, &mut lr, e));
+        assert_eq!(s, Status::Ok);
+        assert!((lr - 0.05).abs() < 1e-12);
+        let (s, _) = record(|e| optkern_lr_cosine_decay(0.1, 10, 0.0, 1.0, 5, &mut lr, e));
+        assert_eq!(s, Status::Ok);
+        expect(
+            record(|e| optkern_lr_cosine_decay(0.1, 10, 0.0, f64::NAN, 5, &mut lr, e)),
+            Status::InvalidHyperparameter,
+            "exponent",
+            "",
+            "",
+        );
+    }
+}
+
+#[test]
+fn enum_arguments_report_their_value() {
+    let g = vec![0.5f32; 8];
+    let list = [g.as_ptr()];
+    let lens = [g.len()];
+    let mut total = 0.0f32;
+    // SAFETY: one valid buffer in the list, a valid out-pointer.
+    unsafe {
+        let e = expect(
+            record(|e| optkern_grad_norm(list.as_ptr(), lens.as_ptr(), 1, 9, 0.0, &mut total, e)),
+            Status::InvalidHyperparameter,
+            "norm_kind",
+            "",
+            "",
+        );
+        assert_eq!(e.value, 9.0);
+        let e = expect(
+            record(|e| optkern_grad_norm(list.as_ptr(), lens.as_ptr(), 1, 3, -1.0, &mut total, e)),
+            Status::InvalidHyperparameter,
+            "p",
+            "",
+            "",
+        );
+        assert_eq!(e.value, -1.0);
+        let (s, _) =
+            record(|e| optkern_grad_norm(list.as_ptr(), lens.as_ptr(), 1, 0, 0.0, &mut total, e));
+        assert_eq!(s, Status::Ok);
+        assert!((total - 0.5 * 8f32.sqrt()).abs() < 1e-6);
+        let mut rng = optkern_rng { state: [0; 4] };
+        assert_eq!(optkern_rng_seed(&mut rng, 1, null_mut()), Status::Ok);
+        let mut out = vec![0.0f32; 12];
+        let shape = [3usize, 4];
+        let kaiming = |mode, nl, normal, rng: &mut optkern_rng, out: &mut [f32]| {
+            record(|e| {
+                optkern_init_kaiming(
+                    out.as_mut_ptr(),
+                    shape.as_ptr(),
+                    2,
+                    mode,
+                    nl,
+                    0.0,
+                    normal,
+                    rng,
+                    e,
+                )
+            })
+        };
+        expect(kaiming(4, 4, 0, &mut rng, &mut out), Status::InvalidHyperparameter, "mode", "", "");
+        expect(
+            kaiming(0, 7, 0, &mut rng, &mut out),
+            Status::InvalidHyperparameter,
+            "nonlinearity_kind",
+            "",
+            "",
+        );
+        expect(
+            kaiming(0, 4, 2, &mut rng, &mut out),
+            Status::InvalidHyperparameter,
+            "normal",
+            "",
+            "",
+        );
+        assert_eq!(kaiming(0, 4, 1, &mut rng, &mut out).0, Status::Ok);
+        assert!(out.iter().any(|&x| x != 0.0));
+        expect(
+            record(|e| optkern_init_uniform(out.as_mut_ptr(), 12, 0.0, 1.0, null_mut(), e)),
+            Status::NullPointer,
+            "rng",
+            "",
+            "",
+        );
+    }
+}
+
+#[test]
+fn gemm_checks_the_stored_lengths_exactly() {
+    // C (2 × 3, ldc 3) and A (2 × 4, lda 4) side by side in one allocation: the exact stored
+    // lengths (rows − 1)·ld + cols do not overlap; anything longer would.
+    let (m, n, k) = (2, 3, 4);
+    let mut mem = vec![0.0f32; m * n + m * k];
+    let b = vec![1.0f32; k * n];
+    let cfg = GemmConfig::default();
+    let scratch = vec![0.0f32; optkern_gemm_scratch_len(m, n, k)];
+    let base = mem.as_mut_ptr();
+    for (i, x) in mem[m * n..].iter_mut().enumerate() {
+        *x = i as f32;
+    }
+    // SAFETY: C is mem[..6], A is mem[6..14], B and the scratch are their own vectors.
+    unsafe {
+        let (c, a) = (base, base.add(m * n).cast_const());
+        let call = |scratch_len: usize, ldc: usize| {
+            let sp = scratch.as_ptr().cast_mut();
+            record(|e| optkern_gemm(c, ldc, a, k, b.as_ptr(), n, m, n, k, &cfg, sp, scratch_len, e))
+        };
+        let (s, _) = call(scratch.len(), n);
+        assert_eq!(s, Status::Ok);
+        // Row i of C = the sum of row i of A (B is all ones).
+        assert_eq!(mem[..m * n], [6.0, 6.0, 6.0, 22.0, 22.0, 22.0]);
+        // ldc 4 makes C's stored length 7: it now reaches into A.
+        expect(call(scratch.len(), n + 1), Status::Overlap, "c", "", "a");
+        let e = expect(call(scratch.len() - 1, n), Status::InvalidLength, "scratch_len", "", "");
+        assert_eq!(e.value, (scratch.len() - 1) as f64);
+    }
+}
+
+#[test]
+fn mixed_format_records_name_the_descriptor_and_its_field() {
+    let cfg = AdamConfig::default();
+    let (mut p, mut g, mut v) = (vec![1.0f32; N], vec![0.5f32; N], vec![0.0f32; N]);
+    let mut codes = vec![0u8; N];
+    let bp = optkern_buffer_f32(p.as_mut_ptr());
+    let bg = optkern_buffer_f32(g.as_mut_ptr());
+    let bv = optkern_buffer_f32(v.as_mut_ptr());
+    let none = Buffer { format: 4, ..optkern_buffer_f32(null_mut()) };
+    let q8_no_absmax = Buffer { format: 3, data: codes.as_mut_ptr().cast(), ..none };
+    let format9 = Buffer { format: 9, ..bv };
+    let rounding2 = Buffer { rounding: 2, ..bv };
+    // SAFETY: every descriptor points to N elements or is rejected before any access.
+    unsafe {
+        let call = |m: &Buffer, v: &Buffer| {
+            record(|e| optkern_adam_step_mixed(&bp, &bg, m, v, &none, N, 1, &cfg, null(), e))
+        };
+        let e = expect(call(&format9, &bv), Status::InvalidFormat, "exp_avg", "format", "");
+        assert_eq!(e.value, 9.0);
+        expect(call(&bv, &rounding2), Status::InvalidFormat, "exp_avg_sq", "rounding", "");
+        expect(call(&q8_no_absmax, &bv), Status::NullPointer, "exp_avg", "absmax", "");
+        expect(call(&bp, &bv), Status::Overlap, "params", "", "exp_avg");
+        let (s, e) = record(|e| {
+            optkern_adam_step_mixed(&bp, null(), &bv, &bv, &none, N, 1, &cfg, null(), e)
+        });
+        expect((s, e), Status::NullPointer, "grads", "", "");
+    }
+    let _ = (&mut p, &mut g);
+}
+
+#[test]
+fn a_null_or_misaligned_record_is_not_written() {
+    let cfg = SgdConfig { lr: f64::NAN, ..SgdConfig::default() };
+    let mut p = vec![1.0f32; 4];
+    let g = vec![0.5f32; 4];
+    let mut raw = [0x5Au8; core::mem::size_of::<ErrorInfo>() + 8];
+    // SAFETY: valid buffers; the record pointers are NULL or point into `raw` (misaligned:
+    // the library must not write through it).
+    unsafe {
+        let s = optkern_sgd_step(p.as_mut_ptr(), g.as_ptr(), null_mut(), 4, 1, &cfg, null_mut());
+        assert_eq!(s, Status::InvalidHyperparameter);
+        let odd = raw.as_mut_ptr().add(1).cast::<ErrorInfo>();
+        let s = optkern_sgd_step(p.as_mut_ptr(), g.as_ptr(), null_mut(), 4, 1, &cfg, odd);
+        assert_eq!(s, Status::InvalidHyperparameter);
+    }
+    assert!(raw.iter().all(|&b| b == 0x5A), "a misaligned record was written");
+}
+
+#[test]
+fn every_enum_value_is_accepted_and_the_next_one_refused() {
+    use optkern::capi::init::{optkern_calculate_gain, optkern_init_variance_scaling};
+    use optkern::capi::train::optkern_lr_one_cycle;
+    use optkern::{Nonlinearity, calculate_gain};
+    let kinds = [
+        Nonlinearity::Linear,
+        Nonlinearity::Conv,
+        Nonlinearity::Sigmoid,
+        Nonlinearity::Tanh,
+        Nonlinearity::Relu,
+        Nonlinearity::LeakyRelu(0.2),
+        Nonlinearity::Selu,
+    ];
+    let mut rng = optkern_rng { state: [0; 4] };
+    let (mut out, shape) = (vec![0.0f32; 12], [3usize, 4]);
+    let mut lr = [0.0f64; 2];
+    // SAFETY: valid out-pointers, a 12-element output for a 3 × 4 shape.
+    unsafe {
+        for (k, kind) in kinds.into_iter().enumerate() {
+            let mut gain = 0.0;
+            assert_eq!(optkern_calculate_gain(k as u32, 0.2, &mut gain, null_mut()), Status::Ok);
+            assert_eq!(gain, calculate_gain(kind).unwrap(), "kind {k}");
+        }
+        let mut gain = 0.0;
+        expect(
+            record(|e| optkern_calculate_gain(7, 0.0, &mut gain, e)),
+            Status::InvalidHyperparameter,
+            "nonlinearity_kind",
+            "",
+            "",
+        );
+        assert_eq!(optkern_rng_seed(&mut rng, 3, null_mut()), Status::Ok);
+        let vs = |mode, dist, rng: &mut optkern_rng, out: &mut [f32]| {
+            record(|e| {
+                optkern_init_variance_scaling(
+                    out.as_mut_ptr(),
+                    shape.as_ptr(),
+                    2,
+                    1.0,
+                    mode,
+                    dist,
+                    rng,
+                    e,
+                )
+            })
+        };
+        let mut draws = Vec::new();
+        for mode in 0..4 {
+            for dist in 0..3 {
+                assert_eq!(
+                    vs(mode, dist, &mut rng, &mut out).0,
+                    Status::Ok,
+                    "mode {mode}, distribution {dist}"
+                );
+                draws.push(out.clone());
+            }
+        }
+        draws.dedup();
+        assert_eq!(draws.len(), 12, "every mode and distribution draws");
+        expect(vs(4, 0, &mut rng, &mut out), Status::InvalidHyperparameter, "mode", "", "");
+        expect(vs(0, 3, &mut rng, &mut out), Status::InvalidHyperparameter, "distribution", "", "");
+        // OneCycleLR a quarter into its decay: cos and linear annealing differ.
+        for anneal in 0..2 {
+            let s = optkern_lr_one_cycle(
+                1.0,
+                100,
+                0.2,
+                anneal,
+                25.0,
+                1e4,
+                0,
+                0.85,
+                0.95,
+                40,
+                &mut lr[anneal as usize],
+                null_mut(),
+                null_mut(),
+            );
+            assert_eq!(s, Status::Ok);
+        }
+        assert!(lr[0] != lr[1] && lr.iter().all(|x| (0.0..=1.0).contains(x)), "{lr:?}");
+        let mut x = 0.0;
+        expect(
+            record(|e| {
+                optkern_lr_one_cycle(
+                    1.0,
+                    100,
+                    0.2,
+                    2,
+                    25.0,
+                    1e4,
+                    0,
+                    0.85,
+                    0.95,
+                    40,
+                    &mut x,
+                    null_mut(),
+                    e,
+                )
+            }),
+            Status::InvalidHyperparameter,
+            "anneal",
+            "",
+            "",
+        );
+    }
+}
