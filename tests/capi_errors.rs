@@ -185,7 +185,7 @@ fn records_of_calls_without_a_config_name_the_argument_itself() {
 
 #[test]
 fn enum_arguments_report_their_value() {
-    let g = vec![0.5f32; 8];
+    let g = [0.5f32; 8];
     let list = [g.as_ptr()];
     let lens = [g.len()];
     let mut total = 0.0f32;
@@ -322,7 +322,7 @@ fn mixed_format_records_name_the_descriptor_and_its_field() {
 fn a_null_or_misaligned_record_is_not_written() {
     let cfg = SgdConfig { lr: f64::NAN, ..SgdConfig::default() };
     let mut p = vec![1.0f32; 4];
-    let g = vec![0.5f32; 4];
+    let g = [0.5f32; 4];
     let mut raw = [0x5Au8; core::mem::size_of::<ErrorInfo>() + 8];
     // SAFETY: valid buffers; the record pointers are NULL or point into `raw` (misaligned:
     // the library must not write through it).
@@ -442,5 +442,49 @@ fn every_enum_value_is_accepted_and_the_next_one_refused() {
             "",
             "",
         );
+    }
+}
+
+#[test]
+fn every_status_has_its_own_description() {
+    use optkern::capi::optkern_status_str;
+    let text = |s: u32| {
+        // SAFETY: a static NUL-terminated string, never NULL.
+        unsafe { CStr::from_ptr(optkern_status_str(s)) }.to_str().unwrap().to_owned()
+    };
+    let all: Vec<String> = (0..=12).map(text).collect();
+    assert_eq!(all[0], "ok");
+    assert_eq!(all[12], "unknown status");
+    assert_eq!(text(u32::MAX), "unknown status");
+    for (i, a) in all.iter().enumerate() {
+        assert!(!a.is_empty());
+        assert!(all[..i].iter().all(|b| b != a), "status {i} shares its description: {a}");
+    }
+}
+
+#[test]
+fn build_info_and_level_selection_describe_this_build() {
+    use optkern::capi::{optkern_build_info, optkern_select_level};
+    // The level this test binary was compiled for (the library shares its target features).
+    let level = if cfg!(all(target_feature = "avx512f", target_feature = "avx512vl")) {
+        4
+    } else if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+        3
+    } else {
+        1
+    };
+    let want = match level {
+        4 => "x86-64-v4 (avx512f, fma)",
+        3 => "x86-64-v3 (avx2, fma)",
+        _ if cfg!(target_feature = "fma") => "fma",
+        _ => "x86-64 (baseline: sse2, no fma)",
+    };
+    // SAFETY: a static NUL-terminated string.
+    let info = unsafe { CStr::from_ptr(optkern_build_info()) }.to_str().unwrap();
+    assert_eq!(info, want);
+    // A single-level build accepts 0 (the best) and its own level only.
+    for l in 0..=5 {
+        let want = if l == 0 || l == level { Status::Ok } else { Status::UnsupportedLevel };
+        assert_eq!(optkern_select_level(l), want, "level {l}");
     }
 }

@@ -93,15 +93,17 @@ pub extern "C" fn optkern_status_str(status: u32) -> *const core::ffi::c_char {
 /// shipped by `scripts/build-capi.sh` holds one copy of the code per x86-64 level and picks one
 /// at the first call (see [`optkern_select_level`]); this names the copy that runs.
 #[unsafe(no_mangle)]
-pub extern "C" fn optkern_build_info() -> *const core::ffi::c_char {
-    let s: &'static [u8] = match BUILD_LEVEL {
-        4 => b"x86-64-v4 (avx512f, fma)\0",
-        3 => b"x86-64-v3 (avx2, fma)\0",
-        _ if cfg!(target_feature = "fma") => b"fma\0",
-        _ => b"x86-64 (baseline: sse2, no fma)\0",
-    };
-    s.as_ptr().cast()
+pub extern "C" fn optkern_build_info() -> *const c_char {
+    BUILD_INFO.as_ptr()
 }
+
+/// [`optkern_build_info`]'s text, fixed at compile time.
+const BUILD_INFO: &CStr = match BUILD_LEVEL {
+    4 => c"x86-64-v4 (avx512f, fma)",
+    3 => c"x86-64-v3 (avx2, fma)",
+    _ if cfg!(target_feature = "fma") => c"fma",
+    _ => c"x86-64 (baseline: sse2, no fma)",
+};
 
 /// The x86-64 psABI level (1 to 4) this copy of the code was compiled for: 4 with AVX-512
 /// (F, VL), 3 with AVX2 and FMA, 1 otherwise (also on other architectures).
