@@ -19,14 +19,14 @@ unsafe fn check_list(
     count: usize,
     written: bool,
 ) -> Result<(), Fail> {
-    let p = Raw::new(ptrs, count, false, "ptrs")?;
+    let p = Raw::new(ptrs, count, false, "grads")?;
     let l = Raw::new(lens, count, false, "lens")?;
     // SAFETY: both arrays were checked for NULL, alignment and size.
     let (ptrs, lens) = unsafe { (slice::<*const f32>(p), slice::<usize>(l)) };
-    for i in 0..count {
-        let a = Raw::new(ptrs[i], lens[i], written, "ptrs")?;
-        for j in 0..i {
-            super::no_overlap(&[a, Raw::new(ptrs[j], lens[j], written, "ptrs")?])?;
+    for (i, (&ptr, &len)) in ptrs.iter().zip(lens).enumerate() {
+        let a = Raw::new(ptr, len, written, "grads")?;
+        for (&q, &n) in ptrs.iter().zip(lens).take(i) {
+            super::no_overlap(&[a, Raw::new(q, n, written, "grads")?])?;
         }
     }
     Ok(())
@@ -38,11 +38,7 @@ unsafe fn check_list(
 /// The list passed [`check_list`].
 unsafe fn item<'a>(ptrs: *const *const f32, lens: *const usize, i: usize) -> &'a [f32] {
     // SAFETY: checked by `check_list`.
-    unsafe {
-        slice(
-            Raw::new(*ptrs.add(i), *lens.add(i), false, "grads").unwrap_or_else(|_| unreachable!()),
-        )
-    }
+    unsafe { Raw::new(*ptrs.add(i), *lens.add(i), false, "grads").map_or(&[], |r| slice(r)) }
 }
 
 fn norm_type(kind: u32, p: f64) -> Result<NormType, Fail> {

@@ -155,43 +155,96 @@ pub fn sparse_adam_step_with(
     if cols == 0 {
         return Ok(());
     }
-    // Group equal indices, each group in order of appearance (a stable order from an
-    // allocation-free unstable sort on (index, position)).
-    let order = &mut scratch[..nnz];
+    // Group equal indices, each group in order of appearance: sort the positions by the
+    // distinct keys (index, position) — one order, whatever the sort — with an in-place
+    // heapsort that has no panic path (core's sort keeps ~30 panic call sites in the C
+    // library). The loops below index through `get`: every index is in range by the checks
+    // above, and a `None` (unreachable) skips instead of panicking.
+    let Some(order) = scratch.get_mut(..nnz) else { return Ok(()) };
     for (j, o) in order.iter_mut().enumerate() {
         *o = j;
     }
-    order.sort_unstable_by_key(|&j| (indices[j], j));
-    let mut start = 0;
-    while start < nnz {
-        let row = indices[order[start]];
-        let end = start + order[start..].iter().take_while(|&&j| indices[j] == row).count();
-        let at = row * cols..(row + 1) * cols;
-        let (p, m, v) = (&mut params[at.clone()], &mut exp_avg[at.clone()], &mut exp_avg_sq[at]);
-        let group = &order[start..end];
+    let key = |j: usize| (indices.get(j).copied().unwrap_or(usize::MAX), j);
+    heapsort_by_key(order, key);
+    let mut rest: &[usize] = order;
+    while let Some(&first) = rest.first() {
+        let row = key(first).0;
+        let count = rest.iter().take_while(|&&j| key(j).0 == row).count();
+        let (group, tail) = rest.split_at(count.min(rest.len()));
+        rest = tail;
+        let at = row.saturating_mul(cols)..row.saturating_add(1).saturating_mul(cols);
+        let (Some(p), Some(m), Some(v)) =
+            (params.get_mut(at.clone()), exp_avg.get_mut(at.clone()), exp_avg_sq.get_mut(at))
+        else {
+            continue;
+        };
+        let value_row = |j: usize| {
+            let start = j.saturating_mul(cols);
+            values.get(start..start.saturating_add(cols)).unwrap_or_default()
+        };
         if let [j] = *group {
-            update_row(width, &k, p, m, v, &values[j * cols..(j + 1) * cols]);
+            update_row(width, &k, p, m, v, value_row(j));
         } else {
             // Duplicates: sum the copies in f32, a stack block at a time.
             let mut sum = [0.0f32; SUM_BLOCK];
-            for c0 in (0..cols).step_by(SUM_BLOCK) {
-                let len = SUM_BLOCK.min(cols - c0);
-                let sum = &mut sum[..len];
+            let blocks =
+                p.chunks_mut(SUM_BLOCK).zip(m.chunks_mut(SUM_BLOCK)).zip(v.chunks_mut(SUM_BLOCK));
+            for (b, ((p, m), v)) in blocks.enumerate() {
+                let sum = &mut sum[..p.len().min(SUM_BLOCK)];
                 for (i, &j) in group.iter().enumerate() {
-                    let copy = &values[j * cols + c0..j * cols + c0 + len];
+                    let copy = value_row(j).get(b * SUM_BLOCK..).unwrap_or_default();
                     if i == 0 {
-                        sum.copy_from_slice(copy);
+                        sum.iter_mut().zip(copy).for_each(|(s, &x)| *s = x);
                     } else {
                         sum.iter_mut().zip(copy).for_each(|(s, x)| *s += x);
                     }
                 }
-                let r = c0..c0 + len;
-                update_row(width, &k, &mut p[r.clone()], &mut m[r.clone()], &mut v[r], sum);
+                update_row(width, &k, p, m, v, sum);
             }
         }
-        start = end;
     }
     Ok(())
+}
+
+/// Sorts `v` ascending by `key` (heapsort: in place, O(n log n), no allocation and no panic
+/// path; not stable, which does not matter for distinct keys).
+fn heapsort_by_key<K: Ord>(v: &mut [usize], key: impl Fn(usize) -> K) {
+    for root in (0..v.len() / 2).rev() {
+        sift_down(v, root, &key);
+    }
+    for end in (1..v.len()).rev() {
+        swap(v, 0, end);
+        if let Some(heap) = v.get_mut(..end) {
+            sift_down(heap, 0, &key);
+        }
+    }
+}
+
+/// Moves `heap[root]` down until both its children's keys are smaller (a max-heap).
+fn sift_down<K: Ord>(heap: &mut [usize], mut root: usize, key: &impl Fn(usize) -> K) {
+    loop {
+        let left = 2 * root + 1;
+        let right = left + 1;
+        let (Some(&r), Some(&l)) = (heap.get(root), heap.get(left)) else { return };
+        let child = match heap.get(right) {
+            Some(&x) if key(x) > key(l) => right,
+            _ => left,
+        };
+        let c = heap.get(child).copied().unwrap_or(l);
+        if key(c) <= key(r) {
+            return;
+        }
+        swap(heap, root, child);
+        root = child;
+    }
+}
+
+/// `v.swap(a, b)` when both are in range (they always are here; the test lets the compiler
+/// drop the panic path).
+fn swap(v: &mut [usize], a: usize, b: usize) {
+    if a < v.len() && b < v.len() {
+        v.swap(a, b);
+    }
 }
 
 /// Columns summed at a time for a duplicated row (a 1 KiB stack block).
