@@ -12,9 +12,12 @@
 # C API (the shared library links that same object, with a version script). On other
 # architectures only the native build is made (expected to work; not tested here).
 #
-# The C library has no `std` and `panic = "abort"` (see the panic handler in src/capi/mod.rs);
-# LTO and one codegen unit. Extra RUSTFLAGS for every build: $OPTKERN_RUSTFLAGS (the
-# freestanding test adds `--cfg optkern_no_panic_check`). --static-only skips the shared library.
+# The C library has no `std` and `panic = "abort"`; LTO and one codegen unit. It has no panic
+# path, and the build checks it: every level is compiled with `--cfg optkern_no_panic_check`
+# (the panic handler calls a symbol nothing defines, src/capi/mod.rs), so a panic path that
+# survives optimisation anywhere in the library leaves that symbol undefined in the level's
+# object, and the build stops (`bash scripts/panic-sites.sh` then lists the call sites). Extra
+# RUSTFLAGS for every build: $OPTKERN_RUSTFLAGS. --static-only skips the shared library.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/capi/lib
@@ -35,7 +38,7 @@ export CARGO_PROFILE_RELEASE_PANIC=abort CARGO_PROFILE_RELEASE_LTO=true CARGO_PR
 # only the optkern_* symbols global (and OPTKERN_SHARED_* data, identical in every level, until
 # the levels are joined): `ld -r --gc-sections` keeps what they reach.
 build_object() { # output object, RUSTFLAGS
-    local flags="$2 ${OPTKERN_RUSTFLAGS:-}" tmp
+    local flags="$2 --cfg optkern_no_panic_check ${OPTKERN_RUSTFLAGS:-}" tmp
     local dir="target/capi/build-$(printf %s "$flags" | cksum | cut -d' ' -f1)"
     RUSTFLAGS="$flags" CARGO_TARGET_DIR="$dir" cargo rustc --release --lib --no-default-features --features capi --crate-type staticlib -q
     tmp=$(mktemp -d)
@@ -46,6 +49,10 @@ build_object() { # output object, RUSTFLAGS
     # Embedded LLVM bitcode is of no use to a C linker (and crashes GNU ar's LLVM plugin).
     objcopy --keep-global-symbols="$tmp/exports" --strip-debug \
         --remove-section=.llvmbc --remove-section=.llvmcmd --remove-section=.comment "$1"
+    if nm -u "$1" | grep -qw optkern_no_panic_path_may_remain; then
+        echo "error: a panic path survives in the C library ($2): bash scripts/panic-sites.sh lists it" >&2
+        exit 1
+    fi
     rm -rf "$tmp"
 }
 

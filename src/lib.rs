@@ -41,6 +41,7 @@ pub mod optim;
 #[cfg(feature = "rayon")]
 pub mod parallel;
 mod reduce;
+mod slices;
 pub mod train;
 mod validate;
 mod width;

@@ -9,7 +9,8 @@ use core::ffi::{CStr, c_char};
 use core::ptr::{null, null_mut};
 use optkern::capi::format::{Buffer, optkern_adam_step_mixed, optkern_buffer_f32};
 use optkern::capi::init::{
-    optkern_init_kaiming, optkern_init_uniform, optkern_rng, optkern_rng_seed,
+    optkern_init_kaiming, optkern_init_normal, optkern_init_uniform, optkern_rng, optkern_rng_seed,
+    optkern_shuffle,
 };
 use optkern::capi::linalg::{optkern_gemm, optkern_gemm_scratch_len};
 use optkern::capi::optim::{optkern_adam_step, optkern_sgd_step};
@@ -486,5 +487,33 @@ fn build_info_and_level_selection_describe_this_build() {
     for l in 0..=5 {
         let want = if l == 0 || l == level { Status::Ok } else { Status::UnsupportedLevel };
         assert_eq!(optkern_select_level(l), want, "level {l}");
+    }
+}
+
+/// The C generator is the Rust one: seeded alike, each call draws what the same calls draw from
+/// `Xoshiro256PlusPlus` in Rust, and the state in caller memory advances (a call that
+/// forgot to store it would repeat its numbers).
+#[test]
+fn the_c_generator_advances_as_the_rust_one() {
+    use rand_core::SeedableRng;
+    let mut rng = optkern_rng { state: [0; 4] };
+    assert_eq!(unsafe { optkern_rng_seed(&mut rng, 42, null_mut()) }, Status::Ok);
+    let mut g = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(42);
+    for _ in 0..2 {
+        let mut c = [0.0f32; 8];
+        let st =
+            unsafe { optkern_init_normal(c.as_mut_ptr(), c.len(), 0.0, 1.0, &mut rng, null_mut()) };
+        assert_eq!(st, Status::Ok);
+        let mut r = [0.0f32; 8];
+        optkern::normal(&mut r, 0.0, 1.0, &mut g).unwrap();
+        assert_eq!(c.map(f32::to_bits), r.map(f32::to_bits));
+        let mut ci: [u32; 9] = core::array::from_fn(|i| i as u32);
+        let mut ri = ci;
+        assert_eq!(
+            unsafe { optkern_shuffle(ci.as_mut_ptr(), ci.len(), &mut rng, null_mut()) },
+            Status::Ok
+        );
+        optkern::shuffle(&mut ri, &mut g).unwrap();
+        assert_eq!(ci, ri);
     }
 }

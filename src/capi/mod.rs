@@ -339,15 +339,16 @@ fn report(error: *mut ErrorInfo, config_arg: &'static str, fail: &Fail) -> Statu
     fail.status
 }
 
-/// The panic handler of the `no_std` C library. No tested path panics (every argument is
-/// checked first), and `scripts/panic-sites.sh` counts the panic call sites the optimiser left
-/// (none in the optimizers, the staged driver and the C API's checks; the rest are listed in
-/// the README). A panic would trap (`ud2`), with no libc needed.
+/// The panic handler of the `no_std` C library. The library has no panic path: every argument
+/// is checked first and the code indexes through checked forms, so the optimiser removes every
+/// call to the handler.
 ///
-/// Built with `--cfg optkern_no_panic_check` the handler instead calls a symbol nothing
-/// defines, so that a program whose link reaches a panic path fails to link — the `no_panic`
-/// crate's idea applied to the whole C library (`tests/c/freestanding/run.sh` links the
-/// optimizer steps that way).
+/// `scripts/build-capi.sh` builds with `--cfg optkern_no_panic_check`: the handler then calls
+/// a symbol nothing defines, so a panic path that survives optimisation anywhere in the library
+/// fails the build — the `no_panic` crate's idea applied to the whole C library
+/// (`scripts/panic-sites.sh` lists the call sites if that happens). Built without it (a
+/// `cargo build --features capi` of one's own), a panic would trap (`ud2`), with no libc
+/// needed.
 #[cfg(all(not(feature = "std"), not(test)))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {

@@ -136,8 +136,9 @@ pub fn delta_orthogonal<R: rand_core::Rng + ?Sized>(
         return Err(Error::LengthMismatch { arg: "scratch", expected: need, found: scratch.len() });
     }
     validate::finite("scale", scale)?;
-    let (before, rest) = out.split_at_mut(at);
-    let (centre, after) = rest.split_at_mut(cin * cout);
+    // Checked splits (the shape was checked against `out`): no panic path in the C library.
+    let (before, rest) = out.split_at_mut_checked(at).unwrap_or_default();
+    let (centre, after) = rest.split_at_mut_checked(cin * cout).unwrap_or_default();
     orthogonal(centre, cin, cout, scale, scratch, rng)?;
     before.fill(0.0);
     after.fill(0.0);

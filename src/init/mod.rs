@@ -179,7 +179,7 @@ pub fn uniform_at(
             }
         } else {
             for (e, x) in (first..).zip(part.iter_mut()) {
-                *x = map(words[e / 16][e % 16]);
+                *x = map(words.as_flattened().get(e).copied().unwrap_or(0));
             }
         }
     });
@@ -363,10 +363,18 @@ pub fn trunc_normal_at(
         |words, first, part| {
             for (e, x) in (first..).zip(part.iter_mut()) {
                 // 24 bits, centred in their interval so that u never hits either end.
-                let u = ((words[e / 16][e % 16] >> 8) as f64 + 0.5) / 16_777_216.0;
+                let w = words.as_flattened().get(e).copied().unwrap_or(0);
+                let u = ((w >> 8) as f64 + 0.5) / 16_777_216.0;
                 let p = lo + (hi - lo) * u;
                 let v = mean + std * core::f64::consts::SQRT_2 * erfinv(2.0 * p - 1.0);
-                *x = v.clamp(a, b) as f32;
+                // clamp(a, b) without its a ≤ b assertion (checked above): no panic path.
+                *x = if v < a {
+                    a
+                } else if v > b {
+                    b
+                } else {
+                    v
+                } as f32;
             }
         },
     );
@@ -406,7 +414,9 @@ pub fn eye(out: &mut [f32], rows: usize, cols: usize) -> Result<(), Error> {
     check_shape(out, &[rows, cols])?;
     out.fill(0.0);
     for i in 0..rows.min(cols) {
-        out[i * cols + i] = 1.0;
+        if let Some(x) = out.get_mut(i * cols + i) {
+            *x = 1.0;
+        }
     }
     Ok(())
 }
@@ -427,13 +437,15 @@ pub fn dirac(out: &mut [f32], shape: &[usize], groups: usize) -> Result<(), Erro
     check_shape(out, shape)?;
     out.fill(0.0);
     let per_group = shape[0] / groups;
-    let kernel = &shape[2..];
+    let kernel = shape.get(2..).unwrap_or_default();
     let centre: usize = kernel.iter().fold(0, |acc, &k| acc * k + k / 2);
     let kernel_size: usize = kernel.iter().product();
     for g in 0..groups {
         for d in 0..per_group.min(shape[1]) {
             let o = g * per_group + d;
-            out[(o * shape[1] + d) * kernel_size + centre] = 1.0;
+            if let Some(x) = out.get_mut((o * shape[1] + d) * kernel_size + centre) {
+                *x = 1.0;
+            }
         }
     }
     Ok(())
@@ -606,7 +618,9 @@ pub fn sparse<R: rand_core::Rng + ?Sized>(
         for r in 0..rows {
             let remaining = (rows - r) as u32;
             if needed > 0 && (stream::below(rng, remaining) as usize) < needed {
-                out[r * cols + c] = 0.0;
+                if let Some(x) = out.get_mut(r * cols + c) {
+                    *x = 0.0;
+                }
                 needed -= 1;
             }
         }

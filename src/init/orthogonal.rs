@@ -43,52 +43,62 @@ pub fn orthogonal<R: rand_core::Rng + ?Sized>(
     if n_out == 0 {
         return Ok(());
     }
+    // n_out ≠ 0: rows, cols ≥ 1 (said for the compiler: `chunks_exact` has no panic path).
+    let (rows, cols) = (rows.max(1), cols.max(1));
     let (m, n, transposed) = if rows >= cols { (rows, cols, false) } else { (cols, rows, true) };
     normal(out, 0.0, 1.0, rng)?;
-    let (a, rest) = scratch.split_at_mut(m * n);
-    let (col, rest) = rest.split_at_mut(m);
-    let diag = &mut rest[..n];
+    // Indexing below goes through get/chunks (no bounds-check panics in the C library); the
+    // lengths were checked above, so every `get` succeeds.
+    let (a, rest) = scratch.split_at_mut_checked(m * n).unwrap_or_default();
+    let (col, diag) = rest.split_at_mut_checked(m).unwrap_or_default();
     // A (m×n, column-major in scratch): the samples, transposed when rows < cols.
-    for r in 0..rows {
-        for c in 0..cols {
+    for (r, row) in out.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
             let (i, j) = if transposed { (c, r) } else { (r, c) };
-            a[j * m + i] = f64::from(out[r * cols + c]);
+            if let Some(slot) = a.get_mut(j * m + i) {
+                *slot = f64::from(v);
+            }
         }
     }
     // Householder QR: column k's reflector v_k (unit norm) overwrites A[k.., k] and
     // R_kk = −sign(x₀)·‖x‖ goes to `diag`.
-    for k in 0..n {
-        let (head, tail) = a.split_at_mut((k + 1) * m);
-        let x = &mut head[k * m + k..(k + 1) * m];
+    for (k, d) in diag.iter_mut().take(n).enumerate() {
+        let (head, tail) = a.split_at_mut_checked((k + 1) * m).unwrap_or_default();
+        let x = head.get_mut(k * m + k..).unwrap_or_default();
         let norm = libm::sqrt(x.iter().map(|v| v * v).sum::<f64>());
-        let alpha = if x[0] >= 0.0 { -norm } else { norm };
-        diag[k] = alpha;
-        x[0] -= alpha;
+        let Some(x0) = x.first_mut() else { break };
+        let alpha = if *x0 >= 0.0 { -norm } else { norm };
+        *d = alpha;
+        *x0 -= alpha;
         let vnorm = libm::sqrt(x.iter().map(|v| v * v).sum::<f64>());
         if vnorm > 0.0 {
             x.iter_mut().for_each(|v| *v /= vnorm);
         }
         // Apply H = I − 2vvᵀ to the remaining columns.
-        for j in 0..n - k - 1 {
-            let y = &mut tail[j * m + k..(j + 1) * m];
+        for column in tail.chunks_exact_mut(m) {
+            let y = column.get_mut(k..).unwrap_or_default();
             let dot: f64 = x.iter().zip(y.iter()).map(|(p, q)| p * q).sum();
             y.iter_mut().zip(x.iter()).for_each(|(q, p)| *q -= 2.0 * dot * p);
         }
     }
     // Q's column j = H₀H₁…H_{n−1} e_j, times sign(R_jj).
-    for j in 0..n {
+    for (j, &d) in diag.iter().take(n).enumerate() {
         col.fill(0.0);
-        col[j] = 1.0;
-        for k in (0..n).rev() {
-            let v = &a[k * m + k..(k + 1) * m];
-            let y = &mut col[k..];
+        if let Some(e) = col.get_mut(j) {
+            *e = 1.0;
+        }
+        for (k, column) in a.chunks_exact(m).enumerate().rev() {
+            let v = column.get(k..).unwrap_or_default();
+            let y = col.get_mut(k..).unwrap_or_default();
             let dot: f64 = v.iter().zip(y.iter()).map(|(p, q)| p * q).sum();
             y.iter_mut().zip(v).for_each(|(q, p)| *q -= 2.0 * dot * p);
         }
-        let s = if diag[j] < 0.0 { -gain } else { gain };
+        let s = if d < 0.0 { -gain } else { gain };
         for (i, &q) in col.iter().enumerate() {
             let (r, c) = if transposed { (j, i) } else { (i, j) };
-            out[r * cols + c] = (q * s) as f32;
+            if let Some(slot) = out.get_mut(r * cols + c) {
+                *slot = (q * s) as f32;
+            }
         }
     }
     Ok(())

@@ -16,7 +16,7 @@ pub fn shuffle<R: rand_core::Rng + ?Sized>(indices: &mut [u32], rng: &mut R) -> 
     }
     for i in (1..indices.len()).rev() {
         let j = below(rng, i as u32 + 1) as usize;
-        indices.swap(i, j);
+        crate::slices::swap(indices, i, j);
     }
     Ok(())
 }

@@ -144,6 +144,7 @@ impl Lanes16 {
 /// A uniform index in `0..bound` (`bound ≥ 1`) without modulo bias: Lemire's multiply-shift
 /// with rejection of the biased low range.
 pub(crate) fn below<R: Rng + ?Sized>(rng: &mut R, bound: u32) -> u32 {
+    let bound = bound.max(1); // (no division-by-zero panic path in the C library)
     let threshold = bound.wrapping_neg() % bound;
     loop {
         let m = u64::from(rng.next_u32()) * u64::from(bound);

@@ -202,29 +202,34 @@ impl Job<'_> {
         if self.k == 0 {
             // No products: C ← β·C (C ← 0 for β = 0).
             for i in 0..self.m {
-                for x in &mut c[i * ldc..i * ldc + self.n] {
+                let row = c.get_mut(i * ldc..i * ldc + self.n).unwrap_or_default();
+                for x in row {
                     *x = if self.beta == 0.0 { 0.0 } else { self.beta * *x };
                 }
             }
             return;
         }
+        // Slices are taken with get/checked splits and chunk sizes written `.max(1)` (never 0
+        // here: k ≥ 1) so that no bounds-check panic is left in the C library; the scratch
+        // length was checked by the caller.
         let kc_max = self.k.min(GEMM_KC);
-        let (ap, bp) = scratch.split_at_mut(kc_max * self.m.min(MC).next_multiple_of(MR));
+        let split = kc_max * self.m.min(MC).next_multiple_of(MR);
+        let (ap, bp) = scratch.split_at_mut_checked(split).unwrap_or_default();
         for jc in (0..self.n).step_by(NC) {
             let nc = NC.min(self.n - jc);
             let panels = nc.div_ceil(nr);
             for (block, pc) in (0..self.k).step_by(GEMM_KC).enumerate() {
                 let kc = GEMM_KC.min(self.k - pc);
-                let bp = &mut bp[..panels * nr * kc];
+                let bp = bp.get_mut(..panels * nr * kc).unwrap_or_default();
                 self.pack_b(bp, pc, kc, jc, nc, nr);
                 for ic in (0..self.m).step_by(MC) {
                     let mc = MC.min(self.m - ic);
-                    let ap = &mut ap[..mc.next_multiple_of(MR) * kc];
+                    let ap = ap.get_mut(..mc.next_multiple_of(MR) * kc).unwrap_or_default();
                     self.pack_a(ap, ic, mc, pc, kc);
-                    for (jp, bpanel) in bp.chunks_exact(nr * kc).enumerate() {
+                    for (jp, bpanel) in bp.chunks_exact((nr * kc).max(1)).enumerate() {
                         let j0 = jc + jp * nr;
                         let cols = nr.min(self.n - j0);
-                        for (ip, apanel) in ap.chunks_exact(MR * kc).enumerate() {
+                        for (ip, apanel) in ap.chunks_exact((MR * kc).max(1)).enumerate() {
                             let i0 = ic + ip * MR;
                             let rows = MR.min(self.m - i0);
                             let acc = tile::<L, N, P>(apanel, bpanel);
@@ -239,8 +244,8 @@ impl Job<'_> {
     /// `op(B)[pc.., jc..]` (`kc × nc`) as `nr`-column panels, each `kc` rows of `nr` values,
     /// zero-padded past `n`.
     fn pack_b(&self, bp: &mut [f32], pc: usize, kc: usize, jc: usize, nc: usize, nr: usize) {
-        for (jp, panel) in bp.chunks_exact_mut(nr * kc).enumerate() {
-            for (p, row) in panel.chunks_exact_mut(nr).enumerate() {
+        for (jp, panel) in bp.chunks_exact_mut((nr * kc).max(1)).enumerate() {
+            for (p, row) in panel.chunks_exact_mut(nr.max(1)).enumerate() {
                 for (j, x) in row.iter_mut().enumerate() {
                     let col = jp * nr + j;
                     *x = if col < nc { self.b.at(pc + p, jc + col) } else { 0.0 };
@@ -252,7 +257,7 @@ impl Job<'_> {
     /// `op(A)[ic.., pc..]` (`mc × kc`) as `MR`-row panels, each `kc` columns of `MR` values,
     /// zero-padded past `m`.
     fn pack_a(&self, ap: &mut [f32], ic: usize, mc: usize, pc: usize, kc: usize) {
-        for (ip, panel) in ap.chunks_exact_mut(MR * kc).enumerate() {
+        for (ip, panel) in ap.chunks_exact_mut((MR * kc).max(1)).enumerate() {
             for (p, col) in panel.chunks_exact_mut(MR).enumerate() {
                 for (r, x) in col.iter_mut().enumerate() {
                     let row = ip * MR + r;

@@ -245,7 +245,7 @@ fn average_blend(
     params: &[f32],
 ) {
     match *blend {
-        Blend::Copy => average.copy_from_slice(params),
+        Blend::Copy => crate::slices::copy(average, params),
         Blend::Divide(count) => with_width!(width, |L, N| {
             blend_loop::<L, N>(average, params, |a, x| a + (x - a) / L::splat(count))
         }),

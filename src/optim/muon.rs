@@ -6,6 +6,7 @@ use crate::lanes::Lanes;
 use crate::linalg::{GemmConfig, gemm, gemm_scratch_len};
 use crate::numerics::{Numerics, Profile, Torch, TorchLerp, c};
 use crate::reduce::BlockedSum;
+use crate::slices::copy;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -200,10 +201,11 @@ pub fn muon_step_with(
     }
     let (m, n) = dims(rows, cols);
     let transposed = rows > cols;
-    let (x, rest) = scratch.split_at_mut(m * n);
-    let (xn, rest) = rest.split_at_mut(m * n);
-    let (a, rest) = rest.split_at_mut(m * m);
-    let (cm, packing) = rest.split_at_mut(m * m);
+    // Checked splits (the scratch length was checked above): no panic path in the C library.
+    let (x, rest) = rest_split(scratch, m * n);
+    let (xn, rest) = rest_split(rest, m * n);
+    let (a, rest) = rest_split(rest, m * m);
+    let (cm, packing) = rest_split(rest, m * m);
     // The momentum, and U in params' layout (in `xn`).
     momentum(width, &k, momentum_buffer, grads, xn);
     // X = U or Uᵀ (m × n), rounded to bf16 in that mode.
@@ -231,18 +233,18 @@ pub fn muon_step_with(
             round_bf16(a);
         }
         // C = b·A + c·A·A.
-        cm.copy_from_slice(a);
+        copy(cm, a);
         let _ = gemm_into(cm, m, a, m, a, m, [m, m, m], (cc, cb, false, false), packing);
         if k.bf16 {
             round_bf16(cm);
         }
         // X ← a·X + C·X.
-        xn.copy_from_slice(x);
+        copy(xn, x);
         let _ = gemm_into(xn, n, cm, m, x, n, [m, n, m], (1.0, ca, false, false), packing);
         if k.bf16 {
             round_bf16(xn);
         }
-        x.copy_from_slice(xn);
+        copy(x, xn);
     }
     // Back to params' layout, then θ ← θ·c(1 − ηλ); θ ← fma(c(−η'), O, θ).
     transpose_into(xn, x, cols, rows, transposed);
@@ -270,15 +272,21 @@ fn gemm_into(
 /// `out` (`m × n` with `m = min(r, c)`) ← `src` (`r × c` row-major), transposed when
 /// `transposed` (then `r > c`), else copied.
 fn transpose_into(out: &mut [f32], src: &[f32], r: usize, c: usize, transposed: bool) {
+    // Zipped and `get` (lengths checked by the caller): no panic path in the C library.
     if !transposed {
-        out.copy_from_slice(&src[..out.len()]);
+        out.iter_mut().zip(src).for_each(|(x, &v)| *x = v);
         return;
     }
-    for (j, row) in out.chunks_exact_mut(r).enumerate() {
+    for (j, row) in out.chunks_exact_mut(r.max(1)).enumerate() {
         for (i, x) in row.iter_mut().enumerate() {
-            *x = src[i * c + j];
+            *x = src.get(i * c + j).copied().unwrap_or(0.0);
         }
     }
+}
+
+/// `s.split_at_mut(mid)` for a `mid` known to be in range (two empty slices otherwise).
+fn rest_split(s: &mut [f32], mid: usize) -> (&mut [f32], &mut [f32]) {
+    s.split_at_mut_checked(mid).unwrap_or_default()
 }
 
 fn bf16_value(x: f32) -> f32 {

@@ -5,7 +5,7 @@ use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::numerics::{c, pow_step};
 use crate::width::with_width;
-use crate::{Error, Width, validate};
+use crate::{Error, Width, slices, validate};
 
 /// Hyperparameters of [`sparse_adam_step`]. [`Default`] is `torch.optim.SparseAdam`'s.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -167,10 +167,11 @@ pub fn sparse_adam_step_with(
     let key = |j: usize| (indices.get(j).copied().unwrap_or(usize::MAX), j);
     heapsort_by_key(order, key);
     let mut rest: &[usize] = order;
-    while let Some(&first) = rest.first() {
+    // A group: `first` and the positions `dups` that repeat its row.
+    while let Some((&first, others)) = rest.split_first() {
         let row = key(first).0;
-        let count = rest.iter().take_while(|&&j| key(j).0 == row).count();
-        let (group, tail) = rest.split_at(count.min(rest.len()));
+        let same = others.iter().take_while(|&&j| key(j).0 == row).count();
+        let (dups, tail) = others.split_at(same.min(others.len()));
         rest = tail;
         let at = row.saturating_mul(cols)..row.saturating_add(1).saturating_mul(cols);
         let (Some(p), Some(m), Some(v)) =
@@ -182,8 +183,8 @@ pub fn sparse_adam_step_with(
             let start = j.saturating_mul(cols);
             values.get(start..start.saturating_add(cols)).unwrap_or_default()
         };
-        if let [j] = *group {
-            update_row(width, &k, p, m, v, value_row(j));
+        if dups.is_empty() {
+            update_row(width, &k, p, m, v, value_row(first));
         } else {
             // Duplicates: sum the copies in f32, a stack block at a time.
             let mut sum = [0.0f32; SUM_BLOCK];
@@ -191,13 +192,10 @@ pub fn sparse_adam_step_with(
                 p.chunks_mut(SUM_BLOCK).zip(m.chunks_mut(SUM_BLOCK)).zip(v.chunks_mut(SUM_BLOCK));
             for (b, ((p, m), v)) in blocks.enumerate() {
                 let sum = &mut sum[..p.len().min(SUM_BLOCK)];
-                for (i, &j) in group.iter().enumerate() {
-                    let copy = value_row(j).get(b * SUM_BLOCK..).unwrap_or_default();
-                    if i == 0 {
-                        sum.iter_mut().zip(copy).for_each(|(s, &x)| *s = x);
-                    } else {
-                        sum.iter_mut().zip(copy).for_each(|(s, x)| *s += x);
-                    }
+                let part = |j: usize| value_row(j).get(b * SUM_BLOCK..).unwrap_or_default();
+                sum.iter_mut().zip(part(first)).for_each(|(s, &x)| *s = x);
+                for &j in dups {
+                    sum.iter_mut().zip(part(j)).for_each(|(s, x)| *s += x);
                 }
                 update_row(width, &k, p, m, v, sum);
             }
@@ -209,11 +207,12 @@ pub fn sparse_adam_step_with(
 /// Sorts `v` ascending by `key` (heapsort: in place, O(n log n), no allocation and no panic
 /// path; not stable, which does not matter for distinct keys).
 fn heapsort_by_key<K: Ord>(v: &mut [usize], key: impl Fn(usize) -> K) {
-    for root in (0..v.len() / 2).rev() {
+    // Every position from the last (leaves, from len/2 on, have no child and stay put).
+    for root in (0..v.len()).rev() {
         sift_down(v, root, &key);
     }
     for end in (1..v.len()).rev() {
-        swap(v, 0, end);
+        slices::swap(v, 0, end);
         if let Some(heap) = v.get_mut(..end) {
             sift_down(heap, 0, &key);
         }
@@ -234,16 +233,8 @@ fn sift_down<K: Ord>(heap: &mut [usize], mut root: usize, key: &impl Fn(usize) -
         if key(c) <= key(r) {
             return;
         }
-        swap(heap, root, child);
+        slices::swap(heap, root, child);
         root = child;
-    }
-}
-
-/// `v.swap(a, b)` when both are in range (they always are here; the test lets the compiler
-/// drop the panic path).
-fn swap(v: &mut [usize], a: usize, b: usize) {
-    if a < v.len() && b < v.len() {
-        v.swap(a, b);
     }
 }
 

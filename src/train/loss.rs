@@ -83,7 +83,8 @@ pub fn cross_entropy(
             return Err(validate::out_of_range("targets", t as f64));
         }
     }
-    let weight = |c: usize| cfg.weight.map_or(1.0, |w| f64::from(w[c]));
+    // Indices below are in range (checked above); `get` keeps panic paths out of the C library.
+    let weight = |c: usize| cfg.weight.and_then(|w| w.get(c)).map_or(1.0, |&w| f64::from(w));
     let smooth = ls / classes as f64;
     // Mean denominator: the sum of the targets' weights over non-ignored rows.
     let denom = match cfg.reduction {
@@ -95,7 +96,7 @@ pub fn cross_entropy(
         _ => 1.0,
     };
     let mut total = 0.0f64;
-    for (row, (&t, x)) in targets.iter().zip(logits.chunks_exact(classes)).enumerate() {
+    for (row, (&t, x)) in targets.iter().zip(logits.chunks_exact(classes.max(1))).enumerate() {
         let ignored = t == cfg.ignore_index;
         let max = x.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
         let sum_exp: f64 = x.iter().map(|&v| libm::exp(f64::from(v) - max)).sum();
@@ -104,8 +105,10 @@ pub fn cross_entropy(
             0.0
         } else {
             let y = t as usize;
-            let nll = -weight(y) * (f64::from(x[y]) - log_z);
-            let sm: f64 = (0..classes).map(|c| -weight(c) * (f64::from(x[c]) - log_z)).sum();
+            let xy = x.get(y).map_or(f64::NAN, |&v| f64::from(v));
+            let nll = -weight(y) * (xy - log_z);
+            let sm: f64 =
+                x.iter().enumerate().map(|(c, &v)| -weight(c) * (f64::from(v) - log_z)).sum();
             (1.0 - ls) * nll + smooth * sm
         };
         total += row_loss;
@@ -149,15 +152,15 @@ pub fn correct_predictions(
     validate::len("logits", targets.len().saturating_mul(classes), logits.len())?;
     Ok(targets
         .iter()
-        .zip(logits.chunks_exact(classes))
+        .zip(logits.chunks_exact(classes.max(1)))
         .filter(|&(&t, x)| {
             if x.iter().any(|v| v.is_nan()) {
                 return false;
             }
-            let mut best = 0;
+            let (mut best, mut best_v) = (0, f32::NEG_INFINITY);
             for (c, &v) in x.iter().enumerate() {
-                if v > x[best] {
-                    best = c;
+                if c == 0 || v > best_v {
+                    (best, best_v) = (c, v);
                 }
             }
             best as i64 == t
