@@ -128,6 +128,44 @@ fn uniform_normal_and_truncated_pass_kolmogorov_smirnov() {
     assert!(d < crit, "truncated normal KS {d} ≥ {crit}");
 }
 
+/// `trunc_normal_at` is its documented inverse-CDF mapping of the stream: element `i` with
+/// 24-bit word `t` (read back through `uniform_at(0, 1)`, which gives `t/2²⁴` exactly) is
+/// `mean + std·√2·erf⁻¹(2p − 1)`, `p = Φ(α) + (Φ(β) − Φ(α))·(t + ½)/2²⁴`, clamped to `[a, b]`.
+/// The reference inverts `libm::erf` by bisection (not optkern's Newton); both round to the
+/// same f32 or to neighbours (1 ulp). A shift of `u` by one 2⁻²⁴ step moves values near the
+/// mean by several ulps, which the statistical tests above could not see.
+#[test]
+fn truncated_normal_is_its_documented_inverse_cdf() {
+    let stream = RandomStream::from_seed(0x7e57);
+    let n = 4096;
+    let (mean, std, a, b) = (0.25, 1.5, -3.0, 2.0);
+    let mut unit = vec![0.0f32; n];
+    optkern::uniform_at(&mut unit, 0, 0.0, 1.0, &stream).unwrap();
+    let mut got = vec![0.0f32; n];
+    optkern::trunc_normal_at(&mut got, 0, mean, std, a, b, &stream).unwrap();
+    let cdf = |x: f64| 0.5 * (1.0 + libm::erf(x / std::f64::consts::SQRT_2));
+    let erfinv = |y: f64| {
+        let (mut lo, mut hi) = (-10.0f64, 10.0f64);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if libm::erf(mid) < y { lo = mid } else { hi = mid }
+        }
+        0.5 * (lo + hi)
+    };
+    let (pa, pb) = (cdf((a - mean) / std), cdf((b - mean) / std));
+    let mut moved = 0;
+    for (i, (&u01, &g)) in unit.iter().zip(&got).enumerate() {
+        let t = f64::from(u01) * 16_777_216.0;
+        let p = pa + (pb - pa) * ((t + 0.5) / 16_777_216.0);
+        let v = mean + std * std::f64::consts::SQRT_2 * erfinv(2.0 * p - 1.0);
+        let want = v.clamp(a, b) as f32;
+        let ulps = (i64::from(g.to_bits() as i32) - i64::from(want.to_bits() as i32)).abs();
+        assert!(ulps <= 1, "element {i}: {g:e} vs {want:e} ({ulps} ulp)");
+        moved += usize::from(ulps == 1);
+    }
+    assert!(moved < n / 50, "{moved} elements 1 ulp off");
+}
+
 #[test]
 fn orthogonal_is_orthogonal_and_breaks_symmetry() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
