@@ -338,3 +338,34 @@ fn cross_entropy_is_stable_and_checks_its_arguments() {
     assert_eq!(optkern::correct_predictions(&logits, &[0, 0], 3).unwrap(), 2);
     assert_eq!(optkern::correct_predictions(&[0.0, f32::NAN, 1.0], &[2], 3).unwrap(), 0);
 }
+
+/// `correct_predictions` counts the rows whose first largest logit is the target: the argmax
+/// anywhere in the row, ties to the first, a row of −∞ predicts class 0, a NaN never counts.
+/// The expected predictions come from the definition (the first index equal to the maximum).
+#[test]
+fn correct_predictions_is_the_first_argmax() {
+    let ninf = f32::NEG_INFINITY;
+    let rows: [[f32; 4]; 6] = [
+        [0.1, 0.5, 2.0, -1.0],
+        [3.0, 3.0, 1.0, 0.0],
+        [-1.0, 0.0, 0.0, 0.5],
+        [ninf, ninf, ninf, ninf],
+        [-2.0, -1.0, -3.0, -1.0],
+        [1.0, f32::NAN, 9.0, 0.0],
+    ];
+    let logits: Vec<f32> = rows.iter().flatten().copied().collect();
+    let predicted = |r: &[f32; 4]| {
+        let max = r.iter().copied().fold(ninf, f32::max);
+        r.iter().position(|&v| v == max).unwrap()
+    };
+    for target in 0..4i64 {
+        let targets = [target; 6];
+        let want = rows
+            .iter()
+            .filter(|r| !r.iter().any(|v| v.is_nan()) && predicted(r) as i64 == target)
+            .count();
+        assert_eq!(optkern::correct_predictions(&logits, &targets, 4).unwrap(), want, "{target}");
+    }
+    let targets: Vec<i64> = rows.iter().map(|r| predicted(r) as i64).collect();
+    assert_eq!(optkern::correct_predictions(&logits, &targets, 4).unwrap(), 5);
+}

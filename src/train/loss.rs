@@ -157,9 +157,10 @@ pub fn correct_predictions(
             if x.iter().any(|v| v.is_nan()) {
                 return false;
             }
-            let (mut best, mut best_v) = (0, f32::NEG_INFINITY);
-            for (c, &v) in x.iter().enumerate() {
-                if c == 0 || v > best_v {
+            let Some(&first) = x.first() else { return false };
+            let (mut best, mut best_v) = (0, first);
+            for (c, &v) in x.iter().enumerate().skip(1) {
+                if v > best_v {
                     (best, best_v) = (c, v);
                 }
             }
