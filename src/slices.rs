@@ -5,9 +5,14 @@
 
 /// `dst ← src` over their common length (callers pass equal lengths): a `memcpy` without
 /// `copy_from_slice`'s length-mismatch panic.
-pub(crate) fn copy(dst: &mut [f32], src: &[f32]) {
+pub(crate) fn copy<T: Copy>(dst: &mut [T], src: &[T]) {
     let n = dst.len().min(src.len());
     dst[..n].copy_from_slice(&src[..n]);
+}
+
+/// `s.split_at_mut(mid)`; two empty slices if `mid` is past the end.
+pub(crate) fn split_at_mut<T>(s: &mut [T], mid: usize) -> (&mut [T], &mut [T]) {
+    s.split_at_mut_checked(mid).unwrap_or_default()
 }
 
 /// `v.swap(a, b)`; nothing if either is out of range.

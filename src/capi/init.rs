@@ -30,7 +30,7 @@ impl optkern_rng {
     fn generator(&self) -> Xoshiro256PlusPlus {
         let mut bytes = [0u8; 32];
         for (chunk, w) in bytes.chunks_exact_mut(8).zip(self.state) {
-            chunk.iter_mut().zip(w.to_le_bytes()).for_each(|(b, x)| *b = x);
+            crate::slices::copy(chunk, &w.to_le_bytes());
         }
         Xoshiro256PlusPlus::from_seed(bytes)
     }
@@ -38,7 +38,7 @@ impl optkern_rng {
         let bytes = g.state();
         for (w, chunk) in self.state.iter_mut().zip(bytes.chunks_exact(8)) {
             let mut b = [0u8; 8];
-            b.iter_mut().zip(chunk).for_each(|(b, &x)| *b = x);
+            crate::slices::copy(&mut b, chunk);
             *w = u64::from_le_bytes(b);
         }
     }

@@ -137,8 +137,8 @@ pub fn delta_orthogonal<R: rand_core::Rng + ?Sized>(
     }
     validate::finite("scale", scale)?;
     // Checked splits (the shape was checked against `out`): no panic path in the C library.
-    let (before, rest) = out.split_at_mut_checked(at).unwrap_or_default();
-    let (centre, after) = rest.split_at_mut_checked(cin * cout).unwrap_or_default();
+    let (before, rest) = crate::slices::split_at_mut(out, at);
+    let (centre, after) = crate::slices::split_at_mut(rest, cin * cout);
     orthogonal(centre, cin, cout, scale, scratch, rng)?;
     before.fill(0.0);
     after.fill(0.0);

@@ -2,6 +2,7 @@
 //! Gaussian matrix, computed in place with Householder reflections in caller scratch.
 
 use super::normal;
+use crate::slices::split_at_mut;
 use crate::{Error, validate};
 
 /// The `f64` scratch length [`orthogonal`] needs for a `rows × cols` matrix:
@@ -49,8 +50,8 @@ pub fn orthogonal<R: rand_core::Rng + ?Sized>(
     normal(out, 0.0, 1.0, rng)?;
     // Indexing below goes through get/chunks (no bounds-check panics in the C library); the
     // lengths were checked above, so every `get` succeeds.
-    let (a, rest) = scratch.split_at_mut_checked(m * n).unwrap_or_default();
-    let (col, diag) = rest.split_at_mut_checked(m).unwrap_or_default();
+    let (a, rest) = split_at_mut(scratch, m * n);
+    let (col, diag) = split_at_mut(rest, m);
     // A (m×n, column-major in scratch): the samples, transposed when rows < cols.
     for (r, row) in out.chunks_exact(cols).enumerate() {
         for (c, &v) in row.iter().enumerate() {
@@ -63,7 +64,7 @@ pub fn orthogonal<R: rand_core::Rng + ?Sized>(
     // Householder QR: column k's reflector v_k (unit norm) overwrites A[k.., k] and
     // R_kk = −sign(x₀)·‖x‖ goes to `diag`.
     for (k, d) in diag.iter_mut().take(n).enumerate() {
-        let (head, tail) = a.split_at_mut_checked((k + 1) * m).unwrap_or_default();
+        let (head, tail) = split_at_mut(a, (k + 1) * m);
         let x = head.get_mut(k * m + k..).unwrap_or_default();
         let norm = libm::sqrt(x.iter().map(|v| v * v).sum::<f64>());
         let Some(x0) = x.first_mut() else { break };

@@ -214,7 +214,7 @@ impl Job<'_> {
         // length was checked by the caller.
         let kc_max = self.k.min(GEMM_KC);
         let split = kc_max * self.m.min(MC).next_multiple_of(MR);
-        let (ap, bp) = scratch.split_at_mut_checked(split).unwrap_or_default();
+        let (ap, bp) = crate::slices::split_at_mut(scratch, split);
         for jc in (0..self.n).step_by(NC) {
             let nc = NC.min(self.n - jc);
             let panels = nc.div_ceil(nr);

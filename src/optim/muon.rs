@@ -6,7 +6,7 @@ use crate::lanes::Lanes;
 use crate::linalg::{GemmConfig, gemm, gemm_scratch_len};
 use crate::numerics::{Numerics, Profile, Torch, TorchLerp, c};
 use crate::reduce::BlockedSum;
-use crate::slices::copy;
+use crate::slices::{copy, split_at_mut};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -202,10 +202,10 @@ pub fn muon_step_with(
     let (m, n) = dims(rows, cols);
     let transposed = rows > cols;
     // Checked splits (the scratch length was checked above): no panic path in the C library.
-    let (x, rest) = rest_split(scratch, m * n);
-    let (xn, rest) = rest_split(rest, m * n);
-    let (a, rest) = rest_split(rest, m * m);
-    let (cm, packing) = rest_split(rest, m * m);
+    let (x, rest) = split_at_mut(scratch, m * n);
+    let (xn, rest) = split_at_mut(rest, m * n);
+    let (a, rest) = split_at_mut(rest, m * m);
+    let (cm, packing) = split_at_mut(rest, m * m);
     // The momentum, and U in params' layout (in `xn`).
     momentum(width, &k, momentum_buffer, grads, xn);
     // X = U or Uᵀ (m × n), rounded to bf16 in that mode.
@@ -272,9 +272,9 @@ fn gemm_into(
 /// `out` (`m × n` with `m = min(r, c)`) ← `src` (`r × c` row-major), transposed when
 /// `transposed` (then `r > c`), else copied.
 fn transpose_into(out: &mut [f32], src: &[f32], r: usize, c: usize, transposed: bool) {
-    // Zipped and `get` (lengths checked by the caller): no panic path in the C library.
+    // `copy` and `get` (lengths checked by the caller): no panic path in the C library.
     if !transposed {
-        out.iter_mut().zip(src).for_each(|(x, &v)| *x = v);
+        copy(out, src);
         return;
     }
     for (j, row) in out.chunks_exact_mut(r.max(1)).enumerate() {
@@ -282,11 +282,6 @@ fn transpose_into(out: &mut [f32], src: &[f32], r: usize, c: usize, transposed: 
             *x = src.get(i * c + j).copied().unwrap_or(0.0);
         }
     }
-}
-
-/// `s.split_at_mut(mid)` for a `mid` known to be in range (two empty slices otherwise).
-fn rest_split(s: &mut [f32], mid: usize) -> (&mut [f32], &mut [f32]) {
-    s.split_at_mut_checked(mid).unwrap_or_default()
 }
 
 fn bf16_value(x: f32) -> f32 {
