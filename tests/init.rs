@@ -199,6 +199,117 @@ fn orthogonal_is_orthogonal_and_breaks_symmetry() {
     assert_eq!(out, [0.0; 4], "nothing written on Err");
 }
 
+/// The documented construction, computed independently: the same `N(0, 1)` samples (`normal`
+/// with a copy of the generator), `A` (transposed when `rows < cols`), its Q factor with a
+/// positive-diagonal R by modified Gram–Schmidt with one re-orthogonalisation in f64 (the
+/// unique such factor, which Householder with the sign fix also computes), times `gain`, rounded
+/// once. Any other sample use, layout or sign convention moves entries by O(1).
+#[test]
+fn orthogonal_is_the_q_factor_of_its_samples() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+    for (rows, cols) in [(1, 1), (1, 4), (4, 1), (5, 5), (7, 3), (3, 7), (40, 24), (24, 40)] {
+        let gain = -1.5;
+        let mut model_rng = rng.clone();
+        let mut out = vec![0.0f32; rows * cols];
+        let mut scratch = vec![0.0f64; optkern::orthogonal_scratch_len(rows, cols)];
+        optkern::orthogonal(&mut out, rows, cols, gain, &mut scratch, &mut rng).unwrap();
+        let mut samples = vec![0.0f32; rows * cols];
+        optkern::normal(&mut samples, 0.0, 1.0, &mut model_rng).unwrap();
+        assert_eq!(rng.next_u64(), model_rng.next_u64(), "{rows}x{cols}: generator use");
+        let transposed = rows < cols;
+        let (m, n) = if transposed { (cols, rows) } else { (rows, cols) };
+        // Columns of A (each m long).
+        let mut q: Vec<Vec<f64>> = (0..n)
+            .map(|j| {
+                (0..m)
+                    .map(|i| {
+                        let (r, c) = if transposed { (j, i) } else { (i, j) };
+                        f64::from(samples[r * cols + c])
+                    })
+                    .collect()
+            })
+            .collect();
+        for j in 0..n {
+            for _pass in 0..2 {
+                for k in 0..j {
+                    let dot: f64 = (0..m).map(|i| q[k][i] * q[j][i]).sum();
+                    for i in 0..m {
+                        q[j][i] -= dot * q[k][i];
+                    }
+                }
+            }
+            let norm = q[j].iter().map(|v| v * v).sum::<f64>().sqrt();
+            q[j].iter_mut().for_each(|v| *v /= norm);
+        }
+        for r in 0..rows {
+            for c in 0..cols {
+                let (i, j) = if transposed { (c, r) } else { (r, c) };
+                let want = q[j][i] * gain;
+                let got = f64::from(out[r * cols + c]);
+                // Both are the f64 factor (to ~1e-14) rounded once to f32: at most 1 ulp apart.
+                let ulp = f64::from(f32::EPSILON) * want.abs().max(1e-30);
+                assert!((got - want).abs() <= ulp, "{rows}x{cols} [{r},{c}]: {got} vs {want}");
+            }
+        }
+    }
+}
+
+/// Lemire's multiply-shift with rejection, as the shuffle's documentation states it: a uniform
+/// index in `0..bound` from one or more `next_u32` draws.
+fn lemire_below(rng: &mut impl Rng, bound: u32) -> u32 {
+    let threshold = (u32::MAX - bound + 1) % bound;
+    loop {
+        let m = u64::from(rng.next_u32()) * u64::from(bound);
+        if (m & 0xffff_ffff) as u32 >= threshold {
+            return (m >> 32) as u32;
+        }
+    }
+}
+
+/// `shuffle` is Fisher–Yates with Lemire draws, draw for draw (so a saved generator state
+/// replays the data order), and `sparse` is `normal` then Knuth's selection sampling per
+/// column, one draw per row until the column's zeros are chosen.
+#[test]
+fn shuffle_and_sparse_use_the_generator_as_documented() {
+    for n in [0usize, 1, 2, 3, 10, 1000] {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(n as u64);
+        let mut model_rng = rng.clone();
+        let mut idx = vec![0u32; n];
+        optkern::iota(&mut idx);
+        optkern::shuffle(&mut idx, &mut rng).unwrap();
+        let mut want: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            let j = lemire_below(&mut model_rng, i as u32 + 1) as usize;
+            want.swap(i, j);
+        }
+        assert_eq!(idx, want, "shuffle of {n}");
+        assert_eq!(rng.next_u64(), model_rng.next_u64(), "shuffle of {n}: generator use");
+    }
+    for (rows, cols, sparsity) in [(10, 7, 0.3), (1, 3, 1.0), (9, 4, 0.0), (50, 5, 0.9)] {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(rows as u64);
+        let mut model_rng = rng.clone();
+        let mut out = vec![0.0f32; rows * cols];
+        optkern::sparse(&mut out, rows, cols, sparsity, 0.01, &mut rng).unwrap();
+        let mut want = vec![0.0f32; rows * cols];
+        optkern::normal(&mut want, 0.0, 0.01, &mut model_rng).unwrap();
+        let zeros = (sparsity * rows as f64).ceil() as usize;
+        for c in 0..cols {
+            let mut needed = zeros;
+            for r in 0..rows {
+                if needed == 0 {
+                    break;
+                }
+                if (lemire_below(&mut model_rng, (rows - r) as u32) as usize) < needed {
+                    want[r * cols + c] = 0.0;
+                    needed -= 1;
+                }
+            }
+        }
+        assert_eq!(bits(&out), bits(&want), "sparse {rows}x{cols} at {sparsity}");
+        assert_eq!(rng.next_u64(), model_rng.next_u64(), "sparse: generator use");
+    }
+}
+
 #[test]
 fn initialised_rows_are_all_different() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
