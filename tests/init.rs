@@ -230,16 +230,16 @@ fn orthogonal_is_the_q_factor_of_its_samples() {
             })
             .collect();
         for j in 0..n {
+            let (done, rest) = q.split_at_mut(j);
+            let qj = &mut rest[0];
             for _pass in 0..2 {
-                for k in 0..j {
-                    let dot: f64 = (0..m).map(|i| q[k][i] * q[j][i]).sum();
-                    for i in 0..m {
-                        q[j][i] -= dot * q[k][i];
-                    }
+                for qk in done.iter() {
+                    let dot: f64 = qk.iter().zip(qj.iter()).map(|(a, b)| a * b).sum();
+                    qj.iter_mut().zip(qk).for_each(|(v, w)| *v -= dot * w);
                 }
             }
-            let norm = q[j].iter().map(|v| v * v).sum::<f64>().sqrt();
-            q[j].iter_mut().for_each(|v| *v /= norm);
+            let norm = qj.iter().map(|v| v * v).sum::<f64>().sqrt();
+            qj.iter_mut().for_each(|v| *v /= norm);
         }
         for r in 0..rows {
             for c in 0..cols {

@@ -61,8 +61,29 @@ pub fn orthogonal<R: rand_core::Rng + ?Sized>(
             }
         }
     }
-    // Householder QR: column k's reflector v_k (unit norm) overwrites A[k.., k] and
-    // R_kk = −sign(x₀)·‖x‖ goes to `diag`.
+    signed_q(a, m, n, col, diag, |i, j, q| {
+        let (r, c) = if transposed { (j, i) } else { (i, j) };
+        if let Some(slot) = out.get_mut(r * cols + c) {
+            *slot = (q * gain) as f32;
+        }
+    });
+    Ok(())
+}
+
+/// Householder QR of the `m × n` column-major matrix `a` (`m ≥ n`, overwritten), then
+/// `emit(i, j, Q_ij·sign(R_jj))` for every entry of the (thin) `Q`: the unique factor with a
+/// positive diagonal in `R`. `col` (`m` long) and `diag` (`n` long) are scratch. A column that is
+/// exactly zero (a rank-deficient sample, probability 0) gets no reflection and `sign(0) = +1`.
+fn signed_q(
+    a: &mut [f64],
+    m: usize,
+    n: usize,
+    col: &mut [f64],
+    diag: &mut [f64],
+    mut emit: impl FnMut(usize, usize, f64),
+) {
+    // Column k's reflector v_k (unit norm) overwrites A[k.., k] and R_kk = −sign(x₀)·‖x‖ goes
+    // to `diag`: the sign that avoids cancellation in x₀ − R_kk.
     for (k, d) in diag.iter_mut().take(n).enumerate() {
         let (head, tail) = split_at_mut(a, (k + 1) * m);
         let x = head.get_mut(k * m + k..).unwrap_or_default();
@@ -94,13 +115,38 @@ pub fn orthogonal<R: rand_core::Rng + ?Sized>(
             let dot: f64 = v.iter().zip(y.iter()).map(|(p, q)| p * q).sum();
             y.iter_mut().zip(v).for_each(|(q, p)| *q -= 2.0 * dot * p);
         }
-        let s = if d < 0.0 { -gain } else { gain };
+        let sign = if d < 0.0 { -1.0 } else { 1.0 };
         for (i, &q) in col.iter().enumerate() {
-            let (r, c) = if transposed { (j, i) } else { (i, j) };
-            if let Some(slot) = out.get_mut(r * cols + c) {
-                *slot = (q * s) as f32;
-            }
+            emit(i, j, q * sign);
         }
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::signed_q;
+
+    fn q_of(mut a: [f64; 4]) -> [f64; 4] {
+        let (mut col, mut diag, mut q) = ([0.0; 2], [0.0; 2], [f64::NAN; 4]);
+        signed_q(&mut a, 2, 2, &mut col, &mut diag, |i, j, v| q[j * 2 + i] = v);
+        q
+    }
+
+    /// A column nearly parallel to e₀, (1, 10⁻⁹): the reflector's sign must avoid the
+    /// cancellation in x₀ − R₀₀ (the other sign loses the 10⁻⁹ entirely). Expected: Gram–Schmidt
+    /// by hand, q₀ = (1, 10⁻⁹), q₁ = (−10⁻⁹, 1) to 10⁻¹⁸.
+    #[test]
+    fn a_column_close_to_e0_keeps_its_small_entry() {
+        let q = q_of([1.0, 1e-9, 0.0, 1.0]);
+        for (got, want) in q.iter().zip([1.0, 1e-9, -1e-9, 1.0]) {
+            assert!((got - want).abs() < 1e-17, "{q:?}");
+        }
+    }
+
+    /// Exactly zero columns (a sample that cannot occur, but must not produce NaN): no
+    /// reflection, sign +1, so Q = I.
+    #[test]
+    fn zero_columns_give_the_identity() {
+        assert_eq!(q_of([0.0; 4]), [1.0, 0.0, 0.0, 1.0]);
+    }
 }
