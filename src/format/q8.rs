@@ -13,10 +13,16 @@
 //!   `mid[i] = 0.5·(map[i] + map[i+1])` in f32 (a tie goes to the lower code). An all-zero block
 //!   gets `absmax = 0` and the code of 0 (so it dequantizes to +0); zeros stay zero.
 //! - [`Quantizer::BnbCpu`]: bitsandbytes' CPU kernel, bit for bit: `j = trunc((y + 1)·0.5·65535 +
-//!   0.5)` (f32 operations in that order) then `code = #{i : mid[i] < −1 + 2j/65535}` (a
-//!   65536-entry table). Not nearest: a zero inside a non-zero block becomes a small positive
+//!   0.5)` (f32 operations in that order) then `code = #{i : mid[i] < −1 + 2j/65535}` (its
+//!   65536-entry table, computed here per element). Not nearest: a zero inside a non-zero block becomes a small positive
 //!   code (131 signed, 7 unsigned), and an all-zero block gets code 0 (dequantizing to −0 with
 //!   the signed map).
+//!
+//! Both find the code `#{i : mid[i] < y}` the same way: the top 16 bits of `y` select one of
+//! 2·2945 buckets, each narrower than the gap between two midpoints, whose table entry holds
+//! the candidate code and the threshold on the low 16 bits above which `y` passes the next
+//! midpoint: one load, one comparison, no search, and a loop the compiler vectorises (a gather
+//! on AVX2 and AVX-512).
 //!
 //! A block whose `absmax` is not finite (a NaN or ±∞ among its values) stores `absmax = NaN`
 //! and the code of 0: the whole block reads back as NaN (the state is lost, as it would be).
@@ -51,7 +57,7 @@ pub enum Q8Map {
 pub enum Quantizer {
     /// The nearest code (ties to the lower); zeros stay zero. The default.
     Nearest = 0,
-    /// bitsandbytes' CPU kernel, bit for bit (its 65536-entry lookup table).
+    /// bitsandbytes' CPU kernel, bit for bit (the nearest code of its 65536-point grid).
     BnbCpu = 1,
 }
 
@@ -61,24 +67,50 @@ struct Map {
     value: [f32; 256],
     /// The code of 0.
     zero: u8,
-    /// Per bucket of `y` (see [`nearest_table`]): the candidate code and the midpoint above
-    /// it, side by side (one cache access per element instead of two dependent ones).
-    nearest: [(u32, f32); 2 * KEYS],
-    /// bitsandbytes' CPU table.
-    bnb: [u8; 65536],
+    /// Per bucket of `y` (see [`code`]): its candidate code `c` (bits 0–7) and the threshold
+    /// `t` (bits 8–24) of the order key of `y` within the bucket at and above which `y >
+    /// mid[c]`, so the code is `c + 1` (`t = 2¹⁶`: never). One 32-bit load per element (a
+    /// gather in vector code), no second dependent load of the midpoint.
+    nearest: [u32; TABLE],
 }
 
 /// Buckets per sign: `|y|` from 2⁻²³ (below it every value is nearer 0 than any other code:
 /// the smallest non-zero code is 3.25·10⁻⁷ > 2⁻²¹·⁶) to 1, 128 per binade.
 const KEYS: usize = (127 - 104) * 128 + 1;
 
+/// Table length: both signs' buckets, padded to a power of two so that an index masked with
+/// `TABLE − 1` is in range without a check.
+const TABLE: usize = (2 * KEYS).next_power_of_two();
+
 /// The bucket of `y` (`|y| ≤ 1`): its top 16 bits, the binades below 2⁻²³ folded into the first
-/// bucket, negative values in the second half.
+/// bucket, negative values in the second half; and the order key of `y` within its bucket (its
+/// low 16 bits, complemented for negative `y`, so the key grows with `y`).
 #[inline(always)]
-fn bucket(y: f32) -> usize {
+fn bucket(y: f32) -> (usize, u32) {
     let b = y.to_bits();
-    let key = (((b >> 16) & 0x7FFF).saturating_sub(104 << 7) as usize).min(KEYS - 1);
-    key + if b >> 31 != 0 { KEYS } else { 0 }
+    let neg = b >> 31;
+    // |y| ≤ 1 (the callers clamp): the top bits are at most those of 1.0, key ≤ KEYS − 1.
+    let key = ((b >> 16) & 0x7FFF).saturating_sub(104 << 7);
+    ((key + neg * KEYS as u32) as usize, (b & 0xFFFF) ^ (neg * 0xFFFF))
+}
+
+/// `#{i : mid[i] < y}` for `|y| ≤ 1`, from the bucket table: the nearest code of `y`, ties to
+/// the lower.
+#[inline(always)]
+fn code(nearest: &[u32; TABLE], y: f32) -> u8 {
+    let (bucket, key) = bucket(y);
+    let e = nearest[bucket & (TABLE - 1)];
+    ((e & 0xFF) + u32::from(key >= e >> 8)) as u8
+}
+
+/// `⌊z⌋` for `0 ≤ z < 2²³` in plain f32 arithmetic (a loop of it vectorises; a conversion to an
+/// integer, saturating in Rust, does not): `z + 2²³ − 2²³` rounds `z` to the nearest integer
+/// exactly, then one is taken off where that went up.
+#[inline(always)]
+fn floor_small(z: f32) -> f32 {
+    const SHIFT: f32 = 8_388_608.0; // 2²³
+    let r = (z + SHIFT) - SHIFT;
+    if r > z { r - 1.0 } else { r }
 }
 
 const fn values(bits: &[u32; 256]) -> [f32; 256] {
@@ -112,57 +144,50 @@ const fn count_below(mid: &[f32; 256], y: f32) -> usize {
     c
 }
 
-/// For every bucket (see [`bucket`]), the code of its value nearest 0: a bucket is narrower
-/// than the gap between two midpoints (checked here, at compile time), so the nearest code of
-/// any `y` in it is that candidate `c` or `c + 1`, decided by one comparison with `mid[c]`.
-/// Built in two monotone walks so that compile-time evaluation stays cheap.
-const fn nearest_table(mid: &[f32; 256]) -> [(u32, f32); 2 * KEYS] {
-    let mut t = [(0u32, 0.0f32); 2 * KEYS];
-    // y ≥ 0: lower edge f32((104·128 + k) << 16) ascending (bucket 0 also holds every smaller
-    // magnitude, all nearest the code of 0, which is what its candidate is).
-    let mut c = 0;
-    let mut k = 0;
-    while k < KEYS {
-        let top = (((104 << 7) + k) as u32) << 16;
-        let (lower, upper) = (f32::from_bits(top), f32::from_bits(top | 0xFFFF));
-        let lower = if k == 0 { 0.0 } else { lower };
-        while c < 255 && mid[c] < lower {
-            c += 1;
-        }
-        assert!(c >= 255 || mid[c + 1] > upper || upper > 1.0, "two midpoints in a bucket");
-        t[k] = (c as u32, mid[c]);
-        k += 1;
-    }
-    // y < 0: lower edge −f32(top | 0xFFFF) ascending as k decreases.
-    let mut c = 0;
-    let mut k = KEYS;
-    while k > 0 {
-        k -= 1;
-        let top = (((104 << 7) + k) as u32) << 16;
-        let lower = -f32::from_bits(top | 0xFFFF);
-        let upper = if k == 0 { -0.0 } else { -f32::from_bits(top) };
-        while c < 255 && mid[c] < lower {
-            c += 1;
-        }
-        assert!(c >= 255 || mid[c + 1] > upper || lower < -1.0, "two midpoints in a bucket");
-        t[KEYS + k] = (c as u32, mid[c]);
-    }
-    t
+/// The value of order key `a` in the bucket with top bits `top` (see [`bucket`]).
+const fn bucket_value(top: u32, negative: bool, a: u32) -> f32 {
+    if negative { -f32::from_bits(top | (0xFFFF - a)) } else { f32::from_bits(top | a) }
 }
 
-/// bitsandbytes' CPU lookup table: `lut[j] = #{i : mid[i] < −1 + 2j/65535}` (f32 operations;
-/// the argument grows with `j`, so one walk).
-const fn bnb_table(mid: &[f32; 256]) -> [u8; 65536] {
-    let mut t = [0u8; 65536];
-    let mut c = 0;
-    let mut j = 0u32;
-    while j < 65536 {
-        let val = -1.0f32 + (2.0f32 * j as f32) / 65535.0f32;
-        while c < 255 && mid[c] < val {
-            c += 1;
+/// For every bucket (see [`bucket`]): the code `c` of its lowest value and the smallest order
+/// key whose value exceeds `mid[c]`. A bucket is narrower than the gap between two midpoints
+/// (checked here, at compile time), so every `y` in it has code `c` or `c + 1`; the folded
+/// first bucket of each sign has one code throughout (also checked). Built in monotone walks
+/// and binary searches so that compile-time evaluation stays cheap.
+const fn nearest_table(mid: &[f32; 256]) -> [u32; TABLE] {
+    let mut t = [0u32; TABLE];
+    let mut sign = 0;
+    while sign < 2 {
+        let negative = sign == 1;
+        let mut c = 0;
+        let mut i = 0;
+        while i < KEYS {
+            // Ascending values: positive buckets by increasing key, negative by decreasing.
+            let k = if negative { KEYS - 1 - i } else { i };
+            let top = (((104 << 7) + k) as u32) << 16;
+            let (lower, upper) =
+                (bucket_value(top, negative, 0), bucket_value(top, negative, 0xFFFF));
+            // The folded bucket also holds every smaller magnitude, down to ±0.
+            let (lower, upper) = match (k, negative) {
+                (0, false) => (0.0, upper),
+                (0, true) => (lower, -0.0),
+                _ => (lower, upper),
+            };
+            while c < 255 && mid[c] < lower {
+                c += 1;
+            }
+            assert!(c >= 255 || mid[c + 1] >= upper || upper > 1.0, "two midpoints in a bucket");
+            // Smallest key a with value(a) > mid[c] (2¹⁶ if none): the predicate grows with a.
+            let (mut lo, mut hi) = (0u32, 0x1_0000u32);
+            while lo < hi {
+                let a = (lo + hi) / 2;
+                if bucket_value(top, negative, a) > mid[c] { hi = a } else { lo = a + 1 }
+            }
+            assert!(k != 0 || lo == 0x1_0000 && mid[c] >= upper, "the folded bucket has two codes");
+            t[k + if negative { KEYS } else { 0 }] = c as u32 | lo << 8;
+            i += 1;
         }
-        t[j as usize] = c as u8;
-        j += 1;
+        sign += 1;
     }
     t
 }
@@ -171,10 +196,10 @@ const fn map(bits: &[u32; 256]) -> Map {
     let value = values(bits);
     let mid = mids(&value);
     let zero = count_below(&mid, 0.0) as u8;
-    Map { value, zero, nearest: nearest_table(&mid), bnb: bnb_table(&mid) }
+    Map { value, zero, nearest: nearest_table(&mid) }
 }
 
-// Built at compile time. In the C library the tables (227 KB) have an unmangled name so that
+// Built at compile time. In the C library the tables (2 × 33.8 KB) have an unmangled name so that
 // scripts/build-capi.sh keeps one copy for its three x86-64 levels instead of three: the
 // levels' definitions are identical (same `const fn`s, `repr(C)`).
 #[cfg_attr(feature = "capi", allow(unsafe_code), unsafe(no_mangle))]
@@ -220,27 +245,57 @@ pub(crate) fn quantize_block(m: Q8Map, q: Quantizer, x: &[f32], codes: &mut [u8]
     }
     let inv = 1.0 / amax;
     match q {
-        Quantizer::Nearest => {
-            for (c, &v) in codes.iter_mut().zip(x) {
-                let y = (v * inv).clamp(-1.0, 1.0);
-                let (cand, mid) = t.nearest.get(bucket(y)).copied().unwrap_or((0, 0.0));
-                *c = (cand + u32::from(y > mid)) as u8;
-            }
-        }
-        Quantizer::BnbCpu => {
-            for (c, &v) in codes.iter_mut().zip(x) {
-                let y = (v * inv).clamp(-1.0, 1.0);
-                let j = ((y + 1.0) * 0.5 * 65535.0 + 0.5) as u16;
-                *c = t.bnb[usize::from(j)];
-            }
-        }
+        Quantizer::Nearest => nearest_codes(&t.nearest, inv, x, codes),
+        Quantizer::BnbCpu => bnb_cpu_codes(&t.nearest, inv, x, codes),
     }
     amax
+}
+
+// The two code loops are functions of their own (not inlined): inlined into the staging
+// driver's `store`, LLVM left them scalar (61 % of a q8 Adam step in `perf`); on their own they
+// vectorise, with a gather for the table.
+
+/// `codes[i] = code(clamp(x[i]·inv, −1, 1))`.
+#[inline(never)]
+fn nearest_codes(nearest: &[u32; TABLE], inv: f32, x: &[f32], codes: &mut [u8]) {
+    for (c, &v) in codes.iter_mut().zip(x) {
+        *c = code(nearest, (v * inv).clamp(-1.0, 1.0));
+    }
+}
+
+/// bitsandbytes' CPU rule: its table entry `j` is the nearest code (same rule) of the grid value
+/// `−1 + 2j/65535`, computed here instead of looked up in a 64 KiB table.
+#[inline(never)]
+fn bnb_cpu_codes(nearest: &[u32; TABLE], inv: f32, x: &[f32], codes: &mut [u8]) {
+    for (c, &v) in codes.iter_mut().zip(x) {
+        let y = (v * inv).clamp(-1.0, 1.0);
+        let j = floor_small((y + 1.0) * 0.5 * 65535.0 + 0.5);
+        *c = code(nearest, -1.0 + (2.0 * j) / 65535.0);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `floor_small` is the integer part on its whole domain's integer and half-integer points
+    /// and their neighbours.
+    #[test]
+    fn floor_small_is_floor() {
+        for n in (0..70_000u32).chain([(1 << 23) - 1]) {
+            for z in [n as f32, n as f32 + 0.5] {
+                for z in [
+                    f32::from_bits(z.to_bits().saturating_sub(1)),
+                    z,
+                    f32::from_bits(z.to_bits() + 1),
+                ] {
+                    if z < 8_388_608.0 {
+                        assert_eq!(floor_small(z), z as u32 as f32, "{z}");
+                    }
+                }
+            }
+        }
+    }
 
     /// The nearest quantizer equals an exhaustive search over the 256 codes (ties to the
     /// lower code) for values spread over every bucket of [−1, 1].
@@ -265,6 +320,13 @@ mod tests {
             assert!(checked > 100_000);
             let mut codes = [9u8; 3];
             assert_eq!(quantize_block(m, Quantizer::Nearest, &[0.0; 3], &mut codes), 0.0);
+            // bitsandbytes' grid, every point: the table lookup equals the count.
+            let mid: [f32; 255] = core::array::from_fn(|i| 0.5 * (t.value[i] + t.value[i + 1]));
+            for j in 0..65536u32 {
+                let val = -1.0f32 + (2.0f32 * j as f32) / 65535.0f32;
+                let want = mid.iter().filter(|&&m| m < val).count() as u8;
+                assert_eq!(code(&t.nearest, val), want, "{m:?} grid point {j}");
+            }
             assert!(codes.iter().all(|&c| t.value[usize::from(c)] == 0.0));
         }
     }
