@@ -297,6 +297,24 @@ mod tests {
         }
     }
 
+    /// A block is scaled by its own absmax first: the codes of `x` are the nearest codes of
+    /// `x·fl(1/absmax)`, and `absmax` is returned, for a block whose absmax is not 1.
+    #[test]
+    fn nearest_scales_by_the_block_absmax() {
+        let x: [f32; 6] = [0.37, -3.7, 1.1e-3, 2.5, -0.02, 3.0];
+        let mid: [f32; 255] = {
+            let t = table(Q8Map::Signed);
+            core::array::from_fn(|i| 0.5 * (t.value[i] + t.value[i + 1]))
+        };
+        let mut codes = [0u8; 6];
+        assert_eq!(quantize_block(Q8Map::Signed, Quantizer::Nearest, &x, &mut codes), 3.7);
+        let inv = 1.0 / 3.7f32;
+        for (&c, &v) in codes.iter().zip(&x) {
+            let y = (v * inv).clamp(-1.0, 1.0);
+            assert_eq!(c, mid.iter().filter(|&&m| m < y).count() as u8, "{v}");
+        }
+    }
+
     /// The nearest quantizer equals an exhaustive search over the 256 codes (ties to the
     /// lower code) for values spread over every bucket of [−1, 1].
     #[test]
