@@ -210,22 +210,24 @@ pub(crate) fn pow_step(base: f64, mut t: u32) -> f64 {
     debug_assert!(base.abs() <= 1.0);
     // acc·… and sq·… are the running result and the running square, each with its error.
     let (mut acc, mut acc_err, mut sq, mut sq_err) = (1.0, 0.0, base, 0.0);
-    while t > 0 {
+    // One pass per bit of t, low to high (a bounded loop: no mutation of it can hang). An
+    // underflowed square (0) makes every later product 0, error terms included, so the result
+    // is +0 as the rounded exact power is: no special case needed.
+    for k in 0..u32::BITS {
+        if t == 0 {
+            break;
+        }
+        if k > 0 {
+            let (p, err) = two_prod(sq, sq);
+            sq_err = err + 2.0 * sq * sq_err;
+            sq = p;
+        }
         if t & 1 == 1 {
             let (p, err) = two_prod(acc, sq);
             acc_err = err + (acc * sq_err + sq * acc_err);
             acc = p;
         }
         t >>= 1;
-        if sq == 0.0 {
-            // Underflowed: every remaining product is 0 (and so is the exact power, rounded).
-            return if t > 0 { 0.0 } else { acc + acc_err };
-        }
-        if t > 0 {
-            let (p, err) = two_prod(sq, sq);
-            sq_err = err + 2.0 * sq * sq_err;
-            sq = p;
-        }
     }
     acc + acc_err
 }

@@ -115,9 +115,9 @@ fn signed_q(
             let dot: f64 = v.iter().zip(y.iter()).map(|(p, q)| p * q).sum();
             y.iter_mut().zip(v).for_each(|(q, p)| *q -= 2.0 * dot * p);
         }
-        let sign = if d < 0.0 { -1.0 } else { 1.0 };
+        let negate = d < 0.0;
         for (i, &q) in col.iter().enumerate() {
-            emit(i, j, q * sign);
+            emit(i, j, if negate { -q } else { q });
         }
     }
 }
