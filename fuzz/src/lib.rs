@@ -234,10 +234,16 @@ fn check<H>(case: &Case, spec: &Spec<'_, H>, buffers: usize) -> Outcome {
         let ins: Vec<Vec<f64>> =
             values[spec.muts..].iter().map(|v| v.iter().map(|&x| f64::from(x)).collect()).collect();
         (spec.reference)(&mut muts, &ins, step, &spec.hyper);
+        // The scale of the data the step read and wrote: the old state counts too (an EMA with
+        // decay 10⁻³ blends a large old average into a small result; its f32 weight
+        // c(1 − decay) carries an error of 2⁻²⁵ times the old value, not times the result).
+        let before = values[..spec.muts].iter().flatten().map(|&x| f64::from(x));
         let scale = muts
             .iter()
             .chain(&ins)
             .flatten()
+            .copied()
+            .chain(before)
             .filter(|x| x.is_finite())
             .fold(1e-30f64, |m, x| m.max(x.abs()));
         for (k, (got, want)) in after.iter().zip(&muts).enumerate() {
