@@ -21,46 +21,50 @@
 #define B2 0.999f
 #define EPS 1e-8f
 
+/* One vector type and its operations for the hand-written loop: AVX-512 or AVX2 + FMA. */
+#if defined(__AVX512F__)
+#define HAND_VECTOR 1
+#define W 16
+typedef __m512 vec;
+#define SET1 _mm512_set1_ps
+#define LOAD _mm512_loadu_ps
+#define STORE _mm512_storeu_ps
+#define MUL _mm512_mul_ps
+#define DIV _mm512_div_ps
+#define SQRT _mm512_sqrt_ps
+#define FMADD _mm512_fmadd_ps
+#elif defined(__AVX2__) && defined(__FMA__)
+#define HAND_VECTOR 1
+#define W 8
+typedef __m256 vec;
+#define SET1 _mm256_set1_ps
+#define LOAD _mm256_loadu_ps
+#define STORE _mm256_storeu_ps
+#define MUL _mm256_mul_ps
+#define DIV _mm256_div_ps
+#define SQRT _mm256_sqrt_ps
+#define FMADD _mm256_fmadd_ps
+#endif
+
 /* DeepSpeed-style: per-call step = −lr/bc1, 1/√bc2; per element one √ and one ÷. */
 static void adam_hand(float *restrict p, const float *restrict g, float *restrict m,
                       float *restrict v, size_t n, int t) {
     const float bc1 = 1.0f - powf(B1, (float)t), bc2 = 1.0f - powf(B2, (float)t);
     const float step = -LR / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
     size_t i = 0;
-#if defined(__AVX512F__)
-    const __m512 b1 = _mm512_set1_ps(B1), c1 = _mm512_set1_ps(1.0f - B1);
-    const __m512 b2 = _mm512_set1_ps(B2), c2 = _mm512_set1_ps(1.0f - B2);
-    const __m512 s = _mm512_set1_ps(step), k = _mm512_set1_ps(inv_sqrt_bc2);
-    const __m512 e = _mm512_set1_ps(EPS);
-    for (; i + 32 <= n; i += 32) {
-        for (int u = 0; u < 32; u += 16) {
-            __m512 gi = _mm512_loadu_ps(g + i + u);
-            __m512 mi = _mm512_fmadd_ps(b1, _mm512_loadu_ps(m + i + u), _mm512_mul_ps(c1, gi));
-            __m512 vi = _mm512_fmadd_ps(b2, _mm512_loadu_ps(v + i + u),
-                                        _mm512_mul_ps(_mm512_mul_ps(c2, gi), gi));
-            __m512 d = _mm512_fmadd_ps(_mm512_sqrt_ps(vi), k, e);
-            __m512 pi = _mm512_fmadd_ps(s, _mm512_div_ps(mi, d), _mm512_loadu_ps(p + i + u));
-            _mm512_storeu_ps(m + i + u, mi);
-            _mm512_storeu_ps(v + i + u, vi);
-            _mm512_storeu_ps(p + i + u, pi);
-        }
-    }
-#elif defined(__AVX2__) && defined(__FMA__)
-    const __m256 b1 = _mm256_set1_ps(B1), c1 = _mm256_set1_ps(1.0f - B1);
-    const __m256 b2 = _mm256_set1_ps(B2), c2 = _mm256_set1_ps(1.0f - B2);
-    const __m256 s = _mm256_set1_ps(step), k = _mm256_set1_ps(inv_sqrt_bc2);
-    const __m256 e = _mm256_set1_ps(EPS);
-    for (; i + 16 <= n; i += 16) {
-        for (int u = 0; u < 16; u += 8) {
-            __m256 gi = _mm256_loadu_ps(g + i + u);
-            __m256 mi = _mm256_fmadd_ps(b1, _mm256_loadu_ps(m + i + u), _mm256_mul_ps(c1, gi));
-            __m256 vi = _mm256_fmadd_ps(b2, _mm256_loadu_ps(v + i + u),
-                                        _mm256_mul_ps(_mm256_mul_ps(c2, gi), gi));
-            __m256 d = _mm256_fmadd_ps(_mm256_sqrt_ps(vi), k, e);
-            __m256 pi = _mm256_fmadd_ps(s, _mm256_div_ps(mi, d), _mm256_loadu_ps(p + i + u));
-            _mm256_storeu_ps(m + i + u, mi);
-            _mm256_storeu_ps(v + i + u, vi);
-            _mm256_storeu_ps(p + i + u, pi);
+#ifdef HAND_VECTOR
+    const vec b1 = SET1(B1), c1 = SET1(1.0f - B1), b2 = SET1(B2), c2 = SET1(1.0f - B2);
+    const vec s = SET1(step), k = SET1(inv_sqrt_bc2), e = SET1(EPS);
+    /* Two vectors per iteration. */
+    for (; i + 2 * W <= n; i += 2 * W) {
+        for (size_t u = i; u < i + 2 * W; u += W) {
+            vec gi = LOAD(g + u);
+            vec mi = FMADD(b1, LOAD(m + u), MUL(c1, gi));
+            vec vi = FMADD(b2, LOAD(v + u), MUL(MUL(c2, gi), gi));
+            vec pi = FMADD(s, DIV(mi, FMADD(SQRT(vi), k, e)), LOAD(p + u));
+            STORE(m + u, mi);
+            STORE(v + u, vi);
+            STORE(p + u, pi);
         }
     }
 #endif
