@@ -14,9 +14,9 @@
 //!   gets `absmax = 0` and the code of 0 (so it dequantizes to +0); zeros stay zero.
 //! - [`Quantizer::BnbCpu`]: bitsandbytes' CPU kernel, bit for bit: `j = trunc((y + 1)·0.5·65535 +
 //!   0.5)` (f32 operations in that order) then `code = #{i : mid[i] < −1 + 2j/65535}` (its
-//!   65536-entry table, computed here per element). Not nearest: a zero inside a non-zero block becomes a small positive
-//!   code (131 signed, 7 unsigned), and an all-zero block gets code 0 (dequantizing to −0 with
-//!   the signed map).
+//!   65536-entry table, computed here per element). Not nearest: a zero inside a non-zero
+//!   block becomes a small positive code (131 signed, 7 unsigned), and an all-zero block gets
+//!   code 0 (dequantizing to −0 with the signed map).
 //!
 //! Both find the code `#{i : mid[i] < y}` the same way: the top 16 bits of `y` select one of
 //! 2·2945 buckets, each narrower than the gap between two midpoints, whose table entry holds
@@ -302,16 +302,13 @@ mod tests {
     #[test]
     fn nearest_scales_by_the_block_absmax() {
         let x: [f32; 6] = [0.37, -3.7, 1.1e-3, 2.5, -0.02, 3.0];
-        let mid: [f32; 255] = {
-            let t = table(Q8Map::Signed);
-            core::array::from_fn(|i| 0.5 * (t.value[i] + t.value[i + 1]))
-        };
+        let mid = mids(&table(Q8Map::Signed).value);
         let mut codes = [0u8; 6];
         assert_eq!(quantize_block(Q8Map::Signed, Quantizer::Nearest, &x, &mut codes), 3.7);
         let inv = 1.0 / 3.7f32;
         for (&c, &v) in codes.iter().zip(&x) {
             let y = (v * inv).clamp(-1.0, 1.0);
-            assert_eq!(c, mid.iter().filter(|&&m| m < y).count() as u8, "{v}");
+            assert_eq!(usize::from(c), count_below(&mid, y), "{v}");
         }
     }
 
@@ -339,11 +336,11 @@ mod tests {
             let mut codes = [9u8; 3];
             assert_eq!(quantize_block(m, Quantizer::Nearest, &[0.0; 3], &mut codes), 0.0);
             // bitsandbytes' grid, every point: the table lookup equals the count.
-            let mid: [f32; 255] = core::array::from_fn(|i| 0.5 * (t.value[i] + t.value[i + 1]));
+            let mid = mids(&t.value);
             for j in 0..65536u32 {
                 let val = -1.0f32 + (2.0f32 * j as f32) / 65535.0f32;
-                let want = mid.iter().filter(|&&m| m < val).count() as u8;
-                assert_eq!(code(&t.nearest, val), want, "{m:?} grid point {j}");
+                let want = count_below(&mid, val);
+                assert_eq!(usize::from(code(&t.nearest, val)), want, "{m:?} grid point {j}");
             }
             assert!(codes.iter().all(|&c| t.value[usize::from(c)] == 0.0));
         }
