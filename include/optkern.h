@@ -24,6 +24,9 @@
 // element, and the blocks are added to `C` in order.
 #define GEMM_KC 256
 
+// Shard boundaries must be multiples of this many elements (the reduction block).
+#define SHARD_ALIGN BLOCK
+
 // The result of every C function (`OPTKERN_STATUS_OK = 0`).
 typedef enum {
   // Success.
@@ -54,6 +57,9 @@ typedef enum {
   // [`optkern_select_level`]: the CPU lacks that instruction-set level, or the library was
   // not built for it.
   OPTKERN_STATUS_UNSUPPORTED_LEVEL = 11,
+  // A shard of a sharded reduction is not made of whole 4096-element blocks (its start, or
+  // its end before the end of the buffer, is not a multiple of 4096).
+  OPTKERN_STATUS_SHARD_BOUNDARY = 12,
 } optkern_status;
 
 // Which operation order a kernel follows. Both are bit-identical across widths, offsets and
@@ -1585,6 +1591,41 @@ optkern_status optkern_lamb_step(float *params,
                                  const optkern_lamb_config *cfg,
                                  optkern_error *error);
 
+// [`crate::lamb_shard_moments`]: pass 1 of LAMB on a shard holding the layer's elements
+// `[offset, offset + len)` of `layer_len` (whole 4096-element blocks); writes
+// `optkern_norm_partials_len(len)` partials of `‖θ‖²` and of `‖r‖²`.
+optkern_status optkern_lamb_shard_moments(const float *params,
+                                          const float *grads,
+                                          float *exp_avg,
+                                          float *exp_avg_sq,
+                                          size_t len,
+                                          size_t offset,
+                                          size_t layer_len,
+                                          uint32_t step,
+                                          const optkern_lamb_config *cfg,
+                                          double *param_partials,
+                                          size_t param_partials_len,
+                                          double *update_partials,
+                                          size_t update_partials_len,
+                                          optkern_error *error);
+
+// [`crate::lamb_trust_ratio`] from the `count` partials of every block of the layer, in order.
+optkern_status optkern_lamb_trust_ratio(const double *param_partials,
+                                        const double *update_partials,
+                                        size_t count,
+                                        double *trust_ratio_out,
+                                        optkern_error *error);
+
+// [`crate::lamb_shard_apply`]: pass 2 of LAMB on a shard with its layer's trust ratio.
+optkern_status optkern_lamb_shard_apply(float *params,
+                                        const float *exp_avg,
+                                        const float *exp_avg_sq,
+                                        size_t len,
+                                        uint32_t step,
+                                        const optkern_lamb_config *cfg,
+                                        double trust_ratio,
+                                        optkern_error *error);
+
 // [`lars_step`].
 optkern_status optkern_lars_step(float *params,
                                  const float *grads,
@@ -1699,6 +1740,44 @@ optkern_status optkern_grad_norm(const float *const *grads,
                                  double p,
                                  float *total_norm_out,
                                  optkern_error *error);
+
+// [`crate::norm_partials_len`]: the partials a shard of `shard_len` elements has (one per
+// 4096-element block).
+size_t optkern_norm_partials_len(size_t shard_len);
+
+// [`crate::grad_norm_partials`]: `shard` holds elements `[start, start + len)` of a buffer of
+// `total_len`; writes `partials_len = optkern_norm_partials_len(len)` partials (else
+// `OPTKERN_STATUS_INVALID_LENGTH`). `OPTKERN_STATUS_SHARD_BOUNDARY` unless `start` is a
+// multiple of 4096 and the end is too or is `total_len`.
+optkern_status optkern_grad_norm_partials(const float *shard,
+                                          size_t len,
+                                          size_t start,
+                                          size_t total_len,
+                                          uint32_t norm_kind,
+                                          double p,
+                                          double *partials,
+                                          size_t partials_len,
+                                          optkern_error *error);
+
+// [`crate::combine_norm`]: the norm of the whole buffer from the `count` partials of all its
+// shards, in global order; the f64 norm goes to `*total_norm_out`.
+optkern_status optkern_combine_norm(const double *partials,
+                                    size_t count,
+                                    uint32_t norm_kind,
+                                    double p,
+                                    double *total_norm_out,
+                                    optkern_error *error);
+
+// [`crate::clip_coef_from_partials`]: torch's clipping coefficient from the partials of the
+// whole buffer; writes the f32 total norm and the coefficient (a step's `grad_scale`).
+optkern_status optkern_clip_coef_from_partials(const double *partials,
+                                               size_t count,
+                                               double max_norm,
+                                               uint32_t norm_kind,
+                                               double p,
+                                               float *total_norm_out,
+                                               float *coef_out,
+                                               optkern_error *error);
 
 // [`crate::clip_coef`] (`rewrite = 0`: only computes the coefficient, to pass as a step's
 // `grad_scale`) or [`crate::clip_grad_norm`] (`rewrite = 1`: also scales the gradients).

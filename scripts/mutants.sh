@@ -17,7 +17,7 @@ if ! cargo mutants --version >/dev/null 2>&1; then
     cargo install cargo-mutants --locked --version 27.1.0
 fi
 tests=(--lib)
-for t in bit_model reference errors widths golden formats train init no_alloc stack coverage target_features capi_errors; do
+for t in bit_model reference errors widths golden formats train init no_alloc stack coverage target_features capi_errors shard; do
     tests+=(--test "$t")
 done
 mode=${1:?diff or full}

@@ -64,6 +64,17 @@ pub enum Error {
         /// The number of rows (every index must be below it).
         bound: usize,
     },
+    /// A shard of a sharded reduction does not consist of whole reduction blocks: its start (or
+    /// its end, unless it is the end of the buffer) is not a multiple of the block size, or it
+    /// ends past the buffer.
+    ShardBoundary {
+        /// `"start"` or `"end"`.
+        arg: &'static str,
+        /// The boundary's global element index.
+        index: usize,
+        /// The block size it must be a multiple of.
+        block: usize,
+    },
     /// The kernel cannot take this storage format for this argument (e.g. a quantized
     /// buffer where the kernel needs f32).
     UnsupportedFormat {
@@ -96,6 +107,11 @@ impl fmt::Display for Error {
             Error::IndexOutOfRange { arg, index, bound } => {
                 write!(f, "`{arg}` holds {index}, past the last row ({bound} rows)")
             }
+            Error::ShardBoundary { arg, index, block } => write!(
+                f,
+                "the shard's {arg} ({index}) is not on a reduction block (a multiple of {block}, \
+                 or the end of the buffer for the end)"
+            ),
             Error::UnsupportedFormat { arg } => {
                 write!(f, "`{arg}`: this kernel cannot take that storage format")
             }

@@ -73,7 +73,9 @@ pub use optim::adam::{AdamConfig, adam_step, adam_step_mixed, adamw_step};
 pub use optim::adamax::{AdamaxConfig, adamax_step, adamax_step_mixed};
 pub use optim::asgd::{AsgdConfig, AsgdState, asgd_step, asgd_step_mixed};
 pub use optim::average::{EmaConfig, EmaForm, SwaConfig, SwaForm, ema_update, swa_update};
-pub use optim::lamb::{LambConfig, lamb_step};
+pub use optim::lamb::{
+    LambConfig, lamb_shard_apply, lamb_shard_moments, lamb_step, lamb_trust_ratio,
+};
 pub use optim::lars::{LarsConfig, lars_step};
 pub use optim::lbfgs::{
     LbfgsConfig, LbfgsReal, LbfgsRequest, LbfgsState, LineSearch, LineSearchState, lbfgs_step,
@@ -114,6 +116,9 @@ pub use train::grad::{
 };
 pub use train::loss::{CrossEntropyConfig, Reduction, correct_predictions, cross_entropy};
 pub use train::schedule::Schedule;
+pub use train::shard::{
+    SHARD_ALIGN, clip_coef_from_partials, combine_norm, grad_norm_partials, norm_partials_len,
+};
 #[doc(hidden)]
 pub use width::Width;
 

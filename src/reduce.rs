@@ -23,19 +23,62 @@ const ACCS: usize = 16;
 /// that once a kernel's chunk loop is inlined the compiler keeps them in registers (an
 /// accumulator array indexed by `pos % 16` lived in memory and cost a store-to-load round trip
 /// per chunk: half of Adafactor's cache-resident time).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct BlockedSum {
+#[derive(Debug)]
+pub(crate) struct BlockedSum<'a> {
     /// Accumulators 0–7 and 8–15.
     lo: f64x8,
     hi: f64x8,
     /// Global index of the next element.
     pos: usize,
+    /// Where each finished block's sum goes: added to `total` in block order (one process), or
+    /// stored at `partials[block − first]` (a shard's partials, combined later in block order
+    /// to the same total: `train::shard`). One type for both, so that a kernel's loop is
+    /// compiled once whichever it feeds (the branch runs once per block).
     total: f64,
+    partials: Option<(&'a mut [f64], usize)>,
 }
 
-impl BlockedSum {
+impl BlockedSum<'static> {
     pub(crate) fn new() -> Self {
-        Self { lo: f64x8::ZERO, hi: f64x8::ZERO, pos: 0, total: 0.0 }
+        Self { lo: f64x8::ZERO, hi: f64x8::ZERO, pos: 0, total: 0.0, partials: None }
+    }
+}
+
+impl<'a> BlockedSum<'a> {
+    /// A sum whose first element has global index `start`, a multiple of [`BLOCK`]; block `b`'s
+    /// sum goes to `out[b − start/BLOCK]` instead of the total.
+    pub(crate) fn partials(start: usize, out: &'a mut [f64]) -> Self {
+        debug_assert!(start.is_multiple_of(BLOCK));
+        let partials = Some((out, start / BLOCK));
+        Self { lo: f64x8::ZERO, hi: f64x8::ZERO, pos: start, total: 0.0, partials }
+    }
+
+    /// The sum of every term added so far (after writing the last, partial block's sum to the
+    /// partials, if the sum has them; the total is then 0).
+    pub(crate) fn finish(mut self) -> f64 {
+        self.flush();
+        self.total
+    }
+
+    /// A finished block's sum to the total or the partials.
+    #[inline(always)]
+    fn block(&mut self, block: usize, sum: f64) {
+        match &mut self.partials {
+            None => self.total += sum,
+            Some((out, first)) => {
+                if let Some(o) = block.checked_sub(*first).and_then(|i| out.get_mut(i)) {
+                    *o = sum;
+                }
+            }
+        }
+    }
+
+    /// Sends an unfinished block's sum to the sink (at the end of the data).
+    fn flush(&mut self) {
+        if !self.pos.is_multiple_of(BLOCK) {
+            let t = self.tree();
+            self.block(self.pos / BLOCK, t);
+        }
     }
 
     /// The 16 accumulators combined by the fixed pairwise tree.
@@ -72,7 +115,8 @@ impl BlockedSum {
     fn advance(&mut self, k: usize) {
         self.pos += k;
         if self.pos.is_multiple_of(BLOCK) {
-            self.total += self.tree();
+            let t = self.tree();
+            self.block(self.pos / BLOCK - 1, t);
             self.lo = f64x8::ZERO;
             self.hi = f64x8::ZERO;
         }
@@ -146,13 +190,5 @@ impl BlockedSum {
         } else {
             self.extend(xs.get(..live).unwrap_or(xs), term);
         }
-    }
-
-    /// The sum of every term added so far.
-    pub(crate) fn finish(mut self) -> f64 {
-        if !self.pos.is_multiple_of(BLOCK) {
-            self.total += self.tree();
-        }
-        self.total
     }
 }

@@ -32,6 +32,29 @@ const GAPS: &[(&str, &str, &str)] = &[
          models equal-length buffers",
     ),
     (
+        "lamb_shard_moments",
+        "bench",
+        "the first of lamb_step's two loops, benched as part of lamb_step",
+    ),
+    (
+        "lamb_shard_apply",
+        "bench",
+        "the second of lamb_step's two loops, benched as part of lamb_step",
+    ),
+    ("lamb_trust_ratio", "bench", "a sum over one f64 per 4096 elements: nothing to bench"),
+    (
+        "lamb_shard_moments",
+        "fuzz",
+        "lamb_step's first loop (fuzzed through lamb_step); tests/shard.rs checks the split \
+         against lamb_step for every block split",
+    ),
+    (
+        "lamb_shard_apply",
+        "fuzz",
+        "lamb_step's second loop (fuzzed through lamb_step); tests/shard.rs",
+    ),
+    ("lamb_trust_ratio", "fuzz", "a sum over the partials; tests/shard.rs"),
+    (
         "adafactor_factored_step",
         "fuzz",
         "not yet: the fuzz Spec derives every buffer length from one n; the factored path is \
@@ -78,7 +101,9 @@ fn every_kernel_has_c_reference_bench_and_fuzz() {
             "reference",
             read("tests/common/kernels.rs")
                 + &read("tests/reference.rs")
-                + &read("tests/bit_model.rs"),
+                + &read("tests/bit_model.rs")
+                // Sharded kernels: bit-identical to their one-call kernel for every split.
+                + &read("tests/shard.rs"),
         ),
         ("bench", ["benches/common/mod.rs", "benches/optim.rs"].map(read).concat()),
         ("fuzz", read("fuzz/src/lib.rs")),

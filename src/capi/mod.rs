@@ -63,6 +63,9 @@ pub enum Status {
     /// [`optkern_select_level`]: the CPU lacks that instruction-set level, or the library was
     /// not built for it.
     UnsupportedLevel = 11,
+    /// A shard of a sharded reduction is not made of whole 4096-element blocks (its start, or
+    /// its end before the end of the buffer, is not a multiple of 4096).
+    ShardBoundary = 12,
 }
 
 use Status as S;
@@ -84,6 +87,7 @@ pub extern "C" fn optkern_status_str(status: u32) -> *const core::ffi::c_char {
         9 => b"a quantized buffer starts inside a block (offset not a multiple of 256)\0",
         10 => b"a sparse row index is past the last row\0",
         11 => b"instruction-set level not supported by this CPU or not built into this library\0",
+        12 => b"a shard boundary is not on a 4096-element reduction block\0",
         _ => b"unknown status\0",
     };
     s.as_ptr().cast()
@@ -149,6 +153,7 @@ impl From<Error> for Status {
             Error::Misaligned { .. } => S::BlockMisaligned,
             Error::UnsupportedFormat { .. } => S::InvalidFormat,
             Error::IndexOutOfRange { .. } => S::IndexOutOfRange,
+            Error::ShardBoundary { .. } => S::ShardBoundary,
         }
     }
 }
@@ -233,6 +238,7 @@ impl From<Status> for Fail {
             S::InvalidFormat => c"has a format this argument cannot take",
             S::BlockMisaligned => c"starts inside a quantization block",
             S::IndexOutOfRange => c"holds an index past the last row",
+            S::ShardBoundary => c"is not on a 4096-element reduction block",
             S::Ok | S::Panic | S::UnsupportedLevel => c"was rejected",
         };
         Fail::new(status, "", reason)
@@ -267,6 +273,12 @@ impl From<Error> for Fail {
             Error::IndexOutOfRange { arg, index, .. } => {
                 Fail::new(status, arg, c"holds an index past the last row").value(index as f64)
             }
+            Error::ShardBoundary { arg, index, .. } => Fail::new(
+                status,
+                arg,
+                c"is not on a 4096-element reduction block (nor the end of the buffer)",
+            )
+            .value(index as f64),
             Error::UnsupportedFormat { arg } => {
                 Fail::new(status, arg, c"has a format this kernel cannot take")
             }

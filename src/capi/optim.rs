@@ -1,7 +1,7 @@
 //! C functions for the optimizers: `optkern_<kernel>` and `optkern_<kernel>_config_default`.
 //! Each wraps the Rust function of the same name; see its documentation for the equation.
 
-use super::{ErrorInfo, Fail, Status, buffers, c_config, config, ffi, slice, slice_mut};
+use super::{ErrorInfo, Fail, Raw, Status, buffers, c_config, config, ffi, slice, slice_mut};
 use crate::*;
 
 c_config!(SgdConfig, bools: [nesterov, maximize], enums: [numerics < 3]);
@@ -592,6 +592,120 @@ pub unsafe extern "C" fn optkern_lamb_step(
             let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
             lamb_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// The length a partials buffer must have for a shard of `len` elements.
+fn partials_len_ok(name: &'static str, given: usize, len: usize) -> Result<(), Fail> {
+    if given == crate::norm_partials_len(len) {
+        Ok(())
+    } else {
+        let why = c"is not optkern_norm_partials_len(len)";
+        Err(Fail::new(Status::InvalidLength, name, why).value(given as f64))
+    }
+}
+
+/// [`crate::lamb_shard_moments`]: pass 1 of LAMB on a shard holding the layer's elements
+/// `[offset, offset + len)` of `layer_len` (whole 4096-element blocks); writes
+/// `optkern_norm_partials_len(len)` partials of `‖θ‖²` and of `‖r‖²`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lamb_shard_moments(
+    params: *const f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    len: usize,
+    offset: usize,
+    layer_len: usize,
+    step: u32,
+    cfg: *const LambConfig,
+    param_partials: *mut f64,
+    param_partials_len: usize,
+    update_partials: *mut f64,
+    update_partials_len: usize,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; the partials are checked with the other buffers.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; in params, in grads, out exp_avg, out exp_avg_sq);
+            let pp =
+                Raw::new(param_partials.cast_const(), param_partials_len, true, "param_partials")?;
+            let up = Raw::new(
+                update_partials.cast_const(),
+                update_partials_len,
+                true,
+                "update_partials",
+            )?;
+            super::no_overlap(&[b[0], b[1], b[2], b[3], pp, up])?;
+            partials_len_ok("param_partials_len", param_partials_len, len)?;
+            partials_len_ok("update_partials_len", update_partials_len, len)?;
+            crate::lamb_shard_moments(
+                slice(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                offset,
+                layer_len,
+                step,
+                &cfg,
+                slice_mut(pp),
+                slice_mut(up),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`crate::lamb_trust_ratio`] from the `count` partials of every block of the layer, in order.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lamb_trust_ratio(
+    param_partials: *const f64,
+    update_partials: *const f64,
+    count: usize,
+    trust_ratio_out: *mut f64,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
+        let pp = Raw::new(param_partials, count, false, "param_partials")?;
+        let up = Raw::new(update_partials, count, false, "update_partials")?;
+        super::out_ok(trust_ratio_out, "trust_ratio_out")?;
+        // SAFETY: both buffers and the out-pointer were checked.
+        unsafe {
+            let trust = crate::lamb_trust_ratio(slice(pp), slice(up));
+            super::out(trust_ratio_out, "trust_ratio_out", trust)
+        }
+    })
+}
+
+/// [`crate::lamb_shard_apply`]: pass 2 of LAMB on a shard with its layer's trust ratio.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lamb_shard_apply(
+    params: *mut f32,
+    exp_avg: *const f32,
+    exp_avg_sq: *const f32,
+    len: usize,
+    step: u32,
+    cfg: *const LambConfig,
+    trust_ratio: f64,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in exp_avg, in exp_avg_sq);
+            crate::lamb_shard_apply(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice(b[2]),
+                step,
+                &cfg,
+                trust_ratio,
+            )?;
         }
         Ok(())
     })

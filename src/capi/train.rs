@@ -89,6 +89,94 @@ pub unsafe extern "C" fn optkern_grad_norm(
     })
 }
 
+/// [`crate::norm_partials_len`]: the partials a shard of `shard_len` elements has (one per
+/// 4096-element block).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_norm_partials_len(shard_len: usize) -> usize {
+    crate::norm_partials_len(shard_len)
+}
+
+/// [`crate::grad_norm_partials`]: `shard` holds elements `[start, start + len)` of a buffer of
+/// `total_len`; writes `partials_len = optkern_norm_partials_len(len)` partials (else
+/// `OPTKERN_STATUS_INVALID_LENGTH`). `OPTKERN_STATUS_SHARD_BOUNDARY` unless `start` is a
+/// multiple of 4096 and the end is too or is `total_len`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_grad_norm_partials(
+    shard: *const f32,
+    len: usize,
+    start: usize,
+    total_len: usize,
+    norm_kind: u32,
+    p: f64,
+    partials: *mut f64,
+    partials_len: usize,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
+        let norm = norm_type(norm_kind, p)?;
+        let x = Raw::new(shard, len, false, "shard")?;
+        let out_raw = Raw::new(partials.cast_const(), partials_len, true, "partials")?;
+        super::no_overlap(&[out_raw, x])?;
+        if partials_len != crate::norm_partials_len(len) {
+            let why = c"is not optkern_norm_partials_len(len)";
+            return Err(Fail::new(S::InvalidLength, "partials_len", why).value(partials_len as f64));
+        }
+        // SAFETY: both buffers were checked (NULL, alignment, size) and do not overlap.
+        let (x, out_slice) = unsafe { (slice(x), slice_mut(out_raw)) };
+        Ok(crate::grad_norm_partials(x, start, total_len, norm, out_slice)?)
+    })
+}
+
+/// [`crate::combine_norm`]: the norm of the whole buffer from the `count` partials of all its
+/// shards, in global order; the f64 norm goes to `*total_norm_out`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_combine_norm(
+    partials: *const f64,
+    count: usize,
+    norm_kind: u32,
+    p: f64,
+    total_norm_out: *mut f64,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
+        let norm = norm_type(norm_kind, p)?;
+        let parts = Raw::new(partials, count, false, "partials")?;
+        out_ok(total_norm_out, "total_norm_out")?;
+        // SAFETY: the buffer was checked; the out-pointer was checked.
+        unsafe {
+            let total = crate::combine_norm(slice(parts), norm)?;
+            out(total_norm_out, "total_norm_out", total)
+        }
+    })
+}
+
+/// [`crate::clip_coef_from_partials`]: torch's clipping coefficient from the partials of the
+/// whole buffer; writes the f32 total norm and the coefficient (a step's `grad_scale`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_clip_coef_from_partials(
+    partials: *const f64,
+    count: usize,
+    max_norm: f64,
+    norm_kind: u32,
+    p: f64,
+    total_norm_out: *mut f32,
+    coef_out: *mut f32,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
+        let norm = norm_type(norm_kind, p)?;
+        let parts = Raw::new(partials, count, false, "partials")?;
+        out_ok(total_norm_out, "total_norm_out")?;
+        out_ok(coef_out, "coef_out")?;
+        // SAFETY: the buffer and both out-pointers were checked.
+        unsafe {
+            let clip = crate::clip_coef_from_partials(slice(parts), max_norm, norm)?;
+            out(total_norm_out, "total_norm_out", clip.total_norm)?;
+            out(coef_out, "coef_out", clip.coef)
+        }
+    })
+}
+
 /// [`crate::clip_coef`] (`rewrite = 0`: only computes the coefficient, to pass as a step's
 /// `grad_scale`) or [`crate::clip_grad_norm`] (`rewrite = 1`: also scales the gradients).
 /// Writes the total norm and the coefficient.

@@ -5,6 +5,7 @@ use crate::driver::{for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, pow_step, with_profile};
 use crate::reduce::BlockedSum;
+use crate::train::shard::check_shard;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -149,8 +150,120 @@ pub fn lamb_step_with(
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
     let k = Coef::from_config(step, cfg)?;
-    with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| {
-        let (mut p_sq, mut r_sq) = (BlockedSum::new(), BlockedSum::new());
+    let (mut p_sq, mut r_sq) = (BlockedSum::new(), BlockedSum::new());
+    moments(width, &k, cfg.numerics, params, grads, exp_avg, exp_avg_sq, &mut p_sq, &mut r_sq);
+    let trust = trust_ratio(p_sq.finish(), r_sq.finish());
+    apply(width, &k, cfg.numerics, params, exp_avg, exp_avg_sq, trust);
+    Ok(())
+}
+
+/// The first pass of [`lamb_step`] on a shard of one layer (sharded training): updates `m`
+/// and `v` exactly as `lamb_step` does, and writes the per-block partials of `‖θ‖²` and `‖r‖²`
+/// (`norm_partials_len(params.len())` each) for [`lamb_trust_ratio`]. The shard holds the
+/// layer's elements `[offset, offset + params.len())` of `layer_len`, on whole blocks as
+/// [`crate::grad_norm_partials`] requires. Then, once the partials of every shard of the layer
+/// are gathered in order, [`lamb_shard_apply`] with the layer's trust ratio: the result is
+/// bit-identical to one `lamb_step` over the layer, for any split.
+///
+/// # Errors
+/// As [`lamb_step`], and [`Error::ShardBoundary`] / [`Error::LengthMismatch`] (`param_partials`,
+/// `update_partials`) as [`crate::grad_norm_partials`]. Nothing is written on `Err`.
+#[allow(clippy::too_many_arguments)]
+pub fn lamb_shard_moments(
+    params: &[f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    offset: usize,
+    layer_len: usize,
+    step: u32,
+    cfg: &LambConfig,
+    param_partials: &mut [f64],
+    update_partials: &mut [f64],
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("grads", n, grads.len())?;
+    validate::len("exp_avg", n, exp_avg.len())?;
+    validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
+    let k = Coef::from_config(step, cfg)?;
+    check_shard(offset, n, layer_len, param_partials.len())?;
+    check_shard(offset, n, layer_len, update_partials.len())
+        .map_err(|e| rename_partials(e, "update_partials"))?;
+    if n == 0 {
+        return Ok(());
+    }
+    let mut p_sq = BlockedSum::partials(offset, param_partials);
+    let mut r_sq = BlockedSum::partials(offset, update_partials);
+    let width = Width::NATIVE_TWO_PASS;
+    moments(width, &k, cfg.numerics, params, grads, exp_avg, exp_avg_sq, &mut p_sq, &mut r_sq);
+    p_sq.finish();
+    r_sq.finish();
+    Ok(())
+}
+
+/// `validate::len`'s error for the second partials buffer names it.
+fn rename_partials(e: Error, arg: &'static str) -> Error {
+    match e {
+        Error::LengthMismatch { expected, found, .. } => {
+            Error::LengthMismatch { arg, expected, found }
+        }
+        other => other,
+    }
+}
+
+/// A layer's trust ratio `φ = ‖θ‖/‖r‖` (1 if either is 0) from the partials of all its blocks
+/// in order, as [`lamb_shard_moments`] wrote them: the sums are added in block order, the
+/// same additions as [`lamb_step`]'s.
+pub fn lamb_trust_ratio(param_partials: &[f64], update_partials: &[f64]) -> f64 {
+    let sum = |p: &[f64]| p.iter().fold(0.0, |t, &x| t + x);
+    trust_ratio(sum(param_partials), sum(update_partials))
+}
+
+/// The second pass of [`lamb_step`] on a shard: `θ ← θ − η·φ·r` with the layer's trust ratio
+/// `φ` from [`lamb_trust_ratio`], `r` recomputed from the stored moments.
+///
+/// # Errors
+/// [`Error::LengthMismatch`], [`Error::InvalidHyperparameter`] (also `trust_ratio`: NaN or
+/// negative), [`Error::ZeroStep`]. Nothing is written on `Err`.
+pub fn lamb_shard_apply(
+    params: &mut [f32],
+    exp_avg: &[f32],
+    exp_avg_sq: &[f32],
+    step: u32,
+    cfg: &LambConfig,
+    trust_ratio: f64,
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("exp_avg", n, exp_avg.len())?;
+    validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
+    let k = Coef::from_config(step, cfg)?;
+    if trust_ratio.is_nan() || trust_ratio < 0.0 {
+        return Err(validate::out_of_range("trust_ratio", trust_ratio));
+    }
+    apply(Width::NATIVE_TWO_PASS, &k, cfg.numerics, params, exp_avg, exp_avg_sq, trust_ratio);
+    Ok(())
+}
+
+/// `‖θ‖/‖r‖` from the two sums of squares, 1 if either norm is 0 (or NaN).
+fn trust_ratio(p_sq: f64, r_sq: f64) -> f64 {
+    let (p_norm, r_norm) = (libm::sqrt(p_sq), libm::sqrt(r_sq));
+    if p_norm > 0.0 && r_norm > 0.0 { p_norm / r_norm } else { 1.0 }
+}
+
+/// Pass 1: the moments, and `‖θ‖²`, `‖r‖²` into the two sums.
+#[allow(clippy::too_many_arguments)]
+fn moments(
+    width: Width,
+    k: &Coef,
+    numerics: Numerics,
+    params: &[f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    p_sq: &mut BlockedSum<'_>,
+    r_sq: &mut BlockedSum<'_>,
+) {
+    with_width!(width, two_pass, |L, N| with_profile!(numerics, |P| {
         for_each_chunk_live::<N, 2, 2>(
             [exp_avg, exp_avg_sq],
             [params, grads],
@@ -168,8 +281,20 @@ pub fn lamb_step_with(
                 p_sq.extend_chunk(p, live, |x| f64::from(x) * f64::from(x));
             },
         );
-        let (p_norm, r_norm) = (libm::sqrt(p_sq.finish()), libm::sqrt(r_sq.finish()));
-        let trust = if p_norm > 0.0 && r_norm > 0.0 { p_norm / r_norm } else { 1.0 };
+    }));
+}
+
+/// Pass 2: `θ ← θ − η·φ·r`.
+fn apply(
+    width: Width,
+    k: &Coef,
+    numerics: Numerics,
+    params: &mut [f32],
+    exp_avg: &[f32],
+    exp_avg_sq: &[f32],
+    trust: f64,
+) {
+    with_width!(width, two_pass, |L, N| with_profile!(numerics, |P| {
         let neg_step = L::splat(c(-k.lr * trust));
         for_each_chunk::<N, 1, 2>(
             [params],
@@ -182,5 +307,4 @@ pub fn lamb_step_with(
             },
         );
     }));
-    Ok(())
 }

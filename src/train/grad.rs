@@ -9,6 +9,7 @@
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::reduce::BlockedSum;
+use crate::train::shard::{add_terms, finish_norm, max_abs};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -26,7 +27,7 @@ pub enum NormType {
 }
 
 impl NormType {
-    fn check(self) -> Result<Self, Error> {
+    pub(crate) fn check(self) -> Result<Self, Error> {
         if let NormType::P(p) = self {
             validate::finite("norm_type", p)?;
             if p <= 0.0 {
@@ -40,27 +41,15 @@ impl NormType {
 /// The norm of the concatenation of `slices`, in f64, in the fixed order.
 pub(crate) fn total_norm<'a>(slices: impl Iterator<Item = &'a [f32]>, norm: NormType) -> f64 {
     if norm == NormType::Inf {
-        let (mut m, mut nan) = (0.0f32, false);
-        for x in slices.flatten() {
-            nan |= x.is_nan();
-            m = m.max(x.abs());
-        }
-        return if nan { f64::NAN } else { f64::from(m) };
+        let parts = slices.map(max_abs);
+        return parts
+            .fold(0.0, |m: f64, p| if m.is_nan() || p.is_nan() { f64::NAN } else { m.max(p) });
     }
     let mut sum = BlockedSum::new();
     for g in slices {
-        match norm {
-            NormType::L2 => sum.extend(g, |x| f64::from(x) * f64::from(x)),
-            NormType::L1 | NormType::Inf => sum.extend(g, |x| f64::from(x.abs())),
-            NormType::P(p) => sum.extend(g, |x| libm::pow(f64::from(x.abs()), p)),
-        }
+        add_terms(&mut sum, g, norm);
     }
-    let s = sum.finish();
-    match norm {
-        NormType::L2 => libm::sqrt(s),
-        NormType::P(p) => libm::pow(s, 1.0 / p),
-        NormType::L1 | NormType::Inf => s,
-    }
+    finish_norm(sum.finish(), norm)
 }
 
 /// The norm of all elements of `grads` taken together, in f64 (`NaN` if any element is NaN,

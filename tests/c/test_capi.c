@@ -441,6 +441,48 @@ static void check_statuses(void) {
           "delta_orthogonal with in > out");
 }
 
+/* Sharded norms: the partials of two shards (cut at 4096) combine to the one-call norm and
+ * clipping coefficient bit for bit; a shard off the blocks is refused with nothing written. */
+#define SHARD_N (3 * 4096 + 5)
+static void check_shard_partials(void) {
+    static float x[SHARD_N];
+    for (int i = 0; i < SHARD_N; i++) x[i] = (float)((i * 7919) % 1000 - 500) * (i % 97 == 0 ? 1e3f : 1e-3f);
+    const float *list[1] = {x};
+    size_t lens[1] = {SHARD_N};
+    double parts[4] = {0};
+    size_t cut = 4096, n0 = optkern_norm_partials_len(cut), n1 = optkern_norm_partials_len(SHARD_N - cut);
+    CHECK(n0 == 1 && n1 == 3, "partials lengths %zu %zu", n0, n1);
+    for (uint32_t kind = 0; kind < 4; kind++) {
+        optkern_status s0 = optkern_grad_norm_partials(x, cut, 0, SHARD_N, kind, 3.0, parts, n0, NULL);
+        optkern_status s1 = optkern_grad_norm_partials(x + cut, SHARD_N - cut, cut, SHARD_N, kind, 3.0, parts + n0, n1, NULL);
+        CHECK(s0 == OPTKERN_STATUS_OK && s1 == OPTKERN_STATUS_OK, "partials kind %u", kind);
+        double total = 0;
+        float whole = 0, norm32 = 0, coef = 0, coef_whole = 0, norm_whole = 0;
+        CHECK(optkern_combine_norm(parts, 4, kind, 3.0, &total, NULL) == OPTKERN_STATUS_OK, "combine");
+        CHECK(optkern_grad_norm(list, lens, 1, kind, 3.0, &whole, NULL) == OPTKERN_STATUS_OK, "grad_norm");
+        CHECK(bits((float)total) == bits(whole), "kind %u: combined %.9g vs one call %.9g", kind, total, whole);
+        CHECK(optkern_clip_coef_from_partials(parts, 4, 1.0, kind, 3.0, &norm32, &coef, NULL) == OPTKERN_STATUS_OK,
+              "clip from partials");
+        CHECK(optkern_clip_grad_norm((float *const *)list, lens, 1, 1.0, kind, 3.0, 0, &norm_whole, &coef_whole, NULL) ==
+                  OPTKERN_STATUS_OK,
+              "clip_grad_norm");
+        CHECK(bits(coef) == bits(coef_whole) && bits(norm32) == bits(norm_whole), "kind %u: clip coefficients differ",
+              kind);
+    }
+    double sentinel[4] = {-1, -1, -1, -1};
+    optkern_error e;
+    optkern_status s = optkern_grad_norm_partials(x + 8, 4096, 8, SHARD_N, 0, 0, sentinel, 1, &e);
+    CHECK(s == OPTKERN_STATUS_SHARD_BOUNDARY, "start 8: %s", optkern_status_str(s));
+    expect_record("start 8", &e, OPTKERN_STATUS_SHARD_BOUNDARY, "start", "", "");
+    CHECK(e.value == 8.0, "start 8: record value %g", e.value);
+    s = optkern_grad_norm_partials(x, 4097, 0, SHARD_N, 0, 0, sentinel, 2, &e);
+    CHECK(s == OPTKERN_STATUS_SHARD_BOUNDARY, "end 4097: %s", optkern_status_str(s));
+    expect_record("end 4097", &e, OPTKERN_STATUS_SHARD_BOUNDARY, "end", "", "");
+    s = optkern_grad_norm_partials(x, 4096, 0, SHARD_N, 0, 0, sentinel, 2, &e);
+    CHECK(s == OPTKERN_STATUS_INVALID_LENGTH, "partials_len 2 for one block: %s", optkern_status_str(s));
+    for (int i = 0; i < 4; i++) CHECK(sentinel[i] == -1, "partials[%d] written on an error", i);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s expected.txt\n", argv[0]);
@@ -456,6 +498,7 @@ int main(int argc, char **argv) {
     check_against_rust(argv[1]);
     check_statuses();
     check_mixed_statuses();
+    check_shard_partials();
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures != 0;
 }

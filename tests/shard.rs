@@ -1,0 +1,316 @@
+//! Sharded reductions: the partials of any split of a buffer into whole-block shards combine
+//! into exactly the bits of the one-process norm and clipping coefficient; boundaries off the
+//! blocks are refused with nothing written.
+
+mod common;
+use common::*;
+use optkern::{
+    Error, NormType, SHARD_ALIGN, clip_coef, clip_coef_from_partials, combine_norm, grad_norm_f64,
+    grad_norm_partials, norm_partials_len,
+};
+
+const NORMS: [NormType; 5] =
+    [NormType::L2, NormType::L1, NormType::Inf, NormType::P(3.0), NormType::P(0.5)];
+
+/// Every way to cut `n` elements into shards at block multiples, as lists of cut points
+/// (a sample: one shard, every single cut, and random multi-cuts).
+fn splits(n: usize, data: &mut Data) -> Vec<Vec<usize>> {
+    let blocks = n.div_ceil(SHARD_ALIGN);
+    let mut out = vec![vec![0, n]];
+    for b in 1..blocks {
+        out.push(vec![0, b * SHARD_ALIGN, n]);
+    }
+    for _ in 0..6 {
+        let mut cuts: Vec<usize> =
+            (1..blocks).filter(|_| data.below(2) == 0).map(|b| b * SHARD_ALIGN).collect();
+        cuts.insert(0, 0);
+        cuts.push(n);
+        out.push(cuts);
+    }
+    // Empty shards are allowed anywhere on a block boundary.
+    out.push(vec![0, 0, n.min(SHARD_ALIGN), n.min(SHARD_ALIGN), n]);
+    out
+}
+
+/// The partials of `x` computed shard by shard with the cuts `cuts`, concatenated.
+fn sharded_partials(x: &[f32], cuts: &[usize], norm: NormType) -> Vec<f64> {
+    let mut all = Vec::new();
+    for w in cuts.windows(2) {
+        let shard = &x[w[0]..w[1]];
+        let mut part = vec![f64::NAN; norm_partials_len(shard.len())];
+        grad_norm_partials(shard, w[0], x.len(), norm, &mut part)
+            .unwrap_or_else(|e| panic!("{cuts:?} n={}: {e}", x.len()));
+        all.extend(part);
+    }
+    assert_eq!(all.len(), norm_partials_len(x.len()));
+    all
+}
+
+#[test]
+fn any_whole_block_split_combines_to_the_one_process_bits() {
+    let mut data = Data::new(7);
+    let mut checked = 0;
+    for n in [
+        0,
+        1,
+        17,
+        SHARD_ALIGN - 1,
+        SHARD_ALIGN,
+        SHARD_ALIGN + 5,
+        3 * SHARD_ALIGN + 123,
+        5 * SHARD_ALIGN,
+    ] {
+        let mut x = data.vec(n, Kind::Grad);
+        // Outliers spread the magnitudes so that a different addition order shows in the bits.
+        for i in (0..n).step_by(97) {
+            x[i] *= 1e4;
+        }
+        for cuts in splits(n, &mut data) {
+            for norm in NORMS {
+                let want = grad_norm_f64(&[&x], norm).unwrap();
+                let got = combine_norm(&sharded_partials(&x, &cuts, norm), norm).unwrap();
+                assert_eq!(got.to_bits(), want.to_bits(), "n={n} cuts={cuts:?} {norm:?}");
+                let parts = sharded_partials(&x, &cuts, norm);
+                let want = clip_coef(&[&x], 1.0, norm).unwrap();
+                let got = clip_coef_from_partials(&parts, 1.0, norm).unwrap();
+                assert_eq!(got.coef.to_bits(), want.coef.to_bits(), "coef n={n} {norm:?}");
+                assert_eq!(got.total_norm.to_bits(), want.total_norm.to_bits());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 200, "only {checked}");
+}
+
+/// The partials really depend on the order: summing the block sums in another order, or
+/// splitting a block, gives other bits on this data (so the test above can fail).
+#[test]
+fn the_order_is_visible_in_the_bits() {
+    let n = 6 * SHARD_ALIGN;
+    let mut differ = 0;
+    for seed in 0..20 {
+        let mut x = Data::new(seed).vec(n, Kind::Grad);
+        for (i, v) in x.iter_mut().enumerate() {
+            *v *= 10f32.powi((i / SHARD_ALIGN) as i32 * 2 - 5);
+        }
+        let parts = sharded_partials(&x, &[0, n], NormType::L2);
+        let want = combine_norm(&parts, NormType::L2).unwrap();
+        let reversed: Vec<f64> = parts.iter().rev().copied().collect();
+        let element_order = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
+        if combine_norm(&reversed, NormType::L2).unwrap() != want || element_order != want {
+            differ += 1;
+        }
+    }
+    assert!(differ > 0, "this data does not tell addition orders apart");
+}
+
+/// NaN and ∞ propagate as in the one-process norm, from any shard.
+#[test]
+fn non_finite_values_propagate_from_any_shard() {
+    let n = 3 * SHARD_ALIGN + 10;
+    for (pos, bad) in [(5, f32::NAN), (SHARD_ALIGN + 1, f32::INFINITY), (n - 1, f32::NAN)] {
+        let mut x = Data::new(3).vec(n, Kind::Grad);
+        x[pos] = bad;
+        for norm in NORMS {
+            let want = grad_norm_f64(&[&x], norm).unwrap();
+            let got =
+                combine_norm(&sharded_partials(&x, &[0, SHARD_ALIGN, n], norm), norm).unwrap();
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "{norm:?} {pos}"
+            );
+            assert!(!got.is_finite());
+        }
+    }
+}
+
+#[test]
+fn boundaries_off_the_blocks_are_refused_and_nothing_is_written() {
+    let n = 3 * SHARD_ALIGN + 7;
+    let x = Data::new(5).vec(n, Kind::Grad);
+    let sentinel = -12345.0;
+    let cases: [(usize, usize, Error); 4] = [
+        // Starts inside a block.
+        (1, SHARD_ALIGN, Error::ShardBoundary { arg: "start", index: 1, block: SHARD_ALIGN }),
+        // Ends inside a block that is not the last.
+        (
+            0,
+            SHARD_ALIGN + 1,
+            Error::ShardBoundary { arg: "end", index: SHARD_ALIGN + 1, block: SHARD_ALIGN },
+        ),
+        // Runs past the buffer.
+        (
+            3 * SHARD_ALIGN,
+            SHARD_ALIGN,
+            Error::ShardBoundary { arg: "end", index: 4 * SHARD_ALIGN, block: SHARD_ALIGN },
+        ),
+        // The end of the buffer is a valid end, but the start still must be on a block.
+        (
+            SHARD_ALIGN + 8,
+            n - SHARD_ALIGN - 8,
+            Error::ShardBoundary { arg: "start", index: SHARD_ALIGN + 8, block: SHARD_ALIGN },
+        ),
+    ];
+    for (start, len, want) in cases {
+        // Only the boundaries matter, not the values.
+        let mut part = vec![sentinel; norm_partials_len(len)];
+        let err = grad_norm_partials(&x[..len], start, n, NormType::L2, &mut part).unwrap_err();
+        assert_eq!(err, want, "start {start} len {len}");
+        assert!(part.iter().all(|&p| p == sentinel), "written on error");
+    }
+    // A partials buffer of the wrong length.
+    let mut part = vec![sentinel; 2];
+    let err = grad_norm_partials(&x[..SHARD_ALIGN], 0, n, NormType::L2, &mut part).unwrap_err();
+    assert_eq!(err, Error::LengthMismatch { arg: "partials", expected: 1, found: 2 });
+    assert!(part.iter().all(|&p| p == sentinel));
+    // An invalid p.
+    let mut part = vec![sentinel; 1];
+    let err = grad_norm_partials(&x[..SHARD_ALIGN], 0, n, NormType::P(-1.0), &mut part);
+    assert!(matches!(err, Err(Error::InvalidHyperparameter { name: "norm_type", .. })));
+    assert!(part.iter().all(|&p| p == sentinel));
+}
+
+/// LAMB split across shards (moments + partials on each shard, the partials gathered, the
+/// trust ratio, the apply pass on each shard) gives `lamb_step`'s bits over the layer, for every
+/// split, both profiles, several steps, and an ε-dominated, a decayed and a clipped config.
+#[test]
+fn sharded_lamb_equals_one_lamb_step() {
+    use optkern::{
+        LambConfig, Numerics, lamb_shard_apply, lamb_shard_moments, lamb_step, lamb_trust_ratio,
+    };
+    let mut data = Data::new(13);
+    let configs = [
+        LambConfig::default(),
+        LambConfig { eps: 1e-1, weight_decay: 0.0, grad_scale: 0.37, ..Default::default() },
+        LambConfig {
+            lr: 1e-2,
+            weight_decay: 0.1,
+            maximize: true,
+            grad_scale: 3.0,
+            ..Default::default()
+        },
+    ];
+    let mut checked = 0;
+    for n in [100, SHARD_ALIGN, 2 * SHARD_ALIGN + 1, 4 * SHARD_ALIGN - 3] {
+        let p0 = data.vec(n, Kind::Param);
+        let grads: Vec<Vec<f32>> = (0..3).map(|_| data.vec(n, Kind::Grad)).collect();
+        for numerics in [Numerics::Portable, Numerics::Torch] {
+            for base in configs {
+                let cfg = LambConfig { numerics, ..base };
+                let (mut p, mut m, mut v) = (p0.clone(), vec![0.0; n], vec![0.0; n]);
+                for (t, g) in grads.iter().enumerate() {
+                    lamb_step(&mut p, g, &mut m, &mut v, t as u32 + 1, &cfg).unwrap();
+                }
+                for cuts in splits(n, &mut data) {
+                    let (mut sp, mut sm, mut sv) = (p0.clone(), vec![0.0; n], vec![0.0; n]);
+                    let blocks = norm_partials_len(n);
+                    for (t, g) in grads.iter().enumerate() {
+                        let step = t as u32 + 1;
+                        let (mut pp, mut up) = (vec![f64::NAN; blocks], vec![f64::NAN; blocks]);
+                        for w in cuts.windows(2) {
+                            let (a, b) = (w[0], w[1]);
+                            let (k0, k1) =
+                                (a / SHARD_ALIGN, a / SHARD_ALIGN + norm_partials_len(b - a));
+                            lamb_shard_moments(
+                                &sp[a..b],
+                                &g[a..b],
+                                &mut sm[a..b],
+                                &mut sv[a..b],
+                                a,
+                                n,
+                                step,
+                                &cfg,
+                                &mut pp[k0..k1],
+                                &mut up[k0..k1],
+                            )
+                            .unwrap();
+                        }
+                        let trust = lamb_trust_ratio(&pp, &up);
+                        for w in cuts.windows(2) {
+                            let (a, b) = (w[0], w[1]);
+                            lamb_shard_apply(
+                                &mut sp[a..b],
+                                &sm[a..b],
+                                &sv[a..b],
+                                step,
+                                &cfg,
+                                trust,
+                            )
+                            .unwrap();
+                        }
+                    }
+                    let what = format!("n={n} {numerics:?} cuts={cuts:?}");
+                    assert_same_bits(&sp, &p, &format!("params {what}"));
+                    assert_same_bits(&sm, &m, &format!("exp_avg {what}"));
+                    assert_same_bits(&sv, &v, &format!("exp_avg_sq {what}"));
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked}");
+}
+
+#[test]
+fn sharded_lamb_refuses_bad_boundaries_and_trust_ratios_without_writing() {
+    use optkern::{LambConfig, lamb_shard_apply, lamb_shard_moments};
+    let n = 2 * SHARD_ALIGN;
+    let mut data = Data::new(17);
+    let (p, g) = (data.vec(n, Kind::Param), data.vec(n, Kind::Grad));
+    let (m0, v0) = (data.vec(n, Kind::Grad), data.vec(n, Kind::NonNeg));
+    let cfg = LambConfig::default();
+    let (mut m, mut v) = (m0.clone(), v0.clone());
+    let (mut pp, mut up) = (vec![-1.0; 1], vec![-1.0; 1]);
+    let err = lamb_shard_moments(
+        &p[8..],
+        &g[8..],
+        &mut m[8..],
+        &mut v[8..],
+        8,
+        n,
+        1,
+        &cfg,
+        &mut pp,
+        &mut up,
+    );
+    assert_eq!(err, Err(Error::ShardBoundary { arg: "start", index: 8, block: SHARD_ALIGN }));
+    let err = lamb_shard_moments(
+        &p[..10],
+        &g[..10],
+        &mut m[..10],
+        &mut v[..10],
+        0,
+        n,
+        1,
+        &cfg,
+        &mut pp,
+        &mut up,
+    );
+    assert_eq!(err, Err(Error::ShardBoundary { arg: "end", index: 10, block: SHARD_ALIGN }));
+    let mut up2 = vec![-1.0; 2];
+    let err = lamb_shard_moments(
+        &p[..SHARD_ALIGN],
+        &g[..SHARD_ALIGN],
+        &mut m[..SHARD_ALIGN],
+        &mut v[..SHARD_ALIGN],
+        0,
+        n,
+        1,
+        &cfg,
+        &mut pp,
+        &mut up2,
+    );
+    assert_eq!(err, Err(Error::LengthMismatch { arg: "update_partials", expected: 1, found: 2 }));
+    assert_same_bits(&m, &m0, "exp_avg written on error");
+    assert_same_bits(&v, &v0, "exp_avg_sq written on error");
+    assert!(pp.iter().chain(&up).chain(&up2).all(|&x| x == -1.0), "partials written on error");
+    let mut q = p.clone();
+    for bad in [f64::NAN, -1.0] {
+        let err = lamb_shard_apply(&mut q, &m0, &v0, 1, &cfg, bad);
+        assert!(
+            matches!(err, Err(Error::InvalidHyperparameter { name: "trust_ratio", .. })),
+            "{bad}"
+        );
+    }
+    assert_same_bits(&q, &p, "params written on error");
+}
