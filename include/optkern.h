@@ -1626,6 +1626,38 @@ optkern_status optkern_lamb_shard_apply(float *params,
                                         double trust_ratio,
                                         optkern_error *error);
 
+// [`crate::lars_shard_norms`]: pass 1 of LARS on a shard holding the layer's elements
+// `[offset, offset + len)` of `layer_len` (whole 4096-element blocks); writes
+// `optkern_norm_partials_len(len)` partials of `‖θ‖²` and of `‖s·g‖²`.
+optkern_status optkern_lars_shard_norms(const float *params,
+                                        const float *grads,
+                                        size_t len,
+                                        size_t offset,
+                                        size_t layer_len,
+                                        const optkern_lars_config *cfg,
+                                        double *param_partials,
+                                        size_t param_partials_len,
+                                        double *grad_partials,
+                                        size_t grad_partials_len,
+                                        optkern_error *error);
+
+// [`crate::lars_local_lr`] from the `count` partials of every block of the layer, in order.
+optkern_status optkern_lars_local_lr(const double *param_partials,
+                                     const double *grad_partials,
+                                     size_t count,
+                                     const optkern_lars_config *cfg,
+                                     double *local_lr_out,
+                                     optkern_error *error);
+
+// [`crate::lars_shard_apply`]: pass 2 of LARS on a shard with its layer's local learning rate.
+optkern_status optkern_lars_shard_apply(float *params,
+                                        const float *grads,
+                                        float *velocity,
+                                        size_t len,
+                                        const optkern_lars_config *cfg,
+                                        double local_lr,
+                                        optkern_error *error);
+
 // [`lars_step`].
 optkern_status optkern_lars_step(float *params,
                                  const float *grads,

@@ -76,7 +76,7 @@ pub use optim::average::{EmaConfig, EmaForm, SwaConfig, SwaForm, ema_update, swa
 pub use optim::lamb::{
     LambConfig, lamb_shard_apply, lamb_shard_moments, lamb_step, lamb_trust_ratio,
 };
-pub use optim::lars::{LarsConfig, lars_step};
+pub use optim::lars::{LarsConfig, lars_local_lr, lars_shard_apply, lars_shard_norms, lars_step};
 pub use optim::lbfgs::{
     LbfgsConfig, LbfgsReal, LbfgsRequest, LbfgsState, LineSearch, LineSearchState, lbfgs_step,
     lbfgs_work_len,

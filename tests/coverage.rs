@@ -54,6 +54,20 @@ const GAPS: &[(&str, &str, &str)] = &[
         "lamb_step's second loop (fuzzed through lamb_step); tests/shard.rs",
     ),
     ("lamb_trust_ratio", "fuzz", "a sum over the partials; tests/shard.rs"),
+    ("lars_shard_norms", "bench", "lars_step's norm pass, benched as part of lars_step"),
+    ("lars_shard_apply", "bench", "lars_step's update loop, benched as part of lars_step"),
+    ("lars_local_lr", "bench", "a sum over one f64 per 4096 elements: nothing to bench"),
+    (
+        "lars_shard_norms",
+        "fuzz",
+        "lars_step's norm pass (fuzzed through lars_step); tests/shard.rs",
+    ),
+    (
+        "lars_shard_apply",
+        "fuzz",
+        "lars_step's update loop (fuzzed through lars_step); tests/shard.rs",
+    ),
+    ("lars_local_lr", "fuzz", "a sum over the partials; tests/shard.rs"),
     (
         "adafactor_factored_step",
         "fuzz",

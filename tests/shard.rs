@@ -314,3 +314,88 @@ fn sharded_lamb_refuses_bad_boundaries_and_trust_ratios_without_writing() {
     }
     assert_same_bits(&q, &p, "params written on error");
 }
+
+/// LARS split across shards (norm partials on each shard, gathered, the local learning rate,
+/// the update on each shard) gives `lars_step`'s bits over the layer for every split.
+#[test]
+fn sharded_lars_equals_one_lars_step() {
+    use optkern::{
+        LarsConfig, Numerics, lars_local_lr, lars_shard_apply, lars_shard_norms, lars_step,
+    };
+    let mut data = Data::new(19);
+    let configs = [
+        LarsConfig::default(),
+        LarsConfig { weight_decay: 0.0, grad_scale: 0.37, maximize: true, ..Default::default() },
+        LarsConfig { eps: 1.0, weight_decay: 0.1, grad_scale: 3.0, ..Default::default() },
+    ];
+    let mut checked = 0;
+    for n in [100, SHARD_ALIGN, 2 * SHARD_ALIGN + 1, 4 * SHARD_ALIGN - 3] {
+        let p0 = data.vec(n, Kind::Param);
+        let grads: Vec<Vec<f32>> = (0..3).map(|_| data.vec(n, Kind::Grad)).collect();
+        for numerics in [Numerics::Portable, Numerics::Torch] {
+            for base in configs {
+                let cfg = LarsConfig { numerics, ..base };
+                let (mut p, mut v) = (p0.clone(), vec![0.0; n]);
+                for g in &grads {
+                    lars_step(&mut p, g, &mut v, &cfg).unwrap();
+                }
+                for cuts in splits(n, &mut data) {
+                    let (mut sp, mut sv) = (p0.clone(), vec![0.0; n]);
+                    let blocks = norm_partials_len(n);
+                    for g in &grads {
+                        let (mut pp, mut gp) = (vec![f64::NAN; blocks], vec![f64::NAN; blocks]);
+                        for w in cuts.windows(2) {
+                            let (a, b) = (w[0], w[1]);
+                            let (k0, k1) =
+                                (a / SHARD_ALIGN, a / SHARD_ALIGN + norm_partials_len(b - a));
+                            lars_shard_norms(
+                                &sp[a..b],
+                                &g[a..b],
+                                a,
+                                n,
+                                &cfg,
+                                &mut pp[k0..k1],
+                                &mut gp[k0..k1],
+                            )
+                            .unwrap();
+                        }
+                        let local = lars_local_lr(&pp, &gp, &cfg).unwrap();
+                        for w in cuts.windows(2) {
+                            let (a, b) = (w[0], w[1]);
+                            lars_shard_apply(&mut sp[a..b], &g[a..b], &mut sv[a..b], &cfg, local)
+                                .unwrap();
+                        }
+                    }
+                    let what = format!("n={n} {numerics:?} cuts={cuts:?}");
+                    assert_same_bits(&sp, &p, &format!("params {what}"));
+                    assert_same_bits(&sv, &v, &format!("velocity {what}"));
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked}");
+}
+
+#[test]
+fn sharded_lars_refuses_bad_boundaries_and_rates_without_writing() {
+    use optkern::{LarsConfig, lars_shard_apply, lars_shard_norms};
+    let n = 2 * SHARD_ALIGN;
+    let mut data = Data::new(23);
+    let (p, g, v0) = (data.vec(n, Kind::Param), data.vec(n, Kind::Grad), data.vec(n, Kind::Grad));
+    let cfg = LarsConfig::default();
+    let (mut pp, mut gp) = (vec![-1.0; 1], vec![-1.0; 1]);
+    let err = lars_shard_norms(&p[8..], &g[8..], 8, n, &cfg, &mut pp, &mut gp);
+    assert_eq!(err, Err(Error::ShardBoundary { arg: "start", index: 8, block: SHARD_ALIGN }));
+    let mut gp2 = vec![-1.0; 2];
+    let err = lars_shard_norms(&p[..SHARD_ALIGN], &g[..SHARD_ALIGN], 0, n, &cfg, &mut pp, &mut gp2);
+    assert_eq!(err, Err(Error::LengthMismatch { arg: "grad_partials", expected: 1, found: 2 }));
+    assert!(pp.iter().chain(&gp).chain(&gp2).all(|&x| x == -1.0), "partials written on error");
+    let (mut q, mut v) = (p.clone(), v0.clone());
+    for bad in [f64::NAN, -1.0] {
+        let err = lars_shard_apply(&mut q, &g, &mut v, &cfg, bad);
+        assert!(matches!(err, Err(Error::InvalidHyperparameter { name: "local_lr", .. })), "{bad}");
+    }
+    assert_same_bits(&q, &p, "params written on error");
+    assert_same_bits(&v, &v0, "velocity written on error");
+}

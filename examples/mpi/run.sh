@@ -6,7 +6,7 @@
 #  1. one process without MPI (gcc -DOPTKERN_NO_MPI), at the dispatched level and at the baseline
 #     level: the reference hash;
 #  2. mpirun -np 1, 2, 3, 4 (only -np changes): every final hash equals the reference;
-#  3. LAMB, one process and -np 3: equal hashes;
+#  3. LAMB, one process and -np 3; LARS, one process and -np 4: equal hashes;
 #  4. faults: -np 2 with rank 1 killed (SIGKILL) half-way through writing its step-15
 #     checkpoint: `latest` still names step 10, the half-written file is only a .tmp; resumed
 #     on 3 ranks, the run ends with the reference hash. Then -np 4 with the last rank killed
@@ -63,6 +63,10 @@ echo "mpirun -np 2, micro-batches summed in arrival order: $arrival (differs, as
 lamb=$(hash_of "$out/lamb-single.log")
 "${mpirun[@]}" -np 3 "$out/train_sharded" "${args[@]}" --opt lamb > "$out/lamb-np3.log"
 expect_hash "$out/lamb-np3.log" "$lamb" "LAMB mpirun -np 3 (one process: $lamb)"
+"$out/train_single" "${args[@]}" --opt lars > "$out/lars-single.log"
+lars=$(hash_of "$out/lars-single.log")
+"${mpirun[@]}" -np 4 "$out/train_sharded" "${args[@]}" --opt lars > "$out/lars-np4.log"
+expect_hash "$out/lars-np4.log" "$lars" "LARS mpirun -np 4 (one process: $lars)"
 
 # Faults. A killed rank makes mpirun fail: that is expected here.
 ckpt=$out/ckpt

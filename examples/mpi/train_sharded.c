@@ -18,7 +18,7 @@
  *     block order (MPI_Allgatherv), combined by optkern_clip_coef_from_partials into exactly the
  *     one-process coefficient, passed to the step as grad_scale;
  *  5. each rank steps its shard only (and keeps only its shard's optimizer state): AdamW, or
- *     LAMB, whose per-tensor trust ratios come from per-block partials gathered the same way;
+ *     LAMB or LARS, whose per-tensor ratios come from per-block partials gathered the same way;
  *  6. MPI_Allgatherv of the parameters.
  * Rank 0 prints the loss, and last `params sha256: <hex>` of the final f32 parameters
  * (little-endian, tensors in order, without the padding).
@@ -237,6 +237,16 @@ static size_t real_params(void) {
     size_t n = 0;
     for (int i = 0; i < TENSORS; i++) n += T[i].rows * T[i].cols;
     return n;
+}
+
+/* The piece [a, b) of tensor i (block-padded: [t0, t0 + tlen)) inside the shard [start,
+ * start + len); 0 if they do not meet. */
+static int piece(int i, size_t start, size_t len, size_t *a, size_t *b, size_t *t0, size_t *tlen) {
+    *t0 = T[i].off;
+    *tlen = (T[i].rows * T[i].cols + BLOCK - 1) / BLOCK * BLOCK;
+    *a = *t0 > start ? *t0 : start;
+    *b = *t0 + *tlen < start + len ? *t0 + *tlen : start + len;
+    return *a < *b;
 }
 
 static int load(const char *path) {
@@ -491,13 +501,13 @@ static options parse(int argc, char **argv) {
         else if (a[0] != '-') o.data = a;
         else {
             fprintf(stderr,
-                    "usage: train_sharded [DATA.csv] [--steps N] [--hidden H] [--opt adamw|lamb] [--ckpt DIR]\n"
+                    "usage: train_sharded [DATA.csv] [--steps N] [--hidden H] [--opt adamw|lamb|lars] [--ckpt DIR]\n"
                     "       [--ckpt-every K] [--resume] [--poison-step S] [--die-after S] [--die-writing S]\n"
                     "       [--level 1|3|4] [--arrival-order]\n");
             exit(2);
         }
     }
-    if (strcmp(o.opt, "adamw") && strcmp(o.opt, "lamb")) fail("--opt is adamw or lamb");
+    if (strcmp(o.opt, "adamw") && strcmp(o.opt, "lamb") && strcmp(o.opt, "lars")) fail("--opt is adamw, lamb or lars");
     if (o.resume && !o.ckpt) fail("--resume needs --ckpt");
     return o;
 }
@@ -573,6 +583,8 @@ int main(int argc, char **argv) {
     adam.lr = 1e-3, adam.weight_decay = 0.01, adam.numerics = OPTKERN_NUMERICS_PORTABLE;
     optkern_lamb_config lamb = optkern_lamb_config_default();
     lamb.lr = 1e-2, lamb.numerics = OPTKERN_NUMERICS_PORTABLE;
+    optkern_lars_config lars = optkern_lars_config_default();
+    lars.lr = 0.5, lars.trust_coefficient = 0.02, lars.numerics = OPTKERN_NUMERICS_PORTABLE;
     const int use_lamb = !strcmp(o.opt, "lamb");
     double t_compute = 0, t_comm = 0, t_opt = 0;
     uint64_t timed = 0;
@@ -633,35 +645,43 @@ int main(int argc, char **argv) {
         double t2 = now();
         if (all_finite) {
             opt_step++;
-            if (!use_lamb) {
+            if (!strcmp(o.opt, "adamw")) {
                 adam.grad_scale = coef;
                 TRY(optkern_adamw_step(p + start, gshard, st1, st2, NULL, len, (uint32_t)opt_step, &adam, E));
             } else {
-                /* LAMB: moments and per-block partials of ‖θ‖² and ‖r‖² on the shard, gathered;
-                 * then each tensor's trust ratio from its blocks, applied to the shard. */
-                lamb.grad_scale = coef;
+                /* Layer-wise (LAMB, LARS): pass 1 on each tensor's piece of the shard writes the
+                 * per-block partials of its two norms; the partials are gathered in block order;
+                 * each tensor's ratio comes from its blocks; pass 2 applies it to the piece. */
+                lamb.grad_scale = coef, lars.grad_scale = coef;
+                size_t a, b, t0i, tlen;
                 for (int i = 0; i < TENSORS; i++) {
-                    size_t t0i = T[i].off, tn = T[i].rows * T[i].cols, tend = t0i + (tn + BLOCK - 1) / BLOCK * BLOCK;
-                    size_t a = t0i > start ? t0i : start, b = tend < start + len ? tend : start + len;
-                    if (a >= b) continue;
-                    TRY(optkern_lamb_shard_moments(p + a, gshard + (a - start), st1 + (a - start), st2 + (a - start),
-                                                   b - a, a - t0i, tend - t0i, (uint32_t)opt_step, &lamb,
-                                                   partials + a / BLOCK, (b - a) / BLOCK, partials2 + a / BLOCK,
-                                                   (b - a) / BLOCK, E));
+                    if (!piece(i, start, len, &a, &b, &t0i, &tlen)) continue;
+                    size_t at = a - start, nb = (b - a) / BLOCK;
+                    if (use_lamb)
+                        TRY(optkern_lamb_shard_moments(p + a, gshard + at, st1 + at, st2 + at, b - a, a - t0i, tlen,
+                                                       (uint32_t)opt_step, &lamb, partials + a / BLOCK, nb,
+                                                       partials2 + a / BLOCK, nb, E));
+                    else
+                        TRY(optkern_lars_shard_norms(p + a, gshard + at, b - a, a - t0i, tlen, &lars,
+                                                     partials + a / BLOCK, nb, partials2 + a / BLOCK, nb, E));
                 }
                 double tc = now();
                 allgatherv_f64(partials, pcounts, pdispls);
                 allgatherv_f64(partials2, pcounts, pdispls);
                 t_comm += now() - tc;
                 for (int i = 0; i < TENSORS; i++) {
-                    size_t t0i = T[i].off, tn = T[i].rows * T[i].cols, tend = t0i + (tn + BLOCK - 1) / BLOCK * BLOCK;
-                    size_t a = t0i > start ? t0i : start, b = tend < start + len ? tend : start + len;
-                    if (a >= b) continue;
-                    double trust;
-                    TRY(optkern_lamb_trust_ratio(partials + t0i / BLOCK, partials2 + t0i / BLOCK, (tend - t0i) / BLOCK,
-                                                 &trust, E));
-                    TRY(optkern_lamb_shard_apply(p + a, st1 + (a - start), st2 + (a - start), b - a,
-                                                 (uint32_t)opt_step, &lamb, trust, E));
+                    if (!piece(i, start, len, &a, &b, &t0i, &tlen)) continue;
+                    size_t at = a - start, nb = tlen / BLOCK;
+                    double ratio;
+                    if (use_lamb) {
+                        TRY(optkern_lamb_trust_ratio(partials + t0i / BLOCK, partials2 + t0i / BLOCK, nb, &ratio, E));
+                        TRY(optkern_lamb_shard_apply(p + a, st1 + at, st2 + at, b - a, (uint32_t)opt_step, &lamb,
+                                                     ratio, E));
+                    } else {
+                        TRY(optkern_lars_local_lr(partials + t0i / BLOCK, partials2 + t0i / BLOCK, nb, &lars, &ratio,
+                                                  E));
+                        TRY(optkern_lars_shard_apply(p + a, gshard + at, st1 + at, b - a, &lars, ratio, E));
+                    }
                 }
             }
         }

@@ -711,6 +711,94 @@ pub unsafe extern "C" fn optkern_lamb_shard_apply(
     })
 }
 
+/// [`crate::lars_shard_norms`]: pass 1 of LARS on a shard holding the layer's elements
+/// `[offset, offset + len)` of `layer_len` (whole 4096-element blocks); writes
+/// `optkern_norm_partials_len(len)` partials of `‖θ‖²` and of `‖s·g‖²`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lars_shard_norms(
+    params: *const f32,
+    grads: *const f32,
+    len: usize,
+    offset: usize,
+    layer_len: usize,
+    cfg: *const LarsConfig,
+    param_partials: *mut f64,
+    param_partials_len: usize,
+    grad_partials: *mut f64,
+    grad_partials_len: usize,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; the partials are checked with the other buffers.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; in params, in grads);
+            let pp =
+                Raw::new(param_partials.cast_const(), param_partials_len, true, "param_partials")?;
+            let gp =
+                Raw::new(grad_partials.cast_const(), grad_partials_len, true, "grad_partials")?;
+            super::no_overlap(&[b[0], b[1], pp, gp])?;
+            partials_len_ok("param_partials_len", param_partials_len, len)?;
+            partials_len_ok("grad_partials_len", grad_partials_len, len)?;
+            crate::lars_shard_norms(
+                slice(b[0]),
+                slice(b[1]),
+                offset,
+                layer_len,
+                &cfg,
+                slice_mut(pp),
+                slice_mut(gp),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`crate::lars_local_lr`] from the `count` partials of every block of the layer, in order.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lars_local_lr(
+    param_partials: *const f64,
+    grad_partials: *const f64,
+    count: usize,
+    cfg: *const LarsConfig,
+    local_lr_out: *mut f64,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: the config, both buffers and the out-pointer are checked before use.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let pp = Raw::new(param_partials, count, false, "param_partials")?;
+            let gp = Raw::new(grad_partials, count, false, "grad_partials")?;
+            super::out_ok(local_lr_out, "local_lr_out")?;
+            let local = crate::lars_local_lr(slice(pp), slice(gp), &cfg)?;
+            super::out(local_lr_out, "local_lr_out", local)
+        }
+    })
+}
+
+/// [`crate::lars_shard_apply`]: pass 2 of LARS on a shard with its layer's local learning rate.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lars_shard_apply(
+    params: *mut f32,
+    grads: *const f32,
+    velocity: *mut f32,
+    len: usize,
+    cfg: *const LarsConfig,
+    local_lr: f64,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out velocity);
+            crate::lars_shard_apply(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg, local_lr)?;
+        }
+        Ok(())
+    })
+}
+
 /// [`lars_step`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn optkern_lars_step(

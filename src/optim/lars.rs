@@ -5,6 +5,7 @@ use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, with_profile};
 use crate::reduce::BlockedSum;
+use crate::train::shard::check_shard;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -83,38 +84,164 @@ pub fn lars_step_with(
     let n = params.len();
     validate::len("grads", n, grads.len())?;
     validate::len("velocity", n, velocity.len())?;
-    validate::numerics(cfg.numerics, false)?;
-    let lr = validate::non_negative("lr", cfg.lr)?;
-    let momentum = validate::unit_closed("momentum", cfg.momentum)?;
-    let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
-    let trust = validate::non_negative("trust_coefficient", cfg.trust_coefficient)?;
-    let eps = validate::non_negative("eps", cfg.eps)?;
-    let grad_scale = validate::grad_scale(cfg.grad_scale)?;
-    let scale = if cfg.maximize { -grad_scale } else { grad_scale };
-    let mut p_sq = BlockedSum::new();
-    p_sq.extend(params, |x| f64::from(x) * f64::from(x));
-    let mut g_sq = BlockedSum::new();
-    g_sq.extend(grads, |x| f64::from(x * scale) * f64::from(x * scale));
-    let (p_norm, g_norm) = (libm::sqrt(p_sq.finish()), libm::sqrt(g_sq.finish()));
-    let local = if p_norm > 0.0 && g_norm > 0.0 {
-        trust * p_norm / (g_norm + weight_decay * p_norm + eps)
-    } else {
-        1.0
-    };
-    let (wd, mu, step) = (c(weight_decay), c(momentum), c(lr * local));
-    with_width!(width, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 2, 1>(
-            [params, velocity],
-            [grads],
-            #[inline(always)]
-            |[p, v], [g]| {
-                let param = L::load(p);
-                let d = P::fma(L::splat(wd), param, L::load(g) * L::splat(scale));
-                let vel = P::fma(L::splat(step), d, L::load(v) * L::splat(mu));
-                vel.store(v);
-                (param - vel).store(p);
-            },
-        )
-    }));
+    let k = Coef::from_config(cfg)?;
+    let (mut p_sq, mut g_sq) = (BlockedSum::new(), BlockedSum::new());
+    k.norms(params, grads, &mut p_sq, &mut g_sq);
+    let local = k.local_lr(p_sq.finish(), g_sq.finish());
+    k.apply(width, cfg.numerics, params, grads, velocity, local);
     Ok(())
+}
+
+/// The first pass of [`lars_step`] on a shard of one layer (sharded training): the per-block
+/// partials of `‖θ‖²` and `‖s·g‖²` (`norm_partials_len(params.len())` each), for
+/// [`lars_local_lr`]. The shard holds the layer's elements `[offset, offset + params.len())` of
+/// `layer_len`, on whole blocks as [`crate::grad_norm_partials`] requires. Then, with the
+/// partials of every shard of the layer gathered in order, [`lars_shard_apply`]: bit-identical
+/// to one `lars_step` over the layer, for any split.
+///
+/// # Errors
+/// As [`lars_step`], and [`Error::ShardBoundary`] / [`Error::LengthMismatch`]
+/// (`param_partials`, `grad_partials`) as [`crate::grad_norm_partials`]. Nothing is written
+/// on `Err`.
+pub fn lars_shard_norms(
+    params: &[f32],
+    grads: &[f32],
+    offset: usize,
+    layer_len: usize,
+    cfg: &LarsConfig,
+    param_partials: &mut [f64],
+    grad_partials: &mut [f64],
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("grads", n, grads.len())?;
+    let k = Coef::from_config(cfg)?;
+    check_shard(offset, n, layer_len, param_partials.len())?;
+    check_shard(offset, n, layer_len, grad_partials.len()).map_err(|e| match e {
+        Error::LengthMismatch { expected, found, .. } => {
+            Error::LengthMismatch { arg: "grad_partials", expected, found }
+        }
+        other => other,
+    })?;
+    if n > 0 {
+        let mut p_sq = BlockedSum::partials(offset, param_partials);
+        let mut g_sq = BlockedSum::partials(offset, grad_partials);
+        k.norms(params, grads, &mut p_sq, &mut g_sq);
+        p_sq.finish();
+        g_sq.finish();
+    }
+    Ok(())
+}
+
+/// A layer's local learning rate `λ` from the partials of all its blocks in order, as
+/// [`lars_shard_norms`] wrote them (the sums added in block order, as [`lars_step`] does).
+///
+/// # Errors
+/// [`Error::InvalidHyperparameter`] for an invalid config.
+pub fn lars_local_lr(
+    param_partials: &[f64],
+    grad_partials: &[f64],
+    cfg: &LarsConfig,
+) -> Result<f64, Error> {
+    let sum = |p: &[f64]| p.iter().fold(0.0, |t, &x| t + x);
+    Ok(Coef::from_config(cfg)?.local_lr(sum(param_partials), sum(grad_partials)))
+}
+
+/// The second pass of [`lars_step`] on a shard: `v ← μv + γλ·(g + βθ)`, `θ ← θ − v` with the
+/// layer's local learning rate `λ` from [`lars_local_lr`].
+///
+/// # Errors
+/// As [`lars_step`], and [`Error::InvalidHyperparameter`] (`local_lr`) for a NaN or negative
+/// `λ`. Nothing is written on `Err`.
+pub fn lars_shard_apply(
+    params: &mut [f32],
+    grads: &[f32],
+    velocity: &mut [f32],
+    cfg: &LarsConfig,
+    local_lr: f64,
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("grads", n, grads.len())?;
+    validate::len("velocity", n, velocity.len())?;
+    let k = Coef::from_config(cfg)?;
+    if local_lr.is_nan() || local_lr < 0.0 {
+        return Err(validate::out_of_range("local_lr", local_lr));
+    }
+    k.apply(Width::NATIVE, cfg.numerics, params, grads, velocity, local_lr);
+    Ok(())
+}
+
+/// The validated hyperparameters.
+struct Coef {
+    lr: f64,
+    momentum: f64,
+    weight_decay: f64,
+    trust: f64,
+    eps: f64,
+    /// `s`, or `−s` with maximize.
+    scale: f32,
+}
+
+impl Coef {
+    fn from_config(cfg: &LarsConfig) -> Result<Self, Error> {
+        validate::numerics(cfg.numerics, false)?;
+        let lr = validate::non_negative("lr", cfg.lr)?;
+        let momentum = validate::unit_closed("momentum", cfg.momentum)?;
+        let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
+        let trust = validate::non_negative("trust_coefficient", cfg.trust_coefficient)?;
+        let eps = validate::non_negative("eps", cfg.eps)?;
+        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        let scale = if cfg.maximize { -grad_scale } else { grad_scale };
+        Ok(Self { lr, momentum, weight_decay, trust, eps, scale })
+    }
+
+    /// Pass 1: `‖θ‖²` and `‖s·g‖²` into the two sums.
+    fn norms(
+        &self,
+        params: &[f32],
+        grads: &[f32],
+        p_sq: &mut BlockedSum<'_>,
+        g_sq: &mut BlockedSum<'_>,
+    ) {
+        let scale = self.scale;
+        p_sq.extend(params, |x| f64::from(x) * f64::from(x));
+        g_sq.extend(grads, |x| f64::from(x * scale) * f64::from(x * scale));
+    }
+
+    /// `λ = η‖θ‖/(‖g‖ + β‖θ‖ + ε)` from the two sums of squares (1 if either norm is 0).
+    fn local_lr(&self, p_sq: f64, g_sq: f64) -> f64 {
+        let (p_norm, g_norm) = (libm::sqrt(p_sq), libm::sqrt(g_sq));
+        if p_norm > 0.0 && g_norm > 0.0 {
+            self.trust * p_norm / (g_norm + self.weight_decay * p_norm + self.eps)
+        } else {
+            1.0
+        }
+    }
+
+    /// Pass 2: the momentum update with the local learning rate `local`.
+    fn apply(
+        &self,
+        width: Width,
+        numerics: Numerics,
+        params: &mut [f32],
+        grads: &[f32],
+        velocity: &mut [f32],
+        local: f64,
+    ) {
+        let (wd, mu, step) = (c(self.weight_decay), c(self.momentum), c(self.lr * local));
+        let scale = self.scale;
+        with_width!(width, |L, N| with_profile!(numerics, |P| {
+            for_each_chunk::<N, 2, 1>(
+                [params, velocity],
+                [grads],
+                #[inline(always)]
+                |[p, v], [g]| {
+                    let param = L::load(p);
+                    let d = P::fma(L::splat(wd), param, L::load(g) * L::splat(scale));
+                    let vel = P::fma(L::splat(step), d, L::load(v) * L::splat(mu));
+                    vel.store(v);
+                    (param - vel).store(p);
+                },
+            )
+        }));
+    }
 }
