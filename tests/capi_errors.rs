@@ -453,9 +453,9 @@ fn every_status_has_its_own_description() {
         // SAFETY: a static NUL-terminated string, never NULL.
         unsafe { CStr::from_ptr(optkern_status_str(s)) }.to_str().unwrap().to_owned()
     };
-    let all: Vec<String> = (0..=12).map(text).collect();
+    let all: Vec<String> = (0..=13).map(text).collect();
     assert_eq!(all[0], "ok");
-    assert_eq!(all[12], "unknown status");
+    assert_eq!(all[13], "unknown status");
     assert_eq!(text(u32::MAX), "unknown status");
     for (i, a) in all.iter().enumerate() {
         assert!(!a.is_empty());
@@ -515,5 +515,337 @@ fn the_c_generator_advances_as_the_rust_one() {
         );
         optkern::shuffle(&mut ri, &mut g).unwrap();
         assert_eq!(ci, ri);
+    }
+}
+
+/// The sharded-reduction C functions: success gives the Rust functions' values; a shard off
+/// the blocks, a wrong partials length, an overlap and a bad ratio are reported with their
+/// argument and value, and nothing is written.
+#[test]
+fn shard_functions_report_boundaries_lengths_and_ratios() {
+    use optkern::capi::optim::{
+        optkern_lamb_shard_apply, optkern_lamb_shard_moments, optkern_lamb_trust_ratio,
+        optkern_lars_local_lr, optkern_lars_shard_apply, optkern_lars_shard_norms,
+    };
+    use optkern::capi::train::{
+        optkern_clip_coef_from_partials, optkern_combine_norm, optkern_grad_norm_partials,
+        optkern_norm_partials_len,
+    };
+    use optkern::{LambConfig, LarsConfig, NormType, SHARD_ALIGN};
+    let n = 2 * SHARD_ALIGN + 9;
+    let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
+    assert_eq!(optkern_norm_partials_len(n), 3);
+    assert_eq!(optkern_norm_partials_len(0), 0);
+    let mut parts = [0.0f64; 3];
+    let (mut total, mut norm32, mut coef) = (0.0f64, 0.0f32, 0.0f32);
+    // SAFETY: every pointer is valid for the lengths given, or the call must refuse it first.
+    unsafe {
+        let (s, _) = record(|e| {
+            optkern_grad_norm_partials(x.as_ptr(), n, 0, n, 0, 0.0, parts.as_mut_ptr(), 3, e)
+        });
+        assert_eq!(s, Status::Ok);
+        let (s, _) = record(|e| optkern_combine_norm(parts.as_ptr(), 3, 0, 0.0, &mut total, e));
+        assert_eq!(s, Status::Ok);
+        assert_eq!(total.to_bits(), optkern::grad_norm_f64(&[&x], NormType::L2).unwrap().to_bits());
+        let (s, _) = record(|e| {
+            optkern_clip_coef_from_partials(
+                parts.as_ptr(),
+                3,
+                0.5,
+                0,
+                0.0,
+                &mut norm32,
+                &mut coef,
+                e,
+            )
+        });
+        assert_eq!(s, Status::Ok);
+        let want = optkern::clip_coef(&[&x], 0.5, NormType::L2).unwrap();
+        assert_eq!(
+            (norm32.to_bits(), coef.to_bits()),
+            (want.total_norm.to_bits(), want.coef.to_bits())
+        );
+
+        let mut sentinel = [-7.0f64; 3];
+        let e = expect(
+            record(|e| {
+                optkern_grad_norm_partials(
+                    x.as_ptr(),
+                    10,
+                    8,
+                    n,
+                    0,
+                    0.0,
+                    sentinel.as_mut_ptr(),
+                    1,
+                    e,
+                )
+            }),
+            Status::ShardBoundary,
+            "start",
+            "",
+            "",
+        );
+        assert_eq!(e.value, 8.0);
+        let e = expect(
+            record(|e| {
+                optkern_grad_norm_partials(
+                    x.as_ptr(),
+                    10,
+                    0,
+                    n,
+                    0,
+                    0.0,
+                    sentinel.as_mut_ptr(),
+                    1,
+                    e,
+                )
+            }),
+            Status::ShardBoundary,
+            "end",
+            "",
+            "",
+        );
+        assert_eq!(e.value, 10.0);
+        let e = expect(
+            record(|e| {
+                optkern_grad_norm_partials(x.as_ptr(), n, 0, n, 0, 0.0, sentinel.as_mut_ptr(), 2, e)
+            }),
+            Status::InvalidLength,
+            "partials_len",
+            "",
+            "",
+        );
+        assert_eq!(e.value, 2.0);
+        expect(
+            record(|e| {
+                optkern_grad_norm_partials(x.as_ptr(), n, 0, n, 9, 0.0, sentinel.as_mut_ptr(), 3, e)
+            }),
+            Status::InvalidHyperparameter,
+            "norm_kind",
+            "",
+            "",
+        );
+        assert_eq!(sentinel, [-7.0; 3], "partials written on an error");
+        expect(
+            record(|e| optkern_combine_norm(parts.as_ptr(), 3, 0, 0.0, null_mut(), e)),
+            Status::NullPointer,
+            "total_norm_out",
+            "",
+            "",
+        );
+        expect(
+            record(|e| {
+                optkern_clip_coef_from_partials(
+                    parts.as_ptr(),
+                    3,
+                    -1.0,
+                    0,
+                    0.0,
+                    &mut norm32,
+                    &mut coef,
+                    e,
+                )
+            }),
+            Status::InvalidHyperparameter,
+            "max_norm",
+            "",
+            "",
+        );
+
+        // LAMB and LARS: one shard = the whole layer gives lamb_step's / lars_step's bits.
+        let lamb = LambConfig { grad_scale: 0.5, ..Default::default() };
+        let (mut p, mut m, mut v) = (x.clone(), vec![0.0f32; n], vec![0.0f32; n]);
+        let g: Vec<f32> = x.iter().map(|&a| a * 0.3 + 0.01).collect();
+        let (mut pp, mut up) = ([0.0f64; 3], [0.0f64; 3]);
+        let (mut ratio, mut sp) = (0.0f64, p.clone());
+        let (s, _) = record(|e| {
+            optkern_lamb_shard_moments(
+                sp.as_ptr(),
+                g.as_ptr(),
+                m.as_mut_ptr(),
+                v.as_mut_ptr(),
+                n,
+                0,
+                n,
+                1,
+                &lamb,
+                pp.as_mut_ptr(),
+                3,
+                up.as_mut_ptr(),
+                3,
+                e,
+            )
+        });
+        assert_eq!(s, Status::Ok);
+        let (s, _) =
+            record(|e| optkern_lamb_trust_ratio(pp.as_ptr(), up.as_ptr(), 3, &mut ratio, e));
+        assert_eq!(s, Status::Ok);
+        let (s, _) = record(|e| {
+            optkern_lamb_shard_apply(sp.as_mut_ptr(), m.as_ptr(), v.as_ptr(), n, 1, &lamb, ratio, e)
+        });
+        assert_eq!(s, Status::Ok);
+        let (mut m2, mut v2) = (vec![0.0f32; n], vec![0.0f32; n]);
+        optkern::lamb_step(&mut p, &g, &mut m2, &mut v2, 1, &lamb).unwrap();
+        assert_eq!(
+            sp.iter().map(|a| a.to_bits()).collect::<Vec<_>>(),
+            p.iter().map(|a| a.to_bits()).collect::<Vec<_>>()
+        );
+        let e = expect(
+            record(|e| {
+                optkern_lamb_shard_apply(
+                    sp.as_mut_ptr(),
+                    m.as_ptr(),
+                    v.as_ptr(),
+                    n,
+                    1,
+                    &lamb,
+                    -1.0,
+                    e,
+                )
+            }),
+            Status::InvalidHyperparameter,
+            "trust_ratio",
+            "",
+            "",
+        );
+        assert_eq!(e.value, -1.0);
+        expect(
+            record(|e| {
+                optkern_lamb_shard_moments(
+                    sp.as_ptr(),
+                    g.as_ptr(),
+                    m.as_mut_ptr(),
+                    v.as_mut_ptr(),
+                    n,
+                    0,
+                    n,
+                    1,
+                    &lamb,
+                    pp.as_mut_ptr(),
+                    2,
+                    up.as_mut_ptr(),
+                    3,
+                    e,
+                )
+            }),
+            Status::InvalidLength,
+            "param_partials_len",
+            "",
+            "",
+        );
+        expect(
+            record(|e| {
+                optkern_lamb_shard_moments(
+                    sp.as_ptr(),
+                    g.as_ptr(),
+                    m.as_mut_ptr(),
+                    v.as_mut_ptr(),
+                    n,
+                    0,
+                    n,
+                    1,
+                    &lamb,
+                    pp.as_mut_ptr(),
+                    3,
+                    pp.as_mut_ptr(),
+                    3,
+                    e,
+                )
+            }),
+            Status::Overlap,
+            "param_partials",
+            "",
+            "update_partials",
+        );
+
+        let lars = LarsConfig { grad_scale: 2.0, ..Default::default() };
+        let (mut p, mut vel) = (x.clone(), vec![0.0f32; n]);
+        let (mut sp, mut svel) = (x.clone(), vec![0.0f32; n]);
+        let (s, _) = record(|e| {
+            optkern_lars_shard_norms(
+                sp.as_ptr(),
+                g.as_ptr(),
+                n,
+                0,
+                n,
+                &lars,
+                pp.as_mut_ptr(),
+                3,
+                up.as_mut_ptr(),
+                3,
+                e,
+            )
+        });
+        assert_eq!(s, Status::Ok);
+        let (s, _) =
+            record(|e| optkern_lars_local_lr(pp.as_ptr(), up.as_ptr(), 3, &lars, &mut ratio, e));
+        assert_eq!(s, Status::Ok);
+        let (s, _) = record(|e| {
+            optkern_lars_shard_apply(
+                sp.as_mut_ptr(),
+                g.as_ptr(),
+                svel.as_mut_ptr(),
+                n,
+                &lars,
+                ratio,
+                e,
+            )
+        });
+        assert_eq!(s, Status::Ok);
+        optkern::lars_step(&mut p, &g, &mut vel, &lars).unwrap();
+        assert_eq!(
+            sp.iter().map(|a| a.to_bits()).collect::<Vec<_>>(),
+            p.iter().map(|a| a.to_bits()).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            svel.iter().map(|a| a.to_bits()).collect::<Vec<_>>(),
+            vel.iter().map(|a| a.to_bits()).collect::<Vec<_>>()
+        );
+        expect(
+            record(|e| {
+                optkern_lars_shard_apply(
+                    sp.as_mut_ptr(),
+                    g.as_ptr(),
+                    svel.as_mut_ptr(),
+                    n,
+                    &lars,
+                    f64::NAN,
+                    e,
+                )
+            }),
+            Status::InvalidHyperparameter,
+            "local_lr",
+            "",
+            "",
+        );
+        expect(
+            record(|e| {
+                optkern_lars_shard_norms(
+                    sp.as_ptr(),
+                    g.as_ptr(),
+                    10,
+                    4,
+                    n,
+                    &lars,
+                    pp.as_mut_ptr(),
+                    1,
+                    up.as_mut_ptr(),
+                    1,
+                    e,
+                )
+            }),
+            Status::ShardBoundary,
+            "start",
+            "",
+            "",
+        );
+        expect(
+            record(|e| optkern_lars_local_lr(pp.as_ptr(), up.as_ptr(), 3, &lars, null_mut(), e)),
+            Status::NullPointer,
+            "local_lr_out",
+            "",
+            "",
+        );
     }
 }

@@ -213,6 +213,16 @@ impl Fail {
         Fail { status, argument, field: "", other: "", reason, value: f64::NAN }
     }
 
+    /// An [`Error`] about the plain argument `arg` of a call that also takes a config (e.g. a
+    /// shard's `trust_ratio`): the record names the argument itself, not a field of the config.
+    pub(crate) fn plain_argument(e: Error, arg: &'static str) -> Fail {
+        let mut fail = Fail::from(e);
+        if fail.field == arg {
+            (fail.argument, fail.field) = (arg, "");
+        }
+        fail
+    }
+
     /// The same failure, about `field` of the argument.
     pub(crate) const fn field(mut self, field: &'static str) -> Fail {
         self.field = field;

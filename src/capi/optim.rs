@@ -698,14 +698,9 @@ pub unsafe extern "C" fn optkern_lamb_shard_apply(
         unsafe {
             let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in exp_avg, in exp_avg_sq);
-            crate::lamb_shard_apply(
-                slice_mut(b[0]),
-                slice(b[1]),
-                slice(b[2]),
-                step,
-                &cfg,
-                trust_ratio,
-            )?;
+            let (p, m, v) = (slice_mut(b[0]), slice(b[1]), slice(b[2]));
+            crate::lamb_shard_apply(p, m, v, step, &cfg, trust_ratio)
+                .map_err(|e| Fail::plain_argument(e, "trust_ratio"))?;
         }
         Ok(())
     })
@@ -793,7 +788,8 @@ pub unsafe extern "C" fn optkern_lars_shard_apply(
         unsafe {
             let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out velocity);
-            crate::lars_shard_apply(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg, local_lr)?;
+            crate::lars_shard_apply(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg, local_lr)
+                .map_err(|e| Fail::plain_argument(e, "local_lr"))?;
         }
         Ok(())
     })
