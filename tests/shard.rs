@@ -399,3 +399,55 @@ fn sharded_lars_refuses_bad_boundaries_and_rates_without_writing() {
     assert_same_bits(&q, &p, "params written on error");
     assert_same_bits(&v, &v0, "velocity written on error");
 }
+
+/// The ratios' fallbacks, which every split shares: a zero norm gives the ratio 1 (LAMB's
+/// trust ratio, LARS's local learning rate), and an explicit ratio of 0 is a valid no-op scale.
+/// Expected values from the equations: from θ = 0, LAMB's first step is `θ = −η·r` with
+/// `r ≈ sign(g)`; with g = 0 and λ = 0, `r = 0` and θ stays bit-identical (a ratio of ∞ would
+/// make it NaN); LARS from θ = 0 gives `v = γ·g`, and with g = 0 gives `v = γ·β·θ`.
+#[test]
+fn zero_norms_fall_back_to_ratio_one() {
+    use optkern::{
+        LambConfig, LarsConfig, lamb_shard_apply, lamb_step, lars_shard_apply, lars_step,
+    };
+    let n = 300;
+    let mut data = Data::new(29);
+    let (theta, g) = (data.vec(n, Kind::Param), data.vec(n, Kind::Grad));
+    let close = |a: f32, b: f64, what: &str| {
+        assert!((f64::from(a) - b).abs() <= 1e-5 * b.abs().max(1e-30), "{what}: {a} vs {b}");
+    };
+    // LAMB, θ = 0: ‖θ‖ = 0 → φ = 1 → θ = −η·m̂/(√v̂ + ε) = −η·g/(|g| + ε).
+    let cfg = LambConfig { weight_decay: 0.0, ..Default::default() };
+    let (mut p, mut m, mut v) = (vec![0.0f32; n], vec![0.0; n], vec![0.0; n]);
+    lamb_step(&mut p, &g, &mut m, &mut v, 1, &cfg).unwrap();
+    for i in 0..n {
+        let gi = f64::from(g[i]);
+        close(p[i], -cfg.lr * gi / (gi.abs() + cfg.eps), "LAMB from θ = 0");
+    }
+    // LAMB, g = 0 and λ = 0: r = 0 → ‖r‖ = 0 → φ = 1, θ unchanged.
+    let (mut p, mut m, mut v) = (theta.clone(), vec![0.0f32; n], vec![0.0; n]);
+    lamb_step(&mut p, &vec![0.0; n], &mut m, &mut v, 1, &cfg).unwrap();
+    assert_same_bits(&p, &theta, "LAMB with g = 0");
+    // An explicit trust ratio of 0 is accepted and moves nothing.
+    let mut q = theta.clone();
+    lamb_shard_apply(&mut q, &m, &v, 1, &cfg, 0.0).unwrap();
+    assert_same_bits(&q, &theta, "LAMB apply with φ = 0");
+
+    // LARS, θ = 0: λ = 1 → v = γ·g (β·θ = 0), θ = −v.
+    let cfg = LarsConfig::default();
+    let (mut p, mut vel) = (vec![0.0f32; n], vec![0.0f32; n]);
+    lars_step(&mut p, &g, &mut vel, &cfg).unwrap();
+    for i in 0..n {
+        close(vel[i], cfg.lr * f64::from(g[i]), "LARS from θ = 0");
+    }
+    // LARS, g = 0: λ = 1 → v = γ·β·θ.
+    let (mut p, mut vel) = (theta.clone(), vec![0.0f32; n]);
+    lars_step(&mut p, &vec![0.0; n], &mut vel, &cfg).unwrap();
+    for i in 0..n {
+        close(vel[i], cfg.lr * cfg.weight_decay * f64::from(theta[i]), "LARS with g = 0");
+    }
+    // An explicit local learning rate of 0 is accepted: v = μ·v, θ = θ − v.
+    let (mut q, mut w) = (theta.clone(), vec![0.0f32; n]);
+    lars_shard_apply(&mut q, &g, &mut w, &cfg, 0.0).unwrap();
+    assert_same_bits(&q, &theta, "LARS apply with λ = 0 from v = 0");
+}

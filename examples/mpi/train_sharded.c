@@ -568,6 +568,9 @@ int main(int argc, char **argv) {
         TRY(optkern_init_kaiming(p + T[i].off, shape, 2, 0, 4, 0.0, 0, &rng, E));
     }
 
+    /* The reduce-scatter's counts and displacements (send: by owner; receive: by sender). */
+    int *sc = xcalloc((size_t)size, sizeof(int)), *sd = xcalloc((size_t)size, sizeof(int));
+    int *rc = xcalloc((size_t)size, sizeof(int)), *rd = xcalloc((size_t)size, sizeof(int));
     uint64_t step = 0, opt_step = 0, last_ckpt = 0;
     int last_ranks = size;
     if (o.resume) {
@@ -598,8 +601,6 @@ int main(int argc, char **argv) {
         }
         double t1 = now();
         /* Reduce-scatter: micro-batch k of this rank, slice of owner o → owner o, in order. */
-        int *sc = xcalloc((size_t)size, sizeof(int)), *sd = xcalloc((size_t)size, sizeof(int));
-        int *rc = xcalloc((size_t)size, sizeof(int)), *rd = xcalloc((size_t)size, sizeof(int));
         size_t at = 0;
         for (int q = 0; q < size; q++) {
             sd[q] = (int)at;
@@ -688,7 +689,6 @@ int main(int argc, char **argv) {
         double t3 = now();
         allgatherv_f32(p, counts, displs);
         double t4 = now();
-        free(sc), free(sd), free(rc), free(rd);
         if (step > 1) t_compute += t1 - t0, t_comm += (t2 - t1) + (t4 - t3), t_opt += t3 - t2, timed++;
 
         if (rank == 0 && (step % 5 == 0 || step == 1 || !all_finite))
