@@ -129,9 +129,11 @@ fn boundaries_off_the_blocks_are_refused_and_nothing_is_written() {
     let n = 3 * SHARD_ALIGN + 7;
     let x = Data::new(5).vec(n, Kind::Grad);
     let sentinel = -12345.0;
-    let cases: [(usize, usize, Error); 4] = [
+    let cases: [(usize, usize, Error); 5] = [
         // Starts inside a block.
         (1, SHARD_ALIGN, Error::ShardBoundary { arg: "start", index: 1, block: SHARD_ALIGN }),
+        // An empty shard too (only the very end of the buffer is exempt).
+        (5, 0, Error::ShardBoundary { arg: "start", index: 5, block: SHARD_ALIGN }),
         // Ends inside a block that is not the last.
         (
             0,
