@@ -1,6 +1,7 @@
 //! C functions for the optimizers: `optkern_<kernel>` and `optkern_<kernel>_config_default`.
 //! Each wraps the Rust function of the same name; see its documentation for the equation.
 
+use super::train::partials_len_ok;
 use super::{ErrorInfo, Fail, Raw, Status, buffers, c_config, config, ffi, slice, slice_mut};
 use crate::*;
 
@@ -595,16 +596,6 @@ pub unsafe extern "C" fn optkern_lamb_step(
         }
         Ok(())
     })
-}
-
-/// The length a partials buffer must have for a shard of `len` elements.
-fn partials_len_ok(name: &'static str, given: usize, len: usize) -> Result<(), Fail> {
-    if given == crate::norm_partials_len(len) {
-        Ok(())
-    } else {
-        let why = c"is not optkern_norm_partials_len(len)";
-        Err(Fail::new(Status::InvalidLength, name, why).value(given as f64))
-    }
 }
 
 /// [`crate::lamb_shard_moments`]: pass 1 of LAMB on a shard holding the layer's elements

@@ -96,6 +96,18 @@ pub extern "C" fn optkern_norm_partials_len(shard_len: usize) -> usize {
     crate::norm_partials_len(shard_len)
 }
 
+/// `OPTKERN_STATUS_INVALID_LENGTH` for the length argument `name` of a partials buffer unless
+/// it is `optkern_norm_partials_len(len)` (checked here: in Rust a wrong length is a
+/// `LengthMismatch`, which the C API reports as a NULL optional buffer).
+pub(crate) fn partials_len_ok(name: &'static str, given: usize, len: usize) -> Result<(), Fail> {
+    if given == crate::norm_partials_len(len) {
+        Ok(())
+    } else {
+        let why = c"is not optkern_norm_partials_len(len)";
+        Err(Fail::new(S::InvalidLength, name, why).value(given as f64))
+    }
+}
+
 /// [`crate::grad_norm_partials`]: `shard` holds elements `[start, start + len)` of a buffer of
 /// `total_len`; writes `partials_len = optkern_norm_partials_len(len)` partials (else
 /// `OPTKERN_STATUS_INVALID_LENGTH`). `OPTKERN_STATUS_SHARD_BOUNDARY` unless `start` is a
@@ -117,10 +129,7 @@ pub unsafe extern "C" fn optkern_grad_norm_partials(
         let x = Raw::new(shard, len, false, "shard")?;
         let out_raw = Raw::new(partials.cast_const(), partials_len, true, "partials")?;
         super::no_overlap(&[out_raw, x])?;
-        if partials_len != crate::norm_partials_len(len) {
-            let why = c"is not optkern_norm_partials_len(len)";
-            return Err(Fail::new(S::InvalidLength, "partials_len", why).value(partials_len as f64));
-        }
+        partials_len_ok("partials_len", partials_len, len)?;
         // SAFETY: both buffers were checked (NULL, alignment, size) and do not overlap.
         let (x, out_slice) = unsafe { (slice(x), slice_mut(out_raw)) };
         Ok(crate::grad_norm_partials(x, start, total_len, norm, out_slice)?)

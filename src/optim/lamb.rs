@@ -5,7 +5,7 @@ use crate::driver::{for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, pow_step, with_profile};
 use crate::reduce::BlockedSum;
-use crate::train::shard::check_shard;
+use crate::train::shard::{check_shard, sum_partials};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -186,9 +186,9 @@ pub fn lamb_shard_moments(
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
     let k = Coef::from_config(step, cfg)?;
-    check_shard(offset, n, layer_len, param_partials.len())?;
-    check_shard(offset, n, layer_len, update_partials.len())
-        .map_err(|e| rename_partials(e, "update_partials"))?;
+    let lens =
+        [("param_partials", param_partials.len()), ("update_partials", update_partials.len())];
+    check_shard(offset, n, layer_len, &lens)?;
     if n == 0 {
         return Ok(());
     }
@@ -201,22 +201,11 @@ pub fn lamb_shard_moments(
     Ok(())
 }
 
-/// `validate::len`'s error for the second partials buffer names it.
-fn rename_partials(e: Error, arg: &'static str) -> Error {
-    match e {
-        Error::LengthMismatch { expected, found, .. } => {
-            Error::LengthMismatch { arg, expected, found }
-        }
-        other => other,
-    }
-}
-
 /// A layer's trust ratio `φ = ‖θ‖/‖r‖` (1 if either is 0) from the partials of all its blocks
 /// in order, as [`lamb_shard_moments`] wrote them: the sums are added in block order, the
 /// same additions as [`lamb_step`]'s.
 pub fn lamb_trust_ratio(param_partials: &[f64], update_partials: &[f64]) -> f64 {
-    let sum = |p: &[f64]| p.iter().fold(0.0, |t, &x| t + x);
-    trust_ratio(sum(param_partials), sum(update_partials))
+    trust_ratio(sum_partials(param_partials), sum_partials(update_partials))
 }
 
 /// The second pass of [`lamb_step`] on a shard: `θ ← θ − η·φ·r` with the layer's trust ratio

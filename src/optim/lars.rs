@@ -5,7 +5,7 @@ use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, with_profile};
 use crate::reduce::BlockedSum;
-use crate::train::shard::check_shard;
+use crate::train::shard::{check_shard, sum_partials};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -115,13 +115,8 @@ pub fn lars_shard_norms(
     let n = params.len();
     validate::len("grads", n, grads.len())?;
     let k = Coef::from_config(cfg)?;
-    check_shard(offset, n, layer_len, param_partials.len())?;
-    check_shard(offset, n, layer_len, grad_partials.len()).map_err(|e| match e {
-        Error::LengthMismatch { expected, found, .. } => {
-            Error::LengthMismatch { arg: "grad_partials", expected, found }
-        }
-        other => other,
-    })?;
+    let lens = [("param_partials", param_partials.len()), ("grad_partials", grad_partials.len())];
+    check_shard(offset, n, layer_len, &lens)?;
     if n > 0 {
         let mut p_sq = BlockedSum::partials(offset, param_partials);
         let mut g_sq = BlockedSum::partials(offset, grad_partials);
@@ -142,8 +137,7 @@ pub fn lars_local_lr(
     grad_partials: &[f64],
     cfg: &LarsConfig,
 ) -> Result<f64, Error> {
-    let sum = |p: &[f64]| p.iter().fold(0.0, |t, &x| t + x);
-    Ok(Coef::from_config(cfg)?.local_lr(sum(param_partials), sum(grad_partials)))
+    Ok(Coef::from_config(cfg)?.local_lr(sum_partials(param_partials), sum_partials(grad_partials)))
 }
 
 /// The second pass of [`lars_step`] on a shard: `v ← μv + γλ·(g + βθ)`, `θ ← θ − v` with the

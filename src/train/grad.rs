@@ -9,7 +9,7 @@
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::reduce::BlockedSum;
-use crate::train::shard::{add_terms, finish_norm, max_abs};
+use crate::train::shard::{add_terms, finish_norm, max_abs, max_of_maxima};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -41,9 +41,7 @@ impl NormType {
 /// The norm of the concatenation of `slices`, in f64, in the fixed order.
 pub(crate) fn total_norm<'a>(slices: impl Iterator<Item = &'a [f32]>, norm: NormType) -> f64 {
     if norm == NormType::Inf {
-        let parts = slices.map(max_abs);
-        return parts
-            .fold(0.0, |m: f64, p| if m.is_nan() || p.is_nan() { f64::NAN } else { m.max(p) });
+        return max_of_maxima(slices.map(max_abs));
     }
     let mut sum = BlockedSum::new();
     for g in slices {

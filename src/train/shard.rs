@@ -2,7 +2,8 @@
 //!
 //! Every element-wise kernel already works on any sub-slice: stepping `params[a..b]` with the
 //! matching slices of its gradients and state is bit-identical to the same elements of one
-//! call over the whole buffer (a shard is a chunk; `tests/shard.rs` checks it across the API).
+//! call over the whole buffer (a shard is a chunk: `tests/widths.rs` checks it for every
+//! element-wise kernel; `tests/shard.rs` checks the reductions below).
 //! What does not split by itself is a *reduction*: the global gradient norm, or a layer's norms
 //! in LAMB. This module gives them as **partials keyed by global position**: each process
 //! computes the partials of its shard, the partials of all shards are gathered in global order
@@ -33,12 +34,12 @@ pub const fn norm_partials_len(shard_len: usize) -> usize {
 }
 
 /// Checks that `[start, start + len)` is a shard of a buffer of `total_len` elements made of
-/// whole blocks, and that `partials` has one slot per block.
+/// whole blocks, and that each `(name, length)` partials buffer has one slot per block.
 pub(crate) fn check_shard(
     start: usize,
     len: usize,
     total_len: usize,
-    partials: usize,
+    partials: &[(&'static str, usize)],
 ) -> Result<(), Error> {
     let end = start.saturating_add(len);
     if end > total_len {
@@ -52,7 +53,23 @@ pub(crate) fn check_shard(
     if end != total_len && !end.is_multiple_of(BLOCK) {
         return Err(Error::ShardBoundary { arg: "end", index: end, block: BLOCK });
     }
-    validate::len("partials", norm_partials_len(len), partials)
+    for &(name, found) in partials {
+        validate::len(name, norm_partials_len(len), found)?;
+    }
+    Ok(())
+}
+
+/// The sum of the partials of whole blocks in block order: the additions the one-process
+/// blocked sum makes after each block (`0 + b₀ + b₁ + …`).
+pub(crate) fn sum_partials(partials: &[f64]) -> f64 {
+    partials.iter().fold(0.0, |t, &p| t + p)
+}
+
+/// The maximum of per-block (or per-slice) maxima, NaN if any is NaN (the `Inf` norm's rule).
+pub(crate) fn max_of_maxima(maxima: impl IntoIterator<Item = f64>) -> f64 {
+    maxima
+        .into_iter()
+        .fold(0.0, |m: f64, p| if m.is_nan() || p.is_nan() { f64::NAN } else { m.max(p) })
 }
 
 /// The partials of `norm` over one shard: `shard` holds the elements `[start, start +
@@ -78,7 +95,7 @@ pub fn grad_norm_partials(
     partials: &mut [f64],
 ) -> Result<(), Error> {
     let norm = norm.check()?;
-    check_shard(start, shard.len(), total_len, partials.len())?;
+    check_shard(start, shard.len(), total_len, &[("partials", partials.len())])?;
     if shard.is_empty() {
         return Ok(());
     }
@@ -124,17 +141,8 @@ pub(crate) fn max_abs(xs: &[f32]) -> f64 {
 pub fn combine_norm(partials: &[f64], norm: NormType) -> Result<f64, Error> {
     let norm = norm.check()?;
     Ok(match norm {
-        NormType::Inf => {
-            if partials.iter().any(|p| p.is_nan()) {
-                f64::NAN
-            } else {
-                partials.iter().fold(0.0, |m: f64, &p| m.max(p))
-            }
-        }
-        _ => {
-            let s = partials.iter().fold(0.0, |t, &p| t + p);
-            finish_norm(s, norm)
-        }
+        NormType::Inf => max_of_maxima(partials.iter().copied()),
+        _ => finish_norm(sum_partials(partials), norm),
     })
 }
 
