@@ -71,6 +71,7 @@ pub use optim::adafactor::{AdafactorConfig, adafactor_factored_step, adafactor_s
 pub use optim::adagrad::{AdagradConfig, adagrad_step, adagrad_step_mixed};
 pub use optim::adam::{AdamConfig, adam_step, adam_step_mixed, adamw_step};
 pub use optim::adamax::{AdamaxConfig, adamax_step, adamax_step_mixed};
+pub use optim::adaptive::adopt::{AdoptConfig, adopt_step, adopt_step_mixed};
 pub use optim::asgd::{AsgdConfig, AsgdState, asgd_step, asgd_step_mixed};
 pub use optim::average::{EmaConfig, EmaForm, SwaConfig, SwaForm, ema_update, swa_update};
 pub use optim::lamb::{
@@ -108,6 +109,8 @@ pub use optim::{
     lars::lars_step_with, lion::lion_step_with, nadam::nadam_step_with, radam::radam_step_with,
     rmsprop::rmsprop_step_with, rprop::rprop_step_with,
 };
+#[doc(hidden)]
+pub use optim::adaptive::adopt::{adopt_step_mixed_with, adopt_step_with};
 #[doc(hidden)]
 pub use train::grad::accumulate_with;
 pub use train::grad::{

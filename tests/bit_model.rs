@@ -29,7 +29,8 @@ fn check(case: &Case, n: usize, seed: u64) {
         let mut refs: Vec<&mut [f32]> = ours.iter_mut().map(|b| &mut b[..]).collect();
         (case.run)(Width::NATIVE, &mut refs, &in_refs, t).unwrap();
         let mut refs: Vec<&mut [f32]> = model.iter_mut().map(|b| &mut b[..]).collect();
-        (case.model)(case.ops(), &mut refs, &in_refs, t);
+        let model_of = case.model.as_ref().expect("a case with a bit model");
+        model_of(case.ops(), &mut refs, &in_refs, t);
         for (k, (a, b)) in ours.iter().zip(&model).enumerate() {
             assert_same_bits(a, b, &format!("{} n={n} step {t} buffer {k}", case.name));
         }
@@ -39,7 +40,11 @@ fn check(case: &Case, n: usize, seed: u64) {
 #[test]
 fn every_kernel_matches_its_bit_model() {
     let mut checked = 0;
-    for case in cases() {
+    let (with, without): (Vec<Case>, Vec<Case>) = cases().into_iter().partition(|c| c.model.is_some());
+    // Not skipped silently: the kernels without a model are matched by their packages within a
+    // tolerance, so there is no bit-exact order to model (tests/common/kernels.rs, `model`).
+    println!("{} cases have no bit model: {:?}", without.len(), without.iter().map(|c| &c.name).collect::<Vec<_>>());
+    for case in with {
         // Below, at and above one chunk, and more than one reduction block (4096).
         for (k, &n) in [1usize, 7, 16, 67, 1000, 4099].iter().enumerate() {
             check(&case, n, 100 + k as u64);

@@ -20,6 +20,8 @@ use std::rc::Rc;
 
 type Opts = Map<String, Value>;
 
+#[path = "golden/breadth.rs"]
+mod breadth;
 #[path = "golden/expr.rs"]
 mod expr;
 #[path = "golden/lowbit.rs"]
@@ -538,12 +540,18 @@ fn run_optimizer_case(case: &Value, strict: bool, worst: &mut f64) -> Result<(),
     let opts = field(case, "options")?.as_object().ok_or("options is not an object")?;
     let n = field(case, "n")?.as_u64().ok_or("n")? as usize;
     let steps = field(case, "steps")?.as_u64().ok_or("steps")? as usize;
-    // An optimizer optkern lacks is a case that cannot run: a failure.
-    let mut opt = optimizer(name, opts, n)?;
-    let mode = match (strict, name) {
-        (true, "Adafactor") => Mode::Tolerant(ADAFACTOR_TOL),
-        (true, _) => Mode::Strict,
-        (false, _) => Mode::Tolerant(TOLERANT),
+    // An optimizer optkern lacks is a case that cannot run: a failure. golden-next cases
+    // (with a `source`) are compared within their own normwise `tol`.
+    let source = case.get("source").and_then(Value::as_str);
+    let mut opt = match source {
+        Some(source) => breadth::optimizer(name, source, opts, n)?,
+        None => optimizer(name, opts, n)?,
+    };
+    let mode = match (strict, name, source) {
+        (_, _, Some(_)) => next::mode_of(case, false)?,
+        (true, "Adafactor", _) => Mode::Tolerant(ADAFACTOR_TOL),
+        (true, _, _) => Mode::Strict,
+        (false, _, _) => Mode::Tolerant(TOLERANT),
     };
     let lrs: Vec<f64> = match field(case, "lr")? {
         Value::Array(a) => {
@@ -574,7 +582,8 @@ fn run_optimizer_case(case: &Value, strict: bool, worst: &mut f64) -> Result<(),
             compare(&[*got], &[want], mode, want.abs(), worst, &format!("state {key}"))?;
             continue;
         }
-        if key == "step" {
+        // Step counters: torch's `step`, the packages' `group.step`, optax's `[0].count`.
+        if ["step", "group.step", "[0].count"].contains(&key.as_str()) {
             if want.as_f64() != Some(steps as f64) {
                 return Err(format!("state step {want} != {steps}"));
             }

@@ -1,6 +1,7 @@
 //! Optimizer update kernels, one file per optimizer family.
 
 pub mod adadelta;
+pub mod adaptive;
 pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
@@ -17,6 +18,7 @@ pub mod nadam;
 pub mod radam;
 pub mod rmsprop;
 pub mod rprop;
+pub(crate) mod rule;
 pub mod sgd;
 pub mod sparse_adam;
 
@@ -108,21 +110,21 @@ macro_rules! mixed_step {
             $($state: $crate::format::State,)*
             $($($extra: $ety,)*)?
             at: &$crate::format::Placement,
-        ) -> Result<(), Error> {
-            $with(Width::NATIVE, $params, $grads, $($state,)* $($($extra,)*)? at)
+        ) -> Result<(), $crate::Error> {
+            $with($crate::Width::NATIVE, $params, $grads, $($state,)* $($($extra,)*)? at)
         }
 
         #[doc = concat!("[`", stringify!($name), "`] at an explicit lane width (tests, benches).")]
         #[doc(hidden)]
         #[allow(clippy::too_many_arguments)]
         pub fn $with(
-            width: Width,
+            width: $crate::Width,
             $params: $crate::format::Params,
             $grads: $crate::format::Grads,
             $($state: $crate::format::State,)*
             $($($extra: $ety,)*)?
             at: &$crate::format::Placement,
-        ) -> Result<(), Error> {
+        ) -> Result<(), $crate::Error> {
             let names = [stringify!($params) $(, stringify!($state))*];
             let outs = [$params.into() $(, $state.into())*];
             let _k = $crate::format::mixed(width, names, outs, [$grads], at, $checked)?;

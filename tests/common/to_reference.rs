@@ -25,6 +25,19 @@ macro_rules! to_reference {
 }
 
 to_reference! {
+    AdoptConfig => Adopt |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        clip: cfg.clip,
+        clip_exponent: cfg.clip_exponent,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
     SgdConfig => Sgd |cfg| {
         lr: cfg.lr,
         momentum: cfg.momentum,

@@ -7,6 +7,8 @@
 //! independently (used by the error tests and the fuzzers).
 
 pub mod bits;
+pub mod breadth;
+pub use breadth::*;
 
 /// `x` finite and `x ≥ 0`.
 fn nonneg(x: f64) -> bool {

@@ -1,0 +1,258 @@
+//! The shared skeleton of an element-wise optimizer: a [`Rule`] is its equations over one chunk
+//! of lanes; everything else — cutting the slices into chunks, the padded tail, the widths, the
+//! two profiles, the length checks, the mixed storage formats and the public entry points — is
+//! written once, here and in [`rule_step!`].
+//!
+//! A new element-wise optimizer is therefore three things (see `src/optim/adaptive/adopt.rs`):
+//! its `#[repr(C)]` config with documented defaults; a coefficient struct built once per call
+//! in f64 (validation, bias corrections, `c(·)` rounding); and `impl Rule` — the update of one
+//! chunk, written with the shared parts below ([`Ema`], [`ema_product`], [`WeightDecay`],
+//! `Lanes::sign`, …). The composition compiles to one fused pass: every buffer is loaded once,
+//! the rule's lanes run, every buffer is stored once.
+
+use crate::Numerics;
+use crate::driver::{Arity, Count, for_each_chunk};
+use crate::format::Elementwise;
+use crate::lanes::Lanes;
+use crate::numerics::{Profile, TorchLerp, c, with_profile};
+use crate::width::with_width;
+use crate::{Error, Width, validate};
+
+pub(crate) use crate::optim::WeightDecay;
+
+/// One element-wise optimizer step with its per-call coefficients: `M` buffers are read and
+/// written (the parameters first, then the state buffers in argument order), the gradient is
+/// read.
+pub(crate) trait Rule<const M: usize>: Sync {
+    /// The profile of this call ([`Numerics::Bitsandbytes`] is refused by the checks).
+    fn numerics(&self) -> Numerics;
+
+    /// The multiplier of the raw gradient (`±grad_scale`, and any clipping factor).
+    fn scale(&self) -> f32;
+
+    /// One chunk: `x[0]` the parameters, `x[1..]` the state, all updated in place; `g` the
+    /// gradient already multiplied by [`Rule::scale`].
+    fn lanes<P: Profile, L: Lanes<N>, const N: usize>(&self, x: &mut [L; M], g: L);
+}
+
+/// Runs `rule` over `M` equal-length buffers and the gradient: one pass, every buffer loaded and
+/// stored once per chunk.
+#[inline(never)]
+pub(crate) fn run_rule<R: Rule<M>, const M: usize>(
+    rule: &R,
+    width: Width,
+    outs: [&mut [f32]; M],
+    grads: &[f32],
+) where
+    Count<M>: Arity<M>,
+{
+    let scale = rule.scale();
+    with_width!(width, |L, N| with_profile!(rule.numerics(), |P| {
+        for_each_chunk::<N, M, 1>(
+            outs,
+            [grads],
+            #[inline(always)]
+            |o, [g]| {
+                let mut x: [L; M] = core::array::from_fn(|k| L::load(o[k]));
+                rule.lanes::<P, L, N>(&mut x, L::load(g) * L::splat(scale));
+                for (v, d) in x.into_iter().zip(o) {
+                    v.store(d);
+                }
+            },
+        )
+    }))
+}
+
+impl<R: Rule<M>, const M: usize> Elementwise<M, 1> for R
+where
+    Count<M>: Arity<M>,
+{
+    fn used(&self) -> [bool; M] {
+        [true; M]
+    }
+
+    fn run(&self, width: Width, outs: [&mut [f32]; M], [grads]: [&[f32]; 1]) {
+        run_rule(self, width, outs, grads)
+    }
+}
+
+/// A rule whose last buffer is optional (AMSGrad's running maximum): `R` implements
+/// [`Rule`] both with (`M`) and without it (`M − 1`), and `with_last` says which this call
+/// uses. An unused last buffer may be empty and is never touched.
+pub(crate) struct OptionalLast<R> {
+    pub(crate) rule: R,
+    pub(crate) with_last: bool,
+}
+
+macro_rules! optional_last {
+    ($($m:literal => $s:literal: [$($x:ident),*] $last:ident;)*) => {$(
+        impl<R: Rule<$m> + Rule<$s>> Elementwise<$m, 1> for OptionalLast<R> {
+            fn used(&self) -> [bool; $m] {
+                [$(optional_last!(@true $x),)* self.with_last]
+            }
+
+            fn run(&self, width: Width, [$($x,)* $last]: [&mut [f32]; $m], [g]: [&[f32]; 1]) {
+                if self.with_last {
+                    run_rule::<R, $m>(&self.rule, width, [$($x,)* $last], g)
+                } else {
+                    run_rule::<R, $s>(&self.rule, width, [$($x),*], g)
+                }
+            }
+        }
+    )*};
+    (@true $x:ident) => { true };
+}
+optional_last! {
+    3 => 2: [a, b] c;
+    4 => 3: [a, b, c] d;
+    5 => 4: [a, b, c, d] e;
+}
+
+/// The length checks of a call: `grads` and every used buffer as long as `params`
+/// (`lens[0]`); an unused optional buffer may also be empty.
+pub(crate) fn check_lens<const M: usize>(
+    names: [&'static str; M],
+    lens: [usize; M],
+    used: [bool; M],
+    grads: usize,
+) -> Result<(), Error> {
+    let n = lens[0];
+    validate::len("grads", n, grads)?;
+    for ((name, len), used) in names.into_iter().zip(lens).zip(used).skip(1) {
+        validate::optional_len(name, used, n, len)?;
+    }
+    Ok(())
+}
+
+/// The public entry points of a [`Rule`] kernel: `$name` (native width), the doc-hidden
+/// `$name_with` (explicit width) and, through [`mixed_step!`](crate::optim::mixed_step), the
+/// mixed-format pair. `checked` gets the lengths (mutable buffers, then `grads`) and returns
+/// the kernel after every check, before any write; `then` runs after a successful step (the
+/// caller-owned scalar state).
+macro_rules! rule_step {
+    (
+        $(#[$doc:meta])*
+        pub fn $name:ident / $with:ident / $mixed:ident / $mixed_with:ident
+        ($params:ident, $grads:ident $(, $state:ident)* $(; $($extra:ident: $ety:ty),*)?),
+        checked: |$lens:ident, $glen:ident| $checked:expr
+        $(, then: |$k:ident| $then:expr)? $(,)?
+    ) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name(
+            $params: &mut [f32],
+            $grads: &[f32],
+            $($state: &mut [f32],)*
+            $($($extra: $ety,)*)?
+        ) -> Result<(), $crate::Error> {
+            $with($crate::Width::NATIVE, $params, $grads, $($state,)* $($($extra,)*)?)
+        }
+
+        #[doc = concat!("[`", stringify!($name), "`] at an explicit lane width (tests, benches).")]
+        #[doc(hidden)]
+        #[allow(clippy::too_many_arguments)]
+        pub fn $with(
+            width: $crate::Width,
+            $params: &mut [f32],
+            $grads: &[f32],
+            $($state: &mut [f32],)*
+            $($($extra: $ety,)*)?
+        ) -> Result<(), $crate::Error> {
+            let $lens = [$params.len() $(, $state.len())*];
+            let $glen = [$grads.len()];
+            let k = $checked?;
+            $crate::format::Elementwise::run(&k, width, [$params $(, $state)*], [$grads]);
+            $(let $k = k; $then;)?
+            Ok(())
+        }
+
+        $crate::optim::mixed_step! {
+            #[doc = concat!("[`", stringify!($name), "`] in mixed storage formats ([`crate::format`]).")]
+            ///
+            /// # Errors
+            #[doc = concat!("As [`", stringify!($name), "`], and the format errors of")]
+            /// [`crate::adam_step_mixed`]. **Nothing is written when an error is returned.**
+            $mixed, $mixed_with,
+            ($params, $grads $(, $state)* $(; $($extra: $ety),*)?),
+            checked: |$lens, $glen| $checked
+            $(, then: |$k| $then)?
+        }
+    };
+}
+pub(crate) use rule_step;
+
+/// An exponential moving average `m ← β·m + (1 − β)·x`: torch's `lerp(m, x, c(1 − β))`
+/// (PyTorch's fused form, both branches) in `Torch`, `c(β)·m + c(1 − β)·x` in `Portable`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ema {
+    lerp: TorchLerp,
+    beta: f32,
+    one_minus_beta: f32,
+}
+
+impl Ema {
+    /// The average with decay `β` (f64, rounded once per coefficient).
+    pub(crate) fn with_beta(beta: f64) -> Self {
+        Self { lerp: TorchLerp::with_weight(1.0 - beta), beta: c(beta), one_minus_beta: c(1.0 - beta) }
+    }
+
+    /// The average towards `x` with an f32 weight `w` computed as torch computes it (a 0-dim
+    /// f32 tensor): `lerp(m, x, w)`, Portable `(1 − w)·m + w·x` with `1 − w` in f32.
+    pub(crate) fn with_weight_f32(w: f32) -> Self {
+        Self { lerp: TorchLerp::with_f32(w), beta: 1.0 - w, one_minus_beta: w }
+    }
+
+    /// `β·m + (1 − β)·x`.
+    #[inline(always)]
+    pub(crate) fn apply<P: Profile, L: Lanes<N>, const N: usize>(&self, m: L, x: L) -> L {
+        if P::TORCH {
+            self.lerp.apply::<P, L, N>(m, x)
+        } else {
+            m * L::splat(self.beta) + x * L::splat(self.one_minus_beta)
+        }
+    }
+}
+
+/// `v·c(β) + c(1 − β)·x·y`, torch's `v.mul_(β).addcmul_(x, y, value=1 − β)`:
+/// `fma(c(1 − β)·x, y, v·c(β))` in `Torch`, unfused in `Portable`. `(β, 1 − β)` as f32.
+#[inline(always)]
+pub(crate) fn ema_product<P: Profile, L: Lanes<N>, const N: usize>(
+    (beta, one_minus_beta): (f32, f32),
+    v: L,
+    x: L,
+    y: L,
+) -> L {
+    P::fma(L::splat(one_minus_beta) * x, y, v * L::splat(beta))
+}
+
+/// `(c(β), c(1 − β))` for [`ema_product`].
+pub(crate) fn ema_pair(beta: f64) -> (f32, f32) {
+    (c(beta), c(1.0 - beta))
+}
+
+/// `±grad_scale` (validated): the gradient multiplier of a kernel with `maximize`.
+pub(crate) fn signed_scale(grad_scale: f32, maximize: bool) -> Result<f32, Error> {
+    let s = validate::grad_scale(grad_scale)?;
+    Ok(if maximize { -s } else { s })
+}
+
+/// `p·c(factor) + …`: the decoupled decay of pytorch_optimizer's `fixed_decay` (`1 − λ`)
+/// as well as the usual `1 − η·λ`: [`WeightDecay`] with the factor chosen by the caller.
+pub(crate) fn decay(lr: f64, weight_decay: f64, decoupled: bool, fixed: bool) -> WeightDecay {
+    match WeightDecay::from_config(lr, weight_decay, decoupled) {
+        WeightDecay::Decoupled(_) if fixed => WeightDecay::Decoupled(c(1.0 - weight_decay)),
+        d => d,
+    }
+}
+
+/// `clamp(x, lo, hi)` as `torch.clamp`: NaN stays NaN.
+#[inline(always)]
+pub(crate) fn clamp<L: Lanes<N>, const N: usize>(x: L, lo: f32, hi: f32) -> L {
+    min_nan(x.max_nan(L::splat(lo)), L::splat(hi))
+}
+
+/// NaN-propagating minimum (`torch.minimum`).
+#[inline(always)]
+pub(crate) fn min_nan<L: Lanes<N>, const N: usize>(a: L, b: L) -> L {
+    -((-a).max_nan(-b))
+}
