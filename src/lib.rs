@@ -71,9 +71,45 @@ pub use optim::adafactor::{AdafactorConfig, adafactor_factored_step, adafactor_s
 pub use optim::adagrad::{AdagradConfig, adagrad_step, adagrad_step_mixed};
 pub use optim::adam::{AdamConfig, adam_step, adam_step_mixed, adamw_step};
 pub use optim::adamax::{AdamaxConfig, adamax_step, adamax_step_mixed};
+pub use optim::adaptive::adabelief::{AdabeliefConfig, adabelief_step, adabelief_step_mixed};
+pub use optim::adaptive::adabound::{
+    AdaboundConfig, AdamodConfig, adabound_step, adabound_step_mixed, adamod_step,
+    adamod_step_mixed,
+};
+pub use optim::adaptive::adamp::{AdampConfig, adamp_step, adamp_step_mixed};
+pub use optim::adaptive::adan::{AdanConfig, adan_step, adan_step_mixed};
+pub use optim::adaptive::ademamix::{AdemamixConfig, ademamix_step, ademamix_step_mixed};
 pub use optim::adaptive::adopt::{AdoptConfig, adopt_step, adopt_step_mixed};
+pub use optim::adaptive::diffgrad::{DiffgradConfig, diffgrad_step, diffgrad_step_mixed};
+pub use optim::adaptive::sm3::{Sm3Config, sm3_step, sm3_step_mixed};
+pub use optim::adaptive::yogi::{YogiConfig, yogi_step, yogi_step_mixed};
+#[doc(hidden)]
+pub use optim::adaptive::{
+    adabelief::adabelief_step_mixed_with, adabelief::adabelief_step_with,
+    adabound::adabound_step_mixed_with, adabound::adabound_step_with,
+    adabound::adamod_step_mixed_with, adabound::adamod_step_with, adamp::adamp_step_mixed_with,
+    adamp::adamp_step_with, adan::adan_step_mixed_with, adan::adan_step_with,
+    ademamix::ademamix_step_mixed_with, ademamix::ademamix_step_with, adopt::adopt_step_mixed_with,
+    adopt::adopt_step_with, diffgrad::diffgrad_step_mixed_with, diffgrad::diffgrad_step_with,
+    sm3::sm3_step_mixed_with, sm3::sm3_step_with, yogi::yogi_step_mixed_with, yogi::yogi_step_with,
+};
 pub use optim::asgd::{AsgdConfig, AsgdState, asgd_step, asgd_step_mixed};
 pub use optim::average::{EmaConfig, EmaForm, SwaConfig, SwaForm, ema_update, swa_update};
+pub use optim::first_order::optimistic::{
+    OptimisticGdConfig, optimistic_gd_step, optimistic_gd_step_mixed,
+};
+pub use optim::first_order::pid::{PidConfig, pid_step, pid_step_mixed};
+pub use optim::first_order::qhm::{QhmConfig, qhm_step, qhm_step_mixed};
+pub use optim::first_order::sign::{
+    SignsgdConfig, TigerConfig, signsgd_step, signsgd_step_mixed, tiger_step, tiger_step_mixed,
+};
+#[doc(hidden)]
+pub use optim::first_order::{
+    optimistic::optimistic_gd_step_mixed_with, optimistic::optimistic_gd_step_with,
+    pid::pid_step_mixed_with, pid::pid_step_with, qhm::qhm_step_mixed_with, qhm::qhm_step_with,
+    sign::signsgd_step_mixed_with, sign::signsgd_step_with, sign::tiger_step_mixed_with,
+    sign::tiger_step_with,
+};
 pub use optim::lamb::{
     LambConfig, lamb_shard_apply, lamb_shard_moments, lamb_step, lamb_trust_ratio,
 };
@@ -109,8 +145,6 @@ pub use optim::{
     lars::lars_step_with, lion::lion_step_with, nadam::nadam_step_with, radam::radam_step_with,
     rmsprop::rmsprop_step_with, rprop::rprop_step_with,
 };
-#[doc(hidden)]
-pub use optim::adaptive::adopt::{adopt_step_mixed_with, adopt_step_with};
 #[doc(hidden)]
 pub use train::grad::accumulate_with;
 pub use train::grad::{

@@ -40,10 +40,15 @@ fn check(case: &Case, n: usize, seed: u64) {
 #[test]
 fn every_kernel_matches_its_bit_model() {
     let mut checked = 0;
-    let (with, without): (Vec<Case>, Vec<Case>) = cases().into_iter().partition(|c| c.model.is_some());
+    let (with, without): (Vec<Case>, Vec<Case>) =
+        cases().into_iter().partition(|c| c.model.is_some());
     // Not skipped silently: the kernels without a model are matched by their packages within a
     // tolerance, so there is no bit-exact order to model (tests/common/kernels.rs, `model`).
-    println!("{} cases have no bit model: {:?}", without.len(), without.iter().map(|c| &c.name).collect::<Vec<_>>());
+    println!(
+        "{} cases have no bit model: {:?}",
+        without.len(),
+        without.iter().map(|c| &c.name).collect::<Vec<_>>()
+    );
     for case in with {
         // Below, at and above one chunk, and more than one reduction block (4096).
         for (k, &n) in [1usize, 7, 16, 67, 1000, 4099].iter().enumerate() {

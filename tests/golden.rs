@@ -180,6 +180,8 @@ impl Golden for Adam {
 
 /// A torch optimizer with named state vectors and a step closure over them.
 struct Vectors<F> {
+    /// The package's names of the first `names.len()` buffers (any others are optional
+    /// buffers a case leaves unused).
     names: Vec<&'static str>,
     bufs: Vec<Vec<f32>>,
     step: F,
@@ -583,6 +585,12 @@ fn run_optimizer_case(case: &Value, strict: bool, worst: &mut f64) -> Result<(),
             continue;
         }
         // Step counters: torch's `step`, the packages' `group.step`, optax's `[0].count`.
+        if key == "[0].is_initial_step" {
+            if want.as_bool() != Some(steps == 0) {
+                return Err(format!("state {key} {want} after {steps} steps"));
+            }
+            continue;
+        }
         if ["step", "group.step", "[0].count"].contains(&key.as_str()) {
             if want.as_f64() != Some(steps as f64) {
                 return Err(format!("state step {want} != {steps}"));

@@ -1,13 +1,14 @@
 //! Optimizer update kernels, one file per optimizer family.
 
 pub mod adadelta;
-pub mod adaptive;
 pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod adaptive;
 pub mod asgd;
 pub mod average;
+pub mod first_order;
 pub mod lamb;
 pub mod lars;
 pub mod lbfgs;

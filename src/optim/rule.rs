@@ -76,36 +76,41 @@ where
     }
 }
 
-/// A rule whose last buffer is optional (AMSGrad's running maximum): `R` implements
-/// [`Rule`] both with (`M`) and without it (`M − 1`), and `with_last` says which this call
-/// uses. An unused last buffer may be empty and is never touched.
-pub(crate) struct OptionalLast<R> {
+/// A rule whose buffers after the first `S` are optional (AMSGrad's running maximum, the
+/// momentum buffers of a method whose momentum may be 0): `R` implements [`Rule`] both with all
+/// `M` buffers and with the first `S`, and `all` says which this call uses. Unused buffers may
+/// be empty and are never touched.
+pub(crate) struct Trailing<R, const S: usize> {
     pub(crate) rule: R,
-    pub(crate) with_last: bool,
+    pub(crate) all: bool,
 }
 
-macro_rules! optional_last {
-    ($($m:literal => $s:literal: [$($x:ident),*] $last:ident;)*) => {$(
-        impl<R: Rule<$m> + Rule<$s>> Elementwise<$m, 1> for OptionalLast<R> {
+macro_rules! trailing {
+    ($($m:literal => $s:literal: [$($x:ident),*] [$($y:ident),*];)*) => {$(
+        impl<R: Rule<$m> + Rule<$s>> Elementwise<$m, 1> for Trailing<R, $s> {
             fn used(&self) -> [bool; $m] {
-                [$(optional_last!(@true $x),)* self.with_last]
+                [$(trailing!(@true $x),)* $(trailing!(@all self, $y)),*]
             }
 
-            fn run(&self, width: Width, [$($x,)* $last]: [&mut [f32]; $m], [g]: [&[f32]; 1]) {
-                if self.with_last {
-                    run_rule::<R, $m>(&self.rule, width, [$($x,)* $last], g)
+            fn run(&self, width: Width, [$($x,)* $($y),*]: [&mut [f32]; $m], [g]: [&[f32]; 1]) {
+                if self.all {
+                    run_rule::<R, $m>(&self.rule, width, [$($x,)* $($y),*], g)
                 } else {
+                    $(let _ = $y;)*
                     run_rule::<R, $s>(&self.rule, width, [$($x),*], g)
                 }
             }
         }
     )*};
     (@true $x:ident) => { true };
+    (@all $self:ident, $y:ident) => { $self.all };
 }
-optional_last! {
-    3 => 2: [a, b] c;
-    4 => 3: [a, b, c] d;
-    5 => 4: [a, b, c, d] e;
+trailing! {
+    2 => 1: [a] [b];
+    3 => 2: [a, b] [c];
+    4 => 3: [a, b, c] [d];
+    5 => 4: [a, b, c, d] [e];
+    4 => 1: [a] [b, c, d];
 }
 
 /// The length checks of a call: `grads` and every used buffer as long as `params`
@@ -193,7 +198,11 @@ pub(crate) struct Ema {
 impl Ema {
     /// The average with decay `β` (f64, rounded once per coefficient).
     pub(crate) fn with_beta(beta: f64) -> Self {
-        Self { lerp: TorchLerp::with_weight(1.0 - beta), beta: c(beta), one_minus_beta: c(1.0 - beta) }
+        Self {
+            lerp: TorchLerp::with_weight(1.0 - beta),
+            beta: c(beta),
+            one_minus_beta: c(1.0 - beta),
+        }
     }
 
     /// The average towards `x` with an f32 weight `w` computed as torch computes it (a 0-dim
@@ -255,4 +264,31 @@ pub(crate) fn clamp<L: Lanes<N>, const N: usize>(x: L, lo: f32, hi: f32) -> L {
 #[inline(always)]
 pub(crate) fn min_nan<L: Lanes<N>, const N: usize>(a: L, b: L) -> L {
     -((-a).max_nan(-b))
+}
+
+/// RAdam's rectification as pytorch_optimizer computes it (`get_rectify_step_size`, f64):
+/// `ρ∞ = 2/(1 − β₂) − 1`, `ρₜ = ρ∞ − 2tβ₂ᵗ/(1 − β₂ᵗ)`; for `ρₜ ≥ 5`
+/// `r = √((1 − β₂ᵗ)·(ρₜ − 4)/(ρ∞ − 4)·(ρₜ − 2)/ρₜ·ρ∞/(ρ∞ − 2))`, else `1` (`degenerated`, an
+/// SGD step) or `−1`. Returns `(r, ρₜ ≥ 5)`.
+pub(crate) fn rectifier(beta2: f64, step: u32, degenerated: bool) -> (f64, bool) {
+    let bt = crate::numerics::pow_step(beta2, step);
+    let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
+    let rho = rho_inf - 2.0 * f64::from(step) * bt / (1.0 - bt);
+    if rho >= 5.0 {
+        let r = (1.0 - bt) * (rho - 4.0) / (rho_inf - 4.0) * (rho - 2.0) / rho * rho_inf
+            / (rho_inf - 2.0);
+        (libm::sqrt(r), true)
+    } else {
+        (if degenerated { 1.0 } else { -1.0 }, false)
+    }
+}
+
+/// The logistic function `1/(1 + e^(−x))` per lane (`libm::expf`: the same bits at every width).
+#[inline(always)]
+pub(crate) fn sigmoid<L: Lanes<N>, const N: usize>(x: L) -> L {
+    let mut a = x.to_array();
+    for v in &mut a {
+        *v = 1.0 / (1.0 + libm::expf(-*v));
+    }
+    L::load(&a)
 }

@@ -7,10 +7,10 @@ use super::Kind;
 use super::to_reference::ToReference;
 use optkern::format;
 use optkern::{
-    AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, AdoptConfig, AsgdConfig,
-    AsgdState, EmaConfig, EmaForm, Error, LambConfig, LarsConfig, LionConfig, MomentumConfig,
-    NadamConfig, NadamState, Numerics, RadamConfig, RmspropConfig, RpropConfig, SgdConfig,
-    SwaConfig, SwaForm, Width,
+    AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, AdoptConfig,
+    AsgdConfig, AsgdState, EmaConfig, EmaForm, Error, LambConfig, LarsConfig, LionConfig,
+    MomentumConfig, NadamConfig, NadamState, Numerics, RadamConfig, RmspropConfig, RpropConfig,
+    SgdConfig, SwaConfig, SwaForm, Width,
 };
 use optkern_reference::{self as reference, bits, bits::Ops};
 
@@ -235,8 +235,20 @@ pub fn adopt_configs() -> Vec<(&'static str, AdoptConfig)> {
     vec![
         ("default", d),
         ("l2_betas", AdoptConfig { weight_decay: 0.01, beta1: 0.45, beta2: 0.9, ..d }),
-        ("decoupled_maximize", AdoptConfig { weight_decay: 0.1, weight_decouple: true, maximize: true, ..d }),
-        ("fixed_noclip", AdoptConfig { weight_decay: 0.1, weight_decouple: true, fixed_decay: true, clip: false, ..d }),
+        (
+            "decoupled_maximize",
+            AdoptConfig { weight_decay: 0.1, weight_decouple: true, maximize: true, ..d },
+        ),
+        (
+            "fixed_noclip",
+            AdoptConfig {
+                weight_decay: 0.1,
+                weight_decouple: true,
+                fixed_decay: true,
+                clip: false,
+                ..d
+            },
+        ),
         ("scale_eps", AdoptConfig { grad_scale: 0.37, eps: 0.5, clip_exponent: 0.5, ..d }),
     ]
 }

@@ -3,12 +3,48 @@
 //! case's options with the package's defaults. Compared normwise within each case's `tol`
 //! (golden-next README) by `run_optimizer_case`.
 
-use super::{Golden, Options, Opts, vectors};
-use optkern::AdoptConfig;
+use super::{Golden, Options, Opts, Vectors};
+use optkern::*;
+use serde_json::Value;
 
-/// The `(lr, betas)` of a pytorch_optimizer case (`betas` a list of two).
-fn betas(o: &mut Options, default: (f64, f64)) -> Result<(f64, f64), String> {
-    o.pair("betas", default)
+/// A `betas` option of three numbers.
+fn triple(
+    o: &mut Options,
+    key: &'static str,
+    d: (f64, f64, f64),
+) -> Result<(f64, f64, f64), String> {
+    o.used.push(key);
+    match o.map.get(key) {
+        None => Ok(d),
+        Some(v) => {
+            match v.as_array().map(|a| a.iter().map(Value::as_f64).collect::<Vec<_>>()).as_deref() {
+                Some([Some(a), Some(b), Some(c)]) => Ok((*a, *b, *c)),
+                _ => Err(format!("option {key} is not three numbers: {v}")),
+            }
+        }
+    }
+}
+
+type Step = Box<dyn FnMut(&mut [f32], &[f32], &mut [Vec<f32>], u32, f64) -> Result<(), Error>>;
+
+/// `bufs` state buffers of `n` elements starting at `init`, of which the first `names.len()`
+/// are the package's state (the others are optional buffers this case leaves unused).
+fn state(
+    names: Vec<&'static str>,
+    bufs: usize,
+    n: usize,
+    init: f32,
+    step: Step,
+) -> Box<dyn Golden> {
+    Box::new(Vectors { names, bufs: vec![vec![init; n]; bufs], step })
+}
+
+/// `names` plus `extra` when `on`.
+fn with(mut names: Vec<&'static str>, on: bool, extra: &[&'static str]) -> Vec<&'static str> {
+    if on {
+        names.extend_from_slice(extra);
+    }
+    names
 }
 
 /// The optkern counterpart of the golden-next optimizer `name` from `source`.
@@ -18,11 +54,12 @@ pub fn optimizer(
     opts: &Opts,
     n: usize,
 ) -> Result<Box<dyn Golden>, String> {
-    let mut o = Options::new(opts);
+    let optax = source.starts_with("optax.");
+    let mut o = if optax { Options::kwargs(opts) } else { Options::new(opts) };
     let made: Box<dyn Golden> = match (source, name) {
         ("pytorch_optimizer.ADOPT", "ADOPT") => {
             let d = AdoptConfig::default();
-            let (beta1, beta2) = betas(&mut o, (d.beta1, d.beta2))?;
+            let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
             let cfg = AdoptConfig {
                 lr: o.f64("lr", d.lr)?,
                 beta1,
@@ -34,13 +71,410 @@ pub fn optimizer(
                 maximize: o.bool("maximize", d.maximize)?,
                 ..d
             };
-            vectors(&["exp_avg", "exp_avg_sq"], n, move |p, g, b, t, lr| match b {
-                [m, v] => optkern::adopt_step(p, g, m, v, t, &AdoptConfig { lr, ..cfg }),
-                _ => unreachable!(),
-            })
+            state(
+                vec!["exp_avg", "exp_avg_sq"],
+                2,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [m, v] => adopt_step(p, g, m, v, t, &AdoptConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.AdaBelief", "AdaBelief") | ("optax.adabelief", "adabelief") => {
+            let d = AdabeliefConfig::default();
+            let cfg = if optax {
+                AdabeliefConfig {
+                    lr: o.f64("learning_rate", d.lr)?,
+                    beta1: o.f64("b1", d.beta1)?,
+                    beta2: o.f64("b2", d.beta2)?,
+                    eps: o.f64("eps", 1e-16)?,
+                    eps_root: o.f64("eps_root", 1e-16)?,
+                    ..d
+                }
+            } else {
+                let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+                let eps = o.f64("eps", d.eps)?;
+                AdabeliefConfig {
+                    lr: o.f64("lr", d.lr)?,
+                    beta1,
+                    beta2,
+                    eps,
+                    eps_root: eps,
+                    weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                    weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                    fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                    rectify: o.bool("rectify", d.rectify)?,
+                    degenerated_to_sgd: o.bool("degenerated_to_sgd", d.degenerated_to_sgd)?,
+                    amsgrad: o.bool("ams_bound", d.amsgrad)?,
+                    ..d
+                }
+            };
+            let names = if optax {
+                vec!["[0].mu", "[0].nu"]
+            } else {
+                with(vec!["exp_avg", "exp_avg_var"], cfg.amsgrad, &["max_exp_avg_var"])
+            };
+            state(
+                names,
+                3,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [m, s, smax] => {
+                        adabelief_step(p, g, m, s, smax, t, &AdabeliefConfig { lr, ..cfg })
+                    }
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.AdaBound", "AdaBound") => {
+            let d = AdaboundConfig::default();
+            let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+            let cfg = AdaboundConfig {
+                lr: o.f64("lr", d.lr)?,
+                final_lr: o.f64("final_lr", d.final_lr)?,
+                beta1,
+                beta2,
+                gamma: o.f64("gamma", d.gamma)?,
+                eps: o.f64("eps", d.eps)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                amsgrad: o.bool("ams_bound", d.amsgrad)?,
+                ..d
+            };
+            let names = with(vec!["exp_avg", "exp_avg_sq"], cfg.amsgrad, &["max_exp_avg_sq"]);
+            state(
+                names,
+                3,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [m, v, vmax] => {
+                        adabound_step(p, g, m, v, vmax, t, &AdaboundConfig { lr, ..cfg })
+                    }
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.AdaMod", "AdaMod") => {
+            let d = AdamodConfig::default();
+            let (beta1, beta2, beta3) = triple(&mut o, "betas", (d.beta1, d.beta2, d.beta3))?;
+            let cfg = AdamodConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                beta3,
+                eps: o.f64("eps", d.eps)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                ..d
+            };
+            state(
+                vec!["exp_avg", "exp_avg_sq", "exp_avg_lr"],
+                3,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [m, v, s] => adamod_step(p, g, m, v, s, t, &AdamodConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.AdamP", "AdamP") => {
+            let d = AdampConfig::default();
+            let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+            // The projection (delta, wd_ratio) only acts on tensors of two or more dimensions.
+            o.f64("delta", 0.1)?;
+            o.f64("wd_ratio", 0.1)?;
+            let cfg = AdampConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                eps: o.f64("eps", d.eps)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                nesterov: o.bool("nesterov", d.nesterov)?,
+                ..d
+            };
+            state(
+                vec!["exp_avg", "exp_avg_sq"],
+                2,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [m, v] => adamp_step(p, g, m, v, t, &AdampConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.Adan", "Adan") => {
+            let d = AdanConfig::default();
+            let (beta1, beta2, beta3) = triple(&mut o, "betas", (d.beta1, d.beta2, d.beta3))?;
+            let max_grad_norm = o.f64("max_grad_norm", 0.0)?;
+            let cfg = AdanConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                beta3,
+                eps: o.f64("eps", d.eps)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                ..d
+            };
+            let names = vec!["exp_avg", "exp_avg_diff", "exp_avg_sq", "previous_grad"];
+            state(
+                names,
+                4,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| {
+                    // The package's clipping: a global coefficient, passed as the gradient scale.
+                    let grad_scale = if max_grad_norm > 0.0 {
+                        let norm =
+                            g.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
+                        (max_grad_norm / (norm + cfg.eps)).min(1.0) as f32
+                    } else {
+                        1.0
+                    };
+                    match b {
+                        [m, nd, v, prev] => adan_step(
+                            p,
+                            g,
+                            m,
+                            nd,
+                            v,
+                            prev,
+                            t,
+                            &AdanConfig { lr, grad_scale, ..cfg },
+                        ),
+                        _ => unreachable!(),
+                    }
+                }),
+            )
+        }
+        ("pytorch_optimizer.AdEMAMix", "AdEMAMix") => {
+            let d = AdemamixConfig::default();
+            let (beta1, beta2, beta3) = triple(&mut o, "betas", (d.beta1, d.beta2, d.beta3))?;
+            let cfg = AdemamixConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                beta3,
+                alpha: o.f64("alpha", d.alpha)?,
+                t_alpha_beta3: o.f64("t_alpha_beta3", d.t_alpha_beta3)?,
+                eps: o.f64("eps", d.eps)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                ..d
+            };
+            state(
+                vec!["exp_avg", "exp_avg_sq", "exp_avg_slow"],
+                3,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [m1, v, m2] => ademamix_step(p, g, m1, v, m2, t, &AdemamixConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.DiffGrad", "DiffGrad") => {
+            let d = DiffgradConfig::default();
+            let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+            let cfg = DiffgradConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                eps: o.f64("eps", d.eps)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                rectify: o.bool("rectify", d.rectify)?,
+                degenerated_to_sgd: o.bool("degenerated_to_sgd", d.degenerated_to_sgd)?,
+                amsgrad: o.bool("ams_bound", d.amsgrad)?,
+                ..d
+            };
+            let names = with(
+                vec!["exp_avg", "exp_avg_sq", "previous_grad"],
+                cfg.amsgrad,
+                &["max_exp_avg_sq"],
+            );
+            state(
+                names,
+                4,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [m, v, prev, vmax] => {
+                        diffgrad_step(p, g, m, v, prev, vmax, t, &DiffgradConfig { lr, ..cfg })
+                    }
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.SM3", "SM3") => {
+            let d = Sm3Config::default();
+            let cfg = Sm3Config {
+                lr: o.f64("lr", d.lr)?,
+                momentum: o.f64("momentum", d.momentum)?,
+                beta: o.f64("beta", d.beta)?,
+                eps: o.f64("eps", d.eps)?,
+                ..d
+            };
+            // The package keeps a momentum buffer even without momentum (it stays 0).
+            state(
+                vec!["accumulator_0", "momentum_buffer"],
+                2,
+                n,
+                0.0,
+                Box::new(move |p, g, b, _, lr| match b {
+                    [acc, m] => sm3_step(p, g, acc, m, &Sm3Config { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("optax.yogi", "yogi") => {
+            let d = YogiConfig::default();
+            let cfg = YogiConfig {
+                lr: o.f64("learning_rate", d.lr)?,
+                beta1: o.f64("b1", d.beta1)?,
+                beta2: o.f64("b2", d.beta2)?,
+                eps: o.f64("eps", d.eps)?,
+                ..d
+            };
+            // optax's initial_accumulator_value: both moments start at 1e-6.
+            state(
+                vec!["[0].mu", "[0].nu"],
+                2,
+                n,
+                1e-6,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [m, v] => yogi_step(p, g, m, v, t, &YogiConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.SignSGD", "SignSGD") => {
+            let d = SignsgdConfig::default();
+            let cfg = SignsgdConfig {
+                lr: o.f64("lr", d.lr)?,
+                momentum: o.f64("momentum", d.momentum)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                ..d
+            };
+            let names = with(vec![], cfg.momentum != 0.0, &["momentum_buffer"]);
+            state(
+                names,
+                1,
+                n,
+                0.0,
+                Box::new(move |p, g, b, _, lr| match b {
+                    [m] => signsgd_step(p, g, m, &SignsgdConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.Tiger", "Tiger") => {
+            let d = TigerConfig::default();
+            let cfg = TigerConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta: o.f64("beta", d.beta)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                ..d
+            };
+            state(
+                vec!["exp_avg"],
+                1,
+                n,
+                0.0,
+                Box::new(move |p, g, b, _, lr| match b {
+                    [m] => tiger_step(p, g, m, &TigerConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.QHM", "QHM") => {
+            let d = QhmConfig::default();
+            let cfg = QhmConfig {
+                lr: o.f64("lr", d.lr)?,
+                momentum: o.f64("momentum", d.momentum)?,
+                nu: o.f64("nu", d.nu)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                ..d
+            };
+            state(
+                vec!["momentum_buffer"],
+                1,
+                n,
+                0.0,
+                Box::new(move |p, g, b, _, lr| match b {
+                    [m] => qhm_step(p, g, m, &QhmConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.PID", "PID") => {
+            let d = PidConfig::default();
+            let cfg = PidConfig {
+                lr: o.f64("lr", d.lr)?,
+                momentum: o.f64("momentum", d.momentum)?,
+                dampening: o.f64("dampening", d.dampening)?,
+                derivative: o.f64("derivative", d.derivative)?,
+                integral: o.f64("integral", d.integral)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                ..d
+            };
+            let names = with(vec![], cfg.momentum != 0.0, &["i_buffer", "d_buffer", "grad_buffer"]);
+            state(
+                names,
+                3,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [i, dd, prev] => pid_step(p, g, i, dd, prev, t, &PidConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("optax.optimistic_gradient_descent", "optimistic_gradient_descent") => {
+            let d = OptimisticGdConfig::default();
+            let cfg = OptimisticGdConfig {
+                lr: o.f64("learning_rate", d.lr)?,
+                alpha: o.f64("alpha", d.alpha)?,
+                beta: o.f64("beta", d.beta)?,
+                ..d
+            };
+            state(
+                vec!["[0].previous_gradient"],
+                1,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [prev] => optimistic_gd_step(p, g, prev, t, &OptimisticGdConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
         }
         _ => return Err(format!("unknown optimizer `{name}` from `{source}`")),
     };
-    o.finish()?;
+    if optax {
+        o.finish_kwargs()?
+    } else {
+        o.finish()?
+    };
     Ok(made)
 }

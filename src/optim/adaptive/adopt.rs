@@ -1,10 +1,10 @@
 //! ADOPT (Taniguchi et al. 2024, "ADOPT: Modified Adam Can Converge with Any β₂ with the
 //! Optimal Rate"), as `pytorch_optimizer.ADOPT` 4.1 computes it.
 
+use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c};
 use crate::optim::rule::{Ema, Rule, WeightDecay, check_lens, clamp, decay, ema_pair, ema_product};
 use crate::optim::rule::{rule_step, signed_scale};
-use crate::lanes::Lanes;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`adopt_step`]. [`Default`] is `pytorch_optimizer.ADOPT`'s.
@@ -69,7 +69,12 @@ struct Coef {
 }
 
 impl Coef {
-    fn checked(lens: [usize; 3], [g]: [usize; 1], step: u32, cfg: &AdoptConfig) -> Result<Self, Error> {
+    fn checked(
+        lens: [usize; 3],
+        [g]: [usize; 1],
+        step: u32,
+        cfg: &AdoptConfig,
+    ) -> Result<Self, Error> {
         check_lens(["params", "exp_avg", "exp_avg_sq"], lens, [true; 3], g)?;
         validate::numerics(cfg.numerics, false)?;
         let lr = validate::non_negative("lr", cfg.lr)?;

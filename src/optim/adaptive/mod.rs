@@ -1,4 +1,12 @@
 //! Adaptive (Adam-like) optimizers beyond `torch.optim`, each a [`Rule`](super::rule::Rule):
 //! the per-element equations and their per-call coefficients, nothing else.
 
+pub mod adabelief;
+pub mod adabound;
+pub mod adamp;
+pub mod adan;
+pub mod ademamix;
 pub mod adopt;
+pub mod diffgrad;
+pub mod sm3;
+pub mod yogi;

@@ -1,0 +1,7 @@
+//! First-order methods beyond `torch.optim` (momentum variants, sign descent, controllers),
+//! each a [`Rule`](super::rule::Rule).
+
+pub mod optimistic;
+pub mod pid;
+pub mod qhm;
+pub mod sign;
