@@ -7,10 +7,12 @@ use super::Kind;
 use super::to_reference::ToReference;
 use optkern::format;
 use optkern::{
-    AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig, AdamaxConfig, AdoptConfig,
-    AsgdConfig, AsgdState, EmaConfig, EmaForm, Error, LambConfig, LarsConfig, LionConfig,
-    MomentumConfig, NadamConfig, NadamState, Numerics, RadamConfig, RmspropConfig, RpropConfig,
-    SgdConfig, SwaConfig, SwaForm, Width,
+    AdabeliefConfig, AdaboundConfig, AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig,
+    AdamaxConfig, AdamodConfig, AdampConfig, AdanConfig, AdemamixConfig, AdoptConfig, AsgdConfig,
+    AsgdState, DiffgradConfig, EmaConfig, EmaForm, Error, LambConfig, LarsConfig, LionConfig,
+    MomentumConfig, NadamConfig, NadamState, Numerics, OptimisticGdConfig, PidConfig, QhmConfig,
+    RadamConfig, RmspropConfig, RpropConfig, SgdConfig, SignsgdConfig, Sm3Config, SwaConfig,
+    SwaForm, TigerConfig, Width, YogiConfig,
 };
 use optkern_reference::{self as reference, bits, bits::Ops};
 
@@ -250,6 +252,214 @@ pub fn adopt_configs() -> Vec<(&'static str, AdoptConfig)> {
             },
         ),
         ("scale_eps", AdoptConfig { grad_scale: 0.37, eps: 0.5, clip_exponent: 0.5, ..d }),
+    ]
+}
+
+pub fn adabelief_configs() -> Vec<(&'static str, AdabeliefConfig)> {
+    let d = AdabeliefConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        (
+            "l2_amsgrad",
+            AdabeliefConfig { weight_decay: 0.01, weight_decouple: false, amsgrad: true, ..d },
+        ),
+        ("rectify", AdabeliefConfig { rectify: true, weight_decay: 0.1, beta2: 0.9, ..d }),
+        (
+            "rectify_still",
+            AdabeliefConfig {
+                rectify: true,
+                degenerated_to_sgd: false,
+                fixed_decay: true,
+                weight_decay: 0.1,
+                ..d
+            },
+        ),
+        (
+            "scale_eps",
+            AdabeliefConfig { grad_scale: 0.37, eps: 0.5, eps_root: 1e-3, maximize: true, ..d },
+        ),
+    ]
+}
+
+pub fn adabound_configs() -> Vec<(&'static str, AdaboundConfig)> {
+    let d = AdaboundConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        (
+            "amsgrad_l2",
+            AdaboundConfig { amsgrad: true, weight_decay: 0.01, weight_decouple: false, ..d },
+        ),
+        ("tight", AdaboundConfig { final_lr: 0.01, gamma: 0.1, ..d }),
+        ("scale_eps", AdaboundConfig { grad_scale: 3.0, eps: 0.5, maximize: true, ..d }),
+    ]
+}
+
+pub fn adamod_configs() -> Vec<(&'static str, AdamodConfig)> {
+    let d = AdamodConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        ("beta3_wd", AdamodConfig { beta3: 0.5, weight_decay: 0.1, ..d }),
+        (
+            "scale_eps",
+            AdamodConfig {
+                grad_scale: 0.37,
+                eps: 0.5,
+                maximize: true,
+                weight_decouple: false,
+                weight_decay: 0.01,
+                ..d
+            },
+        ),
+    ]
+}
+
+pub fn adamp_configs() -> Vec<(&'static str, AdampConfig)> {
+    let d = AdampConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        ("nesterov_wd", AdampConfig { nesterov: true, weight_decay: 0.1, ..d }),
+        (
+            "scale_eps",
+            AdampConfig {
+                grad_scale: 3.0,
+                eps: 0.5,
+                maximize: true,
+                fixed_decay: true,
+                weight_decay: 0.01,
+                ..d
+            },
+        ),
+    ]
+}
+
+pub fn adan_configs() -> Vec<(&'static str, AdanConfig)> {
+    let d = AdanConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        ("proximal", AdanConfig { weight_decay: 0.1, ..d }),
+        (
+            "decoupled_maximize",
+            AdanConfig { weight_decay: 0.1, weight_decouple: true, maximize: true, ..d },
+        ),
+        ("scale_eps", AdanConfig { grad_scale: 0.37, eps: 0.5, beta2: 0.3, ..d }),
+    ]
+}
+
+pub fn ademamix_configs() -> Vec<(&'static str, AdemamixConfig)> {
+    let d = AdemamixConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        ("warmup", AdemamixConfig { t_alpha_beta3: 3.0, alpha: 2.0, beta3: 0.99, ..d }),
+        ("decoupled", AdemamixConfig { weight_decay: 0.1, weight_decouple: true, ..d }),
+        (
+            "scale_eps",
+            AdemamixConfig { grad_scale: 3.0, eps: 0.5, maximize: true, weight_decay: 0.01, ..d },
+        ),
+    ]
+}
+
+pub fn diffgrad_configs() -> Vec<(&'static str, DiffgradConfig)> {
+    let d = DiffgradConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        ("amsgrad_wd", DiffgradConfig { amsgrad: true, weight_decay: 0.1, ..d }),
+        (
+            "rectify",
+            DiffgradConfig {
+                rectify: true,
+                beta2: 0.9,
+                weight_decouple: false,
+                weight_decay: 0.01,
+                ..d
+            },
+        ),
+        ("scale_eps", DiffgradConfig { grad_scale: 0.37, eps: 0.5, maximize: true, ..d }),
+    ]
+}
+
+pub fn yogi_configs() -> Vec<(&'static str, YogiConfig)> {
+    let d = YogiConfig::default();
+    vec![
+        ("default", d),
+        ("betas", YogiConfig { beta1: 0.45, beta2: 0.9, ..d }),
+        ("scale_eps", YogiConfig { grad_scale: 3.0, eps: 0.5, maximize: true, ..d }),
+    ]
+}
+
+pub fn sm3_configs() -> Vec<(&'static str, Sm3Config)> {
+    let d = Sm3Config { lr: 0.01, ..Default::default() };
+    vec![
+        ("default", d),
+        ("momentum_beta", Sm3Config { momentum: 0.9, beta: 0.5, ..d }),
+        ("scale_eps", Sm3Config { grad_scale: 0.37, eps: 0.5, maximize: true, momentum: 0.3, ..d }),
+    ]
+}
+
+pub fn signsgd_configs() -> Vec<(&'static str, SignsgdConfig)> {
+    let d = SignsgdConfig::default();
+    vec![
+        ("default", d),
+        (
+            "plain_l2",
+            SignsgdConfig { momentum: 0.0, weight_decay: 0.01, weight_decouple: false, ..d },
+        ),
+        ("scale_wd", SignsgdConfig { grad_scale: 0.37, weight_decay: 0.1, maximize: true, ..d }),
+    ]
+}
+
+pub fn tiger_configs() -> Vec<(&'static str, TigerConfig)> {
+    let d = TigerConfig::default();
+    vec![
+        ("default", d),
+        ("fixed", TigerConfig { beta: 0.45, fixed_decay: true, weight_decay: 0.1, ..d }),
+        ("scale", TigerConfig { grad_scale: 3.0, maximize: true, weight_decouple: false, ..d }),
+    ]
+}
+
+pub fn qhm_configs() -> Vec<(&'static str, QhmConfig)> {
+    let d = QhmConfig { lr: 0.01, momentum: 0.9, nu: 0.7, ..Default::default() };
+    vec![
+        ("default", d),
+        ("plain", QhmConfig { momentum: 0.0, nu: 1.0, weight_decay: 0.01, ..d }),
+        (
+            "scale_wd",
+            QhmConfig {
+                grad_scale: 0.37,
+                weight_decay: 0.1,
+                weight_decouple: true,
+                maximize: true,
+                ..d
+            },
+        ),
+    ]
+}
+
+pub fn pid_configs() -> Vec<(&'static str, PidConfig)> {
+    let d = PidConfig { lr: 0.01, momentum: 0.9, ..Default::default() };
+    vec![
+        ("default", d),
+        ("plain", PidConfig { momentum: 0.0, weight_decay: 0.01, ..d }),
+        (
+            "gains",
+            PidConfig {
+                dampening: 0.1,
+                derivative: 5.0,
+                integral: 2.0,
+                weight_decay: 0.1,
+                weight_decouple: true,
+                ..d
+            },
+        ),
+        ("scale", PidConfig { grad_scale: 0.37, maximize: true, ..d }),
+    ]
+}
+
+pub fn optimistic_gd_configs() -> Vec<(&'static str, OptimisticGdConfig)> {
+    let d = OptimisticGdConfig::default();
+    vec![
+        ("default", d),
+        ("weights", OptimisticGdConfig { alpha: 0.5, beta: 2.0, ..d }),
+        ("scale", OptimisticGdConfig { grad_scale: 3.0, maximize: true, ..d }),
     ]
 }
 
@@ -555,6 +765,150 @@ pub fn cases() -> Vec<Case> {
             );
             c.elementwise = false;
             out.push(c);
+        }
+        for (name, cfg) in adabelief_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdabeliefConfig { numerics: n, ..c });
+            let er = cfg.eps_root;
+            out.push(kernel!(format!("adabelief/{name}/{numerics:?}"), numerics, [p, s, nn, nn], [g],
+                |w, t, o, [pp, m1, v, vmax], [gg]|
+                optkern: optkern::adabelief_step_with(w, pp, gg, m1, v, vmax, t, &cfg),
+                reference: reference::adabelief(pp, gg, m1, v, vmax, t, &h, er),
+                mixed(at): optkern::adabelief_step_mixed_with(w, pp, gg, m1, v, vmax, t, &cfg, at),
+            ));
+        }
+        for (name, cfg) in adabound_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdaboundConfig { numerics: n, ..c });
+            let b = (cfg.final_lr, cfg.gamma);
+            out.push(kernel!(format!("adabound/{name}/{numerics:?}"), numerics, [p, s, nn, nn], [g],
+                |w, t, o, [pp, m1, v, vmax], [gg]|
+                optkern: optkern::adabound_step_with(w, pp, gg, m1, v, vmax, t, &cfg),
+                reference: reference::adabound(pp, gg, m1, v, vmax, t, &h, b),
+                mixed(at): optkern::adabound_step_mixed_with(w, pp, gg, m1, v, vmax, t, &cfg, at),
+            ));
+        }
+        for (name, cfg) in adamod_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdamodConfig { numerics: n, ..c });
+            let b3 = cfg.beta3;
+            out.push(kernel!(format!("adamod/{name}/{numerics:?}"), numerics, [p, s, nn, nn], [g],
+                |w, t, o, [pp, m1, v, lr], [gg]|
+                optkern: optkern::adamod_step_with(w, pp, gg, m1, v, lr, t, &cfg),
+                reference: reference::adamod(pp, gg, m1, v, lr, t, &h, b3),
+                mixed(at): optkern::adamod_step_mixed_with(w, pp, gg, m1, v, lr, t, &cfg, at),
+            ));
+        }
+        for (name, cfg) in adamp_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdampConfig { numerics: n, ..c });
+            let nesterov = cfg.nesterov;
+            out.push(kernel!(format!("adamp/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
+                |w, t, o, [pp, m1, v], [gg]|
+                optkern: optkern::adamp_step_with(w, pp, gg, m1, v, t, &cfg),
+                reference: reference::adamp(pp, gg, m1, v, t, &h, nesterov),
+                mixed(at): optkern::adamp_step_mixed_with(w, pp, gg, m1, v, t, &cfg, at),
+            ));
+        }
+        for (name, cfg) in adan_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdanConfig { numerics: n, ..c });
+            out.push(kernel!(format!("adan/{name}/{numerics:?}"), numerics, [p, s, s, nn, s], [g],
+                |w, t, o, [pp, m1, nd, v, prev], [gg]|
+                optkern: optkern::adan_step_with(w, pp, gg, m1, nd, v, prev, t, &cfg),
+                reference: reference::adan(pp, gg, m1, nd, v, prev, t, &h),
+                mixed(at): optkern::adan_step_mixed_with(w, pp, gg, m1, nd, v, prev, t, &cfg, at),
+            ));
+        }
+        for (name, cfg) in ademamix_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdemamixConfig { numerics: n, ..c });
+            let x = reference::Ademamix {
+                beta3: cfg.beta3,
+                alpha: cfg.alpha,
+                t_alpha_beta3: cfg.t_alpha_beta3,
+            };
+            out.push(
+                kernel!(format!("ademamix/{name}/{numerics:?}"), numerics, [p, s, nn, s], [g],
+                    |w, t, o, [pp, m1, v, m2], [gg]|
+                    optkern: optkern::ademamix_step_with(w, pp, gg, m1, v, m2, t, &cfg),
+                    reference: reference::ademamix(pp, gg, m1, v, m2, t, &h, &x),
+                    mixed(at): optkern::ademamix_step_mixed_with(w, pp, gg, m1, v, m2, t, &cfg, at),
+                ),
+            );
+        }
+        for (name, cfg) in diffgrad_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| DiffgradConfig { numerics: n, ..c });
+            out.push(kernel!(format!("diffgrad/{name}/{numerics:?}"), numerics, [p, s, nn, s, nn], [g],
+                |w, t, o, [pp, m1, v, prev, vmax], [gg]|
+                optkern: optkern::diffgrad_step_with(w, pp, gg, m1, v, prev, vmax, t, &cfg),
+                reference: reference::diffgrad(pp, gg, m1, v, prev, vmax, t, &h),
+                mixed(at): optkern::diffgrad_step_mixed_with(w, pp, gg, m1, v, prev, vmax, t, &cfg, at),
+            ));
+        }
+        for (name, cfg) in yogi_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| YogiConfig { numerics: n, ..c });
+            out.push(kernel!(format!("yogi/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
+                |w, t, o, [pp, m1, v], [gg]|
+                optkern: optkern::yogi_step_with(w, pp, gg, m1, v, t, &cfg),
+                reference: reference::yogi(pp, gg, m1, v, t, &h),
+                mixed(at): optkern::yogi_step_mixed_with(w, pp, gg, m1, v, t, &cfg, at),
+            ));
+        }
+        for (name, cfg) in sm3_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| Sm3Config { numerics: n, ..c });
+            out.push(kernel!(format!("sm3/{name}/{numerics:?}"), numerics, [p, nn, s], [g],
+                |w, t, o, [pp, acc, b], [gg]|
+                optkern: optkern::sm3_step_with(w, pp, gg, acc, b, &cfg),
+                reference: reference::sm3(pp, gg, acc, b, &h),
+                mixed(at): optkern::sm3_step_mixed_with(w, pp, gg, acc, b, &cfg, at),
+            ));
+        }
+        for (name, cfg) in signsgd_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| SignsgdConfig { numerics: n, ..c });
+            out.push(kernel!(format!("signsgd/{name}/{numerics:?}"), numerics, [p, s], [g],
+                |w, t, o, [pp, m1], [gg]|
+                optkern: optkern::signsgd_step_with(w, pp, gg, m1, &cfg),
+                reference: reference::signsgd(pp, gg, m1, &h),
+                mixed(at): optkern::signsgd_step_mixed_with(w, pp, gg, m1, &cfg, at),
+            ));
+        }
+        for (name, cfg) in tiger_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| TigerConfig { numerics: n, ..c });
+            out.push(kernel!(format!("tiger/{name}/{numerics:?}"), numerics, [p, s], [g],
+                |w, t, o, [pp, m1], [gg]|
+                optkern: optkern::tiger_step_with(w, pp, gg, m1, &cfg),
+                reference: reference::signsgd(pp, gg, m1, &h),
+                mixed(at): optkern::tiger_step_mixed_with(w, pp, gg, m1, &cfg, at),
+            ));
+        }
+        for (name, cfg) in qhm_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| QhmConfig { numerics: n, ..c });
+            let nu = cfg.nu;
+            out.push(kernel!(format!("qhm/{name}/{numerics:?}"), numerics, [p, s], [g],
+                |w, t, o, [pp, b], [gg]|
+                optkern: optkern::qhm_step_with(w, pp, gg, b, &cfg),
+                reference: reference::qhm(pp, gg, b, &h, nu),
+                mixed(at): optkern::qhm_step_mixed_with(w, pp, gg, b, &cfg, at),
+            ));
+        }
+        for (name, cfg) in pid_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| PidConfig { numerics: n, ..c });
+            let k = reference::Pid {
+                dampening: cfg.dampening,
+                derivative: cfg.derivative,
+                integral: cfg.integral,
+            };
+            out.push(kernel!(format!("pid/{name}/{numerics:?}"), numerics, [p, s, s, s], [g],
+                |w, t, o, [pp, ib, db, prev], [gg]|
+                optkern: optkern::pid_step_with(w, pp, gg, ib, db, prev, t, &cfg),
+                reference: reference::pid(pp, gg, ib, db, prev, t, &h, &k),
+                mixed(at): optkern::pid_step_mixed_with(w, pp, gg, ib, db, prev, t, &cfg, at),
+            ));
+        }
+        for (name, cfg) in optimistic_gd_configs() {
+            let (cfg, h) =
+                with_profile(cfg, numerics, |c, n| OptimisticGdConfig { numerics: n, ..c });
+            out.push(kernel!(format!("optimistic_gd/{name}/{numerics:?}"), numerics, [p, s], [g],
+                |w, t, o, [pp, prev], [gg]|
+                optkern: optkern::optimistic_gd_step_with(w, pp, gg, prev, t, &cfg),
+                reference: reference::optimistic_gd(pp, gg, prev, t, &h),
+                mixed(at): optkern::optimistic_gd_step_mixed_with(w, pp, gg, prev, t, &cfg, at),
+            ));
         }
         for (name, cfg) in adopt_configs() {
             let (cfg, h) = with_profile(cfg, numerics, |c, n| AdoptConfig { numerics: n, ..c });

@@ -25,6 +25,160 @@ macro_rules! to_reference {
 }
 
 to_reference! {
+    AdabeliefConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        rectify: cfg.rectify,
+        degenerated_to_sgd: cfg.degenerated_to_sgd,
+        amsgrad: cfg.amsgrad,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AdaboundConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        rectify: false,
+        degenerated_to_sgd: false,
+        amsgrad: cfg.amsgrad,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AdamodConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        rectify: false,
+        degenerated_to_sgd: false,
+        amsgrad: false,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AdemamixConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        rectify: false,
+        degenerated_to_sgd: false,
+        amsgrad: false,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    DiffgradConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        rectify: cfg.rectify,
+        degenerated_to_sgd: cfg.degenerated_to_sgd,
+        amsgrad: cfg.amsgrad,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AdampConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        rectify: false,
+        degenerated_to_sgd: false,
+        amsgrad: false,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AdanConfig => Adan |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        beta3: cfg.beta3,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    YogiConfig => Yogi |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    Sm3Config => Sm3 |cfg| {
+        lr: cfg.lr,
+        momentum: cfg.momentum,
+        beta: cfg.beta,
+        eps: cfg.eps,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    OptimisticGdConfig => OptimisticGd |cfg| {
+        lr: cfg.lr,
+        alpha: cfg.alpha,
+        beta: cfg.beta,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    SignsgdConfig => PoMomentum |cfg| {
+        lr: cfg.lr,
+        momentum: cfg.momentum,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    TigerConfig => PoMomentum |cfg| {
+        lr: cfg.lr,
+        momentum: cfg.beta,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    QhmConfig => PoMomentum |cfg| {
+        lr: cfg.lr,
+        momentum: cfg.momentum,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    PidConfig => PoMomentum |cfg| {
+        lr: cfg.lr,
+        momentum: cfg.momentum,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
     AdoptConfig => Adopt |cfg| {
         lr: cfg.lr,
         beta1: cfg.beta1,

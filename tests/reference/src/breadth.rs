@@ -63,3 +63,465 @@ pub fn adopt(p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], t: u32, h: 
         v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
     }
 }
+
+/// `1 − βᵗ`.
+fn bc(beta: f64, t: u32) -> f64 {
+    1.0 - beta.powi(t as i32)
+}
+
+/// RAdam's rectifier as pytorch_optimizer computes it: `(r, ρₜ ≥ 5)`, `r = ±1` below.
+fn rectify(beta2: f64, t: u32, degenerated: bool) -> (f64, bool) {
+    let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
+    let bt = beta2.powi(t as i32);
+    let rho = rho_inf - 2.0 * f64::from(t) * bt / (1.0 - bt);
+    if rho >= 5.0 {
+        let r = (1.0 - bt) * (rho - 4.0) / (rho_inf - 4.0) * (rho - 2.0) / rho * rho_inf
+            / (rho_inf - 2.0);
+        (r.sqrt(), true)
+    } else {
+        (if degenerated { 1.0 } else { -1.0 }, false)
+    }
+}
+
+/// The common "Adam with options" hyperparameters of the pytorch_optimizer kernels.
+#[derive(Clone, Copy, Debug)]
+pub struct PoAdam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub weight_decouple: bool,
+    pub fixed_decay: bool,
+    pub rectify: bool,
+    pub degenerated_to_sgd: bool,
+    pub amsgrad: bool,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_po_adam(h: &PoAdam, step: u32) -> bool {
+    nonneg(h.lr)
+        && unit_open(h.beta1)
+        && unit_open(h.beta2)
+        && nonneg(h.eps)
+        && nonneg(h.weight_decay)
+        && nonneg(h.grad_scale)
+        && step >= 1
+}
+
+/// AdaBelief: s ← β₂s + (1−β₂)(g−m)² + ε_root; θ −= (η/bc₁)·m/(√ŝ/√bc₂ + ε); rectified as RAdam.
+#[allow(clippy::too_many_arguments)]
+pub fn adabelief(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    s: &mut [f64],
+    smax: &mut [f64],
+    t: u32,
+    h: &PoAdam,
+    eps_root: f64,
+) {
+    let (bc1, bc2) = (bc(h.beta1, t), bc(h.beta2, t));
+    let (r, adaptive) = if h.rectify { rectify(h.beta2, t, h.degenerated_to_sgd) } else { (1.0, true) };
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let (pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        let res = gi - m[i];
+        s[i] = h.beta2 * s[i] + (1.0 - h.beta2) * res * res + eps_root;
+        let mut si = s[i];
+        if h.amsgrad {
+            smax[i] = smax[i].max(si);
+            si = smax[i];
+        }
+        p[i] = if !h.rectify {
+            pi - h.lr / bc1 * m[i] / (si.sqrt() / bc2.sqrt() + h.eps)
+        } else if adaptive {
+            pi - h.lr * r / bc1 * m[i] / (si.sqrt() + h.eps)
+        } else if r > 0.0 {
+            pi - h.lr * r / bc1 * m[i]
+        } else {
+            pi
+        };
+    }
+}
+
+/// AdaBound: η̂ = clamp((η√bc₂/bc₁)/(√v̂ + ε), η_f(1 − 1/(γt+1)), η_f(1 + 1/(γt))); θ −= η̂·m.
+#[allow(clippy::too_many_arguments)]
+pub fn adabound(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    vmax: &mut [f64],
+    t: u32,
+    h: &PoAdam,
+    (final_lr, gamma): (f64, f64),
+) {
+    let step = h.lr * bc(h.beta2, t).sqrt() / bc(h.beta1, t);
+    let tf = f64::from(t);
+    let (lo, hi) = (final_lr * (1.0 - 1.0 / (gamma * tf + 1.0)), final_lr * (1.0 + 1.0 / (gamma * tf)));
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let (pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+        let mut vi = v[i];
+        if h.amsgrad {
+            vmax[i] = vmax[i].max(vi);
+            vi = vmax[i];
+        }
+        let eta = (step / (vi.sqrt() + h.eps)).clamp(lo, hi);
+        p[i] = pi - eta * m[i];
+    }
+}
+
+/// AdaMod: η̂ = (η√bc₂/bc₁)/(√v + ε); s = β₃s + (1−β₃)η̂; θ −= min(η̂, s)·m.
+#[allow(clippy::too_many_arguments)]
+pub fn adamod(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    s: &mut [f64],
+    t: u32,
+    h: &PoAdam,
+    beta3: f64,
+) {
+    let step = h.lr * bc(h.beta2, t).sqrt() / bc(h.beta1, t);
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let (pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+        let eta = step / (v[i].sqrt() + h.eps);
+        s[i] = beta3 * s[i] + (1.0 - beta3) * eta;
+        p[i] = pi - eta.min(s[i]) * m[i];
+    }
+}
+
+/// AdamP on a flat slice: θ ← θ·(1 − ηλ) (decoupled only); θ −= (η/bc₁)·n·√bc₂/(√v + ε), n = m
+/// or, with nesterov, β₁m + (1−β₁)g.
+pub fn adamp(p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], t: u32, h: &PoAdam, nesterov: bool) {
+    let (bc1, bc2) = (bc(h.beta1, t), bc(h.beta2, t));
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+        let num = if nesterov { h.beta1 * m[i] + (1.0 - h.beta1) * gi } else { m[i] };
+        let mut pi = p[i];
+        if h.weight_decouple && h.weight_decay != 0.0 {
+            pi *= 1.0 - if h.fixed_decay { h.weight_decay } else { h.lr * h.weight_decay };
+        }
+        p[i] = pi - h.lr / bc1 * num * bc2.sqrt() / (v[i].sqrt() + h.eps);
+    }
+}
+
+/// DiffGrad: ξ = σ(|g₋ − g|); θ −= (η√bc₂/bc₁)·ξm/(√v̂ + ε); rectified: r replaces √bc₂ (ρ ≥ 5),
+/// else θ −= (η/bc₁)·m (no ξ, as the package).
+#[allow(clippy::too_many_arguments)]
+pub fn diffgrad(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    prev: &mut [f64],
+    vmax: &mut [f64],
+    t: u32,
+    h: &PoAdam,
+) {
+    let (bc1, bc2) = (bc(h.beta1, t), bc(h.beta2, t));
+    let (r, adaptive) =
+        if h.rectify { rectify(h.beta2, t, h.degenerated_to_sgd) } else { (bc2.sqrt(), true) };
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let (pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+        let xi = 1.0 / (1.0 + (-(prev[i] - gi).abs()).exp());
+        prev[i] = gi;
+        let mut vi = v[i];
+        if h.amsgrad {
+            vmax[i] = vmax[i].max(vi);
+            vi = vmax[i];
+        }
+        p[i] = if adaptive {
+            pi - h.lr * r / bc1 * xi * m[i] / (vi.sqrt() + h.eps)
+        } else if r > 0.0 {
+            pi - h.lr * r / bc1 * m[i]
+        } else {
+            pi
+        };
+    }
+}
+
+/// AdEMAMix hyperparameters (the shared ones in `PoAdam`).
+#[derive(Clone, Copy, Debug)]
+pub struct Ademamix {
+    pub beta3: f64,
+    pub alpha: f64,
+    pub t_alpha_beta3: f64,
+}
+
+/// AdEMAMix: m₂ = β₃ₜm₂ + (1−β₃ₜ)g; θ −= η(m₁/bc₁ + αₜm₂)/(√v/√bc₂ + ε).
+#[allow(clippy::too_many_arguments)]
+pub fn ademamix(
+    p: &mut [f64],
+    g: &[f64],
+    m1: &mut [f64],
+    v: &mut [f64],
+    m2: &mut [f64],
+    t: u32,
+    h: &PoAdam,
+    x: &Ademamix,
+) {
+    let (bc1, bc2) = (bc(h.beta1, t), bc(h.beta2, t));
+    let tf = f64::from(t);
+    let (alpha, beta3) = if x.t_alpha_beta3 > 0.0 {
+        let f = tf / x.t_alpha_beta3;
+        let (l1, l3) = (h.beta1.ln(), x.beta3.ln());
+        ((x.alpha * f).min(x.alpha), (l1 * l3 / ((1.0 - f) * l3 + f * l1)).exp().min(x.beta3))
+    } else {
+        (x.alpha, x.beta3)
+    };
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let (pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        m1[i] = h.beta1 * m1[i] + (1.0 - h.beta1) * gi;
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+        m2[i] = beta3 * m2[i] + (1.0 - beta3) * gi;
+        p[i] = pi - h.lr * (m1[i] / bc1 + alpha * m2[i]) / (v[i].sqrt() / bc2.sqrt() + h.eps);
+    }
+}
+
+/// Adan hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Adan {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub beta3: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub weight_decouple: bool,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_adan(h: &Adan, step: u32) -> bool {
+    nonneg(h.lr)
+        && unit_open(h.beta1)
+        && unit_open(h.beta2)
+        && unit_open(h.beta3)
+        && nonneg(h.eps)
+        && nonneg(h.weight_decay)
+        && nonneg(h.grad_scale)
+        && step >= 1
+}
+
+/// Adan (package betas): Δ = g − g₋ (0 at t = 1); m, n, v averages; two normalised steps; the
+/// decay decoupled before or proximal after; `prev` stores −g.
+#[allow(clippy::too_many_arguments)]
+pub fn adan(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    n: &mut [f64],
+    v: &mut [f64],
+    prev: &mut [f64],
+    t: u32,
+    h: &Adan,
+) {
+    let (bc1, bc2, bc3) = (bc(h.beta1, t), bc(h.beta2, t), bc(h.beta3, t));
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let diff = if t == 1 { 0.0 } else { gi + prev[i] };
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        n[i] = h.beta2 * n[i] + (1.0 - h.beta2) * diff;
+        let u = h.beta2 * diff + gi;
+        v[i] = h.beta3 * v[i] + (1.0 - h.beta3) * u * u;
+        let d = v[i].sqrt() / bc3.sqrt() + h.eps;
+        let mut pi = p[i];
+        if h.weight_decouple {
+            pi *= 1.0 - h.lr * h.weight_decay;
+        }
+        pi -= h.lr / bc1 * m[i] / d + h.lr * h.beta2 / bc2 * n[i] / d;
+        if !h.weight_decouple {
+            pi /= 1.0 + h.lr * h.weight_decay;
+        }
+        p[i] = pi;
+        prev[i] = -gi;
+    }
+}
+
+/// Yogi and optimistic GD hyperparameters (optax: no weight decay).
+#[derive(Clone, Copy, Debug)]
+pub struct Yogi {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_yogi(h: &Yogi, step: u32) -> bool {
+    nonneg(h.lr) && unit_open(h.beta1) && unit_open(h.beta2) && nonneg(h.eps) && nonneg(h.grad_scale) && step >= 1
+}
+
+/// Yogi: v ← v − (1−β₂)·sign(v − g²)·g²; θ −= η(m/bc₁)/(√(v/bc₂) + ε).
+pub fn yogi(p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], t: u32, h: &Yogi) {
+    let (bc1, bc2) = (bc(h.beta1, t), bc(h.beta2, t));
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        let g2 = gi * gi;
+        let d = v[i] - g2;
+        let sign = if d > 0.0 { 1.0 } else if d < 0.0 { -1.0 } else { 0.0 };
+        v[i] -= (1.0 - h.beta2) * sign * g2;
+        p[i] -= h.lr * (m[i] / bc1) / ((v[i] / bc2).sqrt() + h.eps);
+    }
+}
+
+/// SM3 hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Sm3 {
+    pub lr: f64,
+    pub momentum: f64,
+    pub beta: f64,
+    pub eps: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_sm3(h: &Sm3) -> bool {
+    nonneg(h.lr) && unit_open(h.momentum) && unit_open(h.beta) && nonneg(h.eps) && nonneg(h.grad_scale)
+}
+
+/// SM3 (1-D): u = (β>0 ? βa : a) + (1−β)g²; a = β>0 ? max(a, u) : u; u = g/√(u + ε); momentum.
+pub fn sm3(p: &mut [f64], g: &[f64], acc: &mut [f64], b: &mut [f64], h: &Sm3) {
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let base = if h.beta > 0.0 { h.beta * acc[i] } else { acc[i] };
+        let u = base + (1.0 - h.beta) * gi * gi;
+        acc[i] = if h.beta > 0.0 { acc[i].max(u) } else { u };
+        let mut u = gi / (u + h.eps).sqrt();
+        if h.momentum > 0.0 {
+            b[i] = h.momentum * b[i] + (1.0 - h.momentum) * u;
+            u = b[i];
+        }
+        p[i] -= h.lr * u;
+    }
+}
+
+/// Sign descent (signSGD / Signum / Tiger) and QHM hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct PoMomentum {
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub weight_decouple: bool,
+    pub fixed_decay: bool,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_po_momentum(h: &PoMomentum) -> bool {
+    nonneg(h.lr) && unit_open(h.momentum) && nonneg(h.weight_decay) && nonneg(h.grad_scale)
+}
+
+fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// Signum: m = μm + (1−μ)g (μ > 0, else m = g); θ −= η·sign(m).
+pub fn signsgd(p: &mut [f64], g: &[f64], m: &mut [f64], h: &PoMomentum) {
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let (pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        let dir = if h.momentum > 0.0 {
+            m[i] = h.momentum * m[i] + (1.0 - h.momentum) * gi;
+            m[i]
+        } else {
+            gi
+        };
+        p[i] = pi - h.lr * sign(dir);
+    }
+}
+
+/// QHM: b = μb + (1−μ)g; θ −= ην·b + η(1−ν)·g.
+pub fn qhm(p: &mut [f64], g: &[f64], b: &mut [f64], h: &PoMomentum, nu: f64) {
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let (pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        b[i] = h.momentum * b[i] + (1.0 - h.momentum) * gi;
+        p[i] = pi - h.lr * nu * b[i] - h.lr * (1.0 - nu) * gi;
+    }
+}
+
+/// PID gains.
+#[derive(Clone, Copy, Debug)]
+pub struct Pid {
+    pub dampening: f64,
+    pub derivative: f64,
+    pub integral: f64,
+}
+
+/// PID: I = μI + (1−τ)g; D = μD + (1−μ)(g − g₋) (t > 1); g₋ = g; θ −= η(g + K_I·I + K_D·D).
+#[allow(clippy::too_many_arguments)]
+pub fn pid(
+    p: &mut [f64],
+    g: &[f64],
+    ib: &mut [f64],
+    db: &mut [f64],
+    prev: &mut [f64],
+    t: u32,
+    h: &PoMomentum,
+    k: &Pid,
+) {
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let (pi, mut gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        if h.momentum > 0.0 {
+            ib[i] = h.momentum * ib[i] + (1.0 - k.dampening) * gi;
+            db[i] *= h.momentum;
+            if t > 1 {
+                db[i] += (1.0 - h.momentum) * (gi - prev[i]);
+            }
+            prev[i] = gi;
+            gi += k.integral * ib[i] + k.derivative * db[i];
+        }
+        p[i] = pi - h.lr * gi;
+    }
+}
+
+/// Optimistic GD hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct OptimisticGd {
+    pub lr: f64,
+    pub alpha: f64,
+    pub beta: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_optimistic_gd(h: &OptimisticGd, step: u32) -> bool {
+    nonneg(h.lr) && nonneg(h.alpha) && nonneg(h.beta) && nonneg(h.grad_scale) && step >= 1
+}
+
+/// Optimistic GD: θ −= η((α + β)g − βg₋), g₋ = g on step 1; g₋ ← g.
+pub fn optimistic_gd(p: &mut [f64], g: &[f64], prev: &mut [f64], t: u32, h: &OptimisticGd) {
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let last = if t == 1 { gi } else { prev[i] };
+        p[i] -= h.lr * ((h.alpha + h.beta) * gi - h.beta * last);
+        prev[i] = gi;
+    }
+}
