@@ -286,6 +286,427 @@ typedef uint32_t optkern_format;
 // speed. Public entry points use [`Width::NATIVE`].
 typedef struct Width Width;
 
+// Hyperparameters of [`adopt_step`]. [`Default`] is `pytorch_optimizer.ADOPT`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.9999`; finite, in `[0, 1)`.
+  double beta2;
+  // `ε`, the floor of `√v`. Default `1e-6`; finite, ≥ 0.
+  double eps;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `false`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)` (no `η`). Default `false`.
+  bool fixed_decay;
+  // Clip the normalised gradient to `±tᵖ`. Default `true` (the package's `clip_lambda`).
+  bool clip;
+  // The exponent `p` of the clip. Default `0.25`; finite, ≥ 0.
+  double clip_exponent;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_adopt_config;
+
+// What a rejected call got wrong (`optkern_error`), for a C caller to print or log. Every
+// function that returns an `optkern_status` takes `optkern_error *error` as its last argument:
+// NULL, or a record the call fills when it returns anything but `OPTKERN_STATUS_OK` (it is
+// left untouched on success). No global or thread-local state: the record is the caller's.
+//
+// ```c
+// optkern_error e;
+// if (optkern_adam_step(p, g, m, v, NULL, n, step, &cfg, &e) != OPTKERN_STATUS_OK)
+//     fprintf(stderr, "adam: %s%s%s %s\n", e.argument, e.field[0] ? "." : "", e.field, e.reason);
+//     /* e.g. "adam: cfg.beta2 is out of range", "adam: exp_avg_sq is NULL while len > 0" */
+// ```
+//
+// Lengths are counts of elements: a length in bytes is only caught when it makes a buffer
+// overlap another or overflow the address space — the library cannot know a buffer's size.
+typedef struct {
+  // The status the call returned.
+  optkern_status status;
+  // The rejected argument as named in this header (`"cfg"`, `"exp_avg_sq"`, `"len"`,
+  // `"step"`, `"base_lr"`), or `""` where the call cannot single one out. NUL-terminated.
+  char argument[32];
+  // The rejected field when `argument` is a struct (`"beta2"` of `cfg`, `"absmax"` of a
+  // buffer descriptor), else `""`.
+  char field[32];
+  // The other argument involved, else `""`: the buffer `argument` overlaps
+  // (`OPTKERN_STATUS_OVERLAP`), the buffer a rejected `len` would overflow.
+  char other[32];
+  // Why, as a phrase completing the argument (`"is NaN"`, `"is NULL while len > 0"`):
+  // static, never NULL.
+  const char *reason;
+  // The offending number where there is one (the hyperparameter's value, the row index, the
+  // length, the offset), else NaN.
+  double value;
+} optkern_error;
+
+// Hyperparameters of [`adabelief_step`]. [`Default`] is `pytorch_optimizer.AdaBelief`'s;
+// `optax.adabelief` is the same algorithm with `weight_decay = 0` (its `eps_root` is
+// [`AdabeliefConfig::eps_root`], default `1e-16` there too).
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `ε`, added to the denominator. Default `1e-16`; finite, ≥ 0.
+  double eps;
+  // `ε_root`, added to the stored `s` every step (pytorch_optimizer uses `ε` for both).
+  // Default `1e-16`; finite, ≥ 0.
+  double eps_root;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `true`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // RAdam's rectification. Default `false`.
+  bool rectify;
+  // With `rectify`, an SGD step (`θ ← θ − (η/bc₁)·m`) while `ρₜ < 5`; else no step.
+  // Default `true`.
+  bool degenerated_to_sgd;
+  // AMSGrad's running maximum of `s` (`ams_bound`). Default `false`.
+  bool amsgrad;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (pytorch_optimizer's).
+  optkern_numerics numerics;
+} optkern_adabelief_config;
+
+// Hyperparameters of [`adabound_step`]. [`Default`] is `pytorch_optimizer.AdaBound`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // The step size the bounds converge to, `η_f`. pytorch_optimizer scales its `final_lr` by
+  // `η/η₀` (the current over the initial learning rate): pass that product when `η` is
+  // scheduled. Default `0.1`; finite, ≥ 0.
+  double final_lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `γ`, the speed of the bounds. Default `1e-3`; finite, > 0.
+  double gamma;
+  // `ε`. Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `true`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // AMSBound: the running maximum of `v` (`ams_bound`). Default `false`.
+  bool amsgrad;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_adabound_config;
+
+// Hyperparameters of [`adamod_step`]. [`Default`] is `pytorch_optimizer.AdaMod`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.99`; finite, in `[0, 1)`.
+  double beta2;
+  // `β₃`, the decay of the averaged step size. Default `0.9999`; finite, in `[0, 1)`.
+  double beta3;
+  // `ε`. Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `true`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_adamod_config;
+
+// Hyperparameters of [`adamp_step`]. [`Default`] is `pytorch_optimizer.AdamP`'s (its `delta`
+// and `wd_ratio` only act on matrices).
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `ε`. Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Decoupled weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // `θ ← θ·(1 − ηλ)` (else the package applies **no** decay: its L2 form adds `λθ` to a
+  // gradient it no longer reads). Default `true`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // Nesterov's look-ahead numerator `β₁·m + (1 − β₁)·g`. Default `false`.
+  bool nesterov;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_adamp_config;
+
+// Hyperparameters of [`adan_step`]. [`Default`] is `pytorch_optimizer.Adan`'s. The betas are
+// the package's (the paper's `1 − β`).
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁`, decay of the gradient average. Default `0.98`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`, decay of the gradient-difference average. Default `0.92`; finite, in `[0, 1)`.
+  double beta2;
+  // `β₃`, decay of the second moment. Default `0.99`; finite, in `[0, 1)`.
+  double beta3;
+  // `ε`. Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` before the step, instead of the proximal
+  // `θ ← θ/(1 + ηλ)` after it. Default `false`.
+  bool weight_decouple;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first: the package's `max_grad_norm` clipping
+  // is `s = min(max_grad_norm/(‖g‖₂ + ε), 1)` over the whole model
+  // ([`crate::clip_coef`]). Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_adan_config;
+
+// Hyperparameters of [`ademamix_step`]. [`Default`] is `pytorch_optimizer.AdEMAMix`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁` (the fast average). Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `β₃` (the slow average). Default `0.9999`; finite, in `[0, 1)`.
+  double beta3;
+  // `α`, the weight of the slow average. Default `5`; finite, ≥ 0.
+  double alpha;
+  // `T`, the warm-up length of `α` and `β₃` (`t_alpha_beta3`); `0`: none. Default `0`;
+  // finite, ≥ 0.
+  double t_alpha_beta3;
+  // `ε`. Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `false`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_ademamix_config;
+
+// Hyperparameters of [`diffgrad_step`]. [`Default`] is `pytorch_optimizer.DiffGrad`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `ε`. Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `true`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // RAdam's rectification. Default `false`.
+  bool rectify;
+  // With `rectify`, an SGD step while `ρₜ < 5`; else no step. Default `true`.
+  bool degenerated_to_sgd;
+  // AMSGrad's running maximum of `v` (`ams_bound`). Default `false`.
+  bool amsgrad;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_diffgrad_config;
+
+// Hyperparameters of [`sm3_step`]. [`Default`] is `pytorch_optimizer.SM3`'s.
+typedef struct {
+  // Learning rate `η`. Default `0.1`; finite, ≥ 0.
+  double lr;
+  // Momentum `μ` (`0`: none, and `momentum_buffer` may be empty). Default `0`; finite, in
+  // `[0, 1)`.
+  double momentum;
+  // `β`, decay of the accumulator (`0`: Adagrad's sum). Default `0`; finite, in `[0, 1)`.
+  double beta;
+  // `ε`, inside the root. Default `1e-30`; finite, ≥ 0.
+  double eps;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_sm3_config;
+
+// Hyperparameters of [`yogi_step`]. [`Default`] is `optax.yogi`'s (`learning_rate` has no
+// default there; `1e-2` is the paper's). optax starts **both** moments at `1e-6`
+// (`initial_accumulator_value`): fill `mu` and `nu` with it before the first step.
+typedef struct {
+  // Learning rate `η`. Default `1e-2`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `ε`. Default `1e-3`; finite, ≥ 0.
+  double eps;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (here: optax's, without fused operations).
+  optkern_numerics numerics;
+} optkern_yogi_config;
+
+// Hyperparameters of [`signsgd_step`]. [`Default`] is `pytorch_optimizer.SignSGD`'s
+// (Signum, with momentum).
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // Momentum `μ` (`0`: signSGD, and `momentum_buffer` may be empty). Default `0.9`;
+  // finite, in `[0, 1)`.
+  double momentum;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `true`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_signsgd_config;
+
+// Hyperparameters of [`tiger_step`]. [`Default`] is `pytorch_optimizer.Tiger`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // `β`, decay of the momentum. Default `0.965`; finite, in `[0, 1)`.
+  double beta;
+  // Weight decay `λ`. Default `0.01`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `true`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_tiger_config;
+
+// Hyperparameters of [`qhm_step`]. [`Default`] is `pytorch_optimizer.QHM`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // Momentum `μ` (`β` in the paper). Default `0`; finite, in `[0, 1)`.
+  double momentum;
+  // `ν`, the weight of the momentum against the plain gradient. Default `1`; finite, in
+  // `[0, 1]`.
+  double nu;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `false`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_qhm_config;
+
+// Hyperparameters of [`pid_step`]. [`Default`] is `pytorch_optimizer.PID`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // Momentum `μ` of the I and D terms (`0`: plain SGD, and the three buffers may be
+  // empty). Default `0`; finite, in `[0, 1)`.
+  double momentum;
+  // Dampening `τ` of the I term. Default `0`; finite, in `[0, 1]`.
+  double dampening;
+  // `K_D`, the gain of the derivative term. Default `10`; finite, ≥ 0.
+  double derivative;
+  // `K_I`, the gain of the integral term. Default `5`; finite, ≥ 0.
+  double integral;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `false`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_pid_config;
+
+// Hyperparameters of [`optimistic_gd_step`]. [`Default`] is optax's (`learning_rate` has no
+// default there).
+typedef struct {
+  // Learning rate `η`. Default `1e-2`; finite, ≥ 0.
+  double lr;
+  // `α`, the weight of the current gradient. Default `1`; finite, ≥ 0.
+  double alpha;
+  // `β`, the weight of the correction `g − g₋`. Default `1`; finite, ≥ 0.
+  double beta;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (here: optax's, unfused).
+  optkern_numerics numerics;
+} optkern_optimistic_gd_config;
+
 // One buffer of a mixed-format call (`optkern_buffer`). Enum-like fields are `uint32_t`
 // and checked.
 typedef struct {
@@ -354,40 +775,6 @@ typedef struct {
   // A counter that makes every call's bits fresh: pass the step number.
   uint64_t counter;
 } optkern_placement;
-
-// What a rejected call got wrong (`optkern_error`), for a C caller to print or log. Every
-// function that returns an `optkern_status` takes `optkern_error *error` as its last argument:
-// NULL, or a record the call fills when it returns anything but `OPTKERN_STATUS_OK` (it is
-// left untouched on success). No global or thread-local state: the record is the caller's.
-//
-// ```c
-// optkern_error e;
-// if (optkern_adam_step(p, g, m, v, NULL, n, step, &cfg, &e) != OPTKERN_STATUS_OK)
-//     fprintf(stderr, "adam: %s%s%s %s\n", e.argument, e.field[0] ? "." : "", e.field, e.reason);
-//     /* e.g. "adam: cfg.beta2 is out of range", "adam: exp_avg_sq is NULL while len > 0" */
-// ```
-//
-// Lengths are counts of elements: a length in bytes is only caught when it makes a buffer
-// overlap another or overflow the address space — the library cannot know a buffer's size.
-typedef struct {
-  // The status the call returned.
-  optkern_status status;
-  // The rejected argument as named in this header (`"cfg"`, `"exp_avg_sq"`, `"len"`,
-  // `"step"`, `"base_lr"`), or `""` where the call cannot single one out. NUL-terminated.
-  char argument[32];
-  // The rejected field when `argument` is a struct (`"beta2"` of `cfg`, `"absmax"` of a
-  // buffer descriptor), else `""`.
-  char field[32];
-  // The other argument involved, else `""`: the buffer `argument` overlaps
-  // (`OPTKERN_STATUS_OVERLAP`), the buffer a rejected `len` would overflow.
-  char other[32];
-  // Why, as a phrase completing the argument (`"is NaN"`, `"is NULL while len > 0"`):
-  // static, never NULL.
-  const char *reason;
-  // The offending number where there is one (the hyperparameter's value, the row index, the
-  // length, the offset), else NaN.
-  double value;
-} optkern_error;
 
 // Hyperparameters of [`sgd_step`]. Defaults are `torch.optim.SGD`'s.
 //
@@ -1009,6 +1396,202 @@ optkern_status optkern_select_level(uint32_t level);
 // The library's version, `"MAJOR.MINOR.PATCH"` (static, NUL-terminated). The shared library's
 // soname carries the ABI version: `liboptkern.so.0`.
 const char *optkern_version(void);
+
+// The defaults of [`AdoptConfig`] (`AdoptConfig::default()`).
+optkern_adopt_config optkern_adopt_config_default(void);
+
+// [`adopt_step`].
+optkern_status optkern_adopt_step(float *params,
+                                  const float *grads,
+                                  float *exp_avg,
+                                  float *exp_avg_sq,
+                                  size_t len,
+                                  uint32_t step,
+                                  const optkern_adopt_config *cfg,
+                                  optkern_error *error);
+
+// The defaults of [`AdabeliefConfig`] (`AdabeliefConfig::default()`).
+optkern_adabelief_config optkern_adabelief_config_default(void);
+
+// [`adabelief_step`].
+optkern_status optkern_adabelief_step(float *params,
+                                      const float *grads,
+                                      float *exp_avg,
+                                      float *exp_avg_var,
+                                      float *max_exp_avg_var,
+                                      size_t len,
+                                      uint32_t step,
+                                      const optkern_adabelief_config *cfg,
+                                      optkern_error *error);
+
+// The defaults of [`AdaboundConfig`] (`AdaboundConfig::default()`).
+optkern_adabound_config optkern_adabound_config_default(void);
+
+// [`adabound_step`].
+optkern_status optkern_adabound_step(float *params,
+                                     const float *grads,
+                                     float *exp_avg,
+                                     float *exp_avg_sq,
+                                     float *max_exp_avg_sq,
+                                     size_t len,
+                                     uint32_t step,
+                                     const optkern_adabound_config *cfg,
+                                     optkern_error *error);
+
+// The defaults of [`AdamodConfig`] (`AdamodConfig::default()`).
+optkern_adamod_config optkern_adamod_config_default(void);
+
+// [`adamod_step`].
+optkern_status optkern_adamod_step(float *params,
+                                   const float *grads,
+                                   float *exp_avg,
+                                   float *exp_avg_sq,
+                                   float *exp_avg_lr,
+                                   size_t len,
+                                   uint32_t step,
+                                   const optkern_adamod_config *cfg,
+                                   optkern_error *error);
+
+// The defaults of [`AdampConfig`] (`AdampConfig::default()`).
+optkern_adamp_config optkern_adamp_config_default(void);
+
+// [`adamp_step`].
+optkern_status optkern_adamp_step(float *params,
+                                  const float *grads,
+                                  float *exp_avg,
+                                  float *exp_avg_sq,
+                                  size_t len,
+                                  uint32_t step,
+                                  const optkern_adamp_config *cfg,
+                                  optkern_error *error);
+
+// The defaults of [`AdanConfig`] (`AdanConfig::default()`).
+optkern_adan_config optkern_adan_config_default(void);
+
+// [`adan_step`].
+optkern_status optkern_adan_step(float *params,
+                                 const float *grads,
+                                 float *exp_avg,
+                                 float *exp_avg_diff,
+                                 float *exp_avg_sq,
+                                 float *previous_grad,
+                                 size_t len,
+                                 uint32_t step,
+                                 const optkern_adan_config *cfg,
+                                 optkern_error *error);
+
+// The defaults of [`AdemamixConfig`] (`AdemamixConfig::default()`).
+optkern_ademamix_config optkern_ademamix_config_default(void);
+
+// [`ademamix_step`].
+optkern_status optkern_ademamix_step(float *params,
+                                     const float *grads,
+                                     float *exp_avg,
+                                     float *exp_avg_sq,
+                                     float *exp_avg_slow,
+                                     size_t len,
+                                     uint32_t step,
+                                     const optkern_ademamix_config *cfg,
+                                     optkern_error *error);
+
+// The defaults of [`DiffgradConfig`] (`DiffgradConfig::default()`).
+optkern_diffgrad_config optkern_diffgrad_config_default(void);
+
+// [`diffgrad_step`].
+optkern_status optkern_diffgrad_step(float *params,
+                                     const float *grads,
+                                     float *exp_avg,
+                                     float *exp_avg_sq,
+                                     float *previous_grad,
+                                     float *max_exp_avg_sq,
+                                     size_t len,
+                                     uint32_t step,
+                                     const optkern_diffgrad_config *cfg,
+                                     optkern_error *error);
+
+// The defaults of [`Sm3Config`] (`Sm3Config::default()`).
+optkern_sm3_config optkern_sm3_config_default(void);
+
+// [`sm3_step`].
+optkern_status optkern_sm3_step(float *params,
+                                const float *grads,
+                                float *accumulator,
+                                float *momentum_buffer,
+                                size_t len,
+                                const optkern_sm3_config *cfg,
+                                optkern_error *error);
+
+// The defaults of [`YogiConfig`] (`YogiConfig::default()`).
+optkern_yogi_config optkern_yogi_config_default(void);
+
+// [`yogi_step`].
+optkern_status optkern_yogi_step(float *params,
+                                 const float *grads,
+                                 float *mu,
+                                 float *nu,
+                                 size_t len,
+                                 uint32_t step,
+                                 const optkern_yogi_config *cfg,
+                                 optkern_error *error);
+
+// The defaults of [`SignsgdConfig`] (`SignsgdConfig::default()`).
+optkern_signsgd_config optkern_signsgd_config_default(void);
+
+// [`signsgd_step`].
+optkern_status optkern_signsgd_step(float *params,
+                                    const float *grads,
+                                    float *momentum_buffer,
+                                    size_t len,
+                                    const optkern_signsgd_config *cfg,
+                                    optkern_error *error);
+
+// The defaults of [`TigerConfig`] (`TigerConfig::default()`).
+optkern_tiger_config optkern_tiger_config_default(void);
+
+// [`tiger_step`].
+optkern_status optkern_tiger_step(float *params,
+                                  const float *grads,
+                                  float *exp_avg,
+                                  size_t len,
+                                  const optkern_tiger_config *cfg,
+                                  optkern_error *error);
+
+// The defaults of [`QhmConfig`] (`QhmConfig::default()`).
+optkern_qhm_config optkern_qhm_config_default(void);
+
+// [`qhm_step`].
+optkern_status optkern_qhm_step(float *params,
+                                const float *grads,
+                                float *momentum_buffer,
+                                size_t len,
+                                const optkern_qhm_config *cfg,
+                                optkern_error *error);
+
+// The defaults of [`PidConfig`] (`PidConfig::default()`).
+optkern_pid_config optkern_pid_config_default(void);
+
+// [`pid_step`].
+optkern_status optkern_pid_step(float *params,
+                                const float *grads,
+                                float *i_buffer,
+                                float *d_buffer,
+                                float *grad_buffer,
+                                size_t len,
+                                uint32_t step,
+                                const optkern_pid_config *cfg,
+                                optkern_error *error);
+
+// The defaults of [`OptimisticGdConfig`] (`OptimisticGdConfig::default()`).
+optkern_optimistic_gd_config optkern_optimistic_gd_config_default(void);
+
+// [`optimistic_gd_step`].
+optkern_status optkern_optimistic_gd_step(float *params,
+                                          const float *grads,
+                                          float *previous_gradient,
+                                          size_t len,
+                                          uint32_t step,
+                                          const optkern_optimistic_gd_config *cfg,
+                                          optkern_error *error);
 
 // An f32 buffer descriptor (`optkern_buffer_f32`): the common case, for brevity in C.
 optkern_buffer optkern_buffer_f32(float *data);

@@ -81,17 +81,33 @@ fn read(path: &str) -> String {
         .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// The public kernels: `pub fn` items of `src/optim/*.rs` other than the width variants.
+/// Every `.rs` file under `dir`, recursively.
+fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The public kernels: `pub fn` items of `src/optim/**.rs` other than the width variants,
+/// including those `rule_step!` defines (`    pub fn name / name_with / …`).
 fn kernels() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/optim");
+    let mut files = Vec::new();
+    sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/optim"), &mut files);
     let mut out = Vec::new();
-    for entry in fs::read_dir(dir).expect("src/optim") {
-        let text = fs::read_to_string(entry.expect("entry").path()).expect("read");
+    for file in files {
+        let text = fs::read_to_string(file).expect("read");
         for line in text.lines() {
-            let Some(rest) = line.strip_prefix("pub fn ") else { continue };
+            let macro_form = line.contains(" / ");
+            let item = if macro_form { line.trim_start() } else { line };
+            let Some(rest) = item.strip_prefix("pub fn ") else { continue };
             let name: String =
                 rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-            if !name.ends_with("_with") {
+            if !name.is_empty() && !name.ends_with("_with") {
                 out.push(name);
             }
         }

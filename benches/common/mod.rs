@@ -66,6 +66,20 @@ pub fn baseline(muts: &mut [Vec<f32>], g: &[f32]) {
                 },
             )
         }
+        [a, b, c, d, e] => a
+            .iter_mut()
+            .zip(b.iter_mut())
+            .zip(c.iter_mut())
+            .zip(d.iter_mut())
+            .zip(e.iter_mut())
+            .zip(g)
+            .for_each(|(((((a, b), c), d), e), g)| {
+                *a += g;
+                *b += g;
+                *c += g;
+                *d += g;
+                *e += g;
+            }),
         _ => unreachable!(),
     }
 }
@@ -426,6 +440,322 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
                     x,
                     10,
                     &EmaConfig { decay: 0.999, numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "adopt",
+            3,
+            1,
+            false,
+            (1, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => adopt_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    10,
+                    &AdoptConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "adabelief",
+            3,
+            1,
+            false,
+            (2, 1),
+            (2, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => adabelief_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    &mut [],
+                    10,
+                    &AdabeliefConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "adabound",
+            3,
+            1,
+            false,
+            (1, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => adabound_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    &mut [],
+                    10,
+                    &AdaboundConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "adamod",
+            4,
+            1,
+            false,
+            (1, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v, s] => adamod_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    s,
+                    10,
+                    &AdamodConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "adamp",
+            3,
+            1,
+            false,
+            (1, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => adamp_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    10,
+                    &AdampConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "adan",
+            5,
+            1,
+            false,
+            (3, 1),
+            (3, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, n, v, prev] => adan_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    n,
+                    v,
+                    prev,
+                    10,
+                    &AdanConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "ademamix",
+            4,
+            1,
+            false,
+            (3, 1),
+            (3, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m1, v, m2] => ademamix_step_with(
+                    w,
+                    p,
+                    g,
+                    m1,
+                    v,
+                    m2,
+                    10,
+                    &AdemamixConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "diffgrad",
+            4,
+            1,
+            false,
+            (2, 1),
+            (2, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v, prev] => diffgrad_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    prev,
+                    &mut [],
+                    10,
+                    &DiffgradConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "sm3",
+            2,
+            1,
+            false,
+            (1, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, acc] => sm3_step_with(
+                    w,
+                    p,
+                    g,
+                    acc,
+                    &mut [],
+                    &Sm3Config { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "yogi",
+            3,
+            1,
+            false,
+            (3, 1),
+            (3, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => yogi_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    10,
+                    &YogiConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "signsgd",
+            2,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, m] => signsgd_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    &SignsgdConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "tiger",
+            2,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, m] => tiger_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    &TigerConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "qhm",
+            2,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, b] => qhm_step_with(
+                    w,
+                    p,
+                    g,
+                    b,
+                    &QhmConfig { numerics: profile, momentum: 0.9, nu: 0.7, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "pid",
+            4,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, i, d, prev] => pid_step_with(
+                    w,
+                    p,
+                    g,
+                    i,
+                    d,
+                    prev,
+                    10,
+                    &PidConfig { numerics: profile, momentum: 0.9, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "optimistic_gd",
+            2,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, prev] => optimistic_gd_step_with(
+                    w,
+                    p,
+                    g,
+                    prev,
+                    10,
+                    &OptimisticGdConfig { numerics: profile, ..Default::default() },
                 )
                 .unwrap(),
                 _ => unreachable!(),

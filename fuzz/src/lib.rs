@@ -1869,6 +1869,681 @@ pub fn check_capi(case: &Case) -> Outcome {
     Outcome { ok: status == Status::Ok, compared: false }
 }
 
+/// The optimizers of the shared element-wise skeleton (`src/optim/rule.rs`; golden-next:
+/// pytorch_optimizer, optax), one picked by `case.flags >> 4`: ADOPT, AdaBelief, AdaBound,
+/// AdaMod, AdamP, Adan, AdEMAMix, DiffGrad, Yogi, SM3, signSGD, Tiger, QHM, PID, optimistic
+/// GD. `hyper` is `[lr, β₁ or μ, β₂ or ν, ε, λ, grad_scale]` where the kernel has them.
+pub fn check_breadth(case: &Case) -> Outcome {
+    use optkern::*;
+    let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
+    let gs = h[5] as f32;
+    let numerics = case.numerics();
+    let max = case.flag(1);
+    match (case.flags >> 4) % 15 {
+        0 => {
+            let c = AdoptConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                weight_decouple: case.flag(0),
+                fixed_decay: case.flag(2),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                clip: case.flag(3),
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "adopt",
+                    muts: 3,
+                    non_negative: &[2],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v] => adopt_step_with(w, p, i[0], m1, v, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (_, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && l[3] == l[0]
+                            && reference::accepts_adopt(r, t)
+                    },
+                    reference: &|m, i, t, (_, r)| match m {
+                        [p, m1, v] => reference::adopt(p, &i[0], m1, v, t, r),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                4,
+            )
+        }
+        1 => {
+            let c = AdabeliefConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                weight_decouple: case.flag(0),
+                fixed_decay: case.flag(2),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                amsgrad: case.flag(3),
+                rectify: case.flag(4),
+                eps_root: h[3],
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "adabelief",
+                    muts: 4,
+                    non_negative: &[2, 3],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v, vmax] => adabelief_step_with(w, p, i[0], m1, v, vmax, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (c, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && (l[3] == l[0] || (!(c.amsgrad) && l[3] == 0))
+                            && l[4] == l[0]
+                            && reference::accepts_po_adam(r, t)
+                            && c.eps_root.is_finite()
+                            && c.eps_root >= 0.0
+                    },
+                    reference: &|m, i, t, (c, r)| match m {
+                        [p, m1, v, vmax] => {
+                            reference::adabelief(p, &i[0], m1, v, vmax, t, r, c.eps_root)
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                5,
+            )
+        }
+        2 => {
+            let c = AdaboundConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                weight_decouple: case.flag(0),
+                fixed_decay: case.flag(2),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                amsgrad: case.flag(3),
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "adabound",
+                    muts: 4,
+                    non_negative: &[2, 3],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v, vmax] => adabound_step_with(w, p, i[0], m1, v, vmax, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (c, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && (l[3] == l[0] || (!(c.amsgrad) && l[3] == 0))
+                            && l[4] == l[0]
+                            && reference::accepts_po_adam(r, t)
+                    },
+                    reference: &|m, i, t, (c, r)| match m {
+                        [p, m1, v, vmax] => {
+                            reference::adabound(p, &i[0], m1, v, vmax, t, r, (c.final_lr, c.gamma))
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                5,
+            )
+        }
+        3 => {
+            let c = AdamodConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                weight_decouple: case.flag(0),
+                fixed_decay: case.flag(2),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "adamod",
+                    muts: 4,
+                    non_negative: &[2, 3],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v, s] => adamod_step_with(w, p, i[0], m1, v, s, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (_, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && l[3] == l[0]
+                            && l[4] == l[0]
+                            && reference::accepts_po_adam(r, t)
+                    },
+                    reference: &|m, i, t, (c, r)| match m {
+                        [p, m1, v, s] => reference::adamod(p, &i[0], m1, v, s, t, r, c.beta3),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                5,
+            )
+        }
+        4 => {
+            let c = AdampConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                weight_decouple: case.flag(0),
+                fixed_decay: case.flag(2),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                nesterov: case.flag(3),
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "adamp",
+                    muts: 3,
+                    non_negative: &[2],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v] => adamp_step_with(w, p, i[0], m1, v, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (_, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && l[3] == l[0]
+                            && reference::accepts_po_adam(r, t)
+                    },
+                    reference: &|m, i, t, (c, r)| match m {
+                        [p, m1, v] => reference::adamp(p, &i[0], m1, v, t, r, c.nesterov),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                4,
+            )
+        }
+        5 => {
+            let c = AdanConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                weight_decouple: case.flag(0),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "adan",
+                    muts: 5,
+                    non_negative: &[3],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, nd, v, prev] => adan_step_with(w, p, i[0], m1, nd, v, prev, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (_, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && l[3] == l[0]
+                            && l[4] == l[0]
+                            && l[5] == l[0]
+                            && reference::accepts_adan(r, t)
+                    },
+                    reference: &|m, i, t, (_, r)| match m {
+                        [p, m1, nd, v, prev] => reference::adan(p, &i[0], m1, nd, v, prev, t, r),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                6,
+            )
+        }
+        6 => {
+            let c = AdemamixConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                weight_decouple: case.flag(0),
+                fixed_decay: case.flag(2),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "ademamix",
+                    muts: 4,
+                    non_negative: &[2],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v, m2] => ademamix_step_with(w, p, i[0], m1, v, m2, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (_, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && l[3] == l[0]
+                            && l[4] == l[0]
+                            && reference::accepts_po_adam(r, t)
+                    },
+                    reference: &|m, i, t, (c, r)| match m {
+                        [p, m1, v, m2] => reference::ademamix(
+                            p,
+                            &i[0],
+                            m1,
+                            v,
+                            m2,
+                            t,
+                            r,
+                            &reference::Ademamix {
+                                beta3: c.beta3,
+                                alpha: c.alpha,
+                                t_alpha_beta3: c.t_alpha_beta3,
+                            },
+                        ),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                5,
+            )
+        }
+        7 => {
+            let c = DiffgradConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                weight_decouple: case.flag(0),
+                fixed_decay: case.flag(2),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                amsgrad: case.flag(3),
+                rectify: case.flag(4),
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "diffgrad",
+                    muts: 5,
+                    non_negative: &[2, 4],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v, prev, vmax] => {
+                            diffgrad_step_with(w, p, i[0], m1, v, prev, vmax, t, c)
+                        }
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (c, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && l[3] == l[0]
+                            && (l[4] == l[0] || (!(c.amsgrad) && l[4] == 0))
+                            && l[5] == l[0]
+                            && reference::accepts_po_adam(r, t)
+                    },
+                    reference: &|m, i, t, (_, r)| match m {
+                        [p, m1, v, prev, vmax] => {
+                            reference::diffgrad(p, &i[0], m1, v, prev, vmax, t, r)
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                6,
+            )
+        }
+        8 => {
+            let c = YogiConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "yogi",
+                    muts: 3,
+                    non_negative: &[2],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v] => yogi_step_with(w, p, i[0], m1, v, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (_, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && l[3] == l[0]
+                            && reference::accepts_yogi(r, t)
+                    },
+                    reference: &|m, i, t, (_, r)| match m {
+                        [p, m1, v] => reference::yogi(p, &i[0], m1, v, t, r),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-3,
+                },
+                4,
+            )
+        }
+        9 => {
+            let c = Sm3Config {
+                lr: h[0],
+                momentum: h[1],
+                beta: h[2],
+                eps: h[3],
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "sm3",
+                    muts: 3,
+                    non_negative: &[1],
+                    hyper: (c, r),
+                    run: &|w, m, i, _, (c, _)| match m {
+                        [p, acc, b] => sm3_step_with(w, p, i[0], acc, b, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, _, (c, r)| {
+                        l[1] == l[0]
+                            && (l[2] == l[0] || (!(c.momentum != 0.0) && l[2] == 0))
+                            && l[3] == l[0]
+                            && reference::accepts_sm3(r)
+                    },
+                    reference: &|m, i, _, (_, r)| match m {
+                        [p, acc, b] => reference::sm3(p, &i[0], acc, b, r),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                4,
+            )
+        }
+        10 => {
+            let c = SignsgdConfig {
+                lr: h[0],
+                momentum: h[1],
+                weight_decay: h[4],
+                weight_decouple: case.flag(0),
+                fixed_decay: case.flag(2),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            let r = c.to_reference();
+            // A sign flips where the momentum is within rounding of 0: widths and errors only.
+            check(
+                case,
+                &Spec {
+                    name: "signsgd",
+                    muts: 2,
+                    non_negative: &[],
+                    hyper: (c, r),
+                    run: &|w, m, i, _, (c, _)| match m {
+                        [p, m1] => signsgd_step_with(w, p, i[0], m1, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, _, (c, r)| {
+                        (l[1] == l[0] || (!(c.momentum != 0.0) && l[1] == 0))
+                            && l[2] == l[0]
+                            && reference::accepts_po_momentum(r)
+                    },
+                    reference: &|m, i, _, (_, r)| match m {
+                        [p, m1] => reference::signsgd(p, &i[0], m1, r),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: false,
+                },
+                3,
+            )
+        }
+        11 => {
+            let c = TigerConfig {
+                lr: h[0],
+                beta: h[1],
+                weight_decay: h[4],
+                weight_decouple: case.flag(0),
+                fixed_decay: case.flag(2),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            let r = c.to_reference();
+            // As signSGD: widths and errors only.
+            check(
+                case,
+                &Spec {
+                    name: "tiger",
+                    muts: 2,
+                    non_negative: &[],
+                    hyper: (c, r),
+                    run: &|w, m, i, _, (c, _)| match m {
+                        [p, m1] => tiger_step_with(w, p, i[0], m1, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, _, (_, r)| {
+                        l[1] == l[0] && l[2] == l[0] && reference::accepts_po_momentum(r)
+                    },
+                    reference: &|m, i, _, (_, r)| match m {
+                        [p, m1] => reference::signsgd(p, &i[0], m1, r),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: false,
+                },
+                3,
+            )
+        }
+        12 => {
+            let c = QhmConfig {
+                lr: h[0],
+                momentum: h[1],
+                nu: h[2],
+                weight_decay: h[4],
+                weight_decouple: case.flag(0),
+                fixed_decay: case.flag(2),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "qhm",
+                    muts: 2,
+                    non_negative: &[],
+                    hyper: (c, r),
+                    run: &|w, m, i, _, (c, _)| match m {
+                        [p, b] => qhm_step_with(w, p, i[0], b, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, _, (c, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && reference::accepts_po_momentum(r)
+                            && (0.0..=1.0).contains(&c.nu)
+                    },
+                    reference: &|m, i, _, (c, r)| match m {
+                        [p, b] => reference::qhm(p, &i[0], b, r, c.nu),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: true,
+                },
+                3,
+            )
+        }
+        13 => {
+            let c = PidConfig {
+                lr: h[0],
+                momentum: h[1],
+                dampening: h[2],
+                derivative: h[3],
+                weight_decay: h[4],
+                weight_decouple: case.flag(0),
+                fixed_decay: case.flag(2),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "pid",
+                    muts: 4,
+                    non_negative: &[],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, ib, db, prev] => pid_step_with(w, p, i[0], ib, db, prev, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (c, r)| {
+                        (l[1] == l[0] || (!(c.momentum != 0.0) && l[1] == 0))
+                            && (l[2] == l[0] || (!(c.momentum != 0.0) && l[2] == 0))
+                            && (l[3] == l[0] || (!(c.momentum != 0.0) && l[3] == 0))
+                            && l[4] == l[0]
+                            && reference::accepts_po_momentum(r)
+                            && (0.0..=1.0).contains(&c.dampening)
+                            && c.derivative.is_finite()
+                            && c.derivative >= 0.0
+                            && t >= 1
+                    },
+                    reference: &|m, i, t, (c, r)| match m {
+                        [p, ib, db, prev] => reference::pid(
+                            p,
+                            &i[0],
+                            ib,
+                            db,
+                            prev,
+                            t,
+                            r,
+                            &reference::Pid {
+                                dampening: c.dampening,
+                                derivative: c.derivative,
+                                integral: c.integral,
+                            },
+                        ),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: true,
+                },
+                5,
+            )
+        }
+        14 => {
+            let c = OptimisticGdConfig {
+                lr: h[0],
+                alpha: h[1],
+                beta: h[2],
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "optimistic_gd",
+                    muts: 2,
+                    non_negative: &[],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, prev] => optimistic_gd_step_with(w, p, i[0], prev, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (_, r)| {
+                        l[1] == l[0] && l[2] == l[0] && reference::accepts_optimistic_gd(r, t)
+                    },
+                    reference: &|m, i, t, (_, r)| match m {
+                        [p, prev] => reference::optimistic_gd(p, &i[0], prev, t, r),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: true,
+                },
+                3,
+            )
+        }
+        _ => unreachable!(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Replays the checks over a seeded stream of arbitrary cases on stable.
@@ -1920,6 +2595,7 @@ mod tests {
             ("cross_entropy", check_cross_entropy),
             ("schedules", check_schedules),
             ("capi", check_capi),
+            ("breadth", check_breadth),
         ] {
             let Ok(entries) = std::fs::read_dir(format!("{dir}/{target}")) else { continue };
             for e in entries {
@@ -1951,6 +2627,11 @@ mod tests {
     #[test]
     fn replay_others() {
         replay(4, check_others);
+    }
+
+    #[test]
+    fn replay_breadth() {
+        replay(16, check_breadth);
     }
 
     #[test]

@@ -20,6 +20,7 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+pub mod breadth;
 pub mod format;
 pub mod init;
 pub mod linalg;

@@ -1,0 +1,520 @@
+//! C functions for the optimizers built on the shared element-wise skeleton
+//! (`src/optim/rule.rs`): `optkern_<kernel>` and `optkern_<kernel>_config_default`. Each wraps
+//! the Rust function of the same name; see its documentation for the equation and the
+//! package it follows.
+
+use super::{ErrorInfo, Status, buffers, c_config, config, ffi, slice, slice_mut};
+use crate::*;
+
+c_config!(AdoptConfig, bools: [weight_decouple, fixed_decay, clip, maximize], enums: [numerics < 3]);
+c_config!(AdabeliefConfig, bools: [weight_decouple, fixed_decay, rectify, degenerated_to_sgd, amsgrad, maximize], enums: [numerics < 3]);
+c_config!(AdaboundConfig, bools: [weight_decouple, fixed_decay, amsgrad, maximize], enums: [numerics < 3]);
+c_config!(AdamodConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
+c_config!(AdampConfig, bools: [weight_decouple, fixed_decay, nesterov, maximize], enums: [numerics < 3]);
+c_config!(AdanConfig, bools: [weight_decouple, maximize], enums: [numerics < 3]);
+c_config!(AdemamixConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
+c_config!(DiffgradConfig, bools: [weight_decouple, fixed_decay, rectify, degenerated_to_sgd, amsgrad, maximize], enums: [numerics < 3]);
+c_config!(Sm3Config, bools: [maximize], enums: [numerics < 3]);
+c_config!(YogiConfig, bools: [maximize], enums: [numerics < 3]);
+c_config!(SignsgdConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
+c_config!(TigerConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
+c_config!(QhmConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
+c_config!(PidConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
+c_config!(OptimisticGdConfig, bools: [maximize], enums: [numerics < 3]);
+
+/// The defaults of [`AdoptConfig`] (`AdoptConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adopt_config_default() -> AdoptConfig {
+    AdoptConfig::default()
+}
+
+/// [`adopt_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adopt_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdoptConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
+            adopt_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`AdabeliefConfig`] (`AdabeliefConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adabelief_config_default() -> AdabeliefConfig {
+    AdabeliefConfig::default()
+}
+
+/// [`adabelief_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adabelief_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_var: *mut f32,
+    max_exp_avg_var: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdabeliefConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_var, opt max_exp_avg_var);
+            adabelief_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`AdaboundConfig`] (`AdaboundConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adabound_config_default() -> AdaboundConfig {
+    AdaboundConfig::default()
+}
+
+/// [`adabound_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adabound_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    max_exp_avg_sq: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdaboundConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, opt max_exp_avg_sq);
+            adabound_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`AdamodConfig`] (`AdamodConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adamod_config_default() -> AdamodConfig {
+    AdamodConfig::default()
+}
+
+/// [`adamod_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adamod_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    exp_avg_lr: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdamodConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b =
+                buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, out exp_avg_lr);
+            adamod_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`AdampConfig`] (`AdampConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adamp_config_default() -> AdampConfig {
+    AdampConfig::default()
+}
+
+/// [`adamp_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adamp_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdampConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
+            adamp_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`AdanConfig`] (`AdanConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adan_config_default() -> AdanConfig {
+    AdanConfig::default()
+}
+
+/// [`adan_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adan_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_diff: *mut f32,
+    exp_avg_sq: *mut f32,
+    previous_grad: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdanConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_diff, out exp_avg_sq, out previous_grad);
+            adan_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                slice_mut(b[5]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`AdemamixConfig`] (`AdemamixConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_ademamix_config_default() -> AdemamixConfig {
+    AdemamixConfig::default()
+}
+
+/// [`ademamix_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_ademamix_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    exp_avg_slow: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdemamixConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b =
+                buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, out exp_avg_slow);
+            ademamix_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`DiffgradConfig`] (`DiffgradConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_diffgrad_config_default() -> DiffgradConfig {
+    DiffgradConfig::default()
+}
+
+/// [`diffgrad_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_diffgrad_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    previous_grad: *mut f32,
+    max_exp_avg_sq: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const DiffgradConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, out previous_grad, opt max_exp_avg_sq);
+            diffgrad_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                slice_mut(b[5]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`Sm3Config`] (`Sm3Config::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_sm3_config_default() -> Sm3Config {
+    Sm3Config::default()
+}
+
+/// [`sm3_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_sm3_step(
+    params: *mut f32,
+    grads: *const f32,
+    accumulator: *mut f32,
+    momentum_buffer: *mut f32,
+    len: usize,
+    cfg: *const Sm3Config,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out accumulator, opt momentum_buffer);
+            sm3_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`YogiConfig`] (`YogiConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_yogi_config_default() -> YogiConfig {
+    YogiConfig::default()
+}
+
+/// [`yogi_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_yogi_step(
+    params: *mut f32,
+    grads: *const f32,
+    mu: *mut f32,
+    nu: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const YogiConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out mu, out nu);
+            yogi_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`SignsgdConfig`] (`SignsgdConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_signsgd_config_default() -> SignsgdConfig {
+    SignsgdConfig::default()
+}
+
+/// [`signsgd_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_signsgd_step(
+    params: *mut f32,
+    grads: *const f32,
+    momentum_buffer: *mut f32,
+    len: usize,
+    cfg: *const SignsgdConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, opt momentum_buffer);
+            signsgd_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`TigerConfig`] (`TigerConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_tiger_config_default() -> TigerConfig {
+    TigerConfig::default()
+}
+
+/// [`tiger_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_tiger_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    len: usize,
+    cfg: *const TigerConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out exp_avg);
+            tiger_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`QhmConfig`] (`QhmConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_qhm_config_default() -> QhmConfig {
+    QhmConfig::default()
+}
+
+/// [`qhm_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_qhm_step(
+    params: *mut f32,
+    grads: *const f32,
+    momentum_buffer: *mut f32,
+    len: usize,
+    cfg: *const QhmConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out momentum_buffer);
+            qhm_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`PidConfig`] (`PidConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_pid_config_default() -> PidConfig {
+    PidConfig::default()
+}
+
+/// [`pid_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_pid_step(
+    params: *mut f32,
+    grads: *const f32,
+    i_buffer: *mut f32,
+    d_buffer: *mut f32,
+    grad_buffer: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const PidConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b =
+                buffers!(len; out params, in grads, opt i_buffer, opt d_buffer, opt grad_buffer);
+            pid_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`OptimisticGdConfig`] (`OptimisticGdConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_optimistic_gd_config_default() -> OptimisticGdConfig {
+    OptimisticGdConfig::default()
+}
+
+/// [`optimistic_gd_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_optimistic_gd_step(
+    params: *mut f32,
+    grads: *const f32,
+    previous_gradient: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const OptimisticGdConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out previous_gradient);
+            optimistic_gd_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), step, &cfg)?;
+        }
+        Ok(())
+    })
+}
