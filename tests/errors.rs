@@ -908,6 +908,51 @@ fn step_zero_is_rejected_by_every_stepped_optimizer() {
         [a, p] => ema_update(a, p, 0, &EmaConfig::default()),
         _ => unreachable!(),
     });
+    let zero = Some(Error::ZeroStep);
+    check(4, None, zero, "adopt", |b| match b {
+        [p, g, m, v] => adopt_step(p, g, m, v, 0, &AdoptConfig::default()),
+        _ => unreachable!(),
+    });
+    check(5, None, zero, "adabelief", |b| match b {
+        [p, g, m, v, x] => adabelief_step(p, g, m, v, x, 0, &AdabeliefConfig::default()),
+        _ => unreachable!(),
+    });
+    check(5, None, zero, "adabound", |b| match b {
+        [p, g, m, v, x] => adabound_step(p, g, m, v, x, 0, &AdaboundConfig::default()),
+        _ => unreachable!(),
+    });
+    check(5, None, zero, "adamod", |b| match b {
+        [p, g, m, v, s] => adamod_step(p, g, m, v, s, 0, &AdamodConfig::default()),
+        _ => unreachable!(),
+    });
+    check(4, None, zero, "adamp", |b| match b {
+        [p, g, m, v] => adamp_step(p, g, m, v, 0, &AdampConfig::default()),
+        _ => unreachable!(),
+    });
+    check(6, None, zero, "adan", |b| match b {
+        [p, g, m, n, v, x] => adan_step(p, g, m, n, v, x, 0, &AdanConfig::default()),
+        _ => unreachable!(),
+    });
+    check(5, None, zero, "ademamix", |b| match b {
+        [p, g, m, v, s] => ademamix_step(p, g, m, v, s, 0, &AdemamixConfig::default()),
+        _ => unreachable!(),
+    });
+    check(6, None, zero, "diffgrad", |b| match b {
+        [p, g, m, v, x, y] => diffgrad_step(p, g, m, v, x, y, 0, &DiffgradConfig::default()),
+        _ => unreachable!(),
+    });
+    check(4, None, zero, "yogi", |b| match b {
+        [p, g, m, v] => yogi_step(p, g, m, v, 0, &YogiConfig::default()),
+        _ => unreachable!(),
+    });
+    check(5, None, zero, "pid", |b| match b {
+        [p, g, i, d, x] => pid_step(p, g, i, d, x, 0, &PidConfig::default()),
+        _ => unreachable!(),
+    });
+    check(3, None, zero, "optimistic_gd", |b| match b {
+        [p, g, x] => optimistic_gd_step(p, g, x, 0, &OptimisticGdConfig::default()),
+        _ => unreachable!(),
+    });
 }
 
 /// Rprop's step-size bounds may be equal (a fixed step size) and not crossed: the edge of the
@@ -954,4 +999,438 @@ fn bitsandbytes_sgd_refuses_nesterov_and_dampening_each() {
             assert_eq!((p, b), (vec![1.0f32; 4], vec![0.25f32; 4]), "{what}: written on Err");
         }
     }
+}
+
+/// The kernels of the shared element-wise skeleton (`src/optim/rule.rs`): every field over the
+/// special values (Ok exactly when the reference's rules, plus the ranges their docs give to
+/// the fields the reference does not model, accept), with every buffer unchanged on `Err`.
+#[test]
+fn every_hyperparameter_of_the_rule_optimizers_is_checked() {
+    use optkern::*;
+    let mut rejected = 0;
+    rejected += grid(
+        "adopt",
+        AdoptConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            field!("clip_exponent", clip_exponent),
+            gs!(),
+        ],
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a, b] => adopt_step(p, g, a, b, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_adopt(&c.to_reference(), 2),
+    );
+    rejected += grid(
+        "adabelief",
+        AdabeliefConfig { amsgrad: true, ..Default::default() },
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("eps_root", eps_root),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        5,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a, b, c3] => adabelief_step(p, g, a, b, c3, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_po_adam(&c.to_reference(), 2)
+                && (c.eps_root.is_finite() && c.eps_root >= 0.0)
+        },
+    );
+    rejected += grid(
+        "adabound",
+        AdaboundConfig { amsgrad: true, ..Default::default() },
+        &[
+            field!("lr", lr),
+            field!("final_lr", final_lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("gamma", gamma),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        5,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a, b, c3] => adabound_step(p, g, a, b, c3, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_po_adam(&c.to_reference(), 2)
+                && (c.final_lr.is_finite() && c.final_lr >= 0.0)
+                && (c.gamma.is_finite() && c.gamma >= 0.0)
+                && c.gamma > 0.0
+        },
+    );
+    rejected += grid(
+        "adamod",
+        AdamodConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("beta3", beta3),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        5,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a, b, c3] => adamod_step(p, g, a, b, c3, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_po_adam(&c.to_reference(), 2)
+                && (c.beta3.is_finite() && (0.0..1.0).contains(&c.beta3))
+        },
+    );
+    rejected += grid(
+        "adamp",
+        AdampConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a, b] => adamp_step(p, g, a, b, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_po_adam(&c.to_reference(), 2),
+    );
+    rejected += grid(
+        "adan",
+        AdanConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("beta3", beta3),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        6,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a, b, c3, d4] => adan_step(p, g, a, b, c3, d4, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_adan(&c.to_reference(), 2),
+    );
+    rejected += grid(
+        "ademamix",
+        AdemamixConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("beta3", beta3),
+            field!("alpha", alpha),
+            field!("t_alpha_beta3", t_alpha_beta3),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        5,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a, b, c3] => ademamix_step(p, g, a, b, c3, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_po_adam(&c.to_reference(), 2)
+                && (c.beta3.is_finite() && (0.0..1.0).contains(&c.beta3))
+                && (c.alpha.is_finite() && c.alpha >= 0.0)
+                && (c.t_alpha_beta3.is_finite() && c.t_alpha_beta3 >= 0.0)
+        },
+    );
+    rejected += grid(
+        "diffgrad",
+        DiffgradConfig { amsgrad: true, ..Default::default() },
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        6,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a, b, c3, d4] => diffgrad_step(p, g, a, b, c3, d4, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_po_adam(&c.to_reference(), 2),
+    );
+    rejected += grid(
+        "yogi",
+        YogiConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            gs!(),
+        ],
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a, b] => yogi_step(p, g, a, b, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_yogi(&c.to_reference(), 2),
+    );
+    rejected += grid(
+        "sm3",
+        Sm3Config { momentum: 0.5, ..Default::default() },
+        &[
+            field!("lr", lr),
+            field!("momentum", momentum),
+            field!("beta", beta),
+            field!("eps", eps),
+            gs!(),
+        ],
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a, b] => sm3_step(p, g, a, b, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_sm3(&c.to_reference()),
+    );
+    rejected += grid(
+        "signsgd",
+        SignsgdConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("momentum", momentum),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        3,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a] => signsgd_step(p, g, a, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_po_momentum(&c.to_reference()),
+    );
+    rejected += grid(
+        "tiger",
+        TigerConfig::default(),
+        &[field!("lr", lr), field!("beta", beta), field!("weight_decay", weight_decay), gs!()],
+        &[],
+        3,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a] => tiger_step(p, g, a, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_po_momentum(&c.to_reference()),
+    );
+    rejected += grid(
+        "qhm",
+        QhmConfig { momentum: 0.5, nu: 0.7, ..Default::default() },
+        &[
+            field!("lr", lr),
+            field!("momentum", momentum),
+            field!("nu", nu),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        3,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a] => qhm_step(p, g, a, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_po_momentum(&c.to_reference())
+                && (c.nu.is_finite() && (0.0..=1.0).contains(&c.nu))
+        },
+    );
+    rejected += grid(
+        "pid",
+        PidConfig { momentum: 0.5, ..Default::default() },
+        &[
+            field!("lr", lr),
+            field!("momentum", momentum),
+            field!("dampening", dampening),
+            field!("derivative", derivative),
+            field!("integral", integral),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        5,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a, b, c3] => pid_step(p, g, a, b, c3, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            reference::accepts_po_momentum(&c.to_reference())
+                && (c.dampening.is_finite() && (0.0..=1.0).contains(&c.dampening))
+                && (c.derivative.is_finite() && c.derivative >= 0.0)
+                && (c.integral.is_finite() && c.integral >= 0.0)
+        },
+    );
+    rejected += grid(
+        "optimistic_gd",
+        OptimisticGdConfig::default(),
+        &[field!("lr", lr), field!("alpha", alpha), field!("beta", beta), gs!()],
+        &[],
+        3,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, a] => optimistic_gd_step(p, g, a, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_optimistic_gd(&c.to_reference(), 2),
+    );
+    assert!(rejected > 300, "only {rejected} rejections");
+}
+
+/// The kernels of the shared element-wise skeleton: every buffer one short, one long and empty
+/// is a `LengthMismatch` naming it, with nothing written.
+#[test]
+fn length_mismatches_of_the_rule_optimizers_change_nothing() {
+    use optkern::*;
+    let cfg = AdoptConfig::default();
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq"], move |b| match b {
+        [p, g, a, b] => adopt_step(p, g, a, b, 2, &cfg),
+        _ => unreachable!(),
+    });
+    let cfg = AdabeliefConfig { amsgrad: true, ..Default::default() };
+    length_cases(
+        &["params", "grads", "exp_avg", "exp_avg_var", "max_exp_avg_var"],
+        move |b| match b {
+            [p, g, a, b, c3] => adabelief_step(p, g, a, b, c3, 2, &cfg),
+            _ => unreachable!(),
+        },
+    );
+    let cfg = AdaboundConfig { amsgrad: true, ..Default::default() };
+    length_cases(
+        &["params", "grads", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
+        move |b| match b {
+            [p, g, a, b, c3] => adabound_step(p, g, a, b, c3, 2, &cfg),
+            _ => unreachable!(),
+        },
+    );
+    let cfg = AdamodConfig::default();
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq", "exp_avg_lr"], move |b| match b {
+        [p, g, a, b, c3] => adamod_step(p, g, a, b, c3, 2, &cfg),
+        _ => unreachable!(),
+    });
+    let cfg = AdampConfig::default();
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq"], move |b| match b {
+        [p, g, a, b] => adamp_step(p, g, a, b, 2, &cfg),
+        _ => unreachable!(),
+    });
+    let cfg = AdanConfig::default();
+    length_cases(
+        &["params", "grads", "exp_avg", "exp_avg_diff", "exp_avg_sq", "previous_grad"],
+        move |b| match b {
+            [p, g, a, b, c3, d4] => adan_step(p, g, a, b, c3, d4, 2, &cfg),
+            _ => unreachable!(),
+        },
+    );
+    let cfg = AdemamixConfig::default();
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq", "exp_avg_slow"], move |b| match b {
+        [p, g, a, b, c3] => ademamix_step(p, g, a, b, c3, 2, &cfg),
+        _ => unreachable!(),
+    });
+    let cfg = DiffgradConfig { amsgrad: true, ..Default::default() };
+    length_cases(
+        &["params", "grads", "exp_avg", "exp_avg_sq", "previous_grad", "max_exp_avg_sq"],
+        move |b| match b {
+            [p, g, a, b, c3, d4] => diffgrad_step(p, g, a, b, c3, d4, 2, &cfg),
+            _ => unreachable!(),
+        },
+    );
+    let cfg = YogiConfig::default();
+    length_cases(&["params", "grads", "mu", "nu"], move |b| match b {
+        [p, g, a, b] => yogi_step(p, g, a, b, 2, &cfg),
+        _ => unreachable!(),
+    });
+    let cfg = Sm3Config { momentum: 0.5, ..Default::default() };
+    length_cases(&["params", "grads", "accumulator", "momentum_buffer"], move |b| match b {
+        [p, g, a, b] => sm3_step(p, g, a, b, &cfg),
+        _ => unreachable!(),
+    });
+    let cfg = SignsgdConfig::default();
+    length_cases(&["params", "grads", "momentum_buffer"], move |b| match b {
+        [p, g, a] => signsgd_step(p, g, a, &cfg),
+        _ => unreachable!(),
+    });
+    let cfg = TigerConfig::default();
+    length_cases(&["params", "grads", "exp_avg"], move |b| match b {
+        [p, g, a] => tiger_step(p, g, a, &cfg),
+        _ => unreachable!(),
+    });
+    let cfg = QhmConfig { momentum: 0.5, nu: 0.7, ..Default::default() };
+    length_cases(&["params", "grads", "momentum_buffer"], move |b| match b {
+        [p, g, a] => qhm_step(p, g, a, &cfg),
+        _ => unreachable!(),
+    });
+    let cfg = PidConfig { momentum: 0.5, ..Default::default() };
+    length_cases(&["params", "grads", "i_buffer", "d_buffer", "grad_buffer"], move |b| match b {
+        [p, g, a, b, c3] => pid_step(p, g, a, b, c3, 2, &cfg),
+        _ => unreachable!(),
+    });
+    let cfg = OptimisticGdConfig::default();
+    length_cases(&["params", "grads", "previous_gradient"], move |b| match b {
+        [p, g, a] => optimistic_gd_step(p, g, a, 2, &cfg),
+        _ => unreachable!(),
+    });
 }
