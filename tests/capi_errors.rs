@@ -849,3 +849,663 @@ fn shard_functions_report_boundaries_lengths_and_ratios() {
         );
     }
 }
+
+/// The C functions of the rule kernels (`src/capi/breadth.rs`): each gives the Rust function's
+/// bits, names a NULL required buffer, and refuses a `bool` field that is not 0 or 1, with
+/// nothing written.
+#[test]
+fn rule_kernels_in_c_match_rust_and_name_their_arguments() {
+    use optkern::capi::breadth::*;
+    use optkern::*;
+    let data = |k: usize| -> Vec<f32> {
+        (0..N).map(|i| ((i * 7 + k * 13) % 17) as f32 * 0.125 - 1.0).collect()
+    };
+    {
+        let cfg = AdoptConfig::default();
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..3).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got =
+            record(|e| unsafe { optkern_adopt_step(q[0], g.as_ptr(), q[1], q[2], N, 2, &cfg, e) });
+        assert_eq!(got.0, Status::Ok, "adopt");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            let b1 = it.next().unwrap();
+            adopt_step(rp, &g, b0, b1, 2, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "adopt: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_adopt_step(q[0], g.as_ptr(), null_mut(), q[2], N, 2, &cfg, e)
+        });
+        expect(got, Status::NullPointer, "exp_avg", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.maximize).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got =
+            record(|e| unsafe { optkern_adopt_step(q[0], g.as_ptr(), q[1], q[2], N, 2, &bad, e) });
+        expect(got, Status::InvalidHyperparameter, "cfg", "maximize", "");
+        assert_eq!(bits_of(&s), before, "adopt: written on an error");
+        config_default_adopt();
+    }
+    {
+        let cfg = AdabeliefConfig { amsgrad: true, ..Default::default() };
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..4).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe {
+            optkern_adabelief_step(q[0], g.as_ptr(), q[1], q[2], q[3], N, 2, &cfg, e)
+        });
+        assert_eq!(got.0, Status::Ok, "adabelief");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            let b1 = it.next().unwrap();
+            let b2 = it.next().unwrap();
+            adabelief_step(rp, &g, b0, b1, b2, 2, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "adabelief: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_adabelief_step(q[0], g.as_ptr(), null_mut(), q[2], q[3], N, 2, &cfg, e)
+        });
+        expect(got, Status::NullPointer, "exp_avg", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.amsgrad).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_adabelief_step(q[0], g.as_ptr(), q[1], q[2], q[3], N, 2, &bad, e)
+        });
+        expect(got, Status::InvalidHyperparameter, "cfg", "amsgrad", "");
+        assert_eq!(bits_of(&s), before, "adabelief: written on an error");
+        config_default_adabelief();
+    }
+    {
+        let cfg = AdaboundConfig { amsgrad: true, ..Default::default() };
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..4).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe {
+            optkern_adabound_step(q[0], g.as_ptr(), q[1], q[2], q[3], N, 2, &cfg, e)
+        });
+        assert_eq!(got.0, Status::Ok, "adabound");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            let b1 = it.next().unwrap();
+            let b2 = it.next().unwrap();
+            adabound_step(rp, &g, b0, b1, b2, 2, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "adabound: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_adabound_step(q[0], g.as_ptr(), null_mut(), q[2], q[3], N, 2, &cfg, e)
+        });
+        expect(got, Status::NullPointer, "exp_avg", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.amsgrad).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_adabound_step(q[0], g.as_ptr(), q[1], q[2], q[3], N, 2, &bad, e)
+        });
+        expect(got, Status::InvalidHyperparameter, "cfg", "amsgrad", "");
+        assert_eq!(bits_of(&s), before, "adabound: written on an error");
+        config_default_adabound();
+    }
+    {
+        let cfg = AdamodConfig::default();
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..4).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe {
+            optkern_adamod_step(q[0], g.as_ptr(), q[1], q[2], q[3], N, 2, &cfg, e)
+        });
+        assert_eq!(got.0, Status::Ok, "adamod");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            let b1 = it.next().unwrap();
+            let b2 = it.next().unwrap();
+            adamod_step(rp, &g, b0, b1, b2, 2, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "adamod: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_adamod_step(q[0], g.as_ptr(), null_mut(), q[2], q[3], N, 2, &cfg, e)
+        });
+        expect(got, Status::NullPointer, "exp_avg", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.maximize).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_adamod_step(q[0], g.as_ptr(), q[1], q[2], q[3], N, 2, &bad, e)
+        });
+        expect(got, Status::InvalidHyperparameter, "cfg", "maximize", "");
+        assert_eq!(bits_of(&s), before, "adamod: written on an error");
+        config_default_adamod();
+    }
+    {
+        let cfg = AdampConfig::default();
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..3).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got =
+            record(|e| unsafe { optkern_adamp_step(q[0], g.as_ptr(), q[1], q[2], N, 2, &cfg, e) });
+        assert_eq!(got.0, Status::Ok, "adamp");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            let b1 = it.next().unwrap();
+            adamp_step(rp, &g, b0, b1, 2, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "adamp: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_adamp_step(q[0], g.as_ptr(), null_mut(), q[2], N, 2, &cfg, e)
+        });
+        expect(got, Status::NullPointer, "exp_avg", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.nesterov).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got =
+            record(|e| unsafe { optkern_adamp_step(q[0], g.as_ptr(), q[1], q[2], N, 2, &bad, e) });
+        expect(got, Status::InvalidHyperparameter, "cfg", "nesterov", "");
+        assert_eq!(bits_of(&s), before, "adamp: written on an error");
+        config_default_adamp();
+    }
+    {
+        let cfg = AdanConfig::default();
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..5).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe {
+            optkern_adan_step(q[0], g.as_ptr(), q[1], q[2], q[3], q[4], N, 2, &cfg, e)
+        });
+        assert_eq!(got.0, Status::Ok, "adan");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            let b1 = it.next().unwrap();
+            let b2 = it.next().unwrap();
+            let b3 = it.next().unwrap();
+            adan_step(rp, &g, b0, b1, b2, b3, 2, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "adan: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_adan_step(q[0], g.as_ptr(), null_mut(), q[2], q[3], q[4], N, 2, &cfg, e)
+        });
+        expect(got, Status::NullPointer, "exp_avg", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.weight_decouple).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_adan_step(q[0], g.as_ptr(), q[1], q[2], q[3], q[4], N, 2, &bad, e)
+        });
+        expect(got, Status::InvalidHyperparameter, "cfg", "weight_decouple", "");
+        assert_eq!(bits_of(&s), before, "adan: written on an error");
+        config_default_adan();
+    }
+    {
+        let cfg = AdemamixConfig::default();
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..4).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe {
+            optkern_ademamix_step(q[0], g.as_ptr(), q[1], q[2], q[3], N, 2, &cfg, e)
+        });
+        assert_eq!(got.0, Status::Ok, "ademamix");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            let b1 = it.next().unwrap();
+            let b2 = it.next().unwrap();
+            ademamix_step(rp, &g, b0, b1, b2, 2, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "ademamix: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_ademamix_step(q[0], g.as_ptr(), null_mut(), q[2], q[3], N, 2, &cfg, e)
+        });
+        expect(got, Status::NullPointer, "exp_avg", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.maximize).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_ademamix_step(q[0], g.as_ptr(), q[1], q[2], q[3], N, 2, &bad, e)
+        });
+        expect(got, Status::InvalidHyperparameter, "cfg", "maximize", "");
+        assert_eq!(bits_of(&s), before, "ademamix: written on an error");
+        config_default_ademamix();
+    }
+    {
+        let cfg = DiffgradConfig { amsgrad: true, ..Default::default() };
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..5).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe {
+            optkern_diffgrad_step(q[0], g.as_ptr(), q[1], q[2], q[3], q[4], N, 2, &cfg, e)
+        });
+        assert_eq!(got.0, Status::Ok, "diffgrad");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            let b1 = it.next().unwrap();
+            let b2 = it.next().unwrap();
+            let b3 = it.next().unwrap();
+            diffgrad_step(rp, &g, b0, b1, b2, b3, 2, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "diffgrad: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_diffgrad_step(q[0], g.as_ptr(), null_mut(), q[2], q[3], q[4], N, 2, &cfg, e)
+        });
+        expect(got, Status::NullPointer, "exp_avg", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.rectify).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_diffgrad_step(q[0], g.as_ptr(), q[1], q[2], q[3], q[4], N, 2, &bad, e)
+        });
+        expect(got, Status::InvalidHyperparameter, "cfg", "rectify", "");
+        assert_eq!(bits_of(&s), before, "diffgrad: written on an error");
+        config_default_diffgrad();
+    }
+    {
+        let cfg = Sm3Config { momentum: 0.5, ..Default::default() };
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..3).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe { optkern_sm3_step(q[0], g.as_ptr(), q[1], q[2], N, &cfg, e) });
+        assert_eq!(got.0, Status::Ok, "sm3");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            let b1 = it.next().unwrap();
+            sm3_step(rp, &g, b0, b1, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "sm3: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got =
+            record(|e| unsafe { optkern_sm3_step(q[0], g.as_ptr(), null_mut(), q[2], N, &cfg, e) });
+        expect(got, Status::NullPointer, "accumulator", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.maximize).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got = record(|e| unsafe { optkern_sm3_step(q[0], g.as_ptr(), q[1], q[2], N, &bad, e) });
+        expect(got, Status::InvalidHyperparameter, "cfg", "maximize", "");
+        assert_eq!(bits_of(&s), before, "sm3: written on an error");
+        config_default_sm3();
+    }
+    {
+        let cfg = YogiConfig::default();
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..3).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got =
+            record(|e| unsafe { optkern_yogi_step(q[0], g.as_ptr(), q[1], q[2], N, 2, &cfg, e) });
+        assert_eq!(got.0, Status::Ok, "yogi");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            let b1 = it.next().unwrap();
+            yogi_step(rp, &g, b0, b1, 2, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "yogi: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_yogi_step(q[0], g.as_ptr(), null_mut(), q[2], N, 2, &cfg, e)
+        });
+        expect(got, Status::NullPointer, "mu", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.maximize).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got =
+            record(|e| unsafe { optkern_yogi_step(q[0], g.as_ptr(), q[1], q[2], N, 2, &bad, e) });
+        expect(got, Status::InvalidHyperparameter, "cfg", "maximize", "");
+        assert_eq!(bits_of(&s), before, "yogi: written on an error");
+        config_default_yogi();
+    }
+    {
+        let cfg = SignsgdConfig::default();
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..2).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe { optkern_signsgd_step(q[0], g.as_ptr(), q[1], N, &cfg, e) });
+        assert_eq!(got.0, Status::Ok, "signsgd");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            signsgd_step(rp, &g, b0, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "signsgd: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got =
+            record(|e| unsafe { optkern_signsgd_step(q[0], g.as_ptr(), null_mut(), N, &cfg, e) });
+        expect(got, Status::NullPointer, "momentum_buffer", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.fixed_decay).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got = record(|e| unsafe { optkern_signsgd_step(q[0], g.as_ptr(), q[1], N, &bad, e) });
+        expect(got, Status::InvalidHyperparameter, "cfg", "fixed_decay", "");
+        assert_eq!(bits_of(&s), before, "signsgd: written on an error");
+        config_default_signsgd();
+    }
+    {
+        let cfg = TigerConfig::default();
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..2).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe { optkern_tiger_step(q[0], g.as_ptr(), q[1], N, &cfg, e) });
+        assert_eq!(got.0, Status::Ok, "tiger");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            tiger_step(rp, &g, b0, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "tiger: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got =
+            record(|e| unsafe { optkern_tiger_step(q[0], g.as_ptr(), null_mut(), N, &cfg, e) });
+        expect(got, Status::NullPointer, "exp_avg", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.weight_decouple).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got = record(|e| unsafe { optkern_tiger_step(q[0], g.as_ptr(), q[1], N, &bad, e) });
+        expect(got, Status::InvalidHyperparameter, "cfg", "weight_decouple", "");
+        assert_eq!(bits_of(&s), before, "tiger: written on an error");
+        config_default_tiger();
+    }
+    {
+        let cfg = QhmConfig { momentum: 0.5, nu: 0.7, ..Default::default() };
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..2).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe { optkern_qhm_step(q[0], g.as_ptr(), q[1], N, &cfg, e) });
+        assert_eq!(got.0, Status::Ok, "qhm");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            qhm_step(rp, &g, b0, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "qhm: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got = record(|e| unsafe { optkern_qhm_step(q[0], g.as_ptr(), null_mut(), N, &cfg, e) });
+        expect(got, Status::NullPointer, "momentum_buffer", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.maximize).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got = record(|e| unsafe { optkern_qhm_step(q[0], g.as_ptr(), q[1], N, &bad, e) });
+        expect(got, Status::InvalidHyperparameter, "cfg", "maximize", "");
+        assert_eq!(bits_of(&s), before, "qhm: written on an error");
+        config_default_qhm();
+    }
+    {
+        let cfg = PidConfig { momentum: 0.5, ..Default::default() };
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..4).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe {
+            optkern_pid_step(q[0], g.as_ptr(), q[1], q[2], q[3], N, 2, &cfg, e)
+        });
+        assert_eq!(got.0, Status::Ok, "pid");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            let b1 = it.next().unwrap();
+            let b2 = it.next().unwrap();
+            pid_step(rp, &g, b0, b1, b2, 2, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "pid: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_pid_step(q[0], g.as_ptr(), null_mut(), q[2], q[3], N, 2, &cfg, e)
+        });
+        expect(got, Status::NullPointer, "i_buffer", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.maximize).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_pid_step(q[0], g.as_ptr(), q[1], q[2], q[3], N, 2, &bad, e)
+        });
+        expect(got, Status::InvalidHyperparameter, "cfg", "maximize", "");
+        assert_eq!(bits_of(&s), before, "pid: written on an error");
+        config_default_pid();
+    }
+    {
+        let cfg = OptimisticGdConfig::default();
+        let g = data(99);
+        let mut s: Vec<Vec<f32>> =
+            (0..2).map(|k| data(k).iter().map(|x| x.abs()).collect()).collect();
+        let mut r = s.clone();
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe {
+            optkern_optimistic_gd_step(q[0], g.as_ptr(), q[1], N, 2, &cfg, e)
+        });
+        assert_eq!(got.0, Status::Ok, "optimistic_gd");
+        {
+            let mut it = r.iter_mut();
+            let rp = it.next().unwrap();
+            let b0 = it.next().unwrap();
+            optimistic_gd_step(rp, &g, b0, 2, &cfg).unwrap();
+        }
+        assert_eq!(bits_of(&s), bits_of(&r), "optimistic_gd: C and Rust differ");
+        let before = bits_of(&s);
+        let q: Vec<*mut f32> = s.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        // SAFETY: as above; the NULL buffer is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_optimistic_gd_step(q[0], g.as_ptr(), null_mut(), N, 2, &cfg, e)
+        });
+        expect(got, Status::NullPointer, "previous_gradient", "", "");
+        let mut bad = cfg;
+        // SAFETY: a bool's byte set to 2 through a raw pointer, as a C caller could.
+        unsafe { *core::ptr::addr_of_mut!(bad.maximize).cast::<u8>() = 2 };
+        // SAFETY: as above; the config is refused before any access.
+        let got = record(|e| unsafe {
+            optkern_optimistic_gd_step(q[0], g.as_ptr(), q[1], N, 2, &bad, e)
+        });
+        expect(got, Status::InvalidHyperparameter, "cfg", "maximize", "");
+        assert_eq!(bits_of(&s), before, "optimistic_gd: written on an error");
+        config_default_optimistic_gd();
+    }
+}
+
+fn bits_of(v: &[Vec<f32>]) -> Vec<Vec<u32>> {
+    v.iter().map(|b| b.iter().map(|x| x.to_bits()).collect()).collect()
+}
+
+fn config_default_adopt() {
+    assert_eq!(
+        optkern::capi::breadth::optkern_adopt_config_default(),
+        optkern::AdoptConfig::default()
+    );
+}
+
+fn config_default_adabelief() {
+    assert_eq!(
+        optkern::capi::breadth::optkern_adabelief_config_default(),
+        optkern::AdabeliefConfig::default()
+    );
+}
+
+fn config_default_adabound() {
+    assert_eq!(
+        optkern::capi::breadth::optkern_adabound_config_default(),
+        optkern::AdaboundConfig::default()
+    );
+}
+
+fn config_default_adamod() {
+    assert_eq!(
+        optkern::capi::breadth::optkern_adamod_config_default(),
+        optkern::AdamodConfig::default()
+    );
+}
+
+fn config_default_adamp() {
+    assert_eq!(
+        optkern::capi::breadth::optkern_adamp_config_default(),
+        optkern::AdampConfig::default()
+    );
+}
+
+fn config_default_adan() {
+    assert_eq!(
+        optkern::capi::breadth::optkern_adan_config_default(),
+        optkern::AdanConfig::default()
+    );
+}
+
+fn config_default_ademamix() {
+    assert_eq!(
+        optkern::capi::breadth::optkern_ademamix_config_default(),
+        optkern::AdemamixConfig::default()
+    );
+}
+
+fn config_default_diffgrad() {
+    assert_eq!(
+        optkern::capi::breadth::optkern_diffgrad_config_default(),
+        optkern::DiffgradConfig::default()
+    );
+}
+
+fn config_default_sm3() {
+    assert_eq!(optkern::capi::breadth::optkern_sm3_config_default(), optkern::Sm3Config::default());
+}
+
+fn config_default_yogi() {
+    assert_eq!(
+        optkern::capi::breadth::optkern_yogi_config_default(),
+        optkern::YogiConfig::default()
+    );
+}
+
+fn config_default_signsgd() {
+    assert_eq!(
+        optkern::capi::breadth::optkern_signsgd_config_default(),
+        optkern::SignsgdConfig::default()
+    );
+}
+
+fn config_default_tiger() {
+    assert_eq!(
+        optkern::capi::breadth::optkern_tiger_config_default(),
+        optkern::TigerConfig::default()
+    );
+}
+
+fn config_default_qhm() {
+    assert_eq!(optkern::capi::breadth::optkern_qhm_config_default(), optkern::QhmConfig::default());
+}
+
+fn config_default_pid() {
+    assert_eq!(optkern::capi::breadth::optkern_pid_config_default(), optkern::PidConfig::default());
+}
+
+fn config_default_optimistic_gd() {
+    assert_eq!(
+        optkern::capi::breadth::optkern_optimistic_gd_config_default(),
+        optkern::OptimisticGdConfig::default()
+    );
+}
