@@ -125,6 +125,28 @@ pub use optim::nadam::{NadamConfig, NadamState, nadam_step, nadam_step_mixed};
 pub use optim::radam::{RadamConfig, radam_step, radam_step_mixed};
 pub use optim::rmsprop::{RmspropConfig, rmsprop_step, rmsprop_step_mixed};
 pub use optim::rprop::{RpropConfig, rprop_step, rprop_step_mixed};
+pub use optim::schedule_free::adamw::{
+    AdamwScheduleFreeConfig, adamw_schedulefree_step, adamw_schedulefree_step_mixed,
+    radam_schedulefree_step, radam_schedulefree_step_mixed,
+};
+pub use optim::schedule_free::reference::{
+    adamw_schedulefree_reference_step, sgd_schedulefree_reference_step,
+};
+pub use optim::schedule_free::sgd::{
+    SgdScheduleFreeConfig, sgd_schedulefree_step, sgd_schedulefree_step_mixed,
+};
+pub use optim::schedule_free::{ScheduleFreeState, schedulefree_eval, schedulefree_train};
+#[doc(hidden)]
+pub use optim::schedule_free::{
+    adamw::adamw_schedulefree_step_mixed_with, adamw::adamw_schedulefree_step_with,
+    adamw::radam_schedulefree_step_mixed_with, adamw::radam_schedulefree_step_with,
+    reference::adamw_schedulefree_reference_step_mixed_with,
+    reference::adamw_schedulefree_reference_step_with,
+    reference::sgd_schedulefree_reference_step_mixed_with,
+    reference::sgd_schedulefree_reference_step_with, schedulefree_eval_with,
+    schedulefree_train_with, sgd::sgd_schedulefree_step_mixed_with,
+    sgd::sgd_schedulefree_step_with,
+};
 pub use optim::sgd::{SgdConfig, sgd_step, sgd_step_mixed};
 pub use optim::sparse_adam::{SparseAdamConfig, sparse_adam_scratch_len, sparse_adam_step};
 #[doc(hidden)]

@@ -40,6 +40,11 @@ trait Golden {
     fn scalars(&self) -> Vec<(&'static str, f32)> {
         vec![]
     }
+    /// The evaluation point after the last step (schedule-free's `eval()`), if the
+    /// optimizer has one.
+    fn eval(&self, _params: &[f32]) -> Option<Vec<f32>> {
+        None
+    }
 }
 
 /// Wraps an optimizer whose torch state also has 0-dim scalar entries (NAdam's
@@ -575,6 +580,15 @@ fn run_optimizer_case(case: &Value, strict: bool, worst: &mut f64) -> Result<(),
         scale = scale.max(max_abs(&want));
         compare(&p, &want, mode, scale, worst, &format!("params after step {}", t + 1))?;
     }
+    match (case.get("params_eval_final"), opt.eval(&p)) {
+        (Some(want), Some(got)) => {
+            let want = f32s(want, "params_eval_final")?;
+            compare(&got, &want, mode, max_abs(&want), worst, "params_eval_final")?;
+        }
+        (None, None) => {}
+        (Some(_), None) => return Err("optkern has no evaluation point for this case".into()),
+        (None, Some(_)) => return Err("the case has no params_eval_final".into()),
+    }
     let state = field(case, "state")?.as_object().ok_or("state")?;
     let ours = opt.state();
     let scalars = opt.scalars();
@@ -585,6 +599,12 @@ fn run_optimizer_case(case: &Value, strict: bool, worst: &mut f64) -> Result<(),
             continue;
         }
         // Step counters: torch's `step`, the packages' `group.step`, optax's `[0].count`.
+        if key == "group.train_mode" {
+            if want.as_bool() != Some(true) {
+                return Err(format!("state {key} {want}: the steps run in train mode"));
+            }
+            continue;
+        }
         if key == "[0].is_initial_step" {
             if want.as_bool() != Some(steps == 0) {
                 return Err(format!("state {key} {want} after {steps} steps"));

@@ -20,6 +20,7 @@ pub mod radam;
 pub mod rmsprop;
 pub mod rprop;
 pub(crate) mod rule;
+pub mod schedule_free;
 pub mod sgd;
 pub mod sparse_adam;
 

@@ -47,6 +47,140 @@ fn with(mut names: Vec<&'static str>, on: bool, extra: &[&'static str]) -> Vec<&
     names
 }
 
+/// Which schedule-free kernel.
+#[derive(Clone, Copy, PartialEq)]
+enum Sf {
+    Sgd,
+    Adamw,
+    Radam,
+    SgdReference,
+    AdamwReference,
+}
+
+/// A schedule-free optimizer: `z` (and `x`) start as copies of the parameters, `v` at 0; the
+/// scalar state in the caller-owned struct.
+struct ScheduleFree {
+    kind: Sf,
+    sgd: SgdScheduleFreeConfig,
+    adamw: AdamwScheduleFreeConfig,
+    state: ScheduleFreeState,
+    z: Vec<f32>,
+    x: Vec<f32>,
+    v: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl Golden for ScheduleFree {
+    fn step(&mut self, p: &mut [f32], g: &[f32], t: u32, lr: f64) -> Result<(), Error> {
+        if t == 1 {
+            (self.z, self.x, self.v) = (p.to_vec(), p.to_vec(), vec![0.0; p.len()]);
+        }
+        let (sgd, adamw) = (
+            SgdScheduleFreeConfig { lr, ..self.sgd },
+            AdamwScheduleFreeConfig { lr, ..self.adamw },
+        );
+        let st = &mut self.state;
+        let r = match self.kind {
+            Sf::Sgd => sgd_schedulefree_step(p, g, &mut self.z, st, &sgd),
+            Sf::Adamw => adamw_schedulefree_step(p, g, &mut self.z, &mut self.v, st, &adamw),
+            Sf::Radam => radam_schedulefree_step(p, g, &mut self.z, &mut self.v, st, &adamw),
+            Sf::SgdReference => {
+                sgd_schedulefree_reference_step(p, g, &mut self.z, &mut self.x, st, &sgd)
+            }
+            Sf::AdamwReference => adamw_schedulefree_reference_step(
+                p,
+                g,
+                &mut self.z,
+                &mut self.x,
+                &mut self.v,
+                st,
+                &adamw,
+            ),
+        };
+        self.y = p.to_vec();
+        r
+    }
+    fn state(&self) -> Vec<(&'static str, &[f32])> {
+        let mut s = vec![("z", &self.z[..])];
+        if matches!(self.kind, Sf::SgdReference | Sf::AdamwReference) {
+            s.extend([("x", &self.x[..]), ("y", &self.y[..])]);
+        }
+        if self.kind != Sf::Sgd && self.kind != Sf::SgdReference {
+            s.push(("exp_avg_sq", &self.v[..]));
+        }
+        s
+    }
+    fn scalars(&self) -> Vec<(&'static str, f32)> {
+        let s = self.state;
+        vec![
+            ("group.k", s.k as f32),
+            ("group.lr_max", s.lr_max as f32),
+            ("group.scheduled_lr", s.scheduled_lr as f32),
+            ("group.weight_sum", s.weight_sum as f32),
+        ]
+    }
+    fn eval(&self, p: &[f32]) -> Option<Vec<f32>> {
+        let (beta, numerics) = match self.kind {
+            Sf::Sgd => (self.sgd.momentum, self.sgd.numerics),
+            Sf::Adamw | Sf::Radam => (self.adamw.beta1, self.adamw.numerics),
+            Sf::SgdReference | Sf::AdamwReference => return Some(self.x.clone()),
+        };
+        let mut x = p.to_vec();
+        schedulefree_eval(&mut x, &self.z, beta, numerics).ok()?;
+        Some(x)
+    }
+}
+
+fn schedule_free(kind: Sf, o: &mut Options) -> Result<Box<dyn Golden>, String> {
+    let (ds, da) = (SgdScheduleFreeConfig::default(), AdamwScheduleFreeConfig::default());
+    let mut sgd = ds;
+    let mut adamw = da;
+    if matches!(kind, Sf::Sgd | Sf::SgdReference) {
+        sgd = SgdScheduleFreeConfig {
+            lr: o.f64("lr", ds.lr)?,
+            momentum: o.f64("momentum", ds.momentum)?,
+            weight_decay: o.f64("weight_decay", ds.weight_decay)?,
+            warmup_steps: o.u64("warmup_steps", 0)? as u32,
+            r: o.f64("r", ds.r)?,
+            weight_lr_power: o.f64("weight_lr_power", ds.weight_lr_power)?,
+            ..ds
+        };
+    } else {
+        let (beta1, beta2) = o.pair("betas", (da.beta1, da.beta2))?;
+        adamw = AdamwScheduleFreeConfig {
+            lr: o.f64("lr", da.lr)?,
+            beta1,
+            beta2,
+            eps: o.f64("eps", da.eps)?,
+            weight_decay: o.f64("weight_decay", da.weight_decay)?,
+            warmup_steps: if kind == Sf::Radam { 0 } else { o.u64("warmup_steps", 0)? as u32 },
+            r: o.f64("r", da.r)?,
+            weight_lr_power: o.f64("weight_lr_power", da.weight_lr_power)?,
+            decay_at_z: if kind == Sf::AdamwReference {
+                o.bool("decay_at_z", false)?
+            } else {
+                false
+            },
+            silent_sgd_phase: if kind == Sf::Radam {
+                o.bool("silent_sgd_phase", true)?
+            } else {
+                true
+            },
+            ..da
+        };
+    }
+    Ok(Box::new(ScheduleFree {
+        kind,
+        sgd,
+        adamw,
+        state: ScheduleFreeState::default(),
+        z: vec![],
+        x: vec![],
+        v: vec![],
+        y: vec![],
+    }))
+}
+
 /// The optkern counterpart of the golden-next optimizer `name` from `source`.
 pub fn optimizer(
     name: &str,
@@ -469,6 +603,13 @@ pub fn optimizer(
                 }),
             )
         }
+        ("schedulefree.SGDScheduleFree", _) => schedule_free(Sf::Sgd, &mut o)?,
+        ("schedulefree.SGDScheduleFreeReference", _) => schedule_free(Sf::SgdReference, &mut o)?,
+        ("schedulefree.AdamWScheduleFree", _) => schedule_free(Sf::Adamw, &mut o)?,
+        ("schedulefree.AdamWScheduleFreeReference", _) => {
+            schedule_free(Sf::AdamwReference, &mut o)?
+        }
+        ("schedulefree.RAdamScheduleFree", _) => schedule_free(Sf::Radam, &mut o)?,
         _ => return Err(format!("unknown optimizer `{name}` from `{source}`")),
     };
     if optax {
