@@ -707,6 +707,75 @@ typedef struct {
   optkern_numerics numerics;
 } optkern_optimistic_gd_config;
 
+// Hyperparameters of [`sgd_schedulefree_step`]. [`Default`] is the package's.
+typedef struct {
+  // Learning rate `η` (before warm-up). Default `1`; finite, ≥ 0.
+  double lr;
+  // Momentum `μ` (the interpolation between `x` and `z`). Default `0.9`; finite, in
+  // `(0, 1)`.
+  double momentum;
+  // L2 weight decay `λ`, at `y`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Linear warm-up of `η` over this many steps. Default `0`.
+  uint32_t warmup_steps;
+  // `r`, the power of `k + 1` in the averaging weight. Default `0`; finite, ≥ 0.
+  double r;
+  // `p`, the power of `η_max` in the averaging weight. Default `2`; finite, ≥ 0.
+  double weight_lr_power;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_sgd_schedulefree_config;
+
+// Hyperparameters of [`adamw_schedulefree_step`] and [`radam_schedulefree_step`].
+// [`Default`] is `AdamWScheduleFree`'s; RAdam's has the same values and ignores
+// `warmup_steps` (it has none: the rectifier is its warm-up).
+typedef struct {
+  // Learning rate `η` (before warm-up or rectification). Default `2.5e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁` (the interpolation between `x` and `z`). Default `0.9`; finite, in `(0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `ε`. Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Weight decay `λ`, added to the normalised direction at `y`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Linear warm-up of `η` over this many steps (AdamW only). Default `0`.
+  uint32_t warmup_steps;
+  // `r`, the power of `k + 1` in the averaging weight. Default `0`; finite, ≥ 0.
+  double r;
+  // `p`, the power of `η_max` in the averaging weight. Default `2`; finite, ≥ 0.
+  double weight_lr_power;
+  // Reference form only: decay `z` instead of `y` (`decay_at_z`). Default `false`.
+  bool decay_at_z;
+  // RAdam only: while `ρₜ ≤ 4` take no step (`true`, the package's default) instead of
+  // plain SGD steps. Default `true`.
+  bool silent_sgd_phase;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_adamw_schedulefree_config;
+
+// The scalar state of a schedule-free optimizer (the package's `param_groups` entries),
+// caller-owned: start from [`ScheduleFreeState::default`] (all zero).
+typedef struct {
+  // Steps taken (`k`).
+  uint64_t k;
+  // The largest scheduled learning rate so far (`lr_max`).
+  double lr_max;
+  // The sum of the averaging weights (`weight_sum`).
+  double weight_sum;
+  // The learning rate of the last step, after warm-up or rectification (`scheduled_lr`).
+  double scheduled_lr;
+} optkern_schedulefree_state;
+
 // One buffer of a mixed-format call (`optkern_buffer`). Enum-like fields are `uint32_t`
 // and checked.
 typedef struct {
@@ -1591,6 +1660,78 @@ optkern_status optkern_optimistic_gd_step(float *params,
                                           size_t len,
                                           uint32_t step,
                                           const optkern_optimistic_gd_config *cfg,
+                                          optkern_error *error);
+
+// The defaults of [`SgdScheduleFreeConfig`] (`SgdScheduleFreeConfig::default()`).
+optkern_sgd_schedulefree_config optkern_sgd_schedulefree_config_default(void);
+
+// The defaults of [`AdamwScheduleFreeConfig`] (`AdamwScheduleFreeConfig::default()`).
+optkern_adamw_schedulefree_config optkern_adamw_schedulefree_config_default(void);
+
+// [`sgd_schedulefree_step`]: `state` is read and, on success, advanced.
+optkern_status optkern_sgd_schedulefree_step(float *params,
+                                             const float *grads,
+                                             float *z,
+                                             optkern_schedulefree_state *state,
+                                             size_t len,
+                                             const optkern_sgd_schedulefree_config *cfg,
+                                             optkern_error *error);
+
+// [`sgd_schedulefree_reference_step`]: `state` is read and, on success, advanced.
+optkern_status optkern_sgd_schedulefree_reference_step(float *params,
+                                                       const float *grads,
+                                                       float *z,
+                                                       float *x,
+                                                       optkern_schedulefree_state *state,
+                                                       size_t len,
+                                                       const optkern_sgd_schedulefree_config *cfg,
+                                                       optkern_error *error);
+
+// [`adamw_schedulefree_step`]: `state` is read and, on success, advanced.
+optkern_status optkern_adamw_schedulefree_step(float *params,
+                                               const float *grads,
+                                               float *z,
+                                               float *exp_avg_sq,
+                                               optkern_schedulefree_state *state,
+                                               size_t len,
+                                               const optkern_adamw_schedulefree_config *cfg,
+                                               optkern_error *error);
+
+// [`adamw_schedulefree_reference_step`]: `state` is read and, on success, advanced.
+optkern_status optkern_adamw_schedulefree_reference_step(float *params,
+                                                         const float *grads,
+                                                         float *z,
+                                                         float *x,
+                                                         float *exp_avg_sq,
+                                                         optkern_schedulefree_state *state,
+                                                         size_t len,
+                                                         const optkern_adamw_schedulefree_config *cfg,
+                                                         optkern_error *error);
+
+// [`radam_schedulefree_step`]: `state` is read and, on success, advanced.
+optkern_status optkern_radam_schedulefree_step(float *params,
+                                               const float *grads,
+                                               float *z,
+                                               float *exp_avg_sq,
+                                               optkern_schedulefree_state *state,
+                                               size_t len,
+                                               const optkern_adamw_schedulefree_config *cfg,
+                                               optkern_error *error);
+
+// [`schedulefree_eval`]: `numerics` is an `optkern_numerics` value.
+optkern_status optkern_schedulefree_eval(float *params,
+                                         const float *z,
+                                         size_t len,
+                                         double beta,
+                                         uint32_t numerics,
+                                         optkern_error *error);
+
+// [`schedulefree_train`]: `numerics` is an `optkern_numerics` value.
+optkern_status optkern_schedulefree_train(float *params,
+                                          const float *z,
+                                          size_t len,
+                                          double beta,
+                                          uint32_t numerics,
                                           optkern_error *error);
 
 // An f32 buffer descriptor (`optkern_buffer_f32`): the common case, for brevity in C.

@@ -1509,3 +1509,63 @@ fn config_default_optimistic_gd() {
         optkern::OptimisticGdConfig::default()
     );
 }
+
+/// The schedule-free C functions: the Rust bits, the state advanced on success only, and
+/// `numerics` of eval/train checked as an enum.
+#[test]
+fn schedule_free_in_c_advances_the_state_on_success_only() {
+    use optkern::capi::breadth::*;
+    use optkern::*;
+    let cfg = AdamwScheduleFreeConfig::default();
+    let g: Vec<f32> = (0..N).map(|i| (i as f32 * 0.37).sin()).collect();
+    let (mut p, mut z, mut v) = (vec![0.5f32; N], vec![0.5f32; N], vec![0.0f32; N]);
+    let (mut rp, mut rz, mut rv) = (p.clone(), z.clone(), v.clone());
+    let (mut st, mut rst) = (ScheduleFreeState::default(), ScheduleFreeState::default());
+    for _ in 0..3 {
+        // SAFETY: every buffer holds N elements.
+        let got = record(|e| unsafe {
+            optkern_adamw_schedulefree_step(
+                p.as_mut_ptr(),
+                g.as_ptr(),
+                z.as_mut_ptr(),
+                v.as_mut_ptr(),
+                &mut st,
+                N,
+                &cfg,
+                e,
+            )
+        });
+        assert_eq!(got.0, Status::Ok);
+        adamw_schedulefree_step(&mut rp, &g, &mut rz, &mut rv, &mut rst, &cfg).unwrap();
+    }
+    assert_eq!((st, bits_of(&[p.clone(), z.clone(), v.clone()])), (rst, bits_of(&[rp, rz, rv])));
+    assert_eq!(st.k, 3);
+    let bad = AdamwScheduleFreeConfig { beta1: 1.0, ..cfg };
+    let before = st;
+    // SAFETY: as above; refused before any access.
+    let got = record(|e| unsafe {
+        optkern_adamw_schedulefree_step(
+            p.as_mut_ptr(),
+            g.as_ptr(),
+            z.as_mut_ptr(),
+            v.as_mut_ptr(),
+            &mut st,
+            N,
+            &bad,
+            e,
+        )
+    });
+    expect(got, Status::InvalidHyperparameter, "cfg", "beta1", "");
+    assert_eq!(st, before, "state advanced on an error");
+    // SAFETY: as above.
+    let got =
+        record(|e| unsafe { optkern_schedulefree_eval(p.as_mut_ptr(), z.as_ptr(), N, 0.9, 3, e) });
+    expect(got, Status::InvalidHyperparameter, "numerics", "", "");
+    let mut x = p.clone();
+    schedulefree_eval(&mut x, &z, 0.9, Numerics::Torch).unwrap();
+    // SAFETY: as above.
+    let got =
+        record(|e| unsafe { optkern_schedulefree_eval(p.as_mut_ptr(), z.as_ptr(), N, 0.9, 0, e) });
+    assert_eq!(got.0, Status::Ok);
+    assert_eq!(bits_of(&[p]), bits_of(&[x]));
+}

@@ -1434,3 +1434,121 @@ fn length_mismatches_of_the_rule_optimizers_change_nothing() {
         _ => unreachable!(),
     });
 }
+
+/// Schedule-free: every field over the special values, every buffer length, and the scalar
+/// state unchanged on every error.
+#[test]
+fn schedule_free_errors_change_nothing() {
+    use optkern::*;
+    let accepts = |c: &reference::ScheduleFree| reference::accepts_schedulefree(c);
+    let st0 = ScheduleFreeState { k: 3, lr_max: 0.1, weight_sum: 0.03, scheduled_lr: 0.1 };
+    let mut rejected = 0;
+    rejected += grid(
+        "sgd_schedulefree",
+        SgdScheduleFreeConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("momentum", momentum),
+            field!("weight_decay", weight_decay),
+            field!("r", r),
+            field!("weight_lr_power", weight_lr_power),
+            gs!(),
+        ],
+        &[],
+        3,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, z] => {
+                    let mut st = st0;
+                    let r = sgd_schedulefree_step(p, g, z, &mut st, &cfg);
+                    assert!(r.is_ok() || st == st0, "state changed on Err");
+                    r
+                }
+                _ => unreachable!(),
+            })
+        },
+        |c| accepts(&reference::ScheduleFree { beta2: 0.5, ..c.to_reference() }),
+    );
+    rejected += grid(
+        "adamw_schedulefree",
+        AdamwScheduleFreeConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            field!("r", r),
+            field!("weight_lr_power", weight_lr_power),
+            gs!(),
+        ],
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, z, v] => {
+                    let mut st = st0;
+                    let r = adamw_schedulefree_step(p, g, z, v, &mut st, &cfg);
+                    assert!(r.is_ok() || st == st0, "state changed on Err");
+                    let mut st = st0;
+                    let r2 = radam_schedulefree_step(p, g, z, v, &mut st, &cfg);
+                    assert_eq!(r.is_ok(), r2.is_ok(), "AdamW and RAdam validate alike");
+                    r
+                }
+                _ => unreachable!(),
+            })
+        },
+        |c| accepts(&c.to_reference()),
+    );
+    assert!(rejected > 60, "only {rejected} rejections");
+    let (cfg, acfg) = (SgdScheduleFreeConfig::default(), AdamwScheduleFreeConfig::default());
+    length_cases(&["params", "grads", "z"], move |b| match b {
+        [p, g, z] => sgd_schedulefree_step(p, g, z, &mut ScheduleFreeState::default(), &cfg),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "z", "x"], move |b| match b {
+        [p, g, z, x] => {
+            sgd_schedulefree_reference_step(p, g, z, x, &mut ScheduleFreeState::default(), &cfg)
+        }
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "z", "exp_avg_sq"], move |b| match b {
+        [p, g, z, v] => {
+            adamw_schedulefree_step(p, g, z, v, &mut ScheduleFreeState::default(), &acfg)
+        }
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "z", "exp_avg_sq"], move |b| match b {
+        [p, g, z, v] => {
+            radam_schedulefree_step(p, g, z, v, &mut ScheduleFreeState::default(), &acfg)
+        }
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "z", "x", "exp_avg_sq"], move |b| match b {
+        [p, g, z, x, v] => adamw_schedulefree_reference_step(
+            p,
+            g,
+            z,
+            x,
+            v,
+            &mut ScheduleFreeState::default(),
+            &acfg,
+        ),
+        _ => unreachable!(),
+    });
+    for beta in [f64::NAN, 0.0, 1.0, -0.5, f64::INFINITY] {
+        for eval in [true, false] {
+            let want = hyper("beta", beta);
+            check(2, None, Some(want), &format!("eval/train beta {beta}"), move |b| match b {
+                [p, z] if eval => schedulefree_eval(p, z, beta, Numerics::Torch),
+                [p, z] => schedulefree_train(p, z, beta, Numerics::Torch),
+                _ => unreachable!(),
+            });
+        }
+    }
+    let want = Error::LengthMismatch { arg: "z", expected: N, found: N - 1 };
+    check(2, Some((1, N - 1)), Some(want), "eval z", |b| match b {
+        [p, z] => schedulefree_eval(p, z, 0.9, Numerics::Portable),
+        _ => unreachable!(),
+    });
+}

@@ -761,5 +761,159 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
                 _ => unreachable!(),
             }),
         ),
+        b(
+            "sgd_schedulefree",
+            2,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, z] => sgd_schedulefree_step_with(
+                    w,
+                    p,
+                    g,
+                    z,
+                    &mut ScheduleFreeState {
+                        k: 9,
+                        lr_max: 0.1,
+                        weight_sum: 0.09,
+                        scheduled_lr: 0.1,
+                    },
+                    &SgdScheduleFreeConfig { lr: 0.1, numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "sgd_schedulefree_reference",
+            3,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, z, x] => sgd_schedulefree_reference_step_with(
+                    w,
+                    p,
+                    g,
+                    z,
+                    x,
+                    &mut ScheduleFreeState {
+                        k: 9,
+                        lr_max: 0.1,
+                        weight_sum: 0.09,
+                        scheduled_lr: 0.1,
+                    },
+                    &SgdScheduleFreeConfig { lr: 0.1, numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "adamw_schedulefree",
+            3,
+            1,
+            false,
+            (2, 1),
+            (2, 1),
+            Box::new(move |w, s, g| match s {
+                [p, z, v] => adamw_schedulefree_step_with(
+                    w,
+                    p,
+                    g,
+                    z,
+                    v,
+                    &mut ScheduleFreeState {
+                        k: 9,
+                        lr_max: 2.5e-3,
+                        weight_sum: 5.6e-5,
+                        scheduled_lr: 2.5e-3,
+                    },
+                    &AdamwScheduleFreeConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "adamw_schedulefree_reference",
+            4,
+            1,
+            false,
+            (2, 1),
+            (2, 1),
+            Box::new(move |w, s, g| match s {
+                [p, z, x, v] => adamw_schedulefree_reference_step_with(
+                    w,
+                    p,
+                    g,
+                    z,
+                    x,
+                    v,
+                    &mut ScheduleFreeState {
+                        k: 9,
+                        lr_max: 2.5e-3,
+                        weight_sum: 5.6e-5,
+                        scheduled_lr: 2.5e-3,
+                    },
+                    &AdamwScheduleFreeConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "radam_schedulefree",
+            3,
+            1,
+            false,
+            (2, 1),
+            (2, 1),
+            Box::new(move |w, s, g| match s {
+                [p, z, v] => radam_schedulefree_step_with(
+                    w,
+                    p,
+                    g,
+                    z,
+                    v,
+                    &mut ScheduleFreeState {
+                        k: 9,
+                        lr_max: 1e-4,
+                        weight_sum: 4e-8,
+                        scheduled_lr: 1e-4,
+                    },
+                    &AdamwScheduleFreeConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "schedulefree_eval",
+            1,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p] => schedulefree_eval_with(w, p, g, 0.9, profile).unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "schedulefree_train",
+            1,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p] => schedulefree_train_with(w, p, g, 0.9, profile).unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
     ]
 }

@@ -3,7 +3,7 @@
 //! the Rust function of the same name; see its documentation for the equation and the
 //! package it follows.
 
-use super::{ErrorInfo, Status, buffers, c_config, config, ffi, slice, slice_mut};
+use super::{ErrorInfo, Fail, Status, buffers, c_config, config, ffi, slice, slice_mut};
 use crate::*;
 
 c_config!(AdoptConfig, bools: [weight_decouple, fixed_decay, clip, maximize], enums: [numerics < 3]);
@@ -517,4 +517,235 @@ pub unsafe extern "C" fn optkern_optimistic_gd_step(
         }
         Ok(())
     })
+}
+
+c_config!(SgdScheduleFreeConfig, bools: [maximize], enums: [numerics < 3]);
+c_config!(AdamwScheduleFreeConfig, bools: [decay_at_z, silent_sgd_phase, maximize], enums: [numerics < 3]);
+
+/// The defaults of [`SgdScheduleFreeConfig`] (`SgdScheduleFreeConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_sgd_schedulefree_config_default() -> SgdScheduleFreeConfig {
+    SgdScheduleFreeConfig::default()
+}
+
+/// The defaults of [`AdamwScheduleFreeConfig`] (`AdamwScheduleFreeConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_adamw_schedulefree_config_default() -> AdamwScheduleFreeConfig {
+    AdamwScheduleFreeConfig::default()
+}
+
+/// [`sgd_schedulefree_step`]: `state` is read and, on success, advanced.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_sgd_schedulefree_step(
+    params: *mut f32,
+    grads: *const f32,
+    z: *mut f32,
+    state: *mut ScheduleFreeState,
+    len: usize,
+    cfg: *const SgdScheduleFreeConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads, out z);
+            sgd_schedulefree_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), &mut st, &cfg)?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`sgd_schedulefree_reference_step`]: `state` is read and, on success, advanced.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_sgd_schedulefree_reference_step(
+    params: *mut f32,
+    grads: *const f32,
+    z: *mut f32,
+    x: *mut f32,
+    state: *mut ScheduleFreeState,
+    len: usize,
+    cfg: *const SgdScheduleFreeConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads, out z, out x);
+            sgd_schedulefree_reference_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                &mut st,
+                &cfg,
+            )?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`adamw_schedulefree_step`]: `state` is read and, on success, advanced.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adamw_schedulefree_step(
+    params: *mut f32,
+    grads: *const f32,
+    z: *mut f32,
+    exp_avg_sq: *mut f32,
+    state: *mut ScheduleFreeState,
+    len: usize,
+    cfg: *const AdamwScheduleFreeConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads, out z, out exp_avg_sq);
+            adamw_schedulefree_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                &mut st,
+                &cfg,
+            )?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`adamw_schedulefree_reference_step`]: `state` is read and, on success, advanced.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adamw_schedulefree_reference_step(
+    params: *mut f32,
+    grads: *const f32,
+    z: *mut f32,
+    x: *mut f32,
+    exp_avg_sq: *mut f32,
+    state: *mut ScheduleFreeState,
+    len: usize,
+    cfg: *const AdamwScheduleFreeConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads, out z, out x, out exp_avg_sq);
+            adamw_schedulefree_reference_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                &mut st,
+                &cfg,
+            )?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`radam_schedulefree_step`]: `state` is read and, on success, advanced.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_radam_schedulefree_step(
+    params: *mut f32,
+    grads: *const f32,
+    z: *mut f32,
+    exp_avg_sq: *mut f32,
+    state: *mut ScheduleFreeState,
+    len: usize,
+    cfg: *const AdamwScheduleFreeConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads, out z, out exp_avg_sq);
+            radam_schedulefree_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                &mut st,
+                &cfg,
+            )?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`schedulefree_eval`]: `numerics` is an `optkern_numerics` value.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_schedulefree_eval(
+    params: *mut f32,
+    z: *const f32,
+    len: usize,
+    beta: f64,
+    numerics: u32,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "numerics", || {
+        let numerics = numerics_arg(numerics)?;
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let b = buffers!(len; out params, in z);
+            schedulefree_eval(slice_mut(b[0]), slice(b[1]), beta, numerics)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`schedulefree_train`]: `numerics` is an `optkern_numerics` value.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_schedulefree_train(
+    params: *mut f32,
+    z: *const f32,
+    len: usize,
+    beta: f64,
+    numerics: u32,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "numerics", || {
+        let numerics = numerics_arg(numerics)?;
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let b = buffers!(len; out params, in z);
+            schedulefree_train(slice_mut(b[0]), slice(b[1]), beta, numerics)?;
+        }
+        Ok(())
+    })
+}
+
+/// The profile from its C value (`optkern_numerics`; Bitsandbytes is refused by the kernel).
+fn numerics_arg(value: u32) -> Result<Numerics, Fail> {
+    match value {
+        0 => Ok(Numerics::Torch),
+        1 => Ok(Numerics::Portable),
+        2 => Ok(Numerics::Bitsandbytes),
+        _ => Err(super::bad_enum(
+            Status::InvalidHyperparameter,
+            "numerics",
+            value,
+            c"is not 0 (torch), 1 (portable) or 2 (bitsandbytes)",
+        )),
+    }
 }

@@ -8,11 +8,12 @@ use super::to_reference::ToReference;
 use optkern::format;
 use optkern::{
     AdabeliefConfig, AdaboundConfig, AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig,
-    AdamaxConfig, AdamodConfig, AdampConfig, AdanConfig, AdemamixConfig, AdoptConfig, AsgdConfig,
-    AsgdState, DiffgradConfig, EmaConfig, EmaForm, Error, LambConfig, LarsConfig, LionConfig,
-    MomentumConfig, NadamConfig, NadamState, Numerics, OptimisticGdConfig, PidConfig, QhmConfig,
-    RadamConfig, RmspropConfig, RpropConfig, SgdConfig, SignsgdConfig, Sm3Config, SwaConfig,
-    SwaForm, TigerConfig, Width, YogiConfig,
+    AdamaxConfig, AdamodConfig, AdampConfig, AdamwScheduleFreeConfig, AdanConfig, AdemamixConfig,
+    AdoptConfig, AsgdConfig, AsgdState, DiffgradConfig, EmaConfig, EmaForm, Error, LambConfig,
+    LarsConfig, LionConfig, MomentumConfig, NadamConfig, NadamState, Numerics, OptimisticGdConfig,
+    PidConfig, QhmConfig, RadamConfig, RmspropConfig, RpropConfig, SgdConfig,
+    SgdScheduleFreeConfig, SignsgdConfig, Sm3Config, SwaConfig, SwaForm, TigerConfig, Width,
+    YogiConfig,
 };
 use optkern_reference::{self as reference, bits, bits::Ops};
 
@@ -463,6 +464,53 @@ pub fn optimistic_gd_configs() -> Vec<(&'static str, OptimisticGdConfig)> {
     ]
 }
 
+pub fn sgd_schedulefree_configs() -> Vec<(&'static str, SgdScheduleFreeConfig)> {
+    let d = SgdScheduleFreeConfig { lr: 0.1, ..Default::default() };
+    vec![
+        ("default", d),
+        ("warmup_wd", SgdScheduleFreeConfig { warmup_steps: 3, weight_decay: 0.01, ..d }),
+        ("weighting", SgdScheduleFreeConfig { r: 0.5, weight_lr_power: 1.0, momentum: 0.45, ..d }),
+        ("scale", SgdScheduleFreeConfig { grad_scale: 0.37, maximize: true, ..d }),
+    ]
+}
+
+pub fn adamw_schedulefree_configs() -> Vec<(&'static str, AdamwScheduleFreeConfig)> {
+    let d = AdamwScheduleFreeConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        (
+            "warmup_wd",
+            AdamwScheduleFreeConfig { warmup_steps: 3, weight_decay: 0.01, decay_at_z: true, ..d },
+        ),
+        (
+            "weighting",
+            AdamwScheduleFreeConfig { r: 0.5, weight_lr_power: 1.0, beta1: 0.45, beta2: 0.9, ..d },
+        ),
+        (
+            "scale_eps",
+            AdamwScheduleFreeConfig {
+                grad_scale: 3.0,
+                eps: 0.5,
+                maximize: true,
+                silent_sgd_phase: false,
+                ..d
+            },
+        ),
+    ]
+}
+
+/// The optkern schedule-free state before step `t`, and that step's `(η, c)`, from the
+/// reference's own schedule.
+pub fn schedulefree_state(
+    h: &reference::ScheduleFree,
+    t: u32,
+    radam: bool,
+) -> (optkern::ScheduleFreeState, (f64, f64)) {
+    let ((k, lr_max, weight_sum), next) =
+        reference::schedulefree_schedule(h, u64::from(t - 1), radam);
+    (optkern::ScheduleFreeState { k, lr_max, weight_sum, scheduled_lr: 0.0 }, next)
+}
+
 /// RAdam cases run from step 6 on, where `ρ_t > 5` for β₂ = 0.999, so the tests see both the
 /// rectified and (through `step` 1..5 in the reference tests) the un-rectified branch.
 pub const RADAM_STEP_OFFSET: u32 = 5;
@@ -909,6 +957,76 @@ pub fn cases() -> Vec<Case> {
                 reference: reference::optimistic_gd(pp, gg, prev, t, &h),
                 mixed(at): optkern::optimistic_gd_step_mixed_with(w, pp, gg, prev, t, &cfg, at),
             ));
+        }
+        for (name, cfg) in sgd_schedulefree_configs() {
+            let (cfg, h) =
+                with_profile(cfg, numerics, |c, n| SgdScheduleFreeConfig { numerics: n, ..c });
+            out.push(kernel!(format!("sgd_schedulefree/{name}/{numerics:?}"), numerics, [p, p], [g],
+                |w, t, o, [pp, z], [gg]|
+                optkern: optkern::sgd_schedulefree_step_with(w, pp, gg, z, &mut schedulefree_state(&h, t, false).0, &cfg),
+                reference: {
+                    let (st, next) = schedulefree_state(&h, t, false);
+                    reference::schedulefree(pp, gg, z, None, st.k, next, true, &h)
+                },
+                mixed(at): optkern::sgd_schedulefree_step_mixed_with(w, pp, gg, z, &mut schedulefree_state(&h, t, false).0, &cfg, at),
+            ));
+            out.push(kernel!(format!("sgd_schedulefree_reference/{name}/{numerics:?}"), numerics, [p, p, p], [g],
+                |w, t, o, [pp, z, x], [gg]|
+                optkern: optkern::sgd_schedulefree_reference_step_with(w, pp, gg, z, x, &mut schedulefree_state(&h, t, false).0, &cfg),
+                reference: {
+                    let (st, next) = schedulefree_state(&h, t, false);
+                    reference::schedulefree_reference(pp, gg, z, x, None, st.k, next, &h)
+                },
+                mixed(at): optkern::sgd_schedulefree_reference_step_mixed_with(w, pp, gg, z, x, &mut schedulefree_state(&h, t, false).0, &cfg, at),
+            ));
+            let beta = cfg.momentum;
+            out.push(kernel!(format!("schedulefree_eval/{name}/{numerics:?}"), numerics, [p], [p],
+                |w, t, o, [pp], [z]|
+                optkern: optkern::schedulefree_eval_with(w, pp, z, beta, numerics),
+                reference: reference::toward(pp, z, 1.0 - 1.0 / beta),
+            ));
+            out.push(
+                kernel!(format!("schedulefree_train/{name}/{numerics:?}"), numerics, [p], [p],
+                    |w, t, o, [pp], [z]|
+                    optkern: optkern::schedulefree_train_with(w, pp, z, beta, numerics),
+                    reference: reference::toward(pp, z, 1.0 - beta),
+                ),
+            );
+        }
+        for (name, cfg) in adamw_schedulefree_configs() {
+            let (cfg, h) =
+                with_profile(cfg, numerics, |c, n| AdamwScheduleFreeConfig { numerics: n, ..c });
+            out.push(kernel!(format!("adamw_schedulefree/{name}/{numerics:?}"), numerics, [p, p, nn], [g],
+                |w, t, o, [pp, z, v], [gg]|
+                optkern: optkern::adamw_schedulefree_step_with(w, pp, gg, z, v, &mut schedulefree_state(&h, t, false).0, &cfg),
+                reference: {
+                    let (st, next) = schedulefree_state(&h, t, false);
+                    reference::schedulefree(pp, gg, z, Some(v), st.k, next, true, &h)
+                },
+                mixed(at): optkern::adamw_schedulefree_step_mixed_with(w, pp, gg, z, v, &mut schedulefree_state(&h, t, false).0, &cfg, at),
+            ));
+            out.push(kernel!(format!("adamw_schedulefree_reference/{name}/{numerics:?}"), numerics, [p, p, p, nn], [g],
+                |w, t, o, [pp, z, x, v], [gg]|
+                optkern: optkern::adamw_schedulefree_reference_step_with(w, pp, gg, z, x, v, &mut schedulefree_state(&h, t, false).0, &cfg),
+                reference: {
+                    let (st, next) = schedulefree_state(&h, t, false);
+                    reference::schedulefree_reference(pp, gg, z, x, Some(v), st.k, next, &h)
+                },
+                mixed(at): optkern::adamw_schedulefree_reference_step_mixed_with(w, pp, gg, z, x, v, &mut schedulefree_state(&h, t, false).0, &cfg, at),
+            ));
+            // From step 1 (the SGD phase) and from step 6 (ρ > 4 for β₂ = 0.999).
+            for (offset, what) in [(0, ""), (RADAM_STEP_OFFSET, "/rectified")] {
+                out.push(kernel!(format!("radam_schedulefree/{name}{what}/{numerics:?}"), numerics, [p, p, nn], [g],
+                    |w, t, o, [pp, z, v], [gg]|
+                    optkern: optkern::radam_schedulefree_step_with(w, pp, gg, z, v, &mut schedulefree_state(&h, t + offset, true).0, &cfg),
+                    reference: {
+                        let (st, next) = schedulefree_state(&h, t + offset, true);
+                        let norm = reference::radam_schedulefree_normalises(&h, st.k);
+                        reference::schedulefree(pp, gg, z, Some(v), st.k, next, norm, &h)
+                    },
+                    mixed(at): optkern::radam_schedulefree_step_mixed_with(w, pp, gg, z, v, &mut schedulefree_state(&h, t + offset, true).0, &cfg, at),
+                ));
+            }
         }
         for (name, cfg) in adopt_configs() {
             let (cfg, h) = with_profile(cfg, numerics, |c, n| AdoptConfig { numerics: n, ..c });

@@ -25,6 +25,34 @@ macro_rules! to_reference {
 }
 
 to_reference! {
+    SgdScheduleFreeConfig => ScheduleFree |cfg| {
+        lr: cfg.lr,
+        beta: cfg.momentum,
+        beta2: 0.0,
+        eps: 0.0,
+        weight_decay: cfg.weight_decay,
+        warmup_steps: cfg.warmup_steps,
+        r: cfg.r,
+        weight_lr_power: cfg.weight_lr_power,
+        silent_sgd_phase: true,
+        decay_at_z: false,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AdamwScheduleFreeConfig => ScheduleFree |cfg| {
+        lr: cfg.lr,
+        beta: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        warmup_steps: cfg.warmup_steps,
+        r: cfg.r,
+        weight_lr_power: cfg.weight_lr_power,
+        silent_sgd_phase: cfg.silent_sgd_phase,
+        decay_at_z: cfg.decay_at_z,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
     AdabeliefConfig => PoAdam |cfg| {
         lr: cfg.lr,
         beta1: cfg.beta1,

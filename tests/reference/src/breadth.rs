@@ -525,3 +525,145 @@ pub fn optimistic_gd(p: &mut [f64], g: &[f64], prev: &mut [f64], t: u32, h: &Opt
         prev[i] = gi;
     }
 }
+
+/// Schedule-free hyperparameters (SGD: `beta` is μ and `beta2`, `eps` unused; AdamW, RAdam).
+#[derive(Clone, Copy, Debug)]
+pub struct ScheduleFree {
+    pub lr: f64,
+    pub beta: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub warmup_steps: u32,
+    pub r: f64,
+    pub weight_lr_power: f64,
+    pub silent_sgd_phase: bool,
+    pub decay_at_z: bool,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_schedulefree(h: &ScheduleFree) -> bool {
+    nonneg(h.lr)
+        && h.beta.is_finite()
+        && h.beta > 0.0
+        && h.beta < 1.0
+        && unit_open(h.beta2)
+        && nonneg(h.eps)
+        && nonneg(h.weight_decay)
+        && nonneg(h.r)
+        && nonneg(h.weight_lr_power)
+        && nonneg(h.grad_scale)
+}
+
+/// The schedule-free scalar state `(k, lr_max, weight_sum)` after `steps` steps, and the
+/// `(lr_t, c)` of the next one: `lr_max = max(lr_max, lr_t)`, `w = (k+1)^r·lr_max^p`,
+/// `W += w`, `c = w/W` (0 while W = 0). `rect` gives RAdam's learning-rate factor of a step.
+pub fn schedulefree_schedule(h: &ScheduleFree, steps: u64, radam: bool) -> ((u64, f64, f64), (f64, f64)) {
+    let lr_at = |k: u64| -> f64 {
+        if radam {
+            let t = (k + 1) as f64;
+            let rho_inf = 2.0 / (1.0 - h.beta2) - 1.0;
+            let bt = h.beta2.powf(t);
+            let rho = rho_inf - 2.0 * t * bt / (1.0 - bt);
+            if rho > 4.0 {
+                h.lr * ((rho - 4.0) * (rho - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho)).sqrt()
+            } else if h.silent_sgd_phase {
+                0.0
+            } else {
+                h.lr
+            }
+        } else if k < u64::from(h.warmup_steps) {
+            h.lr * (k + 1) as f64 / f64::from(h.warmup_steps)
+        } else {
+            h.lr
+        }
+    };
+    let (mut lr_max, mut sum) = (0.0f64, 0.0f64);
+    let mut c = 0.0;
+    for k in 0..=steps {
+        lr_max = lr_max.max(lr_at(k));
+        let w = ((k + 1) as f64).powf(h.r) * lr_max.powf(h.weight_lr_power);
+        if k == steps {
+            let total = sum + w;
+            c = if total != 0.0 { w / total } else { 0.0 };
+            break;
+        }
+        sum += w;
+    }
+    let prev_max = (0..steps).map(lr_at).fold(0.0, f64::max);
+    ((steps, prev_max, sum), (lr_at(steps), c))
+}
+
+/// One schedule-free step (fast form) at step `k + 1` with `(lr_t, c)` from
+/// [`schedulefree_schedule`]; `v` is `None` for SGD. `rectified`: RAdam with ρ ≤ 4 (no
+/// normalisation).
+#[allow(clippy::too_many_arguments)]
+pub fn schedulefree(
+    y: &mut [f64],
+    g: &[f64],
+    z: &mut [f64],
+    mut v: Option<&mut [f64]>,
+    k: u64,
+    (lr, c): (f64, f64),
+    normalise: bool,
+    h: &ScheduleFree,
+) {
+    let bc2 = 1.0 - h.beta2.powf((k + 1) as f64);
+    for i in 0..y.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let mut d = gi;
+        if let Some(v) = v.as_deref_mut() {
+            v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+            if normalise {
+                d = gi / ((v[i] / bc2).sqrt() + h.eps);
+            }
+        }
+        d += h.weight_decay * y[i];
+        y[i] = (1.0 - c) * y[i] + c * z[i] + lr * (h.beta * (1.0 - c) - 1.0) * d;
+        z[i] -= lr * d;
+    }
+}
+
+/// One reference-form step: `z −= lr·ĝ`, `x = (1−c)x + cz`, `y = βx + (1−β)z`.
+#[allow(clippy::too_many_arguments)]
+pub fn schedulefree_reference(
+    y: &mut [f64],
+    g: &[f64],
+    z: &mut [f64],
+    x: &mut [f64],
+    mut v: Option<&mut [f64]>,
+    k: u64,
+    (lr, c): (f64, f64),
+    h: &ScheduleFree,
+) {
+    let bc2 = 1.0 - h.beta2.powf((k + 1) as f64);
+    for i in 0..y.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        match v.as_deref_mut() {
+            None => z[i] -= lr * (gi + h.weight_decay * y[i]),
+            Some(v) => {
+                z[i] -= lr * h.weight_decay * if h.decay_at_z { z[i] } else { y[i] };
+                v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+                z[i] -= lr * gi / ((v[i] / bc2).sqrt() + h.eps);
+            }
+        }
+        x[i] = (1.0 - c) * x[i] + c * z[i];
+        y[i] = h.beta * x[i] + (1.0 - h.beta) * z[i];
+    }
+}
+
+/// `p ← (1 − w)p + w·z` (schedule-free's eval/train moves).
+pub fn toward(p: &mut [f64], z: &[f64], w: f64) {
+    for i in 0..p.len() {
+        p[i] = (1.0 - w) * p[i] + w * z[i];
+    }
+}
+
+/// Whether schedule-free RAdam normalises step `k + 1` (`ρ > 4`).
+pub fn radam_schedulefree_normalises(h: &ScheduleFree, k: u64) -> bool {
+    let t = (k + 1) as f64;
+    let rho_inf = 2.0 / (1.0 - h.beta2) - 1.0;
+    let bt = h.beta2.powf(t);
+    rho_inf - 2.0 * t * bt / (1.0 - bt) > 4.0
+}
