@@ -2077,7 +2077,6 @@ pub fn check_breadth(case: &Case) -> Outcome {
                 grad_scale: gs,
                 numerics,
                 nesterov: case.flag(3),
-                ..Default::default()
             };
             let r = c.to_reference();
             check(
