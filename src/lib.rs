@@ -122,6 +122,11 @@ pub use optim::lion::{LionConfig, lion_step, lion_step_mixed};
 pub use optim::momentum::{MomentumConfig, momentum_step, momentum_step_mixed, nesterov_lookahead};
 pub use optim::muon::{AdjustLr, MuonConfig, NsPrecision, muon_scratch_len, muon_step};
 pub use optim::nadam::{NadamConfig, NadamState, nadam_step, nadam_step_mixed};
+pub use optim::parameter_free::prodigy::{
+    ProdigyConfig, ProdigyState, prodigy_accumulate, prodigy_apply, prodigy_update_d,
+};
+#[doc(hidden)]
+pub use optim::parameter_free::prodigy::{prodigy_accumulate_with, prodigy_apply_with};
 pub use optim::radam::{RadamConfig, radam_step, radam_step_mixed};
 pub use optim::rmsprop::{RmspropConfig, rmsprop_step, rmsprop_step_mixed};
 pub use optim::rprop::{RpropConfig, rprop_step, rprop_step_mixed};
@@ -167,6 +172,7 @@ pub use optim::{
     lars::lars_step_with, lion::lion_step_with, nadam::nadam_step_with, radam::radam_step_with,
     rmsprop::rmsprop_step_with, rprop::rprop_step_with,
 };
+pub use reduce::SumCarry;
 #[doc(hidden)]
 pub use train::grad::accumulate_with;
 pub use train::grad::{

@@ -44,6 +44,37 @@ impl BlockedSum<'static> {
     }
 }
 
+/// A [`BlockedSum`] between two calls, caller-owned: resuming it over the next slice of the
+/// global sequence gives the bits of one sum over the concatenation, however the sequence was
+/// split into slices (one model = many tensors, summed in their order). Start from
+/// [`SumCarry::default`] (all zero).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C)]
+pub struct SumCarry {
+    /// The 16 running sums of the open block.
+    pub acc: [f64; 16],
+    /// Global index of the next element.
+    pub pos: u64,
+    /// The sum of the closed blocks.
+    pub total: f64,
+}
+
+impl BlockedSum<'static> {
+    /// The sum `carry` left off.
+    pub(crate) fn resume(carry: &SumCarry) -> Self {
+        let mut s = Self::new();
+        s.set_accumulators(&carry.acc);
+        s.pos = usize::try_from(carry.pos).unwrap_or(usize::MAX);
+        s.total = carry.total;
+        s
+    }
+
+    /// The state to resume from (the open block stays open).
+    pub(crate) fn suspend(&self) -> SumCarry {
+        SumCarry { acc: self.accumulators(), pos: self.pos as u64, total: self.total }
+    }
+}
+
 impl<'a> BlockedSum<'a> {
     /// A sum whose first element has global index `start`, a multiple of [`BLOCK`]; block `b`'s
     /// sum goes to `out[b − start/BLOCK]` instead of the total.

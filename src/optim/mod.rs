@@ -16,6 +16,7 @@ pub mod lion;
 pub mod momentum;
 pub mod muon;
 pub mod nadam;
+pub mod parameter_free;
 pub mod radam;
 pub mod rmsprop;
 pub mod rprop;

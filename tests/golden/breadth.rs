@@ -181,6 +181,52 @@ fn schedule_free(kind: Sf, o: &mut Options) -> Result<Box<dyn Golden>, String> {
     }))
 }
 
+/// Prodigy on one tensor: the three calls of a step.
+struct Prodigy {
+    cfg: ProdigyConfig,
+    state: ProdigyState,
+    p0: Vec<f32>,
+    s: Vec<f32>,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+impl Golden for Prodigy {
+    fn step(&mut self, p: &mut [f32], g: &[f32], t: u32, lr: f64) -> Result<(), Error> {
+        if t == 1 {
+            self.p0 = p.to_vec();
+            (self.s, self.m, self.v) = (vec![0.0; p.len()], vec![0.0; p.len()], vec![0.0; p.len()]);
+        }
+        let cfg = ProdigyConfig { lr, ..self.cfg };
+        let st = &mut self.state;
+        prodigy_accumulate(p, g, &self.p0, &mut self.s, &mut self.m, &mut self.v, st, &cfg)?;
+        prodigy_update_d(st, &cfg)?;
+        prodigy_apply(p, &self.m, &self.v, st, &cfg)
+    }
+    fn state(&self) -> Vec<(&'static str, &[f32])> {
+        vec![("p0", &self.p0[..])]
+    }
+    fn unchecked(&self) -> Vec<&'static str> {
+        vec!["exp_avg", "exp_avg_sq", "s"]
+    }
+    fn scalars(&self) -> Vec<(&'static str, f32)> {
+        // The files hold only the group entries that changed from the constructor's value.
+        let (s, d0) = (self.state, self.cfg.d0);
+        [
+            ("group.d", s.d, d0),
+            ("group.d_max", s.d_max, d0),
+            ("group.d_numerator", s.d_numerator, 0.0),
+            ("group.d_denom", s.d_denom, 0.0),
+            ("group.d_hat", s.d_hat, 0.0),
+            ("group.k", s.k as f64, 0.0),
+        ]
+        .into_iter()
+        .filter(|&(_, x, initial)| x != initial)
+        .map(|(k, x, _)| (k, x as f32))
+        .collect()
+    }
+}
+
 /// The optkern counterpart of the golden-next optimizer `name` from `source`.
 pub fn optimizer(
     name: &str,
@@ -188,8 +234,10 @@ pub fn optimizer(
     opts: &Opts,
     n: usize,
 ) -> Result<Box<dyn Golden>, String> {
+    // optax and prodigyopt cases have no `foreach` option.
+    let kwargs = source.starts_with("optax.") || source.starts_with("prodigyopt.");
     let optax = source.starts_with("optax.");
-    let mut o = if optax { Options::kwargs(opts) } else { Options::new(opts) };
+    let mut o = if kwargs { Options::kwargs(opts) } else { Options::new(opts) };
     let made: Box<dyn Golden> = match (source, name) {
         ("pytorch_optimizer.ADOPT", "ADOPT") => {
             let d = AdoptConfig::default();
@@ -610,9 +658,40 @@ pub fn optimizer(
             schedule_free(Sf::AdamwReference, &mut o)?
         }
         ("schedulefree.RAdamScheduleFree", _) => schedule_free(Sf::Radam, &mut o)?,
+        ("prodigyopt.Prodigy", "Prodigy") => {
+            let d = ProdigyConfig::default();
+            let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+            let beta3 = match o.map.get("beta3") {
+                Some(v) => v.as_f64().ok_or("beta3")?,
+                None => beta2.sqrt(),
+            };
+            o.used.push("beta3");
+            let cfg = ProdigyConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                beta3,
+                eps: o.f64("eps", d.eps)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                decouple: o.bool("decouple", d.decouple)?,
+                use_bias_correction: o.bool("use_bias_correction", d.use_bias_correction)?,
+                safeguard_warmup: o.bool("safeguard_warmup", d.safeguard_warmup)?,
+                d0: o.f64("d0", d.d0)?,
+                d_coef: o.f64("d_coef", d.d_coef)?,
+                ..d
+            };
+            Box::new(Prodigy {
+                cfg,
+                state: ProdigyState::new(cfg.d0),
+                p0: vec![],
+                s: vec![],
+                m: vec![],
+                v: vec![],
+            })
+        }
         _ => return Err(format!("unknown optimizer `{name}` from `{source}`")),
     };
-    if optax {
+    if kwargs {
         o.finish_kwargs()?
     } else {
         o.finish()?
