@@ -776,6 +776,77 @@ typedef struct {
   double scheduled_lr;
 } optkern_schedulefree_state;
 
+// Hyperparameters of Prodigy. [`Default`] is `prodigyopt.Prodigy`'s.
+typedef struct {
+  // The multiplier of the estimated step size (leave it at 1). Default `1`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `β₃`, the decay of `s` and of the numerator. The package's default is `√β₂`: this
+  // default is `√0.999`; set it again when you change `β₂`. Finite, in `[0, 1)`.
+  double beta3;
+  // `ε`, added to `√v` as `d·ε`. Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ − η_d·λ·θ` (else L2 `g ← g + λθ`). Default `true`.
+  bool decouple;
+  // Adam's bias correction in the step size. Default `false`.
+  bool use_bias_correction;
+  // `s` grows with `d` instead of `d·η_d` (for runs that warm up). Default `false`.
+  bool safeguard_warmup;
+  // The initial estimate `d₀`. Default `1e-6`; finite, > 0.
+  double d0;
+  // The multiplier of the estimate. Default `1`; finite, ≥ 0.
+  double d_coef;
+  // The largest growth of `d` per step (`∞`: none). Default `∞`; > 0 (∞ allowed).
+  double growth_rate;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_prodigy_config;
+
+// A [`BlockedSum`] between two calls, caller-owned: resuming it over the next slice of the
+// global sequence gives the bits of one sum over the concatenation, however the sequence was
+// split into slices (one model = many tensors, summed in their order). Start from
+// [`SumCarry::default`] (all zero).
+typedef struct {
+  // The 16 running sums of the open block.
+  double acc[16];
+  // Global index of the next element.
+  uint64_t pos;
+  // The sum of the closed blocks.
+  double total;
+} optkern_sum_carry;
+
+// Prodigy's scalar state, caller-owned: one for the whole model (every tensor of a step
+// feeds its sums). Start from [`ProdigyState::new`] with the config's `d₀`.
+typedef struct {
+  // The step-size estimate `d`.
+  double d;
+  // The largest estimate so far.
+  double d_max;
+  // The running numerator `Σ β₃^(…) (d/d₀)·η_d·⟨g, θ₀ − θ⟩`.
+  double d_numerator;
+  // The last denominator `‖s‖₁`.
+  double d_denom;
+  // The last raw estimate `d̂`.
+  double d_hat;
+  // Steps taken.
+  uint64_t k;
+  // The step size `η_d` of the step in progress (set by the accumulate pass, used by apply).
+  double dlr;
+  // `Σ ⟨g, θ₀ − θ⟩` of the step in progress.
+  optkern_sum_carry dot;
+  // `Σ |s|` of the step in progress.
+  optkern_sum_carry l1;
+} optkern_prodigy_state;
+
 // One buffer of a mixed-format call (`optkern_buffer`). Enum-like fields are `uint32_t`
 // and checked.
 typedef struct {
@@ -1733,6 +1804,39 @@ optkern_status optkern_schedulefree_train(float *params,
                                           double beta,
                                           uint32_t numerics,
                                           optkern_error *error);
+
+// The defaults of [`ProdigyConfig`] (`ProdigyConfig::default()`).
+optkern_prodigy_config optkern_prodigy_config_default(void);
+
+// A fresh [`ProdigyState`] (`ProdigyState::new(d0)`).
+optkern_prodigy_state optkern_prodigy_state_new(double d0);
+
+// [`prodigy_accumulate`]: call it on every tensor, in order, then
+// `optkern_prodigy_update_d` once, then `optkern_prodigy_apply` on every tensor.
+optkern_status optkern_prodigy_accumulate(const float *params,
+                                          const float *grads,
+                                          const float *p0,
+                                          float *s,
+                                          float *exp_avg,
+                                          float *exp_avg_sq,
+                                          optkern_prodigy_state *state,
+                                          size_t len,
+                                          const optkern_prodigy_config *cfg,
+                                          optkern_error *error);
+
+// [`prodigy_update_d`].
+optkern_status optkern_prodigy_update_d(optkern_prodigy_state *state,
+                                        const optkern_prodigy_config *cfg,
+                                        optkern_error *error);
+
+// [`prodigy_apply`].
+optkern_status optkern_prodigy_apply(float *params,
+                                     const float *exp_avg,
+                                     const float *exp_avg_sq,
+                                     const optkern_prodigy_state *state,
+                                     size_t len,
+                                     const optkern_prodigy_config *cfg,
+                                     optkern_error *error);
 
 // An f32 buffer descriptor (`optkern_buffer_f32`): the common case, for brevity in C.
 optkern_buffer optkern_buffer_f32(float *data);

@@ -133,7 +133,9 @@ fn every_kernel_has_c_reference_bench_and_fuzz() {
                 + &read("tests/reference.rs")
                 + &read("tests/bit_model.rs")
                 // Sharded kernels: bit-identical to their one-call kernel for every split.
-                + &read("tests/shard.rs"),
+                + &read("tests/shard.rs")
+                // Multi-pass kernels with carried sums (Prodigy).
+                + &read("tests/parameter_free.rs"),
         ),
         ("bench", ["benches/common/mod.rs", "benches/optim.rs"].map(read).concat()),
         ("fuzz", read("fuzz/src/lib.rs")),

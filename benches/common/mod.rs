@@ -915,5 +915,25 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
                 _ => unreachable!(),
             }),
         ),
+        b(
+            "prodigy",
+            4,
+            2,
+            false,
+            (1, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, st, m, v] => {
+                    // One whole step: the accumulate pass (with p0 = the gradient buffer, any
+                    // data will do), the scalar update, the apply pass.
+                    let cfg = ProdigyConfig { numerics: profile, ..Default::default() };
+                    let mut state = ProdigyState::new(cfg.d0);
+                    prodigy_accumulate_with(w, p, g, g, st, m, v, &mut state, &cfg).unwrap();
+                    prodigy_update_d(&mut state, &cfg).unwrap();
+                    prodigy_apply_with(w, p, m, v, &state, &cfg).unwrap()
+                }
+                _ => unreachable!(),
+            }),
+        ),
     ]
 }

@@ -1870,7 +1870,7 @@ pub fn check_capi(case: &Case) -> Outcome {
 }
 
 /// The optimizers of the shared element-wise skeleton (`src/optim/rule.rs`; golden-next:
-/// pytorch_optimizer, optax), one picked by `case.flags >> 4`: ADOPT, AdaBelief, AdaBound,
+/// pytorch_optimizer, optax), one picked by `case.flags >> 4` and bit 4 of `case.offset`: ADOPT, AdaBelief, AdaBound,
 /// AdaMod, AdamP, Adan, AdEMAMix, DiffGrad, Yogi, SM3, signSGD, Tiger, QHM, PID, optimistic
 /// GD, and the schedule-free kernels ([`check_schedulefree`]). `hyper` is
 /// `[lr, β₁ or μ, β₂ or ν, ε, λ, grad_scale]` where the kernel has them.
@@ -1880,8 +1880,11 @@ pub fn check_breadth(case: &Case) -> Outcome {
     let gs = h[5] as f32;
     let numerics = case.numerics();
     let max = case.flag(1);
-    match (case.flags >> 4) % 16 {
+    // 17 choices: the four high bits of `flags` and bit 4 of `offset` (the offset uses bits
+    // 0–3 only).
+    match (usize::from(case.flags >> 4) + usize::from(case.offset & 16)) % 17 {
         15 => check_schedulefree(case),
+        16 => check_prodigy(case),
         0 => {
             let c = AdoptConfig {
                 lr: h[0],
@@ -2768,6 +2771,60 @@ pub fn check_schedulefree(case: &Case) -> Outcome {
             )
         }
     }
+}
+
+/// Prodigy, one whole step (accumulate, update d, apply) on `[params, s, m, v | grads, p0]`
+/// against the f64 reference's step. `hyper` is `[lr, β₁, β₂, ε, λ, grad_scale]`.
+pub fn check_prodigy(case: &Case) -> Outcome {
+    use optkern::*;
+    let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
+    let cfg = ProdigyConfig {
+        lr: h[0],
+        beta1: h[1],
+        beta2: h[2],
+        beta3: h[2].sqrt(),
+        eps: h[3],
+        weight_decay: h[4],
+        decouple: !case.flag(0),
+        use_bias_correction: case.flag(2),
+        safeguard_warmup: case.flag(3),
+        maximize: case.flag(1),
+        grad_scale: h[5] as f32,
+        numerics: case.numerics(),
+        ..Default::default()
+    };
+    let r = cfg.to_reference();
+    check(
+        case,
+        &Spec {
+            name: "prodigy",
+            muts: 4,
+            non_negative: &[3],
+            hyper: (cfg, r),
+            run: &|w, m, i, _, (c, _)| match m {
+                [p, s, mm, v] => {
+                    let mut st = ProdigyState::new(c.d0);
+                    prodigy_accumulate_with(w, p, i[0], i[1], s, mm, v, &mut st, c)?;
+                    prodigy_update_d(&mut st, c)?;
+                    prodigy_apply_with(w, p, mm, v, &st, c)
+                }
+                _ => unreachable!(),
+            },
+            valid: &|l, _, (_, r)| lens_equal(l) && reference::accepts_prodigy(r),
+            reference: &|m, i, _, (c, r)| match m {
+                [p, s, mm, v] => {
+                    let mut st =
+                        reference::ProdigyScalars { d: c.d0, d_max: c.d0, numerator: 0.0, k: 0 };
+                    reference::prodigy(p, &i[0], &i[1], s, mm, v, &mut st, r)
+                }
+                _ => unreachable!(),
+            },
+            tol: 1e-5,
+            // The estimate d multiplies everything: compare where it stays moderate.
+            conditioned: h[0] <= 1.0 && h[3] >= 1e-6,
+        },
+        6,
+    )
 }
 
 #[cfg(test)]

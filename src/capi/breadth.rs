@@ -519,6 +519,7 @@ pub unsafe extern "C" fn optkern_optimistic_gd_step(
     })
 }
 
+c_config!(ProdigyConfig, bools: [decouple, use_bias_correction, safeguard_warmup, maximize], enums: [numerics < 3]);
 c_config!(SgdScheduleFreeConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(AdamwScheduleFreeConfig, bools: [decay_at_z, silent_sgd_phase, maximize], enums: [numerics < 3]);
 
@@ -748,4 +749,98 @@ fn numerics_arg(value: u32) -> Result<Numerics, Fail> {
             c"is not 0 (torch), 1 (portable) or 2 (bitsandbytes)",
         )),
     }
+}
+
+/// The defaults of [`ProdigyConfig`] (`ProdigyConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_prodigy_config_default() -> ProdigyConfig {
+    ProdigyConfig::default()
+}
+
+/// A fresh [`ProdigyState`] (`ProdigyState::new(d0)`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_prodigy_state_new(d0: f64) -> ProdigyState {
+    ProdigyState::new(d0)
+}
+
+/// [`prodigy_accumulate`]: call it on every tensor, in order, then
+/// `optkern_prodigy_update_d` once, then `optkern_prodigy_apply` on every tensor.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_prodigy_accumulate(
+    params: *const f32,
+    grads: *const f32,
+    p0: *const f32,
+    s: *mut f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    state: *mut ProdigyState,
+    len: usize,
+    cfg: *const ProdigyConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; in params, in grads, in p0, out s, out exp_avg, out exp_avg_sq);
+            prodigy_accumulate(
+                slice(b[0]),
+                slice(b[1]),
+                slice(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                slice_mut(b[5]),
+                &mut st,
+                &cfg,
+            )?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`prodigy_update_d`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_prodigy_update_d(
+    state: *mut ProdigyState,
+    cfg: *const ProdigyConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            prodigy_update_d(&mut st, &cfg)?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`prodigy_apply`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_prodigy_apply(
+    params: *mut f32,
+    exp_avg: *const f32,
+    exp_avg_sq: *const f32,
+    state: *const ProdigyState,
+    len: usize,
+    cfg: *const ProdigyConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` is read as a plain struct of numbers.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state.cast_mut(), "state")?;
+            let st = core::ptr::read(state);
+            let b = buffers!(len; out params, in exp_avg, in exp_avg_sq);
+            prodigy_apply(slice_mut(b[0]), slice(b[1]), slice(b[2]), &st, &cfg)?;
+        }
+        Ok(())
+    })
 }

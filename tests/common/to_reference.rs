@@ -25,6 +25,22 @@ macro_rules! to_reference {
 }
 
 to_reference! {
+    ProdigyConfig => Prodigy |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        beta3: cfg.beta3,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        decouple: cfg.decouple,
+        use_bias_correction: cfg.use_bias_correction,
+        safeguard_warmup: cfg.safeguard_warmup,
+        d0: cfg.d0,
+        d_coef: cfg.d_coef,
+        growth_rate: cfg.growth_rate,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
     SgdScheduleFreeConfig => ScheduleFree |cfg| {
         lr: cfg.lr,
         beta: cfg.momentum,

@@ -667,3 +667,97 @@ pub fn radam_schedulefree_normalises(h: &ScheduleFree, k: u64) -> bool {
     let bt = h.beta2.powf(t);
     rho_inf - 2.0 * t * bt / (1.0 - bt) > 4.0
 }
+
+/// Prodigy hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Prodigy {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub beta3: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub decouple: bool,
+    pub use_bias_correction: bool,
+    pub safeguard_warmup: bool,
+    pub d0: f64,
+    pub d_coef: f64,
+    pub growth_rate: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_prodigy(h: &Prodigy) -> bool {
+    nonneg(h.lr)
+        && unit_open(h.beta1)
+        && unit_open(h.beta2)
+        && unit_open(h.beta3)
+        && nonneg(h.eps)
+        && nonneg(h.weight_decay)
+        && nonneg(h.d0)
+        && h.d0 > 0.0
+        && nonneg(h.d_coef)
+        && h.growth_rate > 0.0
+        && nonneg(h.grad_scale)
+}
+
+/// Prodigy's scalars: `(d, d_max, numerator, k)`.
+#[derive(Clone, Copy, Debug)]
+pub struct ProdigyScalars {
+    pub d: f64,
+    pub d_max: f64,
+    pub numerator: f64,
+    pub k: u64,
+}
+
+/// One Prodigy step over the whole model (one slice), from the prodigyopt algorithm.
+#[allow(clippy::too_many_arguments)]
+pub fn prodigy(
+    p: &mut [f64],
+    g: &[f64],
+    p0: &[f64],
+    s: &mut [f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    st: &mut ProdigyScalars,
+    h: &Prodigy,
+) {
+    let t = st.k + 1;
+    let bc = if h.use_bias_correction {
+        (1.0 - h.beta2.powf(t as f64)).sqrt() / (1.0 - h.beta1.powf(t as f64))
+    } else {
+        1.0
+    };
+    let d = st.d;
+    let dlr = d * h.lr * bc;
+    let (mut dot, mut l1) = (0.0, 0.0);
+    let mut gs = vec![0.0; p.len()];
+    for i in 0..p.len() {
+        let mut gi = grad(g[i], h.grad_scale, h.maximize);
+        if !h.decouple {
+            gi += h.weight_decay * p[i];
+        }
+        gs[i] = gi;
+        dot += gi * (p0[i] - p[i]);
+        m[i] = h.beta1 * m[i] + d * (1.0 - h.beta1) * gi;
+        v[i] = h.beta2 * v[i] + d * d * (1.0 - h.beta2) * gi * gi;
+        let gain = if h.safeguard_warmup { d / h.d0 * d } else { d / h.d0 * dlr };
+        s[i] = h.beta3 * s[i] + gain * gi;
+        l1 += s[i].abs();
+    }
+    st.numerator = st.numerator * h.beta3 + d / h.d0 * dlr * dot;
+    if l1 > 0.0 {
+        let d_hat = h.d_coef * st.numerator / l1;
+        let mut dn = if d == h.d0 { d.max(d_hat) } else { d };
+        st.d_max = st.d_max.max(d_hat);
+        dn = st.d_max.min(dn * h.growth_rate);
+        st.d = dn;
+    }
+    for i in 0..p.len() {
+        if h.decouple {
+            p[i] -= h.weight_decay * dlr * p[i];
+        }
+        p[i] -= dlr * m[i] / (v[i].sqrt() + st.d * h.eps);
+    }
+    st.k = t;
+}
