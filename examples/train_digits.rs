@@ -135,6 +135,12 @@ enum Opt {
     Radam(RadamConfig, Vec<f32>, Vec<f32>),
     Lion(LionConfig, Vec<f32>),
     Lamb(LambConfig, Vec<f32>, Vec<f32>),
+    Adopt(AdoptConfig, Vec<f32>, Vec<f32>),
+    /// Schedule-free AdamW: `z` (starts as the initial parameters), `v`, the scalar state. Its
+    /// own warm-up and no decay schedule; evaluated at the average `x`.
+    ScheduleFree(AdamwScheduleFreeConfig, Vec<f32>, Vec<f32>, ScheduleFreeState),
+    /// Prodigy: `p0`, `s`, `m`, `v`, the state. Learning rate 1 (the estimate `d` is the step).
+    Prodigy(ProdigyConfig, Box<[Vec<f32>; 4]>, ProdigyState),
     /// Adam in a mixed-precision storage variant.
     Mixed(AdamConfig, Box<Mixed>),
 }
@@ -275,6 +281,28 @@ fn optimizers() -> Vec<(&'static str, f64, Opt)> {
         ("RAdam", 3e-3, Opt::Radam(RadamConfig::default(), z(), z())),
         ("Lion", 3e-4, Opt::Lion(LionConfig::default(), z())),
         ("LAMB", 1e-2, Opt::Lamb(LambConfig::default(), z(), z())),
+        ("ADOPT", 3e-3, Opt::Adopt(AdoptConfig::default(), z(), z())),
+        // No schedule: the base rate is constant after the optimizer's own warm-up.
+        (
+            "schedule-free AdamW",
+            3e-3,
+            Opt::ScheduleFree(
+                AdamwScheduleFreeConfig::default(),
+                z(),
+                z(),
+                ScheduleFreeState::default(),
+            ),
+        ),
+        // No learning rate: 1 times the schedule's shape.
+        (
+            "Prodigy",
+            1.0,
+            Opt::Prodigy(
+                ProdigyConfig::default(),
+                Box::new([z(), z(), z(), z()]),
+                ProdigyState::new(1e-6),
+            ),
+        ),
     ]
 }
 
@@ -354,6 +382,18 @@ fn main() -> Result<(), Error> {
             logits: vec![0.0; BATCH * CLASSES],
             dlogits: vec![0.0; BATCH * CLASSES],
         };
+        match &mut opt {
+            Opt::ScheduleFree(c, zz, _, _) => {
+                zz.copy_from_slice(&init);
+                *c = AdamwScheduleFreeConfig {
+                    lr: base_lr,
+                    warmup_steps: steps_per_epoch as u32,
+                    ..*c
+                };
+            }
+            Opt::Prodigy(_, b, _) => b[0].copy_from_slice(&init),
+            _ => {}
+        }
         let mut order = train.to_vec();
         let mut epoch_rng = Xoshiro256PlusPlus::seed_from_u64(args.seed + 1);
         // Warmup for one epoch, then cosine decay to 0.
@@ -438,6 +478,24 @@ fn main() -> Result<(), Error> {
                     Opt::Lamb(c, m, v) => {
                         lamb_step(&mut p, &g, m, v, t, &LambConfig { lr, grad_scale: s, ..*c })?
                     }
+                    Opt::Adopt(c, m, v) => {
+                        adopt_step(&mut p, &g, m, v, t, &AdoptConfig { lr, grad_scale: s, ..*c })?
+                    }
+                    Opt::ScheduleFree(c, zz, v, st) => adamw_schedulefree_step(
+                        &mut p,
+                        &g,
+                        zz,
+                        v,
+                        st,
+                        &AdamwScheduleFreeConfig { grad_scale: s, ..*c },
+                    )?,
+                    Opt::Prodigy(c, b, st) => {
+                        let c = ProdigyConfig { lr, grad_scale: s, ..*c };
+                        let [p0, sb, m, v] = &mut **b;
+                        prodigy_accumulate(&p, &g, p0, sb, m, v, st, &c)?;
+                        prodigy_update_d(st, &c)?;
+                        prodigy_apply(&mut p, m, v, st, &c)?
+                    }
                     Opt::Mixed(c, mixed) => {
                         mixed.step(&mut p, &g, t, &AdamConfig { lr, grad_scale: s, ..*c })?
                     }
@@ -452,7 +510,15 @@ fn main() -> Result<(), Error> {
         }
         let elapsed = start.elapsed();
         bar.finish_and_clear();
-        let acc = accuracy(&p, &data, test);
+        // Schedule-free is evaluated at its average x, made from y (the parameters) and z.
+        let acc = match &opt {
+            Opt::ScheduleFree(c, zz, _, _) => {
+                let mut x = p.clone();
+                schedulefree_eval(&mut x, zz, c.beta1, c.numerics)?;
+                accuracy(&x, &data, test)
+            }
+            _ => accuracy(&p, &data, test),
+        };
         let final_loss = losses.last().map_or(f64::NAN, |l| l.1);
         println!(
             "{name:>20}: test accuracy {:5.1} %, final training loss {final_loss:.4}, {:.2} s",

@@ -44,7 +44,7 @@ impl BlockedSum<'static> {
     }
 }
 
-/// A [`BlockedSum`] between two calls, caller-owned: resuming it over the next slice of the
+/// A fixed-order blocked sum (the crate's `BlockedSum`) between two calls, caller-owned: resuming it over the next slice of the
 /// global sequence gives the bits of one sum over the concatenation, however the sequence was
 /// split into slices (one model = many tensors, summed in their order). Start from
 /// [`SumCarry::default`] (all zero).

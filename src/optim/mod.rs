@@ -1,4 +1,21 @@
-//! Optimizer update kernels, one file per optimizer family.
+//! Optimizer update kernels.
+//!
+//! The torch set is one file per optimizer family (config, coefficients, lane body, dispatch).
+//! The newer optimizers are written on a shared skeleton, so that each is mostly its
+//! equations:
+//! - `rule` (`src/optim/rule.rs`): an element-wise optimizer is a coefficient struct (built once per call in f64)
+//!   implementing `Rule<M>` — the update of one chunk of lanes over its `M` buffers — with the
+//!   shared parts (`Ema`, `ema_product`, `WeightDecay`, `rectifier`, `clamp`, `sigmoid`).
+//!   `run_rule` is the one fused pass for every width and profile; `rule_step!` writes the
+//!   public, width and mixed-format entry points; `Trailing` makes trailing buffers optional.
+//!   The parts compose at compile time inside that one pass, in the reference package's
+//!   operation order (optax composes transformations at run time, one pass each).
+//! - [`adaptive`], [`first_order`], [`schedule_free`]: rules, by family; scalar state that
+//!   depends only on the step (schedule-free's weights) lives in caller-owned `#[repr(C)]`
+//!   structs advanced on success.
+//! - [`parameter_free`]: methods with model-wide sums (Prodigy) as two passes around a scalar
+//!   update, the sums carried between tensors in the caller's state so that the result does
+//!   not depend on how the model is split.
 
 pub mod adadelta;
 pub mod adafactor;

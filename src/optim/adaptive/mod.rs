@@ -1,4 +1,4 @@
-//! Adaptive (Adam-like) optimizers beyond `torch.optim`, each a [`Rule`](super::rule::Rule):
+//! Adaptive (Adam-like) optimizers beyond `torch.optim`, each a `Rule` (`src/optim/rule.rs`):
 //! the per-element equations and their per-call coefficients, nothing else.
 
 pub mod adabelief;

@@ -1,5 +1,5 @@
 //! First-order methods beyond `torch.optim` (momentum variants, sign descent, controllers),
-//! each a [`Rule`](super::rule::Rule).
+//! each a `Rule` (`src/optim/rule.rs`).
 
 pub mod optimistic;
 pub mod pid;
