@@ -81,6 +81,9 @@ pub use optim::adaptive::adan::{AdanConfig, adan_step, adan_step_mixed};
 pub use optim::adaptive::ademamix::{AdemamixConfig, ademamix_step, ademamix_step_mixed};
 pub use optim::adaptive::adopt::{AdoptConfig, adopt_step, adopt_step_mixed};
 pub use optim::adaptive::diffgrad::{DiffgradConfig, diffgrad_step, diffgrad_step_mixed};
+pub use optim::adaptive::madgrad::{MadgradConfig, MadgradState, madgrad_step, madgrad_step_mixed};
+pub use optim::adaptive::qhadam::{QhadamConfig, QhadamState, qhadam_step, qhadam_step_mixed};
+pub use optim::adaptive::ranger::{RangerConfig, ranger_step, ranger_step_mixed};
 pub use optim::adaptive::sm3::{Sm3Config, sm3_step, sm3_step_mixed};
 pub use optim::adaptive::yogi::{YogiConfig, yogi_step, yogi_step_mixed};
 #[doc(hidden)]
@@ -91,10 +94,14 @@ pub use optim::adaptive::{
     adamp::adamp_step_with, adan::adan_step_mixed_with, adan::adan_step_with,
     ademamix::ademamix_step_mixed_with, ademamix::ademamix_step_with, adopt::adopt_step_mixed_with,
     adopt::adopt_step_with, diffgrad::diffgrad_step_mixed_with, diffgrad::diffgrad_step_with,
+    madgrad::madgrad_step_mixed_with, madgrad::madgrad_step_with, qhadam::qhadam_step_mixed_with,
+    qhadam::qhadam_step_with, ranger::ranger_step_mixed_with, ranger::ranger_step_with,
     sm3::sm3_step_mixed_with, sm3::sm3_step_with, yogi::yogi_step_mixed_with, yogi::yogi_step_with,
 };
 pub use optim::asgd::{AsgdConfig, AsgdState, asgd_step, asgd_step_mixed};
 pub use optim::average::{EmaConfig, EmaForm, SwaConfig, SwaForm, ema_update, swa_update};
+pub use optim::first_order::aggmo::{AGGMO_MAX_BETAS, AggmoConfig, aggmo_step, aggmo_step_mixed};
+pub use optim::first_order::lookahead::lookahead_sync;
 pub use optim::first_order::optimistic::{
     OptimisticGdConfig, optimistic_gd_step, optimistic_gd_step_mixed,
 };
@@ -105,6 +112,7 @@ pub use optim::first_order::sign::{
 };
 #[doc(hidden)]
 pub use optim::first_order::{
+    aggmo::aggmo_step_mixed_with, aggmo::aggmo_step_with, lookahead::lookahead_sync_with,
     optimistic::optimistic_gd_step_mixed_with, optimistic::optimistic_gd_step_with,
     pid::pid_step_mixed_with, pid::pid_step_with, qhm::qhm_step_mixed_with, qhm::qhm_step_with,
     sign::signsgd_step_mixed_with, sign::signsgd_step_with, sign::tiger_step_mixed_with,

@@ -205,6 +205,12 @@ impl Ema {
         }
     }
 
+    /// The average towards `x` with an f32 weight `w` computed as the package computes it (a
+    /// 0-dim f32 tensor): `lerp(m, x, w)`; Portable `(1 − w)·m + w·x` with `1 − w` in f32.
+    pub(crate) fn with_weight_f32(w: f32) -> Self {
+        Self { lerp: TorchLerp::with_f32(w), beta: 1.0 - w, one_minus_beta: w }
+    }
+
     /// `β·m + (1 − β)·x`.
     #[inline(always)]
     pub(crate) fn apply<P: Profile, L: Lanes<N>, const N: usize>(&self, m: L, x: L) -> L {

@@ -4,6 +4,8 @@
 //! (golden-next README) by `run_optimizer_case`.
 
 use super::{Golden, Options, Opts, Vectors};
+#[allow(unused_imports)]
+use optkern::Numerics;
 use optkern::*;
 use serde_json::Value;
 
@@ -227,6 +229,65 @@ impl Golden for Prodigy {
     }
 }
 
+/// A golden Lookahead case: the wrapped torch optimizer (optkern's kernel) and the sync.
+struct Lookahead {
+    inner: Box<dyn Golden>,
+    k: u64,
+    alpha: f64,
+    pullback: Option<bool>,
+    counter: u64,
+    slow: Vec<f32>,
+    slow_m: Vec<f32>,
+    /// The inner optimizer's momentum buffer (SGD), read and written through `inner`.
+    sgd: Option<(SgdConfig, Vec<f32>)>,
+}
+
+impl Golden for Lookahead {
+    fn step(&mut self, p: &mut [f32], g: &[f32], t: u32, lr: f64) -> Result<(), Error> {
+        if t == 1 {
+            self.slow = p.to_vec();
+            self.slow_m = vec![0.0; p.len()];
+        }
+        match &mut self.sgd {
+            Some((cfg, buf)) => sgd_step(p, g, buf, t, &SgdConfig { lr, ..*cfg })?,
+            None => self.inner.step(p, g, t, lr)?,
+        }
+        self.counter += 1;
+        if self.counter >= self.k {
+            self.counter = 0;
+            lookahead_sync(p, &mut self.slow, self.alpha, Numerics::Torch)?;
+            if let Some((_, buf)) = &mut self.sgd {
+                match self.pullback {
+                    Some(true) => {
+                        lookahead_sync(buf, &mut self.slow_m, self.alpha, Numerics::Torch)?
+                    }
+                    Some(false) => buf.iter_mut().for_each(|x| *x = 0.0),
+                    None => {}
+                }
+            }
+        }
+        Ok(())
+    }
+    fn state(&self) -> Vec<(&'static str, &[f32])> {
+        let mut s = vec![("slow_params", &self.slow[..])];
+        if self.pullback == Some(true) {
+            s.push(("slow_momentum", &self.slow_m[..]));
+        }
+        match &self.sgd {
+            Some((_, buf)) => s.push(("base.momentum_buffer", &buf[..])),
+            None => {
+                for (k, v) in self.inner.state() {
+                    s.push((if k == "exp_avg" { "base.exp_avg" } else { "base.exp_avg_sq" }, v));
+                }
+            }
+        }
+        s
+    }
+    fn scalars(&self) -> Vec<(&'static str, f32)> {
+        if self.counter != 0 { vec![("group.counter", self.counter as f32)] } else { vec![] }
+    }
+}
+
 /// The optkern counterpart of the golden-next optimizer `name` from `source`.
 pub fn optimizer(
     name: &str,
@@ -235,7 +296,9 @@ pub fn optimizer(
     n: usize,
 ) -> Result<Box<dyn Golden>, String> {
     // optax and prodigyopt cases have no `foreach` option.
-    let kwargs = source.starts_with("optax.") || source.starts_with("prodigyopt.");
+    let kwargs = source.starts_with("optax.")
+        || source.starts_with("prodigyopt.")
+        || source == "pytorch_optimizer.Lookahead";
     let optax = source.starts_with("optax.");
     let mut o = if kwargs { Options::kwargs(opts) } else { Options::new(opts) };
     let made: Box<dyn Golden> = match (source, name) {
@@ -687,6 +750,200 @@ pub fn optimizer(
                 s: vec![],
                 m: vec![],
                 v: vec![],
+            })
+        }
+        ("pytorch_optimizer.QHAdam", "QHAdam") => {
+            let d = QhadamConfig::default();
+            let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+            let (nu1, nu2) = o.pair("nus", (d.nu1, d.nu2))?;
+            let cfg = QhadamConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                nu1,
+                nu2,
+                eps: o.f64("eps", d.eps)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                ..d
+            };
+            let st = std::rc::Rc::new(std::cell::Cell::new(QhadamState::default()));
+            let s2 = st.clone();
+            let inner = state(
+                vec!["exp_avg", "exp_avg_sq"],
+                2,
+                n,
+                0.0,
+                Box::new(move |p, g, b, _, lr| match b {
+                    [m, v] => {
+                        let mut x = s2.get();
+                        let r = qhadam_step(p, g, m, v, &mut x, &QhadamConfig { lr, ..cfg });
+                        s2.set(x);
+                        r
+                    }
+                    _ => unreachable!(),
+                }),
+            );
+            Box::new(super::ScalarState {
+                inner,
+                read: Box::new(move || {
+                    let x = st.get();
+                    vec![("beta1_weight", x.beta1_weight), ("beta2_weight", x.beta2_weight)]
+                }),
+            })
+        }
+        ("pytorch_optimizer.MADGRAD", "MADGRAD") => {
+            let d = MadgradConfig::default();
+            let cfg = MadgradConfig {
+                lr: o.f64("lr", d.lr)?,
+                momentum: o.f64("momentum", d.momentum)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                eps: o.f64("eps", d.eps)?,
+                ..d
+            };
+            // x0 starts as the initial parameters: copied on the first step.
+            let mut st = MadgradState::default();
+            let names = with(vec!["grad_sum_sq", "s"], cfg.momentum != 0.0, &["x0"]);
+            let inner = state(
+                names,
+                3,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [sq, s, x0] => {
+                        if t == 1 {
+                            x0.copy_from_slice(p);
+                        }
+                        madgrad_step(p, g, sq, s, x0, &mut st, &MadgradConfig { lr, ..cfg })
+                    }
+                    _ => unreachable!(),
+                }),
+            );
+            // The package never advances its group's `step` (its counter lives per
+            // parameter; golden-next README): the files record 0.
+            Box::new(super::ScalarState { inner, read: Box::new(|| vec![("group.step", 0.0)]) })
+        }
+        ("pytorch_optimizer.AggMo", "AggMo") => {
+            let d = AggmoConfig::default();
+            o.used.push("betas");
+            let betas: Vec<f64> = match o.map.get("betas") {
+                None => d.betas[..d.betas_len as usize].to_vec(),
+                Some(v) => v
+                    .as_array()
+                    .ok_or("betas")?
+                    .iter()
+                    .map(|x| x.as_f64().ok_or("betas"))
+                    .collect::<Result<_, _>>()?,
+            };
+            let mut arr = [0.0; AGGMO_MAX_BETAS];
+            arr[..betas.len()].copy_from_slice(&betas);
+            let cfg = AggmoConfig {
+                lr: o.f64("lr", d.lr)?,
+                betas: arr,
+                betas_len: betas.len() as u32,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                ..d
+            };
+            // The package's keys: `momentum_buffer.<beta as Python prints it>`.
+            let names: Vec<&'static str> = betas
+                .iter()
+                .map(|b| &*Box::leak(format!("momentum_buffer.{b:?}").into_boxed_str()))
+                .collect();
+            state(
+                names,
+                4,
+                n,
+                0.0,
+                Box::new(move |p, g, b, _, lr| match b {
+                    [b0, b1, b2, b3] => {
+                        aggmo_step(p, g, b0, b1, b2, b3, &AggmoConfig { lr, ..cfg })
+                    }
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.Ranger", "Ranger") => {
+            let d = RangerConfig::default();
+            let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+            // Gradient centralisation is a no-op on 1-D tensors.
+            o.bool("use_gc", true)?;
+            let cfg = RangerConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                eps: o.f64("eps", d.eps)?,
+                alpha: o.f64("alpha", d.alpha)?,
+                k: o.u64("k", u64::from(d.k))? as u32,
+                degenerated_to_sgd: o.bool("degenerated_to_sgd", d.degenerated_to_sgd)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                ..d
+            };
+            state(
+                vec!["exp_avg", "exp_avg_sq", "slow_buffer"],
+                3,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [m, v, slow] => {
+                        if t == 1 {
+                            slow.copy_from_slice(p);
+                        }
+                        ranger_step(p, g, m, v, slow, t, &RangerConfig { lr, ..cfg })
+                    }
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.Lookahead", "Lookahead") => {
+            let base = o.str("base_optimizer", "")?;
+            o.used.push("base_options");
+            let base_opts =
+                o.map.get("base_options").and_then(Value::as_object).ok_or("base_options")?.clone();
+            let k = o.u64("k", 5)?;
+            let alpha = o.f64("alpha", 0.5)?;
+            let pullback = match o.str("pullback_momentum", "none")? {
+                "none" => None,
+                "pullback" => Some(true),
+                "reset" => Some(false),
+                other => return Err(format!("unknown pullback_momentum `{other}`")),
+            };
+            let lr = o.f64("lr", 1e-3)?;
+            let mut inner_opts = base_opts.clone();
+            inner_opts.insert("lr".into(), Value::from(lr));
+            let (inner, sgd) = match base {
+                "torch.optim.Adam" => (super::optimizer("Adam", &inner_opts, n)?, None),
+                "torch.optim.AdamW" => (super::optimizer("AdamW", &inner_opts, n)?, None),
+                "torch.optim.SGD" => {
+                    let mut io = Options::new(&inner_opts);
+                    let d = SgdConfig::default();
+                    let cfg = SgdConfig {
+                        lr: io.f64("lr", d.lr)?,
+                        momentum: io.f64("momentum", d.momentum)?,
+                        dampening: io.f64("dampening", d.dampening)?,
+                        weight_decay: io.f64("weight_decay", d.weight_decay)?,
+                        nesterov: io.bool("nesterov", d.nesterov)?,
+                        ..d
+                    };
+                    io.finish()?;
+                    (super::optimizer("SGD", &inner_opts, n)?, Some((cfg, vec![0.0; n])))
+                }
+                other => return Err(format!("unknown base optimizer `{other}`")),
+            };
+            Box::new(Lookahead {
+                inner,
+                k,
+                alpha,
+                pullback,
+                counter: 0,
+                slow: vec![],
+                slow_m: vec![],
+                sgd,
             })
         }
         _ => return Err(format!("unknown optimizer `{name}` from `{source}`")),

@@ -8,5 +8,8 @@ pub mod adan;
 pub mod ademamix;
 pub mod adopt;
 pub mod diffgrad;
+pub mod madgrad;
+pub mod qhadam;
+pub mod ranger;
 pub mod sm3;
 pub mod yogi;
