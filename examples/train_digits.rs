@@ -140,7 +140,7 @@ enum Opt {
     /// own warm-up and no decay schedule; evaluated at the average `x`.
     ScheduleFree(AdamwScheduleFreeConfig, Vec<f32>, Vec<f32>, ScheduleFreeState),
     /// Prodigy: `p0`, `s`, `m`, `v`, the state. Learning rate 1 (the estimate `d` is the step).
-    Prodigy(ProdigyConfig, Box<[Vec<f32>; 4]>, ProdigyState),
+    Prodigy(ProdigyConfig, Box<([Vec<f32>; 4], ProdigyState)>),
     /// Adam in a mixed-precision storage variant.
     Mixed(AdamConfig, Box<Mixed>),
 }
@@ -391,7 +391,7 @@ fn main() -> Result<(), Error> {
                     ..*c
                 };
             }
-            Opt::Prodigy(_, b, _) => b[0].copy_from_slice(&init),
+            Opt::Prodigy(_, b) => b.0[0].copy_from_slice(&init),
             _ => {}
         }
         let mut order = train.to_vec();
@@ -489,9 +489,9 @@ fn main() -> Result<(), Error> {
                         st,
                         &AdamwScheduleFreeConfig { grad_scale: s, ..*c },
                     )?,
-                    Opt::Prodigy(c, b, st) => {
+                    Opt::Prodigy(c, b) => {
                         let c = ProdigyConfig { lr, grad_scale: s, ..*c };
-                        let [p0, sb, m, v] = &mut **b;
+                        let ([p0, sb, m, v], st) = &mut **b;
                         prodigy_accumulate(&p, &g, p0, sb, m, v, st, &c)?;
                         prodigy_update_d(st, &c)?;
                         prodigy_apply(&mut p, m, v, st, &c)?
