@@ -299,8 +299,7 @@ fn optimizers() -> Vec<(&'static str, f64, Opt)> {
             1.0,
             Opt::Prodigy(
                 ProdigyConfig::default(),
-                Box::new([z(), z(), z(), z()]),
-                ProdigyState::new(1e-6),
+                Box::new(([z(), z(), z(), z()], ProdigyState::new(1e-6))),
             ),
         ),
     ]
