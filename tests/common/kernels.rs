@@ -9,11 +9,11 @@ use optkern::format;
 use optkern::{
     AdabeliefConfig, AdaboundConfig, AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig,
     AdamaxConfig, AdamodConfig, AdampConfig, AdamwScheduleFreeConfig, AdanConfig, AdemamixConfig,
-    AdoptConfig, AsgdConfig, AsgdState, DiffgradConfig, EmaConfig, EmaForm, Error, LambConfig,
-    LarsConfig, LionConfig, MomentumConfig, NadamConfig, NadamState, Numerics, OptimisticGdConfig,
-    PidConfig, QhmConfig, RadamConfig, RmspropConfig, RpropConfig, SgdConfig,
-    SgdScheduleFreeConfig, SignsgdConfig, Sm3Config, SwaConfig, SwaForm, TigerConfig, Width,
-    YogiConfig,
+    AdoptConfig, AggmoConfig, AsgdConfig, AsgdState, DiffgradConfig, EmaConfig, EmaForm, Error,
+    LambConfig, LarsConfig, LionConfig, MadgradConfig, MomentumConfig, NadamConfig, NadamState,
+    Numerics, OptimisticGdConfig, PidConfig, QhadamConfig, QhmConfig, RadamConfig, RangerConfig,
+    RmspropConfig, RpropConfig, SgdConfig, SgdScheduleFreeConfig, SignsgdConfig, Sm3Config,
+    SwaConfig, SwaForm, TigerConfig, Width, YogiConfig,
 };
 use optkern_reference::{self as reference, bits, bits::Ops};
 
@@ -509,6 +509,107 @@ pub fn schedulefree_state(
     let ((k, lr_max, weight_sum), next) =
         reference::schedulefree_schedule(h, u64::from(t - 1), radam);
     (optkern::ScheduleFreeState { k, lr_max, weight_sum, scheduled_lr: 0.0 }, next)
+}
+
+pub fn qhadam_configs() -> Vec<(&'static str, QhadamConfig)> {
+    let d = QhadamConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        ("nus_wd", QhadamConfig { nu1: 0.7, nu2: 0.8, weight_decay: 0.01, ..d }),
+        (
+            "scale_eps",
+            QhadamConfig {
+                grad_scale: 3.0,
+                eps: 0.5,
+                maximize: true,
+                beta1: 0.45,
+                weight_decouple: true,
+                weight_decay: 0.1,
+                ..d
+            },
+        ),
+    ]
+}
+
+/// QHAdam's f32 normalisers before step `t` (the recursion the kernel runs, from 0).
+pub fn qhadam_state(cfg: &QhadamConfig, t: u32) -> optkern::QhadamState {
+    let mut s = optkern::QhadamState::default();
+    for _ in 1..t {
+        s.beta1_weight = s.beta1_weight * cfg.beta1 as f32 + 1.0;
+        s.beta2_weight = s.beta2_weight * cfg.beta2 as f32 + 1.0;
+    }
+    s
+}
+
+/// The normalisers of step `t` in f64 (the reference's own recursion).
+pub fn qhadam_weights(cfg: &QhadamConfig, t: u32) -> (f64, f64) {
+    let (mut w1, mut w2) = (0.0f64, 0.0f64);
+    for _ in 0..t {
+        w1 = w1 * cfg.beta1 + 1.0;
+        w2 = w2 * cfg.beta2 + 1.0;
+    }
+    (w1, w2)
+}
+
+pub fn madgrad_configs() -> Vec<(&'static str, MadgradConfig)> {
+    let d = MadgradConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        ("no_momentum_l2", MadgradConfig { momentum: 0.0, weight_decay: 0.01, ..d }),
+        (
+            "decoupled_scale",
+            MadgradConfig {
+                weight_decay: 0.1,
+                weight_decouple: true,
+                grad_scale: 0.37,
+                maximize: true,
+                eps: 1e-3,
+                ..d
+            },
+        ),
+    ]
+}
+
+pub fn aggmo_configs() -> Vec<(&'static str, AggmoConfig)> {
+    let d = AggmoConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        (
+            "four_l2",
+            AggmoConfig { betas: [0.0, 0.5, 0.9, 0.99], betas_len: 4, weight_decay: 0.01, ..d },
+        ),
+        (
+            "one_decoupled",
+            AggmoConfig {
+                betas: [0.9, 0.0, 0.0, 0.0],
+                betas_len: 1,
+                weight_decay: 0.1,
+                weight_decouple: true,
+                ..d
+            },
+        ),
+        ("scale", AggmoConfig { grad_scale: 3.0, maximize: true, betas_len: 2, ..d }),
+    ]
+}
+
+pub fn ranger_configs() -> Vec<(&'static str, RangerConfig)> {
+    let d = RangerConfig { lr: 1e-2, k: 3, ..Default::default() };
+    vec![
+        ("default", d),
+        (
+            "sgd_phase_wd",
+            RangerConfig {
+                degenerated_to_sgd: true,
+                weight_decay: 0.01,
+                weight_decouple: false,
+                ..d
+            },
+        ),
+        (
+            "scale_eps",
+            RangerConfig { grad_scale: 0.37, eps: 0.5, maximize: true, alpha: 0.8, k: 2, ..d },
+        ),
+    ]
 }
 
 /// RAdam cases run from step 6 on, where `ρ_t > 5` for β₂ = 0.999, so the tests see both the
@@ -1027,6 +1128,55 @@ pub fn cases() -> Vec<Case> {
                     mixed(at): optkern::radam_schedulefree_step_mixed_with(w, pp, gg, z, v, &mut schedulefree_state(&h, t + offset, true).0, &cfg, at),
                 ));
             }
+        }
+        for (name, cfg) in qhadam_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| QhadamConfig { numerics: n, ..c });
+            let nus = (cfg.nu1, cfg.nu2);
+            out.push(kernel!(format!("qhadam/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
+                |w, t, o, [pp, m1, v], [gg]|
+                optkern: optkern::qhadam_step_with(w, pp, gg, m1, v, &mut qhadam_state(&cfg, t), &cfg),
+                reference: reference::qhadam(pp, gg, m1, v, qhadam_weights(&cfg, t), nus, &h),
+                mixed(at): optkern::qhadam_step_mixed_with(w, pp, gg, m1, v, &mut qhadam_state(&cfg, t), &cfg, at),
+            ));
+        }
+        for (name, cfg) in madgrad_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| MadgradConfig { numerics: n, ..c });
+            out.push(kernel!(format!("madgrad/{name}/{numerics:?}"), numerics, [p, nn, s, p], [g],
+                |w, t, o, [pp, sq, ss, x0], [gg]|
+                optkern: optkern::madgrad_step_with(w, pp, gg, sq, ss, x0, &mut optkern::MadgradState { k: u64::from(t - 1) }, &cfg),
+                reference: reference::madgrad(pp, gg, sq, ss, x0, u64::from(t - 1), &h),
+                mixed(at): optkern::madgrad_step_mixed_with(w, pp, gg, sq, ss, x0, &mut optkern::MadgradState { k: u64::from(t - 1) }, &cfg, at),
+            ));
+        }
+        for (name, cfg) in aggmo_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| AggmoConfig { numerics: n, ..c });
+            let betas = cfg.betas[..cfg.betas_len as usize].to_vec();
+            out.push(kernel!(format!("aggmo/{name}/{numerics:?}"), numerics, [p, s, s, s, s], [g],
+                |w, t, o, [pp, b0, b1, b2, b3], [gg]|
+                optkern: optkern::aggmo_step_with(w, pp, gg, b0, b1, b2, b3, &cfg),
+                reference: {
+                    let mut all: [&mut [f64]; 4] = [&mut **b0, &mut **b1, &mut **b2, &mut **b3];
+                    reference::aggmo(pp, gg, &mut all[..betas.len()], &betas, &h)
+                },
+                mixed(at): optkern::aggmo_step_mixed_with(w, pp, gg, b0, b1, b2, b3, &cfg, at),
+            ));
+        }
+        for (name, cfg) in ranger_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| RangerConfig { numerics: n, ..c });
+            let sync = (cfg.alpha, cfg.k);
+            out.push(kernel!(format!("ranger/{name}/{numerics:?}"), numerics, [p, s, nn, p], [g],
+                |w, t, o, [pp, m1, v, slow], [gg]|
+                optkern: optkern::ranger_step_with(w, pp, gg, m1, v, slow, t, &cfg),
+                reference: reference::ranger(pp, gg, m1, v, slow, t, &h, sync),
+                mixed(at): optkern::ranger_step_mixed_with(w, pp, gg, m1, v, slow, t, &cfg, at),
+            ));
+        }
+        for alpha in [0.5, 0.8] {
+            out.push(kernel!(format!("lookahead_sync/{alpha}/{numerics:?}"), numerics, [p, p], [],
+                |w, t, o, [fast, slow], []|
+                optkern: optkern::lookahead_sync_with(w, fast, slow, alpha, numerics),
+                reference: reference::lookahead_sync(fast, slow, alpha),
+            ));
         }
         for (name, cfg) in adopt_configs() {
             let (cfg, h) = with_profile(cfg, numerics, |c, n| AdoptConfig { numerics: n, ..c });

@@ -25,6 +25,52 @@ macro_rules! to_reference {
 }
 
 to_reference! {
+    QhadamConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        rectify: false,
+        degenerated_to_sgd: false,
+        amsgrad: false,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    RangerConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        rectify: true,
+        degenerated_to_sgd: cfg.degenerated_to_sgd,
+        amsgrad: false,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    MadgradConfig => Madgrad |cfg| {
+        lr: cfg.lr,
+        momentum: cfg.momentum,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        eps: cfg.eps,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    AggmoConfig => PoMomentum |cfg| {
+        lr: cfg.lr,
+        momentum: 0.0,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
     ProdigyConfig => Prodigy |cfg| {
         lr: cfg.lr,
         beta1: cfg.beta1,

@@ -761,3 +761,125 @@ pub fn prodigy(
     }
     st.k = t;
 }
+
+/// QHAdam: wₖ ← βₖwₖ + 1 (passed in, after the update); m += (g − m)/w₁; v += (g² − v)/w₂;
+/// θ −= η(ν₁m + (1−ν₁)g)/(√(ν₂v + (1−ν₂)g²) + ε).
+#[allow(clippy::too_many_arguments)]
+pub fn qhadam(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    (w1, w2): (f64, f64),
+    (nu1, nu2): (f64, f64),
+    h: &PoAdam,
+) {
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let (pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        m[i] += (gi - m[i]) / w1;
+        v[i] += (gi * gi - v[i]) / w2;
+        let a = nu1 * m[i] + (1.0 - nu1) * gi;
+        let r = nu2 * v[i] + (1.0 - nu2) * gi * gi;
+        p[i] = pi - h.lr * a / (r.sqrt() + h.eps);
+    }
+}
+
+/// MADGRAD hyperparameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Madgrad {
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub weight_decouple: bool,
+    pub eps: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_madgrad(h: &Madgrad) -> bool {
+    nonneg(h.lr) && unit_open(h.momentum) && nonneg(h.weight_decay) && nonneg(h.eps) && nonneg(h.grad_scale)
+}
+
+/// MADGRAD at step k + 1 (k steps taken): λ = (η+ε)√(k+1); x₀ = θ + s/(∛S + ε) without
+/// momentum; S += λg²; s += λg; z = x₀ − s/(∛S + ε); θ = μθ + (1−μ)z; decoupled decay on θ_old.
+#[allow(clippy::too_many_arguments)]
+pub fn madgrad(
+    p: &mut [f64],
+    g: &[f64],
+    sum_sq: &mut [f64],
+    s: &mut [f64],
+    x0: &mut [f64],
+    k: u64,
+    h: &Madgrad,
+) {
+    let lr = h.lr + h.eps;
+    let lamb = lr * ((k + 1) as f64).sqrt();
+    for i in 0..p.len() {
+        let mut gi = grad(g[i], h.grad_scale, h.maximize);
+        if !h.weight_decouple {
+            gi += h.weight_decay * p[i];
+        }
+        let origin =
+            if h.momentum == 0.0 { p[i] + s[i] / (sum_sq[i].cbrt() + h.eps) } else { x0[i] };
+        sum_sq[i] += lamb * gi * gi;
+        s[i] += lamb * gi;
+        let z = origin - s[i] / (sum_sq[i].cbrt() + h.eps);
+        let old = p[i];
+        p[i] = h.momentum * p[i] + (1.0 - h.momentum) * z;
+        if h.weight_decouple {
+            p[i] -= lr * h.weight_decay * old;
+        }
+    }
+}
+
+/// AggMo: for each β: b ← βb + g; θ −= (η/K)·b.
+pub fn aggmo(p: &mut [f64], g: &[f64], bufs: &mut [&mut [f64]], betas: &[f64], h: &PoMomentum) {
+    let k = betas.len() as f64;
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let (mut pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        for (b, beta) in bufs.iter_mut().zip(betas) {
+            b[i] = beta * b[i] + gi;
+            pi -= h.lr / k * b[i];
+        }
+        p[i] = pi;
+    }
+}
+
+/// Ranger: RAdam-like step (r = ±1 below the threshold, the package's sign quirk), then every
+/// k steps φ ← φ + α(θ − φ), θ ← φ.
+#[allow(clippy::too_many_arguments)]
+pub fn ranger(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    slow: &mut [f64],
+    t: u32,
+    h: &PoAdam,
+    (alpha, k): (f64, u32),
+) {
+    let (r, adaptive) = rectify(h.beta2, t, h.degenerated_to_sgd);
+    let step = h.lr * r / bc(h.beta1, t);
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        let (pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+        let mut pi = if adaptive { pi - step * m[i] / (v[i].sqrt() + h.eps) } else { pi - step * m[i] };
+        if t % k == 0 {
+            slow[i] += alpha * (pi - slow[i]);
+            pi = slow[i];
+        }
+        p[i] = pi;
+    }
+}
+
+/// Lookahead's synchronisation: θ ← αθ + (1−α)φ; φ ← θ.
+pub fn lookahead_sync(fast: &mut [f64], slow: &mut [f64], alpha: f64) {
+    for i in 0..fast.len() {
+        fast[i] = alpha * fast[i] + (1.0 - alpha) * slow[i];
+        slow[i] = fast[i];
+    }
+}
