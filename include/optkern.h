@@ -24,6 +24,9 @@
 // element, and the blocks are added to `C` in order.
 #define GEMM_KC 256
 
+// The most momentum buffers [`aggmo_step`] takes.
+#define AGGMO_MAX_BETAS 4
+
 // Shard boundaries must be multiples of this many elements (the reduction block).
 #define SHARD_ALIGN BLOCK
 
@@ -811,7 +814,7 @@ typedef struct {
   optkern_numerics numerics;
 } optkern_prodigy_config;
 
-// A [`BlockedSum`] between two calls, caller-owned: resuming it over the next slice of the
+// A fixed-order blocked sum (the crate's `BlockedSum`) between two calls, caller-owned: resuming it over the next slice of the
 // global sequence gives the bits of one sum over the concatenation, however the sequence was
 // split into slices (one model = many tensors, summed in their order). Start from
 // [`SumCarry::default`] (all zero).
@@ -846,6 +849,128 @@ typedef struct {
   // `Σ |s|` of the step in progress.
   optkern_sum_carry l1;
 } optkern_prodigy_state;
+
+// Hyperparameters of [`qhadam_step`]. [`Default`] is `pytorch_optimizer.QHAdam`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `ν₁`, the weight of the first moment against the gradient. Default `1`; in `[0, 1]`.
+  double nu1;
+  // `ν₂`, the weight of the second moment against `g²`. Default `1`; in `[0, 1]`.
+  double nu2;
+  // `ε`. Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `false`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_qhadam_config;
+
+// Hyperparameters of [`madgrad_step`]. [`Default`] is `pytorch_optimizer.MADGRAD`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // Momentum `μ` (`0`: the iterate is the dual average itself, and `x0` may be empty).
+  // Default `0.9`; finite, in `[0, 1)`.
+  double momentum;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ − η'λ·θ` after the step (else L2 `g ← g + λθ`). Default `false`.
+  bool weight_decouple;
+  // `ε`, added to the cube root and (a package quirk) to the learning rate. Default `1e-6`;
+  // finite, ≥ 0.
+  double eps;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_madgrad_config;
+
+// Hyperparameters of [`aggmo_step`]. [`Default`] is `pytorch_optimizer.AggMo`'s.
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // The damping factors `β₁…β_K` (the first `betas_len`), one buffer each, in this order.
+  // Default `(0, 0.9, 0.99)`; each finite, in `[0, 1)`.
+  double betas[4];
+  // `K`, how many of `betas` are used. Default `3`; 1 to 4.
+  uint32_t betas_len;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `false`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_aggmo_config;
+
+// Hyperparameters of [`ranger_step`]. [`Default`] is `pytorch_optimizer.Ranger`'s, including
+// `degenerated_to_sgd = false`, with which the package's steps while `ρₜ < 5` (the first five
+// for β₂ = 0.999) go **uphill** (`θ ← θ + (η/bc₁)·m`): reproduced, because the golden vectors
+// record it; set `degenerated_to_sgd = true` for the original Ranger (SGD steps there).
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.95`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `ε`. Default `1e-5`; finite, ≥ 0.
+  double eps;
+  // Lookahead's `α` (the slow weights' step). Default `0.5`; finite, in `[0, 1]`.
+  double alpha;
+  // Lookahead's `k`: synchronise on every step `t` with `t mod k = 0`. Default `6`; ≥ 1.
+  uint32_t k;
+  // While `ρₜ < 5`: an SGD step (`true`) or the package's sign-flipped one (`false`, the
+  // package's default). Default `false`.
+  bool degenerated_to_sgd;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` instead of L2 `g ← g + λθ`. Default `true`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_ranger_config;
+
+// QHAdam's per-tensor scalar state (the package's f32 `beta1_weight`, `beta2_weight`): the
+// normalisers `wₖ ← βₖ·wₖ + 1` that make the averages unbiased. Start from 0 (`Default`).
+typedef struct {
+  // `w₁`.
+  float beta1_weight;
+  // `w₂`.
+  float beta2_weight;
+} optkern_qhadam_state;
+
+// MADGRAD's per-tensor step counter `k` (steps taken; the package keeps it per parameter).
+typedef struct {
+  // Steps taken.
+  uint64_t k;
+} optkern_madgrad_state;
 
 // One buffer of a mixed-format call (`optkern_buffer`). Enum-like fields are `uint32_t`
 // and checked.
@@ -1837,6 +1962,69 @@ optkern_status optkern_prodigy_apply(float *params,
                                      size_t len,
                                      const optkern_prodigy_config *cfg,
                                      optkern_error *error);
+
+// The defaults of [`QhadamConfig`] (`QhadamConfig::default()`).
+optkern_qhadam_config optkern_qhadam_config_default(void);
+
+// The defaults of [`MadgradConfig`] (`MadgradConfig::default()`).
+optkern_madgrad_config optkern_madgrad_config_default(void);
+
+// The defaults of [`AggmoConfig`] (`AggmoConfig::default()`).
+optkern_aggmo_config optkern_aggmo_config_default(void);
+
+// The defaults of [`RangerConfig`] (`RangerConfig::default()`).
+optkern_ranger_config optkern_ranger_config_default(void);
+
+// [`qhadam_step`]: `state` (start from zeros) is advanced on success only.
+optkern_status optkern_qhadam_step(float *params,
+                                   const float *grads,
+                                   float *exp_avg,
+                                   float *exp_avg_sq,
+                                   optkern_qhadam_state *state,
+                                   size_t len,
+                                   const optkern_qhadam_config *cfg,
+                                   optkern_error *error);
+
+// [`madgrad_step`]: `state` (start from `{ .k = 0 }`) is advanced on success only.
+optkern_status optkern_madgrad_step(float *params,
+                                    const float *grads,
+                                    float *grad_sum_sq,
+                                    float *s,
+                                    float *x0,
+                                    optkern_madgrad_state *state,
+                                    size_t len,
+                                    const optkern_madgrad_config *cfg,
+                                    optkern_error *error);
+
+// [`aggmo_step`]: the buffers after the first `betas_len` may be NULL.
+optkern_status optkern_aggmo_step(float *params,
+                                  const float *grads,
+                                  float *buffer0,
+                                  float *buffer1,
+                                  float *buffer2,
+                                  float *buffer3,
+                                  size_t len,
+                                  const optkern_aggmo_config *cfg,
+                                  optkern_error *error);
+
+// [`ranger_step`].
+optkern_status optkern_ranger_step(float *params,
+                                   const float *grads,
+                                   float *exp_avg,
+                                   float *exp_avg_sq,
+                                   float *slow_buffer,
+                                   size_t len,
+                                   uint32_t step,
+                                   const optkern_ranger_config *cfg,
+                                   optkern_error *error);
+
+// [`lookahead_sync`]: `numerics` is an `optkern_numerics` value.
+optkern_status optkern_lookahead_sync(float *fast,
+                                      float *slow,
+                                      size_t len,
+                                      double alpha,
+                                      uint32_t numerics,
+                                      optkern_error *error);
 
 // An f32 buffer descriptor (`optkern_buffer_f32`): the common case, for brevity in C.
 optkern_buffer optkern_buffer_f32(float *data);

@@ -1552,3 +1552,177 @@ fn schedule_free_errors_change_nothing() {
         _ => unreachable!(),
     });
 }
+
+/// QHAdam, MADGRAD, AggMo, Ranger and the Lookahead synchronisation: every field over the
+/// special values, every buffer length, the scalar state unchanged on `Err`.
+#[test]
+fn stateful_rule_errors_change_nothing() {
+    use optkern::*;
+    let mut rejected = 0;
+    rejected += grid(
+        "qhadam",
+        QhadamConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("nu1", nu1),
+            field!("nu2", nu2),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, m, v] => {
+                    let before = QhadamState { beta1_weight: 2.0, beta2_weight: 3.0 };
+                    let mut st = before;
+                    let r = qhadam_step(p, g, m, v, &mut st, &cfg);
+                    assert!(r.is_ok() || st == before, "state changed on Err");
+                    r
+                }
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            let unit = |x: f64| x.is_finite() && (0.0..=1.0).contains(&x);
+            reference::accepts_po_adam(&c.to_reference(), 1) && unit(c.nu1) && unit(c.nu2)
+        },
+    );
+    rejected += grid(
+        "madgrad",
+        MadgradConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("momentum", momentum),
+            field!("weight_decay", weight_decay),
+            field!("eps", eps),
+            gs!(),
+        ],
+        &[],
+        5,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, sq, s, x0] => {
+                    let mut st = MadgradState { k: 4 };
+                    let r = madgrad_step(p, g, sq, s, x0, &mut st, &cfg);
+                    assert!(r.is_ok() || st.k == 4, "state changed on Err");
+                    r
+                }
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_madgrad(&c.to_reference()),
+    );
+    rejected += grid(
+        "aggmo",
+        AggmoConfig { betas: [0.0, 0.5, 0.9, 0.99], betas_len: 4, ..Default::default() },
+        &[
+            field!("lr", lr),
+            ("betas", |c, x| c.betas[2] = x),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        6,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, b0, b1, b2, b3] => aggmo_step(p, g, b0, b1, b2, b3, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            let ok = |x: f64| x.is_finite() && (0.0..1.0).contains(&x);
+            reference::accepts_po_momentum(&c.to_reference()) && c.betas.iter().all(|&b| ok(b))
+        },
+    );
+    rejected += grid(
+        "ranger",
+        RangerConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("alpha", alpha),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        5,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, m, v, slow] => ranger_step(p, g, m, v, slow, 6, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            let unit = c.alpha.is_finite() && (0.0..=1.0).contains(&c.alpha);
+            reference::accepts_po_adam(&c.to_reference(), 6) && unit
+        },
+    );
+    assert!(rejected > 100, "only {rejected} rejections");
+    let want = Error::InvalidHyperparameter {
+        name: "betas_len",
+        value: 5.0,
+        problem: Problem::OutOfRange,
+    };
+    let bad = AggmoConfig { betas_len: 5, ..Default::default() };
+    check(6, None, Some(want), "aggmo betas_len 5", move |b| match b {
+        [p, g, b0, b1, b2, b3] => aggmo_step(p, g, b0, b1, b2, b3, &bad),
+        _ => unreachable!(),
+    });
+    let want = Error::InvalidHyperparameter { name: "k", value: 0.0, problem: Problem::OutOfRange };
+    let bad = RangerConfig { k: 0, ..Default::default() };
+    check(5, None, Some(want), "ranger k 0", move |b| match b {
+        [p, g, m, v, slow] => ranger_step(p, g, m, v, slow, 1, &bad),
+        _ => unreachable!(),
+    });
+    check(5, None, Some(Error::ZeroStep), "ranger step 0", |b| match b {
+        [p, g, m, v, slow] => ranger_step(p, g, m, v, slow, 0, &RangerConfig::default()),
+        _ => unreachable!(),
+    });
+    for alpha in [f64::NAN, -0.5, 1.5] {
+        check(
+            2,
+            None,
+            Some(hyper("alpha", alpha)),
+            &format!("sync alpha {alpha}"),
+            move |b| match b {
+                [f, s] => lookahead_sync(f, s, alpha, Numerics::Torch),
+                _ => unreachable!(),
+            },
+        );
+    }
+    let (q, m, a, r) = (
+        QhadamConfig::default(),
+        MadgradConfig::default(),
+        AggmoConfig { betas_len: 4, ..Default::default() },
+        RangerConfig::default(),
+    );
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq"], move |b| match b {
+        [p, g, m1, v] => qhadam_step(p, g, m1, v, &mut QhadamState::default(), &q),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "grad_sum_sq", "s", "x0"], move |b| match b {
+        [p, g, sq, s, x0] => madgrad_step(p, g, sq, s, x0, &mut MadgradState::default(), &m),
+        _ => unreachable!(),
+    });
+    length_cases(
+        &["params", "grads", "buffer0", "buffer1", "buffer2", "buffer3"],
+        move |b| match b {
+            [p, g, b0, b1, b2, b3] => aggmo_step(p, g, b0, b1, b2, b3, &a),
+            _ => unreachable!(),
+        },
+    );
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq", "slow_buffer"], move |b| match b {
+        [p, g, m1, v, slow] => ranger_step(p, g, m1, v, slow, 1, &r),
+        _ => unreachable!(),
+    });
+    length_cases(&["fast", "slow"], |b| match b {
+        [f, s] => lookahead_sync(f, s, 0.5, Numerics::Portable),
+        _ => unreachable!(),
+    });
+}

@@ -935,5 +935,104 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
                 _ => unreachable!(),
             }),
         ),
+        b(
+            "qhadam",
+            3,
+            1,
+            false,
+            (1, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => qhadam_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    &mut QhadamState { beta1_weight: 6.5, beta2_weight: 9.9 },
+                    &QhadamConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "madgrad",
+            4,
+            1,
+            false,
+            (2, 0),
+            (2, 0),
+            Box::new(move |w, s, g| match s {
+                [p, sq, ss, x0] => madgrad_step_with(
+                    w,
+                    p,
+                    g,
+                    sq,
+                    ss,
+                    x0,
+                    &mut MadgradState { k: 9 },
+                    &MadgradConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "aggmo",
+            4,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, b0, b1, b2] => aggmo_step_with(
+                    w,
+                    p,
+                    g,
+                    b0,
+                    b1,
+                    b2,
+                    &mut [],
+                    &AggmoConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "ranger",
+            4,
+            1,
+            false,
+            (1, 1),
+            (1, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v, slow] => ranger_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    slow,
+                    10,
+                    &RangerConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "lookahead_sync",
+            2,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, _| match s {
+                [fast, slow] => lookahead_sync_with(w, fast, slow, 0.5, profile).unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
     ]
 }

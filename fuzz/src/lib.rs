@@ -1880,11 +1880,12 @@ pub fn check_breadth(case: &Case) -> Outcome {
     let gs = h[5] as f32;
     let numerics = case.numerics();
     let max = case.flag(1);
-    // 17 choices: the four high bits of `flags` and bit 4 of `offset` (the offset uses bits
+    // 22 choices: the four high bits of `flags` and bit 4 of `offset` (the offset uses bits
     // 0–3 only).
-    match (usize::from(case.flags >> 4) + usize::from(case.offset & 16)) % 17 {
+    match (usize::from(case.flags >> 4) + usize::from(case.offset & 16)) % 22 {
         15 => check_schedulefree(case),
         16 => check_prodigy(case),
+        17..=21 => check_stateful(case),
         0 => {
             let c = AdoptConfig {
                 lr: h[0],
@@ -2825,6 +2826,234 @@ pub fn check_prodigy(case: &Case) -> Outcome {
         },
         6,
     )
+}
+
+/// QHAdam, MADGRAD, AggMo, Ranger and the Lookahead synchronisation (picked by `flags` bits
+/// 0–2), with their scalar state derived from `case.step`. `hyper` is
+/// `[lr, β₁ or μ, β₂, ε, λ, grad_scale]`.
+pub fn check_stateful(case: &Case) -> Outcome {
+    use optkern::*;
+    let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
+    let (numerics, max, gs) = (case.numerics(), case.flag(6), h[5] as f32);
+    match case.flags % 8 {
+        0 | 5 => {
+            let c = QhadamConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                nu1: if case.flag(3) { 0.7 } else { 1.0 },
+                weight_decouple: case.flag(4),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                ..Default::default()
+            };
+            // The state before step t, in f32 as the kernel keeps it and in f64 for the
+            // reference (a valid β is needed for either: invalid calls are refused first).
+            let state = move |t: u32| {
+                let mut s = QhadamState::default();
+                for _ in 1..t {
+                    s.beta1_weight = s.beta1_weight * c.beta1 as f32 + 1.0;
+                    s.beta2_weight = s.beta2_weight * c.beta2 as f32 + 1.0;
+                }
+                s
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "qhadam",
+                    muts: 3,
+                    non_negative: &[2],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v] => qhadam_step_with(w, p, i[0], m1, v, &mut state(t), c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, _, (c, r)| {
+                        lens_equal(l)
+                            && reference::accepts_po_adam(r, 1)
+                            && (0.0..=1.0).contains(&c.nu1)
+                    },
+                    reference: &|m, i, t, (c, r)| match m {
+                        [p, m1, v] => {
+                            let (mut w1, mut w2) = (0.0f64, 0.0f64);
+                            for _ in 0..t {
+                                (w1, w2) = (w1 * c.beta1 + 1.0, w2 * c.beta2 + 1.0);
+                            }
+                            reference::qhadam(p, &i[0], m1, v, (w1, w2), (c.nu1, c.nu2), r)
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                4,
+            )
+        }
+        1 | 6 => {
+            let c = MadgradConfig {
+                lr: h[0],
+                momentum: h[1],
+                weight_decay: h[4],
+                weight_decouple: case.flag(4),
+                eps: h[3],
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "madgrad",
+                    muts: 4,
+                    non_negative: &[1],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, sq, s, x0] => {
+                            let mut st = MadgradState { k: u64::from(t.max(1) - 1) };
+                            madgrad_step_with(w, p, i[0], sq, s, x0, &mut st, c)
+                        }
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, _, (c, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && l[4] == l[0]
+                            && (l[3] == l[0] || (c.momentum == 0.0 && l[3] == 0))
+                            && reference::accepts_madgrad(r)
+                    },
+                    reference: &|m, i, t, (_, r)| match m {
+                        [p, sq, s, x0] => {
+                            reference::madgrad(p, &i[0], sq, s, x0, u64::from(t.max(1) - 1), r)
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    // The cube root of a tiny S amplifies f32 rounding: compare with ε large
+                    // enough to bound the division.
+                    conditioned: h[3] >= 1e-3 && h[0] <= 1.0,
+                },
+                5,
+            )
+        }
+        2 | 7 => {
+            let count = 1 + u32::from(case.step % 4);
+            let c = AggmoConfig {
+                lr: h[0],
+                betas: [h[1], h[2], 0.5, 0.0],
+                betas_len: count,
+                weight_decay: h[4],
+                weight_decouple: case.flag(4),
+                fixed_decay: case.flag(3),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "aggmo",
+                    muts: 5,
+                    non_negative: &[],
+                    hyper: (c, r),
+                    run: &|w, m, i, _, (c, _)| match m {
+                        [p, b0, b1, b2, b3] => aggmo_step_with(w, p, i[0], b0, b1, b2, b3, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, _, (c, r)| {
+                        let k = c.betas_len as usize;
+                        (1..5).all(|j| l[j] == l[0] || (j > k && l[j] == 0))
+                            && l[5] == l[0]
+                            && c.betas[..k].iter().all(|b| b.is_finite() && (0.0..1.0).contains(b))
+                            && reference::accepts_po_momentum(&reference::PoMomentum {
+                                momentum: 0.0,
+                                ..*r
+                            })
+                    },
+                    reference: &|m, i, _, (c, r)| match m {
+                        [p, b0, b1, b2, b3] => {
+                            let k = c.betas_len as usize;
+                            let mut all: [&mut [f64]; 4] = [b0, b1, b2, b3];
+                            reference::aggmo(p, &i[0], &mut all[..k], &c.betas[..k], r)
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: true,
+                },
+                6,
+            )
+        }
+        3 => {
+            let c = RangerConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                k: 1 + u32::from(case.step % 4),
+                degenerated_to_sgd: case.flag(3),
+                weight_decouple: case.flag(4),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "ranger",
+                    muts: 4,
+                    non_negative: &[2],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v, slow] => ranger_step_with(w, p, i[0], m1, v, slow, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (_, r)| lens_equal(l) && reference::accepts_po_adam(r, t),
+                    reference: &|m, i, t, (c, r)| match m {
+                        [p, m1, v, slow] => {
+                            reference::ranger(p, &i[0], m1, v, slow, t, r, (c.alpha, c.k))
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                5,
+            )
+        }
+        _ => {
+            let alpha = h[1];
+            check(
+                case,
+                &Spec {
+                    name: "lookahead_sync",
+                    muts: 2,
+                    non_negative: &[],
+                    hyper: alpha,
+                    run: &|w, m, _, _, &a| match m {
+                        [fast, slow] => lookahead_sync_with(w, fast, slow, a, numerics),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, _, &a| lens_equal(l) && a.is_finite() && (0.0..=1.0).contains(&a),
+                    reference: &|m, _, _, &a| match m {
+                        [fast, slow] => reference::lookahead_sync(fast, slow, a),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: true,
+                },
+                2,
+            )
+        }
+    }
 }
 
 #[cfg(test)]

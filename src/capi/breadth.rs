@@ -519,6 +519,10 @@ pub unsafe extern "C" fn optkern_optimistic_gd_step(
     })
 }
 
+c_config!(QhadamConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
+c_config!(MadgradConfig, bools: [weight_decouple, maximize], enums: [numerics < 3]);
+c_config!(AggmoConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
+c_config!(RangerConfig, bools: [degenerated_to_sgd, weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
 c_config!(ProdigyConfig, bools: [decouple, use_bias_correction, safeguard_warmup, maximize], enums: [numerics < 3]);
 c_config!(SgdScheduleFreeConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(AdamwScheduleFreeConfig, bools: [decay_at_z, silent_sgd_phase, maximize], enums: [numerics < 3]);
@@ -840,6 +844,184 @@ pub unsafe extern "C" fn optkern_prodigy_apply(
             let st = core::ptr::read(state);
             let b = buffers!(len; out params, in exp_avg, in exp_avg_sq);
             prodigy_apply(slice_mut(b[0]), slice(b[1]), slice(b[2]), &st, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`QhadamConfig`] (`QhadamConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_qhadam_config_default() -> QhadamConfig {
+    QhadamConfig::default()
+}
+
+/// The defaults of [`MadgradConfig`] (`MadgradConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_madgrad_config_default() -> MadgradConfig {
+    MadgradConfig::default()
+}
+
+/// The defaults of [`AggmoConfig`] (`AggmoConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_aggmo_config_default() -> AggmoConfig {
+    AggmoConfig::default()
+}
+
+/// The defaults of [`RangerConfig`] (`RangerConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_ranger_config_default() -> RangerConfig {
+    RangerConfig::default()
+}
+
+/// [`qhadam_step`]: `state` (start from zeros) is advanced on success only.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_qhadam_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    state: *mut QhadamState,
+    len: usize,
+    cfg: *const QhadamConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
+            qhadam_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                &mut st,
+                &cfg,
+            )?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`madgrad_step`]: `state` (start from `{ .k = 0 }`) is advanced on success only.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_madgrad_step(
+    params: *mut f32,
+    grads: *const f32,
+    grad_sum_sq: *mut f32,
+    s: *mut f32,
+    x0: *mut f32,
+    state: *mut MadgradState,
+    len: usize,
+    cfg: *const MadgradConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads, out grad_sum_sq, out s, opt x0);
+            madgrad_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                &mut st,
+                &cfg,
+            )?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`aggmo_step`]: the buffers after the first `betas_len` may be NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_aggmo_step(
+    params: *mut f32,
+    grads: *const f32,
+    buffer0: *mut f32,
+    buffer1: *mut f32,
+    buffer2: *mut f32,
+    buffer3: *mut f32,
+    len: usize,
+    cfg: *const AggmoConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out buffer0, opt buffer1, opt buffer2, opt buffer3);
+            aggmo_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                slice_mut(b[5]),
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`ranger_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_ranger_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    slow_buffer: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const RangerConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b =
+                buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, out slow_buffer);
+            ranger_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`lookahead_sync`]: `numerics` is an `optkern_numerics` value.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lookahead_sync(
+    fast: *mut f32,
+    slow: *mut f32,
+    len: usize,
+    alpha: f64,
+    numerics: u32,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "numerics", || {
+        let numerics = numerics_arg(numerics)?;
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let b = buffers!(len; out fast, out slow);
+            lookahead_sync(slice_mut(b[0]), slice_mut(b[1]), alpha, numerics)?;
         }
         Ok(())
     })
