@@ -81,6 +81,7 @@ pub use optim::adaptive::adan::{AdanConfig, adan_step, adan_step_mixed};
 pub use optim::adaptive::ademamix::{AdemamixConfig, ademamix_step, ademamix_step_mixed};
 pub use optim::adaptive::adopt::{AdoptConfig, adopt_step, adopt_step_mixed};
 pub use optim::adaptive::diffgrad::{DiffgradConfig, diffgrad_step, diffgrad_step_mixed};
+pub use optim::adaptive::laprop::{LapropConfig, LapropState, laprop_step, laprop_step_mixed};
 pub use optim::adaptive::madgrad::{MadgradConfig, MadgradState, madgrad_step, madgrad_step_mixed};
 pub use optim::adaptive::qhadam::{QhadamConfig, QhadamState, qhadam_step, qhadam_step_mixed};
 pub use optim::adaptive::ranger::{RangerConfig, ranger_step, ranger_step_mixed};
@@ -94,9 +95,10 @@ pub use optim::adaptive::{
     adamp::adamp_step_with, adan::adan_step_mixed_with, adan::adan_step_with,
     ademamix::ademamix_step_mixed_with, ademamix::ademamix_step_with, adopt::adopt_step_mixed_with,
     adopt::adopt_step_with, diffgrad::diffgrad_step_mixed_with, diffgrad::diffgrad_step_with,
-    madgrad::madgrad_step_mixed_with, madgrad::madgrad_step_with, qhadam::qhadam_step_mixed_with,
-    qhadam::qhadam_step_with, ranger::ranger_step_mixed_with, ranger::ranger_step_with,
-    sm3::sm3_step_mixed_with, sm3::sm3_step_with, yogi::yogi_step_mixed_with, yogi::yogi_step_with,
+    laprop::laprop_step_mixed_with, laprop::laprop_step_with, madgrad::madgrad_step_mixed_with,
+    madgrad::madgrad_step_with, qhadam::qhadam_step_mixed_with, qhadam::qhadam_step_with,
+    ranger::ranger_step_mixed_with, ranger::ranger_step_with, sm3::sm3_step_mixed_with,
+    sm3::sm3_step_with, yogi::yogi_step_mixed_with, yogi::yogi_step_with,
 };
 pub use optim::asgd::{AsgdConfig, AsgdState, asgd_step, asgd_step_mixed};
 pub use optim::average::{EmaConfig, EmaForm, SwaConfig, SwaForm, ema_update, swa_update};

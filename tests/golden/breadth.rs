@@ -946,6 +946,72 @@ pub fn optimizer(
                 sgd,
             })
         }
+        ("pytorch_optimizer.LaProp", "LaProp") => {
+            let d = LapropConfig::default();
+            let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+            let cfg = LapropConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                eps: o.f64("eps", d.eps)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                centered: o.bool("centered", d.centered)?,
+                steps_before_using_centered: o.u64("steps_before_using_centered", 10)? as u32,
+                amsgrad: o.bool("ams_bound", d.amsgrad)?,
+                ..d
+            };
+            // The package's decay is decoupled by default; its L2 form has no effect.
+            if !o.bool("weight_decouple", true)? {
+                return Err("LaProp's L2 form (weight_decouple=False) is not offered".into());
+            }
+            let st = std::rc::Rc::new(std::cell::Cell::new(LapropState::default()));
+            let s2 = st.clone();
+            let mut names = vec!["exp_avg", "exp_avg_sq"];
+            if cfg.centered {
+                names.push("exp_mean_avg_beta2");
+            }
+            if cfg.amsgrad {
+                names.push("max_exp_avg_sq");
+            }
+            // Buffers in the kernel's order: exp_avg, exp_avg_sq, mean, max (the unused ones
+            // stay full-length and untouched; `names` lists the used ones first).
+            let (centered, ams) = (cfg.centered, cfg.amsgrad);
+            let inner = state(
+                names,
+                4,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| {
+                    let [m, v, x, y] = b else { unreachable!() };
+                    let (mean, max) = if !centered && ams { (y, x) } else { (x, y) };
+                    let mut st_now = s2.get();
+                    let r = laprop_step(
+                        p,
+                        g,
+                        m,
+                        v,
+                        mean,
+                        max,
+                        t,
+                        &mut st_now,
+                        &LapropConfig { lr, ..cfg },
+                    );
+                    s2.set(st_now);
+                    r
+                }),
+            );
+            Box::new(super::ScalarState {
+                inner,
+                read: Box::new(move || {
+                    let x = st.get();
+                    vec![
+                        ("exp_avg_lr_1", x.exp_avg_lr_1 as f32),
+                        ("exp_avg_lr_2", x.exp_avg_lr_2 as f32),
+                    ]
+                }),
+            })
+        }
         _ => return Err(format!("unknown optimizer `{name}` from `{source}`")),
     };
     if kwargs {

@@ -8,6 +8,7 @@ pub mod adan;
 pub mod ademamix;
 pub mod adopt;
 pub mod diffgrad;
+pub mod laprop;
 pub mod madgrad;
 pub mod qhadam;
 pub mod ranger;
