@@ -132,6 +132,12 @@ pub use optim::lion::{LionConfig, lion_step, lion_step_mixed};
 pub use optim::momentum::{MomentumConfig, momentum_step, momentum_step_mixed, nesterov_lookahead};
 pub use optim::muon::{AdjustLr, MuonConfig, NsPrecision, muon_scratch_len, muon_step};
 pub use optim::nadam::{NadamConfig, NadamState, nadam_step, nadam_step_mixed};
+pub use optim::parameter_free::dadapt::{
+    Dadapt, DadaptAdamConfig, DadaptSgdConfig, DadaptState, dadapt_adam_step, dadapt_sgd_step,
+    dadapt_update_d,
+};
+#[doc(hidden)]
+pub use optim::parameter_free::dadapt::{dadapt_adam_step_with, dadapt_sgd_step_with};
 pub use optim::parameter_free::prodigy::{
     ProdigyConfig, ProdigyState, prodigy_accumulate, prodigy_apply, prodigy_update_d,
 };

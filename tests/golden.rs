@@ -636,7 +636,18 @@ fn run_optimizer_case(case: &Value, strict: bool, worst: &mut f64) -> Result<(),
             .ok_or(format!("state `{key}` not kept by optkern"))?
             .1;
         let want = f32s(want, key)?;
-        compare(got, &want, mode, max_abs(&want), worst, &format!("state {key}"))?;
+        // The packages fuse (torch's `add(alpha=)` on CPU); a build without FMA rounds twice
+        // per fused operation, and where a state vector is what remains of cancelling terms
+        // (D-Adapt SGD's `s` with one parameter: ±8705 summed to 1.6e-8) that exceeds the
+        // package's own 10·d budget, which is measured on its fused run: 10× there. The FMA
+        // legs of CI compare every state at the case's `tol`.
+        let state_mode = match mode {
+            Mode::Tolerant(tol) if source.is_some() && !optkern::FUSED_MUL_ADD => {
+                Mode::Tolerant(10.0 * tol)
+            }
+            m => m,
+        };
+        compare(got, &want, state_mode, max_abs(&want), worst, &format!("state {key}"))?;
     }
     if let Some(k) = ours
         .iter()

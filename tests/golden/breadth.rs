@@ -288,6 +288,75 @@ impl Golden for Lookahead {
     }
 }
 
+/// D-Adaptation on one tensor: the step and the scalar update.
+struct Dadapt {
+    adam: Option<DadaptAdamConfig>,
+    sgd: DadaptSgdConfig,
+    state: DadaptState,
+    d0: f64,
+    bufs: [Vec<f32>; 3],
+    x0: Vec<f32>,
+}
+
+impl Golden for Dadapt {
+    fn step(&mut self, p: &mut [f32], g: &[f32], t: u32, lr: f64) -> Result<(), Error> {
+        let n = p.len();
+        if t == 1 {
+            self.bufs = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
+            self.x0 = p.to_vec();
+            // D-Adapt SGD's scale: the global norm of the first gradient.
+            self.state.g0_norm = f64::from(grad_norm(&[g], NormType::L2)?);
+            if self.adam.is_none() {
+                self.bufs[2] = p.to_vec();
+            }
+        }
+        let st = &mut self.state;
+        let [a, b, c3] = &mut self.bufs;
+        match self.adam {
+            Some(cfg) => {
+                let cfg = DadaptAdamConfig { lr, ..cfg };
+                dadapt_adam_step(p, g, a, b, c3, st, &cfg)?;
+                dadapt_update_d(st, optkern::Dadapt::Adam, lr, cfg.beta2, cfg.growth_rate)
+            }
+            None => {
+                let cfg = DadaptSgdConfig { lr, ..self.sgd };
+                if st.g0_norm == 0.0 {
+                    return Ok(());
+                }
+                dadapt_sgd_step(p, g, a, &self.x0, c3, st, &cfg)?;
+                dadapt_update_d(st, optkern::Dadapt::Sgd, lr, 0.5, cfg.growth_rate)
+            }
+        }
+    }
+    fn state(&self) -> Vec<(&'static str, &[f32])> {
+        match self.adam {
+            Some(_) => vec![
+                ("exp_avg", &self.bufs[0][..]),
+                ("exp_avg_sq", &self.bufs[1][..]),
+                ("s", &self.bufs[2][..]),
+            ],
+            None => vec![("s", &self.bufs[0][..]), ("x0", &self.x0[..]), ("z", &self.bufs[2][..])],
+        }
+    }
+    fn scalars(&self) -> Vec<(&'static str, f32)> {
+        // The files hold only the group entries that changed from the constructor's value.
+        let s = self.state;
+        let mut out = vec![];
+        if s.d != self.d0 {
+            out.push(("group.d", s.d as f32));
+        }
+        // With one parameter the generator drops the 1-element group tensor (as it writes
+        // QHAdam's 1-element state as a list only when n = 1): nothing to compare then.
+        if s.numerator_weighted != 0.0 && self.x0.len() > 1 {
+            out.push(("group.numerator_weighted", s.numerator_weighted as f32));
+        }
+        if self.adam.is_none() {
+            out.push(("group.g0_norm", s.g0_norm as f32));
+        }
+        out
+    }
+}
+
 /// The optkern counterpart of the golden-next optimizer `name` from `source`.
 pub fn optimizer(
     name: &str,
@@ -1010,6 +1079,52 @@ pub fn optimizer(
                         ("exp_avg_lr_2", x.exp_avg_lr_2 as f32),
                     ]
                 }),
+            })
+        }
+        ("pytorch_optimizer.DAdaptAdam", "DAdaptAdam") => {
+            let d = DadaptAdamConfig::default();
+            let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+            let cfg = DadaptAdamConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                eps: o.f64("eps", d.eps)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                bias_correction: o.bool("bias_correction", d.bias_correction)?,
+                growth_rate: o.f64("growth_rate", d.growth_rate)?,
+                ..d
+            };
+            let d0 = o.f64("d0", 1e-6)?;
+            Box::new(Dadapt {
+                adam: Some(cfg),
+                sgd: DadaptSgdConfig::default(),
+                state: DadaptState::new(d0),
+                d0,
+                bufs: Default::default(),
+                x0: vec![],
+            })
+        }
+        ("pytorch_optimizer.DAdaptSGD", "DAdaptSGD") => {
+            let d = DadaptSgdConfig::default();
+            let cfg = DadaptSgdConfig {
+                lr: o.f64("lr", d.lr)?,
+                momentum: o.f64("momentum", d.momentum)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                growth_rate: o.f64("growth_rate", d.growth_rate)?,
+                ..d
+            };
+            let d0 = o.f64("d0", 1e-6)?;
+            Box::new(Dadapt {
+                adam: None,
+                sgd: cfg,
+                state: DadaptState::new(d0),
+                d0,
+                bufs: Default::default(),
+                x0: vec![],
             })
         }
         _ => return Err(format!("unknown optimizer `{name}` from `{source}`")),

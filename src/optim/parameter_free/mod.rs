@@ -1,4 +1,4 @@
-//! Learning-rate-free methods: the step size `d` is estimated from the run itself, through
+//! Learning-rate-free methods (Prodigy, D-Adaptation): the step size `d` is estimated from the run itself, through
 //! sums over **all** parameters of the model. Each step is two passes over every tensor with
 //! one scalar update between them:
 //!
@@ -10,4 +10,5 @@
 //! 2. `*_update_d` once: the new `d` from the sums;
 //! 3. `*_apply` on every tensor: the parameter update.
 
+pub mod dadapt;
 pub mod prodigy;
