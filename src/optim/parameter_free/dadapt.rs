@@ -208,7 +208,7 @@ pub fn dadapt_adam_step_with(
             [grads],
             #[inline(always)]
             |live, [p, m, v, sb], [g]| {
-                let mut param = L::load(p);
+                let param = L::load(p);
                 let mut g = L::load(g) * L::splat(scale);
                 if let Some(wd) = l2 {
                     g = P::fma(L::splat(wd), param, g);
@@ -220,9 +220,10 @@ pub fn dadapt_adam_step_with(
                 let v_new = P::fma(L::splat(v_gain) * g, g, v_old * L::splat(beta2));
                 let s_new = P::fma(L::splat(s_gain), g, s_old * L::splat(beta_s));
                 den.extend_chunk(&s_new.abs().to_array(), live, f64::from);
-                if let Some(f) = decoupled {
-                    param = param * L::splat(f);
-                }
+                let param = match decoupled {
+                    Some(f) => param * L::splat(f),
+                    None => param,
+                };
                 (param - m_new / (v_new.sqrt() + L::splat(eps))).store(p);
                 m_new.store(m);
                 v_new.store(v);
@@ -328,7 +329,7 @@ pub fn dadapt_sgd_step_with(
             [grads, x0],
             #[inline(always)]
             |live, [p, sb, zb], [g, x0]| {
-                let mut param = L::load(p);
+                let param = L::load(p);
                 let mut g = L::load(g) * L::splat(scale);
                 if let Some(wd) = l2 {
                     g = P::fma(L::splat(wd), param, g);
@@ -338,9 +339,10 @@ pub fn dadapt_sgd_step_with(
                 let s_new = P::fma(L::splat(gain), g, s_old);
                 let sq = s_new.to_array();
                 den.extend_chunk(&sq, live, |x| f64::from(x) * f64::from(x));
-                if let Some(f) = decoupled {
-                    param = param * L::splat(f);
-                }
+                let param = match decoupled {
+                    Some(f) => param * L::splat(f),
+                    None => param,
+                };
                 let z_new = L::load(x0) - s_new;
                 P::fma(L::splat(rest), z_new, param * L::splat(mu)).store(p);
                 s_new.store(sb);
