@@ -972,6 +972,117 @@ typedef struct {
   uint64_t k;
 } optkern_madgrad_state;
 
+// Hyperparameters of [`laprop_step`]. [`Default`] is `pytorch_optimizer.LaProp`'s.
+typedef struct {
+  // Learning rate `η`. Default `4e-4`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `ε`. Default `1e-15`; finite, ≥ 0.
+  double eps;
+  // Decoupled weight decay `λ`, applied after the step (`θ ← θ·(1 − ηλ)`; the package's L2
+  // form comes after the gradient was used and has no effect, so it is not offered).
+  // Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // With a decay: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // Centre the second moment by the average gradient (`exp_mean_avg_beta2`). Default
+  // `false`.
+  bool centered;
+  // With `centered`: use the centred moment only after this many steps. Default `10`.
+  uint32_t steps_before_using_centered;
+  // AMSGrad's running maximum (`ams_bound`). Default `false`.
+  bool amsgrad;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_laprop_config;
+
+// LaProp's per-tensor scalar state (the package's Python floats `exp_avg_lr_1`,
+// `exp_avg_lr_2`): running averages of the learning rate and of 1, whose ratio to `η` is the
+// bias correction under a changing learning rate. Start from zeros (`Default`).
+typedef struct {
+  // `L₁ ← β₁·L₁ + (1 − β₁)·η`.
+  double exp_avg_lr_1;
+  // `L₂ ← β₂·L₂ + (1 − β₂)`.
+  double exp_avg_lr_2;
+} optkern_laprop_state;
+
+// Hyperparameters of [`dadapt_adam_step`]. [`Default`] is `pytorch_optimizer.DAdaptAdam`'s.
+typedef struct {
+  // The multiplier of the estimated step size (leave it at 1). Default `1`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂` (`s` and the numerator decay with `√β₂`). Default `0.999`; finite, in `[0, 1)`.
+  double beta2;
+  // `ε`. Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − η_d·λ)` (else L2 `g ← g + λθ`). Default `false`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // Adam's bias correction in the step size. Default `false`.
+  bool bias_correction;
+  // The largest growth of `d` per step (`∞`: none). Default `∞`; > 0.
+  double growth_rate;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_dadapt_adam_config;
+
+// Hyperparameters of [`dadapt_sgd_step`]. [`Default`] is `pytorch_optimizer.DAdaptSGD`'s.
+typedef struct {
+  // The multiplier of the estimated step size (leave it at 1). Default `1`; finite, ≥ 0.
+  double lr;
+  // Momentum `μ` (the interpolation towards `z`). Default `0.9`; finite, in `[0, 1)`.
+  double momentum;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − η_d·λ)` (else L2 `g ← g + λθ`). Default `false`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // The largest growth of `d` per step (`∞`: none). Default `∞`; > 0.
+  double growth_rate;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_dadapt_sgd_config;
+
+// D-Adaptation's scalar state, caller-owned, one for the whole model. Start from
+// [`DadaptState::new`]; for SGD set `g0_norm` to the global gradient norm of the first step
+// ([`crate::grad_norm`]) before it.
+typedef struct {
+  // The step-size estimate `d`.
+  double d;
+  // Adam: the weighted numerator (an average); SGD: the running numerator.
+  double numerator_weighted;
+  // SGD: `‖g₁‖₂`, the scale of the first gradient (the step size is `d·η/‖g₁‖`).
+  double g0_norm;
+  // Steps taken.
+  uint64_t k;
+  // The step size `η_d` of the step in progress.
+  double dlr;
+  // The step's numerator sum (Adam: `⟨g, s/(√v + ε)⟩`; SGD: `⟨g, s⟩`).
+  optkern_sum_carry numerator;
+  // The step's denominator sum (Adam: `‖s‖₁`; SGD: `‖s‖₂²`).
+  optkern_sum_carry denominator;
+} optkern_dadapt_state;
+
 // One buffer of a mixed-format call (`optkern_buffer`). Enum-like fields are `uint32_t`
 // and checked.
 typedef struct {
@@ -2025,6 +2136,62 @@ optkern_status optkern_lookahead_sync(float *fast,
                                       double alpha,
                                       uint32_t numerics,
                                       optkern_error *error);
+
+// The defaults of [`LapropConfig`] (`LapropConfig::default()`).
+optkern_laprop_config optkern_laprop_config_default(void);
+
+// [`laprop_step`]: `exp_mean_avg_beta2` and `max_exp_avg_sq` may be NULL when unused;
+// `state` (start from zeros) is advanced on success only.
+optkern_status optkern_laprop_step(float *params,
+                                   const float *grads,
+                                   float *exp_avg,
+                                   float *exp_avg_sq,
+                                   float *exp_mean_avg_beta2,
+                                   float *max_exp_avg_sq,
+                                   optkern_laprop_state *state,
+                                   size_t len,
+                                   uint32_t step,
+                                   const optkern_laprop_config *cfg,
+                                   optkern_error *error);
+
+// The defaults of [`DadaptAdamConfig`] (`DadaptAdamConfig::default()`).
+optkern_dadapt_adam_config optkern_dadapt_adam_config_default(void);
+
+// The defaults of [`DadaptSgdConfig`] (`DadaptSgdConfig::default()`).
+optkern_dadapt_sgd_config optkern_dadapt_sgd_config_default(void);
+
+// A fresh [`DadaptState`] (`DadaptState::new(d0)`).
+optkern_dadapt_state optkern_dadapt_state_new(double d0);
+
+// [`dadapt_adam_step`]: every tensor in order, then `optkern_dadapt_update_d` once.
+optkern_status optkern_dadapt_adam_step(float *params,
+                                        const float *grads,
+                                        float *exp_avg,
+                                        float *exp_avg_sq,
+                                        float *s,
+                                        optkern_dadapt_state *state,
+                                        size_t len,
+                                        const optkern_dadapt_adam_config *cfg,
+                                        optkern_error *error);
+
+// [`dadapt_sgd_step`]: every tensor in order, then `optkern_dadapt_update_d` once.
+optkern_status optkern_dadapt_sgd_step(float *params,
+                                       const float *grads,
+                                       float *s,
+                                       const float *x0,
+                                       float *z,
+                                       optkern_dadapt_state *state,
+                                       size_t len,
+                                       const optkern_dadapt_sgd_config *cfg,
+                                       optkern_error *error);
+
+// [`dadapt_update_d`]: `variant` 0 = Adam, 1 = SGD.
+optkern_status optkern_dadapt_update_d(optkern_dadapt_state *state,
+                                       uint32_t variant,
+                                       double lr,
+                                       double beta2,
+                                       double growth_rate,
+                                       optkern_error *error);
 
 // An f32 buffer descriptor (`optkern_buffer_f32`): the common case, for brevity in C.
 optkern_buffer optkern_buffer_f32(float *data);

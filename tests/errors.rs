@@ -1726,3 +1726,54 @@ fn stateful_rule_errors_change_nothing() {
         _ => unreachable!(),
     });
 }
+
+/// LaProp: every field over the special values, every buffer length, the state unchanged on
+/// `Err`.
+#[test]
+fn laprop_errors_change_nothing() {
+    use optkern::*;
+    let base = LapropConfig { centered: true, amsgrad: true, ..Default::default() };
+    let rejected = grid(
+        "laprop",
+        base,
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        6,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, m, v, mean, max] => {
+                    let before = LapropState { exp_avg_lr_1: 1e-4, exp_avg_lr_2: 0.5 };
+                    let mut st = before;
+                    let r = laprop_step(p, g, m, v, mean, max, 2, &mut st, &cfg);
+                    assert!(r.is_ok() || st == before, "state changed on Err");
+                    r
+                }
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_po_adam(&c.to_reference(), 2),
+    );
+    assert!(rejected > 30, "only {rejected} rejections");
+    length_cases(
+        &["params", "grads", "exp_avg", "exp_avg_sq", "exp_mean_avg_beta2", "max_exp_avg_sq"],
+        move |b| match b {
+            [p, g, m, v, mean, max] => {
+                laprop_step(p, g, m, v, mean, max, 1, &mut LapropState::default(), &base)
+            }
+            _ => unreachable!(),
+        },
+    );
+    check(6, None, Some(Error::ZeroStep), "laprop step 0", move |b| match b {
+        [p, g, m, v, mean, max] => {
+            laprop_step(p, g, m, v, mean, max, 0, &mut LapropState::default(), &base)
+        }
+        _ => unreachable!(),
+    });
+}

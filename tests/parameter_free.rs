@@ -1,4 +1,4 @@
-//! The learning-rate-free methods (Prodigy): their two passes and the scalar update between
+//! The learning-rate-free methods (Prodigy, D-Adaptation): their passes and the scalar update between
 //! them against the f64 reference over many steps; the same bits at every width and for every
 //! split of the model into tensors (the carried sums); errors that change nothing.
 
@@ -6,7 +6,8 @@ mod common;
 use common::to_reference::ToReference;
 use common::{Data, Kind};
 use optkern::{
-    Error, Numerics, ProdigyConfig, ProdigyState, Width, prodigy_accumulate_with,
+    DadaptAdamConfig, DadaptSgdConfig, DadaptState, Error, Numerics, ProdigyConfig, ProdigyState,
+    Width, dadapt_adam_step_with, dadapt_sgd_step_with, dadapt_update_d, prodigy_accumulate_with,
     prodigy_apply_with, prodigy_update_d,
 };
 use optkern_reference as reference;
@@ -228,4 +229,285 @@ fn prodigy_errors_change_nothing() {
         assert!(matches!(e, Error::InvalidHyperparameter { name: n, .. } if n == name));
     }
     assert_eq!((m.bits(), m.state), before, "written on an error");
+}
+
+/// One D-Adaptation model: params, the three buffers (Adam: m, v, s; SGD: s, unused, z), x0.
+struct Dadapt {
+    p: Vec<f32>,
+    b: [Vec<f32>; 3],
+    x0: Vec<f32>,
+    state: DadaptState,
+}
+
+impl Dadapt {
+    fn new(p: Vec<f32>, sgd: bool) -> Self {
+        let n = p.len();
+        let z = if sgd { p.clone() } else { vec![0.0; n] };
+        Dadapt {
+            x0: p.clone(),
+            p,
+            b: [vec![0.0; n], vec![0.0; n], z],
+            state: DadaptState::new(1e-6),
+        }
+    }
+
+    fn step(&mut self, g: &[f32], cuts: &[usize], width: Width, cfg: Dcfg) {
+        let n = self.p.len();
+        if self.state.k == 0 {
+            self.state.g0_norm =
+                f64::from(optkern::grad_norm(&[g], optkern::NormType::L2).unwrap());
+        }
+        let bounds: Vec<(usize, usize)> = std::iter::once(0)
+            .chain(cuts.iter().copied())
+            .zip(cuts.iter().copied().chain(std::iter::once(n)))
+            .collect();
+        for &(a, e) in &bounds {
+            let [b0, b1, b2] = &mut self.b;
+            match cfg {
+                Dcfg::Adam(c) => dadapt_adam_step_with(
+                    width,
+                    &mut self.p[a..e],
+                    &g[a..e],
+                    &mut b0[a..e],
+                    &mut b1[a..e],
+                    &mut b2[a..e],
+                    &mut self.state,
+                    &c,
+                ),
+                Dcfg::Sgd(c) => dadapt_sgd_step_with(
+                    width,
+                    &mut self.p[a..e],
+                    &g[a..e],
+                    &mut b0[a..e],
+                    &self.x0[a..e],
+                    &mut b2[a..e],
+                    &mut self.state,
+                    &c,
+                ),
+            }
+            .unwrap();
+        }
+        match cfg {
+            Dcfg::Adam(c) => dadapt_update_d(
+                &mut self.state,
+                optkern::Dadapt::Adam,
+                c.lr,
+                c.beta2,
+                c.growth_rate,
+            ),
+            Dcfg::Sgd(c) => {
+                dadapt_update_d(&mut self.state, optkern::Dadapt::Sgd, c.lr, 0.5, c.growth_rate)
+            }
+        }
+        .unwrap();
+    }
+
+    fn bits(&self) -> Vec<u64> {
+        self.p
+            .iter()
+            .chain(self.b.iter().flatten())
+            .map(|x| u64::from(x.to_bits()))
+            .chain([self.state.d.to_bits(), self.state.numerator_weighted.to_bits()])
+            .collect()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Dcfg {
+    Adam(DadaptAdamConfig),
+    Sgd(DadaptSgdConfig),
+}
+
+fn dadapt_configs(numerics: Numerics) -> Vec<(&'static str, Dcfg)> {
+    let a = DadaptAdamConfig { numerics, ..Default::default() };
+    let s = DadaptSgdConfig { numerics, ..Default::default() };
+    vec![
+        ("adam", Dcfg::Adam(a)),
+        (
+            "adam_decoupled_bias",
+            Dcfg::Adam(DadaptAdamConfig {
+                weight_decay: 0.1,
+                weight_decouple: true,
+                bias_correction: true,
+                ..a
+            }),
+        ),
+        (
+            "adam_l2_growth",
+            Dcfg::Adam(DadaptAdamConfig {
+                weight_decay: 0.01,
+                growth_rate: 1.5,
+                grad_scale: 0.37,
+                maximize: true,
+                ..a
+            }),
+        ),
+        ("sgd", Dcfg::Sgd(s)),
+        ("sgd_plain_l2", Dcfg::Sgd(DadaptSgdConfig { momentum: 0.0, weight_decay: 0.01, ..s })),
+        (
+            "sgd_decoupled",
+            Dcfg::Sgd(DadaptSgdConfig {
+                weight_decay: 0.1,
+                weight_decouple: true,
+                fixed_decay: true,
+                grad_scale: 3.0,
+                ..s
+            }),
+        ),
+    ]
+}
+
+/// Each D-Adaptation step against the f64 reference from optkern's own state (as Prodigy's).
+#[test]
+fn dadapt_steps_match_the_f64_reference() {
+    const N: usize = 67;
+    let widen = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+    for numerics in [Numerics::Torch, Numerics::Portable] {
+        for (name, cfg) in dadapt_configs(numerics) {
+            let mut data = Data::new(4);
+            let mut ours = Dadapt::new(data.vec(N, Kind::Signed), matches!(cfg, Dcfg::Sgd(_)));
+            let (mut worst_d, mut worst_b) = (0.0f64, 0.0f64);
+            for t in 1..=25u32 {
+                let g: Vec<f32> = data.vec(N, Kind::Signed).iter().map(|x| x * 10.0).collect();
+                let (mut rp, rx0) = (widen(&ours.p), widen(&ours.x0));
+                let mut rb: Vec<Vec<f64>> = ours.b.iter().map(|b| widen(b)).collect();
+                let st = ours.state;
+                let g0 = if t == 1 {
+                    f64::from(optkern::grad_norm(&[&g], optkern::NormType::L2).unwrap())
+                } else {
+                    st.g0_norm
+                };
+                let mut rst = reference::DadaptScalars {
+                    d: st.d,
+                    numerator: st.numerator_weighted,
+                    g0_norm: g0,
+                };
+                let [r0, r1, r2] = &mut rb[..] else { unreachable!() };
+                match cfg {
+                    Dcfg::Adam(c) => reference::dadapt_adam(
+                        &mut rp,
+                        &widen(&g),
+                        r0,
+                        r1,
+                        r2,
+                        &mut rst,
+                        t,
+                        (c.bias_correction, c.growth_rate),
+                        &c.to_reference(),
+                    ),
+                    Dcfg::Sgd(c) => reference::dadapt_sgd(
+                        &mut rp,
+                        &widen(&g),
+                        r0,
+                        &rx0,
+                        r2,
+                        &mut rst,
+                        c.growth_rate,
+                        &c.to_reference(),
+                    ),
+                }
+                ours.step(&g, &[], Width::NATIVE, cfg);
+                let d_err = (ours.state.d - rst.d).abs() / rst.d;
+                worst_d = worst_d.max(d_err);
+                assert!(
+                    d_err < 1e-5,
+                    "{name}/{numerics:?} step {t}: d {} vs {} ({d_err:e})",
+                    ours.state.d,
+                    rst.d
+                );
+                let bufs = [
+                    (&ours.p, &rp),
+                    (&ours.b[0], &rb[0]),
+                    (&ours.b[1], &rb[1]),
+                    (&ours.b[2], &rb[2]),
+                ];
+                for (k, (a, e)) in bufs.into_iter().enumerate() {
+                    let scale = e.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+                    for (i, (a, e)) in a.iter().zip(e.iter()).enumerate() {
+                        let err = (f64::from(*a) - e).abs() / scale.max(f64::MIN_POSITIVE);
+                        worst_b = worst_b.max(err);
+                        assert!(
+                            err < 1e-6,
+                            "{name}/{numerics:?} step {t} buffer {k}[{i}]: {a} vs {e} ({err:e})"
+                        );
+                    }
+                }
+            }
+            println!("dadapt/{name}/{numerics:?}: worst d {worst_d:.2e}, buffers {worst_b:.2e}");
+        }
+    }
+}
+
+#[test]
+fn dadapt_bits_do_not_depend_on_width_or_on_the_split_into_tensors() {
+    const N: usize = 9000;
+    let cuts: [&[usize]; 4] = [&[], &[1], &[4095, 4097], &[7, 100, 4096, 5000, 8999]];
+    for numerics in [Numerics::Torch, Numerics::Portable] {
+        for (name, cfg) in dadapt_configs(numerics) {
+            let mut data = Data::new(6);
+            let p = data.vec(N, Kind::Param);
+            let grads: Vec<Vec<f32>> = (0..3).map(|_| data.vec(N, Kind::Grad)).collect();
+            let sgd = matches!(cfg, Dcfg::Sgd(_));
+            let mut want = Dadapt::new(p.clone(), sgd);
+            for g in &grads {
+                want.step(g, &[], Width::X1, cfg);
+            }
+            for width in Width::ALL {
+                for split in cuts {
+                    let mut got = Dadapt::new(p.clone(), sgd);
+                    for g in &grads {
+                        got.step(g, split, width, cfg);
+                    }
+                    assert!(
+                        got.bits() == want.bits(),
+                        "{name}/{numerics:?} {width:?} cuts {split:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dadapt_errors_change_nothing() {
+    let n = 11;
+    let mut m = Dadapt::new(vec![0.5; n], false);
+    let g = vec![0.25f32; n];
+    let (before, st0) = (m.bits(), m.state);
+    let a = DadaptAdamConfig::default();
+    for (name, bad) in [
+        ("beta2", DadaptAdamConfig { beta2: 1.0, ..a }),
+        ("growth_rate", DadaptAdamConfig { growth_rate: 0.0, ..a }),
+        ("lr", DadaptAdamConfig { lr: f64::NAN, ..a }),
+        ("eps", DadaptAdamConfig { eps: -1.0, ..a }),
+    ] {
+        let [b0, b1, b2] = &mut m.b;
+        let e = dadapt_adam_step_with(Width::NATIVE, &mut m.p, &g, b0, b1, b2, &mut m.state, &bad)
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidHyperparameter { name: n, .. } if n == name),
+            "{name}: {e:?}"
+        );
+    }
+    let [b0, b1, b2] = &mut m.b;
+    let e = dadapt_adam_step_with(Width::NATIVE, &mut m.p, &g[1..], b0, b1, b2, &mut m.state, &a)
+        .unwrap_err();
+    assert_eq!(e, Error::LengthMismatch { arg: "grads", expected: n, found: n - 1 });
+    let e = dadapt_update_d(&mut m.state, optkern::Dadapt::Adam, 1.0, 1.5, 1.0).unwrap_err();
+    assert!(matches!(e, Error::InvalidHyperparameter { name: "beta2", .. }));
+    let s = DadaptSgdConfig::default();
+    m.state.g0_norm = -1.0;
+    let st_bad = m.state;
+    let [b0, _, b2] = &mut m.b;
+    let e = dadapt_sgd_step_with(Width::NATIVE, &mut m.p, &g, b0, &m.x0, b2, &mut m.state, &s)
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidHyperparameter { name: "g0_norm", .. }));
+    assert_eq!(m.state, st_bad);
+    m.state = st0;
+    let bad = DadaptSgdConfig { momentum: 1.0, ..s };
+    let [b0, _, b2] = &mut m.b;
+    let e = dadapt_sgd_step_with(Width::NATIVE, &mut m.p, &g, b0, &m.x0, b2, &mut m.state, &bad)
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidHyperparameter { name: "momentum", .. }));
+    assert_eq!((m.bits(), m.state), (before, st0), "written on an error");
 }

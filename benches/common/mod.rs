@@ -1034,5 +1034,65 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
                 _ => unreachable!(),
             }),
         ),
+        b(
+            "laprop",
+            3,
+            1,
+            false,
+            (2, 1),
+            (2, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => laprop_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    &mut [],
+                    &mut [],
+                    10,
+                    &mut LapropState { exp_avg_lr_1: 3e-4, exp_avg_lr_2: 1e-2 },
+                    &LapropConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "dadapt_adam",
+            4,
+            1,
+            false,
+            (2, 2),
+            (2, 2),
+            Box::new(move |w, s, g| match s {
+                [p, m, v, sb] => {
+                    let cfg = DadaptAdamConfig { numerics: profile, ..Default::default() };
+                    let mut st = DadaptState::new(1e-6);
+                    dadapt_adam_step_with(w, p, g, m, v, sb, &mut st, &cfg).unwrap();
+                    dadapt_update_d(&mut st, Dadapt::Adam, cfg.lr, cfg.beta2, cfg.growth_rate)
+                        .unwrap()
+                }
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "dadapt_sgd",
+            3,
+            1,
+            false,
+            (0, 0),
+            (0, 0),
+            Box::new(move |w, s, g| match s {
+                [p, sb, z] => {
+                    let cfg = DadaptSgdConfig { numerics: profile, ..Default::default() };
+                    let mut st = DadaptState { g0_norm: 1.0, ..DadaptState::new(1e-6) };
+                    // x0: the gradient buffer stands in (any data will do).
+                    dadapt_sgd_step_with(w, p, g, sb, g, z, &mut st, &cfg).unwrap();
+                    dadapt_update_d(&mut st, Dadapt::Sgd, cfg.lr, 0.5, cfg.growth_rate).unwrap()
+                }
+                _ => unreachable!(),
+            }),
+        ),
     ]
 }

@@ -2828,14 +2828,167 @@ pub fn check_prodigy(case: &Case) -> Outcome {
     )
 }
 
-/// QHAdam, MADGRAD, AggMo, Ranger and the Lookahead synchronisation (picked by `flags` bits
-/// 0–2), with their scalar state derived from `case.step`. `hyper` is
+/// QHAdam, MADGRAD, AggMo, Ranger, the Lookahead synchronisation, LaProp and D-Adaptation
+/// (Adam, SGD; one step from a fresh state), with their scalar state derived from `case.step`. `hyper` is
 /// `[lr, β₁ or μ, β₂, ε, λ, grad_scale]`.
 pub fn check_stateful(case: &Case) -> Outcome {
     use optkern::*;
     let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
     let (numerics, max, gs) = (case.numerics(), case.flag(6), h[5] as f32);
-    match case.flags % 8 {
+    // 16 choices: `flags` bits 0–2 and bit 5 of `offset`.
+    match usize::from(case.flags % 8) + 8 * usize::from(case.offset & 32 != 0) {
+        8 | 11 | 14 => {
+            let c = LapropConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                centered: case.flag(3),
+                steps_before_using_centered: 1,
+                amsgrad: case.flag(4),
+                fixed_decay: case.flag(5),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            let r = c.to_reference();
+            let lr_avg = move |t: u32| {
+                let mut l1 = 0.0f64;
+                for _ in 1..t {
+                    l1 = l1 * c.beta1 + (1.0 - c.beta1) * c.lr;
+                }
+                (l1, l1 * c.beta1 + (1.0 - c.beta1) * c.lr)
+            };
+            check(
+                case,
+                &Spec {
+                    name: "laprop",
+                    muts: 5,
+                    non_negative: &[2, 4],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v, mean, vmax] => {
+                            let mut st =
+                                LapropState { exp_avg_lr_1: lr_avg(t).0, exp_avg_lr_2: 0.0 };
+                            laprop_step_with(w, p, i[0], m1, v, mean, vmax, t, &mut st, c)
+                        }
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (c, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && (l[3] == l[0] || (!c.centered && l[3] == 0))
+                            && (l[4] == l[0] || (!c.amsgrad && l[4] == 0))
+                            && l[5] == l[0]
+                            && reference::accepts_po_adam(r, t)
+                    },
+                    reference: &|m, i, t, (c, r)| match m {
+                        [p, m1, v, mean, vmax] => {
+                            let x = reference::Laprop {
+                                centered: c.centered,
+                                steps_before_using_centered: 1,
+                            };
+                            reference::laprop(p, &i[0], m1, v, mean, vmax, t, lr_avg(t).1, r, &x)
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    // The centred moment v − ḡ² of arbitrary state can cancel.
+                    conditioned: !c.centered && h[3] >= 1e-6,
+                },
+                6,
+            )
+        }
+        9 | 12 | 15 => {
+            let c = DadaptAdamConfig {
+                lr: h[0].min(1.0),
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                weight_decouple: case.flag(3),
+                bias_correction: case.flag(4),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "dadapt_adam",
+                    muts: 4,
+                    non_negative: &[2],
+                    hyper: (c, r),
+                    run: &|w, m, i, _, (c, _)| match m {
+                        [p, m1, v, s] => {
+                            let mut st = DadaptState::new(1e-6);
+                            dadapt_adam_step_with(w, p, i[0], m1, v, s, &mut st, c)?;
+                            dadapt_update_d(&mut st, Dadapt::Adam, c.lr, c.beta2, c.growth_rate)
+                        }
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, _, (_, r)| lens_equal(l) && reference::accepts_po_adam(r, 1),
+                    reference: &|m, i, _, (c, r)| match m {
+                        [p, m1, v, s] => {
+                            let mut st =
+                                reference::DadaptScalars { d: 1e-6, numerator: 0.0, g0_norm: 0.0 };
+                            let x = (c.bias_correction, c.growth_rate);
+                            reference::dadapt_adam(p, &i[0], m1, v, s, &mut st, 1, x, r)
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                5,
+            )
+        }
+        10 | 13 => {
+            let c = DadaptSgdConfig {
+                lr: h[0].min(1.0),
+                momentum: h[1],
+                weight_decay: h[4],
+                weight_decouple: case.flag(3),
+                fixed_decay: case.flag(4),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "dadapt_sgd",
+                    muts: 3,
+                    non_negative: &[],
+                    hyper: (c, r),
+                    run: &|w, m, i, _, (c, _)| match m {
+                        [p, s, z] => {
+                            let mut st = DadaptState { g0_norm: 2.0, ..DadaptState::new(1e-6) };
+                            dadapt_sgd_step_with(w, p, i[0], s, i[1], z, &mut st, c)?;
+                            dadapt_update_d(&mut st, Dadapt::Sgd, c.lr, 0.5, c.growth_rate)
+                        }
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, _, (_, r)| lens_equal(l) && reference::accepts_po_momentum(r),
+                    reference: &|m, i, _, (c, r)| match m {
+                        [p, s, z] => {
+                            let mut st =
+                                reference::DadaptScalars { d: 1e-6, numerator: 0.0, g0_norm: 2.0 };
+                            reference::dadapt_sgd(p, &i[0], s, &i[1], z, &mut st, c.growth_rate, r)
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: true,
+                },
+                5,
+            )
+        }
         0 | 5 => {
             let c = QhadamConfig {
                 lr: h[0],

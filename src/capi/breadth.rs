@@ -523,6 +523,9 @@ c_config!(QhadamConfig, bools: [weight_decouple, fixed_decay, maximize], enums: 
 c_config!(MadgradConfig, bools: [weight_decouple, maximize], enums: [numerics < 3]);
 c_config!(AggmoConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
 c_config!(RangerConfig, bools: [degenerated_to_sgd, weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
+c_config!(LapropConfig, bools: [fixed_decay, centered, amsgrad, maximize], enums: [numerics < 3]);
+c_config!(DadaptAdamConfig, bools: [weight_decouple, fixed_decay, bias_correction, maximize], enums: [numerics < 3]);
+c_config!(DadaptSgdConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
 c_config!(ProdigyConfig, bools: [decouple, use_bias_correction, safeguard_warmup, maximize], enums: [numerics < 3]);
 c_config!(SgdScheduleFreeConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(AdamwScheduleFreeConfig, bools: [decay_at_z, silent_sgd_phase, maximize], enums: [numerics < 3]);
@@ -1022,6 +1025,174 @@ pub unsafe extern "C" fn optkern_lookahead_sync(
         unsafe {
             let b = buffers!(len; out fast, out slow);
             lookahead_sync(slice_mut(b[0]), slice_mut(b[1]), alpha, numerics)?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`LapropConfig`] (`LapropConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_laprop_config_default() -> LapropConfig {
+    LapropConfig::default()
+}
+
+/// [`laprop_step`]: `exp_mean_avg_beta2` and `max_exp_avg_sq` may be NULL when unused;
+/// `state` (start from zeros) is advanced on success only.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_laprop_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    exp_mean_avg_beta2: *mut f32,
+    max_exp_avg_sq: *mut f32,
+    state: *mut LapropState,
+    len: usize,
+    step: u32,
+    cfg: *const LapropConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, opt exp_mean_avg_beta2, opt max_exp_avg_sq);
+            laprop_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                slice_mut(b[5]),
+                step,
+                &mut st,
+                &cfg,
+            )?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`DadaptAdamConfig`] (`DadaptAdamConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_dadapt_adam_config_default() -> DadaptAdamConfig {
+    DadaptAdamConfig::default()
+}
+
+/// The defaults of [`DadaptSgdConfig`] (`DadaptSgdConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_dadapt_sgd_config_default() -> DadaptSgdConfig {
+    DadaptSgdConfig::default()
+}
+
+/// A fresh [`DadaptState`] (`DadaptState::new(d0)`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_dadapt_state_new(d0: f64) -> DadaptState {
+    DadaptState::new(d0)
+}
+
+/// [`dadapt_adam_step`]: every tensor in order, then `optkern_dadapt_update_d` once.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_dadapt_adam_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    s: *mut f32,
+    state: *mut DadaptState,
+    len: usize,
+    cfg: *const DadaptAdamConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, out s);
+            dadapt_adam_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                &mut st,
+                &cfg,
+            )?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`dadapt_sgd_step`]: every tensor in order, then `optkern_dadapt_update_d` once.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_dadapt_sgd_step(
+    params: *mut f32,
+    grads: *const f32,
+    s: *mut f32,
+    x0: *const f32,
+    z: *mut f32,
+    state: *mut DadaptState,
+    len: usize,
+    cfg: *const DadaptSgdConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads, out s, in x0, out z);
+            dadapt_sgd_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice(b[3]),
+                slice_mut(b[4]),
+                &mut st,
+                &cfg,
+            )?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// [`dadapt_update_d`]: `variant` 0 = Adam, 1 = SGD.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_dadapt_update_d(
+    state: *mut DadaptState,
+    variant: u32,
+    lr: f64,
+    beta2: f64,
+    growth_rate: f64,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "variant", || {
+        let variant = match variant {
+            0 => Dadapt::Adam,
+            1 => Dadapt::Sgd,
+            v => {
+                return Err(super::bad_enum(
+                    Status::InvalidHyperparameter,
+                    "variant",
+                    v,
+                    c"is not 0 (Adam) or 1 (SGD)",
+                ));
+            }
+        };
+        // SAFETY: as in `optkern_nadam_step`.
+        unsafe {
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            dadapt_update_d(&mut st, variant, lr, beta2, growth_rate)?;
+            core::ptr::write(state, st);
         }
         Ok(())
     })

@@ -10,10 +10,10 @@ use optkern::{
     AdabeliefConfig, AdaboundConfig, AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig,
     AdamaxConfig, AdamodConfig, AdampConfig, AdamwScheduleFreeConfig, AdanConfig, AdemamixConfig,
     AdoptConfig, AggmoConfig, AsgdConfig, AsgdState, DiffgradConfig, EmaConfig, EmaForm, Error,
-    LambConfig, LarsConfig, LionConfig, MadgradConfig, MomentumConfig, NadamConfig, NadamState,
-    Numerics, OptimisticGdConfig, PidConfig, QhadamConfig, QhmConfig, RadamConfig, RangerConfig,
-    RmspropConfig, RpropConfig, SgdConfig, SgdScheduleFreeConfig, SignsgdConfig, Sm3Config,
-    SwaConfig, SwaForm, TigerConfig, Width, YogiConfig,
+    LambConfig, LapropConfig, LarsConfig, LionConfig, MadgradConfig, MomentumConfig, NadamConfig,
+    NadamState, Numerics, OptimisticGdConfig, PidConfig, QhadamConfig, QhmConfig, RadamConfig,
+    RangerConfig, RmspropConfig, RpropConfig, SgdConfig, SgdScheduleFreeConfig, SignsgdConfig,
+    Sm3Config, SwaConfig, SwaForm, TigerConfig, Width, YogiConfig,
 };
 use optkern_reference::{self as reference, bits, bits::Ops};
 
@@ -612,6 +612,45 @@ pub fn ranger_configs() -> Vec<(&'static str, RangerConfig)> {
     ]
 }
 
+pub fn laprop_configs() -> Vec<(&'static str, LapropConfig)> {
+    let d = LapropConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        (
+            "centered_ams",
+            LapropConfig { centered: true, steps_before_using_centered: 2, amsgrad: true, ..d },
+        ),
+        (
+            "centered",
+            LapropConfig { centered: true, steps_before_using_centered: 1, weight_decay: 0.1, ..d },
+        ),
+        (
+            "ams_scale",
+            LapropConfig {
+                amsgrad: true,
+                grad_scale: 0.37,
+                eps: 0.5,
+                maximize: true,
+                fixed_decay: true,
+                weight_decay: 0.01,
+                ..d
+            },
+        ),
+    ]
+}
+
+/// LaProp's averaged learning rate: the state before step `t` (f64, as the kernel keeps it)
+/// and after it.
+pub fn laprop_lr(cfg: &LapropConfig, t: u32) -> (optkern::LapropState, f64) {
+    let (mut l1, mut l2) = (0.0f64, 0.0f64);
+    for _ in 1..t {
+        l1 = l1 * cfg.beta1 + (1.0 - cfg.beta1) * cfg.lr;
+        l2 = l2 * cfg.beta2 + (1.0 - cfg.beta2);
+    }
+    let next = l1 * cfg.beta1 + (1.0 - cfg.beta1) * cfg.lr;
+    (optkern::LapropState { exp_avg_lr_1: l1, exp_avg_lr_2: l2 }, next)
+}
+
 /// RAdam cases run from step 6 on, where `ρ_t > 5` for β₂ = 0.999, so the tests see both the
 /// rectified and (through `step` 1..5 in the reference tests) the un-rectified branch.
 pub const RADAM_STEP_OFFSET: u32 = 5;
@@ -1176,6 +1215,20 @@ pub fn cases() -> Vec<Case> {
                 |w, t, o, [fast, slow], []|
                 optkern: optkern::lookahead_sync_with(w, fast, slow, alpha, numerics),
                 reference: reference::lookahead_sync(fast, slow, alpha),
+            ));
+        }
+        for (name, cfg) in laprop_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| LapropConfig { numerics: n, ..c });
+            let x = reference::Laprop {
+                centered: cfg.centered,
+                steps_before_using_centered: cfg.steps_before_using_centered,
+            };
+            // The mean starts at 0 so that the centred moment stays ≥ 0 in exact arithmetic.
+            out.push(kernel!(format!("laprop/{name}/{numerics:?}"), numerics, [p, s, nn, z, nn], [g],
+                |w, t, o, [pp, m1, v, mean, vmax], [gg]|
+                optkern: optkern::laprop_step_with(w, pp, gg, m1, v, mean, vmax, t, &mut laprop_lr(&cfg, t).0, &cfg),
+                reference: reference::laprop(pp, gg, m1, v, mean, vmax, t, laprop_lr(&cfg, t).1, &h, &x),
+                mixed(at): optkern::laprop_step_mixed_with(w, pp, gg, m1, v, mean, vmax, t, &mut laprop_lr(&cfg, t).0, &cfg, at),
             ));
         }
         for (name, cfg) in adopt_configs() {

@@ -25,6 +25,43 @@ macro_rules! to_reference {
 }
 
 to_reference! {
+    DadaptAdamConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        rectify: false,
+        degenerated_to_sgd: false,
+        amsgrad: false,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    DadaptSgdConfig => PoMomentum |cfg| {
+        lr: cfg.lr,
+        momentum: cfg.momentum,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    LapropConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: true,
+        fixed_decay: cfg.fixed_decay,
+        rectify: false,
+        degenerated_to_sgd: false,
+        amsgrad: cfg.amsgrad,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
     QhadamConfig => PoAdam |cfg| {
         lr: cfg.lr,
         beta1: cfg.beta1,

@@ -883,3 +883,144 @@ pub fn lookahead_sync(fast: &mut [f64], slow: &mut [f64], alpha: f64) {
         slow[i] = fast[i];
     }
 }
+
+/// LaProp options beyond `PoAdam` (whose `amsgrad` is used; `weight_decouple` is always on).
+#[derive(Clone, Copy, Debug)]
+pub struct Laprop {
+    pub centered: bool,
+    pub steps_before_using_centered: u32,
+}
+
+/// LaProp at step t with L₁ (the averaged learning rate, after this step's update):
+/// v = β₂v + (1−β₂)g²; ḡ = β₂ḡ + (1−β₂)g, v' = v − ḡ² (t > threshold); v̂ = max(v̂, v');
+/// d = (√v' + ε)/√bc₂; m = β₁m + (1−β₁)η·g/d; θ −= (η/L₁)m; θ ← θ(1 − ηλ).
+#[allow(clippy::too_many_arguments)]
+pub fn laprop(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    mean: &mut [f64],
+    vmax: &mut [f64],
+    t: u32,
+    l1: f64,
+    h: &PoAdam,
+    x: &Laprop,
+) {
+    let bc2 = bc(h.beta2, t);
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+        let mut second = v[i];
+        if x.centered {
+            mean[i] = h.beta2 * mean[i] + (1.0 - h.beta2) * gi;
+            if t > x.steps_before_using_centered {
+                second -= mean[i] * mean[i];
+            }
+        }
+        if h.amsgrad {
+            vmax[i] = vmax[i].max(second);
+            second = vmax[i];
+        }
+        let d = (second.sqrt() + h.eps) / bc2.sqrt();
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * h.lr * gi / d;
+        let step = if h.lr != 0.0 { h.lr / l1 } else { 1.0 };
+        p[i] -= step * m[i];
+        if h.weight_decay != 0.0 {
+            p[i] *= 1.0 - if h.fixed_decay { h.weight_decay } else { h.weight_decay * h.lr };
+        }
+    }
+}
+
+/// D-Adaptation scalars: `(d, numerator_weighted, g0_norm)`.
+#[derive(Clone, Copy, Debug)]
+pub struct DadaptScalars {
+    pub d: f64,
+    pub numerator: f64,
+    pub g0_norm: f64,
+}
+
+/// One D-Adapt Adam step over the whole model: η_d = dη (bias-corrected if asked); the
+/// numerator uses the old s and v; θ ← θ − m/(√v + ε); then d from the weighted numerator
+/// over (1 − √β₂)‖s‖₁.
+#[allow(clippy::too_many_arguments)]
+pub fn dadapt_adam(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    s: &mut [f64],
+    st: &mut DadaptScalars,
+    t: u32,
+    (bias_correction, growth_rate): (bool, f64),
+    h: &PoAdam,
+) {
+    let b = h.beta2.sqrt();
+    let dlr = if bias_correction {
+        st.d * h.lr * bc(h.beta2, t).sqrt() / bc(h.beta1, t)
+    } else {
+        st.d * h.lr
+    };
+    let (mut num, mut l1) = (0.0, 0.0);
+    for i in 0..p.len() {
+        let mut gi = grad(g[i], h.grad_scale, h.maximize);
+        if !h.weight_decouple {
+            gi += h.weight_decay * p[i];
+        }
+        num += gi * s[i] / (v[i].sqrt() + h.eps);
+        m[i] = h.beta1 * m[i] + dlr * (1.0 - h.beta1) * gi;
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+        s[i] = b * s[i] + dlr * (1.0 - b) * gi;
+        l1 += s[i].abs();
+        if h.weight_decouple {
+            p[i] *= 1.0 - if h.fixed_decay { h.weight_decay } else { dlr * h.weight_decay };
+        }
+        p[i] -= m[i] / (v[i].sqrt() + h.eps);
+    }
+    if l1 > 0.0 {
+        st.numerator = b * st.numerator + (1.0 - b) * dlr * num;
+        if h.lr > 0.0 {
+            let d_hat = st.numerator / ((1.0 - b) * l1);
+            st.d = st.d.max(d_hat.min(st.d * growth_rate));
+        }
+    }
+}
+
+/// One D-Adapt SGD step over the whole model: η_d = dη/‖g₁‖; s += η_d g; z = x₀ − s;
+/// θ = μθ + (1−μ)z; numerator += η_d⟨g, s_old⟩; d̂ = 2·numerator/‖s‖₂.
+#[allow(clippy::too_many_arguments)]
+pub fn dadapt_sgd(
+    p: &mut [f64],
+    g: &[f64],
+    s: &mut [f64],
+    x0: &[f64],
+    z: &mut [f64],
+    st: &mut DadaptScalars,
+    growth_rate: f64,
+    h: &PoMomentum,
+) {
+    if st.g0_norm == 0.0 {
+        return;
+    }
+    let dlr = st.d * h.lr / st.g0_norm;
+    let (mut num, mut sq) = (0.0, 0.0);
+    for i in 0..p.len() {
+        let mut gi = grad(g[i], h.grad_scale, h.maximize);
+        if !h.weight_decouple {
+            gi += h.weight_decay * p[i];
+        }
+        num += gi * s[i];
+        s[i] += dlr * gi;
+        sq += s[i] * s[i];
+        if h.weight_decouple {
+            p[i] *= 1.0 - if h.fixed_decay { h.weight_decay } else { dlr * h.weight_decay };
+        }
+        z[i] = x0[i] - s[i];
+        p[i] = h.momentum * p[i] + (1.0 - h.momentum) * z[i];
+    }
+    st.numerator += dlr * num;
+    if sq > 0.0 && h.lr > 0.0 {
+        let d_hat = 2.0 * st.numerator / sq.sqrt();
+        st.d = st.d.max(d_hat.min(st.d * growth_rate));
+    }
+}
