@@ -33,6 +33,7 @@ pub mod lion;
 pub mod momentum;
 pub mod muon;
 pub mod nadam;
+pub mod normalized;
 pub mod parameter_free;
 pub mod radam;
 pub mod rmsprop;

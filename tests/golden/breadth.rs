@@ -1127,6 +1127,98 @@ pub fn optimizer(
                 x0: vec![],
             })
         }
+        ("optax.novograd", "novograd") => {
+            let d = NovogradConfig::default();
+            let cfg = NovogradConfig {
+                lr: o.f64("learning_rate", d.lr)?,
+                beta1: o.f64("b1", d.beta1)?,
+                beta2: o.f64("b2", d.beta2)?,
+                eps: o.f64("eps", d.eps)?,
+                eps_root: o.f64("eps_root", d.eps_root)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                ..d
+            };
+            let st = std::rc::Rc::new(std::cell::Cell::new(NovogradState::default()));
+            let s2 = st.clone();
+            let inner = state(
+                vec!["[0].mu"],
+                1,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [m] => {
+                        let mut x = s2.get();
+                        let r = novograd_step(p, g, m, t, &mut x, &NovogradConfig { lr, ..cfg });
+                        s2.set(x);
+                        r
+                    }
+                    _ => unreachable!(),
+                }),
+            );
+            Box::new(super::ScalarState {
+                inner,
+                read: Box::new(move || vec![("[0].nu", st.get().nu)]),
+            })
+        }
+        ("pytorch_optimizer.StableAdamW", "StableAdamW") => {
+            let d = StableAdamwConfig::default();
+            let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+            // Kahan summation only applies to bf16/f16 parameters.
+            o.bool("kahan_sum", true)?;
+            let cfg = StableAdamwConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                eps: o.f64("eps", d.eps)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                ..d
+            };
+            state(
+                vec!["exp_avg", "exp_avg_sq"],
+                2,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [m, v] => stable_adamw_step(p, g, m, v, t, &StableAdamwConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
+        }
+        ("pytorch_optimizer.MARS", "MARS") => {
+            let d = MarsConfig::default();
+            let (beta1, beta2) = o.pair("betas", (d.beta1, d.beta2))?;
+            let (beta1_1d, beta2_1d) = o.pair("betas_1d", (d.beta1_1d, d.beta2_1d))?;
+            let mars_type = match o.str("mars_type", "adamw")? {
+                "adamw" => MarsType::Adamw,
+                "lion" => MarsType::Lion,
+                other => return Err(format!("unknown mars_type `{other}`")),
+            };
+            let cfg = MarsConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                gamma: o.f64("gamma", d.gamma)?,
+                eps: o.f64("eps", d.eps)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                mars_type,
+                optimize_1d: o.bool("optimize_1d", d.optimize_1d)?,
+                lr_1d_factor: o.f64("lr_1d_factor", d.lr_1d_factor)?,
+                beta1_1d,
+                beta2_1d,
+                weight_decay_1d: o.f64("weight_decay_1d", d.weight_decay_1d)?,
+                ..d
+            };
+            state(
+                vec!["exp_avg", "exp_avg_sq", "last_grad"],
+                3,
+                n,
+                0.0,
+                Box::new(move |p, g, b, t, lr| match b {
+                    [m, v, last] => mars_step(p, g, m, v, last, t, &MarsConfig { lr, ..cfg }),
+                    _ => unreachable!(),
+                }),
+            )
+        }
         _ => return Err(format!("unknown optimizer `{name}` from `{source}`")),
     };
     if kwargs {

@@ -1,0 +1,215 @@
+//! MARS (Yuan et al. 2024, "MARS: Unleashing the Power of Variance Reduction for Training
+//! Large Models"), as `pytorch_optimizer.MARS` 4.1 computes it on a flat slice: by default its
+//! 1-D AdamW fallback; with `optimize_1d` the variance-reduced gradient, clipped to unit norm
+//! over the tensor, fed to AdamW or to a Lion-style sign step.
+
+use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::lanes::Lanes;
+use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step, with_profile};
+use crate::reduce::BlockedSum;
+use crate::width::with_width;
+use crate::{Error, Width, validate};
+
+/// The direction MARS takes from its averages (`mars_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum MarsType {
+    /// AdamW: `m/((√v + ε)/√bc₂·bc₁)`.
+    Adamw = 0,
+    /// Lion: `sign(m)` (the second moment is not used).
+    Lion = 1,
+}
+
+/// Hyperparameters of [`mars_step`]. [`Default`] is `pytorch_optimizer.MARS`'s (no AMSGrad,
+/// no cautious masking: not offered).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct MarsConfig {
+    /// Learning rate `η`. Default `3e-3`; finite, ≥ 0.
+    pub lr: f64,
+    /// `β₁` (`optimize_1d`). Default `0.95`; finite, in `[0, 1)`.
+    pub beta1: f64,
+    /// `β₂` (`optimize_1d`). Default `0.99`; finite, in `[0, 1)`.
+    pub beta2: f64,
+    /// `γ`, the weight of the gradient difference. Default `0.025`; finite, ≥ 0.
+    pub gamma: f64,
+    /// `ε`. Default `1e-8`; finite, ≥ 0.
+    pub eps: f64,
+    /// Decoupled weight decay `λ` (`optimize_1d`). Default `0`; finite, ≥ 0.
+    pub weight_decay: f64,
+    /// The direction (`optimize_1d`). Default [`MarsType::Adamw`].
+    pub mars_type: MarsType,
+    /// Use MARS on this (flat) tensor; else the package's AdamW fallback for 1-D tensors with
+    /// the `*_1d` hyperparameters. Default `false`.
+    pub optimize_1d: bool,
+    /// The fallback's learning-rate factor. Default `1`; finite, ≥ 0.
+    pub lr_1d_factor: f64,
+    /// The fallback's `β₁`. Default `0.9`; finite, in `[0, 1)`.
+    pub beta1_1d: f64,
+    /// The fallback's `β₂`. Default `0.95`; finite, in `[0, 1)`.
+    pub beta2_1d: f64,
+    /// The fallback's decoupled weight decay, applied before its step. Default `0.1`; finite,
+    /// ≥ 0.
+    pub weight_decay_1d: f64,
+    /// Maximize the objective (negate the gradient first). Default `false`.
+    pub maximize: bool,
+    /// Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+    pub grad_scale: f32,
+    /// Operation order. Default [`Numerics::Torch`] (the package's).
+    pub numerics: Numerics,
+}
+
+impl Default for MarsConfig {
+    fn default() -> Self {
+        Self {
+            lr: 3e-3,
+            beta1: 0.95,
+            beta2: 0.99,
+            gamma: 0.025,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            mars_type: MarsType::Adamw,
+            optimize_1d: false,
+            lr_1d_factor: 1.0,
+            beta1_1d: 0.9,
+            beta2_1d: 0.95,
+            weight_decay_1d: 0.1,
+            maximize: false,
+            grad_scale: 1.0,
+            numerics: Numerics::Torch,
+        }
+    }
+}
+
+/// MARS on one tensor: updates `params`, `exp_avg` (`m`), `exp_avg_sq` (`v`, untouched by the
+/// Lion type) and `last_grad` (`g₋`, start it at 0) in place.
+///
+/// With `s = grad_scale`, `t = step` (1-based), `g ← ±s·grads`, `bcₖ = 1 − βₖᵗ`:
+/// ```text
+/// optimize_1d:
+///   c = (g − g₋)·(γβ₁/(1 − β₁)) + g;   c ← c/‖c‖₂ if ‖c‖₂ > 1   (this tensor, f64 sum)
+///   m ← β₁·m + (1 − β₁)·c
+///   Adamw: v ← β₂·v + (1 − β₂)·c²;  u = m/((√v + ε)/√bc₂·bc₁)     Lion: u = sign(m)
+///   θ ← θ·(1 − ηλ);   θ ← θ − η·u
+/// else (the 1-D fallback, η' = η·lr_1d_factor, the *_1d betas and decay):
+///   m ← β₁·m + (1 − β₁)·g;  v ← β₂·v + (1 − β₂)·g²
+///   θ ← θ·(1 − η'λ);   θ ← θ − η'·m/((√v + ε)/√bc₂·bc₁)
+/// g₋ ← g
+/// ```
+/// [`Numerics::Torch`]: the lerps, `addcmul`, `fma(c(−η), u, θ)`, as the package.
+///
+/// # Errors
+/// [`Error::LengthMismatch`], [`Error::InvalidHyperparameter`], [`Error::ZeroStep`].
+/// **Nothing is written when an error is returned.**
+pub fn mars_step(
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    last_grad: &mut [f32],
+    step: u32,
+    cfg: &MarsConfig,
+) -> Result<(), Error> {
+    mars_step_with(Width::NATIVE_TWO_PASS, params, grads, exp_avg, exp_avg_sq, last_grad, step, cfg)
+}
+
+/// [`mars_step`] at an explicit lane width (tests, benches).
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn mars_step_with(
+    width: Width,
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    last_grad: &mut [f32],
+    step: u32,
+    cfg: &MarsConfig,
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("grads", n, grads.len())?;
+    validate::len("exp_avg", n, exp_avg.len())?;
+    validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
+    validate::len("last_grad", n, last_grad.len())?;
+    validate::numerics(cfg.numerics, false)?;
+    let lr = validate::non_negative("lr", cfg.lr)?;
+    let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
+    let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
+    let gamma = validate::non_negative("gamma", cfg.gamma)?;
+    let eps = validate::non_negative("eps", cfg.eps)?;
+    let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
+    let factor = validate::non_negative("lr_1d_factor", cfg.lr_1d_factor)?;
+    let beta1_1d = validate::unit_half_open("beta1_1d", cfg.beta1_1d)?;
+    let beta2_1d = validate::unit_half_open("beta2_1d", cfg.beta2_1d)?;
+    let wd_1d = validate::non_negative("weight_decay_1d", cfg.weight_decay_1d)?;
+    let scale = validate::grad_scale(cfg.grad_scale)?;
+    validate::step(step)?;
+    let scale = if cfg.maximize { -scale } else { scale };
+    let (b1, b2, lr, wd) = if cfg.optimize_1d {
+        (beta1, beta2, lr, wd)
+    } else {
+        (beta1_1d, beta2_1d, lr * factor, wd_1d)
+    };
+    let lerp1 = TorchLerp::with_weight(1.0 - b1);
+    let (beta1_f, one_minus_beta1) = (c(b1), c(1.0 - b1));
+    let (beta2_f, one_minus_beta2) = (c(b2), c(1.0 - b2));
+    let bc2_sqrt = c(libm::sqrt(1.0 - pow_step(b2, step)));
+    let bc1 = c(1.0 - pow_step(b1, step));
+    let (decay, neg_lr, eps) = (c(1.0 - lr * wd), c(-lr), c(eps));
+    let lion = cfg.optimize_1d && cfg.mars_type == MarsType::Lion;
+    let k = c(gamma * (beta1 / (1.0 - beta1)));
+    let vr = cfg.optimize_1d;
+    // Pass 1 (optimize_1d): ‖c‖², the norm of the variance-reduced gradient.
+    let norm = if vr {
+        let mut sum = BlockedSum::new();
+        with_width!(width, two_pass, |L, N| {
+            for_each_chunk_live::<N, 0, 2>(
+                [],
+                [grads, &*last_grad],
+                #[inline(always)]
+                |live, [], [g, gp]| {
+                    let g = L::load(g) * L::splat(scale);
+                    let cv = ((g - L::load(gp)) * L::splat(k) + g).to_array();
+                    sum.extend_chunk(&cv, live, |x| f64::from(x) * f64::from(x));
+                },
+            )
+        });
+        libm::sqrt(sum.finish())
+    } else {
+        0.0
+    };
+    let clip = (norm > 1.0).then(|| c(norm));
+    // Pass 2: the averages and the step.
+    with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| {
+        for_each_chunk::<N, 4, 1>(
+            [params, exp_avg, exp_avg_sq, last_grad],
+            [grads],
+            #[inline(always)]
+            |[p, m, v, gp], [g]| {
+                let g = L::load(g) * L::splat(scale);
+                let mut x = if vr { (g - L::load(gp)) * L::splat(k) + g } else { g };
+                if let Some(norm) = clip {
+                    x = x / L::splat(norm);
+                }
+                let m_new = if P::TORCH {
+                    lerp1.apply::<P, L, N>(L::load(m), x)
+                } else {
+                    L::load(m) * L::splat(beta1_f) + x * L::splat(one_minus_beta1)
+                };
+                m_new.store(m);
+                let u = if lion {
+                    m_new.sign()
+                } else {
+                    let v_new =
+                        P::fma(L::splat(one_minus_beta2) * x, x, L::load(v) * L::splat(beta2_f));
+                    v_new.store(v);
+                    m_new / ((v_new.sqrt() + L::splat(eps)) / L::splat(bc2_sqrt) * L::splat(bc1))
+                };
+                let param = L::load(p) * L::splat(decay);
+                P::fma(L::splat(neg_lr), u, param).store(p);
+                g.store(gp);
+            },
+        )
+    }));
+    Ok(())
+}

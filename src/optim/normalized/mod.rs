@@ -1,0 +1,31 @@
+//! Optimizers whose element-wise update needs a sum over the whole tensor first (a norm, a
+//! mean square): two passes over the tensor, the first a fixed-order blocked f64 sum (the same
+//! bits at every width and chunking), the second the update. The sums are per tensor, as the
+//! packages compute them.
+
+pub mod mars;
+pub mod novograd;
+pub mod stable_adamw;
+
+use crate::Width;
+use crate::driver::for_each_chunk_live;
+use crate::lanes::Lanes;
+use crate::reduce::BlockedSum;
+use crate::width::with_width;
+
+/// `Σ x²` of one buffer (f64, fixed order).
+pub(crate) fn sum_sq(width: Width, xs: &[f32]) -> f64 {
+    let mut s = BlockedSum::new();
+    with_width!(width, two_pass, |L, N| {
+        for_each_chunk_live::<N, 0, 1>(
+            [],
+            [xs],
+            #[inline(always)]
+            |live, [], [x]| {
+                let _ = L::load(x);
+                s.extend_chunk(x, live, |v| f64::from(v) * f64::from(v));
+            },
+        )
+    });
+    s.finish()
+}
