@@ -100,6 +100,25 @@ typedef uint32_t optkern_numerics;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// The direction MARS takes from its averages (`mars_type`).
+enum optkern_mars_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // AdamW: `m/((√v + ε)/√bc₂·bc₁)`.
+  OPTKERN_MARS_TYPE_ADAMW = 0,
+  // Lion: `sign(m)` (the second moment is not used).
+  OPTKERN_MARS_TYPE_LION = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum optkern_mars_type optkern_mars_type;
+#else
+typedef uint32_t optkern_mars_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // How [`swa_update`] blends a new point into the average.
 enum optkern_swa_form
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -1082,6 +1101,94 @@ typedef struct {
   // The step's denominator sum (Adam: `‖s‖₁`; SGD: `‖s‖₂²`).
   optkern_sum_carry denominator;
 } optkern_dadapt_state;
+
+// Hyperparameters of [`novograd_step`]. [`Default`] is `optax.novograd`'s (`learning_rate`
+// has no default there).
+typedef struct {
+  // Learning rate `η`. Default `1e-2`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂` (of the per-tensor second moment). Default `0.25`; finite, in `[0, 1)`.
+  double beta2;
+  // `ε`, added to the root. Default `1e-6`; finite, ≥ 0.
+  double eps;
+  // `ε_root`, added under the root. Default `0`; finite, ≥ 0.
+  double eps_root;
+  // Weight decay `λ`, added to the normalised gradient. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (here: optax's, unfused).
+  optkern_numerics numerics;
+} optkern_novograd_config;
+
+// NovoGrad's per-tensor second moment (optax's f32 `nu`). Start from 0 (`Default`).
+typedef struct {
+  // `ν`.
+  float nu;
+} optkern_novograd_state;
+
+// Hyperparameters of [`stable_adamw_step`]. [`Default`] is `pytorch_optimizer.StableAdamW`'s
+// (its Kahan summation only applies to bf16/f16 parameters).
+typedef struct {
+  // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.99`; finite, in `[0, 1)`.
+  double beta2;
+  // `ε`. Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Decoupled weight decay `λ` (scaled by the step's learning rate). Default `0.01`; finite,
+  // ≥ 0.
+  double weight_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_stable_adamw_config;
+
+// Hyperparameters of [`mars_step`]. [`Default`] is `pytorch_optimizer.MARS`'s (no AMSGrad,
+// no cautious masking: not offered).
+typedef struct {
+  // Learning rate `η`. Default `3e-3`; finite, ≥ 0.
+  double lr;
+  // `β₁` (`optimize_1d`). Default `0.95`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂` (`optimize_1d`). Default `0.99`; finite, in `[0, 1)`.
+  double beta2;
+  // `γ`, the weight of the gradient difference. Default `0.025`; finite, ≥ 0.
+  double gamma;
+  // `ε`. Default `1e-8`; finite, ≥ 0.
+  double eps;
+  // Decoupled weight decay `λ` (`optimize_1d`). Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // The direction (`optimize_1d`). Default [`MarsType::Adamw`].
+  optkern_mars_type mars_type;
+  // Use MARS on this (flat) tensor; else the package's AdamW fallback for 1-D tensors with
+  // the `*_1d` hyperparameters. Default `false`.
+  bool optimize_1d;
+  // The fallback's learning-rate factor. Default `1`; finite, ≥ 0.
+  double lr_1d_factor;
+  // The fallback's `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1_1d;
+  // The fallback's `β₂`. Default `0.95`; finite, in `[0, 1)`.
+  double beta2_1d;
+  // The fallback's decoupled weight decay, applied before its step. Default `0.1`; finite,
+  // ≥ 0.
+  double weight_decay_1d;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_mars_config;
 
 // One buffer of a mixed-format call (`optkern_buffer`). Enum-like fields are `uint32_t`
 // and checked.
@@ -2192,6 +2299,46 @@ optkern_status optkern_dadapt_update_d(optkern_dadapt_state *state,
                                        double beta2,
                                        double growth_rate,
                                        optkern_error *error);
+
+// The defaults of [`NovogradConfig`] (`NovogradConfig::default()`).
+optkern_novograd_config optkern_novograd_config_default(void);
+
+// [`novograd_step`]: `state` (start from zero) is advanced on success only.
+optkern_status optkern_novograd_step(float *params,
+                                     const float *grads,
+                                     float *mu,
+                                     optkern_novograd_state *state,
+                                     size_t len,
+                                     uint32_t step,
+                                     const optkern_novograd_config *cfg,
+                                     optkern_error *error);
+
+// The defaults of [`StableAdamwConfig`] (`StableAdamwConfig::default()`).
+optkern_stable_adamw_config optkern_stable_adamw_config_default(void);
+
+// [`stable_adamw_step`].
+optkern_status optkern_stable_adamw_step(float *params,
+                                         const float *grads,
+                                         float *exp_avg,
+                                         float *exp_avg_sq,
+                                         size_t len,
+                                         uint32_t step,
+                                         const optkern_stable_adamw_config *cfg,
+                                         optkern_error *error);
+
+// The defaults of [`MarsConfig`] (`MarsConfig::default()`).
+optkern_mars_config optkern_mars_config_default(void);
+
+// [`mars_step`].
+optkern_status optkern_mars_step(float *params,
+                                 const float *grads,
+                                 float *exp_avg,
+                                 float *exp_avg_sq,
+                                 float *last_grad,
+                                 size_t len,
+                                 uint32_t step,
+                                 const optkern_mars_config *cfg,
+                                 optkern_error *error);
 
 // An f32 buffer descriptor (`optkern_buffer_f32`): the common case, for brevity in C.
 optkern_buffer optkern_buffer_f32(float *data);

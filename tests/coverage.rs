@@ -116,9 +116,14 @@ fn kernels() -> Vec<String> {
     out
 }
 
-/// Whether `text` calls `name` or its `_with` variant.
+/// Whether `text` calls `name` or its `_with` variant (as a whole identifier:
+/// `stable_adamw_step(` is not a call of `adamw_step`).
 fn calls(text: &str, name: &str) -> bool {
-    text.contains(&format!("{name}(")) || text.contains(&format!("{name}_with("))
+    [format!("{name}("), format!("{name}_with(")].iter().any(|pat| {
+        text.match_indices(pat.as_str()).any(|(i, _)| {
+            !text[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    })
 }
 
 #[test]

@@ -1777,3 +1777,133 @@ fn laprop_errors_change_nothing() {
         _ => unreachable!(),
     });
 }
+
+/// NovoGrad, StableAdamW, MARS: every field over the special values, every buffer length.
+#[test]
+fn normalized_errors_change_nothing() {
+    use optkern::*;
+    let mut rejected = 0;
+    rejected += grid(
+        "novograd",
+        NovogradConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("eps_root", eps_root),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        3,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, m] => {
+                    let mut st = NovogradState { nu: 3.0 };
+                    let r = novograd_step(p, g, m, 2, &mut st, &cfg);
+                    assert!(r.is_ok() || st.nu == 3.0, "state changed on Err");
+                    r
+                }
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_novograd(&c.to_reference(), 2),
+    );
+    rejected += grid(
+        "stable_adamw",
+        StableAdamwConfig::default(),
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            gs!(),
+        ],
+        &[],
+        4,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, m, v] => stable_adamw_step(p, g, m, v, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| reference::accepts_po_adam(&c.to_reference(), 2),
+    );
+    rejected += grid(
+        "mars",
+        MarsConfig { optimize_1d: true, ..Default::default() },
+        &[
+            field!("lr", lr),
+            field!("beta1", beta1),
+            field!("beta2", beta2),
+            field!("gamma", gamma),
+            field!("eps", eps),
+            field!("weight_decay", weight_decay),
+            field!("lr_1d_factor", lr_1d_factor),
+            field!("beta1_1d", beta1_1d),
+            field!("beta2_1d", beta2_1d),
+            field!("weight_decay_1d", weight_decay_1d),
+            gs!(),
+        ],
+        &[],
+        5,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g, m, v, last] => mars_step(p, g, m, v, last, 2, &cfg),
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            let nn = |x: f64| x.is_finite() && x >= 0.0;
+            let unit = |x: f64| x.is_finite() && (0.0..1.0).contains(&x);
+            reference::accepts_po_adam(&c.to_reference(), 2)
+                && nn(c.gamma)
+                && nn(c.lr_1d_factor)
+                && unit(c.beta1_1d)
+                && unit(c.beta2_1d)
+                && nn(c.weight_decay_1d)
+        },
+    );
+    assert!(rejected > 100, "only {rejected} rejections");
+    let (nc, sc, mc) =
+        (NovogradConfig::default(), StableAdamwConfig::default(), MarsConfig::default());
+    length_cases(&["params", "grads", "mu"], move |b| match b {
+        [p, g, m] => novograd_step(p, g, m, 1, &mut NovogradState::default(), &nc),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq"], move |b| match b {
+        [p, g, m, v] => stable_adamw_step(p, g, m, v, 1, &sc),
+        _ => unreachable!(),
+    });
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq", "last_grad"], move |b| match b {
+        [p, g, m, v, last] => mars_step(p, g, m, v, last, 1, &mc),
+        _ => unreachable!(),
+    });
+    for (name, call) in [
+        (
+            "novograd",
+            Box::new(move |b: &mut [Vec<f32>]| match b {
+                [p, g, m, _, _] => novograd_step(p, g, m, 0, &mut NovogradState::default(), &nc),
+                _ => unreachable!(),
+            }) as Box<dyn Fn(&mut [Vec<f32>]) -> Result<(), Error>>,
+        ),
+        (
+            "stable_adamw",
+            Box::new(move |b: &mut [Vec<f32>]| match b {
+                [p, g, m, v, _] => stable_adamw_step(p, g, m, v, 0, &sc),
+                _ => unreachable!(),
+            }),
+        ),
+        (
+            "mars",
+            Box::new(move |b: &mut [Vec<f32>]| match b {
+                [p, g, m, v, last] => mars_step(p, g, m, v, last, 0, &mc),
+                _ => unreachable!(),
+            }),
+        ),
+    ] {
+        check(5, None, Some(Error::ZeroStep), name, call);
+    }
+}

@@ -92,7 +92,17 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
         passes,
         widths,
         div_sqrt: if profile == Numerics::Torch { torch } else { portable },
-        native: if matches!(name, "lamb" | "adafactor") {
+        native: if matches!(
+            name,
+            "lamb"
+                | "adafactor"
+                | "prodigy"
+                | "dadapt_adam"
+                | "dadapt_sgd"
+                | "novograd"
+                | "stable_adamw"
+                | "mars"
+        ) {
             Width::NATIVE_TWO_PASS
         } else {
             Width::NATIVE
@@ -1091,6 +1101,70 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
                     dadapt_sgd_step_with(w, p, g, sb, g, z, &mut st, &cfg).unwrap();
                     dadapt_update_d(&mut st, Dadapt::Sgd, cfg.lr, 0.5, cfg.growth_rate).unwrap()
                 }
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "novograd",
+            2,
+            2,
+            false,
+            (1, 0),
+            (1, 0),
+            Box::new(move |w, s, g| match s {
+                [p, m] => novograd_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    10,
+                    &mut NovogradState { nu: 1.0 },
+                    &NovogradConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "stable_adamw",
+            3,
+            2,
+            false,
+            (2, 1),
+            (2, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => stable_adamw_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    10,
+                    &StableAdamwConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "mars",
+            4,
+            2,
+            false,
+            (2, 1),
+            (2, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v, last] => mars_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    last,
+                    10,
+                    &MarsConfig { numerics: profile, optimize_1d: true, ..Default::default() },
+                )
+                .unwrap(),
                 _ => unreachable!(),
             }),
         ),

@@ -1880,9 +1880,10 @@ pub fn check_breadth(case: &Case) -> Outcome {
     let gs = h[5] as f32;
     let numerics = case.numerics();
     let max = case.flag(1);
-    // 22 choices: the four high bits of `flags` and bit 4 of `offset` (the offset uses bits
+    // 23 choices: the four high bits of `flags` and bit 4 of `offset` (the offset uses bits
     // 0–3 only).
-    match (usize::from(case.flags >> 4) + usize::from(case.offset & 16)) % 22 {
+    match (usize::from(case.flags >> 4) + usize::from(case.offset & 16)) % 23 {
+        22 => check_normalized(case),
         15 => check_schedulefree(case),
         16 => check_prodigy(case),
         17..=21 => check_stateful(case),
@@ -3205,6 +3206,139 @@ pub fn check_stateful(case: &Case) -> Outcome {
                     conditioned: true,
                 },
                 2,
+            )
+        }
+    }
+}
+
+/// The per-tensor two-pass kernels: NovoGrad, StableAdamW, MARS (`flags` bits 0–1).
+/// `hyper` is `[lr, β₁, β₂, ε, λ, grad_scale]`.
+pub fn check_normalized(case: &Case) -> Outcome {
+    use optkern::*;
+    let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
+    let (numerics, max, gs) = (case.numerics(), case.flag(6), h[5] as f32);
+    match case.flags % 3 {
+        0 => {
+            let c = NovogradConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                eps_root: 0.0,
+                weight_decay: h[4],
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "novograd",
+                    muts: 2,
+                    non_negative: &[],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1] => {
+                            novograd_step_with(w, p, i[0], m1, t, &mut NovogradState { nu: 2.0 }, c)
+                        }
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (_, r)| lens_equal(l) && reference::accepts_novograd(r, t),
+                    reference: &|m, i, t, (_, r)| match m {
+                        [p, m1] => {
+                            reference::novograd(p, &i[0], m1, t, 2.0, r);
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[3] >= 1e-6,
+                },
+                3,
+            )
+        }
+        1 => {
+            let c = StableAdamwConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "stable_adamw",
+                    muts: 3,
+                    non_negative: &[2],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v] => stable_adamw_step_with(w, p, i[0], m1, v, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (_, r)| lens_equal(l) && reference::accepts_po_adam(r, t),
+                    reference: &|m, i, t, (_, r)| match m {
+                        [p, m1, v] => reference::stable_adamw(p, &i[0], m1, v, t, r),
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    // g²/max(v, ε²) with a tiny ε divides by rounding noise.
+                    conditioned: h[3] >= 1e-3,
+                },
+                4,
+            )
+        }
+        _ => {
+            let c = MarsConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps: h[3],
+                weight_decay: h[4],
+                optimize_1d: case.flag(3),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+                ..Default::default()
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "mars",
+                    muts: 4,
+                    non_negative: &[2],
+                    hyper: (c, r),
+                    run: &|w, m, i, t, (c, _)| match m {
+                        [p, m1, v, last] => mars_step_with(w, p, i[0], m1, v, last, t, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, (_, r)| lens_equal(l) && reference::accepts_po_adam(r, t),
+                    reference: &|m, i, t, (c, r)| match m {
+                        [p, m1, v, last] => {
+                            let x = reference::Mars {
+                                gamma: c.gamma,
+                                lion: false,
+                                optimize_1d: c.optimize_1d,
+                                lr_1d_factor: c.lr_1d_factor,
+                                beta1_1d: c.beta1_1d,
+                                beta2_1d: c.beta2_1d,
+                                weight_decay_1d: c.weight_decay_1d,
+                            };
+                            reference::mars(p, &i[0], m1, v, last, t, r, &x)
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    // The clip at ‖c‖ = 1 switches: compare away from it (moderate data has
+                    // norms well above 1) and with ε bounding the division.
+                    conditioned: h[3] >= 1e-6,
+                },
+                5,
             )
         }
     }

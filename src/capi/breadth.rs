@@ -526,6 +526,9 @@ c_config!(RangerConfig, bools: [degenerated_to_sgd, weight_decouple, fixed_decay
 c_config!(LapropConfig, bools: [fixed_decay, centered, amsgrad, maximize], enums: [numerics < 3]);
 c_config!(DadaptAdamConfig, bools: [weight_decouple, fixed_decay, bias_correction, maximize], enums: [numerics < 3]);
 c_config!(DadaptSgdConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 3]);
+c_config!(NovogradConfig, bools: [maximize], enums: [numerics < 3]);
+c_config!(StableAdamwConfig, bools: [maximize], enums: [numerics < 3]);
+c_config!(MarsConfig, bools: [optimize_1d, maximize], enums: [mars_type < 2, numerics < 3]);
 c_config!(ProdigyConfig, bools: [decouple, use_bias_correction, safeguard_warmup, maximize], enums: [numerics < 3]);
 c_config!(SgdScheduleFreeConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(AdamwScheduleFreeConfig, bools: [decay_at_z, silent_sgd_phase, maximize], enums: [numerics < 3]);
@@ -1193,6 +1196,112 @@ pub unsafe extern "C" fn optkern_dadapt_update_d(
             let mut st = core::ptr::read(state);
             dadapt_update_d(&mut st, variant, lr, beta2, growth_rate)?;
             core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`NovogradConfig`] (`NovogradConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_novograd_config_default() -> NovogradConfig {
+    NovogradConfig::default()
+}
+
+/// [`novograd_step`]: `state` (start from zero) is advanced on success only.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_novograd_step(
+    params: *mut f32,
+    grads: *const f32,
+    mu: *mut f32,
+    state: *mut NovogradState,
+    len: usize,
+    step: u32,
+    cfg: *const NovogradConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads, out mu);
+            novograd_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), step, &mut st, &cfg)?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`StableAdamwConfig`] (`StableAdamwConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_stable_adamw_config_default() -> StableAdamwConfig {
+    StableAdamwConfig::default()
+}
+
+/// [`stable_adamw_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_stable_adamw_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const StableAdamwConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
+            stable_adamw_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                step,
+                &cfg,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`MarsConfig`] (`MarsConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_mars_config_default() -> MarsConfig {
+    MarsConfig::default()
+}
+
+/// [`mars_step`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_mars_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    last_grad: *mut f32,
+    len: usize,
+    step: u32,
+    cfg: *const MarsConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, out last_grad);
+            mars_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                step,
+                &cfg,
+            )?;
         }
         Ok(())
     })

@@ -10,10 +10,11 @@ use optkern::{
     AdabeliefConfig, AdaboundConfig, AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig,
     AdamaxConfig, AdamodConfig, AdampConfig, AdamwScheduleFreeConfig, AdanConfig, AdemamixConfig,
     AdoptConfig, AggmoConfig, AsgdConfig, AsgdState, DiffgradConfig, EmaConfig, EmaForm, Error,
-    LambConfig, LapropConfig, LarsConfig, LionConfig, MadgradConfig, MomentumConfig, NadamConfig,
-    NadamState, Numerics, OptimisticGdConfig, PidConfig, QhadamConfig, QhmConfig, RadamConfig,
-    RangerConfig, RmspropConfig, RpropConfig, SgdConfig, SgdScheduleFreeConfig, SignsgdConfig,
-    Sm3Config, SwaConfig, SwaForm, TigerConfig, Width, YogiConfig,
+    LambConfig, LapropConfig, LarsConfig, LionConfig, MadgradConfig, MarsConfig, MomentumConfig,
+    NadamConfig, NadamState, NovogradConfig, Numerics, OptimisticGdConfig, PidConfig, QhadamConfig,
+    QhmConfig, RadamConfig, RangerConfig, RmspropConfig, RpropConfig, SgdConfig,
+    SgdScheduleFreeConfig, SignsgdConfig, Sm3Config, StableAdamwConfig, SwaConfig, SwaForm,
+    TigerConfig, Width, YogiConfig,
 };
 use optkern_reference::{self as reference, bits, bits::Ops};
 
@@ -651,6 +652,45 @@ pub fn laprop_lr(cfg: &LapropConfig, t: u32) -> (optkern::LapropState, f64) {
     (optkern::LapropState { exp_avg_lr_1: l1, exp_avg_lr_2: l2 }, next)
 }
 
+pub fn novograd_configs() -> Vec<(&'static str, NovogradConfig)> {
+    let d = NovogradConfig::default();
+    vec![
+        ("default", d),
+        (
+            "betas_wd",
+            NovogradConfig { beta1: 0.45, beta2: 0.9, weight_decay: 0.01, eps_root: 1e-3, ..d },
+        ),
+        ("scale_eps", NovogradConfig { grad_scale: 0.37, eps: 0.5, maximize: true, ..d }),
+    ]
+}
+
+/// A NovoGrad state before step `t` (any value does for the width tests; this one varies).
+pub fn novograd_state(t: u32) -> optkern::NovogradState {
+    optkern::NovogradState { nu: 1.0 + t as f32 * 0.5 }
+}
+
+pub fn stable_adamw_configs() -> Vec<(&'static str, StableAdamwConfig)> {
+    let d = StableAdamwConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        ("wd_betas", StableAdamwConfig { weight_decay: 0.1, beta1: 0.45, beta2: 0.9, ..d }),
+        ("scale_eps", StableAdamwConfig { grad_scale: 3.0, eps: 0.5, maximize: true, ..d }),
+    ]
+}
+
+pub fn mars_configs() -> Vec<(&'static str, MarsConfig)> {
+    let d = MarsConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("fallback", d),
+        ("adamw", MarsConfig { optimize_1d: true, weight_decay: 0.01, gamma: 0.1, ..d }),
+        ("lion", MarsConfig { optimize_1d: true, mars_type: optkern::MarsType::Lion, ..d }),
+        (
+            "scale_eps",
+            MarsConfig { optimize_1d: true, grad_scale: 0.37, eps: 0.5, maximize: true, ..d },
+        ),
+    ]
+}
+
 /// RAdam cases run from step 6 on, where `ρ_t > 5` for β₂ = 0.999, so the tests see both the
 /// rectified and (through `step` 1..5 in the reference tests) the un-rectified branch.
 pub const RADAM_STEP_OFFSET: u32 = 5;
@@ -1230,6 +1270,48 @@ pub fn cases() -> Vec<Case> {
                 reference: reference::laprop(pp, gg, m1, v, mean, vmax, t, laprop_lr(&cfg, t).1, &h, &x),
                 mixed(at): optkern::laprop_step_mixed_with(w, pp, gg, m1, v, mean, vmax, t, &mut laprop_lr(&cfg, t).0, &cfg, at),
             ));
+        }
+        for (name, cfg) in novograd_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| NovogradConfig { numerics: n, ..c });
+            let mut c = kernel!(format!("novograd/{name}/{numerics:?}"), numerics, [p, s], [g],
+                |w, t, o, [pp, m1], [gg]|
+                optkern: optkern::novograd_step_with(w, pp, gg, m1, t, &mut novograd_state(t), &cfg),
+                reference: {
+                    reference::novograd(pp, gg, m1, t, f64::from(novograd_state(t).nu), &h);
+                },
+            );
+            c.elementwise = false;
+            out.push(c);
+        }
+        for (name, cfg) in stable_adamw_configs() {
+            let (cfg, h) =
+                with_profile(cfg, numerics, |c, n| StableAdamwConfig { numerics: n, ..c });
+            let mut c = kernel!(format!("stable_adamw/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
+                |w, t, o, [pp, m1, v], [gg]|
+                optkern: optkern::stable_adamw_step_with(w, pp, gg, m1, v, t, &cfg),
+                reference: reference::stable_adamw(pp, gg, m1, v, t, &h),
+            );
+            c.elementwise = false;
+            out.push(c);
+        }
+        for (name, cfg) in mars_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| MarsConfig { numerics: n, ..c });
+            let x = reference::Mars {
+                gamma: cfg.gamma,
+                lion: cfg.mars_type == optkern::MarsType::Lion,
+                optimize_1d: cfg.optimize_1d,
+                lr_1d_factor: cfg.lr_1d_factor,
+                beta1_1d: cfg.beta1_1d,
+                beta2_1d: cfg.beta2_1d,
+                weight_decay_1d: cfg.weight_decay_1d,
+            };
+            let mut c = kernel!(format!("mars/{name}/{numerics:?}"), numerics, [p, s, nn, s], [g],
+                |w, t, o, [pp, m1, v, last], [gg]|
+                optkern: optkern::mars_step_with(w, pp, gg, m1, v, last, t, &cfg),
+                reference: reference::mars(pp, gg, m1, v, last, t, &h, &x),
+            );
+            c.elementwise = false;
+            out.push(c);
         }
         for (name, cfg) in adopt_configs() {
             let (cfg, h) = with_profile(cfg, numerics, |c, n| AdoptConfig { numerics: n, ..c });

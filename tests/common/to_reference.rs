@@ -25,6 +25,44 @@ macro_rules! to_reference {
 }
 
 to_reference! {
+    NovogradConfig => Novograd |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        eps_root: cfg.eps_root,
+        weight_decay: cfg.weight_decay,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    StableAdamwConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: true,
+        fixed_decay: false,
+        rectify: false,
+        degenerated_to_sgd: false,
+        amsgrad: false,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
+    MarsConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: true,
+        fixed_decay: false,
+        rectify: false,
+        degenerated_to_sgd: false,
+        amsgrad: false,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
     DadaptAdamConfig => PoAdam |cfg| {
         lr: cfg.lr,
         beta1: cfg.beta1,

@@ -1024,3 +1024,115 @@ pub fn dadapt_sgd(
         st.d = st.d.max(d_hat.min(st.d * growth_rate));
     }
 }
+
+/// NovoGrad hyperparameters (optax).
+#[derive(Clone, Copy, Debug)]
+pub struct Novograd {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub eps_root: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+    pub grad_scale: f64,
+}
+
+pub fn accepts_novograd(h: &Novograd, step: u32) -> bool {
+    nonneg(h.lr)
+        && unit_open(h.beta1)
+        && unit_open(h.beta2)
+        && nonneg(h.eps)
+        && nonneg(h.eps_root)
+        && nonneg(h.weight_decay)
+        && nonneg(h.grad_scale)
+        && step >= 1
+}
+
+/// NovoGrad on one tensor: ν = ‖g‖² (t = 1) or (1−β₂)‖g‖² + β₂ν; g' = g/(√(ν + ε_r) + ε) + λθ;
+/// m = g' (t = 1) or β₁m + g'; θ −= ηm. Returns the new ν.
+pub fn novograd(p: &mut [f64], g: &[f64], m: &mut [f64], t: u32, nu: f64, h: &Novograd) -> f64 {
+    let gs: Vec<f64> = g.iter().map(|&x| grad(x, h.grad_scale, h.maximize)).collect();
+    let n2: f64 = gs.iter().map(|x| x * x).sum();
+    let nu = if t == 1 { n2 } else { (1.0 - h.beta2) * n2 + h.beta2 * nu };
+    for i in 0..p.len() {
+        let gp = gs[i] / ((nu + h.eps_root).sqrt() + h.eps) + h.weight_decay * p[i];
+        m[i] = if t == 1 { gp } else { h.beta1 * m[i] + gp };
+        p[i] -= h.lr * m[i];
+    }
+    nu
+}
+
+/// StableAdamW on one tensor: debiased betas β̂ = (βᵗ − β)/(βᵗ − 1); r = max(1, √mean(g²/max(v, ε²)));
+/// η' = η/r; θ ← θ(1 − η'λ) − η'm/(√v + ε).
+pub fn stable_adamw(p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], t: u32, h: &PoAdam) {
+    let hat = |b: f64| (b.powi(t as i32) - b) / (b.powi(t as i32) - 1.0);
+    let (b1, b2) = (hat(h.beta1), hat(h.beta2));
+    let mut sum = 0.0;
+    for i in 0..p.len() {
+        let gi = grad(g[i], h.grad_scale, h.maximize);
+        m[i] = b1 * m[i] + (1.0 - b1) * gi;
+        v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
+        sum += gi * gi / v[i].max(h.eps * h.eps);
+    }
+    let rms = if p.is_empty() { 0.0 } else { (sum / p.len() as f64).sqrt() };
+    let lr = h.lr / rms.max(1.0);
+    for i in 0..p.len() {
+        p[i] = p[i] * (1.0 - lr * h.weight_decay) - lr * m[i] / (v[i].sqrt() + h.eps);
+    }
+}
+
+/// MARS options beyond `PoAdam` (whose betas, decay and lr are the optimize_1d ones).
+#[derive(Clone, Copy, Debug)]
+pub struct Mars {
+    pub gamma: f64,
+    pub lion: bool,
+    pub optimize_1d: bool,
+    pub lr_1d_factor: f64,
+    pub beta1_1d: f64,
+    pub beta2_1d: f64,
+    pub weight_decay_1d: f64,
+}
+
+/// MARS on one tensor (see the kernel's documentation).
+#[allow(clippy::too_many_arguments)]
+pub fn mars(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    last: &mut [f64],
+    t: u32,
+    h: &PoAdam,
+    x: &Mars,
+) {
+    let (b1, b2, lr, wd) = if x.optimize_1d {
+        (h.beta1, h.beta2, h.lr, h.weight_decay)
+    } else {
+        (x.beta1_1d, x.beta2_1d, h.lr * x.lr_1d_factor, x.weight_decay_1d)
+    };
+    let k = x.gamma * h.beta1 / (1.0 - h.beta1);
+    let gs: Vec<f64> = g.iter().map(|&y| grad(y, h.grad_scale, h.maximize)).collect();
+    let mut c: Vec<f64> = if x.optimize_1d {
+        gs.iter().zip(last.iter()).map(|(gi, gp)| (gi - gp) * k + gi).collect()
+    } else {
+        gs.clone()
+    };
+    if x.optimize_1d {
+        let norm = c.iter().map(|y| y * y).sum::<f64>().sqrt();
+        if norm > 1.0 {
+            c.iter_mut().for_each(|y| *y /= norm);
+        }
+    }
+    for i in 0..p.len() {
+        m[i] = b1 * m[i] + (1.0 - b1) * c[i];
+        let u = if x.optimize_1d && x.lion {
+            sign(m[i])
+        } else {
+            v[i] = b2 * v[i] + (1.0 - b2) * c[i] * c[i];
+            m[i] / ((v[i].sqrt() + h.eps) / bc(b2, t).sqrt() * bc(b1, t))
+        };
+        p[i] = p[i] * (1.0 - lr * wd) - lr * u;
+        last[i] = gs[i];
+    }
+}
