@@ -187,10 +187,11 @@ pub fn mars_step_with(
             #[inline(always)]
             |[p, m, v, gp], [g]| {
                 let g = L::load(g) * L::splat(scale);
-                let mut x = if vr { (g - L::load(gp)) * L::splat(k) + g } else { g };
-                if let Some(norm) = clip {
-                    x = x / L::splat(norm);
-                }
+                let x = if vr { (g - L::load(gp)) * L::splat(k) + g } else { g };
+                let x = match clip {
+                    Some(norm) => x / L::splat(norm),
+                    None => x,
+                };
                 let m_new = if P::TORCH {
                     lerp1.apply::<P, L, N>(L::load(m), x)
                 } else {
