@@ -3036,8 +3036,9 @@ pub fn check_stateful(case: &Case) -> Outcome {
                             // The normalisers are the package's f32 scalars (1 + β₂ with a
                             // tiny β₂ is 1 in f32 and not in f64: found by the fuzzer), so
                             // the reference takes the kernel's, widened.
-                            let s = state(t + 1);
-                            let (w1, w2) = (f64::from(s.beta1_weight), f64::from(s.beta2_weight));
+                            let s = state(t);
+                            let w1 = f64::from(s.beta1_weight * c.beta1 as f32 + 1.0);
+                            let w2 = f64::from(s.beta2_weight * c.beta2 as f32 + 1.0);
                             reference::qhadam(p, &i[0], m1, v, (w1, w2), (c.nu1, c.nu2), r)
                         }
                         _ => unreachable!(),
