@@ -1190,6 +1190,28 @@ typedef struct {
   optkern_numerics numerics;
 } optkern_mars_config;
 
+// Hyperparameters of [`fromage_step`]. [`Default`] is `pytorch_optimizer.Fromage`'s.
+typedef struct {
+  // Learning rate `η`. Default `0.01`; finite, ≥ 0.
+  double lr;
+  // Bound on the tensor's norm relative to its initial norm (`0`: none). Default `0`;
+  // finite, ≥ 0.
+  double p_bound;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_fromage_config;
+
+// Fromage's per-tensor state: the norm bound `p_bound·‖θ₀‖`, set on step 1 (the package's
+// `max`). Start from `Default` (0).
+typedef struct {
+  // The largest norm the tensor may take (`max`).
+  double max;
+} optkern_fromage_state;
+
 // One buffer of a mixed-format call (`optkern_buffer`). Enum-like fields are `uint32_t`
 // and checked.
 typedef struct {
@@ -2339,6 +2361,18 @@ optkern_status optkern_mars_step(float *params,
                                  uint32_t step,
                                  const optkern_mars_config *cfg,
                                  optkern_error *error);
+
+// The defaults of [`FromageConfig`] (`FromageConfig::default()`).
+optkern_fromage_config optkern_fromage_config_default(void);
+
+// [`fromage_step`]: `state` (start from zero) is set on step 1.
+optkern_status optkern_fromage_step(float *params,
+                                    const float *grads,
+                                    optkern_fromage_state *state,
+                                    size_t len,
+                                    uint32_t step,
+                                    const optkern_fromage_config *cfg,
+                                    optkern_error *error);
 
 // An f32 buffer descriptor (`optkern_buffer_f32`): the common case, for brevity in C.
 optkern_buffer optkern_buffer_f32(float *data);

@@ -1907,3 +1907,42 @@ fn normalized_errors_change_nothing() {
         check(5, None, Some(Error::ZeroStep), name, call);
     }
 }
+
+/// Fromage: every field over the special values, the length, step 0, the state unchanged on
+/// `Err`.
+#[test]
+fn fromage_errors_change_nothing() {
+    use optkern::*;
+    let rejected = grid(
+        "fromage",
+        FromageConfig { p_bound: 2.0, ..Default::default() },
+        &[field!("lr", lr), field!("p_bound", p_bound), gs!()],
+        &[],
+        2,
+        |cfg| {
+            Box::new(move |b| match b {
+                [p, g] => {
+                    let mut st = FromageState { max: 5.0 };
+                    let r = fromage_step(p, g, 2, &mut st, &cfg);
+                    assert!(r.is_ok() || st.max == 5.0, "state changed on Err");
+                    r
+                }
+                _ => unreachable!(),
+            })
+        },
+        |c| {
+            let nn = |x: f64| x.is_finite() && x >= 0.0;
+            nn(c.lr) && nn(c.p_bound) && nn(f64::from(c.grad_scale))
+        },
+    );
+    assert!(rejected > 15, "only {rejected} rejections");
+    let cfg = FromageConfig::default();
+    length_cases(&["params", "grads"], move |b| match b {
+        [p, g] => fromage_step(p, g, 1, &mut FromageState::default(), &cfg),
+        _ => unreachable!(),
+    });
+    check(2, None, Some(Error::ZeroStep), "fromage step 0", move |b| match b {
+        [p, g] => fromage_step(p, g, 0, &mut FromageState::default(), &cfg),
+        _ => unreachable!(),
+    });
+}

@@ -102,6 +102,7 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
                 | "novograd"
                 | "stable_adamw"
                 | "mars"
+                | "fromage"
         ) {
             Width::NATIVE_TWO_PASS
         } else {
@@ -1163,6 +1164,26 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
                     last,
                     10,
                     &MarsConfig { numerics: profile, optimize_1d: true, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "fromage",
+            1,
+            3,
+            false,
+            (1, 0),
+            (1, 0),
+            Box::new(move |w, s, g| match s {
+                [p] => fromage_step_with(
+                    w,
+                    p,
+                    g,
+                    2,
+                    &mut FromageState::default(),
+                    &FromageConfig { numerics: profile, ..Default::default() },
                 )
                 .unwrap(),
                 _ => unreachable!(),

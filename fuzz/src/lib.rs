@@ -3212,13 +3212,61 @@ pub fn check_stateful(case: &Case) -> Outcome {
     }
 }
 
-/// The per-tensor two-pass kernels: NovoGrad, StableAdamW, MARS (`flags` bits 0–1).
+/// The per-tensor two-pass kernels: NovoGrad, StableAdamW, MARS, Fromage (`flags` bits 0–1).
 /// `hyper` is `[lr, β₁, β₂, ε, λ, grad_scale]`.
 pub fn check_normalized(case: &Case) -> Outcome {
     use optkern::*;
     let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
     let (numerics, max, gs) = (case.numerics(), case.flag(6), h[5] as f32);
-    match case.flags % 3 {
+    match case.flags % 4 {
+        3 => {
+            let c = FromageConfig {
+                lr: h[0],
+                p_bound: if case.flag(3) { h[1] } else { 0.0 },
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            check(
+                case,
+                &Spec {
+                    name: "fromage",
+                    muts: 1,
+                    non_negative: &[],
+                    hyper: c,
+                    run: &|w, m, i, t, c| match m {
+                        [p] => fromage_step_with(w, p, i[0], t, &mut FromageState { max: 2.0 }, c),
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, t, c| {
+                        let nn = |x: f64| x.is_finite() && x >= 0.0;
+                        lens_equal(l)
+                            && nn(c.lr)
+                            && nn(c.p_bound)
+                            && nn(f64::from(c.grad_scale))
+                            && t >= 1
+                    },
+                    reference: &|m, i, t, c| match m {
+                        [p] => {
+                            let h = (c.lr, c.p_bound);
+                            reference::fromage(
+                                p,
+                                &i[0],
+                                t,
+                                2.0,
+                                h,
+                                c.maximize,
+                                f64::from(c.grad_scale),
+                            );
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    conditioned: h[0] <= 1.0,
+                },
+                2,
+            )
+        }
         0 => {
             let c = NovogradConfig {
                 lr: h[0],

@@ -529,6 +529,7 @@ c_config!(DadaptSgdConfig, bools: [weight_decouple, fixed_decay, maximize], enum
 c_config!(NovogradConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(StableAdamwConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(MarsConfig, bools: [optimize_1d, maximize], enums: [mars_type < 2, numerics < 3]);
+c_config!(FromageConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(ProdigyConfig, bools: [decouple, use_bias_correction, safeguard_warmup, maximize], enums: [numerics < 3]);
 c_config!(SgdScheduleFreeConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(AdamwScheduleFreeConfig, bools: [decay_at_z, silent_sgd_phase, maximize], enums: [numerics < 3]);
@@ -1302,6 +1303,37 @@ pub unsafe extern "C" fn optkern_mars_step(
                 step,
                 &cfg,
             )?;
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`FromageConfig`] (`FromageConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_fromage_config_default() -> FromageConfig {
+    FromageConfig::default()
+}
+
+/// [`fromage_step`]: `state` (start from zero) is set on step 1.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_fromage_step(
+    params: *mut f32,
+    grads: *const f32,
+    state: *mut FromageState,
+    len: usize,
+    step: u32,
+    cfg: *const FromageConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads);
+            fromage_step(slice_mut(b[0]), slice(b[1]), step, &mut st, &cfg)?;
+            core::ptr::write(state, st);
         }
         Ok(())
     })

@@ -10,11 +10,11 @@ use optkern::{
     AdabeliefConfig, AdaboundConfig, AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig,
     AdamaxConfig, AdamodConfig, AdampConfig, AdamwScheduleFreeConfig, AdanConfig, AdemamixConfig,
     AdoptConfig, AggmoConfig, AsgdConfig, AsgdState, DiffgradConfig, EmaConfig, EmaForm, Error,
-    LambConfig, LapropConfig, LarsConfig, LionConfig, MadgradConfig, MarsConfig, MomentumConfig,
-    NadamConfig, NadamState, NovogradConfig, Numerics, OptimisticGdConfig, PidConfig, QhadamConfig,
-    QhmConfig, RadamConfig, RangerConfig, RmspropConfig, RpropConfig, SgdConfig,
-    SgdScheduleFreeConfig, SignsgdConfig, Sm3Config, StableAdamwConfig, SwaConfig, SwaForm,
-    TigerConfig, Width, YogiConfig,
+    FromageConfig, LambConfig, LapropConfig, LarsConfig, LionConfig, MadgradConfig, MarsConfig,
+    MomentumConfig, NadamConfig, NadamState, NovogradConfig, Numerics, OptimisticGdConfig,
+    PidConfig, QhadamConfig, QhmConfig, RadamConfig, RangerConfig, RmspropConfig, RpropConfig,
+    SgdConfig, SgdScheduleFreeConfig, SignsgdConfig, Sm3Config, StableAdamwConfig, SwaConfig,
+    SwaForm, TigerConfig, Width, YogiConfig,
 };
 use optkern_reference::{self as reference, bits, bits::Ops};
 
@@ -691,6 +691,16 @@ pub fn mars_configs() -> Vec<(&'static str, MarsConfig)> {
     ]
 }
 
+pub fn fromage_configs() -> Vec<(&'static str, FromageConfig)> {
+    let d = FromageConfig::default();
+    vec![
+        ("default", d),
+        // A bound below the initial norm: the projection runs every step.
+        ("bound", FromageConfig { p_bound: 0.5, lr: 0.1, ..d }),
+        ("scale", FromageConfig { grad_scale: 3.0, maximize: true, ..d }),
+    ]
+}
+
 /// RAdam cases run from step 6 on, where `ρ_t > 5` for β₂ = 0.999, so the tests see both the
 /// rectified and (through `step` 1..5 in the reference tests) the un-rectified branch.
 pub const RADAM_STEP_OFFSET: u32 = 5;
@@ -1309,6 +1319,19 @@ pub fn cases() -> Vec<Case> {
                 |w, t, o, [pp, m1, v, last], [gg]|
                 optkern: optkern::mars_step_with(w, pp, gg, m1, v, last, t, &cfg),
                 reference: reference::mars(pp, gg, m1, v, last, t, &h, &x),
+            );
+            c.elementwise = false;
+            out.push(c);
+        }
+        for (name, cfg) in fromage_configs() {
+            let cfg = FromageConfig { numerics, ..cfg };
+            // The bound of step 1 from the reference; the state a later step gets: any value.
+            let mut c = kernel!(format!("fromage/{name}/{numerics:?}"), numerics, [p], [g],
+                |w, t, o, [pp], [gg]|
+                optkern: optkern::fromage_step_with(w, pp, gg, t, &mut optkern::FromageState { max: 3.0 }, &cfg),
+                reference: {
+                    reference::fromage(pp, gg, t, 3.0, (cfg.lr, cfg.p_bound), cfg.maximize, f64::from(cfg.grad_scale));
+                },
             );
             c.elementwise = false;
             out.push(c);

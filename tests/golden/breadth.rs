@@ -1219,6 +1219,35 @@ pub fn optimizer(
                 }),
             )
         }
+        ("pytorch_optimizer.Fromage", "Fromage") => {
+            let d = FromageConfig::default();
+            let cfg = FromageConfig {
+                lr: o.f64("lr", d.lr)?,
+                p_bound: o.f64("p_bound", d.p_bound)?,
+                ..d
+            };
+            let st = std::rc::Rc::new(std::cell::Cell::new(FromageState::default()));
+            let s2 = st.clone();
+            let inner = state(
+                vec![],
+                0,
+                n,
+                0.0,
+                Box::new(move |p, g, _, t, lr| {
+                    let mut x = s2.get();
+                    let r = fromage_step(p, g, t, &mut x, &FromageConfig { lr, ..cfg });
+                    s2.set(x);
+                    r
+                }),
+            );
+            let bounded = cfg.p_bound > 0.0;
+            Box::new(super::ScalarState {
+                inner,
+                read: Box::new(
+                    move || if bounded { vec![("max", st.get().max as f32)] } else { vec![] },
+                ),
+            })
+        }
         _ => return Err(format!("unknown optimizer `{name}` from `{source}`")),
     };
     if kwargs {

@@ -1136,3 +1136,32 @@ pub fn mars(
         last[i] = gs[i];
     }
 }
+
+/// Fromage on one tensor: max = p_bound‖θ‖ at t = 1; θ −= η(‖θ‖/‖g‖)g (or ηg); θ /= √(1+η²);
+/// θ ← θ·max/‖θ‖ when above the bound. Returns `max`.
+#[allow(clippy::too_many_arguments)]
+pub fn fromage(
+    p: &mut [f64],
+    g: &[f64],
+    t: u32,
+    max: f64,
+    (lr, p_bound): (f64, f64),
+    maximize: bool,
+    grad_scale: f64,
+) -> f64 {
+    let gs: Vec<f64> = g.iter().map(|&x| grad(x, grad_scale, maximize)).collect();
+    let pn = p.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let gn = gs.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let max = if t == 1 && p_bound > 0.0 { p_bound * pn } else { max };
+    let ratio = if pn > 0.0 && gn > 0.0 { pn / gn } else { 1.0 };
+    for i in 0..p.len() {
+        p[i] = (p[i] - lr * ratio * gs[i]) / (1.0 + lr * lr).sqrt();
+    }
+    if p_bound > 0.0 {
+        let n = p.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if n > max {
+            p.iter_mut().for_each(|x| *x *= max / n);
+        }
+    }
+    max
+}
