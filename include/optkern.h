@@ -1212,6 +1212,42 @@ typedef struct {
   double max;
 } optkern_fromage_state;
 
+// Hyperparameters of [`came_step`]. [`Default`] is `pytorch_optimizer.CAME`'s (`β₃` and
+// `ε₂` act on matrices only).
+typedef struct {
+  // Learning rate `η`. Default `2e-4`; finite, ≥ 0.
+  double lr;
+  // `β₁`. Default `0.9`; finite, in `[0, 1)`.
+  double beta1;
+  // `β₂`. Default `0.999`; finite, in `(0, 1)`.
+  double beta2;
+  // `ε₁`, added to `g²`. Default `1e-30`; finite, ≥ 0.
+  double eps1;
+  // The RMS the update is clipped to. Default `1`; finite, > 0.
+  double clip_threshold;
+  // Weight decay `λ`. Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Decoupled decay `θ ← θ·(1 − ηλ)` (else L2 `g ← g + λθ`). Default `true`.
+  bool weight_decouple;
+  // With `weight_decouple`: `θ ← θ·(1 − λ)`. Default `false`.
+  bool fixed_decay;
+  // AMSGrad-style bound (`ams_bound`, `exp_avg_sq_hat`). Default `false`.
+  bool amsgrad;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`] (the package's).
+  optkern_numerics numerics;
+} optkern_came_config;
+
+// CAME's per-tensor scalar: the RMS of the parameters before the last step (the package's
+// `RMS`, reported, not used by the 1-D update).
+typedef struct {
+  // `‖θ‖₂/√n` before the last step.
+  double rms;
+} optkern_came_state;
+
 // One buffer of a mixed-format call (`optkern_buffer`). Enum-like fields are `uint32_t`
 // and checked.
 typedef struct {
@@ -2373,6 +2409,20 @@ optkern_status optkern_fromage_step(float *params,
                                     uint32_t step,
                                     const optkern_fromage_config *cfg,
                                     optkern_error *error);
+
+// The defaults of [`CameConfig`] (`CameConfig::default()`).
+optkern_came_config optkern_came_config_default(void);
+
+// [`came_step`]: `exp_avg_sq_hat` may be NULL without `amsgrad`.
+optkern_status optkern_came_step(float *params,
+                                 const float *grads,
+                                 float *exp_avg,
+                                 float *exp_avg_sq,
+                                 float *exp_avg_sq_hat,
+                                 optkern_came_state *state,
+                                 size_t len,
+                                 const optkern_came_config *cfg,
+                                 optkern_error *error);
 
 // An f32 buffer descriptor (`optkern_buffer_f32`): the common case, for brevity in C.
 optkern_buffer optkern_buffer_f32(float *data);

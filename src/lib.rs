@@ -132,14 +132,15 @@ pub use optim::lion::{LionConfig, lion_step, lion_step_mixed};
 pub use optim::momentum::{MomentumConfig, momentum_step, momentum_step_mixed, nesterov_lookahead};
 pub use optim::muon::{AdjustLr, MuonConfig, NsPrecision, muon_scratch_len, muon_step};
 pub use optim::nadam::{NadamConfig, NadamState, nadam_step, nadam_step_mixed};
+pub use optim::normalized::came::{CameConfig, CameState, came_step};
 pub use optim::normalized::fromage::{FromageConfig, FromageState, fromage_step};
 pub use optim::normalized::mars::{MarsConfig, MarsType, mars_step};
 pub use optim::normalized::novograd::{NovogradConfig, NovogradState, novograd_step};
 pub use optim::normalized::stable_adamw::{StableAdamwConfig, stable_adamw_step};
 #[doc(hidden)]
 pub use optim::normalized::{
-    fromage::fromage_step_with, mars::mars_step_with, novograd::novograd_step_with,
-    stable_adamw::stable_adamw_step_with,
+    came::came_step_with, fromage::fromage_step_with, mars::mars_step_with,
+    novograd::novograd_step_with, stable_adamw::stable_adamw_step_with,
 };
 pub use optim::parameter_free::dadapt::{
     Dadapt, DadaptAdamConfig, DadaptSgdConfig, DadaptState, dadapt_adam_step, dadapt_sgd_step,

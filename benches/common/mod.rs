@@ -103,6 +103,7 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
                 | "stable_adamw"
                 | "mars"
                 | "fromage"
+                | "came"
         ) {
             Width::NATIVE_TWO_PASS
         } else {
@@ -1184,6 +1185,28 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
                     2,
                     &mut FromageState::default(),
                     &FromageConfig { numerics: profile, ..Default::default() },
+                )
+                .unwrap(),
+                _ => unreachable!(),
+            }),
+        ),
+        b(
+            "came",
+            3,
+            3,
+            false,
+            (2, 1),
+            (2, 1),
+            Box::new(move |w, s, g| match s {
+                [p, m, v] => came_step_with(
+                    w,
+                    p,
+                    g,
+                    m,
+                    v,
+                    &mut [],
+                    &mut CameState::default(),
+                    &CameConfig { numerics: profile, ..Default::default() },
                 )
                 .unwrap(),
                 _ => unreachable!(),

@@ -3212,13 +3212,66 @@ pub fn check_stateful(case: &Case) -> Outcome {
     }
 }
 
-/// The per-tensor two-pass kernels: NovoGrad, StableAdamW, MARS, Fromage (`flags` bits 0–1).
+/// The per-tensor multi-pass kernels: NovoGrad, StableAdamW, MARS, Fromage, CAME (`flags`).
 /// `hyper` is `[lr, β₁, β₂, ε, λ, grad_scale]`.
 pub fn check_normalized(case: &Case) -> Outcome {
     use optkern::*;
     let h: Vec<f64> = case.hyper.iter().map(|x| x.get()).collect();
     let (numerics, max, gs) = (case.numerics(), case.flag(6), h[5] as f32);
-    match case.flags % 4 {
+    match case.flags % 5 {
+        4 => {
+            let c = CameConfig {
+                lr: h[0],
+                beta1: h[1],
+                beta2: h[2],
+                eps1: h[3],
+                clip_threshold: 1.0,
+                weight_decay: h[4],
+                weight_decouple: !case.flag(3),
+                fixed_decay: false,
+                amsgrad: case.flag(4),
+                maximize: max,
+                grad_scale: gs,
+                numerics,
+            };
+            let r = c.to_reference();
+            check(
+                case,
+                &Spec {
+                    name: "came",
+                    muts: 4,
+                    non_negative: &[2, 3],
+                    hyper: (c, r),
+                    run: &|w, m, i, _, (c, _)| match m {
+                        [p, m1, v, hat] => {
+                            came_step_with(w, p, i[0], m1, v, hat, &mut CameState::default(), c)
+                        }
+                        _ => unreachable!(),
+                    },
+                    valid: &|l, _, (c, r)| {
+                        l[1] == l[0]
+                            && l[2] == l[0]
+                            && (l[3] == l[0] || (!c.amsgrad && l[3] == 0))
+                            && l[4] == l[0]
+                            && reference::accepts_po_adam(&reference::PoAdam { eps: 0.0, ..*r }, 1)
+                            && r.beta2 > 0.0
+                            && c.eps1.is_finite()
+                            && c.eps1 >= 0.0
+                    },
+                    reference: &|m, i, _, (c, r)| match m {
+                        [p, m1, v, hat] => {
+                            let x = reference::Came { eps1: c.eps1, clip_threshold: 1.0 };
+                            reference::came(p, &i[0], m1, v, hat, r, &x);
+                        }
+                        _ => unreachable!(),
+                    },
+                    tol: 1e-5,
+                    // 1/√v with v of rounding size: compare where ε₁ bounds it.
+                    conditioned: h[3] >= 1e-6,
+                },
+                5,
+            )
+        }
         3 => {
             let c = FromageConfig {
                 lr: h[0],

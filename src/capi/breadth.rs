@@ -530,6 +530,7 @@ c_config!(NovogradConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(StableAdamwConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(MarsConfig, bools: [optimize_1d, maximize], enums: [mars_type < 2, numerics < 3]);
 c_config!(FromageConfig, bools: [maximize], enums: [numerics < 3]);
+c_config!(CameConfig, bools: [weight_decouple, fixed_decay, amsgrad, maximize], enums: [numerics < 3]);
 c_config!(ProdigyConfig, bools: [decouple, use_bias_correction, safeguard_warmup, maximize], enums: [numerics < 3]);
 c_config!(SgdScheduleFreeConfig, bools: [maximize], enums: [numerics < 3]);
 c_config!(AdamwScheduleFreeConfig, bools: [decay_at_z, silent_sgd_phase, maximize], enums: [numerics < 3]);
@@ -1333,6 +1334,47 @@ pub unsafe extern "C" fn optkern_fromage_step(
             let mut st = core::ptr::read(state);
             let b = buffers!(len; out params, in grads);
             fromage_step(slice_mut(b[0]), slice(b[1]), step, &mut st, &cfg)?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+/// The defaults of [`CameConfig`] (`CameConfig::default()`).
+#[unsafe(no_mangle)]
+pub extern "C" fn optkern_came_config_default() -> CameConfig {
+    CameConfig::default()
+}
+
+/// [`came_step`]: `exp_avg_sq_hat` may be NULL without `amsgrad`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_came_step(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    exp_avg_sq_hat: *mut f32,
+    state: *mut CameState,
+    len: usize,
+    cfg: *const CameConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; `state` as in `optkern_nadam_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(state, "state")?;
+            let mut st = core::ptr::read(state);
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, opt exp_avg_sq_hat);
+            came_step(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                &mut st,
+                &cfg,
+            )?;
             core::ptr::write(state, st);
         }
         Ok(())

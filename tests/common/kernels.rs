@@ -9,12 +9,12 @@ use optkern::format;
 use optkern::{
     AdabeliefConfig, AdaboundConfig, AdadeltaConfig, AdafactorConfig, AdagradConfig, AdamConfig,
     AdamaxConfig, AdamodConfig, AdampConfig, AdamwScheduleFreeConfig, AdanConfig, AdemamixConfig,
-    AdoptConfig, AggmoConfig, AsgdConfig, AsgdState, DiffgradConfig, EmaConfig, EmaForm, Error,
-    FromageConfig, LambConfig, LapropConfig, LarsConfig, LionConfig, MadgradConfig, MarsConfig,
-    MomentumConfig, NadamConfig, NadamState, NovogradConfig, Numerics, OptimisticGdConfig,
-    PidConfig, QhadamConfig, QhmConfig, RadamConfig, RangerConfig, RmspropConfig, RpropConfig,
-    SgdConfig, SgdScheduleFreeConfig, SignsgdConfig, Sm3Config, StableAdamwConfig, SwaConfig,
-    SwaForm, TigerConfig, Width, YogiConfig,
+    AdoptConfig, AggmoConfig, AsgdConfig, AsgdState, CameConfig, DiffgradConfig, EmaConfig,
+    EmaForm, Error, FromageConfig, LambConfig, LapropConfig, LarsConfig, LionConfig, MadgradConfig,
+    MarsConfig, MomentumConfig, NadamConfig, NadamState, NovogradConfig, Numerics,
+    OptimisticGdConfig, PidConfig, QhadamConfig, QhmConfig, RadamConfig, RangerConfig,
+    RmspropConfig, RpropConfig, SgdConfig, SgdScheduleFreeConfig, SignsgdConfig, Sm3Config,
+    StableAdamwConfig, SwaConfig, SwaForm, TigerConfig, Width, YogiConfig,
 };
 use optkern_reference::{self as reference, bits, bits::Ops};
 
@@ -701,6 +701,25 @@ pub fn fromage_configs() -> Vec<(&'static str, FromageConfig)> {
     ]
 }
 
+pub fn came_configs() -> Vec<(&'static str, CameConfig)> {
+    let d = CameConfig { lr: 1e-2, ..Default::default() };
+    vec![
+        ("default", d),
+        ("ams_clip", CameConfig { amsgrad: true, clip_threshold: 0.5, weight_decay: 0.1, ..d }),
+        (
+            "l2_scale",
+            CameConfig {
+                weight_decouple: false,
+                weight_decay: 0.01,
+                grad_scale: 0.37,
+                maximize: true,
+                eps1: 1e-3,
+                ..d
+            },
+        ),
+    ]
+}
+
 /// RAdam cases run from step 6 on, where `ρ_t > 5` for β₂ = 0.999, so the tests see both the
 /// rectified and (through `step` 1..5 in the reference tests) the un-rectified branch.
 pub const RADAM_STEP_OFFSET: u32 = 5;
@@ -1331,6 +1350,19 @@ pub fn cases() -> Vec<Case> {
                 optkern: optkern::fromage_step_with(w, pp, gg, t, &mut optkern::FromageState { max: 3.0 }, &cfg),
                 reference: {
                     reference::fromage(pp, gg, t, 3.0, (cfg.lr, cfg.p_bound), cfg.maximize, f64::from(cfg.grad_scale));
+                },
+            );
+            c.elementwise = false;
+            out.push(c);
+        }
+        for (name, cfg) in came_configs() {
+            let (cfg, h) = with_profile(cfg, numerics, |c, n| CameConfig { numerics: n, ..c });
+            let x = reference::Came { eps1: cfg.eps1, clip_threshold: cfg.clip_threshold };
+            let mut c = kernel!(format!("came/{name}/{numerics:?}"), numerics, [p, s, nn, nn], [g],
+                |w, t, o, [pp, m1, v, hat], [gg]|
+                optkern: optkern::came_step_with(w, pp, gg, m1, v, hat, &mut optkern::CameState::default(), &cfg),
+                reference: {
+                    reference::came(pp, gg, m1, v, hat, &h, &x);
                 },
             );
             c.elementwise = false;

@@ -25,6 +25,20 @@ macro_rules! to_reference {
 }
 
 to_reference! {
+    CameConfig => PoAdam |cfg| {
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: 0.0,
+        weight_decay: cfg.weight_decay,
+        weight_decouple: cfg.weight_decouple,
+        fixed_decay: cfg.fixed_decay,
+        rectify: false,
+        degenerated_to_sgd: false,
+        amsgrad: cfg.amsgrad,
+        maximize: cfg.maximize,
+        grad_scale: f64::from(cfg.grad_scale),
+    }
     NovogradConfig => Novograd |cfg| {
         lr: cfg.lr,
         beta1: cfg.beta1,

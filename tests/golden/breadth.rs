@@ -1248,6 +1248,47 @@ pub fn optimizer(
                 ),
             })
         }
+        ("pytorch_optimizer.CAME", "CAME") => {
+            let d = CameConfig::default();
+            o.used.push("betas");
+            let (beta1, beta2) = match o.map.get("betas").and_then(Value::as_array) {
+                None => (d.beta1, d.beta2),
+                Some(b) => (b[0].as_f64().ok_or("betas")?, b[1].as_f64().ok_or("betas")?),
+            };
+            let cfg = CameConfig {
+                lr: o.f64("lr", d.lr)?,
+                beta1,
+                beta2,
+                clip_threshold: o.f64("clip_threshold", d.clip_threshold)?,
+                weight_decay: o.f64("weight_decay", d.weight_decay)?,
+                weight_decouple: o.bool("weight_decouple", d.weight_decouple)?,
+                fixed_decay: o.bool("fixed_decay", d.fixed_decay)?,
+                amsgrad: o.bool("ams_bound", d.amsgrad)?,
+                ..d
+            };
+            let st = std::rc::Rc::new(std::cell::Cell::new(CameState::default()));
+            let s2 = st.clone();
+            let names = with(vec!["exp_avg", "exp_avg_sq"], cfg.amsgrad, &["exp_avg_sq_hat"]);
+            let inner = state(
+                names,
+                3,
+                n,
+                0.0,
+                Box::new(move |p, g, b, _, lr| match b {
+                    [m, v, hat] => {
+                        let mut x = s2.get();
+                        let r = came_step(p, g, m, v, hat, &mut x, &CameConfig { lr, ..cfg });
+                        s2.set(x);
+                        r
+                    }
+                    _ => unreachable!(),
+                }),
+            );
+            Box::new(super::ScalarState {
+                inner,
+                read: Box::new(move || vec![("RMS", st.get().rms as f32)]),
+            })
+        }
         _ => return Err(format!("unknown optimizer `{name}` from `{source}`")),
     };
     if kwargs {

@@ -3,6 +3,7 @@
 //! bits at every width and chunking), the second the update. The sums are per tensor, as the
 //! packages compute them.
 
+pub mod came;
 pub mod fromage;
 pub mod mars;
 pub mod novograd;

@@ -1165,3 +1165,50 @@ pub fn fromage(
     }
     max
 }
+
+/// CAME (1-D) hyperparameters beyond `PoAdam` (β₁, β₂ = eps-less second moment, λ forms).
+#[derive(Clone, Copy, Debug)]
+pub struct Came {
+    pub eps1: f64,
+    pub clip_threshold: f64,
+}
+
+/// CAME on one tensor: v = β₂v + (1−β₂)(g² + ε₁); u = 1/√v (ams: ŵ = max(ŵ, √v), u = 1/√(ŵ/β₂));
+/// u ← ug/max(RMS(ug)/clip, 1); m = β₁m + (1−β₁)u; θ ← θ(1 − ηλ) − ηm. Returns RMS(θ) before.
+#[allow(clippy::too_many_arguments)]
+pub fn came(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    hat: &mut [f64],
+    h: &PoAdam,
+    x: &Came,
+) -> f64 {
+    let n = p.len() as f64;
+    let rms_p = if p.is_empty() { 0.0 } else { (p.iter().map(|y| y * y).sum::<f64>() / n).sqrt() };
+    let mut u = vec![0.0; p.len()];
+    for i in 0..p.len() {
+        let mut gi = grad(g[i], h.grad_scale, h.maximize);
+        if !h.weight_decouple {
+            gi += h.weight_decay * p[i];
+        }
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * (gi * gi + x.eps1);
+        let mut r = 1.0 / v[i].sqrt();
+        if h.amsgrad {
+            hat[i] = hat[i].max(1.0 / r);
+            r = 1.0 / (hat[i] / h.beta2).sqrt();
+        }
+        u[i] = r * gi;
+    }
+    let rms_u = if p.is_empty() { 0.0 } else { (u.iter().map(|y| y * y).sum::<f64>() / n).sqrt() };
+    let div = (rms_u / x.clip_threshold).max(1.0);
+    for i in 0..p.len() {
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * u[i] / div;
+        if h.weight_decouple && h.weight_decay != 0.0 {
+            p[i] *= 1.0 - if h.fixed_decay { h.weight_decay } else { h.lr * h.weight_decay };
+        }
+        p[i] -= h.lr * m[i];
+    }
+    rms_p
+}
