@@ -98,12 +98,14 @@ fn limit_for(div_sqrt: (u32, u32), buffers: usize) -> fn(&mut [Vec<f32>], &[f32]
                     (($d, $s), 1) => limit_one::<$d, $s>,
                     (($d, $s), 2) => limit::<$d, $s, 0>,
                     (($d, $s), 3) => limit::<$d, $s, 1>,
+                    (($d, $s), 4) => limit::<$d, $s, 2>,
+                    (($d, $s), 5) => limit::<$d, $s, 3>,
                 )*
                 other => panic!("no limit loop for {other:?}"),
             }
         };
     }
-    pick!(0, 0; 1, 0; 1, 1; 1, 2; 2, 1; 3, 1)
+    pick!(0, 0; 1, 0; 1, 1; 1, 2; 2, 0; 2, 1; 2, 2; 3, 1)
 }
 
 /// The Adam loop as a user would write it (as `benches/c/adam_loop.c`).
