@@ -123,7 +123,8 @@ pub fn adabelief(
     eps_root: f64,
 ) {
     let (bc1, bc2) = (bc(h.beta1, t), bc(h.beta2, t));
-    let (r, adaptive) = if h.rectify { rectify(h.beta2, t, h.degenerated_to_sgd) } else { (1.0, true) };
+    let (r, adaptive) =
+        if h.rectify { rectify(h.beta2, t, h.degenerated_to_sgd) } else { (1.0, true) };
     for i in 0..p.len() {
         let gi = grad(g[i], h.grad_scale, h.maximize);
         let (pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
@@ -161,7 +162,8 @@ pub fn adabound(
 ) {
     let step = h.lr * bc(h.beta2, t).sqrt() / bc(h.beta1, t);
     let tf = f64::from(t);
-    let (lo, hi) = (final_lr * (1.0 - 1.0 / (gamma * tf + 1.0)), final_lr * (1.0 + 1.0 / (gamma * tf)));
+    let (lo, hi) =
+        (final_lr * (1.0 - 1.0 / (gamma * tf + 1.0)), final_lr * (1.0 + 1.0 / (gamma * tf)));
     for i in 0..p.len() {
         let gi = grad(g[i], h.grad_scale, h.maximize);
         let (pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
@@ -203,7 +205,15 @@ pub fn adamod(
 
 /// AdamP on a flat slice: θ ← θ·(1 − ηλ) (decoupled only); θ −= (η/bc₁)·n·√bc₂/(√v + ε), n = m
 /// or, with nesterov, β₁m + (1−β₁)g.
-pub fn adamp(p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], t: u32, h: &PoAdam, nesterov: bool) {
+pub fn adamp(
+    p: &mut [f64],
+    g: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    t: u32,
+    h: &PoAdam,
+    nesterov: bool,
+) {
     let (bc1, bc2) = (bc(h.beta1, t), bc(h.beta2, t));
     for i in 0..p.len() {
         let gi = grad(g[i], h.grad_scale, h.maximize);
@@ -367,7 +377,12 @@ pub struct Yogi {
 }
 
 pub fn accepts_yogi(h: &Yogi, step: u32) -> bool {
-    nonneg(h.lr) && unit_open(h.beta1) && unit_open(h.beta2) && nonneg(h.eps) && nonneg(h.grad_scale) && step >= 1
+    nonneg(h.lr)
+        && unit_open(h.beta1)
+        && unit_open(h.beta2)
+        && nonneg(h.eps)
+        && nonneg(h.grad_scale)
+        && step >= 1
 }
 
 /// Yogi: v ← v − (1−β₂)·sign(v − g²)·g²; θ −= η(m/bc₁)/(√(v/bc₂) + ε).
@@ -378,7 +393,13 @@ pub fn yogi(p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], t: u32, h: &
         m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
         let g2 = gi * gi;
         let d = v[i] - g2;
-        let sign = if d > 0.0 { 1.0 } else if d < 0.0 { -1.0 } else { 0.0 };
+        let sign = if d > 0.0 {
+            1.0
+        } else if d < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
         v[i] -= (1.0 - h.beta2) * sign * g2;
         p[i] -= h.lr * (m[i] / bc1) / ((v[i] / bc2).sqrt() + h.eps);
     }
@@ -396,7 +417,11 @@ pub struct Sm3 {
 }
 
 pub fn accepts_sm3(h: &Sm3) -> bool {
-    nonneg(h.lr) && unit_open(h.momentum) && unit_open(h.beta) && nonneg(h.eps) && nonneg(h.grad_scale)
+    nonneg(h.lr)
+        && unit_open(h.momentum)
+        && unit_open(h.beta)
+        && nonneg(h.eps)
+        && nonneg(h.grad_scale)
 }
 
 /// SM3 (1-D): u = (β>0 ? βa : a) + (1−β)g²; a = β>0 ? max(a, u) : u; u = g/√(u + ε); momentum.
@@ -488,7 +513,8 @@ pub fn pid(
 ) {
     for i in 0..p.len() {
         let gi = grad(g[i], h.grad_scale, h.maximize);
-        let (pi, mut gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        let (pi, mut gi) =
+            po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
         if h.momentum > 0.0 {
             ib[i] = h.momentum * ib[i] + (1.0 - k.dampening) * gi;
             db[i] *= h.momentum;
@@ -559,7 +585,11 @@ pub fn accepts_schedulefree(h: &ScheduleFree) -> bool {
 /// The schedule-free scalar state `(k, lr_max, weight_sum)` after `steps` steps, and the
 /// `(lr_t, c)` of the next one: `lr_max = max(lr_max, lr_t)`, `w = (k+1)^r·lr_max^p`,
 /// `W += w`, `c = w/W` (0 while W = 0). `rect` gives RAdam's learning-rate factor of a step.
-pub fn schedulefree_schedule(h: &ScheduleFree, steps: u64, radam: bool) -> ((u64, f64, f64), (f64, f64)) {
+pub fn schedulefree_schedule(
+    h: &ScheduleFree,
+    steps: u64,
+    radam: bool,
+) -> ((u64, f64, f64), (f64, f64)) {
     let lr_at = |k: u64| -> f64 {
         if radam {
             let t = (k + 1) as f64;
@@ -567,7 +597,9 @@ pub fn schedulefree_schedule(h: &ScheduleFree, steps: u64, radam: bool) -> ((u64
             let bt = h.beta2.powf(t);
             let rho = rho_inf - 2.0 * t * bt / (1.0 - bt);
             if rho > 4.0 {
-                h.lr * ((rho - 4.0) * (rho - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho)).sqrt()
+                h.lr * ((rho - 4.0) * (rho - 2.0) * rho_inf
+                    / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho))
+                    .sqrt()
             } else if h.silent_sgd_phase {
                 0.0
             } else {
@@ -798,7 +830,11 @@ pub struct Madgrad {
 }
 
 pub fn accepts_madgrad(h: &Madgrad) -> bool {
-    nonneg(h.lr) && unit_open(h.momentum) && nonneg(h.weight_decay) && nonneg(h.eps) && nonneg(h.grad_scale)
+    nonneg(h.lr)
+        && unit_open(h.momentum)
+        && nonneg(h.weight_decay)
+        && nonneg(h.eps)
+        && nonneg(h.grad_scale)
 }
 
 /// MADGRAD at step k + 1 (k steps taken): λ = (η+ε)√(k+1); x₀ = θ + s/(∛S + ε) without
@@ -838,7 +874,8 @@ pub fn aggmo(p: &mut [f64], g: &[f64], bufs: &mut [&mut [f64]], betas: &[f64], h
     let k = betas.len() as f64;
     for i in 0..p.len() {
         let gi = grad(g[i], h.grad_scale, h.maximize);
-        let (mut pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
+        let (mut pi, gi) =
+            po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
         for (b, beta) in bufs.iter_mut().zip(betas) {
             b[i] = beta * b[i] + gi;
             pi -= h.lr / k * b[i];
@@ -867,8 +904,9 @@ pub fn ranger(
         let (pi, gi) = po_decay(p[i], gi, h.lr, h.weight_decay, h.weight_decouple, h.fixed_decay);
         m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
         v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
-        let mut pi = if adaptive { pi - step * m[i] / (v[i].sqrt() + h.eps) } else { pi - step * m[i] };
-        if t % k == 0 {
+        let mut pi =
+            if adaptive { pi - step * m[i] / (v[i].sqrt() + h.eps) } else { pi - step * m[i] };
+        if t.is_multiple_of(k) {
             slow[i] += alpha * (pi - slow[i]);
             pi = slow[i];
         }
