@@ -51,7 +51,7 @@ impl Default for ProdigyConfig {
             lr: 1.0,
             beta1: 0.9,
             beta2: 0.999,
-            beta3: 0.999f64.sqrt(),
+            beta3: libm::sqrt(0.999),
             eps: 1e-8,
             weight_decay: 0.0,
             decouple: true,
