@@ -236,12 +236,17 @@ impl<const M: usize> Rule<M> for Coef {
                 }
                 clamp(L::splat(self.step_size) / (v.sqrt() + L::splat(self.eps)), lower, upper)
             }
-            (Bound::Average(ema3), Some(avg)) => {
+            // AdaMod always has its `exp_avg_lr` (its rule is only run with 4 buffers).
+            (Bound::Average(ema3), last) => {
                 let eta = L::splat(self.step_size) / (v.sqrt() + L::splat(self.eps));
-                *avg = ema3.apply::<P, L, N>(*avg, eta);
-                min_nan(eta, *avg)
+                match last {
+                    Some(avg) => {
+                        *avg = ema3.apply::<P, L, N>(*avg, eta);
+                        min_nan(eta, *avg)
+                    }
+                    None => eta,
+                }
             }
-            (Bound::Average(_), None) => unreachable!("AdaMod always has its exp_avg_lr"),
         };
         x[0] = param - eta * m;
     }

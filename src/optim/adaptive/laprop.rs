@@ -143,9 +143,10 @@ impl<const M: usize> Rule<M> for Coef {
         let v = ema_product::<P, L, N>(self.beta2, x[2], g, g);
         x[2] = v;
         let mut second = v;
-        if self.centered {
-            let mean = self.ema_mean.apply::<P, L, N>(x[3], g);
-            x[3] = mean;
+        // `get_mut`: the rule also runs with 3 buffers (no panic path in the C library).
+        if let Some(slot) = x.get_mut(3).filter(|_| self.centered) {
+            let mean = self.ema_mean.apply::<P, L, N>(*slot, g);
+            *slot = mean;
             if self.use_centered {
                 second = v - mean * mean;
             }

@@ -135,9 +135,14 @@ impl<const M: usize> Rule<M> for Coef {
                 if let Some(k) = self.weight_decay {
                     z = P::fma(L::splat(k), if self.decay_at_z { z } else { y }, z);
                 }
-                let v = ema_product::<P, L, N>(beta2, b[3], g, g);
-                b[3] = v;
-                z = z + (L::splat(self.neg_lr) * g) / ((v / L::splat(bc2)).sqrt() + L::splat(eps));
+                // `get_mut`: the rule also runs with 3 buffers (SGD), where this arm is dead.
+                if let Some(slot) = b.get_mut(3) {
+                    let v = ema_product::<P, L, N>(beta2, *slot, g, g);
+                    *slot = v;
+                    z = z
+                        + (L::splat(self.neg_lr) * g)
+                            / ((v / L::splat(bc2)).sqrt() + L::splat(eps));
+                }
             }
         }
         let (x, y) = self.average::<P, L, N>(b[2], z);
