@@ -91,6 +91,19 @@ enum optkern_numerics
   // and [`crate::format::Quantizer::BnbCpu`] a step reproduces bitsandbytes' CPU step bit
   // for bit on FMA builds. Other kernels reject it.
   OPTKERN_NUMERICS_BITSANDBYTES = 2,
+  // [`Numerics::Portable`]'s expressions, computed for speed past the IEEE divider: each
+  // multiply-add fused (one rounding instead of two), and each division and square root of
+  // the update from the AVX-512 estimates `rcp14`/`rsqrt14` refined by one Newton–Raphson
+  // step (`src/fast.rs`: within 0.53 and 0.80 units in the last place of the exact value,
+  // over every f32). Each step is within a stated bound of Portable's (`tests/fast.rs`: the
+  // update carries at most 2⁻²² of relative error more, each state at most one rounding
+  // more). Same bits at every width, offset, chunking and thread count within a build, and
+  // on every AVX-512 processor. Builds without AVX-512 (`avx512f`, `avx512vl`, `fma`;
+  // [`crate::FAST_ESTIMATES`] false) divide exactly; builds without FMA as well are
+  // bit-identical to `Portable`. NaN and infinities propagate as in `Portable`. For the
+  // divide/sqrt-bound kernels that list it (Adam/AdamW, Adagrad, RMSprop); the others
+  // reject it.
+  OPTKERN_NUMERICS_FAST = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1924,7 +1937,8 @@ const char *optkern_build_info(void);
 // Chooses the copy of the code later calls run: `level` 0 = the best this CPU supports (the
 // default, chosen at the first call), 1 = baseline x86-64 (SSE2), 3 = x86-64-v3 (AVX2, FMA),
 // 4 = x86-64-v4 (AVX-512). For tests and benchmarks: every level gives the bits of the
-// single-level build for that level (the `Portable` profile: the same bits at every level).
+// single-level build for that level (the `Portable` profile: the same bits at every level;
+// `Fast`: the AVX-512 estimates at level 4, `Portable`'s bits at levels 1 and 3).
 //
 // The multi-level library (`scripts/build-capi.sh`, x86-64) defines this function in its
 // dispatcher (`scripts/dispatch.c`): it checks the CPU with `cpuid`/`xgetbv` and returns

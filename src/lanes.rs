@@ -5,9 +5,11 @@
 //! sqrt) or a pure bit operation (neg, abs, max, select), so the same kernel body gives the same
 //! bits at every width. The one exception is [`Lanes::mul_add`]: `wide` fuses it only when the
 //! build has the `fma` target feature (two roundings otherwise), and the `f32` implementation
-//! below follows the same rule, so widths still agree within a build. Approximate operations
-//! (`recip`, `recip_sqrt`) are deliberately absent: their bits differ between widths.
+//! below follows the same rule, so widths still agree within a build. The approximate
+//! reciprocals of the `Fast` profile ([`Estimate`], `crate::fast`) are the AVX-512 `rcp14`
+//! forms, whose bits are the same at every width; SSE's `rcpps` is not used.
 
+use crate::fast::Estimate;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 use wide::{f32x4, f32x8, f32x16};
 
@@ -19,6 +21,7 @@ pub(crate) trait Lanes<const N: usize>:
     + Mul<Output = Self>
     + Div<Output = Self>
     + Neg<Output = Self>
+    + Estimate
 {
     /// Every lane set to `x`.
     fn splat(x: f32) -> Self;

@@ -20,8 +20,7 @@
 //! The `std` feature (default) only links `std` for callers that want it; the kernels never
 //! use it.
 #![no_std]
-#![cfg_attr(not(feature = "capi"), forbid(unsafe_code))]
-#![cfg_attr(feature = "capi", deny(unsafe_code))]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -32,6 +31,7 @@ extern crate std;
 pub mod capi;
 mod driver;
 mod error;
+mod fast;
 pub mod format;
 pub mod init;
 mod lanes;
@@ -216,6 +216,25 @@ pub use width::Width;
 /// Whether this build's fused multiply-add is a single rounding (the `fma` target feature, or
 /// aarch64 NEON). `Torch`-profile results are bit-identical to PyTorch only when it is `true`.
 pub const FUSED_MUL_ADD: bool = lanes::FUSED_MUL_ADD;
+
+/// Whether [`Numerics::Fast`] uses the AVX-512 reciprocal estimates on this build (`avx512f`,
+/// `avx512vl` and `fma` enabled at compile time, e.g. `-C target-cpu=x86-64-v4`). When `false`
+/// `Fast` divides exactly and gives [`Numerics::Portable`]'s bits.
+pub const FAST_ESTIMATES: bool = fast::ESTIMATES;
+
+/// [`Numerics::Fast`]'s reciprocal of one value (the bits every width gives): for the bit
+/// models of the tests.
+#[doc(hidden)]
+pub fn fast_recip(x: f32) -> f32 {
+    fast::recip::<f32, 1>(x)
+}
+
+/// [`Numerics::Fast`]'s square root of one value (the bits every width gives): for the bit
+/// models of the tests.
+#[doc(hidden)]
+pub fn fast_sqrt(x: f32) -> f32 {
+    fast::sqrt::<f32, 1>(x)
+}
 
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

@@ -75,10 +75,13 @@ pub(crate) fn grad_scale(value: f32) -> Result<f32, Error> {
     Ok(value)
 }
 
-/// The profile, for a kernel that does (`bitsandbytes`) or does not have a
-/// [`Numerics::Bitsandbytes`](crate::Numerics::Bitsandbytes) form.
-pub(crate) fn numerics(value: crate::Numerics, bitsandbytes: bool) -> Result<(), Error> {
-    if value == crate::Numerics::Bitsandbytes && !bitsandbytes {
+/// The profile, for a kernel whose optional profiles
+/// ([`Numerics::Bitsandbytes`](crate::Numerics::Bitsandbytes),
+/// [`Numerics::Fast`](crate::Numerics::Fast)) are `optional`; `Torch` and `Portable` are
+/// always accepted.
+pub(crate) fn numerics(value: crate::Numerics, optional: &[crate::Numerics]) -> Result<(), Error> {
+    use crate::Numerics::{Bitsandbytes, Fast};
+    if matches!(value, Bitsandbytes | Fast) && !optional.contains(&value) {
         Err(conflict("numerics", value as u32 as f64))
     } else {
         Ok(())

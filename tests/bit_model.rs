@@ -65,7 +65,8 @@ fn every_kernel_matches_its_bit_model() {
 fn scalar_state_matches_the_bit_model() {
     let n = 33;
     for numerics in [Numerics::Torch, Numerics::Portable] {
-        let o = Ops { torch: numerics == Numerics::Torch, fused: optkern::FUSED_MUL_ADD };
+        let o =
+            Ops { torch: numerics == Numerics::Torch, fused: optkern::FUSED_MUL_ADD, fast: None };
         let mut data = Data::new(7);
         let cfg = optkern::NadamConfig { numerics, momentum_decay: 0.3, ..Default::default() };
         let h = cfg.to_reference();
@@ -106,7 +107,8 @@ fn scalar_state_matches_the_bit_model() {
 #[test]
 fn factored_adafactor_matches_its_bit_model() {
     for numerics in [Numerics::Torch, Numerics::Portable] {
-        let o = Ops { torch: numerics == Numerics::Torch, fused: optkern::FUSED_MUL_ADD };
+        let o =
+            Ops { torch: numerics == Numerics::Torch, fused: optkern::FUSED_MUL_ADD, fast: None };
         for (name, cfg) in common::kernels::adafactor_configs() {
             let cfg = optkern::AdafactorConfig { numerics, ..cfg };
             let h = cfg.to_reference();
@@ -182,7 +184,7 @@ fn sparse_adam_matches_its_bit_model() {
 /// the update, bit for bit.
 #[test]
 fn muon_matches_its_bit_model() {
-    let o = Ops { torch: true, fused: optkern::FUSED_MUL_ADD };
+    let o = Ops { torch: true, fused: optkern::FUSED_MUL_ADD, fast: None };
     for (name, cfg) in common::muon_configs() {
         for &(rows, cols) in common::MUON_SHAPES {
             let h = common::to_reference::muon_reference(&cfg, rows, cols);

@@ -1559,7 +1559,7 @@ fn schedule_free_in_c_advances_the_state_on_success_only() {
     assert_eq!(st, before, "state advanced on an error");
     // SAFETY: as above.
     let got =
-        record(|e| unsafe { optkern_schedulefree_eval(p.as_mut_ptr(), z.as_ptr(), N, 0.9, 3, e) });
+        record(|e| unsafe { optkern_schedulefree_eval(p.as_mut_ptr(), z.as_ptr(), N, 0.9, 4, e) });
     expect(got, Status::InvalidHyperparameter, "numerics", "", "");
     let mut x = p.clone();
     schedulefree_eval(&mut x, &z, 0.9, Numerics::Torch).unwrap();
@@ -1568,4 +1568,31 @@ fn schedule_free_in_c_advances_the_state_on_success_only() {
         record(|e| unsafe { optkern_schedulefree_eval(p.as_mut_ptr(), z.as_ptr(), N, 0.9, 0, e) });
     assert_eq!(got.0, Status::Ok);
     assert_eq!(bits_of(&[p]), bits_of(&[x]));
+}
+
+/// `OPTKERN_NUMERICS_FAST` (3) is a valid value: Adam takes it (the bits of the Rust call),
+/// SGD refuses it by name and writes nothing; 4 is out of range.
+#[test]
+fn fast_numerics_through_the_c_api() {
+    let cfg = AdamConfig { numerics: optkern::Numerics::Fast, ..AdamConfig::default() };
+    let mut a = Adam::new();
+    let (mut p, mut m, mut v) = (a.p.clone(), a.m.clone(), a.v.clone());
+    assert_eq!(a.step(N, 1, &cfg).0, Status::Ok);
+    optkern::adam_step(&mut p, &a.g, &mut m, &mut v, &mut [], 1, &cfg).unwrap();
+    assert_eq!(
+        a.p.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        p.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    );
+    let mut raw = cfg;
+    // SAFETY: writes the `numerics` field's u32 storage.
+    unsafe { core::ptr::addr_of_mut!(raw.numerics).cast::<u32>().write(4) };
+    expect(a.step(N, 1, &raw), Status::InvalidHyperparameter, "cfg", "numerics", "");
+    let sgd = SgdConfig { numerics: optkern::Numerics::Fast, ..SgdConfig::default() };
+    let (mut p, g) = (vec![1.0f32; 4], vec![0.5f32; 4]);
+    // SAFETY: four elements each; no momentum buffer (momentum 0).
+    let r = record(|e| unsafe {
+        optkern_sgd_step(p.as_mut_ptr(), g.as_ptr(), null_mut(), 4, 1, &sgd, e)
+    });
+    expect(r, Status::InvalidHyperparameter, "cfg", "numerics", "");
+    assert_eq!(p, [1.0; 4]);
 }

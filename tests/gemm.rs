@@ -74,7 +74,11 @@ fn gemm_matches_its_bit_model_at_every_width() {
         for cfg in configs() {
             let x = inputs(shape, cfg.trans_a, cfg.trans_b, s as u64);
             let mut model = x.c.clone();
-            let o = Ops { torch: cfg.numerics == Numerics::Torch, fused: optkern::FUSED_MUL_ADD };
+            let o = Ops {
+                torch: cfg.numerics == Numerics::Torch,
+                fused: optkern::FUSED_MUL_ADD,
+                fast: None,
+            };
             optkern_reference::bits::gemm(
                 o,
                 &mut model,

@@ -311,7 +311,7 @@ fn sparse_adam_matches_the_reference() {
 #[test]
 fn textbook_constructors_are_the_documented_forms() {
     use optkern_reference::bits::{self, Ops};
-    let portable = Ops { torch: false, fused: optkern::FUSED_MUL_ADD };
+    let portable = Ops { torch: false, fused: optkern::FUSED_MUL_ADD, fast: None };
     let mut data = Data::new(11);
     let p0 = data.vec(N, Kind::Param);
     let h = reference::Adagrad {

@@ -123,7 +123,8 @@ const BUILD_LEVEL: u32 = if cfg!(all(target_feature = "avx512f", target_feature 
 /// Chooses the copy of the code later calls run: `level` 0 = the best this CPU supports (the
 /// default, chosen at the first call), 1 = baseline x86-64 (SSE2), 3 = x86-64-v3 (AVX2, FMA),
 /// 4 = x86-64-v4 (AVX-512). For tests and benchmarks: every level gives the bits of the
-/// single-level build for that level (the `Portable` profile: the same bits at every level).
+/// single-level build for that level (the `Portable` profile: the same bits at every level;
+/// `Fast`: the AVX-512 estimates at level 4, `Portable`'s bits at levels 1 and 3).
 ///
 /// The multi-level library (`scripts/build-capi.sh`, x86-64) defines this function in its
 /// dispatcher (`scripts/dispatch.c`): it checks the CPU with `cpuid`/`xgetbv` and returns

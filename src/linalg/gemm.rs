@@ -166,7 +166,7 @@ pub fn gemm_with(
     }
     validate::finite("alpha", f64::from(cfg.alpha))?;
     validate::finite("beta", f64::from(cfg.beta))?;
-    validate::numerics(cfg.numerics, false)?;
+    validate::numerics(cfg.numerics, &[])?;
     if m == 0 || n == 0 {
         return Ok(());
     }

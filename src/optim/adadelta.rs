@@ -54,7 +54,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(cfg: &AdadeltaConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let rho = validate::unit_closed("rho", cfg.rho)?;
         let eps = validate::non_negative("eps", cfg.eps)?;

@@ -69,7 +69,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(step: u32, cfg: &AdafactorConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta2_decay = validate::finite("beta2_decay", cfg.beta2_decay)?;
         if beta2_decay > 0.0 {
@@ -200,7 +200,8 @@ pub fn adafactor_step_with(
         Numerics::Torch | Numerics::Bitsandbytes => {
             specialize!(small, |small| adafactor_lanes_1d::<L, N, Torch>(&k, (small, dec), bufs))
         }
-        Numerics::Portable => adafactor_lanes_1d::<L, N, Portable>(&k, (Off, dec), bufs),
+        Numerics::Portable | Numerics::Fast =>
+            adafactor_lanes_1d::<L, N, Portable>(&k, (Off, dec), bufs),
     }));
     Ok(())
 }

@@ -69,7 +69,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(step: u32, cfg: &AdagradConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, true)?;
+        validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes, Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let lr_decay = validate::non_negative("lr_decay", cfg.lr_decay)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
@@ -113,7 +113,7 @@ impl Elementwise<2, 1> for Coef {
     #[inline(never)]
     fn run(&self, width: Width, [params, sum]: [&mut [f32]; 2], [grads]: [&[f32]; 1]) {
         let k = self;
-        with_width!(width, |L, N| with_profile!(k.numerics, |P| {
+        with_width!(width, |L, N| with_profile!(fast k.numerics, |P| {
             for_each_chunk::<N, 2, 1>(
                 [params, sum],
                 [grads],
@@ -194,6 +194,7 @@ fn adagrad_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     };
     let s = P::fma(g, g, old);
     s.store(sum);
-    let std = if k.eps_inside { (s + L::splat(k.eps)).sqrt() } else { s.sqrt() + L::splat(k.eps) };
-    (param + (L::splat(k.neg_clr) * g) / std).store(p);
+    let eps = L::splat(k.eps);
+    let std = if k.eps_inside { P::sqrt(s + eps) } else { P::sqrt(s) + eps };
+    P::add_div(param, L::splat(k.neg_clr) * g, std).store(p);
 }

@@ -61,7 +61,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(step: u32, cfg: &AdamaxConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -111,7 +111,8 @@ impl Elementwise<3, 1> for Coef {
         with_width!(width, |L, N| specialize!(decay, |wd| match k.numerics {
             Numerics::Torch | Numerics::Bitsandbytes =>
                 specialize!(small, |small| adamax_loop::<L, N, Torch>(k, (wd, small), bufs)),
-            Numerics::Portable => adamax_loop::<L, N, Portable>(k, (wd, Off), bufs),
+            Numerics::Portable | Numerics::Fast =>
+                adamax_loop::<L, N, Portable>(k, (wd, Off), bufs),
         }));
     }
 }

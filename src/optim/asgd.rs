@@ -78,7 +78,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(step: u32, state: &AsgdState, cfg: &AsgdConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let lambd = validate::non_negative("lambd", cfg.lambd)?;
         let alpha = validate::non_negative("alpha", cfg.alpha)?;

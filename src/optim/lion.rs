@@ -56,7 +56,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(cfg: &LionConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, true)?;
+        validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_closed("beta1", cfg.beta1)?;
         let beta2 = validate::unit_closed("beta2", cfg.beta2)?;
@@ -94,7 +94,8 @@ impl Elementwise<2, 1> for Coef {
         let bufs = ([params, exp_avg], [grads]);
         with_width!(width, |L, N| specialize!(k.decay.is_some(), |wd| match k.numerics {
             Numerics::Torch => lion_loop::<L, N, Torch>(k, (wd, Off), bufs),
-            Numerics::Portable => lion_loop::<L, N, Portable>(k, (wd, Off), bufs),
+            // Fast is refused by the checks.
+            Numerics::Portable | Numerics::Fast => lion_loop::<L, N, Portable>(k, (wd, Off), bufs),
             Numerics::Bitsandbytes => lion_loop::<L, N, Torch>(k, (wd, On), bufs),
         }));
     }

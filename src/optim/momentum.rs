@@ -50,7 +50,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(cfg: &MomentumConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let momentum = validate::unit_closed("momentum", cfg.momentum)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;

@@ -83,7 +83,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(cfg: &RmspropConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, true)?;
+        validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes, Numerics::Fast])?;
         // bitsandbytes' RMSprop has no centered form and ignores momentum: refuse them.
         if cfg.numerics == Numerics::Bitsandbytes && (cfg.centered || cfg.momentum != 0.0) {
             return Err(validate::conflict("numerics", 2.0));
@@ -139,7 +139,7 @@ impl Elementwise<4, 1> for Coef {
         [grads]: [&[f32]; 1],
     ) {
         let k = self;
-        with_width!(width, |L, N| with_profile!(k.numerics, |P| {
+        with_width!(width, |L, N| with_profile!(fast k.numerics, |P| {
             match (k.momentum.is_some(), k.centered) {
                 (true, true) => for_each_chunk::<N, 4, 1>(
                     [params, square_avg, momentum_buffer, grad_avg],
@@ -260,13 +260,13 @@ fn rmsprop_lanes<L: Lanes<N>, const N: usize, P: Profile>(
         None => s,
     };
     let avg =
-        if k.eps_inside { (var + L::splat(k.eps)).sqrt() } else { var.sqrt() + L::splat(k.eps) };
+        if k.eps_inside { P::sqrt(var + L::splat(k.eps)) } else { P::sqrt(var) + L::splat(k.eps) };
     match (k.momentum, buf) {
         (Some(mu), Some(buf)) => {
-            let b = L::load(buf) * L::splat(mu) + g / avg;
+            let b = P::add_div(L::load(buf) * L::splat(mu), g, avg);
             b.store(buf);
             P::fma(L::splat(k.neg_lr), b, param).store(p);
         }
-        _ => (param + (L::splat(k.neg_lr) * g) / avg).store(p),
+        _ => P::add_div(param, L::splat(k.neg_lr) * g, avg).store(p),
     }
 }

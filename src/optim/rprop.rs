@@ -60,7 +60,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(step: u32, cfg: &RpropConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let etaminus = validate::finite("etaminus", cfg.etaminus)?;
         if !(etaminus > 0.0 && etaminus < 1.0) {

@@ -65,7 +65,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(step: u32, cfg: &SgdConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, true)?;
+        validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes])?;
         // bitsandbytes' SGD silently ignores dampening and Nesterov: refuse them instead.
         if cfg.numerics == Numerics::Bitsandbytes && (cfg.nesterov || cfg.dampening != 0.0) {
             return Err(validate::conflict("numerics", 2.0));

@@ -58,11 +58,29 @@ pub struct Case {
 impl Case {
     /// The bit model's operation order for this case on this build.
     pub fn ops(&self) -> Ops {
-        Ops { torch: self.numerics == Numerics::Torch, fused: optkern::FUSED_MUL_ADD }
+        Ops {
+            torch: self.numerics == Numerics::Torch,
+            fused: optkern::FUSED_MUL_ADD,
+            fast: (self.numerics == Numerics::Fast).then_some(FAST),
+        }
     }
 }
 
 pub const PROFILES: [Numerics; 2] = [Numerics::Torch, Numerics::Portable];
+
+/// The profiles of a kernel that also has [`Numerics::Fast`] (Adam, Adagrad, RMSprop), in the
+/// iteration over [`PROFILES`]: `Fast` next to `Portable`.
+pub fn with_fast(numerics: Numerics) -> Vec<Numerics> {
+    match numerics {
+        Numerics::Portable => vec![Numerics::Portable, Numerics::Fast],
+        other => vec![other],
+    }
+}
+
+/// `Fast`'s reciprocal and square root for the bit models: optkern's own (one lane of the
+/// refined estimates, the same bits at every width: `src/fast.rs`).
+pub const FAST: bits::Estimates =
+    bits::Estimates { recip: optkern::fast_recip, sqrt: optkern::fast_sqrt };
 
 pub fn sgd_configs() -> Vec<(&'static str, SgdConfig)> {
     let d = SgdConfig { lr: 0.1, ..Default::default() };
@@ -849,15 +867,17 @@ pub fn cases() -> Vec<Case> {
                 mixed(at): optkern::sgd_step_mixed_with(w, pp, gg, b, t, &cfg, at),
             ));
         }
-        for (name, cfg) in adam_configs() {
-            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdamConfig { numerics: n, ..c });
-            out.push(kernel!(format!("adam/{name}/{numerics:?}"), numerics, [p, s, nn, nn], [g],
-                |w, t, o, [pp, m1, v, vmax], [gg]|
-                optkern: optkern::adam_step_with(w, pp, gg, m1, v, vmax, t, &cfg),
-                reference: reference::adam(pp, gg, m1, v, vmax, t, &h),
-                model: bits::adam(o, pp, gg, m1, v, vmax, t, &h),
-                mixed(at): optkern::adam_step_mixed_with(w, pp, gg, m1, v, vmax, t, &cfg, at),
-            ));
+        for numerics in with_fast(numerics) {
+            for (name, cfg) in adam_configs() {
+                let (cfg, h) = with_profile(cfg, numerics, |c, n| AdamConfig { numerics: n, ..c });
+                out.push(kernel!(format!("adam/{name}/{numerics:?}"), numerics, [p, s, nn, nn], [g],
+                    |w, t, o, [pp, m1, v, vmax], [gg]|
+                    optkern: optkern::adam_step_with(w, pp, gg, m1, v, vmax, t, &cfg),
+                    reference: reference::adam(pp, gg, m1, v, vmax, t, &h),
+                    model: bits::adam(o, pp, gg, m1, v, vmax, t, &h),
+                    mixed(at): optkern::adam_step_mixed_with(w, pp, gg, m1, v, vmax, t, &cfg, at),
+                ));
+            }
         }
         for (name, cfg) in momentum_configs() {
             let (cfg, h) = with_profile(cfg, numerics, |c, n| MomentumConfig { numerics: n, ..c });
@@ -876,26 +896,34 @@ pub fn cases() -> Vec<Case> {
                 model: bits::nesterov_lookahead(o, ahead, pp, v, h.momentum),
             ));
         }
-        for (name, cfg) in adagrad_configs() {
-            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdagradConfig { numerics: n, ..c });
-            out.push(kernel!(format!("adagrad/{name}/{numerics:?}"), numerics, [p, nn], [g],
-                |w, t, o, [pp, sum], [gg]|
-                optkern: optkern::adagrad_step_with(w, pp, gg, sum, t, &cfg),
-                reference: reference::adagrad(pp, gg, sum, t, &h),
-                model: bits::adagrad(o, pp, gg, sum, t, &h),
-                mixed(at): optkern::adagrad_step_mixed_with(w, pp, gg, sum, t, &cfg, at),
-            ));
+        for numerics in with_fast(numerics) {
+            for (name, cfg) in adagrad_configs() {
+                let (cfg, h) =
+                    with_profile(cfg, numerics, |c, n| AdagradConfig { numerics: n, ..c });
+                out.push(kernel!(format!("adagrad/{name}/{numerics:?}"), numerics, [p, nn], [g],
+                    |w, t, o, [pp, sum], [gg]|
+                    optkern: optkern::adagrad_step_with(w, pp, gg, sum, t, &cfg),
+                    reference: reference::adagrad(pp, gg, sum, t, &h),
+                    model: bits::adagrad(o, pp, gg, sum, t, &h),
+                    mixed(at): optkern::adagrad_step_mixed_with(w, pp, gg, sum, t, &cfg, at),
+                ));
+            }
         }
-        for (name, cfg) in rmsprop_configs() {
-            let (cfg, h) = with_profile(cfg, numerics, |c, n| RmspropConfig { numerics: n, ..c });
-            // grad_avg starts at 0 so that the centered variance stays ≥ 0 in exact arithmetic.
-            out.push(kernel!(format!("rmsprop/{name}/{numerics:?}"), numerics, [p, nn, s, z], [g],
-                |w, t, o, [pp, sq, b, ga], [gg]|
-                optkern: optkern::rmsprop_step_with(w, pp, gg, sq, b, ga, &cfg),
-                reference: reference::rmsprop(pp, gg, sq, b, ga, &h),
-                model: bits::rmsprop(o, pp, gg, sq, b, ga, &h),
-                mixed(at): optkern::rmsprop_step_mixed_with(w, pp, gg, sq, b, ga, &cfg, at),
-            ));
+        for numerics in with_fast(numerics) {
+            for (name, cfg) in rmsprop_configs() {
+                let (cfg, h) =
+                    with_profile(cfg, numerics, |c, n| RmspropConfig { numerics: n, ..c });
+                // grad_avg starts at 0 so that the centered variance stays ≥ 0 in exact arithmetic.
+                out.push(
+                    kernel!(format!("rmsprop/{name}/{numerics:?}"), numerics, [p, nn, s, z], [g],
+                        |w, t, o, [pp, sq, b, ga], [gg]|
+                        optkern: optkern::rmsprop_step_with(w, pp, gg, sq, b, ga, &cfg),
+                        reference: reference::rmsprop(pp, gg, sq, b, ga, &h),
+                        model: bits::rmsprop(o, pp, gg, sq, b, ga, &h),
+                        mixed(at): optkern::rmsprop_step_mixed_with(w, pp, gg, sq, b, ga, &cfg, at),
+                    ),
+                );
+            }
         }
         for (name, cfg) in adamax_configs() {
             let (cfg, h) = with_profile(cfg, numerics, |c, n| AdamaxConfig { numerics: n, ..c });

@@ -140,7 +140,7 @@ fn common(
     (maximize, grad_scale, numerics): (bool, f32, Numerics),
     bound: impl FnOnce(f64) -> Result<Bound, Error>,
 ) -> Result<Coef, Error> {
-    validate::numerics(numerics, false)?;
+    validate::numerics(numerics, &[])?;
     let lr = validate::non_negative("lr", lr)?;
     let beta1 = validate::unit_half_open("beta1", beta1)?;
     let beta2 = validate::unit_half_open("beta2", beta2)?;

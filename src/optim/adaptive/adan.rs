@@ -80,7 +80,7 @@ impl Coef {
     ) -> Result<Self, Error> {
         let names = ["params", "exp_avg", "exp_avg_diff", "exp_avg_sq", "previous_grad"];
         check_lens(names, lens, [true; 5], g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;

@@ -81,7 +81,7 @@ impl Coef {
     ) -> Result<Trailing<Self, 4>, Error> {
         let names = ["params", "exp_avg", "exp_avg_sq", "previous_grad", "max_exp_avg_sq"];
         check_lens(names, lens, [true, true, true, true, cfg.amsgrad], g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;

@@ -76,7 +76,7 @@ impl Coef {
         let with_momentum = cfg.momentum != 0.0;
         let names = ["params", "grad_sum_sq", "s", "x0"];
         check_lens(names, lens, [true, true, true, with_momentum], g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let momentum = validate::unit_half_open("momentum", cfg.momentum)?;
         let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;

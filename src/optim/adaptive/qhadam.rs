@@ -88,7 +88,7 @@ impl Coef {
         cfg: &QhadamConfig,
     ) -> Result<Self, Error> {
         check_lens(["params", "exp_avg", "exp_avg_sq"], lens, [true; 3], g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;

@@ -84,7 +84,7 @@ impl Coef {
         cfg: &RangerConfig,
     ) -> Result<Self, Error> {
         check_lens(["params", "exp_avg", "exp_avg_sq", "slow_buffer"], lens, [true; 4], g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;

@@ -66,7 +66,7 @@ impl Coef {
             [true, true, with_momentum],
             g,
         )?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let momentum = validate::unit_half_open("momentum", cfg.momentum)?;
         let beta = validate::unit_half_open("beta", cfg.beta)?;

@@ -68,7 +68,7 @@ impl Coef {
         }
         let used = core::array::from_fn(|k| k <= count);
         check_lens(["params", "buffer0", "buffer1", "buffer2", "buffer3"], lens, used, g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let mut betas = [0.0f32; AGGMO_MAX_BETAS];
         for (b, &beta) in betas.iter_mut().zip(&cfg.betas).take(count) {

@@ -64,7 +64,7 @@ pub fn lookahead_sync_with(
 ) -> Result<(), Error> {
     validate::len("slow", fast.len(), slow.len())?;
     let alpha = validate::unit_closed("alpha", alpha)?;
-    validate::numerics(numerics, false)?;
+    validate::numerics(numerics, &[])?;
     let w = 1.0 - alpha;
     let rule = Sync { lerp: TorchLerp::with_weight(w), one_minus_w: c(alpha), w: c(w), numerics };
     run_rule(&rule, width, [&mut *fast], slow);

@@ -55,7 +55,7 @@ impl Coef {
         cfg: &OptimisticGdConfig,
     ) -> Result<Self, Error> {
         check_lens(["params", "previous_gradient"], lens, [true; 2], g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let alpha = validate::non_negative("alpha", cfg.alpha)?;
         let beta = validate::non_negative("beta", cfg.beta)?;

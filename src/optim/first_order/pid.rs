@@ -75,7 +75,7 @@ impl Coef {
     ) -> Result<Trailing<Self, 1>, Error> {
         let on = cfg.momentum != 0.0;
         check_lens(["params", "i_buffer", "d_buffer", "grad_buffer"], lens, [true, on, on, on], g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let momentum = validate::unit_half_open("momentum", cfg.momentum)?;
         let dampening = validate::unit_closed("dampening", cfg.dampening)?;

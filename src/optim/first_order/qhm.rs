@@ -59,7 +59,7 @@ struct Coef {
 impl Coef {
     fn checked(lens: [usize; 2], [g]: [usize; 1], cfg: &QhmConfig) -> Result<Self, Error> {
         check_lens(["params", "momentum_buffer"], lens, [true; 2], g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let momentum = validate::unit_half_open("momentum", cfg.momentum)?;
         let nu = validate::unit_closed("nu", cfg.nu)?;

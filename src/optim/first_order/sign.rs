@@ -104,7 +104,7 @@ impl Coef {
         (maximize, grad_scale, numerics): (bool, f32, Numerics),
     ) -> Result<Trailing<Self, 1>, Error> {
         check_lens(["params", buffer], lens, [true, with_momentum], g)?;
-        validate::numerics(numerics, false)?;
+        validate::numerics(numerics, &[])?;
         let lr = validate::non_negative("lr", lr)?;
         let momentum = validate::unit_half_open(name, momentum)?;
         let weight_decay = validate::non_negative("weight_decay", weight_decay)?;

@@ -78,7 +78,7 @@ pub fn fromage_step_with(
     cfg: &FromageConfig,
 ) -> Result<(), Error> {
     validate::len("grads", params.len(), grads.len())?;
-    validate::numerics(cfg.numerics, false)?;
+    validate::numerics(cfg.numerics, &[])?;
     let lr = validate::non_negative("lr", cfg.lr)?;
     let bound = validate::non_negative("p_bound", cfg.p_bound)?;
     let scale = validate::grad_scale(cfg.grad_scale)?;

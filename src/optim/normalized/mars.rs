@@ -131,7 +131,7 @@ pub fn mars_step_with(
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
     validate::len("last_grad", n, last_grad.len())?;
-    validate::numerics(cfg.numerics, false)?;
+    validate::numerics(cfg.numerics, &[])?;
     let lr = validate::non_negative("lr", cfg.lr)?;
     let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
     let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;

@@ -98,7 +98,7 @@ pub fn novograd_step_with(
     let n = params.len();
     validate::len("grads", n, grads.len())?;
     validate::len("mu", n, mu.len())?;
-    validate::numerics(cfg.numerics, false)?;
+    validate::numerics(cfg.numerics, &[])?;
     let lr = validate::non_negative("lr", cfg.lr)?;
     let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
     let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;

@@ -239,7 +239,7 @@ pub fn dadapt_adam_step_with(
 
 /// The checks of D-Adapt Adam and this step's `(η_d, √β₂)`.
 fn adam_checked(cfg: &DadaptAdamConfig, state: &DadaptState) -> Result<(f64, f64), Error> {
-    validate::numerics(cfg.numerics, false)?;
+    validate::numerics(cfg.numerics, &[])?;
     let lr = validate::non_negative("lr", cfg.lr)?;
     let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
     let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -358,7 +358,7 @@ pub fn dadapt_sgd_step_with(
 
 /// The checks of D-Adapt SGD and this step's `η_d`.
 fn sgd_checked(cfg: &DadaptSgdConfig, state: &DadaptState) -> Result<f64, Error> {
-    validate::numerics(cfg.numerics, false)?;
+    validate::numerics(cfg.numerics, &[])?;
     let lr = validate::non_negative("lr", cfg.lr)?;
     validate::unit_half_open("momentum", cfg.momentum)?;
     validate::non_negative("weight_decay", cfg.weight_decay)?;

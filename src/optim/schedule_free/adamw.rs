@@ -84,7 +84,7 @@ impl Coef {
         radam: bool,
     ) -> Result<Self, Error> {
         check_lens(["params", "z", "exp_avg_sq"], lens, [true; 3], g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = positive_unit("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;

@@ -144,7 +144,7 @@ fn toward(
     numerics: Numerics,
 ) -> Result<(), Error> {
     validate::len("z", params.len(), z.len())?;
-    validate::numerics(numerics, false)?;
+    validate::numerics(numerics, &[])?;
     let rule =
         Toward { lerp: TorchLerp::with_weight(w), one_minus_w: c(1.0 - w), w: c(w), numerics };
     run_rule(&rule, width, [params], z);

@@ -65,7 +65,7 @@ impl Coef {
         cfg: &SgdScheduleFreeConfig,
     ) -> Result<Self, Error> {
         check_lens(["params", "z", "x"], lens, [true; 3], g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let momentum = positive_unit("momentum", cfg.momentum)?;
         let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
@@ -90,7 +90,7 @@ impl Coef {
         cfg: &AdamwScheduleFreeConfig,
     ) -> Result<Self, Error> {
         check_lens(["params", "z", "x", "exp_avg_sq"], lens, [true; 4], g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = positive_unit("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;

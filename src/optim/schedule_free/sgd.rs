@@ -63,7 +63,7 @@ impl Coef {
         cfg: &SgdScheduleFreeConfig,
     ) -> Result<Self, Error> {
         check_lens(["params", "z"], lens, [true; 2], g)?;
-        validate::numerics(cfg.numerics, false)?;
+        validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let momentum = positive_unit("momentum", cfg.momentum)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;

@@ -15,21 +15,47 @@ use crate::*;
 /// Which operation order, and whether this build's kernels fuse `mul_add`.
 #[derive(Clone, Copy, Debug)]
 pub struct Ops {
-    /// `Torch` (else `Portable`).
+    /// `Torch` (else `Portable`, or `Fast` with `fast`).
     pub torch: bool,
     /// The build fuses (`optkern::FUSED_MUL_ADD`).
     pub fused: bool,
+    /// `Fast`: its reciprocal and square root (optkern's, as a primitive: the hardware
+    /// estimates refined). `Fast` is Portable's expressions with every multiply-add fused on
+    /// fusing builds and `p + a/d` computed as `fma(a, recip(d), p)`.
+    pub fast: Option<Estimates>,
+}
+
+/// `Fast`'s reciprocal and square root of one value.
+#[derive(Clone, Copy, Debug)]
+pub struct Estimates {
+    /// `≈ 1/x`.
+    pub recip: fn(f32) -> f32,
+    /// `≈ √x`.
+    pub sqrt: fn(f32) -> f32,
 }
 
 impl Ops {
-    /// `a·b + c`: one rounding in `Torch` on fusing builds, two otherwise.
+    /// `a·b + c`: one rounding in `Torch` and `Fast` on fusing builds, two otherwise.
     fn fma(self, a: f32, b: f32, c: f32) -> f32 {
-        if self.torch && self.fused { a.mul_add(b, c) } else { a * b + c }
+        if (self.torch || self.fast.is_some()) && self.fused { a.mul_add(b, c) } else { a * b + c }
     }
 
     /// `torch.lerp(a, x, w)` (fused, two branches) in `Torch`.
     fn torch_lerp(self, a: f32, x: f32, w: f32) -> f32 {
         if w.abs() < 0.5 { self.fma(w, x - a, a) } else { self.fma(w - 1.0, x - a, x) }
+    }
+
+    /// `√x`: IEEE, or `Fast`'s.
+    fn sqrt(self, x: f32) -> f32 {
+        self.fast.map_or(x.sqrt(), |e| (e.sqrt)(x))
+    }
+
+    /// `p + a/d`: IEEE, or `Fast`'s `fma(a, recip(d), p)`.
+    fn add_div(self, p: f32, a: f32, d: f32) -> f32 {
+        match self.fast {
+            Some(e) => self.fma(a, (e.recip)(d), p),
+            None => p + a / d,
+        }
     }
 }
 
@@ -156,7 +182,7 @@ pub fn adam(
         m[i] = if o.torch {
             o.torch_lerp(m[i], gi, c(1.0 - h.beta1))
         } else {
-            m[i] * c(h.beta1) + c(1.0 - h.beta1) * gi
+            o.fma(m[i], c(h.beta1), c(1.0 - h.beta1) * gi)
         };
         v[i] = o.fma(c(1.0 - h.beta2) * gi, gi, v[i] * c(h.beta2));
         let u = if h.amsgrad {
@@ -165,13 +191,12 @@ pub fn adam(
         } else {
             v[i]
         };
-        let update = if one_division {
+        p[i] = if one_division {
             let eps = if h.eps_hat { c(h.eps) } else { c(h.eps * bc2.sqrt()) };
-            (c(-h.lr * bc2.sqrt() / bc1) * m[i]) / (u.sqrt() + eps)
+            o.add_div(param, c(-h.lr * bc2.sqrt() / bc1) * m[i], o.sqrt(u) + eps)
         } else {
-            (c(-h.lr / bc1) * m[i]) / (u.sqrt() / c(bc2.sqrt()) + c(h.eps))
+            param + (c(-h.lr / bc1) * m[i]) / (u.sqrt() / c(bc2.sqrt()) + c(h.eps))
         };
-        p[i] = param + update;
     }
 }
 
@@ -206,8 +231,8 @@ pub fn adagrad(o: Ops, p: &mut [f32], g: &[f32], sum: &mut [f32], t: u32, h: &Ad
         let old = if t == 1 { c(h.initial_accumulator_value) } else { sum[i] };
         sum[i] = o.fma(gi, gi, old);
         let std =
-            if h.eps_inside_sqrt { (sum[i] + c(h.eps)).sqrt() } else { sum[i].sqrt() + c(h.eps) };
-        p[i] += (c(-clr) * gi) / std;
+            if h.eps_inside_sqrt { o.sqrt(sum[i] + c(h.eps)) } else { o.sqrt(sum[i]) + c(h.eps) };
+        p[i] = o.add_div(p[i], c(-clr) * gi, std);
     }
 }
 
@@ -240,12 +265,12 @@ pub fn rmsprop(
         } else {
             sq[i]
         };
-        let avg = if h.eps_inside_sqrt { (var + c(h.eps)).sqrt() } else { var.sqrt() + c(h.eps) };
+        let avg = if h.eps_inside_sqrt { o.sqrt(var + c(h.eps)) } else { o.sqrt(var) + c(h.eps) };
         if h.momentum != 0.0 {
-            buf[i] = buf[i] * c(h.momentum) + gi / avg;
+            buf[i] = o.add_div(buf[i] * c(h.momentum), gi, avg);
             p[i] = o.fma(c(-h.lr), buf[i], param);
         } else {
-            p[i] = param + (c(-h.lr) * gi) / avg;
+            p[i] = o.add_div(param, c(-h.lr) * gi, avg);
         }
     }
 }
@@ -328,7 +353,7 @@ pub fn nadam(
         m[i] = if o.torch {
             o.torch_lerp(m[i], gi, c(1.0 - h.beta1))
         } else {
-            m[i] * c(h.beta1) + c(1.0 - h.beta1) * gi
+            o.fma(m[i], c(h.beta1), c(1.0 - h.beta1) * gi)
         };
         v[i] = o.fma(c(1.0 - h.beta2) * gi, gi, v[i] * c(h.beta2));
         p[i] = if o.torch {
@@ -364,7 +389,7 @@ pub fn radam(o: Ops, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: 
         m[i] = if o.torch {
             o.torch_lerp(m[i], gi, c(1.0 - h.beta1))
         } else {
-            m[i] * c(h.beta1) + c(1.0 - h.beta1) * gi
+            o.fma(m[i], c(h.beta1), c(1.0 - h.beta1) * gi)
         };
         v[i] = o.fma(c(1.0 - h.beta2) * gi, gi, v[i] * c(h.beta2));
         p[i] = match (o.torch, rectified) {
