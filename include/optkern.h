@@ -101,8 +101,8 @@ enum optkern_numerics
   // on every AVX-512 processor. Builds without AVX-512 (`avx512f`, `avx512vl`, `fma`;
   // [`crate::FAST_ESTIMATES`] false) divide exactly; builds without FMA as well are
   // bit-identical to `Portable`. NaN and infinities propagate as in `Portable`. For the
-  // divide/sqrt-bound kernels that list it (Adam/AdamW, Adagrad, RMSprop); the others
-  // reject it.
+  // divide/sqrt-bound kernels that list it (Adam/AdamW, Adagrad, RMSprop, Adadelta, NAdam,
+  // RAdam); the others reject it.
   OPTKERN_NUMERICS_FAST = 3,
 };
 #ifndef __cplusplus

@@ -36,8 +36,8 @@ pub enum Numerics {
     /// on every AVX-512 processor. Builds without AVX-512 (`avx512f`, `avx512vl`, `fma`;
     /// [`crate::FAST_ESTIMATES`] false) divide exactly; builds without FMA as well are
     /// bit-identical to `Portable`. NaN and infinities propagate as in `Portable`. For the
-    /// divide/sqrt-bound kernels that list it (Adam/AdamW, Adagrad, RMSprop); the others
-    /// reject it.
+    /// divide/sqrt-bound kernels that list it (Adam/AdamW, Adagrad, RMSprop, Adadelta, NAdam,
+    /// RAdam); the others reject it.
     Fast = 3,
 }
 

@@ -14,9 +14,13 @@ fn parallel_equals_single_thread_for_any_thread_count() {
         data.vec(n, Kind::Signed),
         data.vec(n, Kind::NonNeg),
     );
-    let adam = optkern::AdamConfig { amsgrad: true, ..Default::default() };
-    let (mut p1, mut m1, mut v1, mut x1) = (p0.clone(), m0.clone(), v0.clone(), v0.clone());
-    optkern::adam_step(&mut p1, &g, &mut m1, &mut v1, &mut x1, 3, &adam).unwrap();
+    // Adam in the default profile and in Fast (whose refined estimates are per element too).
+    let adams = [optkern::Numerics::Torch, optkern::Numerics::Fast].map(|numerics| {
+        let adam = optkern::AdamConfig { amsgrad: true, numerics, ..Default::default() };
+        let (mut p1, mut m1, mut v1, mut x1) = (p0.clone(), m0.clone(), v0.clone(), v0.clone());
+        optkern::adam_step(&mut p1, &g, &mut m1, &mut v1, &mut x1, 3, &adam).unwrap();
+        (adam, [p1, m1, v1, x1].map(|b| bits(&b)))
+    });
     let sgd = optkern::SgdConfig { momentum: 0.9, ..Default::default() };
     let (mut q1, mut b1) = (p0.clone(), m0.clone());
     optkern::sgd_step(&mut q1, &g, &mut b1, 2, &sgd).unwrap();
@@ -26,13 +30,14 @@ fn parallel_equals_single_thread_for_any_thread_count() {
     for threads in [1, 2, 3, 8] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
-            let (mut p2, mut m2, mut v2, mut x2) = (p0.clone(), m0.clone(), v0.clone(), v0.clone());
-            optkern::parallel::adam_step(&mut p2, &g, &mut m2, &mut v2, &mut x2, 3, &adam).unwrap();
-            assert_eq!(
-                (bits(&p2), bits(&m2), bits(&v2), bits(&x2)),
-                (bits(&p1), bits(&m1), bits(&v1), bits(&x1)),
-                "adam, {threads} threads"
-            );
+            for (adam, want) in &adams {
+                let (mut p2, mut m2, mut v2, mut x2) =
+                    (p0.clone(), m0.clone(), v0.clone(), v0.clone());
+                optkern::parallel::adam_step(&mut p2, &g, &mut m2, &mut v2, &mut x2, 3, adam)
+                    .unwrap();
+                let got = [p2, m2, v2, x2].map(|b| bits(&b));
+                assert_eq!(&got, want, "adam {:?}, {threads} threads", adam.numerics);
+            }
             let (mut q2, mut b2) = (p0.clone(), m0.clone());
             optkern::parallel::sgd_step(&mut q2, &g, &mut b2, 2, &sgd).unwrap();
             assert_eq!((bits(&q2), bits(&b2)), (bits(&q1), bits(&b1)), "sgd, {threads} threads");

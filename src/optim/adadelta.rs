@@ -54,7 +54,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(cfg: &AdadeltaConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, &[])?;
+        validate::numerics(cfg.numerics, &[Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let rho = validate::unit_closed("rho", cfg.rho)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
@@ -96,7 +96,7 @@ impl Elementwise<3, 1> for Coef {
         [grads]: [&[f32]; 1],
     ) {
         let k = self;
-        with_width!(width, |L, N| with_profile!(k.numerics, |P| {
+        with_width!(width, |L, N| with_profile!(fast k.numerics, |P| {
             for_each_chunk::<N, 3, 1>(
                 [params, square_avg, acc_delta],
                 [grads],
@@ -182,7 +182,7 @@ fn adadelta_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     let delta = if P::TORCH {
         ((a + eps).sqrt() / (s + eps).sqrt()) * g
     } else {
-        ((a + eps) / (s + eps)).sqrt() * g
+        P::sqrt(P::div(a + eps, s + eps)) * g
     };
     P::fma(L::splat(k.one_minus_rho) * delta, delta, a * L::splat(k.rho)).store(acc);
     P::fma(L::splat(k.neg_lr), delta, param).store(p);

@@ -91,7 +91,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(step: u32, state: &NadamState, cfg: &NadamConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, &[])?;
+        validate::numerics(cfg.numerics, &[Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -157,7 +157,7 @@ impl Elementwise<3, 1> for Coef {
         [grads]: [&[f32]; 1],
     ) {
         let k = self;
-        with_width!(width, |L, N| with_profile!(k.numerics, |P| {
+        with_width!(width, |L, N| with_profile!(fast k.numerics, |P| {
             for_each_chunk::<N, 3, 1>(
                 [params, exp_avg, exp_avg_sq],
                 [grads],
@@ -249,7 +249,7 @@ fn nadam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     let m_new = if P::TORCH {
         k.lerp1.apply::<P, L, N>(L::load(m), g)
     } else {
-        L::load(m) * L::splat(k.beta1) + L::splat(k.one_minus_beta1) * g
+        P::fma(L::load(m), L::splat(k.beta1), L::splat(k.one_minus_beta1) * g)
     };
     let v_new = P::fma(L::splat(k.one_minus_beta2) * g, g, L::load(v) * L::splat(k.beta2));
     m_new.store(m);
@@ -259,7 +259,7 @@ fn nadam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
         let p1 = param + (L::splat(k.g_step) * g) / d;
         (p1 + (L::splat(k.m_step) * m_new) / d).store(p);
     } else {
-        let num = L::splat(k.portable_g_step) * g + L::splat(k.portable_m_step) * m_new;
-        (param + num / (v_new.sqrt() + L::splat(k.portable_eps))).store(p);
+        let num = P::fma(L::splat(k.portable_g_step), g, L::splat(k.portable_m_step) * m_new);
+        P::add_div(param, num, P::sqrt(v_new) + L::splat(k.portable_eps)).store(p);
     }
 }

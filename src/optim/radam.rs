@@ -72,7 +72,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(step: u32, cfg: &RadamConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, &[])?;
+        validate::numerics(cfg.numerics, &[Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -142,7 +142,7 @@ impl Elementwise<3, 1> for Coef {
         [grads]: [&[f32]; 1],
     ) {
         let k = self;
-        with_width!(width, |L, N| with_profile!(k.numerics, |P| {
+        with_width!(width, |L, N| with_profile!(fast k.numerics, |P| {
             for_each_chunk::<N, 3, 1>(
                 [params, exp_avg, exp_avg_sq],
                 [grads],
@@ -224,7 +224,7 @@ fn radam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     let m_new = if P::TORCH {
         k.lerp1.apply::<P, L, N>(L::load(m), g)
     } else {
-        L::load(m) * L::splat(k.beta1) + L::splat(k.one_minus_beta1) * g
+        P::fma(L::load(m), L::splat(k.beta1), L::splat(k.one_minus_beta1) * g)
     };
     let v_new = P::fma(L::splat(k.one_minus_beta2) * g, g, L::load(v) * L::splat(k.beta2));
     m_new.store(m);
@@ -239,9 +239,9 @@ fn radam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
             param - mhat * L::splat(k.lr)
         }
     } else if k.rectified {
-        param + (L::splat(k.portable_step) * m_new) / (v_new.sqrt() + L::splat(k.eps))
+        P::add_div(param, L::splat(k.portable_step) * m_new, P::sqrt(v_new) + L::splat(k.eps))
     } else {
-        param + L::splat(k.portable_step) * m_new
+        P::fma(L::splat(k.portable_step), m_new, param)
     };
     new.store(p);
 }

@@ -68,7 +68,8 @@ impl Case {
 
 pub const PROFILES: [Numerics; 2] = [Numerics::Torch, Numerics::Portable];
 
-/// The profiles of a kernel that also has [`Numerics::Fast`] (Adam, Adagrad, RMSprop), in the
+/// The profiles of a kernel that also has [`Numerics::Fast`] (Adam, Adagrad, RMSprop,
+/// Adadelta, NAdam, RAdam), in the
 /// iteration over [`PROFILES`]: `Fast` next to `Portable`.
 pub fn with_fast(numerics: Numerics) -> Vec<Numerics> {
     match numerics {
@@ -935,42 +936,51 @@ pub fn cases() -> Vec<Case> {
                 mixed(at): optkern::adamax_step_mixed_with(w, pp, gg, m1, u, t, &cfg, at),
             ));
         }
-        for (name, cfg) in adadelta_configs() {
-            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdadeltaConfig { numerics: n, ..c });
-            out.push(kernel!(format!("adadelta/{name}/{numerics:?}"), numerics, [p, nn, nn], [g],
-                |w, t, o, [pp, sq, acc], [gg]|
-                optkern: optkern::adadelta_step_with(w, pp, gg, sq, acc, &cfg),
-                reference: reference::adadelta(pp, gg, sq, acc, &h),
-                model: bits::adadelta(o, pp, gg, sq, acc, &h),
-                mixed(at): optkern::adadelta_step_mixed_with(w, pp, gg, sq, acc, &cfg, at),
-            ));
+        for numerics in with_fast(numerics) {
+            for (name, cfg) in adadelta_configs() {
+                let (cfg, h) =
+                    with_profile(cfg, numerics, |c, n| AdadeltaConfig { numerics: n, ..c });
+                out.push(
+                    kernel!(format!("adadelta/{name}/{numerics:?}"), numerics, [p, nn, nn], [g],
+                        |w, t, o, [pp, sq, acc], [gg]|
+                        optkern: optkern::adadelta_step_with(w, pp, gg, sq, acc, &cfg),
+                        reference: reference::adadelta(pp, gg, sq, acc, &h),
+                        model: bits::adadelta(o, pp, gg, sq, acc, &h),
+                        mixed(at): optkern::adadelta_step_mixed_with(w, pp, gg, sq, acc, &cfg, at),
+                    ),
+                );
+            }
         }
-        for (name, cfg) in nadam_configs() {
-            let (cfg, h) = with_profile(cfg, numerics, |c, n| NadamConfig { numerics: n, ..c });
-            out.push(kernel!(format!("nadam/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
-                |w, t, o, [pp, m1, v], [gg]|
-                optkern: optkern::nadam_step_with(w, pp, gg, m1, v, &mut nadam_state(t), t, &cfg),
-                reference: {
-                    let mut mp = f64::from(nadam_state(t).mu_product);
-                    reference::nadam(pp, gg, m1, v, &mut mp, t, &h)
-                },
-                model: {
-                    bits::nadam(o, pp, gg, m1, v, nadam_state(t).mu_product, t, &h);
-                },
-                mixed(at): optkern::nadam_step_mixed_with(w, pp, gg, m1, v, &mut nadam_state(t), t, &cfg, at),
-            ));
-        }
-        for (name, cfg) in radam_configs() {
-            let (cfg, h) = with_profile(cfg, numerics, |c, n| RadamConfig { numerics: n, ..c });
-            for (offset, what) in [(RADAM_STEP_OFFSET, ""), (0, "/unrectified")] {
-                out.push(kernel!(
-                    format!("radam/{name}{what}/{numerics:?}"), numerics, [p, s, nn], [g],
+        for numerics in with_fast(numerics) {
+            for (name, cfg) in nadam_configs() {
+                let (cfg, h) = with_profile(cfg, numerics, |c, n| NadamConfig { numerics: n, ..c });
+                out.push(kernel!(format!("nadam/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
                     |w, t, o, [pp, m1, v], [gg]|
-                    optkern: optkern::radam_step_with(w, pp, gg, m1, v, t + offset, &cfg),
-                    reference: reference::radam(pp, gg, m1, v, t + offset, &h),
-                    model: bits::radam(o, pp, gg, m1, v, t + offset, &h),
-                    mixed(at): optkern::radam_step_mixed_with(w, pp, gg, m1, v, t + offset, &cfg, at),
+                    optkern: optkern::nadam_step_with(w, pp, gg, m1, v, &mut nadam_state(t), t, &cfg),
+                    reference: {
+                        let mut mp = f64::from(nadam_state(t).mu_product);
+                        reference::nadam(pp, gg, m1, v, &mut mp, t, &h)
+                    },
+                    model: {
+                        bits::nadam(o, pp, gg, m1, v, nadam_state(t).mu_product, t, &h);
+                    },
+                    mixed(at): optkern::nadam_step_mixed_with(w, pp, gg, m1, v, &mut nadam_state(t), t, &cfg, at),
                 ));
+            }
+        }
+        for numerics in with_fast(numerics) {
+            for (name, cfg) in radam_configs() {
+                let (cfg, h) = with_profile(cfg, numerics, |c, n| RadamConfig { numerics: n, ..c });
+                for (offset, what) in [(RADAM_STEP_OFFSET, ""), (0, "/unrectified")] {
+                    out.push(kernel!(
+                        format!("radam/{name}{what}/{numerics:?}"), numerics, [p, s, nn], [g],
+                        |w, t, o, [pp, m1, v], [gg]|
+                        optkern: optkern::radam_step_with(w, pp, gg, m1, v, t + offset, &cfg),
+                        reference: reference::radam(pp, gg, m1, v, t + offset, &h),
+                        model: bits::radam(o, pp, gg, m1, v, t + offset, &h),
+                        mixed(at): optkern::radam_step_mixed_with(w, pp, gg, m1, v, t + offset, &cfg, at),
+                    ));
+                }
             }
         }
         for (name, cfg) in asgd_configs() {

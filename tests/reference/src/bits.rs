@@ -50,6 +50,11 @@ impl Ops {
         self.fast.map_or(x.sqrt(), |e| (e.sqrt)(x))
     }
 
+    /// `a/d`: IEEE, or `Fast`'s `a·recip(d)`.
+    fn div(self, a: f32, d: f32) -> f32 {
+        self.fast.map_or(a / d, |e| a * (e.recip)(d))
+    }
+
     /// `p + a/d`: IEEE, or `Fast`'s `fma(a, recip(d), p)`.
     fn add_div(self, p: f32, a: f32, d: f32) -> f32 {
         match self.fast {
@@ -310,7 +315,7 @@ pub fn adadelta(o: Ops, p: &mut [f32], g: &[f32], sq: &mut [f32], acc: &mut [f32
         let delta = if o.torch {
             ((a + eps).sqrt() / (sq[i] + eps).sqrt()) * gi
         } else {
-            ((a + eps) / (sq[i] + eps)).sqrt() * gi
+            o.sqrt(o.div(a + eps, sq[i] + eps)) * gi
         };
         acc[i] = o.fma(c(1.0 - h.rho) * delta, delta, a * c(h.rho));
         p[i] = o.fma(c(-h.lr), delta, param);
@@ -361,8 +366,8 @@ pub fn nadam(
             let p1 = param + (c(g_step) * gi) / d;
             p1 + (c(m_step) * m[i]) / d
         } else {
-            let num = c(g_step * bc2.sqrt()) * gi + c(m_step * bc2.sqrt()) * m[i];
-            param + num / (v[i].sqrt() + c(h.eps * bc2.sqrt()))
+            let num = o.fma(c(g_step * bc2.sqrt()), gi, c(m_step * bc2.sqrt()) * m[i]);
+            o.add_div(param, num, o.sqrt(v[i]) + c(h.eps * bc2.sqrt()))
         };
     }
     mu_product
@@ -400,9 +405,10 @@ pub fn radam(o: Ops, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: 
             }
             (true, false) => param - (m[i] / c(bc1)) * c(h.lr),
             (false, true) => {
-                param + (c(-h.lr * rect * bc2.sqrt() / bc1) * m[i]) / (v[i].sqrt() + c(h.eps))
+                let step = c(-h.lr * rect * bc2.sqrt() / bc1) * m[i];
+                o.add_div(param, step, o.sqrt(v[i]) + c(h.eps))
             }
-            (false, false) => param + c(-h.lr / bc1) * m[i],
+            (false, false) => o.fma(c(-h.lr / bc1), m[i], param),
         };
     }
 }
