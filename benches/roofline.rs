@@ -124,7 +124,8 @@ fn adam_scalar(s: &mut [Vec<f32>], g: &[f32]) {
 
 /// The kernels with a [`Numerics::Fast`] form (the others refuse it). In that profile the
 /// `limit` column is still the IEEE divider's: `× limit` below 1 is the gain past it.
-const FAST_KERNELS: [&str; 6] = ["adam", "adagrad", "rmsprop", "adadelta", "nadam", "radam"];
+const FAST_KERNELS: [&str; 7] =
+    ["adam", "adagrad", "rmsprop", "adadelta", "nadam", "radam", "lamb"];
 
 type Loop<'a> = Box<dyn Fn(&mut [Vec<f32>], &[f32]) + 'a>;
 

@@ -102,7 +102,7 @@ enum optkern_numerics
   // [`crate::FAST_ESTIMATES`] false) divide exactly; builds without FMA as well are
   // bit-identical to `Portable`. NaN and infinities propagate as in `Portable`. For the
   // divide/sqrt-bound kernels that list it (Adam/AdamW, Adagrad, RMSprop, Adadelta, NAdam,
-  // RAdam); the others reject it.
+  // RAdam, LAMB); the others reject it.
   OPTKERN_NUMERICS_FAST = 3,
 };
 #ifndef __cplusplus

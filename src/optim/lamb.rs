@@ -65,7 +65,7 @@ struct Coef {
 
 impl Coef {
     fn from_config(step: u32, cfg: &LambConfig) -> Result<Self, Error> {
-        validate::numerics(cfg.numerics, &[])?;
+        validate::numerics(cfg.numerics, &[Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -98,7 +98,7 @@ impl Coef {
         let adam = if P::TORCH {
             (m / L::splat(self.bc1)) / ((v / L::splat(self.bc2)).sqrt() + L::splat(self.eps))
         } else {
-            (L::splat(self.portable_scale) * m) / (v.sqrt() + L::splat(self.portable_eps))
+            P::div(L::splat(self.portable_scale) * m, P::sqrt(v) + L::splat(self.portable_eps))
         };
         P::fma(L::splat(self.weight_decay), param, adam)
     }
@@ -252,7 +252,7 @@ fn moments(
     p_sq: &mut BlockedSum<'_>,
     r_sq: &mut BlockedSum<'_>,
 ) {
-    with_width!(width, two_pass, |L, N| with_profile!(numerics, |P| {
+    with_width!(width, two_pass, |L, N| with_profile!(fast numerics, |P| {
         for_each_chunk_live::<N, 2, 2>(
             [exp_avg, exp_avg_sq],
             [params, grads],
@@ -283,7 +283,7 @@ fn apply(
     exp_avg_sq: &[f32],
     trust: f64,
 ) {
-    with_width!(width, two_pass, |L, N| with_profile!(numerics, |P| {
+    with_width!(width, two_pass, |L, N| with_profile!(fast numerics, |P| {
         let neg_step = L::splat(c(-k.lr * trust));
         for_each_chunk::<N, 1, 2>(
             [params],

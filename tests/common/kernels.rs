@@ -69,7 +69,7 @@ impl Case {
 pub const PROFILES: [Numerics; 2] = [Numerics::Torch, Numerics::Portable];
 
 /// The profiles of a kernel that also has [`Numerics::Fast`] (Adam, Adagrad, RMSprop,
-/// Adadelta, NAdam, RAdam), in the
+/// Adadelta, NAdam, RAdam, LAMB), in the
 /// iteration over [`PROFILES`]: `Fast` next to `Portable`.
 pub fn with_fast(numerics: Numerics) -> Vec<Numerics> {
     match numerics {
@@ -1050,16 +1050,18 @@ pub fn cases() -> Vec<Case> {
                 model: bits::ema(o, a, x, t, &h),
             ));
         }
-        for (name, cfg) in lamb_configs() {
-            let (cfg, h) = with_profile(cfg, numerics, |c, n| LambConfig { numerics: n, ..c });
-            let mut c = kernel!(format!("lamb/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
-                |w, t, o, [pp, m1, v], [gg]|
-                optkern: optkern::lamb_step_with(w, pp, gg, m1, v, t, &cfg),
-                reference: reference::lamb(pp, gg, m1, v, t, &h),
-                model: bits::lamb(o, pp, gg, m1, v, t, &h),
-            );
-            c.elementwise = false;
-            out.push(c);
+        for numerics in with_fast(numerics) {
+            for (name, cfg) in lamb_configs() {
+                let (cfg, h) = with_profile(cfg, numerics, |c, n| LambConfig { numerics: n, ..c });
+                let mut c = kernel!(format!("lamb/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
+                    |w, t, o, [pp, m1, v], [gg]|
+                    optkern: optkern::lamb_step_with(w, pp, gg, m1, v, t, &cfg),
+                    reference: reference::lamb(pp, gg, m1, v, t, &h),
+                    model: bits::lamb(o, pp, gg, m1, v, t, &h),
+                );
+                c.elementwise = false;
+                out.push(c);
+            }
         }
         for (name, cfg) in adabelief_configs() {
             let (cfg, h) = with_profile(cfg, numerics, |c, n| AdabeliefConfig { numerics: n, ..c });

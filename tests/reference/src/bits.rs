@@ -493,7 +493,7 @@ pub fn lamb(o: Ops, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: u
         let adam = if o.torch {
             (mi / c(bc1)) / ((vi / c(bc2)).sqrt() + c(h.eps))
         } else {
-            (c(bc2.sqrt() / bc1) * mi) / (vi.sqrt() + c(h.eps * bc2.sqrt()))
+            o.div(c(bc2.sqrt() / bc1) * mi, o.sqrt(vi) + c(h.eps * bc2.sqrt()))
         };
         o.fma(c(h.weight_decay), pi, adam)
     };
