@@ -548,6 +548,10 @@ fn main() -> Result<(), Error> {
             continue;
         }
         rows.push((name, acc, losses.first().map_or(f64::NAN, |l| l.1), final_loss, elapsed));
+        // The profile comparisons are in the table only: their curves lie on the default ones.
+        if name.ends_with("(Portable)") || name.ends_with("(Fast)") {
+            continue;
+        }
         loss_curves.push((name.to_string(), losses));
         // One point per epoch: the mean gradient norm over its steps.
         let per_epoch: Vec<(f64, f64)> = norms
