@@ -7,6 +7,7 @@ use super::sum_sq;
 use crate::driver::{for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::optim::rule::signed_scale;
 use crate::reduce::BlockedSum;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -141,8 +142,7 @@ pub fn came_step_with(
         return Err(validate::out_of_range("clip_threshold", clip));
     }
     let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
-    let scale = validate::grad_scale(cfg.grad_scale)?;
-    let scale = if cfg.maximize { -scale } else { scale };
+    let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
     let rms = if n > 0 { libm::sqrt(sum_sq(width, params) / n as f64) } else { 0.0 };
     let l2 = (wd != 0.0 && !cfg.weight_decouple).then(|| c(wd));
     let factor = if cfg.fixed_decay { 1.0 - wd } else { 1.0 - lr * wd };

@@ -6,6 +6,7 @@ use super::sum_sq;
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::optim::rule::signed_scale;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -81,9 +82,8 @@ pub fn fromage_step_with(
     validate::numerics(cfg.numerics, &[])?;
     let lr = validate::non_negative("lr", cfg.lr)?;
     let bound = validate::non_negative("p_bound", cfg.p_bound)?;
-    let scale = validate::grad_scale(cfg.grad_scale)?;
+    let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
     validate::step(step)?;
-    let scale = if cfg.maximize { -scale } else { scale };
     let p_norm = libm::sqrt(sum_sq(width, params));
     let g_norm = libm::sqrt(sum_sq(width, grads)) * f64::from(scale).abs();
     let max = if step == 1 && bound > 0.0 { bound * p_norm } else { state.max };

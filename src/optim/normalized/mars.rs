@@ -6,6 +6,7 @@
 use crate::driver::{for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step, with_profile};
+use crate::optim::rule::signed_scale;
 use crate::reduce::BlockedSum;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -142,9 +143,8 @@ pub fn mars_step_with(
     let beta1_1d = validate::unit_half_open("beta1_1d", cfg.beta1_1d)?;
     let beta2_1d = validate::unit_half_open("beta2_1d", cfg.beta2_1d)?;
     let wd_1d = validate::non_negative("weight_decay_1d", cfg.weight_decay_1d)?;
-    let scale = validate::grad_scale(cfg.grad_scale)?;
+    let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
     validate::step(step)?;
-    let scale = if cfg.maximize { -scale } else { scale };
     let (b1, b2, lr, wd) = if cfg.optimize_1d {
         (beta1, beta2, lr, wd)
     } else {

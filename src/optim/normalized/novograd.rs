@@ -6,6 +6,7 @@ use super::sum_sq;
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::optim::rule::signed_scale;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -105,9 +106,8 @@ pub fn novograd_step_with(
     let eps = validate::non_negative("eps", cfg.eps)?;
     let eps_root = validate::non_negative("eps_root", cfg.eps_root)?;
     let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
-    let scale = validate::grad_scale(cfg.grad_scale)?;
+    let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
     validate::step(step)?;
-    let scale = if cfg.maximize { -scale } else { scale };
     // ‖s·g‖² = s²·‖g‖², the sum taken on the raw gradient (no scaled copy).
     let n2 = (sum_sq(width, grads) * f64::from(scale) * f64::from(scale)) as f32;
     let first = step == 1;

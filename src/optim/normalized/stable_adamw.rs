@@ -6,6 +6,7 @@
 use crate::driver::{for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step, with_profile};
+use crate::optim::rule::signed_scale;
 use crate::reduce::BlockedSum;
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -103,9 +104,8 @@ pub fn stable_adamw_step_with(
     let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
     let eps = validate::non_negative("eps", cfg.eps)?;
     let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
-    let scale = validate::grad_scale(cfg.grad_scale)?;
+    let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
     validate::step(step)?;
-    let scale = if cfg.maximize { -scale } else { scale };
     let (b1, b2) = (debiased(beta1, step), debiased(beta2, step));
     let lerp1 = TorchLerp::with_weight(1.0 - b1);
     let (beta1, one_minus_beta1) = (c(b1), c(1.0 - b1));

@@ -10,6 +10,7 @@
 use crate::driver::for_each_chunk_live;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, pow_step, with_profile};
+use crate::optim::rule::signed_scale;
 use crate::reduce::{BlockedSum, SumCarry};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -191,8 +192,7 @@ pub fn dadapt_adam_step_with(
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
     validate::len("s", n, s.len())?;
     let (dlr, beta) = adam_checked(cfg, state)?;
-    let scale = validate::grad_scale(cfg.grad_scale)?;
-    let scale = if cfg.maximize { -scale } else { scale };
+    let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
     let wd = cfg.weight_decay;
     let l2 = (wd != 0.0 && !cfg.weight_decouple).then(|| c(wd));
     let decoupled =
@@ -314,8 +314,7 @@ pub fn dadapt_sgd_step_with(
     if state.g0_norm == 0.0 {
         return Ok(());
     }
-    let scale = validate::grad_scale(cfg.grad_scale)?;
-    let scale = if cfg.maximize { -scale } else { scale };
+    let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
     let wd = cfg.weight_decay;
     let l2 = (wd != 0.0 && !cfg.weight_decouple).then(|| c(wd));
     let decoupled =

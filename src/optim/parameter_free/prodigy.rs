@@ -4,6 +4,7 @@
 use crate::driver::{for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, pow_step, with_profile};
+use crate::optim::rule::signed_scale;
 use crate::reduce::{BlockedSum, SumCarry};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -138,7 +139,7 @@ fn checked(cfg: &ProdigyConfig, state: &ProdigyState) -> Result<Coef, Error> {
     if cfg.growth_rate.is_nan() || cfg.growth_rate <= 0.0 {
         return Err(validate::out_of_range("growth_rate", cfg.growth_rate));
     }
-    let scale = validate::grad_scale(cfg.grad_scale)?;
+    let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
     let d = state.d;
     // The step number as a u32 for the power (β^t is 0 long before 2³² steps).
     let t = u32::try_from(state.k + 1).unwrap_or(u32::MAX);
@@ -150,7 +151,7 @@ fn checked(cfg: &ProdigyConfig, state: &ProdigyState) -> Result<Coef, Error> {
     let dlr = d * lr * bc;
     let s_gain = if cfg.safeguard_warmup { d / d0 * d } else { d / d0 * dlr };
     Ok(Coef {
-        scale: if cfg.maximize { -scale } else { scale },
+        scale,
         l2: (wd != 0.0 && !cfg.decouple).then(|| c(wd)),
         beta1: c(beta1),
         m_gain: c(d * (1.0 - beta1)),
