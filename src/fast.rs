@@ -65,104 +65,111 @@ pub(crate) fn sqrt<L: Lanes<N>, const N: usize>(x: L) -> L {
     (s * L::splat(0.5)).mul_add(e, s).root_of_special(x)
 }
 
-/// The estimate instructions, per lane type. Without AVX-512 these are exact (and unused:
-/// [`div`] and [`sqrt`] do not call them), so that the `Lanes` trait is the same on every build.
+/// The estimate instructions, per lane type: the AVX-512 instructions where the build has
+/// them, exact operations and plain selects elsewhere (unused there: [`recip`] and [`sqrt`] do
+/// not call them), so that the `Lanes` trait is the same on every build.
 pub(crate) mod estimate {
     #![allow(unsafe_code)]
     use super::Estimate;
-    use wide::{f32x4, f32x8, f32x16};
+    use wide::f32x4;
 
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "avx512f",
-        target_feature = "avx512vl"
-    ))]
-    use {
-        super::tables::{KEEP_ZERO_INFINITE, ROOT},
-        core::arch::x86_64::{
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vl"))]
+    mod avx512 {
+        use super::super::Estimate;
+        use core::arch::x86_64::{
             _mm_fixupimm_ps, _mm_rcp14_ps, _mm_rsqrt14_ps, _mm_set1_epi32, _mm256_fixupimm_ps,
             _mm256_rcp14_ps, _mm256_rsqrt14_ps, _mm256_set1_epi32, _mm512_fixupimm_ps,
             _mm512_rcp14_ps, _mm512_rsqrt14_ps, _mm512_set1_epi32,
-        },
-    };
-
-    macro_rules! estimates {
-        ($t:ty, $rcp:ident, $rsqrt:ident, $fixup:ident, $set1:ident) => {
-            impl Estimate for $t {
-                #[inline(always)]
-                fn keep_special_estimate(self, estimate: Self) -> Self {
-                    #[cfg(all(
-                        target_arch = "x86_64",
-                        target_feature = "avx512f",
-                        target_feature = "avx512vl"
-                    ))]
-                    // SAFETY: as above.
-                    return unsafe {
-                        $fixup::<0>(self.into(), estimate.into(), $set1(KEEP_ZERO_INFINITE))
-                    }
-                    .into();
-                    #[cfg(not(all(
-                        target_arch = "x86_64",
-                        target_feature = "avx512f",
-                        target_feature = "avx512vl"
-                    )))]
-                    return estimate.simd_eq(estimate + estimate).select(estimate, self);
-                }
-                #[inline(always)]
-                fn root_of_special(self, x: Self) -> Self {
-                    #[cfg(all(
-                        target_arch = "x86_64",
-                        target_feature = "avx512f",
-                        target_feature = "avx512vl"
-                    ))]
-                    // SAFETY: as above.
-                    return unsafe { $fixup::<0>(self.into(), x.into(), $set1(ROOT)) }.into();
-                    #[cfg(not(all(
-                        target_arch = "x86_64",
-                        target_feature = "avx512f",
-                        target_feature = "avx512vl"
-                    )))]
-                    return x.sqrt();
-                }
-                #[inline(always)]
-                fn recip_estimate(self) -> Self {
-                    #[cfg(all(
-                        target_arch = "x86_64",
-                        target_feature = "avx512f",
-                        target_feature = "avx512vl"
-                    ))]
-                    // SAFETY: the build enables avx512f and avx512vl (the cfg above), the
-                    // features this intrinsic needs; it reads no memory.
-                    return unsafe { $rcp(self.into()) }.into();
-                    #[cfg(not(all(
-                        target_arch = "x86_64",
-                        target_feature = "avx512f",
-                        target_feature = "avx512vl"
-                    )))]
-                    return <$t>::splat(1.0) / self;
-                }
-                #[inline(always)]
-                fn rsqrt_estimate(self) -> Self {
-                    #[cfg(all(
-                        target_arch = "x86_64",
-                        target_feature = "avx512f",
-                        target_feature = "avx512vl"
-                    ))]
-                    // SAFETY: as above.
-                    return unsafe { $rsqrt(self.into()) }.into();
-                    #[cfg(not(all(
-                        target_arch = "x86_64",
-                        target_feature = "avx512f",
-                        target_feature = "avx512vl"
-                    )))]
-                    return <$t>::splat(1.0) / self.sqrt();
-                }
-            }
         };
+        use wide::{f32x4, f32x8, f32x16};
+
+        /// `VFIXUPIMMPS` tables: four bits per class of the classified operand (QNaN, SNaN,
+        /// ±0, +1, −∞, +∞, negative, positive; lowest nibble first), each the answer: 0 the
+        /// computed value, 1 the operand itself, 2 the operand quieted, 3 the default NaN.
+        /// Reciprocal: the estimate itself where it is ±0 or ±∞.
+        const KEEP_ZERO_INFINITE: i32 = 0x0011_0100;
+        /// Square root: QNaN → itself, SNaN → quieted, ±0 → itself, −∞ → NaN, +∞ → itself,
+        /// negative → NaN.
+        const ROOT: i32 = 0x0313_0121;
+
+        // SAFETY (every `unsafe` block below): this module exists only in builds that enable
+        // avx512f and avx512vl, the features these intrinsics need; none of them reads memory.
+        macro_rules! estimates {
+            ($t:ty, $rcp:ident, $rsqrt:ident, $fixup:ident, $set1:ident) => {
+                impl Estimate for $t {
+                    #[inline(always)]
+                    fn recip_estimate(self) -> Self {
+                        unsafe { $rcp(self.into()) }.into()
+                    }
+                    #[inline(always)]
+                    fn rsqrt_estimate(self) -> Self {
+                        unsafe { $rsqrt(self.into()) }.into()
+                    }
+                    #[inline(always)]
+                    fn keep_special_estimate(self, estimate: Self) -> Self {
+                        let table = unsafe { $set1(KEEP_ZERO_INFINITE) };
+                        unsafe { $fixup::<0>(self.into(), estimate.into(), table) }.into()
+                    }
+                    #[inline(always)]
+                    fn root_of_special(self, x: Self) -> Self {
+                        let table = unsafe { $set1(ROOT) };
+                        unsafe { $fixup::<0>(self.into(), x.into(), table) }.into()
+                    }
+                }
+            };
+        }
+        estimates!(f32x4, _mm_rcp14_ps, _mm_rsqrt14_ps, _mm_fixupimm_ps, _mm_set1_epi32);
+        estimates!(
+            f32x8,
+            _mm256_rcp14_ps,
+            _mm256_rsqrt14_ps,
+            _mm256_fixupimm_ps,
+            _mm256_set1_epi32
+        );
+        estimates!(
+            f32x16,
+            _mm512_rcp14_ps,
+            _mm512_rsqrt14_ps,
+            _mm512_fixupimm_ps,
+            _mm512_set1_epi32
+        );
     }
-    estimates!(f32x4, _mm_rcp14_ps, _mm_rsqrt14_ps, _mm_fixupimm_ps, _mm_set1_epi32);
-    estimates!(f32x8, _mm256_rcp14_ps, _mm256_rsqrt14_ps, _mm256_fixupimm_ps, _mm256_set1_epi32);
-    estimates!(f32x16, _mm512_rcp14_ps, _mm512_rsqrt14_ps, _mm512_fixupimm_ps, _mm512_set1_epi32);
+
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx512vl"
+    )))]
+    mod exact {
+        use super::super::Estimate;
+        use wide::{f32x4, f32x8, f32x16};
+
+        macro_rules! exact {
+            ($t:ty) => {
+                impl Estimate for $t {
+                    #[inline(always)]
+                    fn recip_estimate(self) -> Self {
+                        <$t>::splat(1.0) / self
+                    }
+                    #[inline(always)]
+                    fn rsqrt_estimate(self) -> Self {
+                        <$t>::splat(1.0) / self.sqrt()
+                    }
+                    #[inline(always)]
+                    fn keep_special_estimate(self, estimate: Self) -> Self {
+                        estimate.simd_eq(estimate + estimate).select(estimate, self)
+                    }
+                    #[inline(always)]
+                    fn root_of_special(self, x: Self) -> Self {
+                        x.sqrt()
+                    }
+                }
+            };
+        }
+        exact!(f32x4);
+        exact!(f32x8);
+        exact!(f32x16);
+    }
 
     /// One lane: lane 0 of the 128-bit form (the same table).
     impl Estimate for f32 {
@@ -197,18 +204,6 @@ pub(crate) trait Estimate: Sized {
     fn keep_special_estimate(self, estimate: Self) -> Self;
     /// `self` (a refined `√x`), or IEEE's `√x` where `x` is `±0`, `±∞`, negative or NaN.
     fn root_of_special(self, x: Self) -> Self;
-}
-
-/// `VFIXUPIMMPS` tables: four bits per class of the classified operand (QNaN, SNaN, ±0, +1,
-/// −∞, +∞, negative, positive; lowest nibble first), each the answer: 0 the computed value,
-/// 1 the operand itself, 2 the operand quieted, 3 the default NaN.
-#[cfg(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vl"))]
-mod tables {
-    /// Reciprocal: the estimate itself where it is ±0 or ±∞.
-    pub(super) const KEEP_ZERO_INFINITE: i32 = 0x0011_0100;
-    /// Square root: QNaN → itself, SNaN → quieted, ±0 → itself, −∞ → NaN, +∞ → itself,
-    /// negative → NaN.
-    pub(super) const ROOT: i32 = 0x0313_0121;
 }
 
 #[cfg(test)]

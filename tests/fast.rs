@@ -188,49 +188,70 @@ fn report(kernel: &str, [estimates, portable]: &[Worst; 2]) {
 /// `Portable`: the four results, buffer by buffer.
 type Results = [Vec<Vec<f32>>; 4];
 
-#[test]
-fn adam_fast_is_its_model_within_the_bound() {
+/// A way to take one step: optkern in a profile, or the bit model with these operations.
+#[derive(Clone, Copy)]
+enum Way {
+    Optkern(Numerics),
+    Model(Ops),
+}
+
+/// The four ways of [`Results`], in that order.
+const WAYS: [Way; 4] = [
+    Way::Optkern(Numerics::Fast),
+    Way::Model(MODEL),
+    Way::Model(IEEE),
+    Way::Optkern(Numerics::Portable),
+];
+
+/// One kernel's one-step checks: every configuration, on every input set of [`SETS`], at
+/// every step of `steps` (the inputs seeded by `31·step + salt`). `one_step` takes the step in
+/// one [`Way`] and returns the buffers; `check` judges the four results (usually
+/// [`params_take_the_quotient`]).
+fn sweep<C>(
+    kernel: &str,
+    configs: Vec<(&str, C)>,
+    steps: &[u32],
+    salt: u64,
+    one_step: impl Fn(&C, Way, &Inputs, u32) -> Vec<Vec<f32>>,
+    check: impl Fn(&str, &C, &Inputs, &Results, &mut [Worst; 2]),
+) {
     let mut worst = [Worst::default(), Worst::default()];
-    let mut configs = adam_configs();
-    configs.push(("eps_zero", AdamConfig { eps: 0.0, ..AdamConfig::default() }));
-    configs.push(("amsgrad_adamw", AdamConfig { amsgrad: true, ..AdamConfig::adamw() }));
-    for (name, cfg) in configs {
-        let h = cfg.to_reference();
+    for (name, cfg) in &configs {
         for (set, adversarial, specials) in SETS {
-            for step in [1, 2, 1000] {
-                let x = inputs(step as u64 * 31 + 1, adversarial, specials);
-                let vmax0: Vec<f32> =
-                    if cfg.amsgrad { x.second.iter().map(|v| v * 1.5).collect() } else { vec![] };
-                let start =
-                    || vec![x.params.clone(), x.signed.clone(), x.second.clone(), vmax0.clone()];
-                let r: Results = [0, 1, 2, 3].map(|k| {
-                    let mut b = start();
-                    let [p, m, v, vmax] = &mut b[..] else { unreachable!() };
-                    match k {
-                        0 | 3 => {
-                            let numerics = if k == 0 { Numerics::Fast } else { Numerics::Portable };
-                            let cfg = AdamConfig { numerics, ..cfg };
-                            optkern::adam_step(p, &x.grads, m, v, vmax, step, &cfg).unwrap();
-                        }
-                        _ => {
-                            let o = if k == 1 { MODEL } else { IEEE };
-                            bits::adam(o, p, &x.grads, m, v, vmax, step, &h);
-                        }
-                    }
-                    b
-                });
-                let what = format!("adam/{name}/{set}/step {step}");
-                check_one_step(
-                    &what,
-                    &r,
-                    &[0],
-                    |_, i| f64::from(r[2][0][i]) - f64::from(x.params[i]),
-                    &mut worst,
-                );
+            for &step in steps {
+                let x = inputs(u64::from(step) * 31 + salt, adversarial, specials);
+                let r: Results = WAYS.map(|way| one_step(cfg, way, &x, step));
+                check(&format!("{kernel}/{name}/{set}/step {step}"), cfg, &x, &r, &mut worst);
             }
         }
     }
-    report("adam", &worst);
+    report(kernel, &worst);
+}
+
+/// The usual [`sweep`] check: the parameters (buffer 0) take the quotient directly.
+fn params_take_the_quotient<C>(what: &str, _: &C, x: &Inputs, r: &Results, w: &mut [Worst; 2]) {
+    check_one_step(what, r, &[0], |_, i| f64::from(r[2][0][i]) - f64::from(x.params[i]), w);
+}
+
+#[test]
+fn adam_fast_is_its_model_within_the_bound() {
+    let mut configs = adam_configs();
+    configs.push(("eps_zero", AdamConfig { eps: 0.0, ..AdamConfig::default() }));
+    configs.push(("amsgrad_adamw", AdamConfig { amsgrad: true, ..AdamConfig::adamw() }));
+    let one_step = |cfg: &AdamConfig, way, x: &Inputs, step| {
+        let vmax0 = if cfg.amsgrad { x.second.iter().map(|v| v * 1.5).collect() } else { vec![] };
+        let mut b = vec![x.params.clone(), x.signed.clone(), x.second.clone(), vmax0];
+        let [p, m, v, vmax] = &mut b[..] else { unreachable!() };
+        match way {
+            Way::Optkern(numerics) => {
+                let cfg = AdamConfig { numerics, ..*cfg };
+                optkern::adam_step(p, &x.grads, m, v, vmax, step, &cfg).unwrap();
+            }
+            Way::Model(o) => bits::adam(o, p, &x.grads, m, v, vmax, step, &cfg.to_reference()),
+        }
+        b
+    };
+    sweep("adam", configs, &[1, 2, 1000], 1, one_step, params_take_the_quotient);
 }
 
 /// The checks of one step: every buffer the model's bits; the quotient buffers (`quotients`,
@@ -254,90 +275,61 @@ fn check_one_step(
 
 #[test]
 fn adagrad_fast_is_its_model_within_the_bound() {
-    let mut worst = [Worst::default(), Worst::default()];
     let mut configs = adagrad_configs();
     configs.push(("eps_zero", AdagradConfig { eps: 0.0, ..AdagradConfig::default() }));
-    for (name, cfg) in configs {
-        let h = cfg.to_reference();
-        for (set, adversarial, specials) in SETS {
-            for step in [1, 2, 1000] {
-                let x = inputs(step as u64 * 37 + 2, adversarial, specials);
-                let r: Results = [0, 1, 2, 3].map(|k| {
-                    let (mut p, mut sum) = (x.params.clone(), x.second.clone());
-                    match k {
-                        0 | 3 => {
-                            let numerics = if k == 0 { Numerics::Fast } else { Numerics::Portable };
-                            let cfg = AdagradConfig { numerics, ..cfg };
-                            optkern::adagrad_step(&mut p, &x.grads, &mut sum, step, &cfg).unwrap();
-                        }
-                        _ => {
-                            let o = if k == 1 { MODEL } else { IEEE };
-                            bits::adagrad(o, &mut p, &x.grads, &mut sum, step, &h);
-                        }
-                    }
-                    vec![p, sum]
-                });
-                let what = format!("adagrad/{name}/{set}/step {step}");
-                check_one_step(
-                    &what,
-                    &r,
-                    &[0],
-                    |_, i| f64::from(r[2][0][i]) - f64::from(x.params[i]),
-                    &mut worst,
-                );
+    let one_step = |cfg: &AdagradConfig, way, x: &Inputs, step| {
+        let (mut p, mut sum) = (x.params.clone(), x.second.clone());
+        match way {
+            Way::Optkern(numerics) => {
+                let cfg = AdagradConfig { numerics, ..*cfg };
+                optkern::adagrad_step(&mut p, &x.grads, &mut sum, step, &cfg).unwrap();
+            }
+            Way::Model(o) => {
+                bits::adagrad(o, &mut p, &x.grads, &mut sum, step, &cfg.to_reference());
             }
         }
-    }
-    report("adagrad", &worst);
+        vec![p, sum]
+    };
+    sweep("adagrad", configs, &[1, 2, 1000], 2, one_step, params_take_the_quotient);
 }
 
 #[test]
 fn rmsprop_fast_is_its_model_within_the_bound() {
-    let mut worst = [Worst::default(), Worst::default()];
     let mut configs = rmsprop_configs();
     configs.push(("eps_zero", RmspropConfig { eps: 0.0, ..RmspropConfig::default() }));
-    for (name, cfg) in configs {
-        let h = cfg.to_reference();
-        let momentum = cfg.momentum > 0.0;
-        for (set, adversarial, specials) in SETS {
-            let x = inputs(41, adversarial, specials);
-            let r: Results = [0, 1, 2, 3].map(|k| {
-                let (mut p, mut sq) = (x.params.clone(), x.second.clone());
-                let mut b = if momentum { x.signed.clone() } else { vec![] };
-                let mut avg = if cfg.centered { vec![0.0f32; N] } else { vec![] };
-                match k {
-                    0 | 3 => {
-                        let numerics = if k == 0 { Numerics::Fast } else { Numerics::Portable };
-                        let cfg = RmspropConfig { numerics, ..cfg };
-                        optkern::rmsprop_step(&mut p, &x.grads, &mut sq, &mut b, &mut avg, &cfg)
-                            .unwrap();
-                    }
-                    _ => {
-                        let o = if k == 1 { MODEL } else { IEEE };
-                        bits::rmsprop(o, &mut p, &x.grads, &mut sq, &mut b, &mut avg, &h);
-                    }
-                }
-                vec![p, sq, b, avg]
-            });
-            let what = format!("rmsprop/{name}/{set}");
-            if momentum {
-                // b ← μ·b + g/avg, then θ ← θ − η·b: the buffer takes the quotient, the
-                // parameters carry its difference.
-                let mu = cfg.momentum as f32;
-                let q = |_, i: usize| f64::from(r[2][2][i]) - f64::from(mu * x.signed[i]);
-                check_one_step(&what, &r, &[2], q, &mut worst);
-                let carried = |i: usize| {
-                    let db = (f64::from(r[0][2][i]) - f64::from(r[2][2][i])).abs();
-                    cfg.lr * db * (1.0 + 1e-6) + ulp(cfg.lr as f32 * r[2][2][i])
-                };
-                within_bound(&what, &r[2][0], &r[0][0], |_| 0.0, carried, &mut worst[0]);
-            } else {
-                let q = |_, i: usize| f64::from(r[2][0][i]) - f64::from(x.params[i]);
-                check_one_step(&what, &r, &[0], q, &mut worst);
+    let one_step = |cfg: &RmspropConfig, way, x: &Inputs, _| {
+        let (mut p, mut sq) = (x.params.clone(), x.second.clone());
+        let mut b = if cfg.momentum > 0.0 { x.signed.clone() } else { vec![] };
+        let mut avg = if cfg.centered { vec![0.0f32; N] } else { vec![] };
+        match way {
+            Way::Optkern(numerics) => {
+                let cfg = RmspropConfig { numerics, ..*cfg };
+                optkern::rmsprop_step(&mut p, &x.grads, &mut sq, &mut b, &mut avg, &cfg).unwrap();
+            }
+            Way::Model(o) => {
+                let h = cfg.to_reference();
+                bits::rmsprop(o, &mut p, &x.grads, &mut sq, &mut b, &mut avg, &h);
             }
         }
-    }
-    report("rmsprop", &worst);
+        vec![p, sq, b, avg]
+    };
+    let check = |what: &str, cfg: &RmspropConfig, x: &Inputs, r: &Results, worst: &mut _| {
+        if cfg.momentum == 0.0 {
+            return params_take_the_quotient(what, cfg, x, r, worst);
+        }
+        // b ← μ·b + g/avg, then θ ← θ − η·b: the buffer takes the quotient, the parameters
+        // carry its difference.
+        let mu = cfg.momentum as f32;
+        let q = |_, i: usize| f64::from(r[2][2][i]) - f64::from(mu * x.signed[i]);
+        check_one_step(what, r, &[2], q, worst);
+        let carried = |i: usize| {
+            let db = (f64::from(r[0][2][i]) - f64::from(r[2][2][i])).abs();
+            cfg.lr * db * (1.0 + 1e-6) + ulp(cfg.lr as f32 * r[2][2][i])
+        };
+        within_bound(what, &r[2][0], &r[0][0], |_| 0.0, carried, &mut worst[0]);
+    };
+    // RMSprop takes no step count: one step, seeded as before (31 + 10).
+    sweep("rmsprop", configs, &[1], 10, one_step, check);
 }
 
 /// Extremes written into every third (second moments) or fifth (gradients) element.

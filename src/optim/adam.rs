@@ -186,11 +186,7 @@ impl Elementwise<4, 1> for Coef {
             // grad_scale = 1 or not: at 4 Ki the multiply by 1 cost 4 %, the decay branch
             // nothing measurable).
             Numerics::Fast => {
-                let (l2, dec) = match k.decay {
-                    WeightDecay::L2(_) => (true, false),
-                    WeightDecay::Decoupled(_) => (false, true),
-                    WeightDecay::None => (false, false),
-                };
+                let (l2, dec) = k.decay.flags();
                 specialize!(k.scale == 1.0, |unit| {
                     adam_loop::<L, N, Fast>(k, (l2, dec, On, Off, Off, unit), k.amsgrad, bufs)
                 })

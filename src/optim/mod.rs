@@ -67,6 +67,12 @@ impl WeightDecay {
         }
     }
 
+    /// `(l2, decoupled)`: the form as two run-time flags (the loops that do not specialize on
+    /// it, see [`specialize_decay!`]).
+    pub(crate) fn flags(self) -> (bool, bool) {
+        (matches!(self, WeightDecay::L2(_)), matches!(self, WeightDecay::Decoupled(_)))
+    }
+
     /// `(θ, g)` after the decay.
     #[inline(always)]
     pub(crate) fn apply<P: Profile, L: Lanes<N>, const N: usize>(self, param: L, g: L) -> (L, L) {
@@ -100,9 +106,7 @@ macro_rules! specialize_decay {
         };
         #[cfg(optkern_unspecialized)]
         let r = {
-            let decay = $decay;
-            let $l2 = matches!(decay, $crate::optim::WeightDecay::L2(_));
-            let $dec = matches!(decay, $crate::optim::WeightDecay::Decoupled(_));
+            let ($l2, $dec) = $decay.flags();
             $body
         };
         r
