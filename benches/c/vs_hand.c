@@ -1,0 +1,353 @@
+/* optkern's one-division optimizers against the best hand-written C, in one process: for Adam,
+ * Adagrad and RMSprop (torch's defaults), the C library (the level its first call picks) in its
+ * three profiles, the same step written by hand with intrinsics the way DeepSpeed's CPU Adam
+ * writes it (one square root and one division per vector, fused multiply-adds, two vectors per
+ * iteration), the plain C loop a user would write (gcc -O3 -march=native; for Adam the loop of
+ * benches/c/adam_loop.c), and a same-traffic copy (every buffer read, every written buffer
+ * written). optkern's Fast profile has no divider (refined AVX-512 estimates; on a CPU without
+ * AVX-512 the C library runs its v3 or baseline copy, where Fast is Portable). Interleaved
+ * rounds, medians, ns per element, one thread.
+ *
+ *   bash benches/c/run.sh [--quick] [adam|adagrad|rmsprop ...]
+ *   (builds the C library, compiles this with -march=native; --quick: 4 Ki elements, 3 short
+ *   rounds, a smoke test)
+ */
+#define _POSIX_C_SOURCE 200112L
+#include <immintrin.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "optkern.h"
+
+/* torch's defaults. */
+#define ADAM_LR 1e-3f
+#define B1 0.9f
+#define B2 0.999f
+#define ADAM_EPS 1e-8f
+#define ADAGRAD_LR 1e-2f
+#define ADAGRAD_EPS 1e-10f
+#define RMSPROP_LR 1e-2f
+#define ALPHA 0.99f
+#define RMSPROP_EPS 1e-8f
+
+/* One vector type and its operations for the hand-written loops: AVX-512 or AVX2 + FMA. */
+#if defined(__AVX512F__)
+#define HAND_VECTOR 1
+#define W 16
+typedef __m512 vec;
+#define SET1 _mm512_set1_ps
+#define LOAD _mm512_loadu_ps
+#define STORE _mm512_storeu_ps
+#define ADD _mm512_add_ps
+#define MUL _mm512_mul_ps
+#define DIV _mm512_div_ps
+#define SQRT _mm512_sqrt_ps
+#define FMADD _mm512_fmadd_ps
+#elif defined(__AVX2__) && defined(__FMA__)
+#define HAND_VECTOR 1
+#define W 8
+typedef __m256 vec;
+#define SET1 _mm256_set1_ps
+#define LOAD _mm256_loadu_ps
+#define STORE _mm256_storeu_ps
+#define ADD _mm256_add_ps
+#define MUL _mm256_mul_ps
+#define DIV _mm256_div_ps
+#define SQRT _mm256_sqrt_ps
+#define FMADD _mm256_fmadd_ps
+#endif
+
+/* Every variant: buffers p, g and up to two state buffers, n elements, 1-based step t. */
+typedef void (*step_fn)(float *const b[4], size_t n, int t);
+
+/* ---- Adam ---- */
+
+/* DeepSpeed-style: per-call step = −lr/bc1, 1/√bc2; per element one √ and one ÷. */
+static void adam_hand(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
+    const float *restrict g = b[1];
+    const float bc1 = 1.0f - powf(B1, (float)t), bc2 = 1.0f - powf(B2, (float)t);
+    const float step = -ADAM_LR / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
+    size_t i = 0;
+#ifdef HAND_VECTOR
+    const vec b1 = SET1(B1), c1 = SET1(1.0f - B1), b2 = SET1(B2), c2 = SET1(1.0f - B2);
+    const vec s = SET1(step), k = SET1(inv_sqrt_bc2), e = SET1(ADAM_EPS);
+    /* Two vectors per iteration. */
+    for (; i + 2 * W <= n; i += 2 * W) {
+        for (size_t u = i; u < i + 2 * W; u += W) {
+            vec gi = LOAD(g + u);
+            vec mi = FMADD(b1, LOAD(m + u), MUL(c1, gi));
+            vec vi = FMADD(b2, LOAD(v + u), MUL(MUL(c2, gi), gi));
+            vec pi = FMADD(s, DIV(mi, FMADD(SQRT(vi), k, e)), LOAD(p + u));
+            STORE(m + u, mi);
+            STORE(v + u, vi);
+            STORE(p + u, pi);
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        m[i] = B1 * m[i] + (1.0f - B1) * g[i];
+        v[i] = B2 * v[i] + (1.0f - B2) * g[i] * g[i];
+        p[i] += step * (m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + ADAM_EPS));
+    }
+}
+
+/* The loop as a user would write it (benches/c/adam_loop.c). */
+static void adam_plain(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
+    const float *restrict g = b[1];
+    const float bc1 = 1.0f - powf(B1, (float)t), bc2 = 1.0f - powf(B2, (float)t);
+    for (size_t i = 0; i < n; i++) {
+        m[i] = B1 * m[i] + (1.0f - B1) * g[i];
+        v[i] = B2 * v[i] + (1.0f - B2) * g[i] * g[i];
+        p[i] -= ADAM_LR * (m[i] / bc1) / (sqrtf(v[i] / bc2) + ADAM_EPS);
+    }
+}
+
+/* Four streams read, three written. */
+static void adam_copy(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
+    const float *restrict g = b[1];
+    (void)t;
+    for (size_t i = 0; i < n; i++) {
+        p[i] += g[i];
+        m[i] += g[i];
+        v[i] += g[i];
+    }
+}
+
+static optkern_adam_config adam_cfg[3];
+
+static void adam_optkern(int profile, float *const b[4], size_t n, int t) {
+    if (optkern_adam_step(b[0], b[1], b[2], b[3], NULL, n, (uint32_t)t, &adam_cfg[profile],
+                          NULL) != OPTKERN_STATUS_OK)
+        abort();
+}
+
+/* ---- Adagrad (lr_decay 0, so η_t = η; the bench never passes t = 1, where optkern sets the
+ * accumulator to its initial value) ---- */
+
+static void adagrad_hand(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict s = b[2];
+    const float *restrict g = b[1];
+    (void)t;
+    size_t i = 0;
+#ifdef HAND_VECTOR
+    const vec lr = SET1(-ADAGRAD_LR), e = SET1(ADAGRAD_EPS);
+    for (; i + 2 * W <= n; i += 2 * W) {
+        for (size_t u = i; u < i + 2 * W; u += W) {
+            vec gi = LOAD(g + u);
+            vec si = FMADD(gi, gi, LOAD(s + u));
+            vec pi = FMADD(lr, DIV(gi, ADD(SQRT(si), e)), LOAD(p + u));
+            STORE(s + u, si);
+            STORE(p + u, pi);
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        s[i] += g[i] * g[i];
+        p[i] -= ADAGRAD_LR * g[i] / (sqrtf(s[i]) + ADAGRAD_EPS);
+    }
+}
+
+static void adagrad_plain(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict s = b[2];
+    const float *restrict g = b[1];
+    (void)t;
+    for (size_t i = 0; i < n; i++) {
+        s[i] += g[i] * g[i];
+        p[i] -= ADAGRAD_LR * g[i] / (sqrtf(s[i]) + ADAGRAD_EPS);
+    }
+}
+
+/* Three streams read, two written (Adagrad and RMSprop). */
+static void two_state_copy(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict s = b[2];
+    const float *restrict g = b[1];
+    (void)t;
+    for (size_t i = 0; i < n; i++) {
+        p[i] += g[i];
+        s[i] += g[i];
+    }
+}
+
+static optkern_adagrad_config adagrad_cfg[3];
+
+static void adagrad_optkern(int profile, float *const b[4], size_t n, int t) {
+    if (optkern_adagrad_step(b[0], b[1], b[2], n, (uint32_t)t + 1, &adagrad_cfg[profile], NULL) !=
+        OPTKERN_STATUS_OK)
+        abort();
+}
+
+/* ---- RMSprop (no momentum, not centered) ---- */
+
+static void rmsprop_hand(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict s = b[2];
+    const float *restrict g = b[1];
+    (void)t;
+    size_t i = 0;
+#ifdef HAND_VECTOR
+    const vec a = SET1(ALPHA), c = SET1(1.0f - ALPHA), lr = SET1(-RMSPROP_LR),
+              e = SET1(RMSPROP_EPS);
+    for (; i + 2 * W <= n; i += 2 * W) {
+        for (size_t u = i; u < i + 2 * W; u += W) {
+            vec gi = LOAD(g + u);
+            vec si = FMADD(a, LOAD(s + u), MUL(MUL(c, gi), gi));
+            vec pi = FMADD(lr, DIV(gi, ADD(SQRT(si), e)), LOAD(p + u));
+            STORE(s + u, si);
+            STORE(p + u, pi);
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        s[i] = ALPHA * s[i] + (1.0f - ALPHA) * g[i] * g[i];
+        p[i] -= RMSPROP_LR * g[i] / (sqrtf(s[i]) + RMSPROP_EPS);
+    }
+}
+
+static void rmsprop_plain(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict s = b[2];
+    const float *restrict g = b[1];
+    (void)t;
+    for (size_t i = 0; i < n; i++) {
+        s[i] = ALPHA * s[i] + (1.0f - ALPHA) * g[i] * g[i];
+        p[i] -= RMSPROP_LR * g[i] / (sqrtf(s[i]) + RMSPROP_EPS);
+    }
+}
+
+static optkern_rmsprop_config rmsprop_cfg[3];
+
+static void rmsprop_optkern(int profile, float *const b[4], size_t n, int t) {
+    (void)t;
+    if (optkern_rmsprop_step(b[0], b[1], b[2], NULL, NULL, n, &rmsprop_cfg[profile], NULL) !=
+        OPTKERN_STATUS_OK)
+        abort();
+}
+
+/* ---- The three optkern profiles as step functions ---- */
+
+#define PROFILES(kernel)                                                                       \
+    static void kernel##_portable(float *const b[4], size_t n, int t) {                        \
+        kernel##_optkern(0, b, n, t);                                                          \
+    }                                                                                          \
+    static void kernel##_torch(float *const b[4], size_t n, int t) {                           \
+        kernel##_optkern(1, b, n, t);                                                          \
+    }                                                                                          \
+    static void kernel##_fast(float *const b[4], size_t n, int t) { kernel##_optkern(2, b, n, t); }
+PROFILES(adam)
+PROFILES(adagrad)
+PROFILES(rmsprop)
+
+#define VARIANTS 6
+static const char *const variant_names[VARIANTS] = {
+    "optkern Portable", "optkern Torch", "optkern Fast", "hand-written (1 sqrt, 1 div)",
+    "plain C loop",     "copy"};
+enum { PORTABLE, TORCH, FAST, HAND, PLAIN, COPY };
+
+typedef struct {
+    const char *name;
+    int buffers; /* p, g and the state buffers */
+    step_fn fns[VARIANTS];
+} kernel;
+
+static const kernel kernels[] = {
+    {"adam", 4, {adam_portable, adam_torch, adam_fast, adam_hand, adam_plain, adam_copy}},
+    {"adagrad",
+     3,
+     {adagrad_portable, adagrad_torch, adagrad_fast, adagrad_hand, adagrad_plain, two_state_copy}},
+    {"rmsprop",
+     3,
+     {rmsprop_portable, rmsprop_torch, rmsprop_fast, rmsprop_hand, rmsprop_plain, two_state_copy}},
+};
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+#define MAX_ROUNDS 31
+
+/* One kernel at one size: every variant from the same start, rounds interleaved; prints a
+ * table row. Returns nonzero if a variant is not the same optimizer (parameters within 1e-4 of
+ * optkern's Portable result). */
+static int run(const kernel *k, size_t n, int quick) {
+    int rounds = quick ? 3 : (n > (1 << 20) ? 9 : 31);
+    long iters = quick ? 10 : (long)(400000000.0 / (double)n / 2) + 1;
+    float *buf[VARIANTS][4] = {{0}};
+    for (int v = 0; v < VARIANTS; v++)
+        for (int b = 0; b < k->buffers; b++) {
+            buf[v][b] = aligned_alloc(64, ((n * 4 + 63) / 64) * 64);
+            for (size_t i = 0; i < n; i++)
+                buf[v][b][i] = b == 1 ? 0.1f * (float)(i % 7) - 0.3f : (b == 0 ? 0.5f : 0.0f);
+        }
+    double t[VARIANTS][MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++)
+        for (int v = 0; v < VARIANTS; v++) {
+            double a = now();
+            for (long it = 0; it < iters; it++) k->fns[v](buf[v], n, (int)(it % 1000) + 1);
+            t[v][r] = (now() - a) / (double)iters / (double)n;
+        }
+    double med[VARIANTS];
+    for (int v = 0; v < VARIANTS; v++) {
+        qsort(t[v], (size_t)rounds, sizeof(double), cmp);
+        med[v] = t[v][rounds / 2];
+    }
+    int status = 0;
+    for (int v = 1; v < VARIANTS && !status; v++)
+        for (size_t i = 0; i < n && v != COPY; i++)
+            if (fabsf(buf[v][0][i] - buf[0][0][i]) > 1e-4f * (1.0f + fabsf(buf[0][0][i]))) {
+                fprintf(stderr, "%s: %s differs from optkern Portable at %zu: %g vs %g\n",
+                        k->name, variant_names[v], i, (double)buf[v][0][i], (double)buf[0][0][i]);
+                status = 1;
+                break;
+            }
+    printf("| %s | %zu |", k->name, n);
+    for (int v = 0; v < VARIANTS; v++) printf(" %.3f |", med[v]);
+    printf(" %.2f× | %.2f× | %.2f× |\n", med[HAND] / med[PORTABLE], med[HAND] / med[TORCH],
+           med[HAND] / med[FAST]);
+    for (int v = 0; v < VARIANTS; v++)
+        for (int b = 0; b < k->buffers; b++) free(buf[v][b]);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    for (int profile = 0; profile < 3; profile++) {
+        optkern_numerics numerics = profile == 0   ? OPTKERN_NUMERICS_PORTABLE
+                                    : profile == 1 ? OPTKERN_NUMERICS_TORCH
+                                                   : OPTKERN_NUMERICS_FAST;
+        adam_cfg[profile] = optkern_adam_config_default();
+        adam_cfg[profile].numerics = numerics;
+        adagrad_cfg[profile] = optkern_adagrad_config_default();
+        adagrad_cfg[profile].numerics = numerics;
+        rmsprop_cfg[profile] = optkern_rmsprop_config_default();
+        rmsprop_cfg[profile].numerics = numerics;
+    }
+    int quick = 0, chosen = 0;
+    for (int a = 1; a < argc; a++) quick |= strcmp(argv[a], "--quick") == 0;
+    chosen = argc - 1 - quick;
+    size_t sizes[4] = {4096, 65536, 1 << 20, 1 << 24};
+    optkern_adam_step(NULL, NULL, NULL, NULL, NULL, 0, 1, &adam_cfg[0], NULL); /* picks the level */
+    printf("C library code in use: %s\n", optkern_build_info());
+    printf("| kernel | n |");
+    for (int v = 0; v < VARIANTS; v++) printf(" %s |", variant_names[v]);
+    printf(" Portable vs hand | Torch vs hand | Fast vs hand |\n|---|---|");
+    for (int v = 0; v < VARIANTS + 3; v++) printf("---|");
+    printf("\n");
+    int status = 0;
+    for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
+        int wanted = !chosen;
+        for (int a = 1; a < argc; a++) wanted |= strcmp(argv[a], kernels[k].name) == 0;
+        if (!wanted) continue;
+        for (int s = 0; s < (quick ? 1 : 4); s++) status |= run(&kernels[k], sizes[s], quick);
+    }
+    return status;
+}
