@@ -560,7 +560,9 @@ typedef struct {
   bool maximize;
   // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
   float grad_scale;
-  // Operation order. Default [`Numerics::Torch`] (the package's).
+  // Operation order. Default [`Numerics::Torch`] (the package's);
+  // [`Numerics::Bitsandbytes`]: bitsandbytes' `AdEMAMix8bit` CPU step (decoupled decay
+  // only, no `t_alpha_beta3`, no `fixed_decay`).
   optkern_numerics numerics;
 } optkern_ademamix_config;
 

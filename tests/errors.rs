@@ -1001,6 +1001,44 @@ fn bitsandbytes_sgd_refuses_nesterov_and_dampening_each() {
     }
 }
 
+/// The bitsandbytes profile's AdEMAMix refuses what `AdEMAMix8bit` does not do — L2 decay,
+/// `fixed_decay`, the package's warm-up `T` — each alone, and accepts decoupled decay; nothing
+/// is written on refusal.
+#[test]
+fn bitsandbytes_ademamix_refuses_what_bitsandbytes_does_not_do() {
+    use optkern::AdemamixConfig;
+    let base = AdemamixConfig {
+        weight_decay: 0.01,
+        weight_decouple: true,
+        numerics: optkern::Numerics::Bitsandbytes,
+        ..Default::default()
+    };
+    for (what, cfg, ok) in [
+        ("decoupled decay", base, true),
+        (
+            "no decay, L2 form",
+            AdemamixConfig { weight_decay: 0.0, weight_decouple: false, ..base },
+            true,
+        ),
+        ("L2 decay", AdemamixConfig { weight_decouple: false, ..base }, false),
+        ("fixed_decay", AdemamixConfig { fixed_decay: true, ..base }, false),
+        ("t_alpha_beta3", AdemamixConfig { t_alpha_beta3: 100.0, ..base }, false),
+    ] {
+        let g = vec![0.5f32; 4];
+        let start = vec![vec![1.0f32; 4], vec![0.25f32; 4], vec![0.5f32; 4], vec![0.125f32; 4]];
+        let [mut p, mut m1, mut v, mut m2] = start.clone().try_into().unwrap();
+        let got = optkern::ademamix_step(&mut p, &g, &mut m1, &mut v, &mut m2, 1, &cfg);
+        assert_eq!(got.is_ok(), ok, "bitsandbytes AdEMAMix with {what}: {got:?}");
+        if !ok {
+            assert!(
+                matches!(got, Err(Error::InvalidHyperparameter { problem: Problem::Conflict, .. })),
+                "{what}: {got:?}"
+            );
+            assert_eq!(vec![p, m1, v, m2], start, "{what}: written on Err");
+        }
+    }
+}
+
 /// The kernels of the shared element-wise skeleton (`src/optim/rule.rs`): every field over the
 /// special values (Ok exactly when the reference's rules, plus the ranges their docs give to
 /// the fields the reference does not model, accept), with every buffer unchanged on `Err`.

@@ -211,6 +211,12 @@ impl Ema {
         Self { lerp: TorchLerp::with_f32(w), beta: 1.0 - w, one_minus_beta: w }
     }
 
+    /// bitsandbytes' average (its 8-bit CPU step): `fma(x, c(1 − β), m·c(β))`.
+    #[inline(always)]
+    pub(crate) fn apply_bnb<P: Profile, L: Lanes<N>, const N: usize>(&self, m: L, x: L) -> L {
+        P::fma(x, L::splat(self.one_minus_beta), m * L::splat(self.beta))
+    }
+
     /// `β·m + (1 − β)·x`.
     #[inline(always)]
     pub(crate) fn apply<P: Profile, L: Lanes<N>, const N: usize>(&self, m: L, x: L) -> L {

@@ -182,18 +182,25 @@ impl Q8 {
             quantizer: Quantizer::BnbCpu,
         }
     }
-    /// Compares with `state1`/`absmax1` (or 2) of a state record.
-    fn check(&self, record: &Value, k: u8, what: &str) -> Result<(), String> {
+    /// Compares with row `row` of `state1`/`absmax1` (or 2) of a state record (a state of
+    /// this length per row, row-major; one row but for AdEMAMix's state1).
+    fn check(&self, record: &Value, k: u8, row: usize, what: &str) -> Result<(), String> {
+        let rows = |v: Vec<u32>, len: usize| -> Result<Vec<u32>, String> {
+            v.get(row * len..(row + 1) * len)
+                .map(<[u32]>::to_vec)
+                .ok_or(format!("{what} state{k}: no row {row} of {len}"))
+        };
         let codes: Vec<u32> =
             ints(record, &format!("state{k}"))?.into_iter().map(|c| c as u32).collect();
         same(
-            &format!("{what} state{k}"),
+            &format!("{what} state{k} row {row}"),
             &self.codes.iter().map(|&c| u32::from(c)).collect::<Vec<_>>(),
-            &codes,
+            &rows(codes, self.codes.len())?,
         )?;
         let want = super::f32s(field(record, &format!("absmax{k}"))?, "absmax")?;
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        same(&format!("{what} absmax{k}"), &bits(&self.absmax), &bits(&want))
+        let want = rows(want.iter().map(|x| x.to_bits()).collect(), self.absmax.len())?;
+        let got: Vec<u32> = self.absmax.iter().map(|x| x.to_bits()).collect();
+        same(&format!("{what} absmax{k} row {row}"), &got, &want)
     }
 }
 
@@ -220,6 +227,8 @@ pub fn run_optimizer_8bit_case(case: &Value, strict: bool) -> Result<(), String>
     let want_params = field(case, "params")?.as_array().ok_or("params")?;
     let records = case.get("states_per_step").and_then(Value::as_array);
     let (mut s1, mut s2) = (Q8::new(n, Q8Map::Signed), Q8::new(n, Q8Map::Unsigned));
+    // AdEMAMix's slow average: row 1 of bitsandbytes' state1.
+    let mut s3 = Q8::new(n, Q8Map::Signed);
     let at = format::Placement::default();
     let e = |e: Error| e.to_string();
     let nb = Numerics::Bitsandbytes;
@@ -288,6 +297,28 @@ pub fn run_optimizer_8bit_case(case: &Value, strict: bool) -> Result<(), String>
                 };
                 adagrad_step_mixed(params, grads, s1.state(), step, &cfg, &at).map_err(e)?
             }
+            "ademamix" => {
+                // bitsandbytes keeps m₁ and m₂ as the two rows of state1.
+                let cfg = AdemamixConfig {
+                    lr,
+                    beta1: beta(0)?,
+                    beta2: beta(1)?,
+                    beta3: beta(2)?,
+                    alpha: num("alpha")?,
+                    eps: num("eps")?,
+                    weight_decay: wd,
+                    weight_decouple: true,
+                    numerics: nb,
+                    ..Default::default()
+                };
+                for warmup in ["t_alpha", "t_beta3"] {
+                    if !group.get(warmup).is_none_or(Value::is_null) {
+                        return Err(format!("AdEMAMix8bit with {warmup}: not in optkern"));
+                    }
+                }
+                let (m1, v, m2) = (s1.state(), s2.state(), s3.state());
+                ademamix_step_mixed(params, grads, m1, v, m2, step, &cfg, &at).map_err(e)?
+            }
             other => return Err(format!("no optkern kernel for bitsandbytes optimizer `{other}`")),
         }
         let want = super::f32s(want_params.get(t).ok_or("params")?, "params")?;
@@ -296,18 +327,29 @@ pub fn run_optimizer_8bit_case(case: &Value, strict: bool) -> Result<(), String>
             if strict { super::Mode::Strict } else { super::Mode::Tolerant(super::TOLERANT) };
         super::compare(&p, &want, mode, scale, &mut 0.0, &format!("params step {step}"))?;
         if let (true, Some(rec)) = (strict, records.and_then(|r| r.get(t))) {
-            s1.check(rec, 1, &format!("step {step}"))?;
-            if name == "adam" {
-                s2.check(rec, 2, &format!("step {step}"))?;
-            }
+            check_states(name, [&s1, &s2, &s3], rec, &format!("step {step}"))?;
         }
     }
     if strict {
-        let state = field(case, "state")?;
-        s1.check(state, 1, "final")?;
-        if name == "adam" {
-            s2.check(state, 2, "final")?;
-        }
+        check_states(name, [&s1, &s2, &s3], field(case, "state")?, "final")?;
+    }
+    Ok(())
+}
+
+/// The states of bitsandbytes optimizer `name` against a state record: `state1` (for
+/// AdEMAMix its two rows, `m₁` then `m₂`) and, for Adam and AdEMAMix, `state2`.
+fn check_states(
+    name: &str,
+    [s1, s2, s3]: [&Q8; 3],
+    record: &Value,
+    what: &str,
+) -> Result<(), String> {
+    s1.check(record, 1, 0, what)?;
+    if name == "ademamix" {
+        s3.check(record, 1, 1, what)?;
+    }
+    if matches!(name, "adam" | "ademamix") {
+        s2.check(record, 2, 0, what)?;
     }
     Ok(())
 }

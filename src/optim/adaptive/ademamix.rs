@@ -36,7 +36,9 @@ pub struct AdemamixConfig {
     pub maximize: bool,
     /// Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
     pub grad_scale: f32,
-    /// Operation order. Default [`Numerics::Torch`] (the package's).
+    /// Operation order. Default [`Numerics::Torch`] (the package's);
+    /// [`Numerics::Bitsandbytes`]: bitsandbytes' `AdEMAMix8bit` CPU step (decoupled decay
+    /// only, no `t_alpha_beta3`, no `fixed_decay`).
     pub numerics: Numerics,
 }
 
@@ -72,6 +74,8 @@ struct Coef {
     eps: f32,
     neg_lr: f32,
     numerics: Numerics,
+    /// bitsandbytes' operation order.
+    bnb: bool,
 }
 
 impl Coef {
@@ -82,7 +86,22 @@ impl Coef {
         cfg: &AdemamixConfig,
     ) -> Result<Self, Error> {
         check_lens(["params", "exp_avg", "exp_avg_sq", "exp_avg_slow"], lens, [true; 4], g)?;
-        validate::numerics(cfg.numerics, &[])?;
+        validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes])?;
+        let bnb = cfg.numerics == Numerics::Bitsandbytes;
+        if bnb {
+            // bitsandbytes' AdEMAMix8bit decays decoupled, by 1 − ηλ, and has its own warm-up
+            // options (t_alpha, t_beta3), not the package's one T.
+            if cfg.weight_decay != 0.0 && !cfg.weight_decouple {
+                return Err(validate::conflict("weight_decouple", 0.0));
+            }
+            for (name, on) in
+                [("fixed_decay", cfg.fixed_decay), ("t_alpha_beta3", cfg.t_alpha_beta3 != 0.0)]
+            {
+                if on {
+                    return Err(validate::conflict(name, 1.0));
+                }
+            }
+        }
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
@@ -114,6 +133,7 @@ impl Coef {
             eps: c(eps),
             neg_lr: c(-lr),
             numerics: cfg.numerics,
+            bnb,
         })
     }
 }
@@ -128,6 +148,16 @@ impl Rule<4> for Coef {
     #[inline(always)]
     fn lanes<P: Profile, L: Lanes<N>, const N: usize>(&self, [p, m1, v, m2]: &mut [L; 4], g: L) {
         let (param, g) = self.decay.apply::<P, L, N>(*p, g);
+        if self.bnb {
+            // bitsandbytes: multiply-and-fma averages, u rounded op by op, θ = fma(u, −η, θ).
+            *m1 = self.ema1.apply_bnb::<P, L, N>(*m1, g);
+            *v = ema_product::<P, L, N>(self.beta2, *v, g, g);
+            *m2 = self.ema3.apply_bnb::<P, L, N>(*m2, g);
+            let d = v.sqrt() / L::splat(self.bc2_sqrt) + L::splat(self.eps);
+            let u = (*m1 / L::splat(self.bc1) + L::splat(self.alpha) * *m2) / d;
+            *p = P::fma(u, L::splat(self.neg_lr), param);
+            return;
+        }
         *m1 = self.ema1.apply::<P, L, N>(*m1, g);
         *v = ema_product::<P, L, N>(self.beta2, *v, g, g);
         *m2 = self.ema3.apply::<P, L, N>(*m2, g);
@@ -154,7 +184,10 @@ rule_step! {
     /// Without `T`: `αₜ = α`, `β₃ₜ = β₃`; with it `αₜ = min(tα/T, α)` and
     /// `β₃ₜ = min(exp(ln β₁·ln β₃ / ((1 − t/T)·ln β₃ + (t/T)·ln β₁)), β₃)` (f64).
     /// [`Numerics::Torch`]: the package's lerps, `addcmul`, `fma(c(αₜ), m₂, m₁/c(bc₁))` and
-    /// `θ + (c(−η)·u)/d`.
+    /// `θ + (c(−η)·u)/d`. [`Numerics::Bitsandbytes`] (`AdEMAMix8bit`'s CPU step; with `q8`
+    /// states through [`ademamix_step_mixed`] it is that optimizer): `m ← fma(g, c(1 − β),
+    /// m·c(β))` for `m₁` and `m₂`, `u = (m₁/c(bc₁) + c(α)·m₂)/d` with every operation rounded,
+    /// `θ ← fma(u, c(−η), θ)`.
     ///
     /// # Errors
     /// [`Error::LengthMismatch`], [`Error::InvalidHyperparameter`], [`Error::ZeroStep`].
