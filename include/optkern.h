@@ -17,6 +17,12 @@
 // `alignof(optkern_rng)`.
 #define OPTKERN_RNG_ALIGN 8
 
+// Elements per `fp8` block (torchao's).
+#define FP8_BLOCK 256
+
+// Elements per `q4` block (torchao's).
+#define Q4_BLOCK 128
+
 // Elements per quantization block (bitsandbytes' fixed block size).
 #define OPTKERN_Q8_BLOCK 256
 
@@ -1276,7 +1282,7 @@ typedef struct {
   uint32_t rounding;
   // q8: 0 bitsandbytes' signed map, 1 the unsigned one.
   uint32_t map;
-  // q8: 0 nearest, 1 bitsandbytes' CPU quantizer.
+  // q8: 0 nearest, 1 bitsandbytes' CPU quantizer, 2 torchao's 8-bit quantizer.
   uint32_t quantizer;
   // Parameters with an f32 master only: a bf16 (`copy_format = 1`) or f16 (2) copy of the
   // new values written in the same pass, or NULL for none.
@@ -2592,7 +2598,7 @@ optkern_status optkern_f16_to_f32(const uint16_t *x, float *out, size_t len, opt
 
 // [`crate::format::q8_quantize`]: `codes` (`len`) and `absmax`
 // (`ceil(len / 256)`) from `x`; `map` 0 signed / 1 unsigned, `quantizer` 0 nearest / 1
-// bitsandbytes' CPU rule.
+// bitsandbytes' CPU rule / 2 torchao's rule (`absmax` then holds its scales).
 optkern_status optkern_q8_quantize(const float *x,
                                    uint8_t *codes,
                                    float *absmax,
@@ -2608,6 +2614,40 @@ optkern_status optkern_q8_dequantize(const uint8_t *codes,
                                      size_t len,
                                      uint32_t map,
                                      optkern_error *error);
+
+// [`crate::format::q4_quantize`]: `codes` (`ceil(len / 2)` bytes, two codes each, the even
+// element in the high nibble) and `scale` (`ceil(len / 128)`) from `x`; `map` 0 torchao's
+// signed 4-bit map / 1 its unsigned linear map.
+optkern_status optkern_q4_quantize(const float *x,
+                                   uint8_t *codes,
+                                   float *scale,
+                                   size_t len,
+                                   uint32_t map,
+                                   optkern_error *error);
+
+// [`crate::format::q4_dequantize`]: `len` values from `codes` (`ceil(len / 2)` bytes) and
+// `scale` (`ceil(len / 128)`).
+optkern_status optkern_q4_dequantize(const uint8_t *codes,
+                                     const float *scale,
+                                     float *out,
+                                     size_t len,
+                                     uint32_t map,
+                                     optkern_error *error);
+
+// [`crate::format::fp8_quantize`]: `codes` (`len` float8_e4m3fn bytes) and `scale`
+// (`ceil(len / 256)`) from `x`.
+optkern_status optkern_fp8_quantize(const float *x,
+                                    uint8_t *codes,
+                                    float *scale,
+                                    size_t len,
+                                    optkern_error *error);
+
+// [`crate::format::fp8_dequantize`].
+optkern_status optkern_fp8_dequantize(const uint8_t *codes,
+                                      const float *scale,
+                                      float *out,
+                                      size_t len,
+                                      optkern_error *error);
 
 // Seeds `*rng` with `Xoshiro256PlusPlus::seed_from_u64(seed)`.
 optkern_status optkern_rng_seed(optkern_rng *rng, uint64_t seed, optkern_error *error);

@@ -260,13 +260,14 @@ fn call(
 }
 
 /// The assignments of formats tried on every case: (params, grads, every state).
-const COMBOS: [(Fmt, GFmt, Fmt); 6] = [
+const COMBOS: [(Fmt, GFmt, Fmt); 7] = [
     (Fmt::F32, GFmt::F32, Fmt::F32),
     (Fmt::Copy(false), GFmt::Bf16, Fmt::Bf16(Rounding::Nearest)),
     (Fmt::Copy(true), GFmt::F16, Fmt::Q8(Q8Map::Signed, Quantizer::Nearest)),
     (Fmt::Bf16(Rounding::Stochastic), GFmt::F32, Fmt::Bf16(Rounding::Stochastic)),
     (Fmt::Bf16(Rounding::Nearest), GFmt::Bf16, Fmt::Q8(Q8Map::Signed, Quantizer::BnbCpu)),
     (Fmt::F32, GFmt::Bf16, Fmt::Q8(Q8Map::Unsigned, Quantizer::Nearest)),
+    (Fmt::F32, GFmt::F32, Fmt::Q8(Q8Map::Signed, Quantizer::Torchao)),
 ];
 
 /// Initial buffers for a case: params first, then the states (unsigned maps get |x|).

@@ -1223,6 +1223,7 @@ fn golden_vectors() {
                     "convert" => lowbit::run_convert_case(&case),
                     "quantize_map" => lowbit::run_quantize_map_case(&case),
                     "quantize_blockwise" => lowbit::run_quantize_blockwise_case(&case),
+                    "quantize_blockwise_torchao" => lowbit::run_quantize_torchao_case(&case),
                     "bf16_stochastic_round" => lowbit::run_sr_case(&case),
                     "optimizer_8bit" => lowbit::run_optimizer_8bit_case(&case, strict),
                     "lbfgs" => {

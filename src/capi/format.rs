@@ -13,7 +13,8 @@
 use super::{ErrorInfo, Fail, Raw, Status, config, ffi, no_overlap, slice, slice_mut};
 use crate::Error;
 use crate::format::{
-    Grads, HalfCopy, Params, Placement, Q8_BLOCK, Q8Map, Quantizer, Rounding, State, bf16, f16,
+    FP8_BLOCK, Grads, HalfCopy, Params, Placement, Q4_BLOCK, Q4Map, Q8_BLOCK, Q8Map, Quantizer,
+    Rounding, State, bf16, f16,
 };
 use crate::*;
 use core::ffi::c_void;
@@ -49,7 +50,7 @@ pub struct Buffer {
     pub rounding: u32,
     /// q8: 0 bitsandbytes' signed map, 1 the unsigned one.
     pub map: u32,
-    /// q8: 0 nearest, 1 bitsandbytes' CPU quantizer.
+    /// q8: 0 nearest, 1 bitsandbytes' CPU quantizer, 2 torchao's 8-bit quantizer.
     pub quantizer: u32,
     /// Parameters with an f32 master only: a bf16 (`copy_format = 1`) or f16 (2) copy of the
     /// new values written in the same pass, or NULL for none.
@@ -141,8 +142,12 @@ unsafe fn checked(
     if b.map > 1 {
         return bad("map", c"is not 0 (signed) or 1 (unsigned)", b.map);
     }
-    if b.quantizer > 1 {
-        return bad("quantizer", c"is not 0 (nearest) or 1 (bitsandbytes)", b.quantizer);
+    if b.quantizer > 2 {
+        return bad(
+            "quantizer",
+            c"is not 0 (nearest), 1 (bitsandbytes) or 2 (torchao)",
+            b.quantizer,
+        );
     }
     let written = role != Role::Grads;
     let none = || Ok::<Raw, Fail>(Raw::EMPTY);
@@ -223,7 +228,7 @@ unsafe fn as_state<'a>(c: &Checked) -> State<'a> {
                 codes: slice_mut::<u8>(c.raws[0]),
                 absmax: slice_mut(c.raws[1]),
                 map: if c.b.map == 1 { Q8Map::Unsigned } else { Q8Map::Signed },
-                quantizer: if c.b.quantizer == 1 { Quantizer::BnbCpu } else { Quantizer::Nearest },
+                quantizer: quantizer_of(c.b.quantizer),
             },
             Format::Unused => State::Unused,
             _ => State::F32(slice_mut(c.raws[0])),
@@ -750,9 +755,18 @@ pub unsafe extern "C" fn optkern_f16_to_f32(
     })
 }
 
+/// The quantizer of a checked value (0, 1 or 2).
+fn quantizer_of(q: u32) -> Quantizer {
+    match q {
+        1 => Quantizer::BnbCpu,
+        2 => Quantizer::Torchao,
+        _ => Quantizer::Nearest,
+    }
+}
+
 /// [`crate::format::q8_quantize`]: `codes` (`len`) and `absmax`
 /// (`ceil(len / 256)`) from `x`; `map` 0 signed / 1 unsigned, `quantizer` 0 nearest / 1
-/// bitsandbytes' CPU rule.
+/// bitsandbytes' CPU rule / 2 torchao's rule (`absmax` then holds its scales).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn optkern_q8_quantize(
     x: *const f32,
@@ -772,16 +786,16 @@ pub unsafe extern "C" fn optkern_q8_quantize(
                 c"is not 0 (signed) or 1 (unsigned)",
             ));
         }
-        if quantizer > 1 {
+        if quantizer > 2 {
             return Err(super::bad_enum(
                 Status::InvalidFormat,
                 "quantizer",
                 quantizer,
-                c"is not 0 (nearest) or 1 (bitsandbytes)",
+                c"is not 0 (nearest), 1 (bitsandbytes) or 2 (torchao)",
             ));
         }
         let map = if map == 1 { Q8Map::Unsigned } else { Q8Map::Signed };
-        let quantizer = if quantizer == 1 { Quantizer::BnbCpu } else { Quantizer::Nearest };
+        let quantizer = quantizer_of(quantizer);
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
             let raws = [
@@ -831,6 +845,129 @@ pub unsafe extern "C" fn optkern_q8_dequantize(
             ];
             no_overlap(&raws)?;
             crate::format::q8_dequantize(slice(raws[1]), slice(raws[2]), map, slice_mut(raws[0]))?;
+        }
+        Ok(())
+    })
+}
+
+/// The 4-bit map of a C value: 0 signed, 1 unsigned.
+fn q4_map(map: u32) -> Result<Q4Map, Fail> {
+    match map {
+        0 => Ok(Q4Map::Signed),
+        1 => Ok(Q4Map::Unsigned),
+        _ => Err(super::bad_enum(
+            Status::InvalidFormat,
+            "map",
+            map,
+            c"is not 0 (signed) or 1 (unsigned)",
+        )),
+    }
+}
+
+/// [`crate::format::q4_quantize`]: `codes` (`ceil(len / 2)` bytes, two codes each, the even
+/// element in the high nibble) and `scale` (`ceil(len / 128)`) from `x`; `map` 0 torchao's
+/// signed 4-bit map / 1 its unsigned linear map.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_q4_quantize(
+    x: *const f32,
+    codes: *mut u8,
+    scale: *mut f32,
+    len: usize,
+    map: u32,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
+        let map = q4_map(map)?;
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let raws = [
+                Raw::new(codes.cast_const(), len.div_ceil(2), true, "codes")?,
+                Raw::new(scale.cast_const(), len.div_ceil(Q4_BLOCK), true, "scale")?,
+                Raw::new(x, len, false, "x")?,
+            ];
+            no_overlap(&raws)?;
+            crate::format::q4_quantize(
+                slice(raws[2]),
+                slice_mut(raws[0]),
+                slice_mut(raws[1]),
+                map,
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`crate::format::q4_dequantize`]: `len` values from `codes` (`ceil(len / 2)` bytes) and
+/// `scale` (`ceil(len / 128)`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_q4_dequantize(
+    codes: *const u8,
+    scale: *const f32,
+    out: *mut f32,
+    len: usize,
+    map: u32,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
+        let map = q4_map(map)?;
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let raws = [
+                Raw::new(out.cast_const(), len, true, "out")?,
+                Raw::new(codes, len.div_ceil(2), false, "codes")?,
+                Raw::new(scale, len.div_ceil(Q4_BLOCK), false, "scale")?,
+            ];
+            no_overlap(&raws)?;
+            crate::format::q4_dequantize(slice(raws[1]), slice(raws[2]), map, slice_mut(raws[0]))?;
+        }
+        Ok(())
+    })
+}
+
+/// [`crate::format::fp8_quantize`]: `codes` (`len` float8_e4m3fn bytes) and `scale`
+/// (`ceil(len / 256)`) from `x`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_fp8_quantize(
+    x: *const f32,
+    codes: *mut u8,
+    scale: *mut f32,
+    len: usize,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let raws = [
+                Raw::new(codes.cast_const(), len, true, "codes")?,
+                Raw::new(scale.cast_const(), len.div_ceil(FP8_BLOCK), true, "scale")?,
+                Raw::new(x, len, false, "x")?,
+            ];
+            no_overlap(&raws)?;
+            crate::format::fp8_quantize(slice(raws[2]), slice_mut(raws[0]), slice_mut(raws[1]))?;
+        }
+        Ok(())
+    })
+}
+
+/// [`crate::format::fp8_dequantize`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_fp8_dequantize(
+    codes: *const u8,
+    scale: *const f32,
+    out: *mut f32,
+    len: usize,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let raws = [
+                Raw::new(out.cast_const(), len, true, "out")?,
+                Raw::new(codes, len, false, "codes")?,
+                Raw::new(scale, len.div_ceil(FP8_BLOCK), false, "scale")?,
+            ];
+            no_overlap(&raws)?;
+            crate::format::fp8_dequantize(slice(raws[1]), slice(raws[2]), slice_mut(raws[0]))?;
         }
         Ok(())
     })

@@ -16,7 +16,9 @@
 //! | f32 | `f32` | in place | in place |
 //! | bf16 | `u16` bits of `half::bf16` | `bits << 16` (exact) | nearest even (NaN → `0xFFFF`) or stochastic ([`Rounding`]) |
 //! | f16 | `u16` bits of `half::f16` | exact | nearest even (IEEE) |
-//! | q8 | `u8` codes + one f32 absmax per 256 elements, bitsandbytes' maps ([`Q8Map`]) | `map[code]·absmax` | per block, [`Quantizer`] |
+//! | q8 | `u8` codes + one f32 absmax per 256 elements, bitsandbytes' maps ([`Q8Map`]) | `map[code]·absmax` | per block, [`Quantizer`] (nearest, bitsandbytes' CPU rule, torchao's rule) |
+//! | q4 | two 4-bit codes per `u8` (even element high) + one f32 scale per 128, torchao's maps ([`Q4Map`]) | `map[code]·scale` | [`q4_quantize`] (conversions only, not yet a state format of the driver) |
+//! | fp8 | `float8_e4m3fn` bytes + one f32 scale per 256 (torchao's) | `e4m3fn(code)·scale` | [`fp8_quantize`] (conversions only, likewise) |
 //!
 //! The exact rules:
 //! - **bf16**: f32 → bf16 round to nearest even, `(u + 0x7FFF + ((u >> 16) & 1)) >> 16`, every
@@ -31,11 +33,15 @@
 //!   lowbias32((i >> 32) ^ (key >> 32))`, `r = lowbias32(i ^ key ^ hi) >> 16` (32-bit
 //!   truncations), `i` the global index.
 
+mod fp8;
 pub(crate) mod half;
 mod maps;
+mod q4;
 pub(crate) mod q8;
 pub(crate) mod sr;
 
+pub use self::fp8::{FP8_BLOCK, e4m3fn_to_f32, f32_to_e4m3fn};
+pub use self::q4::{Q4_BLOCK, Q4Map, q4_map_values};
 pub use self::q8::{Q8_BLOCK, Q8Map, Quantizer, q8_map_values};
 use crate::Error;
 pub use ::half::{bf16, f16};
@@ -497,6 +503,91 @@ pub fn q8_dequantize(
     crate::validate::len("absmax", codes.len().div_ceil(Q8_BLOCK), absmax.len())?;
     for ((cb, ob), &a) in codes.chunks(Q8_BLOCK).zip(out.chunks_mut(Q8_BLOCK)).zip(absmax) {
         q8::dequantize_block(map, cb, a, ob);
+    }
+    Ok(())
+}
+
+/// Quantizes `x` into torchao's 4-bit layout (see the `q4` format): per block of 128,
+/// `scale = max(max |x|, 10⁻¹²)` (NaN if any value is NaN or ±∞), `y = x / scale`, and
+/// torchao's code of `y` in the 16-entry map (a binary search for the last value `≤ y`, one
+/// up where `y − map[c] ≥ (map[c+1] − map[c])·0.5`); two codes per byte, the even element in
+/// the high nibble. Bit for bit torchao 0.18's eager `subclass_4bit`.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `codes` does not hold `ceil(len / 2)` bytes or `scale` one
+/// value per block; nothing is written then.
+pub fn q4_quantize(
+    x: &[f32],
+    codes: &mut [u8],
+    scale: &mut [f32],
+    map: Q4Map,
+) -> Result<(), Error> {
+    crate::validate::len("codes", x.len().div_ceil(2), codes.len())?;
+    crate::validate::len("scale", x.len().div_ceil(Q4_BLOCK), scale.len())?;
+    let mut nibbles = [0u8; Q4_BLOCK];
+    for ((xb, cb), s) in x.chunks(Q4_BLOCK).zip(codes.chunks_mut(Q4_BLOCK / 2)).zip(scale) {
+        *s = q4::quantize_block(map, xb, &mut nibbles[..xb.len()]);
+        if xb.len() % 2 == 1 {
+            nibbles[xb.len()] = 0;
+        }
+        for (c, pair) in cb.iter_mut().zip(nibbles.chunks_exact(2)) {
+            *c = pair[0] << 4 | pair[1];
+        }
+    }
+    Ok(())
+}
+
+/// `out[i] = map[code(i)] · scale[i / 128]`, the codes unpacked as [`q4_quantize`] packs them.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `codes` does not hold `ceil(len / 2)` bytes for
+/// `len = out.len()` or `scale` one value per block; nothing is written then.
+pub fn q4_dequantize(
+    codes: &[u8],
+    scale: &[f32],
+    map: Q4Map,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    crate::validate::len("codes", out.len().div_ceil(2), codes.len())?;
+    crate::validate::len("scale", out.len().div_ceil(Q4_BLOCK), scale.len())?;
+    let q = q4_map_values(map);
+    for (i, o) in out.iter_mut().enumerate() {
+        let byte = codes.get(i / 2).copied().unwrap_or(0);
+        let code = if i % 2 == 0 { byte >> 4 } else { byte & 0xF };
+        *o = q[usize::from(code & 0xF)] * scale.get(i / Q4_BLOCK).copied().unwrap_or(f32::NAN);
+    }
+    Ok(())
+}
+
+/// Quantizes `x` into torchao's fp8 layout (see the `fp8` format): per block of 256,
+/// `scale = max(max |x|, 10⁻¹²) / 448` (NaN if any value is NaN or ±∞), then
+/// `codes[i] =` [`f32_to_e4m3fn`]`(x[i] / scale)`. Bit for bit torchao 0.18's eager
+/// `subclass_fp8`.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `codes` differs in length from `x` or `scale` does not hold one
+/// value per block; nothing is written then.
+pub fn fp8_quantize(x: &[f32], codes: &mut [u8], scale: &mut [f32]) -> Result<(), Error> {
+    crate::validate::len("codes", x.len(), codes.len())?;
+    crate::validate::len("scale", x.len().div_ceil(FP8_BLOCK), scale.len())?;
+    for ((xb, cb), s) in x.chunks(FP8_BLOCK).zip(codes.chunks_mut(FP8_BLOCK)).zip(scale) {
+        *s = fp8::quantize_block(xb, cb);
+    }
+    Ok(())
+}
+
+/// `out[i] =` [`e4m3fn_to_f32`]`(codes[i]) · scale[i / 256]`.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if `out` differs in length from `codes` or `scale` does not hold
+/// one value per block; nothing is written then.
+pub fn fp8_dequantize(codes: &[u8], scale: &[f32], out: &mut [f32]) -> Result<(), Error> {
+    crate::validate::len("out", codes.len(), out.len())?;
+    crate::validate::len("scale", codes.len().div_ceil(FP8_BLOCK), scale.len())?;
+    for ((cb, ob), &s) in codes.chunks(FP8_BLOCK).zip(out.chunks_mut(FP8_BLOCK)).zip(scale) {
+        for (o, &c) in ob.iter_mut().zip(cb) {
+            *o = e4m3fn_to_f32(c) * s;
+        }
     }
     Ok(())
 }

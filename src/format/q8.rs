@@ -59,6 +59,41 @@ pub enum Quantizer {
     Nearest = 0,
     /// bitsandbytes' CPU kernel, bit for bit (the nearest code of its 65536-point grid).
     BnbCpu = 1,
+    /// torchao's 8-bit optimizer state (`torchao.optim.subclass_8bit`, eager), bit for bit:
+    /// the stored scale is `max(absmax, 10⁻¹²)`, `y = x / scale` (one f32 division per
+    /// element), and the code is found by a binary search for the last map value
+    /// `≤ y`, then one up where `y − map[c] ≥ (map[c+1] − map[c])·0.5` (f32; ties go up).
+    Torchao = 2,
+}
+
+/// torchao's code of `y` in the ascending map `q` (`N` = 256 or 16 values): `c` the last index
+/// with `q[c] ≤ y` by a branch-free binary search (0 if none), then `c + 1` where
+/// `y − q[c] ≥ (q[c+1] − q[c])·0.5`, every operation in f32 (torchao's eager
+/// `quantize_8bit_with_qmap`, and its 4-bit form). The indices are masked with `N − 1`, a no-op
+/// that shows the compiler they are in range.
+#[inline(always)]
+pub(crate) fn torchao_code<const N: usize>(q: &[f32; N], y: f32) -> u8 {
+    const { assert!(N.is_power_of_two() && N <= 256) };
+    let mut c = 0;
+    let mut half = N / 2;
+    while half > 0 {
+        if y >= q[(c + half) & (N - 1)] {
+            c += half;
+        }
+        half /= 2;
+    }
+    let up = (c + 1).min(N - 1);
+    let (low, high) = (q[c & (N - 1)], q[up & (N - 1)]);
+    if y - low >= (high - low) * 0.5 {
+        c = up;
+    }
+    c as u8
+}
+
+/// torchao's block scale: `max(absmax, 10⁻¹²)` (NaN stays NaN).
+#[inline(always)]
+pub(crate) fn torchao_scale(amax: f32) -> f32 {
+    if amax < 1e-12 { 1e-12 } else { amax }
 }
 
 /// The map's 256 values.
@@ -228,27 +263,42 @@ pub(crate) fn dequantize_block(m: Q8Map, codes: &[u8], absmax: f32, out: &mut [f
 /// patterns, and every NaN pattern is above ∞'s, so an integer maximum (which vectorises)
 /// finds both.
 #[inline(always)]
-fn absmax(x: &[f32]) -> f32 {
+pub(crate) fn absmax(x: &[f32]) -> f32 {
     let m = x.iter().fold(0u32, |m, v| m.max(v.to_bits() & 0x7FFF_FFFF));
     if m > 0x7F80_0000 { f32::NAN } else { f32::from_bits(m) }
 }
 
-/// Quantizes one block: writes `codes` and returns its `absmax`.
+/// Quantizes one block: writes `codes` and returns its `absmax` (torchao: its scale).
 #[inline(always)]
 pub(crate) fn quantize_block(m: Q8Map, q: Quantizer, x: &[f32], codes: &mut [u8]) -> f32 {
     let t = table(m);
     let amax = absmax(x);
-    if !amax.is_finite() || amax == 0.0 {
-        let zero = if amax == 0.0 && q == Quantizer::BnbCpu { 0 } else { t.zero };
-        codes.iter_mut().for_each(|c| *c = zero);
-        return if amax == 0.0 { 0.0 } else { f32::NAN };
+    if !amax.is_finite() {
+        codes.iter_mut().for_each(|c| *c = t.zero);
+        return f32::NAN;
     }
-    let inv = 1.0 / amax;
     match q {
-        Quantizer::Nearest => nearest_codes(&t.nearest, inv, x, codes),
-        Quantizer::BnbCpu => bnb_cpu_codes(&t.nearest, inv, x, codes),
+        Quantizer::Torchao => {
+            let scale = torchao_scale(amax);
+            for (c, &v) in codes.iter_mut().zip(x) {
+                *c = torchao_code(&t.value, v / scale);
+            }
+            scale
+        }
+        _ if amax == 0.0 => {
+            let zero = if q == Quantizer::BnbCpu { 0 } else { t.zero };
+            codes.iter_mut().for_each(|c| *c = zero);
+            0.0
+        }
+        Quantizer::Nearest => {
+            nearest_codes(&t.nearest, 1.0 / amax, x, codes);
+            amax
+        }
+        Quantizer::BnbCpu => {
+            bnb_cpu_codes(&t.nearest, 1.0 / amax, x, codes);
+            amax
+        }
     }
-    amax
 }
 
 // The two code loops are functions of their own (not inlined): inlined into the staging

@@ -483,6 +483,37 @@ static void check_shard_partials(void) {
     for (int i = 0; i < 4; i++) CHECK(sentinel[i] == -1, "partials[%d] written on an error", i);
 }
 
+/* torchao's 4-bit and fp8 layouts on values whose codes follow from the documented rules
+ * (src/format/q4.rs, fp8.rs; the golden torchao cases check the bits in Rust): the unsigned
+ * 4-bit map k/16 with scale 1, and e4m3fn codes of ±448, ±224 and 0; a bad map writes nothing. */
+static void check_torchao_formats(void) {
+    const float x4[3] = {0.0f, 0.5f, 1.0f};
+    uint8_t c4[2] = {0xAA, 0xAA};
+    float s4[1] = {0}, out4[3];
+    CHECK(optkern_q4_quantize(x4, c4, s4, 3, 1, NULL) == OPTKERN_STATUS_OK, "q4_quantize");
+    CHECK(c4[0] == 0x07 && c4[1] == 0xF0 && s4[0] == 1.0f, "q4 codes %02x %02x scale %g",
+          c4[0], c4[1], (double)s4[0]);
+    CHECK(optkern_q4_dequantize(c4, s4, out4, 3, 1, NULL) == OPTKERN_STATUS_OK, "q4_dequantize");
+    CHECK(out4[0] == 0.0625f && out4[1] == 0.5f && out4[2] == 1.0f, "q4 values %g %g %g",
+          (double)out4[0], (double)out4[1], (double)out4[2]);
+    optkern_error e;
+    uint8_t before[2] = {c4[0], c4[1]};
+    CHECK(optkern_q4_quantize(x4, c4, s4, 3, 2, &e) == OPTKERN_STATUS_INVALID_FORMAT, "q4 map 2");
+    CHECK(memcmp(before, c4, 2) == 0, "q4 codes changed on an error");
+
+    const float x8[5] = {-1.0f, -0.5f, 0.0f, 0.5f, 1.0f};
+    const uint8_t want[5] = {0xFE, 0xF6, 0x00, 0x76, 0x7E};
+    uint8_t c8[5];
+    float s8[1], out8[5];
+    CHECK(optkern_fp8_quantize(x8, c8, s8, 5, NULL) == OPTKERN_STATUS_OK, "fp8_quantize");
+    CHECK(s8[0] == 1.0f / 448.0f, "fp8 scale %g", (double)s8[0]);
+    CHECK(optkern_fp8_dequantize(c8, s8, out8, 5, NULL) == OPTKERN_STATUS_OK, "fp8_dequantize");
+    for (int i = 0; i < 5; i++) {
+        CHECK(c8[i] == want[i], "fp8 code %d: %02x, want %02x", i, c8[i], want[i]);
+        CHECK(fabsf(out8[i] - x8[i]) <= 1e-6f, "fp8 value %d: %g", i, (double)out8[i]);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s expected.txt\n", argv[0]);
@@ -499,6 +530,7 @@ int main(int argc, char **argv) {
     check_statuses();
     check_mixed_statuses();
     check_shard_partials();
+    check_torchao_formats();
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures != 0;
 }

@@ -150,6 +150,55 @@ pub fn run_quantize_blockwise_case(case: &Value) -> Result<(), String> {
     )
 }
 
+/// `kind = "quantize_blockwise_torchao"` (torchao's eager optimizer-state subclasses): for
+/// the `8bit` format `q8` with [`Quantizer::Torchao`], for `4bit` [`format::q4_quantize`], for
+/// `fp8` [`format::fp8_quantize`]; the scales, the codes (4-bit: packed bytes; fp8: the e4m3fn
+/// bytes), the map and the dequantized values bit for bit.
+pub fn run_quantize_torchao_case(case: &Value) -> Result<(), String> {
+    let x = super::f32s(field(case, "x")?, "x")?;
+    let signed = field(case, "signed")?.as_bool().ok_or("signed")?;
+    let n = x.len();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let e = |e: optkern::Error| e.to_string();
+    let (codes, scale, map, out): (Vec<u8>, Vec<f32>, Option<Vec<f32>>, Vec<f32>) =
+        match field(case, "format")?.as_str() {
+            Some("8bit") => {
+                let m = if signed { Q8Map::Signed } else { Q8Map::Unsigned };
+                let (mut c, mut s) = (vec![0u8; n], vec![0f32; n.div_ceil(format::Q8_BLOCK)]);
+                format::q8_quantize(&x, &mut c, &mut s, m, Quantizer::Torchao).map_err(e)?;
+                let mut out = vec![0f32; n];
+                format::q8_dequantize(&c, &s, m, &mut out).map_err(e)?;
+                (c, s, Some(format::q8_map_values(m).to_vec()), out)
+            }
+            Some("4bit") => {
+                let m = if signed { format::Q4Map::Signed } else { format::Q4Map::Unsigned };
+                let mut c = vec![0u8; n.div_ceil(2)];
+                let mut s = vec![0f32; n.div_ceil(format::Q4_BLOCK)];
+                format::q4_quantize(&x, &mut c, &mut s, m).map_err(e)?;
+                let mut out = vec![0f32; n];
+                format::q4_dequantize(&c, &s, m, &mut out).map_err(e)?;
+                (c, s, Some(format::q4_map_values(m).to_vec()), out)
+            }
+            Some("fp8") => {
+                let (mut c, mut s) = (vec![0u8; n], vec![0f32; n.div_ceil(format::FP8_BLOCK)]);
+                format::fp8_quantize(&x, &mut c, &mut s).map_err(e)?;
+                let mut out = vec![0f32; n];
+                format::fp8_dequantize(&c, &s, &mut out).map_err(e)?;
+                (c, s, None, out)
+            }
+            other => return Err(format!("unknown torchao format {other:?}")),
+        };
+    let codes_key = if map.is_some() { "codes" } else { "codes_e4m3fn" };
+    let want: Vec<u32> = ints(case, codes_key)?.into_iter().map(|c| c as u32).collect();
+    same(codes_key, &codes.iter().map(|&c| u32::from(c)).collect::<Vec<_>>(), &want)?;
+    same("scale", &bits(&scale), &bits(&super::f32s(field(case, "scale")?, "scale")?))?;
+    if let Some(map) = map {
+        same("qmap", &bits(&map), &bits(&super::f32s(field(case, "qmap")?, "qmap")?))?;
+    }
+    let want = super::f32s(field(case, "dequantized")?, "dequantized")?;
+    same("dequantized", &bits(&out), &bits(&want))
+}
+
 /// `kind = "bf16_stochastic_round"`, with the case's random integers.
 pub fn run_sr_case(case: &Value) -> Result<(), String> {
     let x = f32_bits_of(case, "x_bits")?;
