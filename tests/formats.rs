@@ -167,19 +167,24 @@ impl Buf {
         }
     }
 
-    /// Every stored bit, for comparisons.
+    /// Every stored bit, for comparisons; every NaN as one pattern per format (optkern makes
+    /// no promise about NaN signs and payloads, and LLVM does not keep them: in a release
+    /// build a NaN parameter's f16 copy had another sign at width 4 than at 16).
     fn bits(&self) -> Vec<u32> {
+        let f32_bits = |x: &f32| if x.is_nan() { 0x7FC0_0000 } else { x.to_bits() };
+        let half_bits = |h: u16, f16: bool| {
+            let (exp, nan) = if f16 { (0x7C00, 0x7E00) } else { (0x7F80, 0x7FC0) };
+            if h & exp == exp && h & !(exp | 0x8000) != 0 { nan } else { u32::from(h) }
+        };
         match self {
-            Buf::F32(v) => v.iter().map(|x| x.to_bits()).collect(),
-            Buf::Copy(v, c, _) => {
-                v.iter().map(|x| x.to_bits()).chain(c.iter().map(|&h| u32::from(h))).collect()
+            Buf::F32(v) => v.iter().map(f32_bits).collect(),
+            Buf::Copy(v, c, f16) => {
+                v.iter().map(f32_bits).chain(c.iter().map(|&h| half_bits(h, *f16))).collect()
             }
-            Buf::Bf16(v, _) => v.iter().map(|x| u32::from(x.to_bits())).collect(),
-            Buf::Q8 { codes, absmax, .. } => codes
-                .iter()
-                .map(|&c| u32::from(c))
-                .chain(absmax.iter().map(|a| a.to_bits()))
-                .collect(),
+            Buf::Bf16(v, _) => v.iter().map(|x| half_bits(x.to_bits(), false)).collect(),
+            Buf::Q8 { codes, absmax, .. } => {
+                codes.iter().map(|&c| u32::from(c)).chain(absmax.iter().map(f32_bits)).collect()
+            }
         }
     }
 }
