@@ -110,6 +110,14 @@ enum optkern_numerics
   // divide/sqrt-bound kernels that list it (Adam/AdamW, Adagrad, RMSprop, Adadelta, NAdam,
   // RAdam, LAMB); the others reject it.
   OPTKERN_NUMERICS_FAST = 3,
+  // torchao's low-bit AdamW operation order (`torchao.optim` 0.18, `single_param_adam`,
+  // eager), for Adam/AdamW only: bias corrections in f32 (`1 − c(β)ᵗ`, `√` in f32), both
+  // moments by torch's `lerp` (`v ← lerp(v, g·g, c(1 − β₂))`), decoupled decay
+  // `θ ← θ − (c(η)·c(λ))·θ` (L2 `g ← fma(θ, c(λ), g)`, also with `λ = 0`), and
+  // `θ ← θ − (c(η)·(m/bc₁))/(√v/√bc₂ + c(ε))`. With `q8` states and
+  // [`crate::format::Quantizer::Torchao`] a step reproduces torchao's `AdamW8bit`/`Adam8bit`
+  // bit for bit on FMA builds. No AMSGrad, no ε̂; other kernels reject it.
+  OPTKERN_NUMERICS_TORCHAO = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -39,6 +39,14 @@ pub enum Numerics {
     /// divide/sqrt-bound kernels that list it (Adam/AdamW, Adagrad, RMSprop, Adadelta, NAdam,
     /// RAdam, LAMB); the others reject it.
     Fast = 3,
+    /// torchao's low-bit AdamW operation order (`torchao.optim` 0.18, `single_param_adam`,
+    /// eager), for Adam/AdamW only: bias corrections in f32 (`1 − c(β)ᵗ`, `√` in f32), both
+    /// moments by torch's `lerp` (`v ← lerp(v, g·g, c(1 − β₂))`), decoupled decay
+    /// `θ ← θ − (c(η)·c(λ))·θ` (L2 `g ← fma(θ, c(λ), g)`, also with `λ = 0`), and
+    /// `θ ← θ − (c(η)·(m/bc₁))/(√v/√bc₂ + c(ε))`. With `q8` states and
+    /// [`crate::format::Quantizer::Torchao`] a step reproduces torchao's `AdamW8bit`/`Adam8bit`
+    /// bit for bit on FMA builds. No AMSGrad, no ε̂; other kernels reject it.
+    Torchao = 4,
 }
 
 /// Compile-time form of [`Numerics`], so each kernel body is monomorphised per profile.
@@ -126,7 +134,9 @@ macro_rules! with_profile {
     };
     ($numerics:expr, |$P:ident| $body:expr) => {
         match $numerics {
-            $crate::Numerics::Torch | $crate::Numerics::Bitsandbytes => {
+            $crate::Numerics::Torch
+            | $crate::Numerics::Bitsandbytes
+            | $crate::Numerics::Torchao => {
                 type $P = $crate::numerics::Torch;
                 $body
             }

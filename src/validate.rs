@@ -77,11 +77,12 @@ pub(crate) fn grad_scale(value: f32) -> Result<f32, Error> {
 
 /// The profile, for a kernel whose optional profiles
 /// ([`Numerics::Bitsandbytes`](crate::Numerics::Bitsandbytes),
-/// [`Numerics::Fast`](crate::Numerics::Fast)) are `optional`; `Torch` and `Portable` are
+/// [`Numerics::Fast`](crate::Numerics::Fast), [`Numerics::Torchao`](crate::Numerics::Torchao))
+/// are `optional`; `Torch` and `Portable` are
 /// always accepted.
 pub(crate) fn numerics(value: crate::Numerics, optional: &[crate::Numerics]) -> Result<(), Error> {
-    use crate::Numerics::{Bitsandbytes, Fast};
-    if matches!(value, Bitsandbytes | Fast) && !optional.contains(&value) {
+    use crate::Numerics::{Bitsandbytes, Fast, Torchao};
+    if matches!(value, Bitsandbytes | Fast | Torchao) && !optional.contains(&value) {
         Err(conflict("numerics", value as u32 as f64))
     } else {
         Ok(())

@@ -1559,7 +1559,7 @@ fn schedule_free_in_c_advances_the_state_on_success_only() {
     assert_eq!(st, before, "state advanced on an error");
     // SAFETY: as above.
     let got =
-        record(|e| unsafe { optkern_schedulefree_eval(p.as_mut_ptr(), z.as_ptr(), N, 0.9, 4, e) });
+        record(|e| unsafe { optkern_schedulefree_eval(p.as_mut_ptr(), z.as_ptr(), N, 0.9, 5, e) });
     expect(got, Status::InvalidHyperparameter, "numerics", "", "");
     let mut x = p.clone();
     schedulefree_eval(&mut x, &z, 0.9, Numerics::Torch).unwrap();
@@ -1571,7 +1571,7 @@ fn schedule_free_in_c_advances_the_state_on_success_only() {
 }
 
 /// `OPTKERN_NUMERICS_FAST` (3) is a valid value: Adam takes it (the bits of the Rust call),
-/// SGD refuses it by name and writes nothing; 4 is out of range.
+/// SGD refuses it by name and writes nothing; 5 is out of range (4 is torchao's order).
 #[test]
 fn fast_numerics_through_the_c_api() {
     let cfg = AdamConfig { numerics: optkern::Numerics::Fast, ..AdamConfig::default() };
@@ -1585,7 +1585,7 @@ fn fast_numerics_through_the_c_api() {
     );
     let mut raw = cfg;
     // SAFETY: writes the `numerics` field's u32 storage.
-    unsafe { core::ptr::addr_of_mut!(raw.numerics).cast::<u32>().write(4) };
+    unsafe { core::ptr::addr_of_mut!(raw.numerics).cast::<u32>().write(5) };
     expect(a.step(N, 1, &raw), Status::InvalidHyperparameter, "cfg", "numerics", "");
     let sgd = SgdConfig { numerics: optkern::Numerics::Fast, ..SgdConfig::default() };
     let (mut p, g) = (vec![1.0f32; 4], vec![0.5f32; 4]);

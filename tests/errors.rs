@@ -1039,6 +1039,48 @@ fn bitsandbytes_ademamix_refuses_what_bitsandbytes_does_not_do() {
     }
 }
 
+/// `Numerics::Torchao` is Adam's alone: Adam refuses it with AMSGrad or ε̂, other kernels
+/// refuse it outright; nothing is written on refusal.
+#[test]
+fn torchao_numerics_is_adams_alone() {
+    let torchao = optkern::Numerics::Torchao;
+    let g = vec![0.5f32; 4];
+    let start = (vec![1.0f32; 4], vec![0.25f32; 4], vec![0.5f32; 4], vec![0.75f32; 4]);
+    for (what, cfg, ok) in [
+        ("plain", optkern::AdamConfig { numerics: torchao, ..Default::default() }, true),
+        (
+            "amsgrad",
+            optkern::AdamConfig { numerics: torchao, amsgrad: true, ..Default::default() },
+            false,
+        ),
+        (
+            "eps_hat",
+            optkern::AdamConfig { numerics: torchao, eps_hat: true, ..Default::default() },
+            false,
+        ),
+    ] {
+        let (mut p, mut m, mut v, mut vmax) = start.clone();
+        let got = optkern::adam_step(&mut p, &g, &mut m, &mut v, &mut vmax, 1, &cfg);
+        assert_eq!(got.is_ok(), ok, "torchao Adam {what}: {got:?}");
+        if !ok {
+            assert!(
+                matches!(got, Err(Error::InvalidHyperparameter { problem: Problem::Conflict, .. })),
+                "{what}: {got:?}"
+            );
+            assert_eq!((p, m, v, vmax), start, "{what}: written on Err");
+        }
+    }
+    let (mut p, mut b) = (start.0.clone(), start.1.clone());
+    let cfg = SgdConfig { numerics: torchao, momentum: 0.9, ..Default::default() };
+    let got = optkern::sgd_step(&mut p, &g, &mut b, 1, &cfg);
+    assert!(matches!(got, Err(Error::InvalidHyperparameter { name: "numerics", .. })), "{got:?}");
+    let cfg = optkern::AdemamixConfig { numerics: torchao, ..Default::default() };
+    let (mut m1, mut v, mut m2) = (start.1.clone(), start.2.clone(), start.3.clone());
+    let got = optkern::ademamix_step(&mut p, &g, &mut m1, &mut v, &mut m2, 1, &cfg);
+    assert!(matches!(got, Err(Error::InvalidHyperparameter { name: "numerics", .. })), "{got:?}");
+    assert_eq!((p, b, m1), (start.0, start.1.clone(), start.1), "written on Err");
+}
+
 /// The kernels of the shared element-wise skeleton (`src/optim/rule.rs`): every field over the
 /// special values (Ok exactly when the reference's rules, plus the ranges their docs give to
 /// the fields the reference does not model, accept), with every buffer unchanged on `Err`.

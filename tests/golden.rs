@@ -1226,6 +1226,7 @@ fn golden_vectors() {
                     "quantize_blockwise_torchao" => lowbit::run_quantize_torchao_case(&case),
                     "bf16_stochastic_round" => lowbit::run_sr_case(&case),
                     "optimizer_8bit" => lowbit::run_optimizer_8bit_case(&case, strict),
+                    "optimizer_lowbit_torchao" => lowbit::run_optimizer_torchao_case(&case, strict),
                     "lbfgs" => {
                         let w = worst.entry(kind.clone()).or_default();
                         next::run_lbfgs_case(&case, w)

@@ -197,7 +197,7 @@ pub fn adafactor_step_with(
     let (small, decay) = (k.lerp.is_small(), k.decay.is_some());
     let bufs = (params, grads, variance);
     with_width!(width, two_pass, |L, N| specialize!(decay, |dec| match cfg.numerics {
-        Numerics::Torch | Numerics::Bitsandbytes => {
+        Numerics::Torch | Numerics::Bitsandbytes | Numerics::Torchao => {
             specialize!(small, |small| adafactor_lanes_1d::<L, N, Torch>(&k, (small, dec), bufs))
         }
         Numerics::Portable | Numerics::Fast =>

@@ -109,7 +109,7 @@ impl Elementwise<3, 1> for Coef {
         let (decay, small) = (k.weight_decay.is_some(), k.lerp1.is_small());
         let bufs = (params, grads, exp_avg, exp_inf);
         with_width!(width, |L, N| specialize!(decay, |wd| match k.numerics {
-            Numerics::Torch | Numerics::Bitsandbytes =>
+            Numerics::Torch | Numerics::Bitsandbytes | Numerics::Torchao =>
                 specialize!(small, |small| adamax_loop::<L, N, Torch>(k, (wd, small), bufs)),
             Numerics::Portable | Numerics::Fast =>
                 adamax_loop::<L, N, Portable>(k, (wd, Off), bufs),

@@ -93,8 +93,8 @@ impl Elementwise<2, 1> for Coef {
         // Weight decay as a compile-time constant: no branch in the loop.
         let bufs = ([params, exp_avg], [grads]);
         with_width!(width, |L, N| specialize!(k.decay.is_some(), |wd| match k.numerics {
-            Numerics::Torch => lion_loop::<L, N, Torch>(k, (wd, Off), bufs),
-            // Fast is refused by the checks.
+            // Fast and Torchao are refused by the checks.
+            Numerics::Torch | Numerics::Torchao => lion_loop::<L, N, Torch>(k, (wd, Off), bufs),
             Numerics::Portable | Numerics::Fast => lion_loop::<L, N, Portable>(k, (wd, Off), bufs),
             Numerics::Bitsandbytes => lion_loop::<L, N, Torch>(k, (wd, On), bufs),
         }));
