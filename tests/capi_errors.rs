@@ -1561,6 +1561,12 @@ fn schedule_free_in_c_advances_the_state_on_success_only() {
     let got =
         record(|e| unsafe { optkern_schedulefree_eval(p.as_mut_ptr(), z.as_ptr(), N, 0.9, 5, e) });
     expect(got, Status::InvalidHyperparameter, "numerics", "", "");
+    // 4 is a valid profile (torchao's) that this kernel refuses by name: a conflict, not an
+    // unknown value.
+    // SAFETY: as above.
+    let got =
+        record(|e| unsafe { optkern_schedulefree_eval(p.as_mut_ptr(), z.as_ptr(), N, 0.9, 4, e) });
+    expect(got, Status::InvalidHyperparameter, "numerics", "numerics", "");
     let mut x = p.clone();
     schedulefree_eval(&mut x, &z, 0.9, Numerics::Torch).unwrap();
     // SAFETY: as above.
