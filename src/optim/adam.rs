@@ -91,8 +91,9 @@ struct Coef {
     /// `(−η/bc1)·m / (√v/√bc2 + ε) = (−η·√bc2/bc1)·m / (√v + ε·√bc2)`: one division.
     portable_step: f32,
     portable_eps: f32,
-    /// torchao (`Numerics::Torchao`): its coefficients.
-    torchao: TorchaoCoef,
+    /// `Numerics::Torchao` only: its coefficients (computed for those calls alone: two more
+    /// powers and a root would add to every Adam call's fixed cost).
+    torchao: Option<TorchaoCoef>,
     /// Use the one-division form (`Portable`, or the ε̂ option in either profile).
     one_division: bool,
     amsgrad: bool,
@@ -182,14 +183,9 @@ impl Coef {
             neg_step_size: c(-lr / bc1),
             portable_step: c(-lr * bc2_sqrt / bc1),
             portable_eps: if cfg.eps_hat { c(eps) } else { c(eps * bc2_sqrt) },
-            torchao: TorchaoCoef::new(
-                lr,
-                beta1,
-                beta2,
-                weight_decay,
-                step,
-                cfg.decoupled_weight_decay,
-            ),
+            torchao: (cfg.numerics == Numerics::Torchao).then(|| {
+                TorchaoCoef::new(lr, beta1, beta2, weight_decay, step, cfg.decoupled_weight_decay)
+            }),
             one_division: cfg.eps_hat
                 || matches!(cfg.numerics, Numerics::Portable | Numerics::Fast),
             amsgrad: cfg.amsgrad,
@@ -247,15 +243,19 @@ impl Elementwise<4, 1> for Coef {
                 })
             }
             // torchao: its own lane body, decay form as a compile-time flag (no AMSGrad).
-            Numerics::Torchao => specialize!(k.torchao.decoupled, |dec| {
-                let (params, grads, exp_avg, exp_avg_sq, _) = bufs;
-                for_each_chunk::<N, 3, 1>(
-                    [params, exp_avg, exp_avg_sq],
-                    [grads],
-                    #[inline(always)]
-                    |[p, m, v], [g]| torchao_lanes::<L, N>(k, dec, p, g, m, v),
-                )
-            }),
+            Numerics::Torchao => {
+                if let Some(t) = &k.torchao {
+                    specialize!(t.decoupled, |dec| {
+                        let (params, grads, exp_avg, exp_avg_sq, _) = bufs;
+                        for_each_chunk::<N, 3, 1>(
+                            [params, exp_avg, exp_avg_sq],
+                            [grads],
+                            #[inline(always)]
+                            |[p, m, v], [g]| torchao_lanes::<L, N>(k, t, dec, p, g, m, v),
+                        )
+                    })
+                }
+            }
             numerics => specialize_decay!(k.decay, |l2, dec| match numerics {
                 // grad_scale = 1 specialised as in Fast (Portable: 10 instead of 11 plain
                 // operations per vector next to the divider; Torch keeps the multiply).
@@ -476,13 +476,13 @@ fn adam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
 #[inline(always)]
 fn torchao_lanes<L: Lanes<N>, const N: usize>(
     k: &Coef,
+    t: &TorchaoCoef,
     decoupled: impl Flag,
     p: &mut [f32; N],
     g: &[f32; N],
     m: &mut [f32; N],
     v: &mut [f32; N],
 ) {
-    let t = &k.torchao;
     let mut param = L::load(p);
     let mut g = L::load(g) * L::splat(k.scale);
     if decoupled.on() {
