@@ -49,6 +49,13 @@ pub enum Numerics {
     Torchao = 4,
 }
 
+impl Numerics {
+    /// How many profiles there are: a C value is a `Numerics` exactly when it is below this
+    /// (the last variant's value + 1; the C configs check against it).
+    #[cfg_attr(not(feature = "capi"), allow(dead_code))]
+    pub(crate) const COUNT: u32 = Numerics::Torchao as u32 + 1;
+}
+
 /// Compile-time form of [`Numerics`], so each kernel body is monomorphised per profile.
 pub(crate) trait Profile {
     /// `true` for [`Numerics::Torch`].

@@ -971,6 +971,25 @@ fn rprop_step_size_bounds_may_be_equal_but_not_crossed() {
     }
 }
 
+/// A profile's option check: `got` is `Ok` exactly when `ok`; a refusal is a
+/// [`Problem::Conflict`] and left the call's buffers (`after`) as they were (`before`).
+fn ok_or_conflict<B: PartialEq + std::fmt::Debug>(
+    what: &str,
+    got: Result<(), Error>,
+    ok: bool,
+    after: B,
+    before: &B,
+) {
+    assert_eq!(got.is_ok(), ok, "{what}: {got:?}");
+    if !ok {
+        assert!(
+            matches!(got, Err(Error::InvalidHyperparameter { problem: Problem::Conflict, .. })),
+            "{what}: {got:?}"
+        );
+        assert_eq!(&after, before, "{what}: written on Err");
+    }
+}
+
 /// The bitsandbytes profile's SGD refuses Nesterov and dampening, each alone (bitsandbytes'
 /// 8-bit SGD ignores both, so accepting them would silently run another algorithm), and
 /// accepts plain momentum; nothing is written on refusal. (The mutation of the refusal's `||`
@@ -990,14 +1009,8 @@ fn bitsandbytes_sgd_refuses_nesterov_and_dampening_each() {
         let g = vec![0.5f32; 4];
         let (mut p, mut b) = (vec![1.0f32; 4], vec![0.25f32; 4]);
         let got = optkern::sgd_step(&mut p, &g, &mut b, 1, &cfg);
-        assert_eq!(got.is_ok(), ok, "bitsandbytes SGD with {what}: {got:?}");
-        if !ok {
-            assert!(
-                matches!(got, Err(Error::InvalidHyperparameter { problem: Problem::Conflict, .. })),
-                "{what}: {got:?}"
-            );
-            assert_eq!((p, b), (vec![1.0f32; 4], vec![0.25f32; 4]), "{what}: written on Err");
-        }
+        let what = format!("bitsandbytes SGD with {what}");
+        ok_or_conflict(&what, got, ok, (p, b), &(vec![1.0f32; 4], vec![0.25f32; 4]));
     }
 }
 
@@ -1028,14 +1041,8 @@ fn bitsandbytes_ademamix_refuses_what_bitsandbytes_does_not_do() {
         let start = vec![vec![1.0f32; 4], vec![0.25f32; 4], vec![0.5f32; 4], vec![0.125f32; 4]];
         let [mut p, mut m1, mut v, mut m2] = start.clone().try_into().unwrap();
         let got = optkern::ademamix_step(&mut p, &g, &mut m1, &mut v, &mut m2, 1, &cfg);
-        assert_eq!(got.is_ok(), ok, "bitsandbytes AdEMAMix with {what}: {got:?}");
-        if !ok {
-            assert!(
-                matches!(got, Err(Error::InvalidHyperparameter { problem: Problem::Conflict, .. })),
-                "{what}: {got:?}"
-            );
-            assert_eq!(vec![p, m1, v, m2], start, "{what}: written on Err");
-        }
+        let what = format!("bitsandbytes AdEMAMix with {what}");
+        ok_or_conflict(&what, got, ok, vec![p, m1, v, m2], &start);
     }
 }
 
@@ -1061,14 +1068,7 @@ fn torchao_numerics_is_adams_alone() {
     ] {
         let (mut p, mut m, mut v, mut vmax) = start.clone();
         let got = optkern::adam_step(&mut p, &g, &mut m, &mut v, &mut vmax, 1, &cfg);
-        assert_eq!(got.is_ok(), ok, "torchao Adam {what}: {got:?}");
-        if !ok {
-            assert!(
-                matches!(got, Err(Error::InvalidHyperparameter { problem: Problem::Conflict, .. })),
-                "{what}: {got:?}"
-            );
-            assert_eq!((p, m, v, vmax), start, "{what}: written on Err");
-        }
+        ok_or_conflict(&format!("torchao Adam {what}"), got, ok, (p, m, v, vmax), &start);
     }
     let (mut p, mut b) = (start.0.clone(), start.1.clone());
     let cfg = SgdConfig { numerics: torchao, momentum: 0.9, ..Default::default() };

@@ -6,21 +6,21 @@
 use super::{ErrorInfo, Fail, Status, buffers, c_config, config, ffi, slice, slice_mut};
 use crate::*;
 
-c_config!(AdoptConfig, bools: [weight_decouple, fixed_decay, clip, maximize], enums: [numerics < 5]);
-c_config!(AdabeliefConfig, bools: [weight_decouple, fixed_decay, rectify, degenerated_to_sgd, amsgrad, maximize], enums: [numerics < 5]);
-c_config!(AdaboundConfig, bools: [weight_decouple, fixed_decay, amsgrad, maximize], enums: [numerics < 5]);
-c_config!(AdamodConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 5]);
-c_config!(AdampConfig, bools: [weight_decouple, fixed_decay, nesterov, maximize], enums: [numerics < 5]);
-c_config!(AdanConfig, bools: [weight_decouple, maximize], enums: [numerics < 5]);
-c_config!(AdemamixConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 5]);
-c_config!(DiffgradConfig, bools: [weight_decouple, fixed_decay, rectify, degenerated_to_sgd, amsgrad, maximize], enums: [numerics < 5]);
-c_config!(Sm3Config, bools: [maximize], enums: [numerics < 5]);
-c_config!(YogiConfig, bools: [maximize], enums: [numerics < 5]);
-c_config!(SignsgdConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 5]);
-c_config!(TigerConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 5]);
-c_config!(QhmConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 5]);
-c_config!(PidConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 5]);
-c_config!(OptimisticGdConfig, bools: [maximize], enums: [numerics < 5]);
+c_config!(AdoptConfig, bools: [weight_decouple, fixed_decay, clip, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AdabeliefConfig, bools: [weight_decouple, fixed_decay, rectify, degenerated_to_sgd, amsgrad, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AdaboundConfig, bools: [weight_decouple, fixed_decay, amsgrad, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AdamodConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AdampConfig, bools: [weight_decouple, fixed_decay, nesterov, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AdanConfig, bools: [weight_decouple, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AdemamixConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(DiffgradConfig, bools: [weight_decouple, fixed_decay, rectify, degenerated_to_sgd, amsgrad, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(Sm3Config, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(YogiConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(SignsgdConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(TigerConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(QhmConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(PidConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(OptimisticGdConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
 
 /// The defaults of [`AdoptConfig`] (`AdoptConfig::default()`).
 #[unsafe(no_mangle)]
@@ -519,21 +519,21 @@ pub unsafe extern "C" fn optkern_optimistic_gd_step(
     })
 }
 
-c_config!(QhadamConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 5]);
-c_config!(MadgradConfig, bools: [weight_decouple, maximize], enums: [numerics < 5]);
-c_config!(AggmoConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 5]);
-c_config!(RangerConfig, bools: [degenerated_to_sgd, weight_decouple, fixed_decay, maximize], enums: [numerics < 5]);
-c_config!(LapropConfig, bools: [fixed_decay, centered, amsgrad, maximize], enums: [numerics < 5]);
-c_config!(DadaptAdamConfig, bools: [weight_decouple, fixed_decay, bias_correction, maximize], enums: [numerics < 5]);
-c_config!(DadaptSgdConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < 5]);
-c_config!(NovogradConfig, bools: [maximize], enums: [numerics < 5]);
-c_config!(StableAdamwConfig, bools: [maximize], enums: [numerics < 5]);
-c_config!(MarsConfig, bools: [optimize_1d, maximize], enums: [mars_type < 2, numerics < 5]);
-c_config!(FromageConfig, bools: [maximize], enums: [numerics < 5]);
-c_config!(CameConfig, bools: [weight_decouple, fixed_decay, amsgrad, maximize], enums: [numerics < 5]);
-c_config!(ProdigyConfig, bools: [decouple, use_bias_correction, safeguard_warmup, maximize], enums: [numerics < 5]);
-c_config!(SgdScheduleFreeConfig, bools: [maximize], enums: [numerics < 5]);
-c_config!(AdamwScheduleFreeConfig, bools: [decay_at_z, silent_sgd_phase, maximize], enums: [numerics < 5]);
+c_config!(QhadamConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(MadgradConfig, bools: [weight_decouple, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AggmoConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(RangerConfig, bools: [degenerated_to_sgd, weight_decouple, fixed_decay, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(LapropConfig, bools: [fixed_decay, centered, amsgrad, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(DadaptAdamConfig, bools: [weight_decouple, fixed_decay, bias_correction, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(DadaptSgdConfig, bools: [weight_decouple, fixed_decay, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(NovogradConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(StableAdamwConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(MarsConfig, bools: [optimize_1d, maximize], enums: [mars_type < 2, numerics < Numerics::COUNT]);
+c_config!(FromageConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(CameConfig, bools: [weight_decouple, fixed_decay, amsgrad, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(ProdigyConfig, bools: [decouple, use_bias_correction, safeguard_warmup, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(SgdScheduleFreeConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AdamwScheduleFreeConfig, bools: [decay_at_z, silent_sgd_phase, maximize], enums: [numerics < Numerics::COUNT]);
 
 /// The defaults of [`SgdScheduleFreeConfig`] (`SgdScheduleFreeConfig::default()`).
 #[unsafe(no_mangle)]

@@ -764,6 +764,72 @@ fn quantizer_of(q: u32) -> Quantizer {
     }
 }
 
+/// The q8 map of a C value: 0 signed, 1 unsigned.
+fn q8_map(map: u32) -> Result<Q8Map, Fail> {
+    match map {
+        0 => Ok(Q8Map::Signed),
+        1 => Ok(Q8Map::Unsigned),
+        _ => Err(super::bad_enum(
+            Status::InvalidFormat,
+            "map",
+            map,
+            c"is not 0 (signed) or 1 (unsigned)",
+        )),
+    }
+}
+
+/// The body of every block-quantizing C function: `x` (`len`) read, `codes` (`codes_len`
+/// bytes) and `scale` (`blocks` values, named `scale_name` in errors) written, checked for NULL, alignment and overlap, then
+/// `quantize(x, codes, scale)`.
+///
+/// # Safety
+/// As `optkern_sgd_step`: each pointer valid for its length.
+unsafe fn quantize_c(
+    x: *const f32,
+    [len, codes_len, blocks]: [usize; 3],
+    codes: *mut u8,
+    (scale, scale_name): (*mut f32, &'static str),
+    quantize: impl FnOnce(&[f32], &mut [u8], &mut [f32]) -> Result<(), Error>,
+) -> Result<(), Fail> {
+    // SAFETY: the caller's.
+    unsafe {
+        let raws = [
+            Raw::new(codes.cast_const(), codes_len, true, "codes")?,
+            Raw::new(scale.cast_const(), blocks, true, scale_name)?,
+            Raw::new(x, len, false, "x")?,
+        ];
+        no_overlap(&raws)?;
+        quantize(slice(raws[2]), slice_mut(raws[0]), slice_mut(raws[1]))?;
+    }
+    Ok(())
+}
+
+/// The body of every dequantizing C function: `codes` (`codes_len` bytes) and `scale`
+/// (`blocks` values, named `scale_name` in errors) read, `out` (`len`) written, checked as in [`quantize_c`], then
+/// `dequantize(codes, scale, out)`.
+///
+/// # Safety
+/// As `optkern_sgd_step`: each pointer valid for its length.
+unsafe fn dequantize_c(
+    codes: *const u8,
+    (scale, scale_name): (*const f32, &'static str),
+    out: *mut f32,
+    [len, codes_len, blocks]: [usize; 3],
+    dequantize: impl FnOnce(&[u8], &[f32], &mut [f32]) -> Result<(), Error>,
+) -> Result<(), Fail> {
+    // SAFETY: the caller's.
+    unsafe {
+        let raws = [
+            Raw::new(out.cast_const(), len, true, "out")?,
+            Raw::new(codes, codes_len, false, "codes")?,
+            Raw::new(scale, blocks, false, scale_name)?,
+        ];
+        no_overlap(&raws)?;
+        dequantize(slice(raws[1]), slice(raws[2]), slice_mut(raws[0]))?;
+    }
+    Ok(())
+}
+
 /// [`crate::format::q8_quantize`]: `codes` (`len`) and `absmax`
 /// (`ceil(len / 256)`) from `x`; `map` 0 signed / 1 unsigned, `quantizer` 0 nearest / 1
 /// bitsandbytes' CPU rule / 2 torchao's rule (`absmax` then holds its scales).
@@ -778,14 +844,7 @@ pub unsafe extern "C" fn optkern_q8_quantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
-        if map > 1 {
-            return Err(super::bad_enum(
-                Status::InvalidFormat,
-                "map",
-                map,
-                c"is not 0 (signed) or 1 (unsigned)",
-            ));
-        }
+        let map = q8_map(map)?;
         if quantizer > 2 {
             return Err(super::bad_enum(
                 Status::InvalidFormat,
@@ -794,25 +853,14 @@ pub unsafe extern "C" fn optkern_q8_quantize(
                 c"is not 0 (nearest), 1 (bitsandbytes) or 2 (torchao)",
             ));
         }
-        let map = if map == 1 { Q8Map::Unsigned } else { Q8Map::Signed };
         let quantizer = quantizer_of(quantizer);
+        let lens = [len, len, len.div_ceil(Q8_BLOCK)];
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let raws = [
-                Raw::new(codes.cast_const(), len, true, "codes")?,
-                Raw::new(absmax.cast_const(), len.div_ceil(Q8_BLOCK), true, "absmax")?,
-                Raw::new(x, len, false, "x")?,
-            ];
-            no_overlap(&raws)?;
-            crate::format::q8_quantize(
-                slice(raws[2]),
-                slice_mut(raws[0]),
-                slice_mut(raws[1]),
-                map,
-                quantizer,
-            )?;
+            quantize_c(x, lens, codes, (absmax, "absmax"), |x, c, s| {
+                crate::format::q8_quantize(x, c, s, map, quantizer)
+            })
         }
-        Ok(())
     })
 }
 
@@ -827,26 +875,14 @@ pub unsafe extern "C" fn optkern_q8_dequantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
-        if map > 1 {
-            return Err(super::bad_enum(
-                Status::InvalidFormat,
-                "map",
-                map,
-                c"is not 0 (signed) or 1 (unsigned)",
-            ));
-        }
-        let map = if map == 1 { Q8Map::Unsigned } else { Q8Map::Signed };
+        let map = q8_map(map)?;
+        let lens = [len, len, len.div_ceil(Q8_BLOCK)];
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let raws = [
-                Raw::new(out.cast_const(), len, true, "out")?,
-                Raw::new(codes, len, false, "codes")?,
-                Raw::new(absmax, len.div_ceil(Q8_BLOCK), false, "absmax")?,
-            ];
-            no_overlap(&raws)?;
-            crate::format::q8_dequantize(slice(raws[1]), slice(raws[2]), map, slice_mut(raws[0]))?;
+            dequantize_c(codes, (absmax, "absmax"), out, lens, |c, s, o| {
+                crate::format::q8_dequantize(c, s, map, o)
+            })
         }
-        Ok(())
     })
 }
 
@@ -878,22 +914,13 @@ pub unsafe extern "C" fn optkern_q4_quantize(
 ) -> Status {
     ffi(error, "", || {
         let map = q4_map(map)?;
+        let lens = [len, len.div_ceil(2), len.div_ceil(Q4_BLOCK)];
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let raws = [
-                Raw::new(codes.cast_const(), len.div_ceil(2), true, "codes")?,
-                Raw::new(scale.cast_const(), len.div_ceil(Q4_BLOCK), true, "scale")?,
-                Raw::new(x, len, false, "x")?,
-            ];
-            no_overlap(&raws)?;
-            crate::format::q4_quantize(
-                slice(raws[2]),
-                slice_mut(raws[0]),
-                slice_mut(raws[1]),
-                map,
-            )?;
+            quantize_c(x, lens, codes, (scale, "scale"), |x, c, s| {
+                crate::format::q4_quantize(x, c, s, map)
+            })
         }
-        Ok(())
     })
 }
 
@@ -910,17 +937,13 @@ pub unsafe extern "C" fn optkern_q4_dequantize(
 ) -> Status {
     ffi(error, "", || {
         let map = q4_map(map)?;
+        let lens = [len, len.div_ceil(2), len.div_ceil(Q4_BLOCK)];
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
-            let raws = [
-                Raw::new(out.cast_const(), len, true, "out")?,
-                Raw::new(codes, len.div_ceil(2), false, "codes")?,
-                Raw::new(scale, len.div_ceil(Q4_BLOCK), false, "scale")?,
-            ];
-            no_overlap(&raws)?;
-            crate::format::q4_dequantize(slice(raws[1]), slice(raws[2]), map, slice_mut(raws[0]))?;
+            dequantize_c(codes, (scale, "scale"), out, lens, |c, s, o| {
+                crate::format::q4_dequantize(c, s, map, o)
+            })
         }
-        Ok(())
     })
 }
 
@@ -935,17 +958,9 @@ pub unsafe extern "C" fn optkern_fp8_quantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
+        let lens = [len, len, len.div_ceil(FP8_BLOCK)];
         // SAFETY: as in `optkern_sgd_step`.
-        unsafe {
-            let raws = [
-                Raw::new(codes.cast_const(), len, true, "codes")?,
-                Raw::new(scale.cast_const(), len.div_ceil(FP8_BLOCK), true, "scale")?,
-                Raw::new(x, len, false, "x")?,
-            ];
-            no_overlap(&raws)?;
-            crate::format::fp8_quantize(slice(raws[2]), slice_mut(raws[0]), slice_mut(raws[1]))?;
-        }
-        Ok(())
+        unsafe { quantize_c(x, lens, codes, (scale, "scale"), crate::format::fp8_quantize) }
     })
 }
 
@@ -959,16 +974,8 @@ pub unsafe extern "C" fn optkern_fp8_dequantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
+        let lens = [len, len, len.div_ceil(FP8_BLOCK)];
         // SAFETY: as in `optkern_sgd_step`.
-        unsafe {
-            let raws = [
-                Raw::new(out.cast_const(), len, true, "out")?,
-                Raw::new(codes, len, false, "codes")?,
-                Raw::new(scale, len.div_ceil(FP8_BLOCK), false, "scale")?,
-            ];
-            no_overlap(&raws)?;
-            crate::format::fp8_dequantize(slice(raws[1]), slice(raws[2]), slice_mut(raws[0]))?;
-        }
-        Ok(())
+        unsafe { dequantize_c(codes, (scale, "scale"), out, lens, crate::format::fp8_dequantize) }
     })
 }

@@ -5,24 +5,24 @@ use super::train::partials_len_ok;
 use super::{ErrorInfo, Fail, Raw, Status, buffers, c_config, config, ffi, slice, slice_mut};
 use crate::*;
 
-c_config!(SgdConfig, bools: [nesterov, maximize], enums: [numerics < 5]);
-c_config!(AdamConfig, bools: [decoupled_weight_decay, amsgrad, maximize, eps_hat], enums: [numerics < 5]);
-c_config!(MomentumConfig, bools: [], enums: [numerics < 5]);
-c_config!(AdagradConfig, bools: [eps_inside_sqrt, maximize], enums: [numerics < 5]);
-c_config!(RmspropConfig, bools: [centered, eps_inside_sqrt, maximize], enums: [numerics < 5]);
-c_config!(AdamaxConfig, bools: [maximize], enums: [numerics < 5]);
-c_config!(AdadeltaConfig, bools: [maximize], enums: [numerics < 5]);
-c_config!(NadamConfig, bools: [decoupled_weight_decay, maximize], enums: [numerics < 5]);
-c_config!(RadamConfig, bools: [decoupled_weight_decay, maximize], enums: [numerics < 5]);
-c_config!(AsgdConfig, bools: [maximize], enums: [numerics < 5]);
-c_config!(RpropConfig, bools: [maximize], enums: [numerics < 5]);
-c_config!(AdafactorConfig, bools: [maximize], enums: [numerics < 5]);
-c_config!(LionConfig, bools: [maximize], enums: [numerics < 5]);
-c_config!(LambConfig, bools: [maximize], enums: [numerics < 5]);
-c_config!(LarsConfig, bools: [maximize], enums: [numerics < 5]);
+c_config!(SgdConfig, bools: [nesterov, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AdamConfig, bools: [decoupled_weight_decay, amsgrad, maximize, eps_hat], enums: [numerics < Numerics::COUNT]);
+c_config!(MomentumConfig, bools: [], enums: [numerics < Numerics::COUNT]);
+c_config!(AdagradConfig, bools: [eps_inside_sqrt, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(RmspropConfig, bools: [centered, eps_inside_sqrt, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AdamaxConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AdadeltaConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(NadamConfig, bools: [decoupled_weight_decay, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(RadamConfig, bools: [decoupled_weight_decay, maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AsgdConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(RpropConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(AdafactorConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(LionConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(LambConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
+c_config!(LarsConfig, bools: [maximize], enums: [numerics < Numerics::COUNT]);
 c_config!(SparseAdamConfig, bools: [maximize], enums: []);
-c_config!(SwaConfig, bools: [], enums: [form < 2, numerics < 5]);
-c_config!(EmaConfig, bools: [warmup], enums: [form < 2, numerics < 5]);
+c_config!(SwaConfig, bools: [], enums: [form < 2, numerics < Numerics::COUNT]);
+c_config!(EmaConfig, bools: [warmup], enums: [form < 2, numerics < Numerics::COUNT]);
 
 /// The defaults of [`SgdConfig`] (`SgdConfig::default()`).
 #[unsafe(no_mangle)]

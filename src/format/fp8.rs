@@ -59,15 +59,7 @@ fn exp2(k: i32) -> f32 {
 /// Quantizes one block into its codes; returns the scale.
 pub(crate) fn quantize_block(x: &[f32], codes: &mut [u8]) -> f32 {
     let amax = super::q8::absmax(x);
-    if !amax.is_finite() {
-        codes.iter_mut().for_each(|c| *c = 0);
-        return f32::NAN;
-    }
-    let scale = super::q8::torchao_scale(amax) / 448.0;
-    for (c, &v) in codes.iter_mut().zip(x) {
-        *c = f32_to_e4m3fn(v / scale);
-    }
-    scale
+    super::q8::torchao_block(amax, x, codes, 0, 448.0, f32_to_e4m3fn)
 }
 
 #[cfg(test)]

@@ -551,10 +551,12 @@ pub fn q4_dequantize(
     crate::validate::len("codes", out.len().div_ceil(2), codes.len())?;
     crate::validate::len("scale", out.len().div_ceil(Q4_BLOCK), scale.len())?;
     let q = q4_map_values(map);
-    for (i, o) in out.iter_mut().enumerate() {
-        let byte = codes.get(i / 2).copied().unwrap_or(0);
-        let code = if i % 2 == 0 { byte >> 4 } else { byte & 0xF };
-        *o = q[usize::from(code & 0xF)] * scale.get(i / Q4_BLOCK).copied().unwrap_or(f32::NAN);
+    for ((cb, ob), &s) in codes.chunks(Q4_BLOCK / 2).zip(out.chunks_mut(Q4_BLOCK)).zip(scale) {
+        for (pair, &byte) in ob.chunks_mut(2).zip(cb) {
+            for (o, code) in pair.iter_mut().zip([byte >> 4, byte & 0xF]) {
+                *o = q[usize::from(code)] * s;
+            }
+        }
     }
     Ok(())
 }

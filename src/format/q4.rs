@@ -67,13 +67,5 @@ pub fn q4_map_values(m: Q4Map) -> &'static [f32; 16] {
 pub(crate) fn quantize_block(m: Q4Map, x: &[f32], out: &mut [u8]) -> f32 {
     let q = q4_map_values(m);
     let amax = super::q8::absmax(x);
-    if !amax.is_finite() {
-        out.iter_mut().for_each(|c| *c = 0);
-        return f32::NAN;
-    }
-    let scale = super::q8::torchao_scale(amax);
-    for (c, &v) in out.iter_mut().zip(x) {
-        *c = super::q8::torchao_code(q, v / scale);
-    }
-    scale
+    super::q8::torchao_block(amax, x, out, 0, 1.0, |y| super::q8::torchao_code(q, y))
 }

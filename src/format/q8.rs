@@ -90,10 +90,28 @@ pub(crate) fn torchao_code<const N: usize>(q: &[f32; N], y: f32) -> u8 {
     c as u8
 }
 
-/// torchao's block scale: `max(absmax, 10⁻¹²)` (NaN stays NaN).
+/// One block in torchao's formats (q8 with [`Quantizer::Torchao`], q4, fp8), whose
+/// [`absmax`] is `amax`: `scale = max(amax, 10⁻¹²) / unit` (`unit` 1 for the maps, 448 for
+/// fp8), `codes[i] = code(x[i] / scale)`; returns the scale. A block with a NaN or ±∞ gets
+/// `nan_code` everywhere and scale NaN (it reads back as NaN).
 #[inline(always)]
-pub(crate) fn torchao_scale(amax: f32) -> f32 {
-    if amax < 1e-12 { 1e-12 } else { amax }
+pub(crate) fn torchao_block(
+    amax: f32,
+    x: &[f32],
+    codes: &mut [u8],
+    nan_code: u8,
+    unit: f32,
+    code: impl Fn(f32) -> u8,
+) -> f32 {
+    if !amax.is_finite() {
+        codes.iter_mut().for_each(|c| *c = nan_code);
+        return f32::NAN;
+    }
+    let scale = if amax < 1e-12 { 1e-12 } else { amax } / unit;
+    for (c, &v) in codes.iter_mut().zip(x) {
+        *c = code(v / scale);
+    }
+    scale
 }
 
 /// The map's 256 values.
@@ -273,17 +291,13 @@ pub(crate) fn absmax(x: &[f32]) -> f32 {
 pub(crate) fn quantize_block(m: Q8Map, q: Quantizer, x: &[f32], codes: &mut [u8]) -> f32 {
     let t = table(m);
     let amax = absmax(x);
-    if !amax.is_finite() {
-        codes.iter_mut().for_each(|c| *c = t.zero);
-        return f32::NAN;
-    }
     match q {
         Quantizer::Torchao => {
-            let scale = torchao_scale(amax);
-            for (c, &v) in codes.iter_mut().zip(x) {
-                *c = torchao_code(&t.value, v / scale);
-            }
-            scale
+            torchao_block(amax, x, codes, t.zero, 1.0, |y| torchao_code(&t.value, y))
+        }
+        _ if !amax.is_finite() => {
+            codes.iter_mut().for_each(|c| *c = t.zero);
+            f32::NAN
         }
         _ if amax == 0.0 => {
             let zero = if q == Quantizer::BnbCpu { 0 } else { t.zero };

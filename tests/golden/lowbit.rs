@@ -227,11 +227,7 @@ pub fn run_optimizer_torchao_case(case: &Value, strict: bool) -> Result<(), Stri
         let unused = format::State::Unused;
         adam_step_mixed(params, grads, m.state(), v.state(), unused, step, &cfg, &at)
             .map_err(|e| e.to_string())?;
-        let want = super::f32s(want_params.get(t).ok_or("params")?, "params")?;
-        let scale = want.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-        let mode =
-            if strict { super::Mode::Strict } else { super::Mode::Tolerant(super::TOLERANT) };
-        super::compare(&p, &want, mode, scale, &mut 0.0, &format!("params step {step}"))?;
+        check_params(&p, want_params.get(t), strict, step)?;
     }
     if strict {
         let state = field(case, "state")?;
@@ -258,6 +254,15 @@ pub fn run_sr_case(case: &Value) -> Result<(), String> {
         .map(|(&x, &r)| u32::from(format::bf16_stochastic(x, r as u16).to_bits()))
         .collect();
     same("bf16", &got, &hex(case, "bf16")?)
+}
+
+/// The parameters after step `step` of an 8-bit optimizer case against `want` (the case's
+/// `params[t]`): bit for bit when `strict`, else within `TOLERANT · max|want|`.
+fn check_params(p: &[f32], want: Option<&Value>, strict: bool, step: u32) -> Result<(), String> {
+    let want = super::f32s(want.ok_or("params")?, "params")?;
+    let scale = want.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let mode = if strict { super::Mode::Strict } else { super::Mode::Tolerant(super::TOLERANT) };
+    super::compare(p, &want, mode, scale, &mut 0.0, &format!("params step {step}"))
 }
 
 /// One q8 state of a bitsandbytes optimizer: codes and absmax, starting at zero as
@@ -424,11 +429,7 @@ pub fn run_optimizer_8bit_case(case: &Value, strict: bool) -> Result<(), String>
             }
             other => return Err(format!("no optkern kernel for bitsandbytes optimizer `{other}`")),
         }
-        let want = super::f32s(want_params.get(t).ok_or("params")?, "params")?;
-        let scale = want.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-        let mode =
-            if strict { super::Mode::Strict } else { super::Mode::Tolerant(super::TOLERANT) };
-        super::compare(&p, &want, mode, scale, &mut 0.0, &format!("params step {step}"))?;
+        check_params(&p, want_params.get(t), strict, step)?;
         if let (true, Some(rec)) = (strict, records.and_then(|r| r.get(t))) {
             check_states(name, [&s1, &s2, &s3], rec, &format!("step {step}"))?;
         }
