@@ -764,11 +764,12 @@ fn quantizer_of(q: u32) -> Quantizer {
     }
 }
 
-/// The q8 map of a C value: 0 signed, 1 unsigned.
-fn q8_map(map: u32) -> Result<Q8Map, Fail> {
+/// The map of a C value for a quantized format (q8: [`Q8Map`], q4: [`Q4Map`]): 0 `signed`,
+/// 1 `unsigned`.
+fn map_arg<M>(map: u32, signed: M, unsigned: M) -> Result<M, Fail> {
     match map {
-        0 => Ok(Q8Map::Signed),
-        1 => Ok(Q8Map::Unsigned),
+        0 => Ok(signed),
+        1 => Ok(unsigned),
         _ => Err(super::bad_enum(
             Status::InvalidFormat,
             "map",
@@ -844,7 +845,7 @@ pub unsafe extern "C" fn optkern_q8_quantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
-        let map = q8_map(map)?;
+        let map = map_arg(map, Q8Map::Signed, Q8Map::Unsigned)?;
         if quantizer > 2 {
             return Err(super::bad_enum(
                 Status::InvalidFormat,
@@ -875,7 +876,7 @@ pub unsafe extern "C" fn optkern_q8_dequantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
-        let map = q8_map(map)?;
+        let map = map_arg(map, Q8Map::Signed, Q8Map::Unsigned)?;
         let lens = [len, len, len.div_ceil(Q8_BLOCK)];
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
@@ -884,20 +885,6 @@ pub unsafe extern "C" fn optkern_q8_dequantize(
             })
         }
     })
-}
-
-/// The 4-bit map of a C value: 0 signed, 1 unsigned.
-fn q4_map(map: u32) -> Result<Q4Map, Fail> {
-    match map {
-        0 => Ok(Q4Map::Signed),
-        1 => Ok(Q4Map::Unsigned),
-        _ => Err(super::bad_enum(
-            Status::InvalidFormat,
-            "map",
-            map,
-            c"is not 0 (signed) or 1 (unsigned)",
-        )),
-    }
 }
 
 /// [`crate::format::q4_quantize`]: `codes` (`ceil(len / 2)` bytes, two codes each, the even
@@ -913,7 +900,7 @@ pub unsafe extern "C" fn optkern_q4_quantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
-        let map = q4_map(map)?;
+        let map = map_arg(map, Q4Map::Signed, Q4Map::Unsigned)?;
         let lens = [len, len.div_ceil(2), len.div_ceil(Q4_BLOCK)];
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
@@ -936,7 +923,7 @@ pub unsafe extern "C" fn optkern_q4_dequantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
-        let map = q4_map(map)?;
+        let map = map_arg(map, Q4Map::Signed, Q4Map::Unsigned)?;
         let lens = [len, len.div_ceil(2), len.div_ceil(Q4_BLOCK)];
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
