@@ -1602,3 +1602,115 @@ fn fast_numerics_through_the_c_api() {
     expect(r, Status::InvalidHyperparameter, "cfg", "numerics", "");
     assert_eq!(p, [1.0; 4]);
 }
+
+/// The C conversion functions of the quantized formats are their Rust functions: q8 on both
+/// maps with every quantizer, q4 on both maps, fp8, each way (the same bytes and bits), over 300
+/// values (two q8/fp8 blocks, three q4 blocks, a partial last one); a map or quantizer out of
+/// range is `INVALID_FORMAT` and writes nothing.
+#[test]
+fn quantized_format_conversions_through_the_c_api() {
+    use optkern::capi::format::{
+        optkern_fp8_dequantize, optkern_fp8_quantize, optkern_q4_dequantize, optkern_q4_quantize,
+        optkern_q8_dequantize, optkern_q8_quantize,
+    };
+    use optkern::format::{self, Q4Map, Q8Map, Quantizer};
+    let n: usize = 300;
+    let x: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013).collect();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (m, map) in [(0, Q8Map::Signed), (1, Q8Map::Unsigned)] {
+        // The first block also holds 1.0 and the midpoints of neighbouring map values, where
+        // the quantizers part ways (ties: nearest down, torchao up).
+        let q8 = format::q8_map_values(map);
+        let mut x = x.clone();
+        x[0] = 1.0;
+        for k in 1..100 {
+            x[k] = 0.5 * (q8[150 + k] + q8[151 + k]);
+        }
+        let mut all_codes = vec![];
+        let quantizers = [(0, Quantizer::Nearest), (1, Quantizer::BnbCpu), (2, Quantizer::Torchao)];
+        for (q, quantizer) in quantizers {
+            let blocks = n.div_ceil(format::Q8_BLOCK);
+            let (mut c, mut s) = (vec![0u8; n], vec![0f32; blocks]);
+            // SAFETY: every buffer holds the lengths the function reads and writes.
+            let st = unsafe {
+                optkern_q8_quantize(x.as_ptr(), c.as_mut_ptr(), s.as_mut_ptr(), n, m, q, null_mut())
+            };
+            assert_eq!(st, Status::Ok);
+            let (mut rc, mut rs) = (vec![0u8; n], vec![0f32; blocks]);
+            format::q8_quantize(&x, &mut rc, &mut rs, map, quantizer).unwrap();
+            assert_eq!((&c, bits(&s)), (&rc, bits(&rs)), "q8 map {m} quantizer {q}");
+            all_codes.push(c.clone());
+            let mut out = vec![0f32; n];
+            // SAFETY: as above.
+            let st = unsafe {
+                optkern_q8_dequantize(c.as_ptr(), s.as_ptr(), out.as_mut_ptr(), n, m, null_mut())
+            };
+            assert_eq!(st, Status::Ok);
+            let mut rout = vec![0f32; n];
+            format::q8_dequantize(&rc, &rs, map, &mut rout).unwrap();
+            assert_eq!(bits(&out), bits(&rout), "q8 map {m} dequantized");
+        }
+        assert!(
+            all_codes[0] != all_codes[1] && all_codes[0] != all_codes[2],
+            "q8 map {m}: the quantizers must differ on these values"
+        );
+    }
+    for (m, map) in [(0, Q4Map::Signed), (1, Q4Map::Unsigned)] {
+        let blocks = n.div_ceil(format::Q4_BLOCK);
+        let (mut c, mut s) = (vec![0u8; n / 2], vec![0f32; blocks]);
+        // SAFETY: as above.
+        let st = unsafe {
+            optkern_q4_quantize(x.as_ptr(), c.as_mut_ptr(), s.as_mut_ptr(), n, m, null_mut())
+        };
+        assert_eq!(st, Status::Ok);
+        let (mut rc, mut rs) = (vec![0u8; n / 2], vec![0f32; blocks]);
+        format::q4_quantize(&x, &mut rc, &mut rs, map).unwrap();
+        assert_eq!((&c, bits(&s)), (&rc, bits(&rs)), "q4 map {m}");
+        let mut out = vec![0f32; n];
+        // SAFETY: as above.
+        let st = unsafe {
+            optkern_q4_dequantize(c.as_ptr(), s.as_ptr(), out.as_mut_ptr(), n, m, null_mut())
+        };
+        assert_eq!(st, Status::Ok);
+        let mut rout = vec![0f32; n];
+        format::q4_dequantize(&rc, &rs, map, &mut rout).unwrap();
+        assert_eq!(bits(&out), bits(&rout), "q4 map {m} dequantized");
+    }
+    let blocks = n.div_ceil(format::FP8_BLOCK);
+    let (mut c, mut s) = (vec![0u8; n], vec![0f32; blocks]);
+    // SAFETY: as above.
+    let st =
+        unsafe { optkern_fp8_quantize(x.as_ptr(), c.as_mut_ptr(), s.as_mut_ptr(), n, null_mut()) };
+    assert_eq!(st, Status::Ok);
+    let (mut rc, mut rs) = (vec![0u8; n], vec![0f32; blocks]);
+    format::fp8_quantize(&x, &mut rc, &mut rs).unwrap();
+    assert_eq!((&c, bits(&s)), (&rc, bits(&rs)), "fp8");
+    let mut out = vec![0f32; n];
+    // SAFETY: as above.
+    let st =
+        unsafe { optkern_fp8_dequantize(c.as_ptr(), s.as_ptr(), out.as_mut_ptr(), n, null_mut()) };
+    assert_eq!(st, Status::Ok);
+    let mut rout = vec![0f32; n];
+    format::fp8_dequantize(&rc, &rs, &mut rout).unwrap();
+    assert_eq!(bits(&out), bits(&rout), "fp8 dequantized");
+    // Out of range: nothing written.
+    let before = (c.clone(), bits(&s));
+    // SAFETY: as above.
+    let got = record(|e| unsafe {
+        optkern_q8_quantize(x.as_ptr(), c.as_mut_ptr(), s.as_mut_ptr(), n, 2, 0, e)
+    });
+    expect(got, Status::InvalidFormat, "map", "", "");
+    // SAFETY: as above.
+    let got = record(|e| unsafe {
+        optkern_q8_quantize(x.as_ptr(), c.as_mut_ptr(), s.as_mut_ptr(), n, 0, 3, e)
+    });
+    expect(got, Status::InvalidFormat, "quantizer", "", "");
+    let mut c4 = vec![0u8; n / 2];
+    // SAFETY: as above.
+    let got = record(|e| unsafe {
+        optkern_q4_quantize(x.as_ptr(), c4.as_mut_ptr(), s.as_mut_ptr(), n, 2, e)
+    });
+    expect(got, Status::InvalidFormat, "map", "", "");
+    assert_eq!((c, bits(&s)), before, "written on an error");
+    assert!(c4.iter().all(|&b| b == 0), "q4 codes written on an error");
+}
