@@ -322,6 +322,11 @@ enum optkern_format
   OPTKERN_FORMAT_Q8 = 3,
   // No buffer (a state the options do not use).
   OPTKERN_FORMAT_UNUSED = 4,
+  // torchao's 4-bit codes, two per `uint8_t` (even element high), with one `float` scale
+  // per 128 elements.
+  OPTKERN_FORMAT_Q4 = 5,
+  // torchao's `float8_e4m3fn` codes (`uint8_t`) with one `float` scale per 256 elements.
+  OPTKERN_FORMAT_FP8 = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1282,13 +1287,15 @@ typedef struct {
 typedef struct {
   // An `optkern_format` value.
   uint32_t format;
-  // The values (`float`, bf16/f16 bits, or q8 codes); NULL only when `len == 0` or unused.
+  // The values (`float`, bf16/f16 bits, or q8/q4/fp8 codes); NULL only when `len == 0` or
+  // unused.
   void *data;
-  // q8: `ceil(len / 256)` scales; otherwise ignored.
+  // q8, fp8: `ceil(len / 256)` scales; q4: `ceil(len / 128)`; otherwise ignored.
   float *absmax;
   // bf16 parameters or states: 0 round to nearest even, 1 stochastic.
   uint32_t rounding;
-  // q8: 0 bitsandbytes' signed map, 1 the unsigned one.
+  // q8: 0 bitsandbytes' signed map, 1 the unsigned one; q4: 0 torchao's signed map, 1 its
+  // unsigned one.
   uint32_t map;
   // q8: 0 nearest, 1 bitsandbytes' CPU quantizer, 2 torchao's 8-bit quantizer.
   uint32_t quantizer;
@@ -1338,7 +1345,8 @@ typedef struct {
 // randomness of stochastic rounding.
 typedef struct {
   // Global index of the call's first element (`0` unless the buffer is sharded). With a
-  // `q8` buffer it must be a multiple of [`Q8_BLOCK`].
+  // block-quantized buffer it must be a multiple of its block ([`Q8_BLOCK`],
+  // [`Q4_BLOCK`], [`FP8_BLOCK`]).
   uint64_t offset;
   // Seed of the stochastic rounding bits.
   uint64_t seed;

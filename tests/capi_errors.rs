@@ -1714,3 +1714,100 @@ fn quantized_format_conversions_through_the_c_api() {
     assert_eq!((c, bits(&s)), before, "written on an error");
     assert!(c4.iter().all(|&b| b == 0), "q4 codes written on an error");
 }
+
+/// q4 and fp8 states through `optkern_adam_step_mixed` are the Rust call's (torchao's AdamW:
+/// m on q4's signed map, v on its unsigned one; then both fp8), over 301 elements (an odd q4
+/// length, a partial last block); each state's codes and scales sit next to the other's, so a
+/// region computed too long is an overlap. A q4 state without scales, one at an offset inside
+/// its block, fp8 gradients and format 7 are refused and write nothing.
+#[test]
+fn quantized_states_through_the_c_api() {
+    use optkern::format::{
+        FP8_BLOCK, Grads, Params, Placement, Q4_BLOCK, Q4Map, State, e4m3fn_to_f32,
+    };
+    use optkern::{Numerics, adam_step_mixed};
+    let n: usize = 301;
+    let cfg = AdamConfig { numerics: Numerics::Torchao, ..AdamConfig::adamw() };
+    let p0: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013).collect();
+    let g: Vec<f32> = (0..n).map(|i| ((i * 53 % 89) as f32 - 44.0) * 0.007).collect();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let at = Placement { offset: 1024, ..Placement::default() };
+    for fp8 in [false, true] {
+        let (bytes, block) = if fp8 { (n, FP8_BLOCK) } else { (n.div_ceil(2), Q4_BLOCK) };
+        let scales = n.div_ceil(block);
+        // m's codes then v's in one allocation, likewise the scales.
+        let (mut codes, mut scale) = (vec![0u8; 2 * bytes], vec![0f32; 2 * scales]);
+        let (mut rcodes, mut rscale) = (codes.clone(), scale.clone());
+        let (mut p, mut rp) = (p0.clone(), p0.clone());
+        let format = if fp8 { 6 } else { 5 };
+        for step in 1..=3 {
+            let (cm, cv) = codes.split_at_mut(bytes);
+            let (sm, sv) = scale.split_at_mut(scales);
+            let bp = optkern_buffer_f32(p.as_mut_ptr());
+            let bg = optkern_buffer_f32(g.as_ptr().cast_mut());
+            let q = |c: &mut [u8], s: &mut [f32], map| Buffer {
+                format,
+                data: c.as_mut_ptr().cast(),
+                absmax: s.as_mut_ptr(),
+                map,
+                ..bp
+            };
+            let (bm, bv) = (q(cm, sm, 0), q(cv, sv, 1));
+            let none = Buffer { format: 4, ..optkern_buffer_f32(null_mut()) };
+            // SAFETY: every descriptor points to what its format needs for n elements.
+            let s = unsafe {
+                optkern_adam_step_mixed(&bp, &bg, &bm, &bv, &none, n, step, &cfg, &at, null_mut())
+            };
+            assert_eq!(s, Status::Ok, "fp8 {fp8} step {step}");
+            let (cm, cv) = rcodes.split_at_mut(bytes);
+            let (sm, sv) = rscale.split_at_mut(scales);
+            let (m, v) = if fp8 {
+                (State::Fp8 { codes: cm, scale: sm }, State::Fp8 { codes: cv, scale: sv })
+            } else {
+                (
+                    State::Q4 { codes: cm, scale: sm, map: Q4Map::Signed },
+                    State::Q4 { codes: cv, scale: sv, map: Q4Map::Unsigned },
+                )
+            };
+            let (rp_, rg) = (Params::F32(&mut rp), Grads::F32(&g));
+            adam_step_mixed(rp_, rg, m, v, State::Unused, step, &cfg, &at).unwrap();
+            assert_eq!(bits(&p), bits(&rp), "fp8 {fp8} step {step} params");
+            assert_eq!((&codes, bits(&scale)), (&rcodes, bits(&rscale)), "fp8 {fp8} state");
+        }
+        assert!(p != p0 && scale.iter().all(|&s| s > 0.0), "fp8 {fp8}: the step moved");
+        if fp8 {
+            assert!(codes.iter().any(|&c| e4m3fn_to_f32(c) != 0.0));
+        }
+    }
+    // Refusals write nothing.
+    let mut p = p0.clone();
+    let (mut codes, mut scale) = (vec![0u8; n], vec![0f32; 3]);
+    let bp = optkern_buffer_f32(p.as_mut_ptr());
+    let bg = optkern_buffer_f32(g.as_ptr().cast_mut());
+    let none = Buffer { format: 4, ..optkern_buffer_f32(null_mut()) };
+    let q4 =
+        Buffer { format: 5, data: codes.as_mut_ptr().cast(), absmax: scale.as_mut_ptr(), ..bp };
+    let mut v = vec![0f32; n];
+    let bv = optkern_buffer_f32(v.as_mut_ptr());
+    let misaligned = Placement { offset: 64, ..Placement::default() };
+    // SAFETY: as above; the refused descriptors are rejected before any access.
+    unsafe {
+        let call = |m: &Buffer, g: &Buffer, at: &Placement| {
+            record(|e| optkern_adam_step_mixed(&bp, g, m, &bv, &none, n, 1, &cfg, at, e))
+        };
+        let no_scale = Buffer { absmax: null_mut(), ..q4 };
+        expect(call(&no_scale, &bg, &at), Status::NullPointer, "exp_avg", "absmax", "");
+        expect(call(&q4, &bg, &misaligned), Status::BlockMisaligned, "exp_avg", "", "");
+        let fp8_grads = Buffer { format: 6, ..q4 };
+        expect(call(&bv, &fp8_grads, &at), Status::InvalidFormat, "grads", "format", "");
+        let e = expect(
+            call(&Buffer { format: 7, ..q4 }, &bg, &at),
+            Status::InvalidFormat,
+            "exp_avg",
+            "format",
+            "",
+        );
+        assert_eq!(e.value, 7.0);
+    }
+    assert!(p == p0 && v.iter().all(|&x| x == 0.0) && codes.iter().all(|&c| c == 0));
+}

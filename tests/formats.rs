@@ -1,15 +1,15 @@
 //! Storage formats through every element-wise kernel (`*_step_mixed`): each format is checked
 //! against its definition — the kernel's f32 step on the values as read, then each buffer
 //! stored in its format (bf16/f16 rounding, the stochastic rounding bits of `format::sr_bits`,
-//! `q8` block quantization) — for every width, and a call split into shards at block
+//! `q8`, `q4` and `fp8` block quantization) — for every width, and a call split into shards at block
 //! boundaries equals one call. Bad formats are errors that write nothing.
 
 mod common;
 use common::kernels::{Case, cases};
 use common::{Data, Kind, assert_same_bits};
 use optkern::format::{
-    self, Grads, HalfCopy, Params, Placement, Q8_BLOCK, Q8Map, Quantizer, Rounding, State, bf16,
-    f16,
+    self, FP8_BLOCK, Grads, HalfCopy, Params, Placement, Q4_BLOCK, Q4Map, Q8_BLOCK, Q8Map,
+    Quantizer, Rounding, State, bf16, f16,
 };
 use optkern::{Error, Width};
 
@@ -23,6 +23,19 @@ enum Fmt {
     Copy(bool),
     Bf16(Rounding),
     Q8(Q8Map, Quantizer),
+    Q4(Q4Map),
+    Fp8,
+}
+
+impl Fmt {
+    /// A block-quantized format's block and code bytes for `n` elements.
+    fn block_and_bytes(self, n: usize) -> (usize, usize) {
+        match self {
+            Fmt::Q4(_) => (Q4_BLOCK, n.div_ceil(2)),
+            Fmt::Fp8 => (FP8_BLOCK, n),
+            _ => (Q8_BLOCK, n),
+        }
+    }
 }
 
 /// The gradient's format.
@@ -39,7 +52,13 @@ enum Buf {
     F32(Vec<f32>),
     Copy(Vec<f32>, Vec<u16>, bool),
     Bf16(Vec<bf16>, Rounding),
-    Q8 { codes: Vec<u8>, absmax: Vec<f32>, map: Q8Map, quantizer: Quantizer },
+    /// A block-quantized format (`fmt` q8, q4 or fp8) of `len` elements.
+    Quant {
+        codes: Vec<u8>,
+        scale: Vec<f32>,
+        fmt: Fmt,
+        len: usize,
+    },
 }
 
 impl Buf {
@@ -53,11 +72,12 @@ impl Buf {
                 format::f32_to_bf16(x, &mut b, Rounding::Nearest, &Placement::default()).unwrap();
                 Buf::Bf16(b, r)
             }
-            Fmt::Q8(map, quantizer) => {
-                let mut codes = vec![0; x.len()];
-                let mut absmax = vec![0.0; x.len().div_ceil(Q8_BLOCK)];
-                format::q8_quantize(x, &mut codes, &mut absmax, map, quantizer).unwrap();
-                Buf::Q8 { codes, absmax, map, quantizer }
+            Fmt::Q8(..) | Fmt::Q4(_) | Fmt::Fp8 => {
+                let (block, bytes) = fmt.block_and_bytes(x.len());
+                let (codes, scale) = (vec![0; bytes], vec![0.0; x.len().div_ceil(block)]);
+                let mut b = Buf::Quant { codes, scale, fmt, len: x.len() };
+                b.store(x, 0, &Placement::default());
+                b
             }
         }
     }
@@ -71,9 +91,14 @@ impl Buf {
                 format::bf16_to_f32(b, &mut out).unwrap();
                 out
             }
-            Buf::Q8 { codes, absmax, map, .. } => {
-                let mut out = vec![0.0; codes.len()];
-                format::q8_dequantize(codes, absmax, *map, &mut out).unwrap();
+            Buf::Quant { codes, scale, fmt, len } => {
+                let mut out = vec![0.0; *len];
+                match *fmt {
+                    Fmt::Q8(map, _) => format::q8_dequantize(codes, scale, map, &mut out),
+                    Fmt::Q4(map) => format::q4_dequantize(codes, scale, map, &mut out),
+                    _ => format::fp8_dequantize(codes, scale, &mut out),
+                }
+                .unwrap();
                 out
             }
         }
@@ -103,25 +128,31 @@ impl Buf {
                     *o = format::bf16_stochastic(v, format::sr_bits(at, k, at.offset + i as u64));
                 }
             }
-            Buf::Q8 { codes, absmax, map, quantizer } => {
-                format::q8_quantize(x, codes, absmax, *map, *quantizer).unwrap();
-            }
+            Buf::Quant { codes, scale, fmt, .. } => match *fmt {
+                Fmt::Q8(map, q) => format::q8_quantize(x, codes, scale, map, q).unwrap(),
+                Fmt::Q4(map) => format::q4_quantize(x, codes, scale, map).unwrap(),
+                _ => format::fp8_quantize(x, codes, scale).unwrap(),
+            },
         }
     }
 
-    /// A shard `range` of this buffer (`range.start` a multiple of the q8 block).
+    /// A shard `range` of this buffer (`range.start` a multiple of the quantized block).
     fn slice(&self, r: std::ops::Range<usize>) -> Buf {
-        let b = if r.is_empty() { 0..0 } else { r.start / Q8_BLOCK..r.end.div_ceil(Q8_BLOCK) };
         match self {
             Buf::F32(v) => Buf::F32(v[r].to_vec()),
             Buf::Copy(v, c, f) => Buf::Copy(v[r.clone()].to_vec(), c[r].to_vec(), *f),
             Buf::Bf16(v, ro) => Buf::Bf16(v[r].to_vec(), *ro),
-            Buf::Q8 { codes, absmax, map, quantizer } => Buf::Q8 {
-                codes: codes[r].to_vec(),
-                absmax: absmax[b].to_vec(),
-                map: *map,
-                quantizer: *quantizer,
-            },
+            Buf::Quant { codes, scale, fmt, .. } => {
+                let (block, _) = fmt.block_and_bytes(0);
+                let bytes = |i: usize| fmt.block_and_bytes(i).1;
+                let b = if r.is_empty() { 0..0 } else { r.start / block..r.end.div_ceil(block) };
+                Buf::Quant {
+                    codes: codes[bytes(r.start)..bytes(r.end)].to_vec(),
+                    scale: scale[b].to_vec(),
+                    fmt: *fmt,
+                    len: r.len(),
+                }
+            }
         }
     }
 
@@ -134,9 +165,14 @@ impl Buf {
                 c.extend(d);
             }
             (Buf::Bf16(v, _), Buf::Bf16(w, _)) => v.extend(w),
-            (Buf::Q8 { codes, absmax, .. }, Buf::Q8 { codes: c, absmax: a, .. }) => {
+            (
+                Buf::Quant { codes, scale, len, .. },
+                Buf::Quant { codes: c, scale: a, len: l, .. },
+            ) => {
+                // Shards start at block boundaries (even for q4): their bytes concatenate.
                 codes.extend(c);
-                absmax.extend(a);
+                scale.extend(a);
+                *len += l;
             }
             _ => unreachable!(),
         }
@@ -152,7 +188,7 @@ impl Buf {
                 Params::F32WithCopy { master: v, copy: HalfCopy::Bf16(as_bf16(c)) }
             }
             Buf::Bf16(v, r) => Params::Bf16 { values: v, rounding: *r },
-            Buf::Q8 { .. } => unreachable!("no q8 params"),
+            Buf::Quant { .. } => unreachable!("no quantized params"),
         }
     }
 
@@ -160,9 +196,11 @@ impl Buf {
         match self {
             Buf::F32(v) => State::F32(v),
             Buf::Bf16(v, r) => State::Bf16 { values: v, rounding: *r },
-            Buf::Q8 { codes, absmax, map, quantizer } => {
-                State::Q8 { codes, absmax, map: *map, quantizer: *quantizer }
-            }
+            Buf::Quant { codes, scale, fmt, .. } => match *fmt {
+                Fmt::Q8(map, quantizer) => State::Q8 { codes, absmax: scale, map, quantizer },
+                Fmt::Q4(map) => State::Q4 { codes, scale, map },
+                _ => State::Fp8 { codes, scale },
+            },
             Buf::Copy(..) => unreachable!("copies are for params"),
         }
     }
@@ -182,8 +220,8 @@ impl Buf {
                 v.iter().map(f32_bits).chain(c.iter().map(|&h| half_bits(h, *f16))).collect()
             }
             Buf::Bf16(v, _) => v.iter().map(|x| half_bits(x.to_bits(), false)).collect(),
-            Buf::Q8 { codes, absmax, .. } => {
-                codes.iter().map(|&c| u32::from(c)).chain(absmax.iter().map(f32_bits)).collect()
+            Buf::Quant { codes, scale, .. } => {
+                codes.iter().map(|&c| u32::from(c)).chain(scale.iter().map(f32_bits)).collect()
             }
         }
     }
@@ -254,7 +292,7 @@ fn call(
         let mut whole = b.slice(0..r.start);
         whole.append(s);
         let n = match b {
-            Buf::Q8 { codes, .. } => codes.len(),
+            Buf::Quant { len, .. } => *len,
             Buf::F32(v) | Buf::Copy(v, _, _) => v.len(),
             Buf::Bf16(v, _) => v.len(),
         };
@@ -265,7 +303,7 @@ fn call(
 }
 
 /// The assignments of formats tried on every case: (params, grads, every state).
-const COMBOS: [(Fmt, GFmt, Fmt); 7] = [
+const COMBOS: [(Fmt, GFmt, Fmt); 10] = [
     (Fmt::F32, GFmt::F32, Fmt::F32),
     (Fmt::Copy(false), GFmt::Bf16, Fmt::Bf16(Rounding::Nearest)),
     (Fmt::Copy(true), GFmt::F16, Fmt::Q8(Q8Map::Signed, Quantizer::Nearest)),
@@ -273,6 +311,9 @@ const COMBOS: [(Fmt, GFmt, Fmt); 7] = [
     (Fmt::Bf16(Rounding::Nearest), GFmt::Bf16, Fmt::Q8(Q8Map::Signed, Quantizer::BnbCpu)),
     (Fmt::F32, GFmt::Bf16, Fmt::Q8(Q8Map::Unsigned, Quantizer::Nearest)),
     (Fmt::F32, GFmt::F32, Fmt::Q8(Q8Map::Signed, Quantizer::Torchao)),
+    (Fmt::Copy(false), GFmt::Bf16, Fmt::Q4(Q4Map::Signed)),
+    (Fmt::F32, GFmt::F32, Fmt::Q4(Q4Map::Unsigned)),
+    (Fmt::Bf16(Rounding::Nearest), GFmt::F16, Fmt::Fp8),
 ];
 
 /// Initial buffers for a case: params first, then the states (unsigned maps get |x|).
@@ -282,7 +323,7 @@ fn initial(case: &Case, n: usize, (pf, _, sf): (Fmt, GFmt, Fmt), data: &mut Data
         .enumerate()
         .map(|(k, &kind)| {
             let mut x = data.vec(n, if k == 0 { Kind::Param } else { kind });
-            if matches!(sf, Fmt::Q8(Q8Map::Unsigned, _)) && k > 0 {
+            if matches!(sf, Fmt::Q8(Q8Map::Unsigned, _) | Fmt::Q4(Q4Map::Unsigned)) && k > 0 {
                 x.iter_mut().for_each(|v| *v = v.abs());
             }
             Buf::new(&x, if k == 0 { pf } else { sf })
@@ -434,6 +475,51 @@ fn bad_formats_are_errors_that_write_nothing() {
     .unwrap_err();
     assert_eq!(err, Error::LengthMismatch { arg: "absmax", expected: 2, found: 1 });
     assert!(p.iter().all(|&x| x == 0.5) && v.iter().all(|&x| x == 0.0));
+    // q4 and fp8 have their own blocks: a shard at 64 is inside a q4 block; a q4 buffer has
+    // two elements per byte (an odd length's last byte half used), and one scale per 128.
+    let mut q4 = |bytes: usize, scales: usize, offset: u64| {
+        let (mut codes, mut scale) = (vec![0u8; bytes], vec![0.0f32; scales]);
+        let r = optkern::adam_step_mixed(
+            Params::F32(&mut p[..n - 1]),
+            Grads::F32(&gs[..n - 1]),
+            State::Q4 { codes: &mut codes, scale: &mut scale, map: Q4Map::Signed },
+            State::F32(&mut v[..n - 1]),
+            State::Unused,
+            1,
+            &cfg,
+            &Placement { offset, ..Placement::default() },
+        );
+        let untouched = codes.iter().all(|&c| c == 0) && scale.iter().all(|&s| s == 0.0);
+        (r, untouched && p.iter().all(|&x| x == 0.5) && v.iter().all(|&x| x == 0.0))
+    };
+    let odd = n - 1;
+    assert_eq!(
+        q4(odd.div_ceil(2), 3, 64).0.unwrap_err(),
+        Error::Misaligned { arg: "exp_avg", offset: 64, block: Q4_BLOCK }
+    );
+    let (r, untouched) = q4(odd.div_ceil(2) - 1, 3, 0);
+    assert!(matches!(r, Err(Error::LengthMismatch { .. })) && untouched, "{r:?}");
+    let (r, untouched) = q4(odd.div_ceil(2), 2, 0);
+    assert_eq!(r, Err(Error::LengthMismatch { arg: "scale", expected: 3, found: 2 }));
+    assert!(untouched);
+    let (codes_ok, written) = q4(odd.div_ceil(2), 3, 128);
+    assert!(codes_ok.is_ok() && !written, "an aligned odd-length q4 call runs and writes");
+    p.fill(0.5);
+    v.fill(0.0);
+    let (mut codes, mut scale) = (vec![0u8; n], vec![0.0f32; 1]);
+    let err = optkern::adam_step_mixed(
+        Params::F32(&mut p),
+        Grads::F32(&gs),
+        State::F32(&mut m),
+        State::Fp8 { codes: &mut codes, scale: &mut scale },
+        State::Unused,
+        1,
+        &cfg,
+        &Placement { offset: 256, ..Placement::default() },
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::LengthMismatch { arg: "scale", expected: 2, found: 1 });
+    assert!(codes.iter().all(|&c| c == 0) && m.iter().all(|&x| x == 0.0));
     // A hyperparameter error is reported before the format errors, and writes nothing either.
     let bad = optkern::AdamConfig { lr: -1.0, ..cfg };
     assert!(

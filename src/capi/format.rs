@@ -6,9 +6,10 @@
 //! descriptor (NULL, misaligned, an unknown
 //! format/rounding/map/quantizer value → `OPTKERN_STATUS_INVALID_FORMAT`; a format the
 //! argument cannot take, e.g. q8 gradients, too), every pointer it holds (as for the f32
-//! functions, with `len` elements of the format's size, `ceil(len / 256)` absmax values, `len`
-//! copy elements), overlaps between every written region and every other, and then the
-//! kernel's checks (a q8 state with `offset % 256 ≠ 0` → `OPTKERN_STATUS_BLOCK_MISALIGNED`).
+//! functions, with `len` elements of the format's size — `ceil(len / 2)` bytes for q4 —,
+//! `ceil(len / block)` scales for q8/q4/fp8, `len` copy elements), overlaps between every
+//! written region and every other, and then the kernel's checks (a quantized state with
+//! `offset` not a multiple of its block → `OPTKERN_STATUS_BLOCK_MISALIGNED`).
 
 use super::{ErrorInfo, Fail, Raw, Status, config, ffi, no_overlap, slice, slice_mut};
 use crate::Error;
@@ -33,6 +34,11 @@ pub enum Format {
     Q8 = 3,
     /// No buffer (a state the options do not use).
     Unused = 4,
+    /// torchao's 4-bit codes, two per `uint8_t` (even element high), with one `float` scale
+    /// per 128 elements.
+    Q4 = 5,
+    /// torchao's `float8_e4m3fn` codes (`uint8_t`) with one `float` scale per 256 elements.
+    Fp8 = 6,
 }
 
 /// One buffer of a mixed-format call (`optkern_buffer`). Enum-like fields are `uint32_t`
@@ -42,13 +48,15 @@ pub enum Format {
 pub struct Buffer {
     /// An `optkern_format` value.
     pub format: u32,
-    /// The values (`float`, bf16/f16 bits, or q8 codes); NULL only when `len == 0` or unused.
+    /// The values (`float`, bf16/f16 bits, or q8/q4/fp8 codes); NULL only when `len == 0` or
+    /// unused.
     pub data: *mut c_void,
-    /// q8: `ceil(len / 256)` scales; otherwise ignored.
+    /// q8, fp8: `ceil(len / 256)` scales; q4: `ceil(len / 128)`; otherwise ignored.
     pub absmax: *mut f32,
     /// bf16 parameters or states: 0 round to nearest even, 1 stochastic.
     pub rounding: u32,
-    /// q8: 0 bitsandbytes' signed map, 1 the unsigned one.
+    /// q8: 0 bitsandbytes' signed map, 1 the unsigned one; q4: 0 torchao's signed map, 1 its
+    /// unsigned one.
     pub map: u32,
     /// q8: 0 nearest, 1 bitsandbytes' CPU quantizer, 2 torchao's 8-bit quantizer.
     pub quantizer: u32,
@@ -126,12 +134,14 @@ unsafe fn checked(
         2 => Format::F16,
         3 => Format::Q8,
         4 => Format::Unused,
+        5 => Format::Q4,
+        6 => Format::Fp8,
         _ => return bad("format", c"is not an optkern_format constant", b.format),
     };
     let takes = match role {
         Role::Params => matches!(format, Format::F32 | Format::Bf16),
         Role::Grads => matches!(format, Format::F32 | Format::Bf16 | Format::F16),
-        Role::State => matches!(format, Format::F32 | Format::Bf16 | Format::Q8 | Format::Unused),
+        Role::State => !matches!(format, Format::F16),
     };
     if !takes {
         return bad("format", c"is a format this argument cannot take", b.format);
@@ -154,13 +164,20 @@ unsafe fn checked(
     let data = match format {
         Format::F32 => Raw::new(b.data.cast::<f32>(), len, written, name),
         Format::Bf16 | Format::F16 => Raw::new(b.data.cast::<u16>(), len, written, name),
-        Format::Q8 => Raw::new(b.data.cast::<u8>(), len, written, name),
+        Format::Q8 | Format::Fp8 => Raw::new(b.data.cast::<u8>(), len, written, name),
+        Format::Q4 => Raw::new(b.data.cast::<u8>(), len.div_ceil(2), written, name),
         Format::Unused => none(),
     }
     .map_err(|f| f.field("data"))?;
-    let absmax = match format {
-        Format::Q8 => Raw::new(b.absmax.cast_const(), len.div_ceil(Q8_BLOCK), true, name),
-        _ => none(),
+    let block = match format {
+        Format::Q8 => Q8_BLOCK,
+        Format::Q4 => Q4_BLOCK,
+        Format::Fp8 => FP8_BLOCK,
+        _ => 0,
+    };
+    let absmax = match block {
+        0 => none(),
+        _ => Raw::new(b.absmax.cast_const(), len.div_ceil(block), true, name),
     }
     .map_err(|f| f.field("absmax"))?;
     let copy = if role == Role::Params && format == Format::F32 && !b.copy.is_null() {
@@ -230,6 +247,14 @@ unsafe fn as_state<'a>(c: &Checked) -> State<'a> {
                 map: if c.b.map == 1 { Q8Map::Unsigned } else { Q8Map::Signed },
                 quantizer: quantizer_of(c.b.quantizer),
             },
+            Format::Q4 => State::Q4 {
+                codes: slice_mut::<u8>(c.raws[0]),
+                scale: slice_mut(c.raws[1]),
+                map: if c.b.map == 1 { Q4Map::Unsigned } else { Q4Map::Signed },
+            },
+            Format::Fp8 => {
+                State::Fp8 { codes: slice_mut::<u8>(c.raws[0]), scale: slice_mut(c.raws[1]) }
+            }
             Format::Unused => State::Unused,
             _ => State::F32(slice_mut(c.raws[0])),
         }

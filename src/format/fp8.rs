@@ -62,6 +62,13 @@ pub(crate) fn quantize_block(x: &[f32], codes: &mut [u8]) -> f32 {
     super::q8::torchao_block(amax, x, codes, 0, 448.0, f32_to_e4m3fn)
 }
 
+/// `out[i] = e4m3fn(codes[i]) · scale` for one block.
+pub(crate) fn dequantize_block(codes: &[u8], scale: f32, out: &mut [f32]) {
+    for (o, &c) in out.iter_mut().zip(codes) {
+        *o = e4m3fn_to_f32(c) * scale;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,8 +6,9 @@
 //! `STAGE` = 1024 elements; for each block every buffer not stored as f32 is converted into an f32
 //! block on the stack (f32 buffers are used in place), the kernel's f32 pass runs on the
 //! block, and the converted buffers are stored back in their format: rounded to bf16/f16
-//! (nearest or stochastic), or quantized to `q8` codes and a new absmax. So one mechanism
-//! serves every kernel, a kernel's loop is compiled once whatever the formats, and results do
+//! (nearest or stochastic), or quantized block by block to codes and a new scale (`q8`, `q4`,
+//! `fp8`, all through `Quant`: a block size, code bytes, a per-block quantize and dequantize).
+//! So one mechanism serves every kernel, a kernel's loop is compiled once whatever the formats, and results do
 //! not depend on lane width, chunking or sharding (the stochastic rounding bits hash the
 //! global index; quantization blocks are aligned to global indices).
 //!
@@ -17,8 +18,8 @@
 //! | bf16 | `u16` bits of `half::bf16` | `bits << 16` (exact) | nearest even (NaN → `0xFFFF`) or stochastic ([`Rounding`]) |
 //! | f16 | `u16` bits of `half::f16` | exact | nearest even (IEEE) |
 //! | q8 | `u8` codes + one f32 absmax per 256 elements, bitsandbytes' maps ([`Q8Map`]) | `map[code]·absmax` | per block, [`Quantizer`] (nearest, bitsandbytes' CPU rule, torchao's rule) |
-//! | q4 | two 4-bit codes per `u8` (even element high) + one f32 scale per 128, torchao's maps ([`Q4Map`]) | `map[code]·scale` | [`q4_quantize`] (conversions only, not yet a state format of the driver) |
-//! | fp8 | `float8_e4m3fn` bytes + one f32 scale per 256 (torchao's) | `e4m3fn(code)·scale` | [`fp8_quantize`] (conversions only, likewise) |
+//! | q4 | two 4-bit codes per `u8` (even element high) + one f32 scale per 128, torchao's maps ([`Q4Map`]) | `map[code]·scale` | per block, torchao's rule ([`q4_quantize`]) |
+//! | fp8 | `float8_e4m3fn` bytes + one f32 scale per 256 (torchao's) | `e4m3fn(code)·scale` | per block, torchao's rule ([`fp8_quantize`]) |
 //!
 //! The exact rules:
 //! - **bf16**: f32 → bf16 round to nearest even, `(u + 0x7FFF + ((u >> 16) & 1)) >> 16`, every
@@ -128,8 +129,92 @@ pub enum State<'a> {
         /// How new values are rounded to codes.
         quantizer: Quantizer,
     },
+    /// torchao's block-wise 4-bit codes, two per byte, with one f32 scale per block of
+    /// [`Q4_BLOCK`] elements (torchao's `AdamW4bit`: m on the signed map, v on the unsigned).
+    Q4 {
+        /// `ceil(len / 2)` bytes, the element of even index in the high nibble.
+        codes: &'a mut [u8],
+        /// `ceil(len / Q4_BLOCK)` scales.
+        scale: &'a mut [f32],
+        /// The map the codes index.
+        map: Q4Map,
+    },
+    /// torchao's block-wise `float8_e4m3fn` codes with one f32 scale per block of
+    /// [`FP8_BLOCK`] elements (torchao's `AdamWFp8`).
+    Fp8 {
+        /// One code per element.
+        codes: &'a mut [u8],
+        /// `ceil(len / FP8_BLOCK)` scales.
+        scale: &'a mut [f32],
+    },
     /// No buffer: for a state the call's options do not use (AMSGrad off, no momentum, ...).
     Unused,
+}
+
+/// A block-quantized format: its block, its code bytes, its per-block conversions. The one
+/// mechanism under the `q8`, `q4` and `fp8` state formats and their conversion functions.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Quant {
+    Q8(Q8Map, Quantizer),
+    Q4(Q4Map),
+    Fp8,
+}
+
+impl Quant {
+    /// Elements per block (one scale each).
+    pub(crate) const fn block(self) -> usize {
+        match self {
+            Quant::Q8(..) => Q8_BLOCK,
+            Quant::Q4(_) => Q4_BLOCK,
+            Quant::Fp8 => FP8_BLOCK,
+        }
+    }
+
+    /// Bytes of codes for `n` elements.
+    pub(crate) const fn code_bytes(self, n: usize) -> usize {
+        match self {
+            Quant::Q4(_) => n.div_ceil(2),
+            _ => n,
+        }
+    }
+
+    /// The name of its scale argument (bitsandbytes calls it absmax).
+    const fn scale_name(self) -> &'static str {
+        match self {
+            Quant::Q8(..) => "absmax",
+            _ => "scale",
+        }
+    }
+
+    /// Quantizes `x` (from a block boundary) into `codes` and `scales`, block by block.
+    pub(crate) fn quantize(self, x: &[f32], codes: &mut [u8], scales: &mut [f32]) {
+        let (b, bytes) = (self.block(), self.code_bytes(self.block()));
+        for ((xb, cb), s) in x.chunks(b).zip(codes.chunks_mut(bytes)).zip(scales) {
+            *s = match self {
+                Quant::Q8(map, quantizer) => q8::quantize_block(map, quantizer, xb, cb),
+                Quant::Q4(map) => q4::quantize_block(map, xb, cb),
+                Quant::Fp8 => fp8::quantize_block(xb, cb),
+            };
+        }
+    }
+
+    /// Dequantizes `out.len()` elements from a block boundary.
+    pub(crate) fn dequantize(self, codes: &[u8], scales: &[f32], out: &mut [f32]) {
+        let (b, bytes) = (self.block(), self.code_bytes(self.block()));
+        for ((ob, cb), &s) in out.chunks_mut(b).zip(codes.chunks(bytes)).zip(scales) {
+            match self {
+                Quant::Q8(map, _) => q8::dequantize_block(map, cb, s, ob),
+                Quant::Q4(map) => q4::dequantize_block(map, cb, s, ob),
+                Quant::Fp8 => fp8::dequantize_block(cb, s, ob),
+            }
+        }
+    }
+
+    /// The length checks of `n` elements as `codes` and `scales`.
+    fn check_lens(self, n: usize, codes: usize, scales: usize) -> Result<(), Error> {
+        crate::validate::len("codes", self.code_bytes(n), codes)?;
+        crate::validate::len(self.scale_name(), n.div_ceil(self.block()), scales)
+    }
 }
 
 /// Where a mixed-format call's elements sit in the whole (flattened) buffer, and the
@@ -138,7 +223,8 @@ pub enum State<'a> {
 #[repr(C)]
 pub struct Placement {
     /// Global index of the call's first element (`0` unless the buffer is sharded). With a
-    /// `q8` buffer it must be a multiple of [`Q8_BLOCK`].
+    /// block-quantized buffer it must be a multiple of its block ([`Q8_BLOCK`],
+    /// [`Q4_BLOCK`], [`FP8_BLOCK`]).
     pub offset: u64,
     /// Seed of the stochastic rounding bits.
     pub seed: u64,
@@ -151,7 +237,7 @@ pub(crate) enum Out<'a> {
     F32(&'a mut [f32]),
     F32Copy(&'a mut [f32], HalfCopy<'a>),
     Bf16(&'a mut [bf16], Rounding),
-    Q8 { codes: &'a mut [u8], absmax: &'a mut [f32], map: Q8Map, quantizer: Quantizer },
+    Quant { codes: &'a mut [u8], scales: &'a mut [f32], quant: Quant },
     Unused,
 }
 
@@ -171,26 +257,34 @@ impl<'a> From<State<'a>> for Out<'a> {
             State::F32(s) => Out::F32(s),
             State::Bf16 { values, rounding } => Out::Bf16(values, rounding),
             State::Q8 { codes, absmax, map, quantizer } => {
-                Out::Q8 { codes, absmax, map, quantizer }
+                Out::Quant { codes, scales: absmax, quant: Quant::Q8(map, quantizer) }
             }
+            State::Q4 { codes, scale, map } => {
+                Out::Quant { codes, scales: scale, quant: Quant::Q4(map) }
+            }
+            State::Fp8 { codes, scale } => Out::Quant { codes, scales: scale, quant: Quant::Fp8 },
             State::Unused => Out::Unused,
         }
     }
 }
 
 impl Out<'_> {
-    /// Element count (0 when unused).
-    pub(crate) fn len(&self) -> usize {
+    /// Element count (0 when unused), for a call of `n` elements: a `q4` buffer holds two per
+    /// byte, so `n` when its `ceil(n / 2)` bytes fit an odd `n`, else twice its bytes.
+    pub(crate) fn len(&self, n: usize) -> usize {
         match self {
             Out::F32(s) | Out::F32Copy(s, _) => s.len(),
             Out::Bf16(s, _) => s.len(),
-            Out::Q8 { codes, .. } => codes.len(),
+            Out::Quant { codes, quant: Quant::Q4(_), .. } if codes.len() == n.div_ceil(2) => n,
+            Out::Quant { codes, quant: Quant::Q4(_), .. } => 2 * codes.len(),
+            Out::Quant { codes, .. } => codes.len(),
             Out::Unused => 0,
         }
     }
 
-    /// The format's own checks: the copy's length, `q8`'s absmax length and alignment.
-    fn check(&self, arg: &'static str, offset: u64) -> Result<(), Error> {
+    /// The format's own checks for `n` elements: the copy's length, a quantized buffer's
+    /// scales and alignment.
+    fn check(&self, arg: &'static str, n: usize, offset: u64) -> Result<(), Error> {
         match self {
             Out::F32Copy(master, copy) => {
                 let found = match copy {
@@ -199,11 +293,12 @@ impl Out<'_> {
                 };
                 crate::validate::len("copy", master.len(), found)
             }
-            Out::Q8 { codes, absmax, .. } => {
-                if !offset.is_multiple_of(Q8_BLOCK as u64) {
-                    return Err(Error::Misaligned { arg, offset, block: Q8_BLOCK });
+            Out::Quant { codes, scales, quant } => {
+                let block = quant.block();
+                if !offset.is_multiple_of(block as u64) {
+                    return Err(Error::Misaligned { arg, offset, block });
                 }
-                crate::validate::len("absmax", codes.len().div_ceil(Q8_BLOCK), absmax.len())
+                quant.check_lens(n, codes.len(), scales.len())
             }
             _ => Ok(()),
         }
@@ -241,7 +336,8 @@ pub(crate) fn mixed<K: Elementwise<M, I>, const M: usize, const I: usize>(
     at: &Placement,
     checked: impl FnOnce([usize; M], [usize; I]) -> Result<K, Error>,
 ) -> Result<K, Error> {
-    let k = checked(outs.each_ref().map(Out::len), ins.each_ref().map(Grads::len))?;
+    let n = grads_len(&ins);
+    let k = checked(lens(&outs, n), ins.each_ref().map(Grads::len))?;
     let used = k.used();
     let mut outs = outs;
     for (o, &u) in outs.iter_mut().zip(&used) {
@@ -249,20 +345,36 @@ pub(crate) fn mixed<K: Elementwise<M, I>, const M: usize, const I: usize>(
             *o = Out::Unused;
         }
     }
-    check_formats(&outs, &names, at)?;
+    check_formats(&outs, &names, n, at)?;
     run_staged(&k, width, outs, ins, at);
     Ok(k)
 }
 
+/// The gradients' element count (the longest, before the length checks). Not generic, like
+/// [`lens`] generic over `M` alone: the per-kernel copies of `mixed` stay small.
+fn grads_len(ins: &[Grads]) -> usize {
+    ins.iter().map(Grads::len).max().unwrap_or(0)
+}
+
+/// Every mutable buffer's element count for a call of `n` elements ([`Out::len`]).
+fn lens<const M: usize>(outs: &[Out; M], n: usize) -> [usize; M] {
+    let mut lens = [0; M];
+    for (l, o) in lens.iter_mut().zip(outs) {
+        *l = o.len(n);
+    }
+    lens
+}
+
 /// The format checks of a mixed call, before any write: every buffer's own rule
-/// ([`Out::check`]); `names` are the arguments' names, mutable ones first.
+/// ([`Out::check`]) for `n` elements; `names` are the arguments' names, mutable ones first.
 pub(crate) fn check_formats<const M: usize>(
     outs: &[Out; M],
     names: &[&'static str; M],
+    n: usize,
     at: &Placement,
 ) -> Result<(), Error> {
     for (o, name) in outs.iter().zip(names) {
-        o.check(name, at.offset)?;
+        o.check(name, n, at.offset)?;
     }
     Ok(())
 }
@@ -276,7 +388,8 @@ pub(crate) fn run_staged<K: Elementwise<M, I>, const M: usize, const I: usize>(
     ins: [Grads; I],
     at: &Placement,
 ) {
-    let n = outs.iter().map(Out::len).chain(ins.iter().map(Grads::len)).max().unwrap_or(0);
+    let n = grads_len(&ins);
+    let n = lens(&outs, n).into_iter().fold(n, usize::max);
     let mut out_stage = [[0.0f32; STAGE]; M];
     let mut in_stage = [[0.0f32; STAGE]; I];
     let mut start = 0;
@@ -300,13 +413,10 @@ fn load<const M: usize>(outs: &[Out; M], stage: &mut [[f32; STAGE]; M], start: u
         let st = st.get_mut(..end - start).unwrap_or_default();
         match o {
             Out::Bf16(v, _) => half::widen_bf16(v.get(start..end).unwrap_or_default(), st),
-            Out::Q8 { codes, absmax, map, .. } => {
-                let codes = codes.get(start..end).unwrap_or_default();
-                let scales = absmax.get(start / Q8_BLOCK..).unwrap_or_default();
-                for ((c, o), &a) in codes.chunks(Q8_BLOCK).zip(st.chunks_mut(Q8_BLOCK)).zip(scales)
-                {
-                    q8::dequantize_block(*map, c, a, o);
-                }
+            Out::Quant { codes, scales, quant } => {
+                let codes = codes.get(quant.code_bytes(start)..).unwrap_or_default();
+                let scales = scales.get(start / quant.block()..).unwrap_or_default();
+                quant.dequantize(codes, scales, st);
             }
             Out::F32(_) | Out::F32Copy(..) | Out::Unused => {}
         }
@@ -361,7 +471,7 @@ fn in_views<'s, const I: usize>(
 }
 
 /// Stores block `start..end` back: the copies of f32 masters, the rounded bf16 buffers, the
-/// requantized `q8` blocks.
+/// requantized blocks.
 fn store<const M: usize>(
     outs: &mut [Out; M],
     stage: &[[f32; STAGE]; M],
@@ -393,12 +503,10 @@ fn store<const M: usize>(
                     }
                 }
             }
-            Out::Q8 { codes, absmax, map, quantizer } => {
-                let codes = codes.get_mut(start..end).unwrap_or_default();
-                let scales = absmax.get_mut(start / Q8_BLOCK..).unwrap_or_default();
-                for ((c, x), a) in codes.chunks_mut(Q8_BLOCK).zip(st.chunks(Q8_BLOCK)).zip(scales) {
-                    *a = q8::quantize_block(*map, *quantizer, x, c);
-                }
+            Out::Quant { codes, scales, quant } => {
+                let codes = codes.get_mut(quant.code_bytes(start)..).unwrap_or_default();
+                let scales = scales.get_mut(start / quant.block()..).unwrap_or_default();
+                quant.quantize(st, codes, scales);
             }
             Out::F32(_) | Out::Unused => {}
         }
@@ -480,18 +588,13 @@ pub fn q8_quantize(
     map: Q8Map,
     quantizer: Quantizer,
 ) -> Result<(), Error> {
-    crate::validate::len("codes", x.len(), codes.len())?;
-    crate::validate::len("absmax", x.len().div_ceil(Q8_BLOCK), absmax.len())?;
-    for ((xb, cb), a) in x.chunks(Q8_BLOCK).zip(codes.chunks_mut(Q8_BLOCK)).zip(absmax) {
-        *a = q8::quantize_block(map, quantizer, xb, cb);
-    }
-    Ok(())
+    quantize_checked(Quant::Q8(map, quantizer), x, codes, absmax)
 }
 
 /// `out[i] = map[codes[i]] · absmax[i / 256]`.
 ///
 /// # Errors
-/// [`Error::LengthMismatch`] if `out` differs in length from `codes` or `absmax` does not hold
+/// [`Error::LengthMismatch`] if `codes` differs in length from `out` or `absmax` does not hold
 /// one value per block; nothing is written then.
 pub fn q8_dequantize(
     codes: &[u8],
@@ -499,11 +602,30 @@ pub fn q8_dequantize(
     map: Q8Map,
     out: &mut [f32],
 ) -> Result<(), Error> {
-    crate::validate::len("out", codes.len(), out.len())?;
-    crate::validate::len("absmax", codes.len().div_ceil(Q8_BLOCK), absmax.len())?;
-    for ((cb, ob), &a) in codes.chunks(Q8_BLOCK).zip(out.chunks_mut(Q8_BLOCK)).zip(absmax) {
-        q8::dequantize_block(map, cb, a, ob);
-    }
+    dequantize_checked(Quant::Q8(map, Quantizer::Nearest), codes, absmax, out)
+}
+
+/// [`Quant::quantize`] after the length checks.
+fn quantize_checked(
+    q: Quant,
+    x: &[f32],
+    codes: &mut [u8],
+    scales: &mut [f32],
+) -> Result<(), Error> {
+    q.check_lens(x.len(), codes.len(), scales.len())?;
+    q.quantize(x, codes, scales);
+    Ok(())
+}
+
+/// [`Quant::dequantize`] after the length checks.
+fn dequantize_checked(
+    q: Quant,
+    codes: &[u8],
+    scales: &[f32],
+    out: &mut [f32],
+) -> Result<(), Error> {
+    q.check_lens(out.len(), codes.len(), scales.len())?;
+    q.dequantize(codes, scales, out);
     Ok(())
 }
 
@@ -522,19 +644,7 @@ pub fn q4_quantize(
     scale: &mut [f32],
     map: Q4Map,
 ) -> Result<(), Error> {
-    crate::validate::len("codes", x.len().div_ceil(2), codes.len())?;
-    crate::validate::len("scale", x.len().div_ceil(Q4_BLOCK), scale.len())?;
-    let mut nibbles = [0u8; Q4_BLOCK];
-    for ((xb, cb), s) in x.chunks(Q4_BLOCK).zip(codes.chunks_mut(Q4_BLOCK / 2)).zip(scale) {
-        *s = q4::quantize_block(map, xb, &mut nibbles[..xb.len()]);
-        if xb.len() % 2 == 1 {
-            nibbles[xb.len()] = 0;
-        }
-        for (c, pair) in cb.iter_mut().zip(nibbles.chunks_exact(2)) {
-            *c = pair[0] << 4 | pair[1];
-        }
-    }
-    Ok(())
+    quantize_checked(Quant::Q4(map), x, codes, scale)
 }
 
 /// `out[i] = map[code(i)] · scale[i / 128]`, the codes unpacked as [`q4_quantize`] packs them.
@@ -548,17 +658,7 @@ pub fn q4_dequantize(
     map: Q4Map,
     out: &mut [f32],
 ) -> Result<(), Error> {
-    crate::validate::len("codes", out.len().div_ceil(2), codes.len())?;
-    crate::validate::len("scale", out.len().div_ceil(Q4_BLOCK), scale.len())?;
-    let q = q4_map_values(map);
-    for ((cb, ob), &s) in codes.chunks(Q4_BLOCK / 2).zip(out.chunks_mut(Q4_BLOCK)).zip(scale) {
-        for (pair, &byte) in ob.chunks_mut(2).zip(cb) {
-            for (o, code) in pair.iter_mut().zip([byte >> 4, byte & 0xF]) {
-                *o = q[usize::from(code)] * s;
-            }
-        }
-    }
-    Ok(())
+    dequantize_checked(Quant::Q4(map), codes, scale, out)
 }
 
 /// Quantizes `x` into torchao's fp8 layout (see the `fp8` format): per block of 256,
@@ -570,28 +670,16 @@ pub fn q4_dequantize(
 /// [`Error::LengthMismatch`] if `codes` differs in length from `x` or `scale` does not hold one
 /// value per block; nothing is written then.
 pub fn fp8_quantize(x: &[f32], codes: &mut [u8], scale: &mut [f32]) -> Result<(), Error> {
-    crate::validate::len("codes", x.len(), codes.len())?;
-    crate::validate::len("scale", x.len().div_ceil(FP8_BLOCK), scale.len())?;
-    for ((xb, cb), s) in x.chunks(FP8_BLOCK).zip(codes.chunks_mut(FP8_BLOCK)).zip(scale) {
-        *s = fp8::quantize_block(xb, cb);
-    }
-    Ok(())
+    quantize_checked(Quant::Fp8, x, codes, scale)
 }
 
 /// `out[i] =` [`e4m3fn_to_f32`]`(codes[i]) · scale[i / 256]`.
 ///
 /// # Errors
-/// [`Error::LengthMismatch`] if `out` differs in length from `codes` or `scale` does not hold
+/// [`Error::LengthMismatch`] if `codes` differs in length from `out` or `scale` does not hold
 /// one value per block; nothing is written then.
 pub fn fp8_dequantize(codes: &[u8], scale: &[f32], out: &mut [f32]) -> Result<(), Error> {
-    crate::validate::len("out", codes.len(), out.len())?;
-    crate::validate::len("scale", codes.len().div_ceil(FP8_BLOCK), scale.len())?;
-    for ((cb, ob), &s) in codes.chunks(FP8_BLOCK).zip(out.chunks_mut(FP8_BLOCK)).zip(scale) {
-        for (o, &c) in ob.iter_mut().zip(cb) {
-            *o = e4m3fn_to_f32(c) * s;
-        }
-    }
-    Ok(())
+    dequantize_checked(Quant::Fp8, codes, scale, out)
 }
 
 /// The 16-bit random integer stochastic rounding uses for the element at global index

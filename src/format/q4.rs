@@ -62,10 +62,30 @@ pub fn q4_map_values(m: Q4Map) -> &'static [f32; 16] {
     }
 }
 
-/// Quantizes one block (`x.len() ≤ 128`) into its 4-bit codes, one per element in `out`;
-/// returns the scale.
-pub(crate) fn quantize_block(m: Q4Map, x: &[f32], out: &mut [u8]) -> f32 {
+/// Quantizes one block (`x.len() ≤ 128`) into its packed codes (`ceil(len / 2)` bytes of
+/// `codes`, an odd length's last low nibble 0); returns the scale.
+pub(crate) fn quantize_block(m: Q4Map, x: &[f32], codes: &mut [u8]) -> f32 {
     let q = q4_map_values(m);
+    let mut nibbles = [0u8; Q4_BLOCK];
+    let n = x.len().min(Q4_BLOCK);
     let amax = super::q8::absmax(x);
-    super::q8::torchao_block(amax, x, out, 0, 1.0, |y| super::q8::torchao_code(q, y))
+    let nib = nibbles.get_mut(..n).unwrap_or_default();
+    let scale = super::q8::torchao_block(amax, x, nib, 0, 1.0, |y| super::q8::torchao_code(q, y));
+    for (c, pair) in
+        codes.iter_mut().zip(nibbles.get(..n.div_ceil(2) * 2).unwrap_or_default().chunks_exact(2))
+    {
+        *c = pair[0] << 4 | pair[1];
+    }
+    scale
+}
+
+/// `out[i] = map[code(i)] · scale` for one block (`out.len() ≤ 128`), the codes unpacked as
+/// [`quantize_block`] packs them.
+pub(crate) fn dequantize_block(m: Q4Map, codes: &[u8], scale: f32, out: &mut [f32]) {
+    let q = q4_map_values(m);
+    for (pair, &byte) in out.chunks_mut(2).zip(codes) {
+        for (o, code) in pair.iter_mut().zip([byte >> 4, byte & 0xF]) {
+            *o = q[usize::from(code)] * scale;
+        }
+    }
 }

@@ -368,13 +368,13 @@ mixed_step! {
     /// [`adam_step`] (or, with `decoupled_weight_decay`, [`adamw_step`]) in mixed storage
     /// formats ([`crate::format`]): bf16/f16 gradients; f32 parameters (optionally writing a
     /// bf16/f16 copy of the new values in the same pass) or bf16 parameters rounded to nearest
-    /// or stochastically; each state in f32, bf16 or `q8` (`State::Unused` for
+    /// or stochastically; each state in f32, bf16, `q8`, `q4` or `fp8` (`State::Unused` for
     /// `max_exp_avg_sq` without AMSGrad). The arithmetic is [`adam_step`]'s on the values as
     /// read.
     ///
     /// # Errors
-    /// As [`adam_step`], and [`Error::Misaligned`] (a `q8` state with `at.offset` not a
-    /// multiple of 256) or [`Error::LengthMismatch`] for a copy or an absmax buffer of the
+    /// As [`adam_step`], and [`Error::Misaligned`] (a quantized state with `at.offset` not a
+    /// multiple of its block) or [`Error::LengthMismatch`] for a copy, codes or scales of the
     /// wrong length. **Nothing is written when an error is returned.**
     adam_step_mixed, adam_step_mixed_with,
     (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq; step: u32, cfg: &AdamConfig),

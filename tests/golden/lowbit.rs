@@ -200,26 +200,32 @@ pub fn run_quantize_torchao_case(case: &Value) -> Result<(), String> {
 }
 
 /// `kind = "optimizer_lowbit_torchao"`: torchao's low-bit AdamW (eager), reproduced with
-/// `Numerics::Torchao` and `q8` states with [`Quantizer::Torchao`] (m on the signed map, v on
-/// the unsigned one). The cases carry only `lr`; the rest is torchao 0.18's `AdamW8bit`
-/// defaults (β = (0.9, 0.999), ε = 1e-8, λ = 1e-2, decoupled). On FMA builds the parameters
-/// after every step and the final codes and scales bit for bit; without FMA the parameters
-/// within `1e-5 · max|param|`. The 4-bit and fp8 classes need `q4`/`fp8` state formats,
-/// which optkern does not have yet: those cases fail.
+/// `Numerics::Torchao` and torchao's state formats: `AdamW8bit` `q8` with
+/// [`Quantizer::Torchao`] (m on the signed map, v on the unsigned one), `AdamW4bit` `q4` (m on
+/// the signed 4-bit map, v on the unsigned linear one), `AdamWFp8` `fp8`. The cases carry
+/// only `lr`; the rest is torchao 0.18's defaults (β = (0.9, 0.999), ε = 1e-8, λ = 1e-2,
+/// decoupled). On FMA builds the parameters after every step and the final codes and scales
+/// bit for bit; without FMA the parameters within `1e-5 · max|param|`.
 pub fn run_optimizer_torchao_case(case: &Value, strict: bool) -> Result<(), String> {
     use optkern::*;
     let class = field(field(case, "source")?, "class")?.as_str().ok_or("source.class")?;
-    if class != "torchao.optim.AdamW8bit" {
-        return Err(format!("{class}: q4/fp8 are not state formats of optkern yet"));
-    }
     let lr = field(case, "options")?.get("lr").and_then(Value::as_f64).ok_or("options.lr")?;
     let cfg = AdamConfig { lr, numerics: Numerics::Torchao, ..AdamConfig::adamw() };
     let mut p = super::f32s(field(case, "params0")?, "params0")?;
     let n = p.len();
+    let (mut m, mut v) = match class {
+        "torchao.optim.AdamW8bit" => {
+            (Lowbit::new(n, Kind::Q8(Q8Map::Signed)), Lowbit::new(n, Kind::Q8(Q8Map::Unsigned)))
+        }
+        "torchao.optim.AdamW4bit" => (
+            Lowbit::new(n, Kind::Q4(format::Q4Map::Signed)),
+            Lowbit::new(n, Kind::Q4(format::Q4Map::Unsigned)),
+        ),
+        "torchao.optim.AdamWFp8" => (Lowbit::new(n, Kind::Fp8), Lowbit::new(n, Kind::Fp8)),
+        other => return Err(format!("unknown torchao class {other}")),
+    };
     let grads = super::grads_of(case)?;
     let want_params = field(case, "params")?.as_array().ok_or("params")?;
-    let mut m = Q8::with(n, Q8Map::Signed, Quantizer::Torchao);
-    let mut v = Q8::with(n, Q8Map::Unsigned, Quantizer::Torchao);
     let at = format::Placement::default();
     for (t, g) in grads.iter().enumerate() {
         let step = t as u32 + 1;
@@ -238,10 +244,46 @@ pub fn run_optimizer_torchao_case(case: &Value, strict: bool) -> Result<(), Stri
             let got: Vec<u32> = q.codes.iter().map(|&c| u32::from(c)).collect();
             same(&format!("{name}_codes"), &got, &codes)?;
             let want = super::f32s(field(state, &format!("{name}_scale"))?, "scale")?;
-            same(&format!("{name}_scale"), &bits(&q.absmax), &bits(&want))?;
+            same(&format!("{name}_scale"), &bits(&q.scale), &bits(&want))?;
         }
     }
     Ok(())
+}
+
+/// A torchao state format.
+#[derive(Clone, Copy)]
+enum Kind {
+    Q8(Q8Map),
+    Q4(format::Q4Map),
+    Fp8,
+}
+
+/// One torchao optimizer state: codes and scales, starting at zero as torchao's do.
+struct Lowbit {
+    codes: Vec<u8>,
+    scale: Vec<f32>,
+    kind: Kind,
+}
+
+impl Lowbit {
+    fn new(n: usize, kind: Kind) -> Self {
+        let (bytes, block) = match kind {
+            Kind::Q8(_) => (n, format::Q8_BLOCK),
+            Kind::Q4(_) => (n.div_ceil(2), format::Q4_BLOCK),
+            Kind::Fp8 => (n, format::FP8_BLOCK),
+        };
+        Lowbit { codes: vec![0; bytes], scale: vec![0.0; n.div_ceil(block)], kind }
+    }
+    fn state(&mut self) -> format::State<'_> {
+        let (codes, scale) = (&mut self.codes[..], &mut self.scale[..]);
+        match self.kind {
+            Kind::Q8(map) => {
+                format::State::Q8 { codes, absmax: scale, map, quantizer: Quantizer::Torchao }
+            }
+            Kind::Q4(map) => format::State::Q4 { codes, scale, map },
+            Kind::Fp8 => format::State::Fp8 { codes, scale },
+        }
+    }
 }
 
 /// `kind = "bf16_stochastic_round"`, with the case's random integers.
@@ -276,11 +318,8 @@ struct Q8 {
 
 impl Q8 {
     fn new(n: usize, map: Q8Map) -> Self {
-        Self::with(n, map, Quantizer::BnbCpu)
-    }
-    fn with(n: usize, map: Q8Map, quantizer: Quantizer) -> Self {
         let absmax = vec![0.0; n.div_ceil(format::Q8_BLOCK)];
-        Q8 { codes: vec![0; n], absmax, map, quantizer }
+        Q8 { codes: vec![0; n], absmax, map, quantizer: Quantizer::BnbCpu }
     }
     fn state(&mut self) -> format::State<'_> {
         format::State::Q8 {
