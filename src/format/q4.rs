@@ -74,7 +74,8 @@ pub(crate) fn quantize_block(m: Q4Map, x: &[f32], codes: &mut [u8]) -> f32 {
     for (c, pair) in
         codes.iter_mut().zip(nibbles.get(..n.div_ceil(2) * 2).unwrap_or_default().chunks_exact(2))
     {
-        *c = pair[0] << 4 | pair[1];
+        // Disjoint bits: `+` is the or of the two nibbles.
+        *c = (pair[0] << 4) + pair[1];
     }
     scale
 }
