@@ -1,6 +1,6 @@
 //! Storage formats against fp32, in one interleaved run: for each kernel family, the fp32 step
 //! and the same step with bf16 gradients and a bf16 copy of the parameters, bf16 states, `q8`
-//! states, and pure bf16 (bf16 parameters rounded stochastically, bf16 gradients and states);
+//! states (bitsandbytes' maps, nearest), torchao's `q4` and `fp8` states, and pure bf16 (bf16 parameters rounded stochastically, bf16 gradients and states);
 //! each next to a same-traffic baseline (one pass reading and writing the same bytes: `+= g` on
 //! f32, `+= 1` on bf16 bits and codes). Medians of interleaved rounds, ns per element.
 //!
@@ -9,7 +9,8 @@
 //! `OPTKERN_FORMATS_KERNEL` one family; `--test` runs one short round as a smoke test).
 
 use optkern::format::{
-    Grads, HalfCopy, Params, Placement, Q8_BLOCK, Q8Map, Quantizer, Rounding, State, bf16,
+    self, FP8_BLOCK, Grads, HalfCopy, Params, Placement, Q4_BLOCK, Q4Map, Q8_BLOCK, Q8Map,
+    Quantizer, Rounding, State, bf16,
 };
 use optkern::*;
 use std::hint::black_box;
@@ -26,15 +27,19 @@ enum Variant {
     Bf16GradsCopy,
     Bf16States,
     Q8States,
+    Q4States,
+    Fp8States,
     PureBf16,
 }
 
 impl Variant {
-    const ALL: [Variant; 5] = [
+    const ALL: [Variant; 7] = [
         Variant::Fp32,
         Variant::Bf16GradsCopy,
         Variant::Bf16States,
         Variant::Q8States,
+        Variant::Q4States,
+        Variant::Fp8States,
         Variant::PureBf16,
     ];
     fn name(self) -> &'static str {
@@ -43,6 +48,8 @@ impl Variant {
             Variant::Bf16GradsCopy => "bf16 grads + bf16 copy",
             Variant::Bf16States => "bf16 grads + bf16 states",
             Variant::Q8States => "bf16 grads + q8 states",
+            Variant::Q4States => "bf16 grads + q4 states",
+            Variant::Fp8States => "bf16 grads + fp8 states",
             Variant::PureBf16 => "pure bf16 (SR)",
         }
     }
@@ -59,6 +66,10 @@ struct Bufs {
     s16: Vec<Vec<bf16>>,
     codes: Vec<Vec<u8>>,
     absmax: Vec<Vec<f32>>,
+    /// q4 codes and scales per state.
+    q4: Vec<(Vec<u8>, Vec<f32>)>,
+    /// fp8 codes and scales per state.
+    fp8: Vec<(Vec<u8>, Vec<f32>)>,
 }
 
 impl Bufs {
@@ -88,13 +99,31 @@ impl Bufs {
             s16: s32.iter().map(|s| to16(s)).collect(),
             codes: (0..states).map(|_| vec![128u8; n]).collect(),
             absmax: (0..states).map(|_| vec![1e-3f32; n.div_ceil(Q8_BLOCK)]).collect(),
+            q4: s32
+                .iter()
+                .enumerate()
+                .map(|(k, s)| {
+                    let (mut c, mut a) =
+                        (vec![0u8; n.div_ceil(2)], vec![0f32; n.div_ceil(Q4_BLOCK)]);
+                    format::q4_quantize(s, &mut c, &mut a, q4_map(k)).unwrap();
+                    (c, a)
+                })
+                .collect(),
+            fp8: s32
+                .iter()
+                .map(|s| {
+                    let (mut c, mut a) = (vec![0u8; n], vec![0f32; n.div_ceil(FP8_BLOCK)]);
+                    format::fp8_quantize(s, &mut c, &mut a).unwrap();
+                    (c, a)
+                })
+                .collect(),
             s32,
         }
     }
 
     /// The variant's `Params`, `Grads` and states.
     fn call(&mut self, v: Variant) -> (Params<'_>, Grads<'_>, Vec<State<'_>>) {
-        let Bufs { p32, p16, copy, g32, g16, s32, s16, codes, absmax } = self;
+        let Bufs { p32, p16, copy, g32, g16, s32, s16, codes, absmax, q4, fp8 } = self;
         match v {
             Variant::Fp32 => {
                 (Params::F32(p32), Grads::F32(g32), s32.iter_mut().map(|s| State::F32(s)).collect())
@@ -125,6 +154,19 @@ impl Bufs {
                         quantizer: Quantizer::Nearest,
                     })
                     .collect(),
+            ),
+            Variant::Q4States => (
+                Params::F32(p32),
+                Grads::Bf16(g16),
+                q4.iter_mut()
+                    .enumerate()
+                    .map(|(k, (c, s))| State::Q4 { codes: c, scale: s, map: q4_map(k) })
+                    .collect(),
+            ),
+            Variant::Fp8States => (
+                Params::F32(p32),
+                Grads::Bf16(g16),
+                fp8.iter_mut().map(|(c, s)| State::Fp8 { codes: c, scale: s }).collect(),
             ),
             Variant::PureBf16 => (
                 Params::Bf16 { values: p16, rounding: Rounding::Stochastic },
@@ -170,16 +212,26 @@ impl Bufs {
                     u16s(s);
                 }
             }
-            Variant::Q8States => {
+            Variant::Q8States | Variant::Q4States | Variant::Fp8States => {
                 black_box(sum16(&self.g16));
                 f32s(&mut self.p32, &self.g32);
-                for (c, a) in self.codes.iter_mut().zip(&mut self.absmax) {
+                let states: Vec<(&mut Vec<u8>, &mut Vec<f32>)> = match v {
+                    Variant::Q8States => self.codes.iter_mut().zip(&mut self.absmax).collect(),
+                    Variant::Q4States => self.q4.iter_mut().map(|(c, a)| (c, a)).collect(),
+                    _ => self.fp8.iter_mut().map(|(c, a)| (c, a)).collect(),
+                };
+                for (c, a) in states {
                     c.iter_mut().for_each(|x| *x = x.wrapping_add(1));
                     a.iter_mut().for_each(|x| *x += 1e-9);
                 }
             }
         }
     }
+}
+
+/// torchao's maps: the first state (a first moment) signed, the others unsigned.
+fn q4_map(k: usize) -> Q4Map {
+    if k == 0 { Q4Map::Signed } else { Q4Map::Unsigned }
 }
 
 type Step = fn(Params, Grads, Vec<State>, u32) -> Result<(), Error>;

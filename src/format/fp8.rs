@@ -15,48 +15,60 @@ pub const FP8_BLOCK: usize = 256;
 /// even (the default rounding), in plain arithmetic.
 const SHIFT: f32 = 8_388_608.0;
 
-/// `x` as `float8_e4m3fn`, rounded to nearest even.
+/// `x` as `float8_e4m3fn`, rounded to nearest even. Branch-free (selects only), so that a
+/// block's loop vectorises.
+#[inline(always)]
 pub fn f32_to_e4m3fn(x: f32) -> u8 {
     let sign = ((x.to_bits() >> 24) & 0x80) as u8;
-    let a = x.abs();
-    if a.is_nan() || a >= 464.0 {
-        // 464 is the midpoint between 448 and the next (absent) value 480: at and above it
-        // the nearest-even result would be 480, which e4m3fn does not have.
-        return sign | 0x7F;
-    }
+    // 464 is the midpoint between 448 and the next (absent) value 480: at and above it the
+    // nearest-even result would be 480, which e4m3fn does not have; NaN fails the test too.
+    let out_of_range = x.abs() >= 464.0 || x.is_nan();
+    let a = if out_of_range { 0.0 } else { x.abs() };
     // The binade's exponent, at least e4m3fn's smallest normal one (−6): below 2⁻⁶ the
     // quantum is 2⁻⁹ throughout.
     let e = (((a.to_bits() >> 23) as i32) - 127).max(-6);
-    // a / quantum, with quantum = 2^(e − 3): exact (a power of two), < 16 (or < 8 subnormal).
-    let m = (a * exp2(3 - e) + SHIFT) - SHIFT;
-    // m in [0, 16]: 16 carries into the next binade (the code arithmetic below does that).
-    let m = m as u32;
-    let code = if m < 8 {
-        // Only below 2⁻⁶: subnormal.
-        m
-    } else {
-        // Normal: biased exponent e + 7, mantissa m − 8; m = 16 gives the next exponent's 0.
-        (((e + 7) as u32) << 3) + (m - 8)
-    };
-    sign | code as u8
+    // a / quantum, with quantum = 2^(e − 3): exact (a power of two), < 16 (or < 8 subnormal);
+    // adding 2²³ rounds it to an integer m in [0, 16] (16 carries into the next binade: the
+    // code arithmetic below does that), which is then the sum's low mantissa bits — read
+    // there, not by a float-to-integer conversion (which LLVM does lane by lane).
+    let m = (a * exp2(3 - e) + SHIFT).to_bits() - SHIFT.to_bits();
+    // Below 8 only below 2⁻⁶: subnormal. Normal: biased exponent e + 7, mantissa m − 8; m = 16
+    // gives the next exponent's 0.
+    let code = if m < 8 { m } else { (((e + 7) as u32) << 3) + (m - 8) };
+    sign | if out_of_range { 0x7F } else { code as u8 }
 }
 
 /// `float8_e4m3fn` `code` as f32 (exact).
 pub fn e4m3fn_to_f32(code: u8) -> f32 {
-    let sign = if code & 0x80 != 0 { -1.0 } else { 1.0 };
-    let (e, m) = (i32::from((code >> 3) & 0xF), f32::from(code & 7));
-    if e == 15 && m == 7.0 {
-        return f32::NAN;
-    }
-    sign * if e == 0 { m * exp2(-9) } else { (8.0 + m) * exp2(e - 10) }
+    E4M3FN[usize::from(code)]
 }
 
+/// The 256 values (a table: a block's dequantizing loop becomes a gather).
+static E4M3FN: [f32; 256] = {
+    let mut t = [0.0f32; 256];
+    let mut code = 0;
+    while code < 256 {
+        let (e, m) = (((code >> 3) & 0xF) as i32, (code & 7) as f32);
+        let v = if e == 0 { m * exp2(-9) } else { (8.0 + m) * exp2(e - 10) };
+        t[code] = if e == 15 && m == 7.0 {
+            f32::NAN
+        } else if code & 0x80 != 0 {
+            -v
+        } else {
+            v
+        };
+        code += 1;
+    }
+    t
+};
+
 /// `2^k` for `|k| < 127`, exact.
-fn exp2(k: i32) -> f32 {
+const fn exp2(k: i32) -> f32 {
     f32::from_bits(((k + 127) as u32) << 23)
 }
 
-/// Quantizes one block into its codes; returns the scale.
+/// Quantizes one block into its codes; returns the scale. Not inlined, as q4's.
+#[inline(never)]
 pub(crate) fn quantize_block(x: &[f32], codes: &mut [u8]) -> f32 {
     let amax = super::q8::absmax(x);
     super::q8::torchao_block(amax, x, codes, 0, 448.0, f32_to_e4m3fn)
@@ -65,7 +77,7 @@ pub(crate) fn quantize_block(x: &[f32], codes: &mut [u8]) -> f32 {
 /// `out[i] = e4m3fn(codes[i]) · scale` for one block.
 pub(crate) fn dequantize_block(codes: &[u8], scale: f32, out: &mut [f32]) {
     for (o, &c) in out.iter_mut().zip(codes) {
-        *o = e4m3fn_to_f32(c) * scale;
+        *o = E4M3FN[usize::from(c)] * scale;
     }
 }
 
