@@ -1494,6 +1494,149 @@ pub fn check_grad(case: &Case) -> Outcome {
     Outcome { ok: true, compared: finite }
 }
 
+/// The quantized storage formats (`q8` with every map and quantizer, `q4` with both maps,
+/// `fp8`): the conversions return `Ok` exactly for the documented lengths and write nothing
+/// otherwise; on `Ok`, a block with a non-finite value reads back as NaN throughout, and every
+/// other value reads back within half the map's widest gap (times the block's scale) of itself
+/// clamped to the map's range (fp8: within 2⁻⁴ of itself plus half a subnormal quantum). Then
+/// one Adam step with that state format (bf16 gradients, an offset that may cut a block):
+/// `Ok` exactly when the offset is block-aligned and the lengths right, nothing written on
+/// `Err`, and every lane width the same bits.
+pub fn check_formats(case: &Case) -> Outcome {
+    use optkern::format::{
+        self, FP8_BLOCK, Grads, Params, Placement, Q4_BLOCK, Q4Map, Q8_BLOCK, Q8Map, Quantizer,
+        State,
+    };
+    let xs: Vec<f32> = case
+        .data
+        .iter()
+        .take(700)
+        .map(|&w| if case.moderate { moderate(w, false) } else { f32::from_bits(w) })
+        .collect();
+    let n = xs.len();
+    #[derive(Clone, Copy, Debug)]
+    enum Q {
+        Q8(Q8Map, Quantizer),
+        Q4(Q4Map),
+        Fp8,
+    }
+    let signed = case.flag(0);
+    let q = match case.flags % 3 {
+        0 => Q::Q8(
+            if signed { Q8Map::Signed } else { Q8Map::Unsigned },
+            [Quantizer::Nearest, Quantizer::BnbCpu, Quantizer::Torchao][usize::from(case.step % 3)],
+        ),
+        1 => Q::Q4(if signed { Q4Map::Signed } else { Q4Map::Unsigned }),
+        _ => Q::Fp8,
+    };
+    let (block, bytes) = match q {
+        Q::Q8(..) => (Q8_BLOCK, n),
+        Q::Q4(_) => (Q4_BLOCK, n.div_ceil(2)),
+        Q::Fp8 => (FP8_BLOCK, n),
+    };
+    let delta = |k: usize| {
+        let d = case.len_delta[k];
+        if d % 8 == 0 { 0 } else { isize::from(d) }
+    };
+    let bytes_given = bytes.saturating_add_signed(delta(0));
+    let scales_given = n.div_ceil(block).saturating_add_signed(delta(1));
+    let valid = bytes_given == bytes && scales_given == n.div_ceil(block);
+    let (mut codes, mut scale) = (vec![0x5Au8; bytes_given], vec![-7.0f32; scales_given]);
+    let quantize = |x: &[f32], c: &mut [u8], s: &mut [f32]| match q {
+        Q::Q8(m, qz) => format::q8_quantize(x, c, s, m, qz),
+        Q::Q4(m) => format::q4_quantize(x, c, s, m),
+        Q::Fp8 => format::fp8_quantize(x, c, s),
+    };
+    let r = quantize(&xs, &mut codes, &mut scale);
+    assert_eq!(r.is_ok(), valid, "{q:?} n {n}: {r:?}");
+    if r.is_err() {
+        assert!(codes.iter().all(|&c| c == 0x5A) && scale.iter().all(|&s| s == -7.0));
+        return Outcome::default();
+    }
+    let mut out = vec![0f32; n];
+    match q {
+        Q::Q8(m, _) => format::q8_dequantize(&codes, &scale, m, &mut out),
+        Q::Q4(m) => format::q4_dequantize(&codes, &scale, m, &mut out),
+        Q::Fp8 => format::fp8_dequantize(&codes, &scale, &mut out),
+    }
+    .unwrap();
+    let map: Vec<f32> = match q {
+        Q::Q8(m, _) => format::q8_map_values(m).to_vec(),
+        Q::Q4(m) => format::q4_map_values(m).to_vec(),
+        Q::Fp8 => vec![-448.0, 448.0],
+    };
+    let (lo, hi) = (map[0], map[map.len() - 1]);
+    let gap = map.windows(2).map(|w| w[1] - w[0]).fold(0.0f32, f32::max);
+    for ((xb, ob), &s) in xs.chunks(block).zip(out.chunks(block)).zip(&scale) {
+        if xb.iter().any(|x| !x.is_finite()) {
+            assert!(s.is_nan() && ob.iter().all(|o| o.is_nan()), "{q:?}: a non-finite block");
+            continue;
+        }
+        let s = f64::from(s);
+        for (&x, &o) in xb.iter().zip(ob) {
+            let (x, o) = (f64::from(x), f64::from(o));
+            let (err, bound) = match q {
+                Q::Fp8 => ((o - x).abs(), x.abs() / 16.0 + s * 2f64.powi(-10)),
+                _ => {
+                    let t = x.clamp(f64::from(lo) * s, f64::from(hi) * s);
+                    // bitsandbytes' grid adds up to one grid step (2/65535) to the nearest rule.
+                    ((o - t).abs(), (0.5 * f64::from(gap) + 2.0 / 65535.0) * s)
+                }
+            };
+            assert!(err <= bound * (1.0 + 1e-5), "{q:?}: x {x:e} read back {o:e}, scale {s:e}");
+        }
+    }
+    // One Adam step with the state in this format.
+    let n = n.min(600);
+    let offset = u64::from(case.offset) * 64;
+    let aligned = offset.is_multiple_of(block as u64);
+    let p0: Vec<f32> = xs[..n].iter().map(|x| if x.is_finite() { *x } else { 0.5 }).collect();
+    let g: Vec<format::bf16> = xs[..n].iter().rev().map(|&x| format::bf16::from_f32(x)).collect();
+    let v0: Vec<f32> = vec![0.0; n];
+    let cfg = AdamConfig { numerics: case.numerics(), ..AdamConfig::adamw() };
+    let state_bytes = if matches!(q, Q::Q4(_)) { n.div_ceil(2) } else { n };
+    let state0 = (vec![0u8; state_bytes], vec![0f32; n.div_ceil(block)]);
+    let run = |width: Width| {
+        let (mut p, mut v, (mut c, mut s)) = (p0.clone(), v0.clone(), state0.clone());
+        let state = match q {
+            Q::Q8(m, qz) => State::Q8 { codes: &mut c, absmax: &mut s, map: m, quantizer: qz },
+            Q::Q4(m) => State::Q4 { codes: &mut c, scale: &mut s, map: m },
+            Q::Fp8 => State::Fp8 { codes: &mut c, scale: &mut s },
+        };
+        let at = Placement { offset, seed: 3, counter: 1 };
+        let r = optkern::adam_step_mixed_with(
+            width,
+            Params::F32(&mut p),
+            Grads::Bf16(&g),
+            state,
+            State::F32(&mut v),
+            State::Unused,
+            1,
+            &cfg,
+            &at,
+        );
+        (r, bits(&p), bits(&v), c, bits(&s))
+    };
+    let first = run(Width::ALL[usize::from(case.width) % Width::ALL.len()]);
+    assert_eq!(first.0.is_ok(), aligned, "{q:?} offset {offset}: {:?}", first.0);
+    if first.0.is_err() {
+        assert_eq!((&first.1, &first.2, &first.3), (&bits(&p0), &bits(&v0), &state0.0));
+        return Outcome { ok: true, compared: false };
+    }
+    for w in Width::ALL {
+        let other = run(w);
+        assert!(other.0.is_ok());
+        let same = |a: &[u32], b: &[u32]| {
+            a.iter().zip(b).all(|(x, y)| {
+                x == y || (f32::from_bits(*x).is_nan() && f32::from_bits(*y).is_nan())
+            })
+        };
+        assert!(same(&first.1, &other.1) && same(&first.2, &other.2), "{q:?} {w:?}: params/v");
+        assert!(first.3 == other.3 && same(&first.4, &other.4), "{q:?} {w:?}: the state");
+    }
+    Outcome { ok: true, compared: true }
+}
+
 /// Cross-entropy: `Ok` exactly for valid arguments, nothing written on `Err`; on `Ok` with
 /// moderate logits, every per-row loss within 1e-5 (relative, plus 1e-5 absolute) of the f64
 /// definition.
@@ -3505,6 +3648,7 @@ mod tests {
             ("schedules", check_schedules),
             ("capi", check_capi),
             ("breadth", check_breadth),
+            ("formats", check_formats),
         ] {
             let Ok(entries) = std::fs::read_dir(format!("{dir}/{target}")) else { continue };
             for e in entries {
@@ -3571,6 +3715,11 @@ mod tests {
     #[test]
     fn replay_schedules() {
         replay_any(8, check_schedules);
+    }
+
+    #[test]
+    fn replay_formats() {
+        replay_any(17, check_formats);
     }
 
     #[test]

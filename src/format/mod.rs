@@ -576,7 +576,8 @@ pub fn bf16_stochastic(x: f32, r: u16) -> bf16 {
 /// the lower code; an all-zero block gets `absmax = 0` and the code of 0) and
 /// [`Quantizer::BnbCpu`] bitsandbytes' CPU rule (`j = trunc((y + 1)·0.5·65535 + 0.5)`, the
 /// code of `−1 + 2j/65535`; an all-zero block gets code 0). A block with a non-finite value
-/// stores `absmax = NaN` (it reads back as NaN).
+/// stores `absmax = NaN` (it reads back as NaN); one whose `1/absmax` overflows (absmax below
+/// 2⁻¹²⁸) gets the codes of the block scaled by 2⁶⁴.
 ///
 /// # Errors
 /// [`Error::LengthMismatch`] if `codes` differs in length from `x` or `absmax` does not hold

@@ -304,6 +304,24 @@ pub(crate) fn quantize_block(m: Q8Map, q: Quantizer, x: &[f32], codes: &mut [u8]
             codes.iter_mut().for_each(|c| *c = zero);
             0.0
         }
+        // `1/absmax` overflows (absmax < 2⁻¹²⁸, subnormal): the block and its absmax are scaled
+        // by 2⁶⁴ first — exactly, so the codes are those an unbounded exponent range gives (a
+        // zero would otherwise become 0·∞ = NaN and every code garbage; bitsandbytes itself
+        // overflows there). Found by the formats fuzz target.
+        _ if !(1.0 / amax).is_finite() => {
+            const UP: f32 = 18_446_744_073_709_551_616.0; // 2⁶⁴
+            let mut scaled = [0.0f32; Q8_BLOCK];
+            for (s, &v) in scaled.iter_mut().zip(x) {
+                *s = v * UP;
+            }
+            let (scaled, inv) = (scaled.get(..x.len()).unwrap_or_default(), 1.0 / (amax * UP));
+            if q == Quantizer::BnbCpu {
+                bnb_cpu_codes(&t.nearest, inv, scaled, codes);
+            } else {
+                nearest_codes(&t.nearest, inv, scaled, codes);
+            }
+            amax
+        }
         Quantizer::Nearest => {
             nearest_codes(&t.nearest, 1.0 / amax, x, codes);
             amax
@@ -373,6 +391,36 @@ mod tests {
         for (&c, &v) in codes.iter().zip(&x) {
             let y = (v * inv).clamp(-1.0, 1.0);
             assert_eq!(usize::from(c), count_below(&mid, y), "{v}");
+        }
+    }
+
+    /// A block whose absmax is so small that `1/absmax` overflows gets the codes of the same
+    /// block scaled by 2⁶⁴ (a zero stays the zero code) and keeps its own absmax, with both
+    /// quantizers that use `1/absmax`.
+    #[test]
+    fn a_subnormal_block_quantizes_as_its_scaled_copy() {
+        let x = [1e-40f32, 0.0, -3e-41, 5e-41, 7e-42];
+        let up = x.map(|v| v * 18_446_744_073_709_551_616.0);
+        for m in [Q8Map::Signed, Q8Map::Unsigned] {
+            for q in [Quantizer::Nearest, Quantizer::BnbCpu] {
+                let (mut tiny, mut big) = ([0u8; 5], [0u8; 5]);
+                assert_eq!(quantize_block(m, q, &x, &mut tiny), 1e-40);
+                quantize_block(m, q, &up, &mut big);
+                assert_eq!(tiny, big, "{m:?} {q:?}");
+            }
+            let mut codes = [0u8; 5];
+            quantize_block(m, Quantizer::Nearest, &x, &mut codes);
+            assert_eq!(table(m).value[usize::from(codes[1])], 0.0, "{m:?}: zero stays zero");
+            // A huge block is not scaled (its scaled absmax would overflow): its codes are those
+            // of its copy scaled down exactly.
+            let huge = [3e30f32, -1e30, 0.0, 2e29, -7e28];
+            let down = huge.map(|v| v * 2f32.powi(-100));
+            for q in [Quantizer::Nearest, Quantizer::BnbCpu] {
+                let (mut a, mut b) = ([0u8; 5], [0u8; 5]);
+                assert_eq!(quantize_block(m, q, &huge, &mut a), 3e30);
+                quantize_block(m, q, &down, &mut b);
+                assert_eq!(a, b, "{m:?} {q:?} huge");
+            }
         }
     }
 
