@@ -161,6 +161,12 @@ fn moderate(bits: u32, non_negative: bool) -> f32 {
     if non_negative { x * x } else { x }
 }
 
+/// The first `max` data words as f32 values: moderate ones, or the raw bits.
+fn values(case: &Case, max: usize) -> Vec<f32> {
+    let value = |&w: &u32| if case.moderate { moderate(w, false) } else { f32::from_bits(w) };
+    case.data.iter().take(max).map(value).collect()
+}
+
 /// What a check did, for the replay statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
@@ -1416,12 +1422,7 @@ fn check_delta_orthogonal(case: &Case) {
 /// non-finite check agrees with a scan.
 pub fn check_grad(case: &Case) -> Outcome {
     use optkern::NormType;
-    let xs: Vec<f32> = case
-        .data
-        .iter()
-        .take(600)
-        .map(|&w| if case.moderate { moderate(w, false) } else { f32::from_bits(w) })
-        .collect();
+    let xs = values(case, 600);
     let n = xs.len();
     let cut1 = usize::from(case.width) % (n + 1);
     let cut2 = cut1 + usize::from(case.offset) % (n - cut1 + 1);
@@ -1507,12 +1508,7 @@ pub fn check_formats(case: &Case) -> Outcome {
         self, FP8_BLOCK, Grads, Params, Placement, Q4_BLOCK, Q4Map, Q8_BLOCK, Q8Map, Quantizer,
         State,
     };
-    let xs: Vec<f32> = case
-        .data
-        .iter()
-        .take(700)
-        .map(|&w| if case.moderate { moderate(w, false) } else { f32::from_bits(w) })
-        .collect();
+    let xs = values(case, 700);
     let n = xs.len();
     #[derive(Clone, Copy, Debug)]
     enum Q {
