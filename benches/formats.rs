@@ -6,7 +6,9 @@
 //!
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench --bench formats`
 //! (`OPTKERN_FORMATS_N` elements, default 4096 and 16 Mi; `OPTKERN_FORMATS_ROUNDS` rounds;
-//! `OPTKERN_FORMATS_KERNEL` one family; `--test` runs one short round as a smoke test).
+//! `OPTKERN_FORMATS_KERNEL` one family; `OPTKERN_FORMATS_VARIANT` only fp32 and the variants
+//! whose name contains it, e.g. `q4`, to profile one; `--test` runs one short round as a smoke
+//! test).
 
 use optkern::format::{
     self, FP8_BLOCK, Grads, HalfCopy, Params, Placement, Q4_BLOCK, Q4Map, Q8_BLOCK, Q8Map,
@@ -297,9 +299,9 @@ fn families() -> Vec<(&'static str, usize, Step)> {
     ]
 }
 
-fn median(mut x: Vec<f64>) -> f64 {
+fn median(mut x: Vec<f64>) -> Option<f64> {
     x.sort_by(f64::total_cmp);
-    x[x.len() / 2]
+    x.get(x.len() / 2).copied()
 }
 
 fn main() {
@@ -310,6 +312,10 @@ fn main() {
         None => vec![4096, 1 << 24],
     };
     let only = std::env::var("OPTKERN_FORMATS_KERNEL").ok();
+    let pick = std::env::var("OPTKERN_FORMATS_VARIANT").ok();
+    let runs = |v: Variant| {
+        v == Variant::Fp32 || pick.as_ref().is_none_or(|p| v.name().contains(p.as_str()))
+    };
     for n in sizes {
         let rounds = if smoke {
             1
@@ -332,6 +338,9 @@ fn main() {
             let mut t_b = vec![Vec::new(); Variant::ALL.len()];
             for r in 0..rounds {
                 for (j, &v) in Variant::ALL.iter().enumerate() {
+                    if !runs(v) {
+                        continue;
+                    }
                     let start = Instant::now();
                     for i in 0..iters {
                         let (p, g, s) = bufs[j].call(v);
@@ -346,10 +355,13 @@ fn main() {
                     t_b[j].push(start.elapsed().as_secs_f64() * 1e9 / (iters * n) as f64);
                 }
             }
-            let k: Vec<f64> = t_k.into_iter().map(median).collect();
-            let b: Vec<f64> = t_b.into_iter().map(median).collect();
+            let k: Vec<f64> = t_k.into_iter().map(|t| median(t).unwrap_or(f64::NAN)).collect();
+            let b: Vec<f64> = t_b.into_iter().map(|t| median(t).unwrap_or(f64::NAN)).collect();
             let cells: Vec<String> = (0..k.len())
                 .map(|j| {
+                    if k[j].is_nan() {
+                        return "—".to_string();
+                    }
                     format!(
                         "{:.3} · {:.3} · {:.0} % · {:.2}×",
                         k[j],
