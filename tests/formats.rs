@@ -8,7 +8,7 @@ mod common;
 use common::kernels::{Case, cases};
 use common::{Data, Kind, assert_same_bits};
 use optkern::format::{
-    self, FP8_BLOCK, Grads, HalfCopy, Params, Placement, Q4_BLOCK, Q4Map, Q8_BLOCK, Q8Map,
+    self, FP8_BLOCK, Grads, HalfCopy, Params, Placement, Q4_BLOCK, Q4Map, Q8_BLOCK, Q8Map, Quant,
     Quantizer, Rounding, State, bf16, f16,
 };
 use optkern::{Error, Width};
@@ -28,14 +28,36 @@ enum Fmt {
 }
 
 impl Fmt {
-    /// A block-quantized format's block and code bytes for `n` elements.
-    fn block_and_bytes(self, n: usize) -> (usize, usize) {
+    /// A block-quantized format as the library names it.
+    fn quant(self) -> Quant {
         match self {
-            Fmt::Q4(_) => (Q4_BLOCK, n.div_ceil(2)),
-            Fmt::Fp8 => (FP8_BLOCK, n),
-            _ => (Q8_BLOCK, n),
+            Fmt::Q8(map, quantizer) => Quant::Q8(map, quantizer),
+            Fmt::Q4(map) => Quant::Q4(map),
+            Fmt::Fp8 => Quant::Fp8,
+            _ => panic!("{self:?} is not block-quantized"),
         }
     }
+}
+
+/// The sizes of the quantized formats are the references' (bitsandbytes' block 256, torchao's
+/// 4-bit block 128 with two codes per byte and fp8 block 256), for lengths around the blocks.
+#[test]
+fn quantized_buffer_sizes_are_the_references() {
+    let signed = Quant::Q4(Q4Map::Signed);
+    for n in [0usize, 1, 2, 127, 128, 129, 255, 256, 257, 1000] {
+        for (q, block, bytes) in [
+            (Quant::Q8(Q8Map::Signed, Quantizer::BnbCpu), 256, n),
+            (signed, 128, n.div_ceil(2)),
+            (Quant::Q4(Q4Map::Unsigned), 128, n.div_ceil(2)),
+            (Quant::Fp8, 256usize, n),
+        ] {
+            assert_eq!(
+                (q.block(), q.code_bytes(n), q.scales(n)),
+                (block, bytes, n.div_ceil(block))
+            );
+        }
+    }
+    assert_eq!((Q8_BLOCK, Q4_BLOCK, FP8_BLOCK), (256, 128, 256));
 }
 
 /// The gradient's format.
@@ -73,8 +95,8 @@ impl Buf {
                 Buf::Bf16(b, r)
             }
             Fmt::Q8(..) | Fmt::Q4(_) | Fmt::Fp8 => {
-                let (block, bytes) = fmt.block_and_bytes(x.len());
-                let (codes, scale) = (vec![0; bytes], vec![0.0; x.len().div_ceil(block)]);
+                let q = fmt.quant();
+                let (codes, scale) = (vec![0; q.code_bytes(x.len())], vec![0.0; q.scales(x.len())]);
                 let mut b = Buf::Quant { codes, scale, fmt, len: x.len() };
                 b.store(x, 0, &Placement::default());
                 b
@@ -143,8 +165,7 @@ impl Buf {
             Buf::Copy(v, c, f) => Buf::Copy(v[r.clone()].to_vec(), c[r].to_vec(), *f),
             Buf::Bf16(v, ro) => Buf::Bf16(v[r].to_vec(), *ro),
             Buf::Quant { codes, scale, fmt, .. } => {
-                let (block, _) = fmt.block_and_bytes(0);
-                let bytes = |i: usize| fmt.block_and_bytes(i).1;
+                let (block, bytes) = (fmt.quant().block(), |i| fmt.quant().code_bytes(i));
                 let b = if r.is_empty() { 0..0 } else { r.start / block..r.end.div_ceil(block) };
                 Buf::Quant {
                     codes: codes[bytes(r.start)..bytes(r.end)].to_vec(),

@@ -14,8 +14,7 @@
 use super::{ErrorInfo, Fail, Raw, Status, config, ffi, no_overlap, slice, slice_mut};
 use crate::Error;
 use crate::format::{
-    FP8_BLOCK, Grads, HalfCopy, Params, Placement, Q4_BLOCK, Q4Map, Q8_BLOCK, Q8Map, Quantizer,
-    Rounding, State, bf16, f16,
+    Grads, HalfCopy, Params, Placement, Q4Map, Q8Map, Quant, Quantizer, Rounding, State, bf16, f16,
 };
 use crate::*;
 use core::ffi::c_void;
@@ -161,23 +160,17 @@ unsafe fn checked(
     }
     let written = role != Role::Grads;
     let none = || Ok::<Raw, Fail>(Raw::EMPTY);
-    let data = match format {
-        Format::F32 => Raw::new(b.data.cast::<f32>(), len, written, name),
-        Format::Bf16 | Format::F16 => Raw::new(b.data.cast::<u16>(), len, written, name),
-        Format::Q8 | Format::Fp8 => Raw::new(b.data.cast::<u8>(), len, written, name),
-        Format::Q4 => Raw::new(b.data.cast::<u8>(), len.div_ceil(2), written, name),
-        Format::Unused => none(),
+    let quant = quant_of(format, &b);
+    let data = match (format, quant) {
+        (_, Some(q)) => Raw::new(b.data.cast::<u8>(), q.code_bytes(len), written, name),
+        (Format::F32, _) => Raw::new(b.data.cast::<f32>(), len, written, name),
+        (Format::Bf16 | Format::F16, _) => Raw::new(b.data.cast::<u16>(), len, written, name),
+        _ => none(),
     }
     .map_err(|f| f.field("data"))?;
-    let block = match format {
-        Format::Q8 => Q8_BLOCK,
-        Format::Q4 => Q4_BLOCK,
-        Format::Fp8 => FP8_BLOCK,
-        _ => 0,
-    };
-    let absmax = match block {
-        0 => none(),
-        _ => Raw::new(b.absmax.cast_const(), len.div_ceil(block), true, name),
+    let absmax = match quant {
+        Some(q) => Raw::new(b.absmax.cast_const(), q.scales(len), true, name),
+        None => none(),
     }
     .map_err(|f| f.field("absmax"))?;
     let copy = if role == Role::Params && format == Format::F32 && !b.copy.is_null() {
@@ -241,19 +234,15 @@ unsafe fn as_state<'a>(c: &Checked) -> State<'a> {
             Format::Bf16 => {
                 State::Bf16 { values: slice_mut::<bf16>(c.raws[0]), rounding: rounding(c) }
             }
-            Format::Q8 => State::Q8 {
-                codes: slice_mut::<u8>(c.raws[0]),
-                absmax: slice_mut(c.raws[1]),
-                map: if c.b.map == 1 { Q8Map::Unsigned } else { Q8Map::Signed },
-                quantizer: quantizer_of(c.b.quantizer),
-            },
-            Format::Q4 => State::Q4 {
-                codes: slice_mut::<u8>(c.raws[0]),
-                scale: slice_mut(c.raws[1]),
-                map: if c.b.map == 1 { Q4Map::Unsigned } else { Q4Map::Signed },
-            },
-            Format::Fp8 => {
-                State::Fp8 { codes: slice_mut::<u8>(c.raws[0]), scale: slice_mut(c.raws[1]) }
+            Format::Q8 | Format::Q4 | Format::Fp8 => {
+                let (codes, scales) = (slice_mut::<u8>(c.raws[0]), slice_mut(c.raws[1]));
+                match quant_of(c.format, &c.b) {
+                    Some(Quant::Q8(map, quantizer)) => {
+                        State::Q8 { codes, absmax: scales, map, quantizer }
+                    }
+                    Some(Quant::Q4(map)) => State::Q4 { codes, scale: scales, map },
+                    _ => State::Fp8 { codes, scale: scales },
+                }
             }
             Format::Unused => State::Unused,
             _ => State::F32(slice_mut(c.raws[0])),
@@ -780,6 +769,26 @@ pub unsafe extern "C" fn optkern_f16_to_f32(
     })
 }
 
+/// The block-quantized format of a checked descriptor (map and quantizer from its fields),
+/// `None` for the others.
+fn quant_of(format: Format, b: &Buffer) -> Option<Quant> {
+    let unsigned = b.map == 1;
+    match format {
+        Format::Q8 => Some(Quant::Q8(
+            if unsigned { Q8Map::Unsigned } else { Q8Map::Signed },
+            quantizer_of(b.quantizer),
+        )),
+        Format::Q4 => Some(Quant::Q4(if unsigned { Q4Map::Unsigned } else { Q4Map::Signed })),
+        Format::Fp8 => Some(Quant::Fp8),
+        _ => None,
+    }
+}
+
+/// The lengths of a (de)quantize call of `len` values: values, code bytes, scales.
+fn lens_of(q: Quant, len: usize) -> [usize; 3] {
+    [len, q.code_bytes(len), q.scales(len)]
+}
+
 /// The quantizer of a checked value (0, 1 or 2).
 fn quantizer_of(q: u32) -> Quantizer {
     match q {
@@ -880,7 +889,7 @@ pub unsafe extern "C" fn optkern_q8_quantize(
             ));
         }
         let quantizer = quantizer_of(quantizer);
-        let lens = [len, len, len.div_ceil(Q8_BLOCK)];
+        let lens = lens_of(Quant::Q8(map, quantizer), len);
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
             quantize_c(x, lens, codes, (absmax, "absmax"), |x, c, s| {
@@ -902,7 +911,7 @@ pub unsafe extern "C" fn optkern_q8_dequantize(
 ) -> Status {
     ffi(error, "", || {
         let map = map_arg(map, Q8Map::Signed, Q8Map::Unsigned)?;
-        let lens = [len, len, len.div_ceil(Q8_BLOCK)];
+        let lens = lens_of(Quant::Q8(map, Quantizer::Nearest), len);
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
             dequantize_c(codes, (absmax, "absmax"), out, lens, |c, s, o| {
@@ -926,7 +935,7 @@ pub unsafe extern "C" fn optkern_q4_quantize(
 ) -> Status {
     ffi(error, "", || {
         let map = map_arg(map, Q4Map::Signed, Q4Map::Unsigned)?;
-        let lens = [len, len.div_ceil(2), len.div_ceil(Q4_BLOCK)];
+        let lens = lens_of(Quant::Q4(map), len);
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
             quantize_c(x, lens, codes, (scale, "scale"), |x, c, s| {
@@ -949,7 +958,7 @@ pub unsafe extern "C" fn optkern_q4_dequantize(
 ) -> Status {
     ffi(error, "", || {
         let map = map_arg(map, Q4Map::Signed, Q4Map::Unsigned)?;
-        let lens = [len, len.div_ceil(2), len.div_ceil(Q4_BLOCK)];
+        let lens = lens_of(Quant::Q4(map), len);
         // SAFETY: as in `optkern_sgd_step`.
         unsafe {
             dequantize_c(codes, (scale, "scale"), out, lens, |c, s, o| {
@@ -970,7 +979,7 @@ pub unsafe extern "C" fn optkern_fp8_quantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
-        let lens = [len, len, len.div_ceil(FP8_BLOCK)];
+        let lens = lens_of(Quant::Fp8, len);
         // SAFETY: as in `optkern_sgd_step`.
         unsafe { quantize_c(x, lens, codes, (scale, "scale"), crate::format::fp8_quantize) }
     })
@@ -986,7 +995,7 @@ pub unsafe extern "C" fn optkern_fp8_dequantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
-        let lens = [len, len, len.div_ceil(FP8_BLOCK)];
+        let lens = lens_of(Quant::Fp8, len);
         // SAFETY: as in `optkern_sgd_step`.
         unsafe { dequantize_c(codes, (scale, "scale"), out, lens, crate::format::fp8_dequantize) }
     })

@@ -151,18 +151,22 @@ pub enum State<'a> {
     Unused,
 }
 
-/// A block-quantized format: its block, its code bytes, its per-block conversions. The one
-/// mechanism under the `q8`, `q4` and `fp8` state formats and their conversion functions.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Quant {
+/// A block-quantized state format: its block and its buffer sizes (what to allocate for a
+/// [`State::Q8`], [`State::Q4`] or [`State::Fp8`] buffer), and the one mechanism under those
+/// formats and their conversion functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quant {
+    /// [`State::Q8`]: one code per element, one absmax per [`Q8_BLOCK`].
     Q8(Q8Map, Quantizer),
+    /// [`State::Q4`]: two codes per byte, one scale per [`Q4_BLOCK`].
     Q4(Q4Map),
+    /// [`State::Fp8`]: one code per element, one scale per [`FP8_BLOCK`].
     Fp8,
 }
 
 impl Quant {
-    /// Elements per block (one scale each).
-    pub(crate) const fn block(self) -> usize {
+    /// Elements per block (one scale each); a shard must start at a multiple of it.
+    pub const fn block(self) -> usize {
         match self {
             Quant::Q8(..) => Q8_BLOCK,
             Quant::Q4(_) => Q4_BLOCK,
@@ -171,11 +175,16 @@ impl Quant {
     }
 
     /// Bytes of codes for `n` elements.
-    pub(crate) const fn code_bytes(self, n: usize) -> usize {
+    pub const fn code_bytes(self, n: usize) -> usize {
         match self {
             Quant::Q4(_) => n.div_ceil(2),
             _ => n,
         }
+    }
+
+    /// Scales (absmax) for `n` elements: one per block, the last possibly partial.
+    pub const fn scales(self, n: usize) -> usize {
+        n.div_ceil(self.block())
     }
 
     /// The name of its scale argument (bitsandbytes calls it absmax).
@@ -213,7 +222,7 @@ impl Quant {
     /// The length checks of `n` elements as `codes` and `scales`.
     fn check_lens(self, n: usize, codes: usize, scales: usize) -> Result<(), Error> {
         crate::validate::len("codes", self.code_bytes(n), codes)?;
-        crate::validate::len(self.scale_name(), n.div_ceil(self.block()), scales)
+        crate::validate::len(self.scale_name(), self.scales(n), scales)
     }
 }
 

@@ -304,33 +304,39 @@ pub(crate) fn quantize_block(m: Q8Map, q: Quantizer, x: &[f32], codes: &mut [u8]
             codes.iter_mut().for_each(|c| *c = zero);
             0.0
         }
-        // `1/absmax` overflows (absmax < 2⁻¹²⁸, subnormal): the block and its absmax are scaled
-        // by 2⁶⁴ first — exactly, so the codes are those an unbounded exponent range gives (a
-        // zero would otherwise become 0·∞ = NaN and every code garbage; bitsandbytes itself
-        // overflows there). Found by the formats fuzz target.
-        _ if !(1.0 / amax).is_finite() => {
-            const UP: f32 = 18_446_744_073_709_551_616.0; // 2⁶⁴
-            let mut scaled = [0.0f32; Q8_BLOCK];
-            for (s, &v) in scaled.iter_mut().zip(x) {
-                *s = v * UP;
-            }
-            let (scaled, inv) = (scaled.get(..x.len()).unwrap_or_default(), 1.0 / (amax * UP));
-            if q == Quantizer::BnbCpu {
-                bnb_cpu_codes(&t.nearest, inv, scaled, codes);
+        // Nearest or bitsandbytes' CPU rule, on `x·(1/absmax)`. When `1/absmax` overflows
+        // (absmax < 2⁻¹²⁸, subnormal) the block and its absmax are scaled by 2⁶⁴ first —
+        // exactly, so the codes are those an unbounded exponent range gives (a zero would
+        // otherwise become 0·∞ = NaN and every code garbage; bitsandbytes itself overflows
+        // there). Found by the formats fuzz target.
+        _ => {
+            let scaled;
+            let (x, inv) = if (1.0 / amax).is_finite() {
+                (x, 1.0 / amax)
             } else {
-                nearest_codes(&t.nearest, inv, scaled, codes);
+                scaled = scaled_up(x);
+                (scaled.get(..x.len()).unwrap_or_default(), 1.0 / (amax * UP))
+            };
+            if q == Quantizer::BnbCpu {
+                bnb_cpu_codes(&t.nearest, inv, x, codes);
+            } else {
+                nearest_codes(&t.nearest, inv, x, codes);
             }
-            amax
-        }
-        Quantizer::Nearest => {
-            nearest_codes(&t.nearest, 1.0 / amax, x, codes);
-            amax
-        }
-        Quantizer::BnbCpu => {
-            bnb_cpu_codes(&t.nearest, 1.0 / amax, x, codes);
             amax
         }
     }
+}
+
+/// 2⁶⁴, the exact scaling of a block whose `1/absmax` overflows.
+const UP: f32 = 18_446_744_073_709_551_616.0;
+
+/// A block times [`UP`] (zero-padded to a whole block).
+fn scaled_up(x: &[f32]) -> [f32; Q8_BLOCK] {
+    let mut scaled = [0.0f32; Q8_BLOCK];
+    for (s, &v) in scaled.iter_mut().zip(x) {
+        *s = v * UP;
+    }
+    scaled
 }
 
 // The two code loops are functions of their own (not inlined): inlined into the staging

@@ -267,12 +267,12 @@ struct Lowbit {
 
 impl Lowbit {
     fn new(n: usize, kind: Kind) -> Self {
-        let (bytes, block) = match kind {
-            Kind::Q8(_) => (n, format::Q8_BLOCK),
-            Kind::Q4(_) => (n.div_ceil(2), format::Q4_BLOCK),
-            Kind::Fp8 => (n, format::FP8_BLOCK),
+        let q = match kind {
+            Kind::Q8(map) => format::Quant::Q8(map, Quantizer::Torchao),
+            Kind::Q4(map) => format::Quant::Q4(map),
+            Kind::Fp8 => format::Quant::Fp8,
         };
-        Lowbit { codes: vec![0; bytes], scale: vec![0.0; n.div_ceil(block)], kind }
+        Lowbit { codes: vec![0; q.code_bytes(n)], scale: vec![0.0; q.scales(n)], kind }
     }
     fn state(&mut self) -> format::State<'_> {
         let (codes, scale) = (&mut self.codes[..], &mut self.scale[..]);
