@@ -105,7 +105,7 @@ fn limit_for(div_sqrt: (u32, u32), buffers: usize) -> fn(&mut [Vec<f32>], &[f32]
             }
         };
     }
-    pick!(0, 0; 1, 0; 1, 1; 1, 2; 2, 0; 2, 1; 2, 2; 3, 1)
+    pick!(0, 0; 1, 0; 1, 1; 1, 2; 2, 0; 2, 1; 2, 2; 3, 0; 3, 1)
 }
 
 /// The Adam loop as a user would write it (as `benches/c/adam_loop.c`).

@@ -973,8 +973,9 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
             4,
             1,
             false,
-            (2, 0),
-            (2, 0),
+            // z's division and the cube root's two Halley divisions.
+            (3, 0),
+            (3, 0),
             Box::new(move |w, s, g| match s {
                 [p, sq, ss, x0] => madgrad_step_with(
                     w,
