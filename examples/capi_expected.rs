@@ -129,6 +129,40 @@ fn main() -> Result<(), optkern::Error> {
             (0..N).map(|i| if i == 0 { absmax[0].to_bits() } else { 0 }).collect(),
         ),
     ];
+    print_rows(&rows);
+    // Low-bit states: f32 parameters and gradients, torchao's q4 first moment (signed map) and
+    // fp8 second moment.
+    inputs(&mut p, &mut g, 0);
+    let (mut q4, mut q4_scale) = ([0u8; N.div_ceil(2)], [0.0f32; 1]);
+    let (mut fp8, mut fp8_scale) = ([0u8; N], [0.0f32; 1]);
+    for step in 1..=3u32 {
+        inputs(&mut [0.0; N], &mut g, step as i32);
+        let cfg = AdamConfig { lr: 0.01, ..AdamConfig::adamw() };
+        optkern::adam_step_mixed(
+            Params::F32(&mut p),
+            Grads::F32(&g),
+            State::Q4 { codes: &mut q4, scale: &mut q4_scale, map: Q4Map::Signed },
+            State::Fp8 { codes: &mut fp8, scale: &mut fp8_scale },
+            State::Unused,
+            step,
+            &cfg,
+            &Placement::default(),
+        )?;
+    }
+    let first = |x: f32| (0..N).map(move |i| if i == 0 { x.to_bits() } else { 0 }).collect();
+    let rows: [(&str, Vec<u32>); 5] = [
+        ("adam_lowbit_params", p.iter().map(|x| x.to_bits()).collect()),
+        ("adam_lowbit_q4", (0..N).map(|i| q4.get(i).map_or(0, |&c| u32::from(c))).collect()),
+        ("adam_lowbit_q4_scale", first(q4_scale[0])),
+        ("adam_lowbit_fp8", fp8.iter().map(|&c| u32::from(c)).collect()),
+        ("adam_lowbit_fp8_scale", first(fp8_scale[0])),
+    ];
+    print_rows(&rows);
+    Ok(())
+}
+
+/// One line per row: its name and `N` hex words.
+fn print_rows(rows: &[(&str, Vec<u32>)]) {
     for (name, values) in rows {
         print!("{name}");
         for x in values {
@@ -136,5 +170,4 @@ fn main() -> Result<(), optkern::Error> {
         }
         println!();
     }
-    Ok(())
 }

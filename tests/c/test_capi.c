@@ -81,6 +81,34 @@ static void adam_mixed_row(const char *name, uint32_t row[N]) {
     }
 }
 
+/* Adam (AdamW defaults, lr 0.01) for 3 steps with torchao's low-bit states, as
+ * examples/capi_expected.rs runs it: f32 parameters and gradients, a q4 first moment (signed
+ * map; ceil(N/2) bytes, the even element in the high nibble) and an fp8 second moment, each
+ * with one scale (N < 128). Writes the row `name` asks for (codes zero-padded to N). */
+static void adam_lowbit_row(const char *name, uint32_t row[N]) {
+    float p[N], g[N], q4_scale[1] = {0}, fp8_scale[1] = {0};
+    uint8_t q4[(N + 1) / 2] = {0}, fp8[N] = {0};
+    inputs(p, g, 0);
+    for (int step = 1; step <= 3; step++) {
+        inputs((float[N]){0}, g, step);
+        optkern_adam_config c = optkern_adamw_config_default();
+        c.lr = 0.01;
+        optkern_buffer bp = optkern_buffer_f32(p), bg = optkern_buffer_f32(g);
+        optkern_buffer bm = {.format = OPTKERN_FORMAT_Q4, .data = q4, .absmax = q4_scale};
+        optkern_buffer bv = {.format = OPTKERN_FORMAT_FP8, .data = fp8, .absmax = fp8_scale};
+        optkern_buffer none = {.format = OPTKERN_FORMAT_UNUSED};
+        optkern_status s = optkern_adam_step_mixed(&bp, &bg, &bm, &bv, &none, N, (uint32_t)step, &c, NULL, NULL);
+        CHECK(s == OPTKERN_STATUS_OK, "adam_step_mixed (low-bit) step %d: %s", step, optkern_status_str(s));
+    }
+    for (int i = 0; i < N; i++) {
+        if (strcmp(name, "adam_lowbit_params") == 0) row[i] = bits(p[i]);
+        else if (strcmp(name, "adam_lowbit_q4") == 0) row[i] = i < (N + 1) / 2 ? q4[i] : 0;
+        else if (strcmp(name, "adam_lowbit_q4_scale") == 0) row[i] = i == 0 ? bits(q4_scale[0]) : 0;
+        else if (strcmp(name, "adam_lowbit_fp8") == 0) row[i] = fp8[i];
+        else row[i] = i == 0 ? bits(fp8_scale[0]) : 0;
+    }
+}
+
 /* Mixed-format errors: a format value out of range, q8 gradients, a q8 state that starts
  * inside a block; nothing is written. */
 static void check_mixed_statuses(void) {
@@ -122,9 +150,10 @@ static void check_against_rust(const char *expected_path) {
     if (!f) return;
     char name[64];
     while (fscanf(f, "%63s", name) == 1) {
-        if (strncmp(name, "adam_mixed", 10) == 0) {
+        if (strncmp(name, "adam_mixed", 10) == 0 || strncmp(name, "adam_lowbit", 11) == 0) {
             uint32_t row[N];
-            adam_mixed_row(name, row);
+            if (name[5] == 'm') adam_mixed_row(name, row);
+            else adam_lowbit_row(name, row);
             for (int i = 0; i < N; i++) {
                 unsigned int want;
                 if (fscanf(f, "%x", &want) != 1) {
