@@ -615,8 +615,9 @@ pub fn kernels(profile: Numerics) -> Vec<Bench> {
             4,
             1,
             false,
-            (2, 1),
-            (2, 1),
+            // The step's division and the sigmoid's, and √v.
+            (3, 1),
+            (3, 1),
             Box::new(move |w, s, g| match s {
                 [p, m, v, prev] => diffgrad_step_with(
                     w,

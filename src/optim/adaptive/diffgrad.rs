@@ -159,8 +159,9 @@ rule_step! {
     /// θ ← θ − (η·√bc₂/bc₁)·ξ·m / (√v + ε)
     /// ```
     /// With `rectify`, RAdam's factor `r` replaces `√bc₂` (`ρₜ ≥ 5`), else an SGD step
-    /// `θ ← θ − (η/bc₁)·m` (`degenerated_to_sgd`; the package leaves `ξ` out there) or none. `σ` is `libm::expf`'s, so the
-    /// bits agree across widths but not with torch's vectorised `exp` (within its tolerance).
+    /// `θ ← θ − (η/bc₁)·m` (`degenerated_to_sgd`; the package leaves `ξ` out there) or none.
+    /// `σ` is computed in lane arithmetic (within 1.5 ulp), so the bits agree across widths and
+    /// builds but not with torch's vectorised `exp` (within its tolerance).
     ///
     /// # Errors
     /// [`Error::LengthMismatch`], [`Error::InvalidHyperparameter`], [`Error::ZeroStep`].

@@ -109,13 +109,16 @@ impl Coef {
 /// by up to `|ln x|·10⁻⁸` relative, within the golden tolerance.
 #[inline(always)]
 fn cbrt<L: Lanes<N>, const N: usize>(x: L) -> L {
+    // Literals, not `1.0 / SCALE`: any threshold between 2⁻⁹⁶ and 2⁻¹ would do as well.
     const SCALE: f32 = 281_474_976_710_656.0; // 2⁴⁸
+    const INV_SCALE: f32 = f32::from_bits(0x2780_0000); // 2⁻⁴⁸
     const ROOT: f32 = 65_536.0; // 2¹⁶ = ∛(2⁴⁸)
+    const INV_ROOT: f32 = f32::from_bits(0x3780_0000); // 2⁻¹⁶
     let (zero, one) = (L::splat(0.0), L::splat(1.0));
-    let small = x.lt(L::splat(1.0 / SCALE));
+    let small = x.lt(L::splat(INV_SCALE));
     let big = x.gt(L::splat(SCALE));
-    let up = L::select(small, L::splat(SCALE), L::select(big, L::splat(1.0 / SCALE), one));
-    let down = L::select(small, L::splat(1.0 / ROOT), L::select(big, L::splat(ROOT), one));
+    let up = L::select(small, L::splat(SCALE), L::select(big, L::splat(INV_SCALE), one));
+    let down = L::select(small, L::splat(INV_ROOT), L::select(big, L::splat(ROOT), one));
     // The special lanes iterate on 1 (no subnormal or infinite arithmetic) and are replaced.
     let finite_positive = x.gt(zero).and(x.lt(L::splat(f32::INFINITY)));
     let a = L::select(finite_positive, x * up, one);
