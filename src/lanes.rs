@@ -224,3 +224,33 @@ macro_rules! impl_transcendental {
 impl_transcendental!(f32x4, 4);
 impl_transcendental!(f32x8, 8);
 impl_transcendental!(f32x16, 16);
+
+/// The accuracy sweep of a lane-arithmetic function: `f` at width 16 must give width 1's bits
+/// for every `x`, and width 1 must be within `bound` ulps (of the f32 binade of the f64
+/// `exact` value) of `exact`. Returns the worst error seen, so the test can also check that the
+/// sweep reached a rounding case (a sweep of exactly representable results proves nothing).
+#[cfg(test)]
+pub(crate) fn worst_ulp(
+    xs: &[f32],
+    one: impl Fn(f32) -> f32,
+    sixteen: impl Fn(f32x16) -> f32x16,
+    exact: impl Fn(f64) -> f64,
+    bound: f64,
+) -> f64 {
+    let mut worst = 0.0f64;
+    for chunk in xs.chunks(16) {
+        let mut lanes = [chunk[0]; 16];
+        lanes[..chunk.len()].copy_from_slice(chunk);
+        let wide = sixteen(f32x16::new(lanes)).to_array();
+        for (&x, w) in chunk.iter().zip(wide) {
+            let y = one(x);
+            assert_eq!(y.to_bits(), w.to_bits(), "width 1 and 16 differ at {x:e}");
+            let e = exact(f64::from(x));
+            let ulp = 2f64.powi(e.abs().log2().floor() as i32 - 23);
+            let err = (f64::from(y) - e).abs() / ulp;
+            worst = worst.max(err);
+            assert!(err <= bound, "f({x:e}) = {y:e}, not {e:e} ({err:.2} ulp)");
+        }
+    }
+    worst
+}

@@ -301,6 +301,8 @@ fn mixed_format_records_name_the_descriptor_and_its_field() {
     let q8_no_absmax = Buffer { format: 3, data: codes.as_mut_ptr().cast(), ..none };
     let format9 = Buffer { format: 9, ..bv };
     let rounding2 = Buffer { rounding: 2, ..bv };
+    let map2 = Buffer { map: 2, ..bv };
+    let quantizer3 = Buffer { quantizer: 3, ..q8_no_absmax };
     // SAFETY: every descriptor points to N elements or is rejected before any access.
     unsafe {
         let call = |m: &Buffer, v: &Buffer| {
@@ -309,6 +311,11 @@ fn mixed_format_records_name_the_descriptor_and_its_field() {
         let e = expect(call(&format9, &bv), Status::InvalidFormat, "exp_avg", "format", "");
         assert_eq!(e.value, 9.0);
         expect(call(&bv, &rounding2), Status::InvalidFormat, "exp_avg_sq", "rounding", "");
+        // Checked for every format, before the regions (the q8 one has no absmax).
+        let e = expect(call(&bv, &map2), Status::InvalidFormat, "exp_avg_sq", "map", "");
+        assert_eq!(e.value, 2.0);
+        let e = expect(call(&quantizer3, &bv), Status::InvalidFormat, "exp_avg", "quantizer", "");
+        assert_eq!(e.value, 3.0);
         expect(call(&q8_no_absmax, &bv), Status::NullPointer, "exp_avg", "absmax", "");
         expect(call(&bp, &bv), Status::Overlap, "params", "", "exp_avg");
         let (s, e) = record(|e| {

@@ -93,6 +93,8 @@ enum Role {
 struct Checked {
     b: Buffer,
     format: Format,
+    /// The block-quantized format, for q8, q4 and fp8.
+    quant: Option<Quant>,
     raws: [Raw; 3],
 }
 
@@ -101,7 +103,7 @@ impl Checked {
     fn unused() -> Self {
         let mut b = optkern_buffer_f32(core::ptr::null_mut());
         b.format = Format::Unused as u32;
-        Checked { b, format: Format::Unused, raws: [Raw::EMPTY; 3] }
+        Checked { b, format: Format::Unused, quant: None, raws: [Raw::EMPTY; 3] }
     }
 }
 
@@ -148,19 +150,9 @@ unsafe fn checked(
     if b.rounding > 1 {
         return bad("rounding", c"is not 0 (nearest) or 1 (stochastic)", b.rounding);
     }
-    if b.map > 1 {
-        return bad("map", c"is not 0 (signed) or 1 (unsigned)", b.map);
-    }
-    if b.quantizer > 2 {
-        return bad(
-            "quantizer",
-            c"is not 0 (nearest), 1 (bitsandbytes) or 2 (torchao)",
-            b.quantizer,
-        );
-    }
+    let quant = quant_of(format, b.map, b.quantizer).map_err(|f| f.of(name))?;
     let written = role != Role::Grads;
     let none = || Ok::<Raw, Fail>(Raw::EMPTY);
-    let quant = quant_of(format, &b);
     let data = match (format, quant) {
         (_, Some(q)) => Raw::new(b.data.cast::<u8>(), q.code_bytes(len), written, name),
         (Format::F32, _) => Raw::new(b.data.cast::<f32>(), len, written, name),
@@ -181,7 +173,7 @@ unsafe fn checked(
     } else {
         none()?
     };
-    Ok(Checked { b, format, raws: [data, absmax, copy] })
+    Ok(Checked { b, format, quant, raws: [data, absmax, copy] })
 }
 
 /// # Safety
@@ -234,9 +226,9 @@ unsafe fn as_state<'a>(c: &Checked) -> State<'a> {
             Format::Bf16 => {
                 State::Bf16 { values: slice_mut::<bf16>(c.raws[0]), rounding: rounding(c) }
             }
-            Format::Q8 | Format::Q4 | Format::Fp8 => {
+            _ if c.quant.is_some() => {
                 let (codes, scales) = (slice_mut::<u8>(c.raws[0]), slice_mut(c.raws[1]));
-                match quant_of(c.format, &c.b) {
+                match c.quant {
                     Some(Quant::Q8(map, quantizer)) => {
                         State::Q8 { codes, absmax: scales, map, quantizer }
                     }
@@ -769,98 +761,90 @@ pub unsafe extern "C" fn optkern_f16_to_f32(
     })
 }
 
-/// The block-quantized format of a checked descriptor (map and quantizer from its fields),
-/// `None` for the others.
-fn quant_of(format: Format, b: &Buffer) -> Option<Quant> {
-    let unsigned = b.map == 1;
-    match format {
-        Format::Q8 => Some(Quant::Q8(
-            if unsigned { Q8Map::Unsigned } else { Q8Map::Signed },
-            quantizer_of(b.quantizer),
-        )),
-        Format::Q4 => Some(Quant::Q4(if unsigned { Q4Map::Unsigned } else { Q4Map::Signed })),
-        Format::Fp8 => Some(Quant::Fp8),
-        _ => None,
-    }
-}
-
-/// The lengths of a (de)quantize call of `len` values: values, code bytes, scales.
-fn lens_of(q: Quant, len: usize) -> [usize; 3] {
-    [len, q.code_bytes(len), q.scales(len)]
-}
-
-/// The quantizer of a checked value (0, 1 or 2).
-fn quantizer_of(q: u32) -> Quantizer {
-    match q {
-        1 => Quantizer::BnbCpu,
-        2 => Quantizer::Torchao,
-        _ => Quantizer::Nearest,
-    }
-}
-
-/// The map of a C value for a quantized format (q8: [`Q8Map`], q4: [`Q4Map`]): 0 `signed`,
-/// 1 `unsigned`.
-fn map_arg<M>(map: u32, signed: M, unsigned: M) -> Result<M, Fail> {
-    match map {
-        0 => Ok(signed),
-        1 => Ok(unsigned),
-        _ => Err(super::bad_enum(
+/// The one decoding of a quantized format's C fields: `map` (0 signed, 1 unsigned; checked
+/// for every format) and `quantizer` (0 nearest, 1 bitsandbytes, 2 torchao). `None` for a
+/// format that is not block-quantized; an out-of-range value is `InvalidFormat` of the field.
+fn quant_of(format: Format, map: u32, quantizer: u32) -> Result<Option<Quant>, Fail> {
+    if map > 1 {
+        return Err(super::bad_enum(
             Status::InvalidFormat,
             "map",
             map,
             c"is not 0 (signed) or 1 (unsigned)",
-        )),
+        ));
     }
+    let quantizer = match quantizer {
+        0 => Quantizer::Nearest,
+        1 => Quantizer::BnbCpu,
+        2 => Quantizer::Torchao,
+        _ => {
+            let why = c"is not 0 (nearest), 1 (bitsandbytes) or 2 (torchao)";
+            return Err(super::bad_enum(Status::InvalidFormat, "quantizer", quantizer, why));
+        }
+    };
+    let unsigned = map == 1;
+    Ok(match format {
+        Format::Q8 => {
+            Some(Quant::Q8(if unsigned { Q8Map::Unsigned } else { Q8Map::Signed }, quantizer))
+        }
+        Format::Q4 => Some(Quant::Q4(if unsigned { Q4Map::Unsigned } else { Q4Map::Signed })),
+        Format::Fp8 => Some(Quant::Fp8),
+        _ => None,
+    })
 }
 
-/// The body of every block-quantizing C function: `x` (`len`) read, `codes` (`codes_len`
-/// bytes) and `scale` (`blocks` values, named `scale_name` in errors) written, checked for NULL, alignment and overlap, then
-/// `quantize(x, codes, scale)`.
+/// The format of a (de)quantize call, from its C values (see [`quant_of`]).
+fn quant_arg(format: Format, map: u32, quantizer: u32) -> Result<Quant, Fail> {
+    quant_of(format, map, quantizer)?.ok_or(Fail::from(Status::InvalidFormat))
+}
+
+/// The body of every block-quantizing C function: `x` (`len`) read, `codes` and `scale`
+/// (sized by [`Quant`], the scale named as `q` names it) written, checked for NULL, alignment
+/// and overlap, then quantized.
 ///
 /// # Safety
 /// As `optkern_sgd_step`: each pointer valid for its length.
 unsafe fn quantize_c(
+    q: Quant,
     x: *const f32,
-    [len, codes_len, blocks]: [usize; 3],
     codes: *mut u8,
-    (scale, scale_name): (*mut f32, &'static str),
-    quantize: impl FnOnce(&[f32], &mut [u8], &mut [f32]) -> Result<(), Error>,
+    scale: *mut f32,
+    len: usize,
 ) -> Result<(), Fail> {
     // SAFETY: the caller's.
     unsafe {
         let raws = [
-            Raw::new(codes.cast_const(), codes_len, true, "codes")?,
-            Raw::new(scale.cast_const(), blocks, true, scale_name)?,
+            Raw::new(codes.cast_const(), q.code_bytes(len), true, "codes")?,
+            Raw::new(scale.cast_const(), q.scales(len), true, q.scale_name())?,
             Raw::new(x, len, false, "x")?,
         ];
         no_overlap(&raws)?;
-        quantize(slice(raws[2]), slice_mut(raws[0]), slice_mut(raws[1]))?;
+        crate::format::quantize_checked(q, slice(raws[2]), slice_mut(raws[0]), slice_mut(raws[1]))?;
     }
     Ok(())
 }
 
-/// The body of every dequantizing C function: `codes` (`codes_len` bytes) and `scale`
-/// (`blocks` values, named `scale_name` in errors) read, `out` (`len`) written, checked as in [`quantize_c`], then
-/// `dequantize(codes, scale, out)`.
+/// The body of every dequantizing C function: `codes` and `scale` read, `out` (`len`) written,
+/// checked as in [`quantize_c`], then dequantized.
 ///
 /// # Safety
 /// As `optkern_sgd_step`: each pointer valid for its length.
 unsafe fn dequantize_c(
+    q: Quant,
     codes: *const u8,
-    (scale, scale_name): (*const f32, &'static str),
+    scale: *const f32,
     out: *mut f32,
-    [len, codes_len, blocks]: [usize; 3],
-    dequantize: impl FnOnce(&[u8], &[f32], &mut [f32]) -> Result<(), Error>,
+    len: usize,
 ) -> Result<(), Fail> {
     // SAFETY: the caller's.
     unsafe {
         let raws = [
             Raw::new(out.cast_const(), len, true, "out")?,
-            Raw::new(codes, codes_len, false, "codes")?,
-            Raw::new(scale, blocks, false, scale_name)?,
+            Raw::new(codes, q.code_bytes(len), false, "codes")?,
+            Raw::new(scale, q.scales(len), false, q.scale_name())?,
         ];
         no_overlap(&raws)?;
-        dequantize(slice(raws[1]), slice(raws[2]), slice_mut(raws[0]))?;
+        crate::format::dequantize_checked(q, slice(raws[1]), slice(raws[2]), slice_mut(raws[0]))?;
     }
     Ok(())
 }
@@ -879,23 +863,9 @@ pub unsafe extern "C" fn optkern_q8_quantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
-        let map = map_arg(map, Q8Map::Signed, Q8Map::Unsigned)?;
-        if quantizer > 2 {
-            return Err(super::bad_enum(
-                Status::InvalidFormat,
-                "quantizer",
-                quantizer,
-                c"is not 0 (nearest), 1 (bitsandbytes) or 2 (torchao)",
-            ));
-        }
-        let quantizer = quantizer_of(quantizer);
-        let lens = lens_of(Quant::Q8(map, quantizer), len);
+        let q = quant_arg(Format::Q8, map, quantizer)?;
         // SAFETY: as in `optkern_sgd_step`.
-        unsafe {
-            quantize_c(x, lens, codes, (absmax, "absmax"), |x, c, s| {
-                crate::format::q8_quantize(x, c, s, map, quantizer)
-            })
-        }
+        unsafe { quantize_c(q, x, codes, absmax, len) }
     })
 }
 
@@ -910,14 +880,9 @@ pub unsafe extern "C" fn optkern_q8_dequantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
-        let map = map_arg(map, Q8Map::Signed, Q8Map::Unsigned)?;
-        let lens = lens_of(Quant::Q8(map, Quantizer::Nearest), len);
+        let q = quant_arg(Format::Q8, map, 0)?;
         // SAFETY: as in `optkern_sgd_step`.
-        unsafe {
-            dequantize_c(codes, (absmax, "absmax"), out, lens, |c, s, o| {
-                crate::format::q8_dequantize(c, s, map, o)
-            })
-        }
+        unsafe { dequantize_c(q, codes, absmax, out, len) }
     })
 }
 
@@ -934,14 +899,9 @@ pub unsafe extern "C" fn optkern_q4_quantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
-        let map = map_arg(map, Q4Map::Signed, Q4Map::Unsigned)?;
-        let lens = lens_of(Quant::Q4(map), len);
+        let q = quant_arg(Format::Q4, map, 0)?;
         // SAFETY: as in `optkern_sgd_step`.
-        unsafe {
-            quantize_c(x, lens, codes, (scale, "scale"), |x, c, s| {
-                crate::format::q4_quantize(x, c, s, map)
-            })
-        }
+        unsafe { quantize_c(q, x, codes, scale, len) }
     })
 }
 
@@ -957,14 +917,9 @@ pub unsafe extern "C" fn optkern_q4_dequantize(
     error: *mut ErrorInfo,
 ) -> Status {
     ffi(error, "", || {
-        let map = map_arg(map, Q4Map::Signed, Q4Map::Unsigned)?;
-        let lens = lens_of(Quant::Q4(map), len);
+        let q = quant_arg(Format::Q4, map, 0)?;
         // SAFETY: as in `optkern_sgd_step`.
-        unsafe {
-            dequantize_c(codes, (scale, "scale"), out, lens, |c, s, o| {
-                crate::format::q4_dequantize(c, s, map, o)
-            })
-        }
+        unsafe { dequantize_c(q, codes, scale, out, len) }
     })
 }
 
@@ -978,11 +933,8 @@ pub unsafe extern "C" fn optkern_fp8_quantize(
     len: usize,
     error: *mut ErrorInfo,
 ) -> Status {
-    ffi(error, "", || {
-        let lens = lens_of(Quant::Fp8, len);
-        // SAFETY: as in `optkern_sgd_step`.
-        unsafe { quantize_c(x, lens, codes, (scale, "scale"), crate::format::fp8_quantize) }
-    })
+    // SAFETY: as in `optkern_sgd_step`.
+    ffi(error, "", || unsafe { quantize_c(Quant::Fp8, x, codes, scale, len) })
 }
 
 /// [`crate::format::fp8_dequantize`].
@@ -994,9 +946,6 @@ pub unsafe extern "C" fn optkern_fp8_dequantize(
     len: usize,
     error: *mut ErrorInfo,
 ) -> Status {
-    ffi(error, "", || {
-        let lens = lens_of(Quant::Fp8, len);
-        // SAFETY: as in `optkern_sgd_step`.
-        unsafe { dequantize_c(codes, (scale, "scale"), out, lens, crate::format::fp8_dequantize) }
-    })
+    // SAFETY: as in `optkern_sgd_step`.
+    ffi(error, "", || unsafe { dequantize_c(Quant::Fp8, codes, scale, out, len) })
 }

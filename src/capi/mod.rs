@@ -225,6 +225,13 @@ impl Fail {
         fail
     }
 
+    /// The same failure, about a field of the struct `argument`: the failing name becomes the
+    /// field (a descriptor's `map`, say).
+    pub(crate) const fn of(mut self, argument: &'static str) -> Fail {
+        (self.argument, self.field) = (argument, self.argument);
+        self
+    }
+
     /// The same failure, about `field` of the argument.
     pub(crate) const fn field(mut self, field: &'static str) -> Fail {
         self.field = field;

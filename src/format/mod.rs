@@ -188,7 +188,7 @@ impl Quant {
     }
 
     /// The name of its scale argument (bitsandbytes calls it absmax).
-    const fn scale_name(self) -> &'static str {
+    pub(crate) const fn scale_name(self) -> &'static str {
         match self {
             Quant::Q8(..) => "absmax",
             _ => "scale",
@@ -616,7 +616,7 @@ pub fn q8_dequantize(
 }
 
 /// [`Quant::quantize`] after the length checks.
-fn quantize_checked(
+pub(crate) fn quantize_checked(
     q: Quant,
     x: &[f32],
     codes: &mut [u8],
@@ -628,7 +628,7 @@ fn quantize_checked(
 }
 
 /// [`Quant::dequantize`] after the length checks.
-fn dequantize_checked(
+pub(crate) fn dequantize_checked(
     q: Quant,
     codes: &[u8],
     scales: &[f32],

@@ -338,21 +338,13 @@ mod tests {
         let mut xs: Vec<f32> = (0..=300_000).map(|i| i as f32 * 1e-4).collect();
         xs.extend((-149..0).map(|e| 2f32.powi(e)));
         xs.extend([0.346_573_6, 0.346_573_6f32.next_up(), 20.0f32.next_down(), 20.0, 1e30]);
-        let mut worst = 0.0f64;
-        for chunk in xs.chunks(16) {
-            let mut lanes = [0.0f32; 16];
-            lanes[..chunk.len()].copy_from_slice(chunk);
-            let wide = sigmoid::<wide::f32x16, 16>(wide::f32x16::new(lanes)).to_array();
-            for (k, &x) in chunk.iter().enumerate() {
-                let y = sigmoid::<f32, 1>(x);
-                assert_eq!(y.to_bits(), wide[k].to_bits(), "width 1 and 16 differ at {x:e}");
-                let exact = 1.0 / (1.0 + (-f64::from(x)).exp());
-                let ulp = 2f64.powi(exact.log2().floor() as i32 - 23);
-                let err = (f64::from(y) - exact).abs() / ulp;
-                worst = worst.max(err);
-                assert!(err <= 1.5, "σ({x:e}) = {y:e}, not {exact:e} ({err:.2} ulp)");
-            }
-        }
+        let worst = crate::lanes::worst_ulp(
+            &xs,
+            sigmoid::<f32, 1>,
+            sigmoid::<wide::f32x16, 16>,
+            |x| 1.0 / (1.0 + (-x).exp()),
+            1.5,
+        );
         assert!(worst > 0.3, "{worst}: the sweep no longer reaches a rounding case");
         assert_eq!(sigmoid::<f32, 1>(f32::INFINITY), 1.0);
         assert!(sigmoid::<f32, 1>(f32::NAN).is_nan());

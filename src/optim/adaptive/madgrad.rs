@@ -212,21 +212,8 @@ mod tests {
             }
         }
         xs.retain(|x| *x > 0.0 && x.is_finite());
-        let mut worst = 0.0f64;
-        for chunk in xs.chunks(16) {
-            let mut lanes = [1.0f32; 16];
-            lanes[..chunk.len()].copy_from_slice(chunk);
-            let wide = cbrt::<wide::f32x16, 16>(wide::f32x16::new(lanes)).to_array();
-            for (k, &x) in chunk.iter().enumerate() {
-                let y = cbrt::<f32, 1>(x);
-                assert_eq!(y.to_bits(), wide[k].to_bits(), "width 1 and 16 differ at {x:e}");
-                let exact = f64::from(x).cbrt();
-                let ulp = 2f64.powi(exact.log2().floor() as i32 - 23);
-                let err = (f64::from(y) - exact).abs() / ulp;
-                worst = worst.max(err);
-                assert!(err <= 1.0, "∛{x:e} = {y:e}, not {exact:e} ({err:.2} ulp)");
-            }
-        }
+        let worst =
+            crate::lanes::worst_ulp(&xs, cbrt::<f32, 1>, cbrt::<wide::f32x16, 16>, f64::cbrt, 1.0);
         // 0.84 ulp when this was written: a regression to the ratio form of the Halley step
         // (2.5 ulp) or a lost iteration fails here.
         assert!(worst > 0.5, "{worst}: the sweep no longer reaches a rounding case");
