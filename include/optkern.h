@@ -3077,6 +3077,43 @@ optkern_status optkern_lamb_step(float *params,
                                  const optkern_lamb_config *cfg,
                                  optkern_error *error);
 
+// [`crate::adafactor_shard_moments`]: pass 1 of Adafactor (a vector) on a shard holding its
+// elements `[offset, offset + len)` of `layer_len` (whole 4096-element blocks); updates
+// `variance` and writes `optkern_norm_partials_len(len)` partials of `‖θ‖²` and of `‖u‖²`.
+optkern_status optkern_adafactor_shard_moments(const float *params,
+                                               const float *grads,
+                                               float *variance,
+                                               size_t len,
+                                               size_t offset,
+                                               size_t layer_len,
+                                               uint32_t step,
+                                               const optkern_adafactor_config *cfg,
+                                               double *param_partials,
+                                               size_t param_partials_len,
+                                               double *update_partials,
+                                               size_t update_partials_len,
+                                               optkern_error *error);
+
+// [`crate::adafactor_step_size`] of a vector of `layer_len` elements from the
+// `optkern_norm_partials_len(layer_len)` partials of each kind, in block order.
+optkern_status optkern_adafactor_step_size(const double *param_partials,
+                                           const double *update_partials,
+                                           size_t layer_len,
+                                           uint32_t step,
+                                           const optkern_adafactor_config *cfg,
+                                           float *step_size_out,
+                                           optkern_error *error);
+
+// [`crate::adafactor_shard_apply`]: pass 2 of Adafactor on a shard with the vector's step size.
+optkern_status optkern_adafactor_shard_apply(float *params,
+                                             const float *grads,
+                                             const float *variance,
+                                             size_t len,
+                                             uint32_t step,
+                                             const optkern_adafactor_config *cfg,
+                                             float step_size,
+                                             optkern_error *error);
+
 // [`crate::lamb_shard_moments`]: pass 1 of LAMB on a shard holding the layer's elements
 // `[offset, offset + len)` of `layer_len` (whole 4096-element blocks); writes
 // `optkern_norm_partials_len(len)` partials of `‖θ‖²` and of `‖r‖²`.

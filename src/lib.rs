@@ -67,7 +67,10 @@ pub use linalg::gemm::gemm_with;
 pub use linalg::{GemmConfig, gemm, gemm_scratch_len};
 pub use numerics::Numerics;
 pub use optim::adadelta::{AdadeltaConfig, adadelta_step, adadelta_step_mixed};
-pub use optim::adafactor::{AdafactorConfig, adafactor_factored_step, adafactor_step};
+pub use optim::adafactor::{
+    AdafactorConfig, adafactor_factored_step, adafactor_shard_apply, adafactor_shard_moments,
+    adafactor_step, adafactor_step_size,
+};
 pub use optim::adagrad::{AdagradConfig, adagrad_step, adagrad_step_mixed};
 pub use optim::adam::{AdamConfig, adam_step, adam_step_mixed, adamw_step};
 pub use optim::adamax::{AdamaxConfig, adamax_step, adamax_step_mixed};

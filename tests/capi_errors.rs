@@ -531,14 +531,16 @@ fn the_c_generator_advances_as_the_rust_one() {
 #[test]
 fn shard_functions_report_boundaries_lengths_and_ratios() {
     use optkern::capi::optim::{
-        optkern_lamb_shard_apply, optkern_lamb_shard_moments, optkern_lamb_trust_ratio,
-        optkern_lars_local_lr, optkern_lars_shard_apply, optkern_lars_shard_norms,
+        optkern_adafactor_shard_apply, optkern_adafactor_shard_moments,
+        optkern_adafactor_step_size, optkern_lamb_shard_apply, optkern_lamb_shard_moments,
+        optkern_lamb_trust_ratio, optkern_lars_local_lr, optkern_lars_shard_apply,
+        optkern_lars_shard_norms,
     };
     use optkern::capi::train::{
         optkern_clip_coef_from_partials, optkern_combine_norm, optkern_grad_norm_partials,
         optkern_norm_partials_len,
     };
-    use optkern::{LambConfig, LarsConfig, NormType, SHARD_ALIGN};
+    use optkern::{AdafactorConfig, LambConfig, LarsConfig, NormType, SHARD_ALIGN};
     let n = 2 * SHARD_ALIGN + 9;
     let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
     assert_eq!(optkern_norm_partials_len(n), 3);
@@ -765,6 +767,107 @@ fn shard_functions_report_boundaries_lengths_and_ratios() {
             "",
             "update_partials",
         );
+
+        // Adafactor: one shard = the whole vector gives adafactor_step's bits.
+        let ada = AdafactorConfig { grad_scale: 0.5, weight_decay: 0.1, ..Default::default() };
+        let (mut p, mut var) = (x.clone(), vec![0.0f32; n]);
+        let (mut sp, mut svar, mut size) = (x.clone(), vec![0.0f32; n], 0.0f32);
+        let (s, _) = record(|e| {
+            optkern_adafactor_shard_moments(
+                sp.as_ptr(),
+                g.as_ptr(),
+                svar.as_mut_ptr(),
+                n,
+                0,
+                n,
+                1,
+                &ada,
+                pp.as_mut_ptr(),
+                3,
+                up.as_mut_ptr(),
+                3,
+                e,
+            )
+        });
+        assert_eq!(s, Status::Ok);
+        let (s, _) = record(|e| {
+            optkern_adafactor_step_size(pp.as_ptr(), up.as_ptr(), n, 1, &ada, &mut size, e)
+        });
+        assert_eq!(s, Status::Ok);
+        let (s, _) = record(|e| {
+            optkern_adafactor_shard_apply(
+                sp.as_mut_ptr(),
+                g.as_ptr(),
+                svar.as_ptr(),
+                n,
+                1,
+                &ada,
+                size,
+                e,
+            )
+        });
+        assert_eq!(s, Status::Ok);
+        optkern::adafactor_step(&mut p, &g, &mut var, 1, &ada).unwrap();
+        for (a, b) in [(&sp, &p), (&svar, &var)] {
+            assert_eq!(
+                a.iter().map(|a| a.to_bits()).collect::<Vec<_>>(),
+                b.iter().map(|a| a.to_bits()).collect::<Vec<_>>()
+            );
+        }
+        let before = sp.clone();
+        let e = expect(
+            record(|e| {
+                optkern_adafactor_shard_apply(
+                    sp.as_mut_ptr(),
+                    g.as_ptr(),
+                    svar.as_ptr(),
+                    n,
+                    1,
+                    &ada,
+                    0.5,
+                    e,
+                )
+            }),
+            Status::InvalidHyperparameter,
+            "step_size",
+            "",
+            "",
+        );
+        assert_eq!(e.value, 0.5);
+        assert_eq!(sp, before);
+        expect(
+            record(|e| {
+                optkern_adafactor_step_size(pp.as_ptr(), up.as_ptr(), n, 1, &ada, null_mut(), e)
+            }),
+            Status::NullPointer,
+            "step_size_out",
+            "",
+            "",
+        );
+        expect(
+            record(|e| {
+                optkern_adafactor_shard_moments(
+                    sp.as_ptr(),
+                    g.as_ptr(),
+                    svar.as_mut_ptr(),
+                    n,
+                    8,
+                    n + 8,
+                    1,
+                    &ada,
+                    pp.as_mut_ptr(),
+                    3,
+                    up.as_mut_ptr(),
+                    3,
+                    e,
+                )
+            }),
+            Status::ShardBoundary,
+            "start",
+            "",
+            "",
+        );
+        assert_eq!(svar, var);
 
         let lars = LarsConfig { grad_scale: 2.0, ..Default::default() };
         let (mut p, mut vel) = (x.clone(), vec![0.0f32; n]);

@@ -54,6 +54,29 @@ const GAPS: &[(&str, &str, &str)] = &[
         "lamb_step's second loop (fuzzed through lamb_step); tests/shard.rs",
     ),
     ("lamb_trust_ratio", "fuzz", "a sum over the partials; tests/shard.rs"),
+    (
+        "adafactor_shard_moments",
+        "bench",
+        "the first of adafactor_step's two loops, benched as part of adafactor_step",
+    ),
+    (
+        "adafactor_shard_apply",
+        "bench",
+        "the second of adafactor_step's two loops, benched as part of adafactor_step",
+    ),
+    ("adafactor_step_size", "bench", "a sum over one f64 per 4096 elements: nothing to bench"),
+    (
+        "adafactor_shard_moments",
+        "fuzz",
+        "adafactor_step's first loop (fuzzed through adafactor_step); tests/shard.rs checks the \
+         split against adafactor_step for every block split",
+    ),
+    (
+        "adafactor_shard_apply",
+        "fuzz",
+        "adafactor_step's second loop (fuzzed through adafactor_step); tests/shard.rs",
+    ),
+    ("adafactor_step_size", "fuzz", "a sum over the partials; tests/shard.rs"),
     ("lars_shard_norms", "bench", "lars_step's norm pass, benched as part of lars_step"),
     ("lars_shard_apply", "bench", "lars_step's update loop, benched as part of lars_step"),
     ("lars_local_lr", "bench", "a sum over one f64 per 4096 elements: nothing to bench"),

@@ -317,6 +317,133 @@ fn sharded_lamb_refuses_bad_boundaries_and_trust_ratios_without_writing() {
     assert_same_bits(&q, &p, "params written on error");
 }
 
+/// Adafactor (the vector path) split across shards (the variance and the norm partials on each
+/// shard, gathered, the step size, the update on each shard) gives `adafactor_step`'s bits over
+/// the vector for every split, both profiles, several steps, and a clipped, a decayed and an
+/// `ε₂`-dominated config.
+#[test]
+fn sharded_adafactor_equals_one_adafactor_step() {
+    use optkern::{
+        AdafactorConfig, Numerics, adafactor_shard_apply, adafactor_shard_moments, adafactor_step,
+        adafactor_step_size,
+    };
+    let mut data = Data::new(23);
+    let configs = [
+        AdafactorConfig::default(),
+        AdafactorConfig {
+            weight_decay: 0.1,
+            maximize: true,
+            grad_scale: 0.37,
+            ..Default::default()
+        },
+        AdafactorConfig { eps2: 10.0, d: 4.0, lr: 0.5, grad_scale: 3.0, ..Default::default() },
+    ];
+    let mut checked = 0;
+    for n in [100, SHARD_ALIGN, 2 * SHARD_ALIGN + 1, 4 * SHARD_ALIGN - 3] {
+        let p0 = data.vec(n, Kind::Param);
+        let grads: Vec<Vec<f32>> = (0..3).map(|_| data.vec(n, Kind::Grad)).collect();
+        for numerics in [Numerics::Portable, Numerics::Torch] {
+            for base in configs {
+                let cfg = AdafactorConfig { numerics, ..base };
+                let (mut p, mut v) = (p0.clone(), vec![0.0; n]);
+                for (t, g) in grads.iter().enumerate() {
+                    adafactor_step(&mut p, g, &mut v, t as u32 + 1, &cfg).unwrap();
+                }
+                for cuts in splits(n, &mut data) {
+                    let (mut sp, mut sv) = (p0.clone(), vec![0.0; n]);
+                    let blocks = norm_partials_len(n);
+                    for (t, g) in grads.iter().enumerate() {
+                        let step = t as u32 + 1;
+                        let (mut pp, mut up) = (vec![f64::NAN; blocks], vec![f64::NAN; blocks]);
+                        for w in cuts.windows(2) {
+                            let (a, b) = (w[0], w[1]);
+                            let (k0, k1) =
+                                (a / SHARD_ALIGN, a / SHARD_ALIGN + norm_partials_len(b - a));
+                            adafactor_shard_moments(
+                                &sp[a..b],
+                                &g[a..b],
+                                &mut sv[a..b],
+                                a,
+                                n,
+                                step,
+                                &cfg,
+                                &mut pp[k0..k1],
+                                &mut up[k0..k1],
+                            )
+                            .unwrap();
+                        }
+                        let size = adafactor_step_size(&pp, &up, n, step, &cfg).unwrap();
+                        for w in cuts.windows(2) {
+                            let (a, b) = (w[0], w[1]);
+                            adafactor_shard_apply(
+                                &mut sp[a..b],
+                                &g[a..b],
+                                &sv[a..b],
+                                step,
+                                &cfg,
+                                size,
+                            )
+                            .unwrap();
+                        }
+                    }
+                    let what = format!("n={n} {numerics:?} {base:?} cuts={cuts:?}");
+                    assert_same_bits(&sp, &p, &format!("params {what}"));
+                    assert_same_bits(&sv, &v, &format!("variance {what}"));
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked}");
+}
+
+#[test]
+fn sharded_adafactor_refuses_bad_boundaries_and_step_sizes_without_writing() {
+    use optkern::{
+        AdafactorConfig, adafactor_shard_apply, adafactor_shard_moments, adafactor_step_size,
+    };
+    let n = 2 * SHARD_ALIGN;
+    let mut data = Data::new(29);
+    let (p, g, v0) = (data.vec(n, Kind::Param), data.vec(n, Kind::Grad), data.vec(n, Kind::NonNeg));
+    let cfg = AdafactorConfig::default();
+    let mut v = v0.clone();
+    let (mut pp, mut up) = (vec![-1.0; 1], vec![-1.0; 1]);
+    let err =
+        adafactor_shard_moments(&p[8..], &g[8..], &mut v[8..], 8, n, 1, &cfg, &mut pp, &mut up);
+    assert_eq!(err, Err(Error::ShardBoundary { arg: "start", index: 8, block: SHARD_ALIGN }));
+    let err =
+        adafactor_shard_moments(&p[..10], &g[..10], &mut v[..10], 0, n, 1, &cfg, &mut pp, &mut up);
+    assert_eq!(err, Err(Error::ShardBoundary { arg: "end", index: 10, block: SHARD_ALIGN }));
+    let mut up2 = vec![-1.0; 2];
+    let s = SHARD_ALIGN;
+    let err =
+        adafactor_shard_moments(&p[..s], &g[..s], &mut v[..s], 0, n, 1, &cfg, &mut pp, &mut up2);
+    assert_eq!(err, Err(Error::LengthMismatch { arg: "update_partials", expected: 1, found: 2 }));
+    let bad_cfg = AdafactorConfig { d: 0.5, ..cfg };
+    let err =
+        adafactor_shard_moments(&p[..s], &g[..s], &mut v[..s], 0, n, 1, &bad_cfg, &mut pp, &mut up);
+    assert!(matches!(err, Err(Error::InvalidHyperparameter { name: "d", .. })), "{err:?}");
+    assert_same_bits(&v, &v0, "variance written on error");
+    assert!(pp.iter().chain(&up).chain(&up2).all(|&x| x == -1.0), "partials written on error");
+    let (pp2, up2) = (vec![0.0; 2], vec![0.0; 2]);
+    assert_eq!(adafactor_step_size(&pp2, &up2, n, 0, &cfg), Err(Error::ZeroStep));
+    let err = adafactor_step_size(&pp2, &up, n, 1, &cfg);
+    assert_eq!(err, Err(Error::LengthMismatch { arg: "update_partials", expected: 2, found: 1 }));
+    let err = adafactor_step_size(&pp, &up2, n, 1, &cfg);
+    assert_eq!(err, Err(Error::LengthMismatch { arg: "param_partials", expected: 2, found: 1 }));
+    let mut q = p.clone();
+    for bad in [f32::NAN, 1e-3] {
+        let err = adafactor_shard_apply(&mut q, &g, &v0, 1, &cfg, bad);
+        assert!(
+            matches!(err, Err(Error::InvalidHyperparameter { name: "step_size", .. })),
+            "{bad}"
+        );
+    }
+    let err = adafactor_shard_apply(&mut q, &g, &v0[1..], 1, &cfg, -1e-3);
+    assert_eq!(err, Err(Error::LengthMismatch { arg: "variance", expected: n, found: n - 1 }));
+    assert_same_bits(&q, &p, "params written on error");
+}
+
 /// LARS split across shards (norm partials on each shard, gathered, the local learning rate,
 /// the update on each shard) gives `lars_step`'s bits over the layer for every split.
 #[test]

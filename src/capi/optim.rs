@@ -598,6 +598,108 @@ pub unsafe extern "C" fn optkern_lamb_step(
     })
 }
 
+/// [`crate::adafactor_shard_moments`]: pass 1 of Adafactor (a vector) on a shard holding its
+/// elements `[offset, offset + len)` of `layer_len` (whole 4096-element blocks); updates
+/// `variance` and writes `optkern_norm_partials_len(len)` partials of `‖θ‖²` and of `‖u‖²`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adafactor_shard_moments(
+    params: *const f32,
+    grads: *const f32,
+    variance: *mut f32,
+    len: usize,
+    offset: usize,
+    layer_len: usize,
+    step: u32,
+    cfg: *const AdafactorConfig,
+    param_partials: *mut f64,
+    param_partials_len: usize,
+    update_partials: *mut f64,
+    update_partials_len: usize,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; the partials are checked with the other buffers.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; in params, in grads, out variance);
+            let pp =
+                Raw::new(param_partials.cast_const(), param_partials_len, true, "param_partials")?;
+            let up = Raw::new(
+                update_partials.cast_const(),
+                update_partials_len,
+                true,
+                "update_partials",
+            )?;
+            super::no_overlap(&[b[0], b[1], b[2], pp, up])?;
+            partials_len_ok("param_partials_len", param_partials_len, len)?;
+            partials_len_ok("update_partials_len", update_partials_len, len)?;
+            crate::adafactor_shard_moments(
+                slice(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                offset,
+                layer_len,
+                step,
+                &cfg,
+                slice_mut(pp),
+                slice_mut(up),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`crate::adafactor_step_size`] of a vector of `layer_len` elements from the
+/// `optkern_norm_partials_len(layer_len)` partials of each kind, in block order.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adafactor_step_size(
+    param_partials: *const f64,
+    update_partials: *const f64,
+    layer_len: usize,
+    step: u32,
+    cfg: *const AdafactorConfig,
+    step_size_out: *mut f32,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: the config, both buffers and the out-pointer are checked before use.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let count = crate::norm_partials_len(layer_len);
+            let pp = Raw::new(param_partials, count, false, "param_partials")?;
+            let up = Raw::new(update_partials, count, false, "update_partials")?;
+            super::out_ok(step_size_out, "step_size_out")?;
+            let size = crate::adafactor_step_size(slice(pp), slice(up), layer_len, step, &cfg)?;
+            super::out(step_size_out, "step_size_out", size)
+        }
+    })
+}
+
+/// [`crate::adafactor_shard_apply`]: pass 2 of Adafactor on a shard with the vector's step size.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adafactor_shard_apply(
+    params: *mut f32,
+    grads: *const f32,
+    variance: *const f32,
+    len: usize,
+    step: u32,
+    cfg: *const AdafactorConfig,
+    step_size: f32,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = buffers!(len; out params, in grads, in variance);
+            let (p, g, v) = (slice_mut(b[0]), slice(b[1]), slice(b[2]));
+            crate::adafactor_shard_apply(p, g, v, step, &cfg, step_size)
+                .map_err(|e| Fail::plain_argument(e, "step_size"))?;
+        }
+        Ok(())
+    })
+}
+
 /// [`crate::lamb_shard_moments`]: pass 1 of LAMB on a shard holding the layer's elements
 /// `[offset, offset + len)` of `layer_len` (whole 4096-element blocks); writes
 /// `optkern_norm_partials_len(len)` partials of `‖θ‖²` and of `‖r‖²`.

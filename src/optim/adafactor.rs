@@ -7,6 +7,7 @@ use crate::numerics::{
     Flag, Numerics, Off, Portable, Profile, Torch, TorchLerp, c, specialize, with_profile,
 };
 use crate::reduce::BlockedSum;
+use crate::train::shard::{check_shard, sum_partials};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -193,28 +194,137 @@ pub fn adafactor_step_with(
     if n == 0 {
         return Ok(());
     }
-    // The options as compile-time constants: no branch in the loops (Portable has no lerp).
-    let (small, decay) = (k.lerp.is_small(), k.decay.is_some());
-    let bufs = (params, grads, variance);
-    with_width!(width, two_pass, |L, N| specialize!(decay, |dec| match cfg.numerics {
-        Numerics::Torch | Numerics::Bitsandbytes | Numerics::Torchao => {
-            specialize!(small, |small| adafactor_lanes_1d::<L, N, Torch>(&k, (small, dec), bufs))
-        }
-        Numerics::Portable | Numerics::Fast =>
-            adafactor_lanes_1d::<L, N, Portable>(&k, (Off, dec), bufs),
-    }));
+    let (mut p_sq, mut u_sq) = (BlockedSum::new(), BlockedSum::new());
+    moments_1d(width, &k, cfg.numerics, params, grads, variance, &mut p_sq, &mut u_sq);
+    let step = k.step_size(p_sq.finish(), u_sq.finish(), n);
+    apply_1d(width, &k, cfg.numerics, params, grads, variance, step);
     Ok(())
 }
 
-/// The two passes of [`adafactor_step`] over the lanes.
-#[inline(always)]
-fn adafactor_lanes_1d<L: Lanes<N>, const N: usize, P: Profile>(
-    k: &Coef,
-    (small, dec): (impl Flag, impl Flag),
-    (params, grads, variance): (&mut [f32], &[f32], &mut [f32]),
-) {
+/// The first pass of [`adafactor_step`] on a shard of one vector (sharded training): updates
+/// `variance` exactly as `adafactor_step` does and writes the per-block partials of `‖θ‖²` and
+/// `‖u‖²` (`norm_partials_len(params.len())` each) for [`adafactor_step_size`]. The shard holds
+/// the vector's elements `[offset, offset + params.len())` of `layer_len`, on whole blocks as
+/// [`crate::grad_norm_partials`] requires. Once the partials of every shard are gathered in
+/// order, [`adafactor_shard_apply`] with the step size: bit-identical to one `adafactor_step`
+/// over the vector, for any split.
+///
+/// # Errors
+/// As [`adafactor_step`], and [`Error::ShardBoundary`] / [`Error::LengthMismatch`]
+/// (`param_partials`, `update_partials`) as [`crate::grad_norm_partials`]. Nothing is written
+/// on `Err`.
+#[allow(clippy::too_many_arguments)]
+pub fn adafactor_shard_moments(
+    params: &[f32],
+    grads: &[f32],
+    variance: &mut [f32],
+    offset: usize,
+    layer_len: usize,
+    step: u32,
+    cfg: &AdafactorConfig,
+    param_partials: &mut [f64],
+    update_partials: &mut [f64],
+) -> Result<(), Error> {
     let n = params.len();
-    let (mut p_sq, mut u_sq) = (BlockedSum::new(), BlockedSum::new());
+    validate::len("grads", n, grads.len())?;
+    validate::len("variance", n, variance.len())?;
+    let k = Coef::from_config(step, cfg)?;
+    let lens =
+        [("param_partials", param_partials.len()), ("update_partials", update_partials.len())];
+    check_shard(offset, n, layer_len, &lens)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let mut p_sq = BlockedSum::partials(offset, param_partials);
+    let mut u_sq = BlockedSum::partials(offset, update_partials);
+    let width = Width::NATIVE_TWO_PASS;
+    moments_1d(width, &k, cfg.numerics, params, grads, variance, &mut p_sq, &mut u_sq);
+    p_sq.finish();
+    u_sq.finish();
+    Ok(())
+}
+
+/// The step size `−α/max(1, ‖u‖/(√n·d))` of a vector of `layer_len` elements from the
+/// partials of all its blocks in order, as [`adafactor_shard_moments`] wrote them: the sums
+/// are added in block order, the same additions as [`adafactor_step`]'s.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] unless both hold `norm_partials_len(layer_len)` partials;
+/// [`Error::InvalidHyperparameter`], [`Error::ZeroStep`] as [`adafactor_step`].
+pub fn adafactor_step_size(
+    param_partials: &[f64],
+    update_partials: &[f64],
+    layer_len: usize,
+    step: u32,
+    cfg: &AdafactorConfig,
+) -> Result<f32, Error> {
+    let blocks = crate::norm_partials_len(layer_len);
+    validate::len("param_partials", blocks, param_partials.len())?;
+    validate::len("update_partials", blocks, update_partials.len())?;
+    let k = Coef::from_config(step, cfg)?;
+    Ok(k.step_size(sum_partials(param_partials), sum_partials(update_partials), layer_len))
+}
+
+/// The second pass of [`adafactor_step`] on a shard: `θ ← θ·(1 − ηλ) + step_size·u`, `u`
+/// recomputed from the stored `variance` and the gradient, with the vector's step size from
+/// [`adafactor_step_size`].
+///
+/// # Errors
+/// [`Error::LengthMismatch`], [`Error::InvalidHyperparameter`] (also `step_size`: NaN or
+/// positive), [`Error::ZeroStep`]. Nothing is written on `Err`.
+pub fn adafactor_shard_apply(
+    params: &mut [f32],
+    grads: &[f32],
+    variance: &[f32],
+    step: u32,
+    cfg: &AdafactorConfig,
+    step_size: f32,
+) -> Result<(), Error> {
+    let n = params.len();
+    validate::len("grads", n, grads.len())?;
+    validate::len("variance", n, variance.len())?;
+    let k = Coef::from_config(step, cfg)?;
+    if step_size.is_nan() || step_size > 0.0 {
+        return Err(validate::out_of_range("step_size", f64::from(step_size)));
+    }
+    apply_1d(Width::NATIVE_TWO_PASS, &k, cfg.numerics, params, grads, variance, step_size);
+    Ok(())
+}
+
+/// Pass 1 of [`adafactor_step`]: `V`, and `‖θ‖²`, `‖u‖²` into the two sums (Portable has no
+/// lerp; Torch's lerp branch is a compile-time constant).
+#[allow(clippy::too_many_arguments)]
+fn moments_1d(
+    width: Width,
+    k: &Coef,
+    numerics: Numerics,
+    params: &[f32],
+    grads: &[f32],
+    variance: &mut [f32],
+    p_sq: &mut BlockedSum<'_>,
+    u_sq: &mut BlockedSum<'_>,
+) {
+    with_width!(width, two_pass, |L, N| match numerics {
+        Numerics::Torch | Numerics::Bitsandbytes | Numerics::Torchao => {
+            specialize!(k.lerp.is_small(), |small| moments_lanes_1d::<L, N, Torch>(
+                k,
+                small,
+                (params, grads, variance),
+                (p_sq, u_sq)
+            ))
+        }
+        Numerics::Portable | Numerics::Fast =>
+            moments_lanes_1d::<L, N, Portable>(k, Off, (params, grads, variance), (p_sq, u_sq)),
+    });
+}
+
+#[inline(always)]
+fn moments_lanes_1d<L: Lanes<N>, const N: usize, P: Profile>(
+    k: &Coef,
+    small: impl Flag,
+    (params, grads, variance): (&[f32], &[f32], &mut [f32]),
+    (p_sq, u_sq): (&mut BlockedSum<'_>, &mut BlockedSum<'_>),
+) {
     for_each_chunk_live::<N, 1, 2>(
         [variance],
         [params, grads],
@@ -228,17 +338,33 @@ fn adafactor_lanes_1d<L: Lanes<N>, const N: usize, P: Profile>(
             p_sq.extend_chunk(p, live, square);
         },
     );
-    let step = L::splat(k.step_size(p_sq.finish(), u_sq.finish(), n));
-    for_each_chunk::<N, 1, 2>(
-        [params],
-        [grads, variance],
-        #[inline(always)]
-        |[p], [g, var]| {
-            let g = L::load(g) * L::splat(k.scale);
-            let param = k.decayed::<L, N>(dec, L::load(p));
-            P::fma(step, k.update::<L, N, P>(L::load(var), g), param).store(p);
-        },
-    );
+}
+
+/// Pass 2 of [`adafactor_step`]: `θ ← fma(step, u, θ·c(1 − ηλ))`.
+fn apply_1d(
+    width: Width,
+    k: &Coef,
+    numerics: Numerics,
+    params: &mut [f32],
+    grads: &[f32],
+    variance: &[f32],
+    step: f32,
+) {
+    with_width!(width, two_pass, |L, N| specialize!(k.decay.is_some(), |dec| {
+        with_profile!(numerics, |P| {
+            let step = L::splat(step);
+            for_each_chunk::<N, 1, 2>(
+                [params],
+                [grads, variance],
+                #[inline(always)]
+                |[p], [g, var]| {
+                    let g = L::load(g) * L::splat(k.scale);
+                    let param = k.decayed::<L, N>(dec, L::load(p));
+                    P::fma(step, k.update::<L, N, P>(L::load(var), g), param).store(p);
+                },
+            );
+        })
+    }));
 }
 
 /// Adafactor for a `rows × cols` matrix in row-major order, with factored second moments
