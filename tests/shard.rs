@@ -439,6 +439,11 @@ fn sharded_adafactor_refuses_bad_boundaries_and_step_sizes_without_writing() {
             "{bad}"
         );
     }
+    // A zero step size (lr = 0 gives −0.0) is a step that moves nothing.
+    for zero in [0.0, -0.0] {
+        adafactor_shard_apply(&mut q, &g, &v0, 1, &cfg, zero).unwrap();
+    }
+    assert_same_bits(&q, &p, "params moved by a zero step");
     let err = adafactor_shard_apply(&mut q, &g, &v0[1..], 1, &cfg, -1e-3);
     assert_eq!(err, Err(Error::LengthMismatch { arg: "variance", expected: n, found: n - 1 }));
     assert_same_bits(&q, &p, "params written on error");
