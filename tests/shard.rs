@@ -46,6 +46,70 @@ fn sharded_partials(x: &[f32], cuts: &[usize], norm: NormType) -> Vec<f64> {
     all
 }
 
+/// A per-layer step split across shards (LAMB, LARS, Adafactor) with `S` state buffers, as
+/// [`check_split_step`] drives it: the one-process step over the layer; pass 1 on a shard
+/// (`offset`, `layer_len`), writing its two partials; the layer's scalar from all partials in
+/// order; pass 2 on a shard with that scalar.
+#[allow(clippy::type_complexity)]
+struct Split<C, const S: usize> {
+    state: &'static [&'static str; S],
+    whole: fn(&mut [f32], &[f32], [&mut [f32]; S], u32, &C),
+    moments: fn(&[f32], &[f32], [&mut [f32]; S], usize, usize, u32, &C, &mut [f64], &mut [f64]),
+    combine: fn(&[f64], &[f64], usize, u32, &C) -> f64,
+    apply: fn(&mut [f32], &[f32], [&mut [f32]; S], u32, &C, f64),
+}
+
+/// Checks that `split` over every sampled whole-block split (three steps, zero initial state)
+/// gives the bits of the one-process step for each config, at sizes around the block.
+fn check_split_step<C: std::fmt::Debug, const S: usize>(
+    seed: u64,
+    split: &Split<C, S>,
+    cfgs: impl Iterator<Item = C> + Clone,
+) {
+    let mut data = Data::new(seed);
+    let mut checked = 0;
+    for n in [100, SHARD_ALIGN, 2 * SHARD_ALIGN + 1, 4 * SHARD_ALIGN - 3] {
+        let p0 = data.vec(n, Kind::Param);
+        let grads: Vec<Vec<f32>> = (0..3).map(|_| data.vec(n, Kind::Grad)).collect();
+        for cfg in cfgs.clone() {
+            let (mut p, mut state) = (p0.clone(), [(); S].map(|_| vec![0.0; n]));
+            for (t, g) in grads.iter().enumerate() {
+                (split.whole)(&mut p, g, state.each_mut().map(|s| &mut s[..]), t as u32 + 1, &cfg);
+            }
+            for cuts in splits(n, &mut data) {
+                let (mut sp, mut ss) = (p0.clone(), [(); S].map(|_| vec![0.0; n]));
+                let blocks = norm_partials_len(n);
+                for (t, g) in grads.iter().enumerate() {
+                    let step = t as u32 + 1;
+                    let (mut pa, mut pb) = (vec![f64::NAN; blocks], vec![f64::NAN; blocks]);
+                    for w in cuts.windows(2) {
+                        let (a, b) = (w[0], w[1]);
+                        let (k0, k1) =
+                            (a / SHARD_ALIGN, a / SHARD_ALIGN + norm_partials_len(b - a));
+                        let s = ss.each_mut().map(|s| &mut s[a..b]);
+                        let (pa, pb) = (&mut pa[k0..k1], &mut pb[k0..k1]);
+                        (split.moments)(&sp[a..b], &g[a..b], s, a, n, step, &cfg, pa, pb);
+                    }
+                    assert!(pa.iter().chain(&pb).all(|x| !x.is_nan()), "a partial left unwritten");
+                    let scalar = (split.combine)(&pa, &pb, n, step, &cfg);
+                    for w in cuts.windows(2) {
+                        let (a, b) = (w[0], w[1]);
+                        let s = ss.each_mut().map(|s| &mut s[a..b]);
+                        (split.apply)(&mut sp[a..b], &g[a..b], s, step, &cfg, scalar);
+                    }
+                }
+                let what = format!("n={n} {cfg:?} cuts={cuts:?}");
+                assert_same_bits(&sp, &p, &format!("params {what}"));
+                for (name, (got, want)) in split.state.iter().zip(ss.iter().zip(&state)) {
+                    assert_same_bits(got, want, &format!("{name} {what}"));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked}");
+}
+
 #[test]
 fn any_whole_block_split_combines_to_the_one_process_bits() {
     let mut data = Data::new(7);
@@ -180,7 +244,6 @@ fn sharded_lamb_equals_one_lamb_step() {
     use optkern::{
         LambConfig, Numerics, lamb_shard_apply, lamb_shard_moments, lamb_step, lamb_trust_ratio,
     };
-    let mut data = Data::new(13);
     let configs = [
         LambConfig::default(),
         LambConfig { eps: 1e-1, weight_decay: 0.0, grad_scale: 0.37, ..Default::default() },
@@ -192,65 +255,19 @@ fn sharded_lamb_equals_one_lamb_step() {
             ..Default::default()
         },
     ];
-    let mut checked = 0;
-    for n in [100, SHARD_ALIGN, 2 * SHARD_ALIGN + 1, 4 * SHARD_ALIGN - 3] {
-        let p0 = data.vec(n, Kind::Param);
-        let grads: Vec<Vec<f32>> = (0..3).map(|_| data.vec(n, Kind::Grad)).collect();
-        for numerics in [Numerics::Portable, Numerics::Torch] {
-            for base in configs {
-                let cfg = LambConfig { numerics, ..base };
-                let (mut p, mut m, mut v) = (p0.clone(), vec![0.0; n], vec![0.0; n]);
-                for (t, g) in grads.iter().enumerate() {
-                    lamb_step(&mut p, g, &mut m, &mut v, t as u32 + 1, &cfg).unwrap();
-                }
-                for cuts in splits(n, &mut data) {
-                    let (mut sp, mut sm, mut sv) = (p0.clone(), vec![0.0; n], vec![0.0; n]);
-                    let blocks = norm_partials_len(n);
-                    for (t, g) in grads.iter().enumerate() {
-                        let step = t as u32 + 1;
-                        let (mut pp, mut up) = (vec![f64::NAN; blocks], vec![f64::NAN; blocks]);
-                        for w in cuts.windows(2) {
-                            let (a, b) = (w[0], w[1]);
-                            let (k0, k1) =
-                                (a / SHARD_ALIGN, a / SHARD_ALIGN + norm_partials_len(b - a));
-                            lamb_shard_moments(
-                                &sp[a..b],
-                                &g[a..b],
-                                &mut sm[a..b],
-                                &mut sv[a..b],
-                                a,
-                                n,
-                                step,
-                                &cfg,
-                                &mut pp[k0..k1],
-                                &mut up[k0..k1],
-                            )
-                            .unwrap();
-                        }
-                        let trust = lamb_trust_ratio(&pp, &up);
-                        for w in cuts.windows(2) {
-                            let (a, b) = (w[0], w[1]);
-                            lamb_shard_apply(
-                                &mut sp[a..b],
-                                &sm[a..b],
-                                &sv[a..b],
-                                step,
-                                &cfg,
-                                trust,
-                            )
-                            .unwrap();
-                        }
-                    }
-                    let what = format!("n={n} {numerics:?} cuts={cuts:?}");
-                    assert_same_bits(&sp, &p, &format!("params {what}"));
-                    assert_same_bits(&sm, &m, &format!("exp_avg {what}"));
-                    assert_same_bits(&sv, &v, &format!("exp_avg_sq {what}"));
-                    checked += 1;
-                }
-            }
-        }
-    }
-    assert!(checked > 50, "only {checked}");
+    let cfgs = [Numerics::Portable, Numerics::Torch]
+        .into_iter()
+        .flat_map(|numerics| configs.map(|c| LambConfig { numerics, ..c }));
+    let split = Split {
+        state: &["exp_avg", "exp_avg_sq"],
+        whole: |p, g, [m, v], t, cfg| lamb_step(p, g, m, v, t, cfg).unwrap(),
+        moments: |p, g, [m, v], offset, n, t, cfg, pp, up| {
+            lamb_shard_moments(p, g, m, v, offset, n, t, cfg, pp, up).unwrap()
+        },
+        combine: |pp, up, _, _, _| lamb_trust_ratio(pp, up),
+        apply: |p, _, [m, v], t, cfg, trust| lamb_shard_apply(p, m, v, t, cfg, trust).unwrap(),
+    };
+    check_split_step(13, &split, cfgs);
 }
 
 #[test]
@@ -327,7 +344,6 @@ fn sharded_adafactor_equals_one_adafactor_step() {
         AdafactorConfig, Numerics, adafactor_shard_apply, adafactor_shard_moments, adafactor_step,
         adafactor_step_size,
     };
-    let mut data = Data::new(23);
     let configs = [
         AdafactorConfig::default(),
         AdafactorConfig {
@@ -338,63 +354,22 @@ fn sharded_adafactor_equals_one_adafactor_step() {
         },
         AdafactorConfig { eps2: 10.0, d: 4.0, lr: 0.5, grad_scale: 3.0, ..Default::default() },
     ];
-    let mut checked = 0;
-    for n in [100, SHARD_ALIGN, 2 * SHARD_ALIGN + 1, 4 * SHARD_ALIGN - 3] {
-        let p0 = data.vec(n, Kind::Param);
-        let grads: Vec<Vec<f32>> = (0..3).map(|_| data.vec(n, Kind::Grad)).collect();
-        for numerics in [Numerics::Portable, Numerics::Torch] {
-            for base in configs {
-                let cfg = AdafactorConfig { numerics, ..base };
-                let (mut p, mut v) = (p0.clone(), vec![0.0; n]);
-                for (t, g) in grads.iter().enumerate() {
-                    adafactor_step(&mut p, g, &mut v, t as u32 + 1, &cfg).unwrap();
-                }
-                for cuts in splits(n, &mut data) {
-                    let (mut sp, mut sv) = (p0.clone(), vec![0.0; n]);
-                    let blocks = norm_partials_len(n);
-                    for (t, g) in grads.iter().enumerate() {
-                        let step = t as u32 + 1;
-                        let (mut pp, mut up) = (vec![f64::NAN; blocks], vec![f64::NAN; blocks]);
-                        for w in cuts.windows(2) {
-                            let (a, b) = (w[0], w[1]);
-                            let (k0, k1) =
-                                (a / SHARD_ALIGN, a / SHARD_ALIGN + norm_partials_len(b - a));
-                            adafactor_shard_moments(
-                                &sp[a..b],
-                                &g[a..b],
-                                &mut sv[a..b],
-                                a,
-                                n,
-                                step,
-                                &cfg,
-                                &mut pp[k0..k1],
-                                &mut up[k0..k1],
-                            )
-                            .unwrap();
-                        }
-                        let size = adafactor_step_size(&pp, &up, n, step, &cfg).unwrap();
-                        for w in cuts.windows(2) {
-                            let (a, b) = (w[0], w[1]);
-                            adafactor_shard_apply(
-                                &mut sp[a..b],
-                                &g[a..b],
-                                &sv[a..b],
-                                step,
-                                &cfg,
-                                size,
-                            )
-                            .unwrap();
-                        }
-                    }
-                    let what = format!("n={n} {numerics:?} {base:?} cuts={cuts:?}");
-                    assert_same_bits(&sp, &p, &format!("params {what}"));
-                    assert_same_bits(&sv, &v, &format!("variance {what}"));
-                    checked += 1;
-                }
-            }
-        }
-    }
-    assert!(checked > 50, "only {checked}");
+    let cfgs = [Numerics::Portable, Numerics::Torch]
+        .into_iter()
+        .flat_map(|numerics| configs.map(|c| AdafactorConfig { numerics, ..c }));
+    let split = Split {
+        state: &["variance"],
+        whole: |p, g, [v], t, cfg| adafactor_step(p, g, v, t, cfg).unwrap(),
+        moments: |p, g, [v], offset, n, t, cfg, pp, up| {
+            adafactor_shard_moments(p, g, v, offset, n, t, cfg, pp, up).unwrap()
+        },
+        // The step size is an f32; through f64 and back it keeps its bits.
+        combine: |pp, up, n, t, cfg| f64::from(adafactor_step_size(pp, up, n, t, cfg).unwrap()),
+        apply: |p, g, [v], t, cfg, size| {
+            adafactor_shard_apply(p, g, v, t, cfg, size as f32).unwrap()
+        },
+    };
+    check_split_step(23, &split, cfgs);
 }
 
 #[test]
@@ -456,59 +431,25 @@ fn sharded_lars_equals_one_lars_step() {
     use optkern::{
         LarsConfig, Numerics, lars_local_lr, lars_shard_apply, lars_shard_norms, lars_step,
     };
-    let mut data = Data::new(19);
     let configs = [
         LarsConfig::default(),
         LarsConfig { weight_decay: 0.0, grad_scale: 0.37, maximize: true, ..Default::default() },
         LarsConfig { eps: 1.0, weight_decay: 0.1, grad_scale: 3.0, ..Default::default() },
     ];
-    let mut checked = 0;
-    for n in [100, SHARD_ALIGN, 2 * SHARD_ALIGN + 1, 4 * SHARD_ALIGN - 3] {
-        let p0 = data.vec(n, Kind::Param);
-        let grads: Vec<Vec<f32>> = (0..3).map(|_| data.vec(n, Kind::Grad)).collect();
-        for numerics in [Numerics::Portable, Numerics::Torch] {
-            for base in configs {
-                let cfg = LarsConfig { numerics, ..base };
-                let (mut p, mut v) = (p0.clone(), vec![0.0; n]);
-                for g in &grads {
-                    lars_step(&mut p, g, &mut v, &cfg).unwrap();
-                }
-                for cuts in splits(n, &mut data) {
-                    let (mut sp, mut sv) = (p0.clone(), vec![0.0; n]);
-                    let blocks = norm_partials_len(n);
-                    for g in &grads {
-                        let (mut pp, mut gp) = (vec![f64::NAN; blocks], vec![f64::NAN; blocks]);
-                        for w in cuts.windows(2) {
-                            let (a, b) = (w[0], w[1]);
-                            let (k0, k1) =
-                                (a / SHARD_ALIGN, a / SHARD_ALIGN + norm_partials_len(b - a));
-                            lars_shard_norms(
-                                &sp[a..b],
-                                &g[a..b],
-                                a,
-                                n,
-                                &cfg,
-                                &mut pp[k0..k1],
-                                &mut gp[k0..k1],
-                            )
-                            .unwrap();
-                        }
-                        let local = lars_local_lr(&pp, &gp, &cfg).unwrap();
-                        for w in cuts.windows(2) {
-                            let (a, b) = (w[0], w[1]);
-                            lars_shard_apply(&mut sp[a..b], &g[a..b], &mut sv[a..b], &cfg, local)
-                                .unwrap();
-                        }
-                    }
-                    let what = format!("n={n} {numerics:?} cuts={cuts:?}");
-                    assert_same_bits(&sp, &p, &format!("params {what}"));
-                    assert_same_bits(&sv, &v, &format!("velocity {what}"));
-                    checked += 1;
-                }
-            }
-        }
-    }
-    assert!(checked > 50, "only {checked}");
+    let cfgs = [Numerics::Portable, Numerics::Torch]
+        .into_iter()
+        .flat_map(|numerics| configs.map(|c| LarsConfig { numerics, ..c }));
+    // LARS has no step count: its velocity is its state.
+    let split = Split {
+        state: &["velocity"],
+        whole: |p, g, [v], _, cfg| lars_step(p, g, v, cfg).unwrap(),
+        moments: |p, g, [_], offset, n, _, cfg, pp, gp| {
+            lars_shard_norms(p, g, offset, n, cfg, pp, gp).unwrap()
+        },
+        combine: |pp, gp, _, _, cfg| lars_local_lr(pp, gp, cfg).unwrap(),
+        apply: |p, g, [v], _, cfg, local| lars_shard_apply(p, g, v, cfg, local).unwrap(),
+    };
+    check_split_step(19, &split, cfgs);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! C functions for the optimizers: `optkern_<kernel>` and `optkern_<kernel>_config_default`.
 //! Each wraps the Rust function of the same name; see its documentation for the equation.
 
-use super::train::partials_len_ok;
+use super::train::{PartialsOut, partials_pair};
 use super::{ErrorInfo, Fail, Raw, Status, buffers, c_config, config, ffi, slice, slice_mut};
 use crate::*;
 
@@ -622,17 +622,9 @@ pub unsafe extern "C" fn optkern_adafactor_shard_moments(
         unsafe {
             let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; in params, in grads, out variance);
-            let pp =
-                Raw::new(param_partials.cast_const(), param_partials_len, true, "param_partials")?;
-            let up = Raw::new(
-                update_partials.cast_const(),
-                update_partials_len,
-                true,
-                "update_partials",
-            )?;
-            super::no_overlap(&[b[0], b[1], b[2], pp, up])?;
-            partials_len_ok("param_partials_len", param_partials_len, len)?;
-            partials_len_ok("update_partials_len", update_partials_len, len)?;
+            let pp = param_partials_out(param_partials, param_partials_len);
+            let up = update_partials_out(update_partials, update_partials_len);
+            let [pp, up] = partials_pair(&b, len, pp, up)?;
             crate::adafactor_shard_moments(
                 slice(b[0]),
                 slice(b[1]),
@@ -725,17 +717,9 @@ pub unsafe extern "C" fn optkern_lamb_shard_moments(
         unsafe {
             let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; in params, in grads, out exp_avg, out exp_avg_sq);
-            let pp =
-                Raw::new(param_partials.cast_const(), param_partials_len, true, "param_partials")?;
-            let up = Raw::new(
-                update_partials.cast_const(),
-                update_partials_len,
-                true,
-                "update_partials",
-            )?;
-            super::no_overlap(&[b[0], b[1], b[2], b[3], pp, up])?;
-            partials_len_ok("param_partials_len", param_partials_len, len)?;
-            partials_len_ok("update_partials_len", update_partials_len, len)?;
+            let pp = param_partials_out(param_partials, param_partials_len);
+            let up = update_partials_out(update_partials, update_partials_len);
+            let [pp, up] = partials_pair(&b, len, pp, up)?;
             crate::lamb_shard_moments(
                 slice(b[0]),
                 slice(b[1]),
@@ -821,13 +805,14 @@ pub unsafe extern "C" fn optkern_lars_shard_norms(
         unsafe {
             let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; in params, in grads);
-            let pp =
-                Raw::new(param_partials.cast_const(), param_partials_len, true, "param_partials")?;
-            let gp =
-                Raw::new(grad_partials.cast_const(), grad_partials_len, true, "grad_partials")?;
-            super::no_overlap(&[b[0], b[1], pp, gp])?;
-            partials_len_ok("param_partials_len", param_partials_len, len)?;
-            partials_len_ok("grad_partials_len", grad_partials_len, len)?;
+            let pp = param_partials_out(param_partials, param_partials_len);
+            let gp = PartialsOut {
+                ptr: grad_partials,
+                len: grad_partials_len,
+                name: "grad_partials",
+                len_name: "grad_partials_len",
+            };
+            let [pp, gp] = partials_pair(&b, len, pp, gp)?;
             crate::lars_shard_norms(
                 slice(b[0]),
                 slice(b[1]),
@@ -1203,4 +1188,14 @@ pub unsafe extern "C" fn optkern_lbfgs_step_f64(
 ) -> Status {
     // SAFETY: the caller's pointers, checked by `lbfgs_c`.
     unsafe { lbfgs_c(params, len, loss, grads, work, work_len, state, cfg, request, error) }
+}
+
+/// The `param_partials` argument of a split step's first pass.
+fn param_partials_out(ptr: *mut f64, len: usize) -> PartialsOut {
+    PartialsOut { ptr, len, name: "param_partials", len_name: "param_partials_len" }
+}
+
+/// The `update_partials` argument of a split step's first pass.
+fn update_partials_out(ptr: *mut f64, len: usize) -> PartialsOut {
+    PartialsOut { ptr, len, name: "update_partials", len_name: "update_partials_len" }
 }

@@ -108,6 +108,34 @@ pub(crate) fn partials_len_ok(name: &'static str, given: usize, len: usize) -> R
     }
 }
 
+/// A partials buffer a shard pass writes: its pointer and length, and both arguments' names.
+pub(crate) struct PartialsOut {
+    pub(crate) ptr: *mut f64,
+    pub(crate) len: usize,
+    pub(crate) name: &'static str,
+    pub(crate) len_name: &'static str,
+}
+
+/// The two partials buffers of a split step's first pass over a shard of `len` elements
+/// (LAMB, LARS, Adafactor): each checked as a buffer (NULL, alignment, size), then for overlap
+/// with the other and with the call's `buffers`, then for its length ([`partials_len_ok`]).
+pub(crate) fn partials_pair(
+    buffers: &[Raw],
+    len: usize,
+    a: PartialsOut,
+    b: PartialsOut,
+) -> Result<[Raw; 2], Fail> {
+    let ra = Raw::new(a.ptr.cast_const(), a.len, true, a.name)?;
+    let rb = Raw::new(b.ptr.cast_const(), b.len, true, b.name)?;
+    for &buffer in buffers {
+        super::no_overlap(&[buffer, ra, rb])?;
+    }
+    super::no_overlap(&[ra, rb])?;
+    partials_len_ok(a.len_name, a.len, len)?;
+    partials_len_ok(b.len_name, b.len, len)?;
+    Ok([ra, rb])
+}
+
 /// [`crate::grad_norm_partials`]: `shard` holds elements `[start, start + len)` of a buffer of
 /// `total_len`; writes `partials_len = optkern_norm_partials_len(len)` partials (else
 /// `OPTKERN_STATUS_INVALID_LENGTH`). `OPTKERN_STATUS_SHARD_BOUNDARY` unless `start` is a

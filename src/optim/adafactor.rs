@@ -7,7 +7,7 @@ use crate::numerics::{
     Flag, Numerics, Off, Portable, Profile, Torch, TorchLerp, c, specialize, with_profile,
 };
 use crate::reduce::BlockedSum;
-use crate::train::shard::{check_shard, sum_partials};
+use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -229,19 +229,11 @@ pub fn adafactor_shard_moments(
     validate::len("grads", n, grads.len())?;
     validate::len("variance", n, variance.len())?;
     let k = Coef::from_config(step, cfg)?;
-    let lens =
-        [("param_partials", param_partials.len()), ("update_partials", update_partials.len())];
-    check_shard(offset, n, layer_len, &lens)?;
-    if n == 0 {
-        return Ok(());
-    }
-    let mut p_sq = BlockedSum::partials(offset, param_partials);
-    let mut u_sq = BlockedSum::partials(offset, update_partials);
-    let width = Width::NATIVE_TWO_PASS;
-    moments_1d(width, &k, cfg.numerics, params, grads, variance, &mut p_sq, &mut u_sq);
-    p_sq.finish();
-    u_sq.finish();
-    Ok(())
+    let (pp, up) = (("param_partials", param_partials), ("update_partials", update_partials));
+    two_norm_partials(offset, n, layer_len, pp, up, |p_sq, u_sq| {
+        let width = Width::NATIVE_TWO_PASS;
+        moments_1d(width, &k, cfg.numerics, params, grads, variance, p_sq, u_sq);
+    })
 }
 
 /// The step size `−α/max(1, ‖u‖/(√n·d))` of a vector of `layer_len` elements from the

@@ -5,7 +5,7 @@ use crate::driver::{for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, pow_step, with_profile};
 use crate::reduce::BlockedSum;
-use crate::train::shard::{check_shard, sum_partials};
+use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -186,19 +186,11 @@ pub fn lamb_shard_moments(
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
     let k = Coef::from_config(step, cfg)?;
-    let lens =
-        [("param_partials", param_partials.len()), ("update_partials", update_partials.len())];
-    check_shard(offset, n, layer_len, &lens)?;
-    if n == 0 {
-        return Ok(());
-    }
-    let mut p_sq = BlockedSum::partials(offset, param_partials);
-    let mut r_sq = BlockedSum::partials(offset, update_partials);
-    let width = Width::NATIVE_TWO_PASS;
-    moments(width, &k, cfg.numerics, params, grads, exp_avg, exp_avg_sq, &mut p_sq, &mut r_sq);
-    p_sq.finish();
-    r_sq.finish();
-    Ok(())
+    let (pp, up) = (("param_partials", param_partials), ("update_partials", update_partials));
+    two_norm_partials(offset, n, layer_len, pp, up, |p_sq, r_sq| {
+        let width = Width::NATIVE_TWO_PASS;
+        moments(width, &k, cfg.numerics, params, grads, exp_avg, exp_avg_sq, p_sq, r_sq);
+    })
 }
 
 /// A layer's trust ratio `φ = ‖θ‖/‖r‖` (1 if either is 0) from the partials of all its blocks

@@ -5,7 +5,7 @@ use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, with_profile};
 use crate::reduce::BlockedSum;
-use crate::train::shard::{check_shard, sum_partials};
+use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -115,16 +115,8 @@ pub fn lars_shard_norms(
     let n = params.len();
     validate::len("grads", n, grads.len())?;
     let k = Coef::from_config(cfg)?;
-    let lens = [("param_partials", param_partials.len()), ("grad_partials", grad_partials.len())];
-    check_shard(offset, n, layer_len, &lens)?;
-    if n > 0 {
-        let mut p_sq = BlockedSum::partials(offset, param_partials);
-        let mut g_sq = BlockedSum::partials(offset, grad_partials);
-        k.norms(params, grads, &mut p_sq, &mut g_sq);
-        p_sq.finish();
-        g_sq.finish();
-    }
-    Ok(())
+    let (pp, gp) = (("param_partials", param_partials), ("grad_partials", grad_partials));
+    two_norm_partials(offset, n, layer_len, pp, gp, |p_sq, g_sq| k.norms(params, grads, p_sq, g_sq))
 }
 
 /// A layer's local learning rate `λ` from the partials of all its blocks in order, as

@@ -59,6 +59,29 @@ pub(crate) fn check_shard(
     Ok(())
 }
 
+/// Pass 1 of a split per-layer step (LAMB, LARS, Adafactor) on the shard `[offset, offset + n)`
+/// of a layer of `layer_len`: checks the shard ([`check_shard`]) and both `(name, partials)`
+/// buffers, then runs `pass` with one per-block sum writing into each, and writes the last
+/// (partial) block. Nothing runs on `Err`.
+pub(crate) fn two_norm_partials(
+    offset: usize,
+    n: usize,
+    layer_len: usize,
+    (a_name, a): (&'static str, &mut [f64]),
+    (b_name, b): (&'static str, &mut [f64]),
+    pass: impl FnOnce(&mut BlockedSum<'_>, &mut BlockedSum<'_>),
+) -> Result<(), Error> {
+    check_shard(offset, n, layer_len, &[(a_name, a.len()), (b_name, b.len())])?;
+    if n > 0 {
+        let (mut a_sum, mut b_sum) =
+            (BlockedSum::partials(offset, a), BlockedSum::partials(offset, b));
+        pass(&mut a_sum, &mut b_sum);
+        a_sum.finish();
+        b_sum.finish();
+    }
+    Ok(())
+}
+
 /// The sum of the partials of whole blocks in block order: the additions the one-process
 /// blocked sum makes after each block (`0 + b₀ + b₁ + …`).
 pub(crate) fn sum_partials(partials: &[f64]) -> f64 {
