@@ -3114,6 +3114,66 @@ optkern_status optkern_adafactor_shard_apply(float *params,
                                              float step_size,
                                              optkern_error *error);
 
+// [`crate::adafactor_factored_shard_stats`]: pass 1 of factored Adafactor on a shard of
+// `shard_rows` whole rows of `cols` columns (`grads` `shard_rows·cols` values, `row_var` its
+// `shard_rows` row statistics); adds its squared gradients to the `cols` running column sums
+// `col_sums`, carried from shard to shard in row order (zeros before the first).
+optkern_status optkern_adafactor_factored_shard_stats(const float *grads,
+                                                      float *row_var,
+                                                      size_t shard_rows,
+                                                      double *col_sums,
+                                                      size_t cols,
+                                                      uint32_t step,
+                                                      const optkern_adafactor_config *cfg,
+                                                      optkern_error *error);
+
+// [`crate::adafactor_factored_col_var`]: the `cols` column statistics from the column sums of
+// all `rows` rows.
+optkern_status optkern_adafactor_factored_col_var(float *col_var,
+                                                  const double *col_sums,
+                                                  size_t cols,
+                                                  size_t rows,
+                                                  uint32_t step,
+                                                  const optkern_adafactor_config *cfg,
+                                                  optkern_error *error);
+
+// [`crate::adafactor_factored_shard_norms`]: pass 2 of factored Adafactor on a shard of
+// `shard_rows` whole rows from row `row0` (`params`, `grads` `shard_rows·cols` values), with
+// the row statistics of all `rows` rows and the `cols` finished column statistics; writes
+// `optkern_norm_partials_len(shard_rows·cols)` partials of `‖θ‖²` and of `‖u‖²`.
+// `OPTKERN_STATUS_SHARD_BOUNDARY` unless the shard's first element `row0·cols` is a multiple
+// of 4096, and its end too or the matrix's end.
+optkern_status optkern_adafactor_factored_shard_norms(const float *params,
+                                                      const float *grads,
+                                                      size_t shard_rows,
+                                                      size_t row0,
+                                                      const float *row_var,
+                                                      size_t rows,
+                                                      const float *col_var,
+                                                      size_t cols,
+                                                      uint32_t step,
+                                                      const optkern_adafactor_config *cfg,
+                                                      double *param_partials,
+                                                      size_t param_partials_len,
+                                                      double *update_partials,
+                                                      size_t update_partials_len,
+                                                      optkern_error *error);
+
+// [`crate::adafactor_factored_shard_apply`]: the last pass of factored Adafactor on a shard
+// of `shard_rows` whole rows from row `row0`, with the matrix's step size.
+optkern_status optkern_adafactor_factored_shard_apply(float *params,
+                                                      const float *grads,
+                                                      size_t shard_rows,
+                                                      size_t row0,
+                                                      const float *row_var,
+                                                      size_t rows,
+                                                      const float *col_var,
+                                                      size_t cols,
+                                                      uint32_t step,
+                                                      const optkern_adafactor_config *cfg,
+                                                      float step_size,
+                                                      optkern_error *error);
+
 // [`crate::lamb_shard_moments`]: pass 1 of LAMB on a shard holding the layer's elements
 // `[offset, offset + len)` of `layer_len` (whole 4096-element blocks); writes
 // `optkern_norm_partials_len(len)` partials of `‖θ‖²` and of `‖r‖²`.

@@ -68,8 +68,9 @@ pub use linalg::{GemmConfig, gemm, gemm_scratch_len};
 pub use numerics::Numerics;
 pub use optim::adadelta::{AdadeltaConfig, adadelta_step, adadelta_step_mixed};
 pub use optim::adafactor::{
-    AdafactorConfig, adafactor_factored_step, adafactor_shard_apply, adafactor_shard_moments,
-    adafactor_step, adafactor_step_size,
+    AdafactorConfig, adafactor_factored_col_var, adafactor_factored_shard_apply,
+    adafactor_factored_shard_norms, adafactor_factored_shard_stats, adafactor_factored_step,
+    adafactor_shard_apply, adafactor_shard_moments, adafactor_step, adafactor_step_size,
 };
 pub use optim::adagrad::{AdagradConfig, adagrad_step, adagrad_step_mixed};
 pub use optim::adam::{AdamConfig, adam_step, adam_step_mixed, adamw_step};

@@ -1921,3 +1921,218 @@ fn quantized_states_through_the_c_api() {
     }
     assert!(p == p0 && v.iter().all(|&x| x == 0.0) && codes.iter().all(|&c| c == 0));
 }
+
+/// The factored Adafactor shard functions: one shard of the whole matrix through the four
+/// passes gives `adafactor_factored_step`'s bits; an overflowing shard size, an overlap of the
+/// column sums, a shard off the blocks, rows past the matrix and a bad step size are reported
+/// with their argument, and nothing is written.
+#[test]
+fn factored_shard_functions_report_boundaries_rows_and_step_sizes() {
+    use optkern::capi::optim::{
+        optkern_adafactor_factored_col_var, optkern_adafactor_factored_shard_apply,
+        optkern_adafactor_factored_shard_norms, optkern_adafactor_factored_shard_stats,
+        optkern_adafactor_step_size,
+    };
+    use optkern::{AdafactorConfig, SHARD_ALIGN};
+    let (rows, cols) = (130, 64);
+    let n = rows * cols;
+    let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
+    let g: Vec<f32> = (0..n).map(|i| ((i * 104_729) % 997) as f32 * 1e-3 - 0.4).collect();
+    let cfg = AdafactorConfig { grad_scale: 0.5, weight_decay: 0.1, ..Default::default() };
+    let (mut p, mut r, mut c) = (x.clone(), vec![0.0f32; rows], vec![0.0f32; cols]);
+    optkern::adafactor_factored_step(&mut p, &g, &mut r, &mut c, rows, cols, 1, &cfg).unwrap();
+    let (mut sp, mut sr, mut sc) = (x.clone(), vec![0.0f32; rows], vec![0.0f32; cols]);
+    let mut sums = vec![0.0f64; cols];
+    let blocks = optkern::norm_partials_len(n);
+    let (mut pp, mut up, mut size) = (vec![0.0; blocks], vec![0.0; blocks], 0.0f32);
+    let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+    // SAFETY: every pointer is a live buffer of the length given, or NULL where tested.
+    unsafe {
+        let ok = |s: Status| assert_eq!(s, Status::Ok);
+        ok(record(|e| {
+            optkern_adafactor_factored_shard_stats(
+                g.as_ptr(),
+                sr.as_mut_ptr(),
+                rows,
+                sums.as_mut_ptr(),
+                cols,
+                1,
+                &cfg,
+                e,
+            )
+        })
+        .0);
+        ok(record(|e| {
+            optkern_adafactor_factored_col_var(
+                sc.as_mut_ptr(),
+                sums.as_ptr(),
+                cols,
+                rows,
+                1,
+                &cfg,
+                e,
+            )
+        })
+        .0);
+        ok(record(|e| {
+            optkern_adafactor_factored_shard_norms(
+                sp.as_ptr(),
+                g.as_ptr(),
+                rows,
+                0,
+                sr.as_ptr(),
+                rows,
+                sc.as_ptr(),
+                cols,
+                1,
+                &cfg,
+                pp.as_mut_ptr(),
+                blocks,
+                up.as_mut_ptr(),
+                blocks,
+                e,
+            )
+        })
+        .0);
+        ok(record(|e| {
+            optkern_adafactor_step_size(pp.as_ptr(), up.as_ptr(), n, 1, &cfg, &mut size, e)
+        })
+        .0);
+        ok(record(|e| {
+            optkern_adafactor_factored_shard_apply(
+                sp.as_mut_ptr(),
+                g.as_ptr(),
+                rows,
+                0,
+                sr.as_ptr(),
+                rows,
+                sc.as_ptr(),
+                cols,
+                1,
+                &cfg,
+                size,
+                e,
+            )
+        })
+        .0);
+        assert_eq!(bits(&sp), bits(&p));
+        assert_eq!(bits(&sr), bits(&r));
+        assert_eq!(bits(&sc), bits(&c));
+
+        let (before_r, before_sums) = (sr.clone(), sums.clone());
+        expect(
+            record(|e| {
+                optkern_adafactor_factored_shard_stats(
+                    g.as_ptr(),
+                    sr.as_mut_ptr(),
+                    usize::MAX,
+                    sums.as_mut_ptr(),
+                    cols,
+                    1,
+                    &cfg,
+                    e,
+                )
+            }),
+            Status::InvalidLength,
+            "shard_rows",
+            "",
+            "",
+        );
+        // The column sums laid over the row statistics.
+        let alias = sr.as_mut_ptr().cast::<f64>();
+        expect(
+            record(|e| {
+                optkern_adafactor_factored_shard_stats(
+                    g.as_ptr(),
+                    sr.as_mut_ptr(),
+                    rows,
+                    alias,
+                    cols,
+                    1,
+                    &cfg,
+                    e,
+                )
+            }),
+            Status::Overlap,
+            "row_var",
+            "",
+            "col_sums",
+        );
+        assert_eq!(bits(&sr), bits(&before_r));
+        assert_eq!(sums, before_sums);
+        // Row 1 starts at element 64: not on a block.
+        let one = SHARD_ALIGN / cols;
+        expect(
+            record(|e| {
+                optkern_adafactor_factored_shard_norms(
+                    sp.as_ptr().add(cols),
+                    g.as_ptr().add(cols),
+                    one,
+                    1,
+                    sr.as_ptr(),
+                    rows,
+                    sc.as_ptr(),
+                    cols,
+                    1,
+                    &cfg,
+                    pp.as_mut_ptr(),
+                    1,
+                    up.as_mut_ptr(),
+                    1,
+                    e,
+                )
+            }),
+            Status::ShardBoundary,
+            "start",
+            "",
+            "",
+        );
+        let before = sp.clone();
+        expect(
+            record(|e| {
+                optkern_adafactor_factored_shard_apply(
+                    sp.as_mut_ptr(),
+                    g.as_ptr(),
+                    one,
+                    rows - 1,
+                    sr.as_ptr(),
+                    rows,
+                    sc.as_ptr(),
+                    cols,
+                    1,
+                    &cfg,
+                    size,
+                    e,
+                )
+            }),
+            Status::IndexOutOfRange,
+            "row0",
+            "",
+            "",
+        );
+        let e = expect(
+            record(|e| {
+                optkern_adafactor_factored_shard_apply(
+                    sp.as_mut_ptr(),
+                    g.as_ptr(),
+                    rows,
+                    0,
+                    sr.as_ptr(),
+                    rows,
+                    sc.as_ptr(),
+                    cols,
+                    1,
+                    &cfg,
+                    0.5,
+                    e,
+                )
+            }),
+            Status::InvalidHyperparameter,
+            "step_size",
+            "",
+            "",
+        );
+        assert_eq!(e.value, 0.5);
+        assert_eq!(bits(&sp), bits(&before));
+    }
+}

@@ -77,6 +77,36 @@ const GAPS: &[(&str, &str, &str)] = &[
         "adafactor_step's second loop (fuzzed through adafactor_step); tests/shard.rs",
     ),
     ("adafactor_step_size", "fuzz", "a sum over the partials; tests/shard.rs"),
+    (
+        "adafactor_factored_shard_stats",
+        "bench",
+        "adafactor_factored_step's row and column statistics on a shard; the factored step has \
+         no bench (three buffer lengths)",
+    ),
+    (
+        "adafactor_factored_col_var",
+        "bench",
+        "one lerp per column from the carried sums: nothing to bench",
+    ),
+    (
+        "adafactor_factored_shard_norms",
+        "bench",
+        "adafactor_factored_step's norm pass on a shard; the factored step has no bench",
+    ),
+    (
+        "adafactor_factored_shard_apply",
+        "bench",
+        "adafactor_factored_step's update pass on a shard; the factored step has no bench",
+    ),
+    (
+        "adafactor_factored_shard_stats",
+        "fuzz",
+        "as adafactor_factored_step (the fuzz Spec has one length); tests/shard.rs checks the \
+         four passes against adafactor_factored_step for every sampled row split",
+    ),
+    ("adafactor_factored_col_var", "fuzz", "one lerp per column; tests/shard.rs"),
+    ("adafactor_factored_shard_norms", "fuzz", "as adafactor_factored_step; tests/shard.rs"),
+    ("adafactor_factored_shard_apply", "fuzz", "as adafactor_factored_step; tests/shard.rs"),
     ("lars_shard_norms", "bench", "lars_step's norm pass, benched as part of lars_step"),
     ("lars_shard_apply", "bench", "lars_step's update loop, benched as part of lars_step"),
     ("lars_local_lr", "bench", "a sum over one f64 per 4096 elements: nothing to bench"),

@@ -424,6 +424,253 @@ fn sharded_adafactor_refuses_bad_boundaries_and_step_sizes_without_writing() {
     assert_same_bits(&q, &p, "params written on error");
 }
 
+/// Factored Adafactor (a matrix) split across shards of whole rows on whole blocks: row
+/// statistics on each shard with the column sums carried from shard to shard in row order, the
+/// column statistics from the final sums, the norm partials on each shard, the step size, the
+/// update on each shard — `adafactor_factored_step`'s bits for the parameters and both
+/// statistics, for every sampled split, both profiles, several steps and three configs. The
+/// carried column sums do not depend on where the rows are cut (any row boundary).
+#[test]
+fn sharded_factored_adafactor_equals_one_factored_step() {
+    use optkern::{
+        AdafactorConfig, Numerics, adafactor_factored_col_var, adafactor_factored_shard_apply,
+        adafactor_factored_shard_norms, adafactor_factored_shard_stats, adafactor_factored_step,
+        adafactor_step_size,
+    };
+    let mut data = Data::new(29);
+    let configs = [
+        AdafactorConfig::default(),
+        AdafactorConfig {
+            weight_decay: 0.1,
+            maximize: true,
+            grad_scale: 0.37,
+            ..Default::default()
+        },
+        AdafactorConfig { eps2: 10.0, d: 4.0, lr: 0.5, grad_scale: 3.0, ..Default::default() },
+    ];
+    let mut checked = 0;
+    for (rows, cols) in [(200, 64), (9, 1024), (3, 5000), (1, 4096)] {
+        let n = rows * cols;
+        let p0 = data.vec(n, Kind::Param);
+        let grads: Vec<Vec<f32>> = (0..3).map(|_| data.vec(n, Kind::Grad)).collect();
+        // Row cuts whose element index is on a block: where the norm partials may split.
+        let on_block: Vec<usize> =
+            (1..rows).filter(|r| (r * cols).is_multiple_of(SHARD_ALIGN)).collect();
+        let mut row_splits = vec![vec![0, rows], vec![0, 0, rows, rows]];
+        row_splits.extend(on_block.iter().map(|&r| vec![0, r, rows]));
+        for _ in 0..4 {
+            let mut cuts: Vec<usize> =
+                on_block.iter().copied().filter(|_| data.below(2) == 0).collect();
+            cuts.insert(0, 0);
+            cuts.push(rows);
+            row_splits.push(cuts);
+        }
+        for numerics in [Numerics::Portable, Numerics::Torch] {
+            for base in configs {
+                let cfg = AdafactorConfig { numerics, ..base };
+                let (mut p, mut r, mut c) = (p0.clone(), vec![0.0; rows], vec![0.0; cols]);
+                for (t, g) in grads.iter().enumerate() {
+                    adafactor_factored_step(
+                        &mut p,
+                        g,
+                        &mut r,
+                        &mut c,
+                        rows,
+                        cols,
+                        t as u32 + 1,
+                        &cfg,
+                    )
+                    .unwrap();
+                }
+                for cuts in &row_splits {
+                    let (mut sp, mut sr, mut sc) = (p0.clone(), vec![0.0; rows], vec![0.0; cols]);
+                    for (t, g) in grads.iter().enumerate() {
+                        let step = t as u32 + 1;
+                        let mut sums = vec![0.0f64; cols];
+                        for w in cuts.windows(2) {
+                            let (a, b) = (w[0] * cols, w[1] * cols);
+                            let own = &mut sr[w[0]..w[1]];
+                            adafactor_factored_shard_stats(
+                                &g[a..b],
+                                own,
+                                &mut sums,
+                                cols,
+                                step,
+                                &cfg,
+                            )
+                            .unwrap();
+                        }
+                        // Any row boundary carries the same column sums.
+                        let mut other = vec![0.0f64; cols];
+                        let mut scratch = sr.clone();
+                        let (mut a, mut rest) = (0, rows);
+                        while rest > 0 {
+                            let k = 1 + data.below(rest as u64) as usize;
+                            let (g_rows, r_rows) =
+                                (&g[a * cols..(a + k) * cols], &mut scratch[a..a + k]);
+                            // The row statistics were already updated: only the sums are compared.
+                            adafactor_factored_shard_stats(
+                                g_rows, r_rows, &mut other, cols, step, &cfg,
+                            )
+                            .unwrap();
+                            (a, rest) = (a + k, rest - k);
+                        }
+                        assert!(
+                            sums.iter().zip(&other).all(|(x, y)| x.to_bits() == y.to_bits()),
+                            "column sums depend on the row cuts ({rows}x{cols})"
+                        );
+                        adafactor_factored_col_var(&mut sc, &sums, rows, step, &cfg).unwrap();
+                        let blocks = norm_partials_len(n);
+                        let (mut pp, mut up) = (vec![f64::NAN; blocks], vec![f64::NAN; blocks]);
+                        for w in cuts.windows(2) {
+                            let (a, b) = (w[0] * cols, w[1] * cols);
+                            let (k0, k1) =
+                                (a / SHARD_ALIGN, a / SHARD_ALIGN + norm_partials_len(b - a));
+                            adafactor_factored_shard_norms(
+                                &sp[a..b],
+                                &g[a..b],
+                                &sr,
+                                &sc,
+                                w[0],
+                                step,
+                                &cfg,
+                                &mut pp[k0..k1],
+                                &mut up[k0..k1],
+                            )
+                            .unwrap();
+                        }
+                        assert!(
+                            pp.iter().chain(&up).all(|x| !x.is_nan()),
+                            "a partial left unwritten"
+                        );
+                        let size = adafactor_step_size(&pp, &up, n, step, &cfg).unwrap();
+                        for w in cuts.windows(2) {
+                            let (a, b) = (w[0] * cols, w[1] * cols);
+                            adafactor_factored_shard_apply(
+                                &mut sp[a..b],
+                                &g[a..b],
+                                &sr,
+                                &sc,
+                                w[0],
+                                step,
+                                &cfg,
+                                size,
+                            )
+                            .unwrap();
+                        }
+                    }
+                    let what = format!("{rows}x{cols} {base:?} {numerics:?} row cuts={cuts:?}");
+                    assert_same_bits(&sp, &p, &format!("params {what}"));
+                    assert_same_bits(&sr, &r, &format!("row_var {what}"));
+                    assert_same_bits(&sc, &c, &format!("col_var {what}"));
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked}");
+}
+
+/// The factored shard passes refuse shards off the blocks or off whole rows, rows past the
+/// matrix, wrong column-sum and partials lengths and bad step sizes, and write nothing then.
+#[test]
+fn sharded_factored_adafactor_refuses_bad_shards_without_writing() {
+    use optkern::{
+        AdafactorConfig, adafactor_factored_col_var, adafactor_factored_shard_apply,
+        adafactor_factored_shard_norms, adafactor_factored_shard_stats,
+    };
+    let (rows, cols) = (128, 64);
+    let n = rows * cols;
+    let mut data = Data::new(31);
+    let (p, g) = (data.vec(n, Kind::Param), data.vec(n, Kind::Grad));
+    let (r0, c0) = (data.vec(rows, Kind::NonNeg), data.vec(cols, Kind::NonNeg));
+    let cfg = AdafactorConfig::default();
+    let (mut r, mut sums) = (r0.clone(), vec![-1.0f64; cols]);
+    let err = adafactor_factored_shard_stats(&g[..cols + 1], &mut r[..1], &mut sums, cols, 1, &cfg);
+    assert_eq!(err, Err(Error::LengthMismatch { arg: "grads", expected: cols, found: cols + 1 }));
+    let err =
+        adafactor_factored_shard_stats(&g[..cols], &mut r[..1], &mut sums[1..], cols, 1, &cfg);
+    assert_eq!(
+        err,
+        Err(Error::LengthMismatch { arg: "col_sums", expected: cols, found: cols - 1 })
+    );
+    let bad = AdafactorConfig { d: 0.5, ..cfg };
+    let err = adafactor_factored_shard_stats(&g[..cols], &mut r[..1], &mut sums, cols, 1, &bad);
+    assert!(matches!(err, Err(Error::InvalidHyperparameter { name: "d", .. })));
+    assert_same_bits(&r, &r0, "row_var written on error");
+    assert!(sums.iter().all(|&s| s == -1.0), "column sums written on error");
+    let mut c = c0.clone();
+    let err = adafactor_factored_col_var(&mut c, &sums[1..], rows, 1, &cfg);
+    assert_eq!(
+        err,
+        Err(Error::LengthMismatch { arg: "col_sums", expected: cols, found: cols - 1 })
+    );
+    let err = adafactor_factored_col_var(&mut c, &sums, rows, 0, &cfg);
+    assert_eq!(err, Err(Error::ZeroStep));
+    assert_same_bits(&c, &c0, "col_var written on error");
+    // Norms: a start off the blocks (row 1 is element 64), a shard that is not whole rows,
+    // rows past the matrix, a short partials buffer.
+    let (mut pp, mut up) = (vec![-1.0; 1], vec![-1.0; 1]);
+    let (a, b) = (cols, cols + SHARD_ALIGN);
+    let err =
+        adafactor_factored_shard_norms(&p[a..b], &g[a..b], &r0, &c0, 1, 1, &cfg, &mut pp, &mut up);
+    assert_eq!(err, Err(Error::ShardBoundary { arg: "start", index: cols, block: SHARD_ALIGN }));
+    let err = adafactor_factored_shard_norms(
+        &p[..cols + 1],
+        &g[..cols + 1],
+        &r0,
+        &c0,
+        0,
+        1,
+        &cfg,
+        &mut pp,
+        &mut up,
+    );
+    assert_eq!(err, Err(Error::LengthMismatch { arg: "params", expected: cols, found: cols + 1 }));
+    let err = adafactor_factored_shard_norms(
+        &p[..SHARD_ALIGN],
+        &g[..SHARD_ALIGN],
+        &r0,
+        &c0,
+        rows - 1,
+        1,
+        &cfg,
+        &mut pp,
+        &mut up,
+    );
+    let past = rows - 1 + SHARD_ALIGN / cols;
+    assert_eq!(err, Err(Error::IndexOutOfRange { arg: "row0", index: past, bound: rows }));
+    let mut up2 = vec![-1.0; 2];
+    let err = adafactor_factored_shard_norms(
+        &p[..SHARD_ALIGN],
+        &g[..SHARD_ALIGN],
+        &r0,
+        &c0,
+        0,
+        1,
+        &cfg,
+        &mut pp,
+        &mut up2,
+    );
+    assert_eq!(err, Err(Error::LengthMismatch { arg: "update_partials", expected: 1, found: 2 }));
+    assert!(pp.iter().chain(&up).chain(&up2).all(|&x| x == -1.0), "partials written on error");
+    // Apply: bad step sizes, rows past the matrix.
+    let mut q = p.clone();
+    for bad in [f32::NAN, 1e-3] {
+        let err = adafactor_factored_shard_apply(&mut q, &g, &r0, &c0, 0, 1, &cfg, bad);
+        assert!(
+            matches!(err, Err(Error::InvalidHyperparameter { name: "step_size", .. })),
+            "{bad}"
+        );
+    }
+    let err = adafactor_factored_shard_apply(&mut q, &g, &r0, &c0, 1, 1, &cfg, -1e-3);
+    assert_eq!(err, Err(Error::IndexOutOfRange { arg: "row0", index: rows + 1, bound: rows }));
+    assert_same_bits(&q, &p, "params written on error");
+    // A zero step size moves nothing.
+    adafactor_factored_shard_apply(&mut q, &g, &r0, &c0, 0, 1, &cfg, 0.0).unwrap();
+    assert_same_bits(&q, &p, "params moved by a zero step");
+}
+
 /// LARS split across shards (norm partials on each shard, gathered, the local learning rate,
 /// the update on each shard) gives `lars_step`'s bits over the layer for every split.
 #[test]

@@ -527,11 +527,7 @@ pub unsafe extern "C" fn optkern_adafactor_factored_step(
         // SAFETY: as in `optkern_sgd_step`, with each buffer's own length.
         unsafe {
             let cfg = config(cfg, "cfg")?;
-            let n = rows.checked_mul(cols).ok_or(Fail::new(
-                Status::InvalidLength,
-                "rows",
-                c"times cols overflows",
-            ))?;
+            let n = matrix_len("rows", rows, cols)?;
             let r = [
                 super::Raw::new(params as *const f32, n, true, "params")?,
                 super::Raw::new(grads, n, false, "grads")?,
@@ -686,6 +682,179 @@ pub unsafe extern "C" fn optkern_adafactor_shard_apply(
             let b = buffers!(len; out params, in grads, in variance);
             let (p, g, v) = (slice_mut(b[0]), slice(b[1]), slice(b[2]));
             crate::adafactor_shard_apply(p, g, v, step, &cfg, step_size)
+                .map_err(|e| Fail::plain_argument(e, "step_size"))?;
+        }
+        Ok(())
+    })
+}
+
+/// [`crate::adafactor_factored_shard_stats`]: pass 1 of factored Adafactor on a shard of
+/// `shard_rows` whole rows of `cols` columns (`grads` `shard_rows·cols` values, `row_var` its
+/// `shard_rows` row statistics); adds its squared gradients to the `cols` running column sums
+/// `col_sums`, carried from shard to shard in row order (zeros before the first).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adafactor_factored_shard_stats(
+    grads: *const f32,
+    row_var: *mut f32,
+    shard_rows: usize,
+    col_sums: *mut f64,
+    cols: usize,
+    step: u32,
+    cfg: *const AdafactorConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`, with each buffer's own length.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let n = matrix_len("shard_rows", shard_rows, cols)?;
+            let r = [
+                Raw::new(grads, n, false, "grads")?,
+                Raw::new(row_var.cast_const(), shard_rows, true, "row_var")?,
+                Raw::new(col_sums.cast_const(), cols, true, "col_sums")?,
+            ];
+            super::no_overlap(&r)?;
+            let (g, rv, sums) = (slice(r[0]), slice_mut(r[1]), slice_mut(r[2]));
+            crate::adafactor_factored_shard_stats(g, rv, sums, cols, step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`crate::adafactor_factored_col_var`]: the `cols` column statistics from the column sums of
+/// all `rows` rows.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adafactor_factored_col_var(
+    col_var: *mut f32,
+    col_sums: *const f64,
+    cols: usize,
+    rows: usize,
+    step: u32,
+    cfg: *const AdafactorConfig,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`, with each buffer's own length.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let r = [
+                Raw::new(col_var.cast_const(), cols, true, "col_var")?,
+                Raw::new(col_sums, cols, false, "col_sums")?,
+            ];
+            super::no_overlap(&r)?;
+            crate::adafactor_factored_col_var(slice_mut(r[0]), slice(r[1]), rows, step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+/// The buffers of a factored shard pass: `params` and `grads` (`shard_rows·cols` values,
+/// `params` written if `params_written`), `row_var` (all `rows`), `col_var` (`cols`).
+#[allow(clippy::too_many_arguments)]
+fn factored_shard_buffers(
+    params: *const f32,
+    params_written: bool,
+    grads: *const f32,
+    shard_rows: usize,
+    row_var: *const f32,
+    rows: usize,
+    col_var: *const f32,
+    cols: usize,
+) -> Result<[Raw; 4], Fail> {
+    let n = matrix_len("shard_rows", shard_rows, cols)?;
+    let r = [
+        Raw::new(params, n, params_written, "params")?,
+        Raw::new(grads, n, false, "grads")?,
+        Raw::new(row_var, rows, false, "row_var")?,
+        Raw::new(col_var, cols, false, "col_var")?,
+    ];
+    super::no_overlap(&r)?;
+    Ok(r)
+}
+
+/// [`crate::adafactor_factored_shard_norms`]: pass 2 of factored Adafactor on a shard of
+/// `shard_rows` whole rows from row `row0` (`params`, `grads` `shard_rows·cols` values), with
+/// the row statistics of all `rows` rows and the `cols` finished column statistics; writes
+/// `optkern_norm_partials_len(shard_rows·cols)` partials of `‖θ‖²` and of `‖u‖²`.
+/// `OPTKERN_STATUS_SHARD_BOUNDARY` unless the shard's first element `row0·cols` is a multiple
+/// of 4096, and its end too or the matrix's end.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adafactor_factored_shard_norms(
+    params: *const f32,
+    grads: *const f32,
+    shard_rows: usize,
+    row0: usize,
+    row_var: *const f32,
+    rows: usize,
+    col_var: *const f32,
+    cols: usize,
+    step: u32,
+    cfg: *const AdafactorConfig,
+    param_partials: *mut f64,
+    param_partials_len: usize,
+    update_partials: *mut f64,
+    update_partials_len: usize,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`; the partials are checked with the other buffers.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = factored_shard_buffers(
+                params, false, grads, shard_rows, row_var, rows, col_var, cols,
+            )?;
+            let pp = param_partials_out(param_partials, param_partials_len);
+            let up = update_partials_out(update_partials, update_partials_len);
+            let [pp, up] = partials_pair(&b, shard_rows * cols, pp, up)?;
+            crate::adafactor_factored_shard_norms(
+                slice(b[0]),
+                slice(b[1]),
+                slice(b[2]),
+                slice(b[3]),
+                row0,
+                step,
+                &cfg,
+                slice_mut(pp),
+                slice_mut(up),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// [`crate::adafactor_factored_shard_apply`]: the last pass of factored Adafactor on a shard
+/// of `shard_rows` whole rows from row `row0`, with the matrix's step size.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adafactor_factored_shard_apply(
+    params: *mut f32,
+    grads: *const f32,
+    shard_rows: usize,
+    row0: usize,
+    row_var: *const f32,
+    rows: usize,
+    col_var: *const f32,
+    cols: usize,
+    step: u32,
+    cfg: *const AdafactorConfig,
+    step_size: f32,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            let b = factored_shard_buffers(
+                params.cast_const(),
+                true,
+                grads,
+                shard_rows,
+                row_var,
+                rows,
+                col_var,
+                cols,
+            )?;
+            let (p, g, rv, cv) = (slice_mut(b[0]), slice(b[1]), slice(b[2]), slice(b[3]));
+            crate::adafactor_factored_shard_apply(p, g, rv, cv, row0, step, &cfg, step_size)
                 .map_err(|e| Fail::plain_argument(e, "step_size"))?;
         }
         Ok(())
@@ -961,11 +1130,7 @@ pub unsafe extern "C" fn optkern_sparse_adam_step(
         // SAFETY: as in `optkern_sgd_step`, with each buffer's own length.
         unsafe {
             let cfg = config(cfg, "cfg")?;
-            let n = rows.checked_mul(cols).ok_or(Fail::new(
-                Status::InvalidLength,
-                "rows",
-                c"times cols overflows",
-            ))?;
+            let n = matrix_len("rows", rows, cols)?;
             let nv = nnz.checked_mul(cols).ok_or(Fail::new(
                 Status::InvalidLength,
                 "nnz",
@@ -1043,11 +1208,7 @@ pub unsafe extern "C" fn optkern_muon_step(
         // SAFETY: as in `optkern_sgd_step`, with each buffer's own length.
         unsafe {
             let cfg = config(cfg, "cfg")?;
-            let n = rows.checked_mul(cols).ok_or(Fail::new(
-                Status::InvalidLength,
-                "rows",
-                c"times cols overflows",
-            ))?;
+            let n = matrix_len("rows", rows, cols)?;
             if scratch_len < muon_scratch_len(rows, cols) {
                 let why = c"is shorter than optkern_muon_scratch_len(rows, cols)";
                 return Err(
@@ -1198,4 +1359,14 @@ fn param_partials_out(ptr: *mut f64, len: usize) -> PartialsOut {
 /// The `update_partials` argument of a split step's first pass.
 fn update_partials_out(ptr: *mut f64, len: usize) -> PartialsOut {
     PartialsOut { ptr, len, name: "update_partials", len_name: "update_partials_len" }
+}
+
+/// `rows·cols` elements, or `OPTKERN_STATUS_INVALID_LENGTH` for the argument `rows_name` if the
+/// product overflows.
+fn matrix_len(rows_name: &'static str, rows: usize, cols: usize) -> Result<usize, Fail> {
+    rows.checked_mul(cols).ok_or(Fail::new(
+        Status::InvalidLength,
+        rows_name,
+        c"times cols overflows",
+    ))
 }

@@ -432,50 +432,253 @@ pub fn adafactor_factored_step_with(
     // n ≠ 0, so cols ≥ 1; said so for the compiler, which then leaves no panic path in
     // `chunks_exact` (the C library has none).
     let cols = cols.max(1);
-    let scale = k.scale;
-    // Row statistics: R_r ← lerp(R_r, c(‖g_r‖)²/cols, w), one row at a time.
-    for (r, g_row) in row_var.iter_mut().zip(grads.chunks_exact(cols)) {
-        let mut sum = BlockedSum::new();
-        sum.extend(g_row, |x| square(x * scale));
-        *r = scalar_lerp(&k, cfg.numerics, *r, mean_square(sum.finish(), cols));
-    }
-    // Column statistics: 16 columns at a time, f64 accumulators in row order.
+    row_stats(&k, cfg.numerics, grads, row_var, cols);
+    // Column statistics: 16 columns at a time, f64 accumulators in row order (the same
+    // additions as `add_column_squares` row by row, without a `cols`-long scratch).
     for (c0, col_block) in col_var.chunks_mut(16).enumerate().map(|(b, blk)| (b * 16, blk)) {
         let mut acc = [0.0f64; 16];
         for g_row in grads.chunks_exact(cols) {
             for (a, &x) in
                 acc.iter_mut().zip(g_row.get(c0..c0 + col_block.len()).unwrap_or_default())
             {
-                *a += square(x * scale);
+                *a += square(x * k.scale);
             }
         }
-        for (cv, &sum) in col_block.iter_mut().zip(&acc) {
-            *cv = scalar_lerp(&k, cfg.numerics, *cv, mean_square(sum, rows));
+        finish_col_var(&k, cfg.numerics, col_block, &acc, rows);
+    }
+    let row_mean = row_mean(&k, row_var);
+    let (mut p_sq, mut u_sq) = (BlockedSum::new(), BlockedSum::new());
+    p_sq.extend(params, square);
+    let rows = Rows { grads, row_var, col_var, row_mean, cols };
+    factored_update_norm(width, &k, cfg.numerics, rows, &mut u_sq);
+    let step = k.step_size(p_sq.finish(), u_sq.finish(), n);
+    factored_apply(width, &k, cfg.numerics, params, rows, step);
+    Ok(())
+}
+
+/// The first pass of [`adafactor_factored_step`] on a shard of whole rows (sharded training):
+/// updates the shard's row statistics `row_var` (its rows of `R`) and adds the shard's squared
+/// scaled gradients to the running column sums `col_sums` (`cols` f64 values). The column sums
+/// are carried from shard to shard in row order: zeros before the first shard, and the sums
+/// of every earlier row before each next one (e.g. `MPI_Recv` from the previous rank, this
+/// call, `MPI_Send` to the next), so that each column's sum is the one-process sequence of
+/// additions. Then [`adafactor_factored_col_var`] once per copy of `col_var` with the final
+/// sums, the row statistics of all rows gathered (`MPI_Allgatherv`),
+/// [`adafactor_factored_shard_norms`] on each shard, [`adafactor_step_size`] from the
+/// gathered partials and [`adafactor_factored_shard_apply`]: bit-identical to one
+/// `adafactor_factored_step` over the matrix.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] unless `grads` holds `row_var.len()·cols` values and `col_sums`
+/// `cols`; as [`adafactor_factored_step`] for the config. Nothing is written on `Err`.
+pub fn adafactor_factored_shard_stats(
+    grads: &[f32],
+    row_var: &mut [f32],
+    col_sums: &mut [f64],
+    cols: usize,
+    step: u32,
+    cfg: &AdafactorConfig,
+) -> Result<(), Error> {
+    validate::len("grads", row_var.len().saturating_mul(cols), grads.len())?;
+    validate::len("col_sums", cols, col_sums.len())?;
+    let k = Coef::from_config(step, cfg)?;
+    if grads.is_empty() {
+        return Ok(());
+    }
+    let cols = cols.max(1);
+    row_stats(&k, cfg.numerics, grads, row_var, cols);
+    for g_row in grads.chunks_exact(cols) {
+        for (sum, &x) in col_sums.iter_mut().zip(g_row) {
+            *sum += square(x * k.scale);
         }
     }
+    Ok(())
+}
+
+/// The column statistics `C_c ← C_c + w·(col_sums[c]/rows − C_c)` from the column sums of all
+/// `rows` rows ([`adafactor_factored_shard_stats`]); every copy of `col_var` (one per rank)
+/// gets the same bits.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] unless `col_sums` has `col_var.len()` values; as
+/// [`adafactor_factored_step`] for the config. Nothing is written on `Err`.
+pub fn adafactor_factored_col_var(
+    col_var: &mut [f32],
+    col_sums: &[f64],
+    rows: usize,
+    step: u32,
+    cfg: &AdafactorConfig,
+) -> Result<(), Error> {
+    validate::len("col_sums", col_var.len(), col_sums.len())?;
+    let k = Coef::from_config(step, cfg)?;
+    if rows > 0 {
+        finish_col_var(&k, cfg.numerics, col_var, col_sums, rows);
+    }
+    Ok(())
+}
+
+/// The second pass of [`adafactor_factored_step`] on a shard of whole rows starting at row
+/// `row0`: the per-block partials of `‖θ‖²` and `‖u‖²` (`norm_partials_len(params.len())`
+/// each) for [`adafactor_step_size`] (with `layer_len = rows·cols`). `row_var` holds the row
+/// statistics of **all** rows (gathered after [`adafactor_factored_shard_stats`]), `col_var`
+/// the finished column statistics ([`adafactor_factored_col_var`]). The shard's first and
+/// last elements must be on whole blocks of the matrix, as [`crate::grad_norm_partials`]
+/// requires: `row0·cols` a multiple of 4096, and so the end unless it is the matrix's end.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] (`params` not whole rows, `grads`, `col_var`, the partials),
+/// [`Error::ShardBoundary`], and as [`adafactor_factored_step`] for the config. Nothing is
+/// written on `Err`.
+#[allow(clippy::too_many_arguments)]
+pub fn adafactor_factored_shard_norms(
+    params: &[f32],
+    grads: &[f32],
+    row_var: &[f32],
+    col_var: &[f32],
+    row0: usize,
+    step: u32,
+    cfg: &AdafactorConfig,
+    param_partials: &mut [f64],
+    update_partials: &mut [f64],
+) -> Result<(), Error> {
+    let (k, rows) = factored_shard(params, grads, row_var, col_var, row0, step, cfg)?;
+    let (cols, n) = (col_var.len(), params.len());
+    let (pp, up) = (("param_partials", param_partials), ("update_partials", update_partials));
+    let (offset, layer_len) = (row0.saturating_mul(cols), row_var.len().saturating_mul(cols));
+    two_norm_partials(offset, n, layer_len, pp, up, |p_sq, u_sq| {
+        p_sq.extend(params, square);
+        factored_update_norm(Width::NATIVE_TWO_PASS, &k, cfg.numerics, rows, u_sq);
+    })
+}
+
+/// The last pass of [`adafactor_factored_step`] on a shard of whole rows starting at row
+/// `row0`: `θ ← θ·(1 − ηλ) + step_size·u` with the matrix's step size from
+/// [`adafactor_step_size`]; `row_var` and `col_var` as for [`adafactor_factored_shard_norms`]
+/// (any row boundary will do here).
+///
+/// # Errors
+/// [`Error::LengthMismatch`] (`params` not whole rows, `grads`), [`Error::IndexOutOfRange`]
+/// (`row0`: the shard ends past the last row), [`Error::InvalidHyperparameter`] (also
+/// `step_size`: NaN or positive), [`Error::ZeroStep`]. Nothing is written on `Err`.
+#[allow(clippy::too_many_arguments)]
+pub fn adafactor_factored_shard_apply(
+    params: &mut [f32],
+    grads: &[f32],
+    row_var: &[f32],
+    col_var: &[f32],
+    row0: usize,
+    step: u32,
+    cfg: &AdafactorConfig,
+    step_size: f32,
+) -> Result<(), Error> {
+    let (k, rows) = factored_shard(params, grads, row_var, col_var, row0, step, cfg)?;
+    if step_size.is_nan() || step_size > 0.0 {
+        return Err(validate::out_of_range("step_size", f64::from(step_size)));
+    }
+    factored_apply(Width::NATIVE_TWO_PASS, &k, cfg.numerics, params, rows, step_size);
+    Ok(())
+}
+
+/// The checks of a factored shard pass, and its rows: `params` whole rows of `col_var.len()`
+/// columns starting at `row0`, within the `row_var.len()` rows.
+fn factored_shard<'a>(
+    params: &[f32],
+    grads: &'a [f32],
+    row_var: &'a [f32],
+    col_var: &'a [f32],
+    row0: usize,
+    step: u32,
+    cfg: &AdafactorConfig,
+) -> Result<(Coef, Rows<'a>), Error> {
+    let (n, cols) = (params.len(), col_var.len());
+    let shard_rows = n.checked_div(cols).unwrap_or(0);
+    validate::len("params", shard_rows * cols, n)?;
+    validate::len("grads", n, grads.len())?;
+    let k = Coef::from_config(step, cfg)?;
+    let end = row0.saturating_add(shard_rows);
+    let own = row_var.get(row0..end).ok_or(Error::IndexOutOfRange {
+        arg: "row0",
+        index: end,
+        bound: row_var.len(),
+    })?;
+    let row_mean = row_mean(&k, row_var);
+    Ok((k, Rows { grads, row_var: own, col_var, row_mean, cols: cols.max(1) }))
+}
+
+/// Row statistics: `R_r ← lerp(R_r, c(‖g_r‖)²/cols, w)` for each row of `grads` (`cols ≥ 1`).
+fn row_stats(k: &Coef, numerics: Numerics, grads: &[f32], row_var: &mut [f32], cols: usize) {
+    for (r, g_row) in row_var.iter_mut().zip(grads.chunks_exact(cols)) {
+        let mut sum = BlockedSum::new();
+        sum.extend(g_row, |x| square(x * k.scale));
+        *r = scalar_lerp(k, numerics, *r, mean_square(sum.finish(), cols));
+    }
+}
+
+/// Column statistics from the column sums over all `rows` rows: `C_c ← lerp(C_c,
+/// c(√sum)²/rows, w)`.
+fn finish_col_var(k: &Coef, numerics: Numerics, col_var: &mut [f32], sums: &[f64], rows: usize) {
+    for (cv, &sum) in col_var.iter_mut().zip(sums) {
+        *cv = scalar_lerp(k, numerics, *cv, mean_square(sum, rows));
+    }
+}
+
+/// `max(mean_r R_r, ε₁)` over every row, the deterministic f64 sum rounded to f32.
+fn row_mean(k: &Coef, row_var: &[f32]) -> f32 {
     let mut row_sum = BlockedSum::new();
     row_sum.extend(row_var, f64::from);
-    let row_mean = c(row_sum.finish() / rows as f64).max_nan(k.eps1);
-    let mut p_sq = BlockedSum::new();
-    p_sq.extend(params, square);
-    with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| specialize!(
+    c(row_sum.finish() / row_var.len() as f64).max_nan(k.eps1)
+}
+
+/// Whole rows of a factored matrix with their statistics: the rows' gradients and row
+/// statistics, every column's statistic, the mean row statistic, `cols ≥ 1`.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    grads: &'a [f32],
+    row_var: &'a [f32],
+    col_var: &'a [f32],
+    row_mean: f32,
+    cols: usize,
+}
+
+/// `‖u‖²` of the rows into `u_sq`, `u = g/√max(R_r·C_c/mean, ε₁²)`, in row-major order.
+fn factored_update_norm(
+    width: Width,
+    k: &Coef,
+    numerics: Numerics,
+    rows: Rows<'_>,
+    u_sq: &mut BlockedSum<'_>,
+) {
+    let Rows { grads, row_var, col_var, row_mean, cols } = rows;
+    with_width!(width, two_pass, |L, N| with_profile!(numerics, |P| {
+        for (&r, g_row) in row_var.iter().zip(grads.chunks_exact(cols)) {
+            for_each_chunk_live::<N, 0, 2>(
+                [],
+                [g_row, col_var],
+                #[inline(always)]
+                |live, [], [g, cv]| {
+                    let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
+                    let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(k.scale));
+                    u_sq.extend_chunk(&u.to_array(), live, square);
+                },
+            );
+        }
+    }));
+}
+
+/// `θ ← fma(step, u, θ·c(1 − ηλ))` over the rows (`params` their values).
+fn factored_apply(
+    width: Width,
+    k: &Coef,
+    numerics: Numerics,
+    params: &mut [f32],
+    rows: Rows<'_>,
+    step: f32,
+) {
+    let Rows { grads, row_var, col_var, row_mean, cols } = rows;
+    with_width!(width, two_pass, |L, N| with_profile!(numerics, |P| specialize!(
         k.decay.is_some(),
         |dec| {
-            let mut u_sq = BlockedSum::new();
-            for (&r, g_row) in row_var.iter().zip(grads.chunks_exact(cols)) {
-                for_each_chunk_live::<N, 0, 2>(
-                    [],
-                    [g_row, col_var],
-                    #[inline(always)]
-                    |live, [], [g, cv]| {
-                        let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
-                        let u =
-                            k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale)).to_array();
-                        u_sq.extend_chunk(&u, live, square);
-                    },
-                );
-            }
-            let step = L::splat(k.step_size(p_sq.finish(), u_sq.finish(), n));
+            let step = L::splat(step);
             for ((&r, g_row), p_row) in
                 row_var.iter().zip(grads.chunks_exact(cols)).zip(params.chunks_exact_mut(cols))
             {
@@ -485,14 +688,13 @@ pub fn adafactor_factored_step_with(
                     #[inline(always)]
                     |[p], [g, cv]| {
                         let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
-                        let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(scale));
+                        let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(k.scale));
                         P::fma(step, u, k.decayed::<L, N>(dec, L::load(p))).store(p);
                     },
                 );
             }
         }
     )));
-    Ok(())
 }
 
 /// `c(√sum)² / count` in f32, as torch's `vector_norm(...).square_().div_(count)`.
