@@ -649,6 +649,7 @@ fn factored_update_norm(
     u_sq: &mut BlockedSum<'_>,
 ) {
     let Rows { grads, row_var, col_var, row_mean, cols } = rows;
+    let cols = cols.max(1); // ≥ 1 already: said so for the compiler (no panic path)
     with_width!(width, two_pass, |L, N| with_profile!(numerics, |P| {
         for (&r, g_row) in row_var.iter().zip(grads.chunks_exact(cols)) {
             for_each_chunk_live::<N, 0, 2>(
@@ -675,6 +676,7 @@ fn factored_apply(
     step: f32,
 ) {
     let Rows { grads, row_var, col_var, row_mean, cols } = rows;
+    let cols = cols.max(1); // ≥ 1 already: said so for the compiler (no panic path)
     with_width!(width, two_pass, |L, N| with_profile!(numerics, |P| specialize!(
         k.decay.is_some(),
         |dec| {
