@@ -608,6 +608,14 @@ fn sharded_factored_adafactor_refuses_bad_shards_without_writing() {
     let err = adafactor_factored_col_var(&mut c, &sums, rows, 0, &cfg);
     assert_eq!(err, Err(Error::ZeroStep));
     assert_same_bits(&c, &c0, "col_var written on error");
+    // No rows (an empty matrix, as adafactor_factored_step leaves it): nothing changes.
+    let mut empty_step = c0.clone();
+    let mut no_rows = vec![0.0f32; 0];
+    optkern::adafactor_factored_step(&mut [], &[], &mut no_rows, &mut empty_step, 0, cols, 1, &cfg)
+        .unwrap();
+    adafactor_factored_col_var(&mut c, &vec![0.0; cols], 0, 1, &cfg).unwrap();
+    assert_same_bits(&c, &empty_step, "col_var of a matrix without rows");
+    assert_same_bits(&c, &c0, "col_var of a matrix without rows");
     // Norms: a start off the blocks (row 1 is element 64), a shard that is not whole rows,
     // rows past the matrix, a short partials buffer.
     let (mut pp, mut up) = (vec![-1.0; 1], vec![-1.0; 1]);
