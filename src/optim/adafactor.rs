@@ -433,8 +433,8 @@ pub fn adafactor_factored_step_with(
     // `chunks_exact` (the C library has none).
     let cols = cols.max(1);
     row_stats(&k, cfg.numerics, grads, row_var, cols);
-    // Column statistics: 16 columns at a time, f64 accumulators in row order (the same
-    // additions as `add_column_squares` row by row, without a `cols`-long scratch).
+    // Column statistics: 16 columns at a time, f64 accumulators in row order (the additions
+    // `adafactor_factored_shard_stats` makes row by row, without a `cols`-long scratch).
     for (c0, col_block) in col_var.chunks_mut(16).enumerate().map(|(b, blk)| (b * 16, blk)) {
         let mut acc = [0.0f64; 16];
         for g_row in grads.chunks_exact(cols) {
@@ -449,10 +449,10 @@ pub fn adafactor_factored_step_with(
     let row_mean = row_mean(&k, row_var);
     let (mut p_sq, mut u_sq) = (BlockedSum::new(), BlockedSum::new());
     p_sq.extend(params, square);
-    let rows = Rows { grads, row_var, col_var, row_mean, cols };
-    factored_update_norm(width, &k, cfg.numerics, rows, &mut u_sq);
+    let all_rows = Rows { grads, row_var, col_var, row_mean, cols };
+    factored_update_norm(width, &k, cfg.numerics, all_rows, &mut u_sq);
     let step = k.step_size(p_sq.finish(), u_sq.finish(), n);
-    factored_apply(width, &k, cfg.numerics, params, rows, step);
+    factored_apply(width, &k, cfg.numerics, params, all_rows, step);
     Ok(())
 }
 
@@ -541,13 +541,13 @@ pub fn adafactor_factored_shard_norms(
     param_partials: &mut [f64],
     update_partials: &mut [f64],
 ) -> Result<(), Error> {
-    let (k, rows) = factored_shard(params, grads, row_var, col_var, row0, step, cfg)?;
+    let (k, shard) = factored_shard(params, grads, row_var, col_var, row0, step, cfg)?;
     let (cols, n) = (col_var.len(), params.len());
     let (pp, up) = (("param_partials", param_partials), ("update_partials", update_partials));
     let (offset, layer_len) = (row0.saturating_mul(cols), row_var.len().saturating_mul(cols));
     two_norm_partials(offset, n, layer_len, pp, up, |p_sq, u_sq| {
         p_sq.extend(params, square);
-        factored_update_norm(Width::NATIVE_TWO_PASS, &k, cfg.numerics, rows, u_sq);
+        factored_update_norm(Width::NATIVE_TWO_PASS, &k, cfg.numerics, shard, u_sq);
     })
 }
 
@@ -571,11 +571,11 @@ pub fn adafactor_factored_shard_apply(
     cfg: &AdafactorConfig,
     step_size: f32,
 ) -> Result<(), Error> {
-    let (k, rows) = factored_shard(params, grads, row_var, col_var, row0, step, cfg)?;
+    let (k, shard) = factored_shard(params, grads, row_var, col_var, row0, step, cfg)?;
     if step_size.is_nan() || step_size > 0.0 {
         return Err(validate::out_of_range("step_size", f64::from(step_size)));
     }
-    factored_apply(Width::NATIVE_TWO_PASS, &k, cfg.numerics, params, rows, step_size);
+    factored_apply(Width::NATIVE_TWO_PASS, &k, cfg.numerics, params, shard, step_size);
     Ok(())
 }
 
