@@ -89,6 +89,17 @@ pub(crate) fn numerics(value: crate::Numerics, optional: &[crate::Numerics]) -> 
     }
 }
 
+/// A scalar combined from shard partials (a step size, a trust ratio): not NaN and `≤ 0`. An
+/// infinity on that side is what one process would have used, so it passes.
+pub(crate) fn combined_non_positive(name: &'static str, value: f64) -> Result<(), Error> {
+    if value.is_nan() || value > 0.0 { Err(out_of_range(name, value)) } else { Ok(()) }
+}
+
+/// As [`combined_non_positive`], for a scalar that must be `≥ 0`.
+pub(crate) fn combined_non_negative(name: &'static str, value: f64) -> Result<(), Error> {
+    if value.is_nan() || value < 0.0 { Err(out_of_range(name, value)) } else { Ok(()) }
+}
+
 /// A finite value outside its documented range.
 pub(crate) fn out_of_range(name: &'static str, value: f64) -> Error {
     invalid(name, value, Problem::OutOfRange)

@@ -334,6 +334,26 @@ fn sharded_lamb_refuses_bad_boundaries_and_trust_ratios_without_writing() {
     assert_same_bits(&q, &p, "params written on error");
 }
 
+/// The Adafactor configs both split tests run: the default, a decayed, maximizing and scaled
+/// one, and one where `ε₂`, `d` and a large `grad_scale` decide the step size.
+fn adafactor_split_base_configs() -> [optkern::AdafactorConfig; 3] {
+    use optkern::AdafactorConfig;
+    let base = AdafactorConfig::default();
+    [
+        base,
+        AdafactorConfig { weight_decay: 0.1, maximize: true, grad_scale: 0.37, ..base },
+        AdafactorConfig { eps2: 10.0, d: 4.0, lr: 0.5, grad_scale: 3.0, ..base },
+    ]
+}
+
+/// [`adafactor_split_base_configs`] under both profiles.
+fn adafactor_split_configs() -> impl Iterator<Item = optkern::AdafactorConfig> + Clone {
+    use optkern::{AdafactorConfig, Numerics};
+    [Numerics::Portable, Numerics::Torch].into_iter().flat_map(|numerics| {
+        adafactor_split_base_configs().map(|c| AdafactorConfig { numerics, ..c })
+    })
+}
+
 /// Adafactor (the vector path) split across shards (the variance and the norm partials on each
 /// shard, gathered, the step size, the update on each shard) gives `adafactor_step`'s bits over
 /// the vector for every split, both profiles, several steps, and a clipped, a decayed and an
@@ -341,22 +361,9 @@ fn sharded_lamb_refuses_bad_boundaries_and_trust_ratios_without_writing() {
 #[test]
 fn sharded_adafactor_equals_one_adafactor_step() {
     use optkern::{
-        AdafactorConfig, Numerics, adafactor_shard_apply, adafactor_shard_moments, adafactor_step,
-        adafactor_step_size,
+        adafactor_shard_apply, adafactor_shard_moments, adafactor_step, adafactor_step_size,
     };
-    let configs = [
-        AdafactorConfig::default(),
-        AdafactorConfig {
-            weight_decay: 0.1,
-            maximize: true,
-            grad_scale: 0.37,
-            ..Default::default()
-        },
-        AdafactorConfig { eps2: 10.0, d: 4.0, lr: 0.5, grad_scale: 3.0, ..Default::default() },
-    ];
-    let cfgs = [Numerics::Portable, Numerics::Torch]
-        .into_iter()
-        .flat_map(|numerics| configs.map(|c| AdafactorConfig { numerics, ..c }));
+    let cfgs = adafactor_split_configs();
     let split = Split {
         state: &["variance"],
         whole: |p, g, [v], t, cfg| adafactor_step(p, g, v, t, cfg).unwrap(),
@@ -438,16 +445,6 @@ fn sharded_factored_adafactor_equals_one_factored_step() {
         adafactor_step_size,
     };
     let mut data = Data::new(29);
-    let configs = [
-        AdafactorConfig::default(),
-        AdafactorConfig {
-            weight_decay: 0.1,
-            maximize: true,
-            grad_scale: 0.37,
-            ..Default::default()
-        },
-        AdafactorConfig { eps2: 10.0, d: 4.0, lr: 0.5, grad_scale: 3.0, ..Default::default() },
-    ];
     let mut checked = 0;
     for (rows, cols) in [(200, 64), (9, 1024), (3, 5000), (1, 4096)] {
         let n = rows * cols;
@@ -466,7 +463,7 @@ fn sharded_factored_adafactor_equals_one_factored_step() {
             row_splits.push(cuts);
         }
         for numerics in [Numerics::Portable, Numerics::Torch] {
-            for base in configs {
+            for base in adafactor_split_base_configs() {
                 let cfg = AdafactorConfig { numerics, ..base };
                 let (mut p, mut r, mut c) = (p0.clone(), vec![0.0; rows], vec![0.0; cols]);
                 for (t, g) in grads.iter().enumerate() {

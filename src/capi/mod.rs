@@ -485,6 +485,11 @@ impl Raw {
     /// No region (an absent optional buffer).
     pub(crate) const EMPTY: Raw = Raw { addr: 0, bytes: 0, len: 0, written: false, name: "" };
 
+    /// Its length in elements.
+    pub(crate) fn len(self) -> usize {
+        self.len
+    }
+
     /// The required buffer argument `name` of `len` elements of `T`.
     pub(crate) fn new<T>(
         p: *const T,

@@ -805,7 +805,7 @@ pub unsafe extern "C" fn optkern_adafactor_factored_shard_norms(
             )?;
             let pp = param_partials_out(param_partials, param_partials_len);
             let up = update_partials_out(update_partials, update_partials_len);
-            let [pp, up] = partials_pair(&b, shard_rows * cols, pp, up)?;
+            let [pp, up] = partials_pair(&b, b[0].len(), pp, up)?; // the shard's shard_rows·cols
             crate::adafactor_factored_shard_norms(
                 slice(b[0]),
                 slice(b[1]),

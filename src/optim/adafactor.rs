@@ -119,6 +119,20 @@ impl Coef {
         if P::TORCH { (L::splat(1.0) / floor) * g } else { g / floor }
     }
 
+    /// The factored update `u = c·g/√max(R·C/mean, ε₁²)` for one row statistic `r` against a
+    /// chunk of column statistics `col_var`.
+    #[inline(always)]
+    fn factored_update<L: Lanes<N>, const N: usize, P: Profile>(
+        &self,
+        r: f32,
+        col_var: L,
+        row_mean: f32,
+        g: L,
+    ) -> L {
+        let var_est = (L::splat(r) * col_var) / L::splat(row_mean);
+        self.update::<L, N, P>(var_est, g * L::splat(self.scale))
+    }
+
     /// `θ·c(1 − ηλ)`, or `θ` without weight decay (`dec` must equal `self.decay.is_some()`).
     #[inline(always)]
     fn decayed<L: Lanes<N>, const N: usize>(&self, dec: impl Flag, param: L) -> L {
@@ -276,9 +290,7 @@ pub fn adafactor_shard_apply(
     validate::len("grads", n, grads.len())?;
     validate::len("variance", n, variance.len())?;
     let k = Coef::from_config(step, cfg)?;
-    if step_size.is_nan() || step_size > 0.0 {
-        return Err(validate::out_of_range("step_size", f64::from(step_size)));
-    }
+    validate::combined_non_positive("step_size", f64::from(step_size))?;
     apply_1d(Width::NATIVE_TWO_PASS, &k, cfg.numerics, params, grads, variance, step_size);
     Ok(())
 }
@@ -572,9 +584,7 @@ pub fn adafactor_factored_shard_apply(
     step_size: f32,
 ) -> Result<(), Error> {
     let (k, shard) = factored_shard(params, grads, row_var, col_var, row0, step, cfg)?;
-    if step_size.is_nan() || step_size > 0.0 {
-        return Err(validate::out_of_range("step_size", f64::from(step_size)));
-    }
+    validate::combined_non_positive("step_size", f64::from(step_size))?;
     factored_apply(Width::NATIVE_TWO_PASS, &k, cfg.numerics, params, shard, step_size);
     Ok(())
 }
@@ -657,8 +667,7 @@ fn factored_update_norm(
                 [g_row, col_var],
                 #[inline(always)]
                 |live, [], [g, cv]| {
-                    let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
-                    let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(k.scale));
+                    let u = k.factored_update::<L, N, P>(r, L::load(cv), row_mean, L::load(g));
                     u_sq.extend_chunk(&u.to_array(), live, square);
                 },
             );
@@ -689,8 +698,7 @@ fn factored_apply(
                     [g_row, col_var],
                     #[inline(always)]
                     |[p], [g, cv]| {
-                        let var_est = (L::splat(r) * L::load(cv)) / L::splat(row_mean);
-                        let u = k.update::<L, N, P>(var_est, L::load(g) * L::splat(k.scale));
+                        let u = k.factored_update::<L, N, P>(r, L::load(cv), row_mean, L::load(g));
                         P::fma(step, u, k.decayed::<L, N>(dec, L::load(p))).store(p);
                     },
                 );

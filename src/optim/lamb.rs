@@ -218,9 +218,7 @@ pub fn lamb_shard_apply(
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
     let k = Coef::from_config(step, cfg)?;
-    if trust_ratio.is_nan() || trust_ratio < 0.0 {
-        return Err(validate::out_of_range("trust_ratio", trust_ratio));
-    }
+    validate::combined_non_negative("trust_ratio", trust_ratio)?;
     apply(Width::NATIVE_TWO_PASS, &k, cfg.numerics, params, exp_avg, exp_avg_sq, trust_ratio);
     Ok(())
 }

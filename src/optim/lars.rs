@@ -149,9 +149,7 @@ pub fn lars_shard_apply(
     validate::len("grads", n, grads.len())?;
     validate::len("velocity", n, velocity.len())?;
     let k = Coef::from_config(cfg)?;
-    if local_lr.is_nan() || local_lr < 0.0 {
-        return Err(validate::out_of_range("local_lr", local_lr));
-    }
+    validate::combined_non_negative("local_lr", local_lr)?;
     k.apply(Width::NATIVE, cfg.numerics, params, grads, velocity, local_lr);
     Ok(())
 }
