@@ -9,6 +9,7 @@
 //! | f32 → f16 | IEEE binary16, round to nearest even (F16C `vcvtps2ph`): `\|x\| ≥ 65520` → ±∞, subnormals kept (quantum 2⁻²⁴), below 2⁻²⁵ → ±0; NaN → quiet NaN, sign kept, payload `>> 13` (`s \| 0x7E00 \| m >> 13`) |
 //! | f16 → f32 | exact for every finite value and ±∞; NaN → `s \| 0x7FC00000 \| m << 13` (F16C `vcvtph2ps`: quieted, sign and payload kept; torch's 1-element path gives `0x7FFFFFFF` instead) |
 
+use super::lanes16;
 use half::{bf16, f16};
 
 /// f32 → bf16 bits, round to nearest even, NaN → `0xFFFF`.
@@ -69,10 +70,17 @@ pub(crate) fn from_f16_bits(h: u16) -> f32 {
     f32::from_bits(sign | bits)
 }
 
-/// `out[i] = f32(x[i])` for bf16 input.
+/// `out[i] = f32(x[i])` for bf16 input (16 at a time by [`lanes16`], the rest here).
 #[inline(always)]
 pub(crate) fn widen_bf16(x: &[bf16], out: &mut [f32]) {
-    for (o, h) in out.iter_mut().zip(x) {
+    let n = x.len().min(out.len());
+    let (Some(x), Some(out)) = (x.get(..n), out.get_mut(..n)) else { return };
+    let (xs, x_rest) = x.as_chunks::<16>();
+    let (os, o_rest) = out.as_chunks_mut::<16>();
+    for (o, h) in os.iter_mut().zip(xs) {
+        lanes16::widen_bf16(&h.map(bf16::to_bits), o);
+    }
+    for (o, h) in o_rest.iter_mut().zip(x_rest) {
         *o = from_bf16_bits(h.to_bits());
     }
 }
@@ -85,10 +93,19 @@ pub(crate) fn widen_f16(x: &[f16], out: &mut [f32]) {
     }
 }
 
-/// `out[i] = bf16(x[i])`, round to nearest even.
+/// `out[i] = bf16(x[i])`, round to nearest even (16 at a time by [`lanes16`], the rest here).
 #[inline(always)]
 pub(crate) fn narrow_bf16(x: &[f32], out: &mut [bf16]) {
-    for (o, &v) in out.iter_mut().zip(x) {
+    let n = x.len().min(out.len());
+    let (Some(x), Some(out)) = (x.get(..n), out.get_mut(..n)) else { return };
+    let (xs, x_rest) = x.as_chunks::<16>();
+    let (os, o_rest) = out.as_chunks_mut::<16>();
+    for (o, v) in os.iter_mut().zip(xs) {
+        let mut h = [0u16; 16];
+        lanes16::narrow_bf16(v, &mut h);
+        *o = h.map(bf16::from_bits);
+    }
+    for (o, &v) in o_rest.iter_mut().zip(x_rest) {
         *o = bf16::from_bits(bf16_bits(v));
     }
 }

@@ -36,6 +36,7 @@
 
 mod fp8;
 pub(crate) mod half;
+mod lanes16;
 mod maps;
 mod q4;
 pub(crate) mod q8;

@@ -20,6 +20,7 @@
 //! call's rounded buffers, `counter` the caller's step count.
 
 use super::half::bf16_bits;
+use super::lanes16;
 
 /// SplitMix64's output function on `z + γ`.
 const fn splitmix64(z: u64) -> u64 {
@@ -31,7 +32,7 @@ const fn splitmix64(z: u64) -> u64 {
 
 /// Chris Wellons' `lowbias32` integer hash.
 #[inline(always)]
-const fn lowbias32(mut x: u32) -> u32 {
+pub(crate) const fn lowbias32(mut x: u32) -> u32 {
     x ^= x >> 16;
     x = x.wrapping_mul(0x7FEB_352D);
     x ^= x >> 15;
@@ -73,7 +74,15 @@ impl Stream {
                 return;
             };
             let lo = first as u32;
-            for (j, (o, &v)) in os.iter_mut().zip(xs).enumerate() {
+            let (x16, x_tail) = xs.as_chunks::<16>();
+            let (o16, o_tail) = os.as_chunks_mut::<16>();
+            for (c, (o, v)) in o16.iter_mut().zip(x16).enumerate() {
+                let mut h = [0u16; 16];
+                lanes16::stochastic_bf16(v, lo.wrapping_add(16 * c as u32), k, &mut h);
+                *o = h.map(half::bf16::from_bits);
+            }
+            let lo = lo.wrapping_add(16 * x16.len() as u32);
+            for (j, (o, &v)) in o_tail.iter_mut().zip(x_tail).enumerate() {
                 let r = (lowbias32(lo.wrapping_add(j as u32) ^ k) >> 16) as u16;
                 *o = half::bf16::from_bits(stochastic_bf16(v, r));
             }

@@ -1,0 +1,225 @@
+//! The bf16 conversions of the staged driver, 16 elements at a time in 512-bit registers on
+//! builds with AVX-512F, the same integer rule as [`super::half`] elsewhere.
+//!
+//! Why this module: LLVM vectorises the slice loops of [`super::half`] at 256 bits on AVX-512
+//! CPUs (its preferred width there), which made the bf16 narrowing twelve operations per eight
+//! values and the stage a mix of 256-bit writes read back by 512-bit loads. Here one 512-bit
+//! register holds the 16 values:
+//! ```text
+//! widen:  f32 bits = zero-extend(h) << 16                                  (2 operations)
+//! narrow: t = u + 0x7FFF + ((u >> 16) & 1);  h = |u| > 0x7F800000 ? 0xFFFF : t >> 16
+//!         (the shift under a mask, then the 32 → 16 truncation)              (8 operations)
+//! ```
+//! The results are bit for bit [`super::half::bf16_bits`] and [`super::half::from_bf16_bits`]
+//! (every bf16 pattern and a sweep of f32 patterns are compared below), so a build's bits do
+//! not depend on which path it takes.
+//!
+//! The intrinsics are `#[target_feature]` functions on raw pointers: this module and
+//! [`crate::fast`] are the only `unsafe` outside the C API.
+
+/// 16 bf16 bit patterns → their 16 f32 values.
+#[inline(always)]
+pub(crate) fn widen_bf16(x: &[u16; 16], out: &mut [f32; 16]) {
+    imp::widen_bf16(x, out)
+}
+
+/// 16 f32 values → their bf16 bit patterns, round to nearest even, NaN → `0xFFFF`.
+#[inline(always)]
+pub(crate) fn narrow_bf16(x: &[f32; 16], out: &mut [u16; 16]) {
+    imp::narrow_bf16(x, out)
+}
+
+/// 16 f32 values at consecutive low indices `lo..lo + 16` → bf16 bit patterns rounded
+/// stochastically ([`super::sr`]): `r = lowbias32((lo + j) ^ key) >> 16`, up one ulp when
+/// `r < u & 0xFFFF`, then the nearest-even narrowing of that (exact) value.
+#[inline(always)]
+pub(crate) fn stochastic_bf16(x: &[f32; 16], lo: u32, key: u32, out: &mut [u16; 16]) {
+    imp::stochastic_bf16(x, lo, key, out)
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[allow(unsafe_code)]
+mod imp {
+    use core::arch::x86_64::{
+        __m512i, _mm256_loadu_si256, _mm256_storeu_si256, _mm512_add_epi32, _mm512_and_si512,
+        _mm512_cmple_epu32_mask, _mm512_cmplt_epu32_mask, _mm512_cvtepi32_epi16,
+        _mm512_cvtepu16_epi32, _mm512_loadu_si512, _mm512_mask_add_epi32, _mm512_mask_srli_epi32,
+        _mm512_mullo_epi32, _mm512_set1_epi32, _mm512_setr_epi32, _mm512_slli_epi32,
+        _mm512_srli_epi32, _mm512_storeu_si512, _mm512_xor_si512,
+    };
+
+    // SAFETY (both functions): the build enables avx512f (the `cfg` above), the instructions'
+    // only requirement; the unaligned loads and stores touch exactly the bytes of the borrowed
+    // arrays (32 bytes of 16 u16, 64 bytes of 16 f32).
+
+    #[inline(always)]
+    pub(super) fn widen_bf16(x: &[u16; 16], out: &mut [f32; 16]) {
+        unsafe {
+            let h = _mm256_loadu_si256(x.as_ptr().cast());
+            let w = _mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(h));
+            _mm512_storeu_si512(out.as_mut_ptr().cast(), w);
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn narrow_bf16(x: &[f32; 16], out: &mut [u16; 16]) {
+        let u = unsafe { _mm512_loadu_si512(x.as_ptr().cast()) };
+        store_narrowed(u, out);
+    }
+
+    #[inline(always)]
+    pub(super) fn stochastic_bf16(x: &[f32; 16], lo: u32, key: u32, out: &mut [u16; 16]) {
+        unsafe {
+            let u = _mm512_loadu_si512(x.as_ptr().cast());
+            let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let i = _mm512_add_epi32(_mm512_set1_epi32(lo as i32), iota);
+            let h = lowbias32(_mm512_xor_si512(i, _mm512_set1_epi32(key as i32)));
+            let r = _mm512_srli_epi32::<16>(h);
+            let low = _mm512_and_si512(u, _mm512_set1_epi32(0xFFFF));
+            let up = _mm512_cmplt_epu32_mask(r, low);
+            let t = _mm512_and_si512(u, _mm512_set1_epi32(0xFFFF_0000_u32 as i32));
+            store_narrowed(_mm512_mask_add_epi32(t, up, t, _mm512_set1_epi32(0x1_0000)), out);
+        }
+    }
+
+    /// `lowbias32` on 16 lanes (wrapping multiplies).
+    #[inline(always)]
+    fn lowbias32(x: __m512i) -> __m512i {
+        unsafe {
+            let x = _mm512_xor_si512(x, _mm512_srli_epi32::<16>(x));
+            let x = _mm512_mullo_epi32(x, _mm512_set1_epi32(0x7FEB_352D));
+            let x = _mm512_xor_si512(x, _mm512_srli_epi32::<15>(x));
+            let x = _mm512_mullo_epi32(x, _mm512_set1_epi32(0x846C_A68B_u32 as i32));
+            _mm512_xor_si512(x, _mm512_srli_epi32::<16>(x))
+        }
+    }
+
+    /// The nearest-even narrowing of the f32 bits `u` into `out`.
+    #[inline(always)]
+    fn store_narrowed(u: __m512i, out: &mut [u16; 16]) {
+        unsafe {
+            let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(u), _mm512_set1_epi32(1));
+            let t = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb);
+            let abs = _mm512_and_si512(u, _mm512_set1_epi32(0x7FFF_FFFF));
+            let not_nan = _mm512_cmple_epu32_mask(abs, _mm512_set1_epi32(0x7F80_0000));
+            // NaN lanes keep all ones, which truncate to 0xFFFF.
+            let h = _mm512_mask_srli_epi32::<16>(_mm512_set1_epi32(-1), not_nan, t);
+            _mm256_storeu_si256(out.as_mut_ptr().cast(), _mm512_cvtepi32_epi16(h));
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+mod imp {
+    use super::super::half::{bf16_bits, from_bf16_bits};
+    use super::super::sr::lowbias32;
+
+    #[inline(always)]
+    pub(super) fn widen_bf16(x: &[u16; 16], out: &mut [f32; 16]) {
+        for (o, &h) in out.iter_mut().zip(x) {
+            *o = from_bf16_bits(h);
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn narrow_bf16(x: &[f32; 16], out: &mut [u16; 16]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = bf16_bits(v);
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn stochastic_bf16(x: &[f32; 16], lo: u32, key: u32, out: &mut [u16; 16]) {
+        for (j, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+            let r = (lowbias32(lo.wrapping_add(j as u32) ^ key) >> 16) as u16;
+            *o = super::super::sr::stochastic_bf16(v, r);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::half::{bf16_bits, from_bf16_bits};
+    use super::*;
+
+    /// Every bf16 pattern widens as `from_bf16_bits` does.
+    #[test]
+    fn widen_is_the_scalar_rule_for_every_pattern() {
+        for base in (0..=u16::MAX).step_by(16) {
+            let x: [u16; 16] = core::array::from_fn(|k| base + k as u16);
+            let mut out = [0.0f32; 16];
+            widen_bf16(&x, &mut out);
+            for (o, h) in out.iter().zip(x) {
+                assert_eq!(o.to_bits(), from_bf16_bits(h).to_bits(), "{h:#06x}");
+            }
+        }
+    }
+
+    /// Stochastic rounding: 16 lanes give the scalar rule's bits with the scalar hash, for a
+    /// sweep of f32 patterns (NaN, ∞ and the largest finite among them), several keys and low
+    /// indices up to the last run before `2³²`.
+    #[test]
+    fn stochastic_is_the_scalar_rule() {
+        use super::super::sr::{lowbias32, stochastic_bf16 as scalar};
+        let mut checked = 0;
+        for (c, u0) in (0..=u32::MAX).step_by(0x0013_5791).enumerate() {
+            let x: [f32; 16] = core::array::from_fn(|k| {
+                let specials = [0x7F80_0001, 0xFF80_0000, 0x7F7F_FFFF, 0x3F80_0000];
+                f32::from_bits(if k < 4 { specials[k] } else { u0.wrapping_add(k as u32 * 0x3039) })
+            });
+            for (lo, key) in [(0u32, 0u32), (c as u32 * 16, 0x9E37_79B9), (u32::MAX - 15, 7)] {
+                let mut out = [0u16; 16];
+                stochastic_bf16(&x, lo, key, &mut out);
+                for (j, (&v, h)) in x.iter().zip(out).enumerate() {
+                    let r = (lowbias32(lo.wrapping_add(j as u32) ^ key) >> 16) as u16;
+                    assert_eq!(h, scalar(v, r), "{:#010x} at {lo}+{j}", v.to_bits());
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+    }
+
+    /// A sweep of f32 patterns (both signs, every exponent, ties, NaN payloads in the low and
+    /// high mantissa, ±∞, subnormals) narrows as `bf16_bits` does.
+    #[test]
+    fn narrow_is_the_scalar_rule_on_a_sweep() {
+        let specials = [
+            0u32,
+            0x8000,
+            0x7FFF,
+            0x1_8000,
+            0x7F80_0000,
+            0x7F80_0001,
+            0x7FC0_0000,
+            0x7F7F_FFFF,
+            0x7F7F_8000,
+            0x0000_0001,
+            0x007F_FFFF,
+            0x3F80_8000,
+            0x3F81_8000,
+            0x7FFF_FFFF,
+        ];
+        let patterns = specials
+            .into_iter()
+            .flat_map(|u| [u, u | 0x8000_0000])
+            .chain((0..=u32::MAX).step_by(0x0001_0003));
+        let mut x = [0.0f32; 16];
+        let mut filled = 0;
+        let mut checked = 0;
+        for u in patterns {
+            x[filled] = f32::from_bits(u);
+            filled += 1;
+            if filled == 16 {
+                let mut out = [0u16; 16];
+                narrow_bf16(&x, &mut out);
+                for (&v, h) in x.iter().zip(out) {
+                    assert_eq!(h, bf16_bits(v), "{:#010x}", v.to_bits());
+                }
+                checked += 16;
+                filled = 0;
+            }
+        }
+        assert!(checked > 65_000, "{checked}");
+    }
+}
