@@ -20,13 +20,13 @@
 /// 16 bf16 bit patterns → their 16 f32 values.
 #[inline(always)]
 pub(crate) fn widen_bf16(x: &[u16; 16], out: &mut [f32; 16]) {
-    imp::widen_bf16(x, out)
+    simd::widen_bf16(x, out)
 }
 
 /// 16 f32 values → their bf16 bit patterns, round to nearest even, NaN → `0xFFFF`.
 #[inline(always)]
 pub(crate) fn narrow_bf16(x: &[f32; 16], out: &mut [u16; 16]) {
-    imp::narrow_bf16(x, out)
+    simd::narrow_bf16(x, out)
 }
 
 /// 16 f32 values at consecutive low indices `lo..lo + 16` → bf16 bit patterns rounded
@@ -34,12 +34,17 @@ pub(crate) fn narrow_bf16(x: &[f32; 16], out: &mut [u16; 16]) {
 /// `r < u & 0xFFFF`, then the nearest-even narrowing of that (exact) value.
 #[inline(always)]
 pub(crate) fn stochastic_bf16(x: &[f32; 16], lo: u32, key: u32, out: &mut [u16; 16]) {
-    imp::stochastic_bf16(x, lo, key, out)
+    simd::stochastic_bf16(x, lo, key, out)
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+use avx512 as simd;
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+use scalar as simd;
+
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 #[allow(unsafe_code)]
-mod imp {
+mod avx512 {
     use core::arch::x86_64::{
         __m512i, _mm256_loadu_si256, _mm256_storeu_si256, _mm512_add_epi32, _mm512_and_si512,
         _mm512_cmple_epu32_mask, _mm512_cmplt_epu32_mask, _mm512_cvtepi32_epi16,
@@ -110,7 +115,7 @@ mod imp {
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-mod imp {
+mod scalar {
     use super::super::half::{bf16_bits, from_bf16_bits};
     use super::super::sr::lowbias32;
 
