@@ -74,9 +74,9 @@ def main():
         per_file[m["file"]][summary] += 1
         if summary in ("MissedMutant", "Timeout"):
             key = (m["file"], description(m), source_text(m))
-            wildcard = key[:2] + ("*",)
-            known = key in listed or wildcard in listed
-            (explained if known else unexplained).append((key, summary, m["name"]))
+            if key not in listed and key[:2] + ("*",) in listed:
+                key = key[:2] + ("*",)
+            (explained if key in listed else unexplained).append((key, summary, m["name"]))
     generated = data.get("total_mutants", 0)
     tested = sum(sum(c.values()) for c in per_file.values())
     if "--summary" in sys.argv:
