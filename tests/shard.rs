@@ -335,23 +335,19 @@ fn sharded_lamb_refuses_bad_boundaries_and_trust_ratios_without_writing() {
 }
 
 /// The Adafactor configs both split tests run: the default, a decayed, maximizing and scaled
-/// one, and one where `ε₂`, `d` and a large `grad_scale` decide the step size.
-fn adafactor_split_base_configs() -> [optkern::AdafactorConfig; 3] {
-    use optkern::AdafactorConfig;
+/// one, and one where `ε₂`, `d` and a large `grad_scale` decide the step size; each under
+/// both profiles (Portable first).
+fn adafactor_split_configs() -> impl Iterator<Item = optkern::AdafactorConfig> + Clone {
+    use optkern::{AdafactorConfig, Numerics};
     let base = AdafactorConfig::default();
-    [
+    let configs = [
         base,
         AdafactorConfig { weight_decay: 0.1, maximize: true, grad_scale: 0.37, ..base },
         AdafactorConfig { eps2: 10.0, d: 4.0, lr: 0.5, grad_scale: 3.0, ..base },
-    ]
-}
-
-/// [`adafactor_split_base_configs`] under both profiles.
-fn adafactor_split_configs() -> impl Iterator<Item = optkern::AdafactorConfig> + Clone {
-    use optkern::{AdafactorConfig, Numerics};
-    [Numerics::Portable, Numerics::Torch].into_iter().flat_map(|numerics| {
-        adafactor_split_base_configs().map(|c| AdafactorConfig { numerics, ..c })
-    })
+    ];
+    [Numerics::Portable, Numerics::Torch]
+        .into_iter()
+        .flat_map(move |numerics| configs.map(|c| AdafactorConfig { numerics, ..c }))
 }
 
 /// Adafactor (the vector path) split across shards (the variance and the norm partials on each
@@ -440,9 +436,8 @@ fn sharded_adafactor_refuses_bad_boundaries_and_step_sizes_without_writing() {
 #[test]
 fn sharded_factored_adafactor_equals_one_factored_step() {
     use optkern::{
-        AdafactorConfig, Numerics, adafactor_factored_col_var, adafactor_factored_shard_apply,
-        adafactor_factored_shard_norms, adafactor_factored_shard_stats, adafactor_factored_step,
-        adafactor_step_size,
+        adafactor_factored_col_var, adafactor_factored_shard_apply, adafactor_factored_shard_norms,
+        adafactor_factored_shard_stats, adafactor_factored_step, adafactor_step_size,
     };
     let mut data = Data::new(29);
     let mut checked = 0;
@@ -462,106 +457,84 @@ fn sharded_factored_adafactor_equals_one_factored_step() {
             cuts.push(rows);
             row_splits.push(cuts);
         }
-        for numerics in [Numerics::Portable, Numerics::Torch] {
-            for base in adafactor_split_base_configs() {
-                let cfg = AdafactorConfig { numerics, ..base };
-                let (mut p, mut r, mut c) = (p0.clone(), vec![0.0; rows], vec![0.0; cols]);
-                for (t, g) in grads.iter().enumerate() {
-                    adafactor_factored_step(
-                        &mut p,
-                        g,
-                        &mut r,
-                        &mut c,
-                        rows,
-                        cols,
-                        t as u32 + 1,
-                        &cfg,
-                    )
+        for cfg in adafactor_split_configs() {
+            let (mut p, mut r, mut c) = (p0.clone(), vec![0.0; rows], vec![0.0; cols]);
+            for (t, g) in grads.iter().enumerate() {
+                adafactor_factored_step(&mut p, g, &mut r, &mut c, rows, cols, t as u32 + 1, &cfg)
                     .unwrap();
-                }
-                for cuts in &row_splits {
-                    let (mut sp, mut sr, mut sc) = (p0.clone(), vec![0.0; rows], vec![0.0; cols]);
-                    for (t, g) in grads.iter().enumerate() {
-                        let step = t as u32 + 1;
-                        let mut sums = vec![0.0f64; cols];
-                        for w in cuts.windows(2) {
-                            let (a, b) = (w[0] * cols, w[1] * cols);
-                            let own = &mut sr[w[0]..w[1]];
-                            adafactor_factored_shard_stats(
-                                &g[a..b],
-                                own,
-                                &mut sums,
-                                cols,
-                                step,
-                                &cfg,
-                            )
+            }
+            for cuts in &row_splits {
+                let (mut sp, mut sr, mut sc) = (p0.clone(), vec![0.0; rows], vec![0.0; cols]);
+                for (t, g) in grads.iter().enumerate() {
+                    let step = t as u32 + 1;
+                    let mut sums = vec![0.0f64; cols];
+                    for w in cuts.windows(2) {
+                        let (a, b) = (w[0] * cols, w[1] * cols);
+                        let own = &mut sr[w[0]..w[1]];
+                        adafactor_factored_shard_stats(&g[a..b], own, &mut sums, cols, step, &cfg)
                             .unwrap();
-                        }
-                        // Any row boundary carries the same column sums.
-                        let mut other = vec![0.0f64; cols];
-                        let mut scratch = sr.clone();
-                        let (mut a, mut rest) = (0, rows);
-                        while rest > 0 {
-                            let k = 1 + data.below(rest as u64) as usize;
-                            let (g_rows, r_rows) =
-                                (&g[a * cols..(a + k) * cols], &mut scratch[a..a + k]);
-                            // The row statistics were already updated: only the sums are compared.
-                            adafactor_factored_shard_stats(
-                                g_rows, r_rows, &mut other, cols, step, &cfg,
-                            )
-                            .unwrap();
-                            (a, rest) = (a + k, rest - k);
-                        }
-                        assert!(
-                            sums.iter().zip(&other).all(|(x, y)| x.to_bits() == y.to_bits()),
-                            "column sums depend on the row cuts ({rows}x{cols})"
-                        );
-                        adafactor_factored_col_var(&mut sc, &sums, rows, step, &cfg).unwrap();
-                        let blocks = norm_partials_len(n);
-                        let (mut pp, mut up) = (vec![f64::NAN; blocks], vec![f64::NAN; blocks]);
-                        for w in cuts.windows(2) {
-                            let (a, b) = (w[0] * cols, w[1] * cols);
-                            let (k0, k1) =
-                                (a / SHARD_ALIGN, a / SHARD_ALIGN + norm_partials_len(b - a));
-                            adafactor_factored_shard_norms(
-                                &sp[a..b],
-                                &g[a..b],
-                                &sr,
-                                &sc,
-                                w[0],
-                                step,
-                                &cfg,
-                                &mut pp[k0..k1],
-                                &mut up[k0..k1],
-                            )
-                            .unwrap();
-                        }
-                        assert!(
-                            pp.iter().chain(&up).all(|x| !x.is_nan()),
-                            "a partial left unwritten"
-                        );
-                        let size = adafactor_step_size(&pp, &up, n, step, &cfg).unwrap();
-                        for w in cuts.windows(2) {
-                            let (a, b) = (w[0] * cols, w[1] * cols);
-                            adafactor_factored_shard_apply(
-                                &mut sp[a..b],
-                                &g[a..b],
-                                &sr,
-                                &sc,
-                                w[0],
-                                step,
-                                &cfg,
-                                size,
-                            )
-                            .unwrap();
-                        }
                     }
-                    let what = format!("{rows}x{cols} {base:?} {numerics:?} row cuts={cuts:?}");
-                    assert_same_bits(&sp, &p, &format!("params {what}"));
-                    assert_same_bits(&sr, &r, &format!("row_var {what}"));
-                    assert_same_bits(&sc, &c, &format!("col_var {what}"));
-                    checked += 1;
+                    // Any row boundary carries the same column sums.
+                    let mut other = vec![0.0f64; cols];
+                    let mut scratch = sr.clone();
+                    let (mut a, mut rest) = (0, rows);
+                    while rest > 0 {
+                        let k = 1 + data.below(rest as u64) as usize;
+                        let (g_rows, r_rows) =
+                            (&g[a * cols..(a + k) * cols], &mut scratch[a..a + k]);
+                        // The row statistics were already updated: only the sums are compared.
+                        adafactor_factored_shard_stats(
+                            g_rows, r_rows, &mut other, cols, step, &cfg,
+                        )
+                        .unwrap();
+                        (a, rest) = (a + k, rest - k);
+                    }
+                    assert!(
+                        sums.iter().zip(&other).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "column sums depend on the row cuts ({rows}x{cols})"
+                    );
+                    adafactor_factored_col_var(&mut sc, &sums, rows, step, &cfg).unwrap();
+                    let blocks = norm_partials_len(n);
+                    let (mut pp, mut up) = (vec![f64::NAN; blocks], vec![f64::NAN; blocks]);
+                    for w in cuts.windows(2) {
+                        let (a, b) = (w[0] * cols, w[1] * cols);
+                        let (k0, k1) =
+                            (a / SHARD_ALIGN, a / SHARD_ALIGN + norm_partials_len(b - a));
+                        adafactor_factored_shard_norms(
+                            &sp[a..b],
+                            &g[a..b],
+                            &sr,
+                            &sc,
+                            w[0],
+                            step,
+                            &cfg,
+                            &mut pp[k0..k1],
+                            &mut up[k0..k1],
+                        )
+                        .unwrap();
+                    }
+                    assert!(pp.iter().chain(&up).all(|x| !x.is_nan()), "a partial left unwritten");
+                    let size = adafactor_step_size(&pp, &up, n, step, &cfg).unwrap();
+                    for w in cuts.windows(2) {
+                        let (a, b) = (w[0] * cols, w[1] * cols);
+                        adafactor_factored_shard_apply(
+                            &mut sp[a..b],
+                            &g[a..b],
+                            &sr,
+                            &sc,
+                            w[0],
+                            step,
+                            &cfg,
+                            size,
+                        )
+                        .unwrap();
+                    }
                 }
+                let what = format!("{rows}x{cols} {cfg:?} row cuts={cuts:?}");
+                assert_same_bits(&sp, &p, &format!("params {what}"));
+                assert_same_bits(&sr, &r, &format!("row_var {what}"));
+                assert_same_bits(&sc, &c, &format!("col_var {what}"));
+                checked += 1;
             }
         }
     }

@@ -117,7 +117,7 @@ mod avx512 {
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
 mod scalar {
     use super::super::half::{bf16_bits, from_bf16_bits};
-    use super::super::sr::lowbias32;
+    use super::super::sr::stochastic_bf16_at;
 
     #[inline(always)]
     pub(super) fn widen_bf16(x: &[u16; 16], out: &mut [f32; 16]) {
@@ -136,8 +136,7 @@ mod scalar {
     #[inline(always)]
     pub(super) fn stochastic_bf16(x: &[f32; 16], lo: u32, key: u32, out: &mut [u16; 16]) {
         for (j, (o, &v)) in out.iter_mut().zip(x).enumerate() {
-            let r = (lowbias32(lo.wrapping_add(j as u32) ^ key) >> 16) as u16;
-            *o = super::super::sr::stochastic_bf16(v, r);
+            *o = stochastic_bf16_at(v, lo.wrapping_add(j as u32), key);
         }
     }
 }
@@ -165,7 +164,7 @@ mod tests {
     /// indices up to the last run before `2³²`.
     #[test]
     fn stochastic_is_the_scalar_rule() {
-        use super::super::sr::{lowbias32, stochastic_bf16 as scalar};
+        use super::super::sr::stochastic_bf16_at;
         let mut checked = 0;
         for (c, u0) in (0..=u32::MAX).step_by(0x0013_5791).enumerate() {
             let x: [f32; 16] = core::array::from_fn(|k| {
@@ -176,8 +175,8 @@ mod tests {
                 let mut out = [0u16; 16];
                 stochastic_bf16(&x, lo, key, &mut out);
                 for (j, (&v, h)) in x.iter().zip(out).enumerate() {
-                    let r = (lowbias32(lo.wrapping_add(j as u32) ^ key) >> 16) as u16;
-                    assert_eq!(h, scalar(v, r), "{:#010x} at {lo}+{j}", v.to_bits());
+                    let want = stochastic_bf16_at(v, lo.wrapping_add(j as u32), key);
+                    assert_eq!(h, want, "{:#010x} at {lo}+{j}", v.to_bits());
                     checked += 1;
                 }
             }

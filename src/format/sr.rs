@@ -32,7 +32,7 @@ const fn splitmix64(z: u64) -> u64 {
 
 /// Chris Wellons' `lowbias32` integer hash.
 #[inline(always)]
-pub(crate) const fn lowbias32(mut x: u32) -> u32 {
+const fn lowbias32(mut x: u32) -> u32 {
     x ^= x >> 16;
     x = x.wrapping_mul(0x7FEB_352D);
     x ^= x >> 15;
@@ -83,12 +83,18 @@ impl Stream {
             }
             let lo = lo.wrapping_add(16 * x16.len() as u32);
             for (j, (o, &v)) in o_tail.iter_mut().zip(x_tail).enumerate() {
-                let r = (lowbias32(lo.wrapping_add(j as u32) ^ k) >> 16) as u16;
-                *o = half::bf16::from_bits(stochastic_bf16(v, r));
+                *o = half::bf16::from_bits(stochastic_bf16_at(v, lo.wrapping_add(j as u32), k));
             }
             (x, out, first) = (rest_x, rest_o, first + run as u64);
         }
     }
+}
+
+/// [`stochastic_bf16`] of the element at low index `lo` of a run whose key is `key`:
+/// `r = lowbias32(lo ^ key) >> 16` (see [`Stream::round_bf16`]).
+#[inline(always)]
+pub(crate) fn stochastic_bf16_at(x: f32, lo: u32, key: u32) -> u16 {
+    stochastic_bf16(x, (lowbias32(lo ^ key) >> 16) as u16)
 }
 
 /// f32 → bf16 bits, stochastically: up one ulp when `r < u & 0xFFFF`.
