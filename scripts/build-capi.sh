@@ -60,8 +60,8 @@ exports_of() { nm -g --defined-only "$1" | awk '$3 ~ /^optkern_/ { print $3 }' |
 
 if [ "$(uname -m)" = x86_64 ]; then
     # tag:target-cpu:extra RUSTFLAGS. The baseline copy, the fallback for CPUs without AVX2, is
-    # built without option specialisation (src/numerics.rs, `specialize!`): an Adam-only program
-    # gains 22.6 KB instead of 69.6 KB from it, for 0-8 % of speed in cache (README, C library).
+    # built without option specialisation (src/numerics.rs, `specialize!`): less code in an
+    # Adam-only program, for 0-8 % of speed in cache (README, C library).
     levels=("v1:x86-64:--cfg optkern_unspecialized" v3:x86-64-v3: v4:x86-64-v4:)
     for entry in "${levels[@]}"; do
         IFS=: read -r tag cpu flags <<<"$entry"

@@ -6,7 +6,7 @@ use crate::lanes::Lanes;
 use crate::numerics::{
     Fast, Flag, Numerics, Off, On, Portable, Profile, Torch, TorchLerp, c, pow_step, specialize,
 };
-use crate::optim::{WeightDecay, mixed_step, specialize_decay};
+use crate::optim::{WeightDecay, mixed_step};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -222,9 +222,10 @@ impl Elementwise<4, 1> for Coef {
         [grads]: [&[f32]; 1],
     ) {
         let k = self;
-        // The options as compile-time constants: no branch in the loop (4 Ki elements: 2 %
-        // Torch, 7 % Portable, README "Build cost"). Only live combinations are compiled:
-        // Portable always has one division and no lerp.
+        // The options as compile-time constants (4 Ki elements: 2 % Torch, 7 % Portable,
+        // README "Build cost"), except the weight-decay form, a run-time flag (a predicted
+        // branch next to the divider). Only live combinations are compiled: Portable always
+        // has one division and no lerp.
         let bufs = (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq);
         with_width!(width, |L, N| match k.numerics {
             // bitsandbytes: decoupled decay or none, no AMSGrad, no ε̂ (checked).
@@ -256,20 +257,26 @@ impl Elementwise<4, 1> for Coef {
                     })
                 }
             }
-            numerics => specialize_decay!(k.decay, |l2, dec| match numerics {
-                // grad_scale = 1 specialised as in Fast (Portable: 10 instead of 11 plain
-                // operations per vector next to the divider; Torch keeps the multiply).
-                Numerics::Portable => specialize!(k.scale == 1.0, |unit| {
-                    let flags = (l2, dec, On, Off, Off, unit);
-                    adam_loop::<L, N, Portable>(k, flags, k.amsgrad, bufs)
-                }),
-                _ => specialize!(k.one_division, |one| {
-                    specialize!(k.lerp1.is_small(), |small| {
-                        let flags = (l2, dec, one, small, Off, Off);
-                        adam_loop::<L, N, Torch>(k, flags, k.amsgrad, bufs)
-                    })
-                }),
-            }),
+            // Decay as run-time flags here too: measured (4 Ki, native, same run) within
+            // noise of one loop per decay form, for a third of the code (the C library's
+            // Adam-only program: issue 17's 64 KiB per level).
+            numerics => {
+                let (l2, dec) = k.decay.flags();
+                match numerics {
+                    // grad_scale = 1 specialised as in Fast (Portable: 10 instead of 11 plain
+                    // operations per vector next to the divider; Torch keeps the multiply).
+                    Numerics::Portable => specialize!(k.scale == 1.0, |unit| {
+                        let flags = (l2, dec, On, Off, Off, unit);
+                        adam_loop::<L, N, Portable>(k, flags, k.amsgrad, bufs)
+                    }),
+                    _ => specialize!(k.one_division, |one| {
+                        specialize!(k.lerp1.is_small(), |small| {
+                            let flags = (l2, dec, one, small, Off, Off);
+                            adam_loop::<L, N, Torch>(k, flags, k.amsgrad, bufs)
+                        })
+                    }),
+                }
+            }
         });
     }
 }
