@@ -223,26 +223,21 @@ impl Elementwise<4, 1> for Coef {
     ) {
         let k = self;
         // The options as compile-time constants (4 Ki elements: 2 % Torch, 7 % Portable,
-        // README "Build cost"), except the weight-decay form, a run-time flag (a predicted
-        // branch next to the divider). Only live combinations are compiled: Portable always
-        // has one division and no lerp.
+        // README "Build cost"), except the weight-decay form, matched at run time in the lane
+        // body (a predicted branch next to the divider: within noise of one loop per form, for
+        // a third of the code). Only live combinations are compiled: Portable always has one
+        // division and no lerp.
         let bufs = (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq);
         with_width!(width, |L, N| match k.numerics {
             // bitsandbytes: decoupled decay or none, no AMSGrad, no ε̂ (checked).
             Numerics::Bitsandbytes => {
-                specialize!(matches!(k.decay, WeightDecay::Decoupled(_)), |dec| {
-                    adam_loop::<L, N, Torch>(k, (Off, dec, Off, Off, On, Off), false, bufs)
-                })
+                adam_loop::<L, N, Torch>(k, (Off, Off, On, Off), false, bufs)
             }
-            // Fast: Portable's form; decay as run-time flags (one loop per AMSGrad form and
-            // grad_scale = 1 or not: at 4 Ki the multiply by 1 cost 4 %, the decay branch
-            // nothing measurable).
-            Numerics::Fast => {
-                let (l2, dec) = k.decay.flags();
-                specialize!(k.scale == 1.0, |unit| {
-                    adam_loop::<L, N, Fast>(k, (l2, dec, On, Off, Off, unit), k.amsgrad, bufs)
-                })
-            }
+            // Fast: Portable's form, one loop per AMSGrad form and grad_scale = 1 or not (at
+            // 4 Ki the multiply by 1 cost 4 %).
+            Numerics::Fast => specialize!(k.scale == 1.0, |unit| {
+                adam_loop::<L, N, Fast>(k, (On, Off, Off, unit), k.amsgrad, bufs)
+            }),
             // torchao: its own lane body, decay form as a compile-time flag (no AMSGrad).
             Numerics::Torchao => {
                 if let Some(t) = &k.torchao {
@@ -257,26 +252,16 @@ impl Elementwise<4, 1> for Coef {
                     })
                 }
             }
-            // Decay as run-time flags here too: measured (4 Ki, native, same run) within
-            // noise of one loop per decay form, for a third of the code (the C library's
-            // Adam-only program: issue 17's 64 KiB per level).
-            numerics => {
-                let (l2, dec) = k.decay.flags();
-                match numerics {
-                    // grad_scale = 1 specialised as in Fast (Portable: 10 instead of 11 plain
-                    // operations per vector next to the divider; Torch keeps the multiply).
-                    Numerics::Portable => specialize!(k.scale == 1.0, |unit| {
-                        let flags = (l2, dec, On, Off, Off, unit);
-                        adam_loop::<L, N, Portable>(k, flags, k.amsgrad, bufs)
-                    }),
-                    _ => specialize!(k.one_division, |one| {
-                        specialize!(k.lerp1.is_small(), |small| {
-                            let flags = (l2, dec, one, small, Off, Off);
-                            adam_loop::<L, N, Torch>(k, flags, k.amsgrad, bufs)
-                        })
-                    }),
-                }
-            }
+            // grad_scale = 1 specialised as in Fast (Portable: 10 instead of 11 plain
+            // operations per vector next to the divider; Torch keeps the multiply).
+            Numerics::Portable => specialize!(k.scale == 1.0, |unit| {
+                adam_loop::<L, N, Portable>(k, (On, Off, Off, unit), k.amsgrad, bufs)
+            }),
+            _ => specialize!(k.one_division, |one| {
+                specialize!(k.lerp1.is_small(), |small| {
+                    adam_loop::<L, N, Torch>(k, (one, small, Off, Off), k.amsgrad, bufs)
+                })
+            }),
         });
     }
 }
@@ -395,7 +380,7 @@ type AdamBuffers<'a> = (&'a mut [f32], &'a [f32], &'a mut [f32], &'a mut [f32], 
 #[inline(always)]
 fn adam_loop<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
-    flags: (impl Flag, impl Flag, impl Flag, impl Flag, impl Flag, impl Flag),
+    flags: (impl Flag, impl Flag, impl Flag, impl Flag),
     amsgrad: bool,
     (params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq): AdamBuffers,
 ) {
@@ -416,36 +401,24 @@ fn adam_loop<L: Lanes<N>, const N: usize, P: Profile>(
     }
 }
 
-/// The Adam update of `N` elements. `(l2, dec, one, small, bnb, unit)`: L2 or decoupled
-/// decay, the one-division form, torch's small-weight lerp branch, bitsandbytes' first moment,
-/// `grad_scale = 1` (no multiply: exact either way).
+/// The Adam update of `N` elements. `(one, small, bnb, unit)`: the one-division form, torch's
+/// small-weight lerp branch, bitsandbytes' first moment, `grad_scale = 1` (no multiply: exact
+/// either way).
 #[inline(always)]
 fn adam_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
-    (l2, dec, one, small, bnb, unit): (
-        impl Flag,
-        impl Flag,
-        impl Flag,
-        impl Flag,
-        impl Flag,
-        impl Flag,
-    ),
+    (one, small, bnb, unit): (impl Flag, impl Flag, impl Flag, impl Flag),
     p: &mut [f32; N],
     g: &[f32; N],
     m: &mut [f32; N],
     v: &mut [f32; N],
     vmax: Option<&mut [f32; N]>,
 ) {
-    let mut param = L::load(p);
     let mut g = L::load(g);
     if !unit.on() {
         g = g * L::splat(k.scale);
     }
-    match k.decay {
-        WeightDecay::L2(wd) if l2.on() => g = P::fma(L::splat(wd), param, g),
-        WeightDecay::Decoupled(factor) if dec.on() => param = param * L::splat(factor),
-        _ => {}
-    }
+    let (param, g) = k.decay.apply::<P, L, N>(L::load(p), g);
     let m_new = if bnb.on() {
         P::fma(g, L::splat(k.one_minus_beta1), L::load(m) * L::splat(k.beta1))
     } else if P::TORCH {

@@ -67,13 +67,6 @@ impl WeightDecay {
         }
     }
 
-    /// `(l2, decoupled)`: the form as two run-time flags. No loop specializes on it: one loop
-    /// per form measured within noise of one loop for all three in Adam, for three times the
-    /// code.
-    pub(crate) fn flags(self) -> (bool, bool) {
-        (matches!(self, WeightDecay::L2(_)), matches!(self, WeightDecay::Decoupled(_)))
-    }
-
     /// `(θ, g)` after the decay.
     #[inline(always)]
     pub(crate) fn apply<P: Profile, L: Lanes<N>, const N: usize>(self, param: L, g: L) -> (L, L) {
