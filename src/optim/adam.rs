@@ -4,7 +4,8 @@ use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{
-    Fast, Flag, Numerics, Off, On, Portable, Profile, Torch, TorchLerp, c, pow_step, specialize,
+    Fast, Flag, Numerics, Off, On, Portable, Profile, Torch, TorchLerp, bias_corrections, c,
+    pow_step, specialize,
 };
 use crate::optim::{WeightDecay, mixed_step};
 use crate::width::with_width;
@@ -166,8 +167,7 @@ impl Coef {
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
         let grad_scale = validate::grad_scale(cfg.grad_scale)?;
         validate::step(step)?;
-        let bc1 = 1.0 - pow_step(beta1, step);
-        let bc2 = 1.0 - pow_step(beta2, step);
+        let (bc1, bc2) = bias_corrections(beta1, beta2, step);
         let bc2_sqrt = libm::sqrt(bc2);
         let decay = WeightDecay::from_config(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {

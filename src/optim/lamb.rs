@@ -3,7 +3,7 @@
 
 use crate::driver::{for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, pow_step, with_profile};
+use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
 use crate::reduce::BlockedSum;
 use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
@@ -73,8 +73,7 @@ impl Coef {
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
         let grad_scale = validate::grad_scale(cfg.grad_scale)?;
         validate::step(step)?;
-        let bc1 = 1.0 - pow_step(beta1, step);
-        let bc2 = 1.0 - pow_step(beta2, step);
+        let (bc1, bc2) = bias_corrections(beta1, beta2, step);
         let bc2_sqrt = libm::sqrt(bc2);
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },

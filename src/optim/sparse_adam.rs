@@ -3,7 +3,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
-use crate::numerics::{c, pow_step};
+use crate::numerics::{bias_corrections, c};
 use crate::width::with_width;
 use crate::{Error, Width, slices, validate};
 
@@ -48,8 +48,8 @@ impl Coef {
         let eps = validate::non_negative("eps", cfg.eps)?;
         let grad_scale = validate::grad_scale(cfg.grad_scale)?;
         validate::step(step)?;
-        let step_size =
-            lr * libm::sqrt(1.0 - pow_step(beta2, step)) / (1.0 - pow_step(beta1, step));
+        let (bc1, bc2) = bias_corrections(beta1, beta2, step);
+        let step_size = lr * libm::sqrt(bc2) / bc1;
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
             one_minus_beta1: c(1.0 - beta1),

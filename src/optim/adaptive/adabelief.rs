@@ -2,7 +2,7 @@
 //! Observed Gradients"), as `pytorch_optimizer.AdaBelief` 4.1 and `optax.adabelief` compute it.
 
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, pow_step};
+use crate::numerics::{Numerics, Profile, bias_corrections, c};
 use crate::optim::rule::{Ema, Rule, Trailing, WeightDecay, check_lens, decay, ema_pair};
 use crate::optim::rule::{ema_product, rectifier, rule_step, signed_scale};
 use crate::{Error, validate};
@@ -105,8 +105,7 @@ impl Coef {
         let eps_root = validate::non_negative("eps_root", cfg.eps_root)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
         validate::step(step)?;
-        let bc1 = 1.0 - pow_step(beta1, step);
-        let bc2 = 1.0 - pow_step(beta2, step);
+        let (bc1, bc2) = bias_corrections(beta1, beta2, step);
         let step_move = if cfg.rectify {
             match rectifier(beta2, step, cfg.degenerated_to_sgd) {
                 (r, true) => Move::Adaptive { neg_step: c(-lr * r / bc1), bc2_sqrt: 1.0 },

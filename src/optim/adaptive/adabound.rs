@@ -4,7 +4,7 @@
 //! them.
 
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, pow_step};
+use crate::numerics::{Numerics, Profile, bias_corrections, c};
 use crate::optim::rule::{Ema, Rule, Trailing, WeightDecay, check_lens, clamp, decay};
 use crate::optim::rule::{ema_pair, ema_product, min_nan, rule_step, signed_scale};
 use crate::{Error, validate};
@@ -148,8 +148,7 @@ fn common(
     let weight_decay = validate::non_negative("weight_decay", weight_decay)?;
     let bound = bound(lr)?;
     validate::step(step)?;
-    let bc1 = 1.0 - pow_step(beta1, step);
-    let bc2 = 1.0 - pow_step(beta2, step);
+    let (bc1, bc2) = bias_corrections(beta1, beta2, step);
     Ok(Coef {
         scale: signed_scale(grad_scale, maximize)?,
         decay: decay(lr, weight_decay, decouple, fixed),

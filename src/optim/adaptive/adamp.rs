@@ -6,7 +6,7 @@
 //! does this kernel. A matrix version is not provided.
 
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, pow_step};
+use crate::numerics::{Numerics, Profile, bias_corrections, c};
 use crate::optim::rule::{Ema, Rule, check_lens, ema_pair, ema_product, rule_step, signed_scale};
 use crate::{Error, validate};
 
@@ -86,15 +86,16 @@ impl Coef {
         let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
         validate::step(step)?;
         let factor = if cfg.fixed_decay { 1.0 - wd } else { 1.0 - lr * wd };
+        let (bc1, bc2) = bias_corrections(beta1, beta2, step);
         Ok(Self {
             scale: signed_scale(cfg.grad_scale, cfg.maximize)?,
             decay: (wd != 0.0 && cfg.weight_decouple).then(|| c(factor)),
             ema1: Ema::with_beta(beta1),
             beta2: ema_pair(beta2),
-            bc2_sqrt: c(libm::sqrt(1.0 - pow_step(beta2, step))),
+            bc2_sqrt: c(libm::sqrt(bc2)),
             eps: c(eps),
             nesterov: cfg.nesterov,
-            neg_step: c(-lr / (1.0 - pow_step(beta1, step))),
+            neg_step: c(-lr / bc1),
             numerics: cfg.numerics,
         })
     }

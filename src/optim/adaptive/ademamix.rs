@@ -2,7 +2,7 @@
 //! `pytorch_optimizer.AdEMAMix` 4.1 computes it.
 
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, pow_step};
+use crate::numerics::{Numerics, Profile, bias_corrections, c};
 use crate::optim::rule::{Ema, Rule, WeightDecay, check_lens, decay, ema_pair, ema_product};
 use crate::optim::rule::{rule_step, signed_scale};
 use crate::{Error, validate};
@@ -121,6 +121,7 @@ impl Coef {
         } else {
             (alpha, beta3)
         };
+        let (bc1, bc2) = bias_corrections(beta1, beta2, step);
         Ok(Self {
             scale: signed_scale(cfg.grad_scale, cfg.maximize)?,
             decay: decay(lr, weight_decay, cfg.weight_decouple, cfg.fixed_decay),
@@ -128,8 +129,8 @@ impl Coef {
             beta2: ema_pair(beta2),
             ema3: Ema::with_beta(beta3_t),
             alpha: c(alpha_t),
-            bc1: c(1.0 - pow_step(beta1, step)),
-            bc2_sqrt: c(libm::sqrt(1.0 - pow_step(beta2, step))),
+            bc1: c(bc1),
+            bc2_sqrt: c(libm::sqrt(bc2)),
             eps: c(eps),
             neg_lr: c(-lr),
             numerics: cfg.numerics,

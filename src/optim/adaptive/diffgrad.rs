@@ -2,7 +2,7 @@
 //! Networks"), as `pytorch_optimizer.DiffGrad` 4.1 computes it.
 
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, pow_step};
+use crate::numerics::{Numerics, Profile, bias_corrections, c};
 use crate::optim::rule::{Ema, Rule, Trailing, WeightDecay, check_lens, decay, ema_pair};
 use crate::optim::rule::{ema_product, rectifier, rule_step, sigmoid, signed_scale};
 use crate::{Error, validate};
@@ -88,8 +88,7 @@ impl Coef {
         let eps = validate::non_negative("eps", cfg.eps)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
         validate::step(step)?;
-        let bc1 = 1.0 - pow_step(beta1, step);
-        let bc2 = 1.0 - pow_step(beta2, step);
+        let (bc1, bc2) = bias_corrections(beta1, beta2, step);
         let (neg_step, adaptive) = if cfg.rectify {
             match rectifier(beta2, step, cfg.degenerated_to_sgd) {
                 (r, true) => (Some(c(-lr * r / bc1)), true),

@@ -2,7 +2,7 @@
 //! 0.2 computes it.
 
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, pow_step};
+use crate::numerics::{Numerics, Profile, bias_corrections, c};
 use crate::optim::rule::{Ema, Rule, check_lens, rule_step, signed_scale};
 use crate::{Error, validate};
 
@@ -67,12 +67,13 @@ impl Coef {
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
         validate::step(step)?;
+        let (bc1, bc2) = bias_corrections(beta1, beta2, step);
         Ok(Self {
             scale: signed_scale(cfg.grad_scale, cfg.maximize)?,
             ema1: Ema::with_beta(beta1),
             one_minus_beta2: c(1.0 - beta2),
-            bc1: c(1.0 - pow_step(beta1, step)),
-            bc2: c(1.0 - pow_step(beta2, step)),
+            bc1: c(bc1),
+            bc2: c(bc2),
             eps: c(eps),
             neg_lr: c(-lr),
             numerics: cfg.numerics,

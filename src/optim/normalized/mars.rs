@@ -5,7 +5,7 @@
 
 use crate::driver::{for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step, with_profile};
+use crate::numerics::{Numerics, Profile, TorchLerp, bias_corrections, c, with_profile};
 use crate::optim::rule::signed_scale;
 use crate::reduce::BlockedSum;
 use crate::width::with_width;
@@ -153,8 +153,8 @@ pub fn mars_step_with(
     let lerp1 = TorchLerp::with_weight(1.0 - b1);
     let (beta1_f, one_minus_beta1) = (c(b1), c(1.0 - b1));
     let (beta2_f, one_minus_beta2) = (c(b2), c(1.0 - b2));
-    let bc2_sqrt = c(libm::sqrt(1.0 - pow_step(b2, step)));
-    let bc1 = c(1.0 - pow_step(b1, step));
+    let (bc1, bc2) = bias_corrections(b1, b2, step);
+    let (bc1, bc2_sqrt) = (c(bc1), c(libm::sqrt(bc2)));
     let (decay, neg_lr, eps) = (c(1.0 - lr * wd), c(-lr), c(eps));
     let lion = cfg.optimize_1d && cfg.mars_type == MarsType::Lion;
     let k = c(gamma * (beta1 / (1.0 - beta1)));

@@ -9,7 +9,7 @@
 
 use crate::driver::for_each_chunk_live;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, pow_step, with_profile};
+use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
 use crate::optim::rule::signed_scale;
 use crate::reduce::{BlockedSum, SumCarry};
 use crate::width::with_width;
@@ -249,7 +249,8 @@ fn adam_checked(cfg: &DadaptAdamConfig, state: &DadaptState) -> Result<(f64, f64
     validate::grad_scale(cfg.grad_scale)?;
     let t = u32::try_from(state.k + 1).unwrap_or(u32::MAX);
     let dlr = if cfg.bias_correction {
-        state.d * lr * libm::sqrt(1.0 - pow_step(beta2, t)) / (1.0 - pow_step(beta1, t))
+        let (bc1, bc2) = bias_corrections(beta1, beta2, t);
+        state.d * lr * libm::sqrt(bc2) / bc1
     } else {
         state.d * lr
     };

@@ -3,7 +3,7 @@
 
 use crate::driver::{for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, pow_step, with_profile};
+use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
 use crate::optim::rule::signed_scale;
 use crate::reduce::{BlockedSum, SumCarry};
 use crate::width::with_width;
@@ -144,7 +144,8 @@ fn checked(cfg: &ProdigyConfig, state: &ProdigyState) -> Result<Coef, Error> {
     // The step number as a u32 for the power (β^t is 0 long before 2³² steps).
     let t = u32::try_from(state.k + 1).unwrap_or(u32::MAX);
     let bc = if cfg.use_bias_correction {
-        libm::sqrt(1.0 - pow_step(beta2, t)) / (1.0 - pow_step(beta1, t))
+        let (bc1, bc2) = bias_corrections(beta1, beta2, t);
+        libm::sqrt(bc2) / bc1
     } else {
         1.0
     };
