@@ -6,7 +6,8 @@
  * benches/c/adam_loop.c), and a same-traffic copy (every buffer read, every written buffer
  * written). optkern's Fast profile has no divider (refined AVX-512 estimates; on a CPU without
  * AVX-512 the C library runs its v3 or baseline copy, where Fast is Portable). Interleaved
- * rounds, medians, ns per element, one thread.
+ * rounds, medians, ns per element (at 16 elements: ns per call, the fixed cost of a call), one
+ * thread. The step count cycles 1..1000.
  *
  *   bash benches/c/run.sh [--quick] [adam|adagrad|rmsprop ...]
  *   (builds the C library, compiles this with -march=native; --quick: 4 Ki elements, 3 short
@@ -276,12 +277,17 @@ static double now(void) {
 
 #define MAX_ROUNDS 31
 
+/* Below this size a row is per call (ns per call, and optkern's excess over the hand-written
+ * loop in ns): the fixed cost of a call (checks, bias corrections, dispatch), not the loop. */
+#define PER_CALL_BELOW 1024
+
 /* One kernel at one size: every variant from the same start, rounds interleaved; prints a
  * table row. Returns nonzero if a variant is not the same optimizer (parameters within 1e-4 of
  * optkern's Portable result). */
 static int run(const kernel *k, size_t n, int quick) {
     int rounds = quick ? 3 : (n > (1 << 20) ? 9 : 31);
     long iters = quick ? 10 : (long)(400000000.0 / (double)n / 2) + 1;
+    if (iters > 2000000) iters = 2000000;
     float *buf[VARIANTS][4] = {{0}};
     for (int v = 0; v < VARIANTS; v++)
         for (int b = 0; b < k->buffers; b++) {
@@ -310,10 +316,17 @@ static int run(const kernel *k, size_t n, int quick) {
                 status = 1;
                 break;
             }
-    printf("| %s | %zu |", k->name, n);
-    for (int v = 0; v < VARIANTS; v++) printf(" %.3f |", med[v]);
-    printf(" %.2f× | %.2f× | %.2f× |\n", med[HAND] / med[PORTABLE], med[HAND] / med[TORCH],
-           med[HAND] / med[FAST]);
+    if (n < PER_CALL_BELOW) {
+        printf("| %s | %zu (ns per call) |", k->name, n);
+        for (int v = 0; v < VARIANTS; v++) printf(" %.1f |", med[v] * (double)n);
+        printf(" %+.1f ns | %+.1f ns | %+.1f ns |\n", (med[PORTABLE] - med[HAND]) * (double)n,
+               (med[TORCH] - med[HAND]) * (double)n, (med[FAST] - med[HAND]) * (double)n);
+    } else {
+        printf("| %s | %zu |", k->name, n);
+        for (int v = 0; v < VARIANTS; v++) printf(" %.3f |", med[v]);
+        printf(" %.2f× | %.2f× | %.2f× |\n", med[HAND] / med[PORTABLE], med[HAND] / med[TORCH],
+               med[HAND] / med[FAST]);
+    }
     for (int v = 0; v < VARIANTS; v++)
         for (int b = 0; b < k->buffers; b++) free(buf[v][b]);
     return status;
@@ -334,7 +347,8 @@ int main(int argc, char **argv) {
     int quick = 0, chosen = 0;
     for (int a = 1; a < argc; a++) quick |= strcmp(argv[a], "--quick") == 0;
     chosen = argc - 1 - quick;
-    size_t sizes[4] = {4096, 65536, 1 << 20, 1 << 24};
+    size_t sizes[] = {16, 4096, 65536, 1 << 20, 1 << 24};
+    size_t n_sizes = sizeof sizes / sizeof sizes[0];
     optkern_adam_step(NULL, NULL, NULL, NULL, NULL, 0, 1, &adam_cfg[0], NULL); /* picks the level */
     printf("C library code in use: %s\n", optkern_build_info());
     printf("| kernel | n |");
@@ -347,7 +361,9 @@ int main(int argc, char **argv) {
         int wanted = !chosen;
         for (int a = 1; a < argc; a++) wanted |= strcmp(argv[a], kernels[k].name) == 0;
         if (!wanted) continue;
-        for (int s = 0; s < (quick ? 1 : 4); s++) status |= run(&kernels[k], sizes[s], quick);
+        /* --quick: 4 Ki only. */
+        for (size_t s = quick; s < (quick ? 2 : n_sizes); s++)
+            status |= run(&kernels[k], sizes[s], quick);
     }
     return status;
 }

@@ -136,6 +136,7 @@ impl TorchaoCoef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(step: u32, cfg: &AdamConfig) -> Result<Self, Error> {
         validate::numerics(
             cfg.numerics,
@@ -195,6 +196,7 @@ impl Coef {
 
     /// Every check of a call with these buffer lengths (`params`, `exp_avg`, `exp_avg_sq`,
     /// `max_exp_avg_sq`; `grads`), before any write.
+    #[inline(always)]
     fn checked(
         [n, m, v, vmax]: [usize; 4],
         [g]: [usize; 1],
