@@ -68,6 +68,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(step: u32, cfg: &AdagradConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes, Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
@@ -93,6 +94,7 @@ impl Coef {
     }
 
     /// Every check of a call with these lengths (`params`, `sum`; `grads`).
+    #[inline(always)]
     fn checked(
         [n, s]: [usize; 2],
         [g]: [usize; 1],

@@ -82,6 +82,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(cfg: &RmspropConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes, Numerics::Fast])?;
         // bitsandbytes' RMSprop has no centered form and ignores momentum: refuse them.
@@ -113,6 +114,7 @@ impl Coef {
 
     /// Every check of a call with these lengths (`params`, `square_avg`, `momentum_buffer`,
     /// `grad_avg`; `grads`).
+    #[inline(always)]
     fn checked(
         [n, sq, b, ga]: [usize; 4],
         [g]: [usize; 1],
