@@ -53,6 +53,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(cfg: &AdadeltaConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
@@ -71,6 +72,7 @@ impl Coef {
         })
     }
     /// Every check of a call with these lengths (`params`, `square_avg`, `acc_delta`; `grads`).
+    #[inline(always)]
     fn checked(
         [n, l1, l2]: [usize; 3],
         [i0]: [usize; 1],

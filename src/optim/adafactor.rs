@@ -69,6 +69,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(step: u32, cfg: &AdafactorConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;

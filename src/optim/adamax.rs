@@ -60,6 +60,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(step: u32, cfg: &AdamaxConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
@@ -83,6 +84,7 @@ impl Coef {
         })
     }
     /// Every check of a call with these lengths (`params`, `exp_avg`, `exp_inf`; `grads`).
+    #[inline(always)]
     fn checked(
         [n, l1, l2]: [usize; 3],
         [i0]: [usize; 1],

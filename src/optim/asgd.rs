@@ -77,6 +77,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(step: u32, state: &AsgdState, cfg: &AsgdConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
@@ -102,6 +103,7 @@ impl Coef {
         })
     }
     /// Every check of a call with these lengths (`params`, `ax`; `grads`).
+    #[inline(always)]
     fn checked(
         [n, l1]: [usize; 2],
         [i0]: [usize; 1],

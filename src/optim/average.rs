@@ -140,6 +140,7 @@ enum Blend {
     Products(f32, f32),
 }
 
+#[inline(always)]
 fn checked(average: &[f32], params: &[f32]) -> Result<(), Error> {
     validate::len("params", average.len(), params.len())
 }

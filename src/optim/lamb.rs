@@ -64,6 +64,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(step: u32, cfg: &LambConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;

@@ -166,6 +166,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(cfg: &LarsConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;

@@ -55,6 +55,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(cfg: &LionConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
@@ -75,6 +76,7 @@ impl Coef {
     }
 
     /// Every check of a call with these lengths (`params`, `exp_avg`; `grads`).
+    #[inline(always)]
     fn checked([n, m]: [usize; 2], [g]: [usize; 1], cfg: &LionConfig) -> Result<Self, Error> {
         validate::len("grads", n, g)?;
         validate::len("exp_avg", n, m)?;

@@ -49,6 +49,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(cfg: &MomentumConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
@@ -65,6 +66,7 @@ impl Coef {
         })
     }
     /// Every check of a call with these lengths (`params`, `velocity`; `grads`).
+    #[inline(always)]
     fn checked([n, l1]: [usize; 2], [i0]: [usize; 1], cfg: &MomentumConfig) -> Result<Self, Error> {
         validate::len("grads", n, i0)?;
         validate::len("velocity", n, l1)?;

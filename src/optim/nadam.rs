@@ -90,6 +90,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(step: u32, state: &NadamState, cfg: &NadamConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
@@ -130,6 +131,7 @@ impl Coef {
         })
     }
     /// Every check of a call with these lengths (`params`, `exp_avg`, `exp_avg_sq`; `grads`).
+    #[inline(always)]
     fn checked(
         [n, l1, l2]: [usize; 3],
         [i0]: [usize; 1],

@@ -3,7 +3,7 @@
 use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step, with_profile};
+use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step2, with_profile};
 use crate::optim::WeightDecay;
 use crate::optim::mixed_step;
 use crate::width::with_width;
@@ -71,6 +71,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(step: u32, cfg: &RadamConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
@@ -81,8 +82,8 @@ impl Coef {
         let grad_scale = validate::grad_scale(cfg.grad_scale)?;
         validate::step(step)?;
         let t = f64::from(step);
-        let beta2_t = pow_step(beta2, step);
-        let bc1 = 1.0 - pow_step(beta1, step);
+        let [beta1_t, beta2_t] = pow_step2([beta1, beta2], step);
+        let bc1 = 1.0 - beta1_t;
         let bc2 = 1.0 - beta2_t;
         let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
         let rho_t = rho_inf - 2.0 * t * beta2_t / bc2;
@@ -116,6 +117,7 @@ impl Coef {
         })
     }
     /// Every check of a call with these lengths (`params`, `exp_avg`, `exp_avg_sq`; `grads`).
+    #[inline(always)]
     fn checked(
         [n, l1, l2]: [usize; 3],
         [i0]: [usize; 1],

@@ -59,6 +59,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(step: u32, cfg: &RpropConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
@@ -89,6 +90,7 @@ impl Coef {
         })
     }
     /// Every check of a call with these lengths (`params`, `prev`, `step_size`; `grads`).
+    #[inline(always)]
     fn checked(
         [n, l1, l2]: [usize; 3],
         [i0]: [usize; 1],

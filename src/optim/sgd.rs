@@ -64,6 +64,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn from_config(step: u32, cfg: &SgdConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes])?;
         // bitsandbytes' SGD silently ignores dampening and Nesterov: refuse them instead.
@@ -97,6 +98,7 @@ impl Coef {
     }
 
     /// Every check of a call with these lengths (`params`, `momentum_buffer`; `grads`).
+    #[inline(always)]
     fn checked(
         [n, b]: [usize; 2],
         [g]: [usize; 1],

@@ -89,6 +89,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn checked(
         lens: [usize; 4],
         [g]: [usize; 1],

@@ -2,7 +2,7 @@
 //! Deep Models"), as `pytorch_optimizer.Adan` 4.1 computes it.
 
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, pow_step};
+use crate::numerics::{Numerics, Profile, bias_corrections, c, pow_step};
 use crate::optim::rule::{Ema, Rule, check_lens, ema_pair, ema_product, rule_step, signed_scale};
 use crate::{Error, validate};
 
@@ -72,6 +72,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn checked(
         lens: [usize; 5],
         [g]: [usize; 1],
@@ -88,7 +89,7 @@ impl Coef {
         let eps = validate::non_negative("eps", cfg.eps)?;
         let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
         validate::step(step)?;
-        let bc = |b: f64| 1.0 - pow_step(b, step);
+        let (bc1, bc2) = bias_corrections(beta1, beta2, step);
         Ok(Self {
             scale: signed_scale(cfg.grad_scale, cfg.maximize)?,
             first: step == 1,
@@ -96,12 +97,12 @@ impl Coef {
             ema2: Ema::with_beta(beta2),
             beta2: c(beta2),
             beta3: ema_pair(beta3),
-            bc3_sqrt: c(libm::sqrt(bc(beta3))),
+            bc3_sqrt: c(libm::sqrt(1.0 - pow_step(beta3, step))),
             eps: c(eps),
             decoupled: (wd != 0.0 && cfg.weight_decouple).then(|| c(1.0 - lr * wd)),
             proximal: (wd != 0.0 && !cfg.weight_decouple).then(|| c(1.0 + lr * wd)),
-            neg_step1: c(-lr / bc(beta1)),
-            neg_step2: c(-lr * beta2 / bc(beta2)),
+            neg_step1: c(-lr / bc1),
+            neg_step2: c(-lr * beta2 / bc2),
             numerics: cfg.numerics,
         })
     }

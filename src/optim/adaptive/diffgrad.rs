@@ -73,6 +73,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn checked(
         lens: [usize; 5],
         [g]: [usize; 1],

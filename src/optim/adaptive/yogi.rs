@@ -54,6 +54,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn checked(
         lens: [usize; 3],
         [g]: [usize; 1],

@@ -61,6 +61,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn checked(lens: [usize; 5], [g]: [usize; 1], cfg: &AggmoConfig) -> Result<Buffers, Error> {
         let count = cfg.betas_len as usize;
         if !(1..=AGGMO_MAX_BETAS).contains(&count) {

@@ -48,6 +48,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn checked(
         lens: [usize; 2],
         [g]: [usize; 1],

@@ -57,6 +57,7 @@ struct Coef {
 }
 
 impl Coef {
+    #[inline(always)]
     fn checked(lens: [usize; 2], [g]: [usize; 1], cfg: &QhmConfig) -> Result<Self, Error> {
         check_lens(["params", "momentum_buffer"], lens, [true; 2], g)?;
         validate::numerics(cfg.numerics, &[])?;

@@ -95,6 +95,7 @@ struct Coef {
 
 impl Coef {
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn checked(
         lens: [usize; 2],
         g: usize,

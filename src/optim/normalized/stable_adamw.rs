@@ -5,7 +5,7 @@
 
 use crate::driver::{for_each_chunk, for_each_chunk_live};
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step, with_profile};
+use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step2, with_profile};
 use crate::optim::rule::signed_scale;
 use crate::reduce::BlockedSum;
 use crate::width::with_width;
@@ -50,9 +50,9 @@ impl Default for StableAdamwConfig {
     }
 }
 
-/// `β̂(β, t) = (βᵗ − β)/(βᵗ − 1)`: the decay that makes an average started at 0 unbiased.
-fn debiased(beta: f64, t: u32) -> f64 {
-    let bt = pow_step(beta, t);
+/// `β̂(β, t) = (βᵗ − β)/(βᵗ − 1)` from `bt = βᵗ`: the decay that makes an average started at 0
+/// unbiased.
+fn debiased(beta: f64, bt: f64) -> f64 {
     (bt - beta) / (bt - 1.0)
 }
 
@@ -106,7 +106,8 @@ pub fn stable_adamw_step_with(
     let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
     let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
     validate::step(step)?;
-    let (b1, b2) = (debiased(beta1, step), debiased(beta2, step));
+    let [bt1, bt2] = pow_step2([beta1, beta2], step);
+    let (b1, b2) = (debiased(beta1, bt1), debiased(beta2, bt2));
     let lerp1 = TorchLerp::with_weight(1.0 - b1);
     let (beta1, one_minus_beta1) = (c(b1), c(1.0 - b1));
     let (beta2, one_minus_beta2) = (c(b2), c(1.0 - b2));

@@ -123,6 +123,7 @@ struct Coef {
     dlr: f64,
 }
 
+#[inline(always)]
 fn checked(cfg: &ProdigyConfig, state: &ProdigyState) -> Result<Coef, Error> {
     validate::numerics(cfg.numerics, &[])?;
     let lr = validate::non_negative("lr", cfg.lr)?;

@@ -50,6 +50,7 @@ pub(crate) struct Weighting {
 
 impl Weighting {
     /// Checks `r` and `weight_lr_power`.
+    #[inline(always)]
     pub(crate) fn checked(r: f64, power: f64) -> Result<Self, Error> {
         Ok(Self {
             r: validate::non_negative("r", r)?,
