@@ -1607,54 +1607,6 @@ typedef struct {
   optkern_numerics numerics;
 } optkern_lion_config;
 
-// A random generator in caller memory: `Xoshiro256PlusPlus` (the documented default), its
-// 256-bit state as four little-endian words. Seed it with [`optkern_rng_seed`]; every random
-// function advances it. No allocation happens inside optkern.
-typedef struct {
-  // The generator's state (opaque).
-  uint64_t state[4];
-} optkern_rng;
-
-// The options of [`gemm`]: `C ← α·op(A)·op(B) + β·C`.
-typedef struct {
-  // `α`. Default `1`; finite.
-  float alpha;
-  // `β`. Default `0` (then `C` is not read: NaN in `C` does not propagate); finite.
-  float beta;
-  // `op(A) = Aᵀ` (`A` stored `k × m`). Default `false` (`A` stored `m × k`).
-  bool trans_a;
-  // `op(B) = Bᵀ` (`B` stored `n × k`). Default `false` (`B` stored `k × n`).
-  bool trans_b;
-  // [`Numerics::Torch`] (default): the products are fused multiply-adds where the build has
-  // FMA; [`Numerics::Portable`]: a multiply and an add (the same bits on every build).
-  optkern_numerics numerics;
-} optkern_gemm_config;
-
-// Hyperparameters of [`adafactor_step`] and [`adafactor_factored_step`]. [`Default`] is
-// `torch.optim.Adafactor`'s.
-typedef struct {
-  // Learning rate `η`, the cap of the relative step `ρ_t = min(η, 1/√t)`.
-  // Default `1e-2`; finite, ≥ 0.
-  double lr;
-  // Decay exponent `c`: the second-moment weight is `tᶜ`. Default `−0.8`; finite, ≤ 0.
-  double beta2_decay;
-  // `ε₁`, floor of the variance estimate (squared) and of the row mean. torch's `None` is
-  // `f32::EPSILON` (the default); finite, ≥ 0.
-  double eps1;
-  // `ε₂`, floor of the parameter RMS in the step size. Default `1e-3`; finite, ≥ 0.
-  double eps2;
-  // Update clipping threshold `d`. Default `1`; finite, ≥ 1.
-  double d;
-  // Decoupled weight decay `λ` (`θ ← θ(1 − ηλ)`). Default `0`; finite, ≥ 0.
-  double weight_decay;
-  // Maximize the objective (negate the gradient first). Default `false`.
-  bool maximize;
-  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
-  float grad_scale;
-  // Operation order. Default [`Numerics::Torch`].
-  optkern_numerics numerics;
-} optkern_adafactor_config;
-
 // Hyperparameters of [`lamb_step`] (the paper's and apex/timm's defaults).
 typedef struct {
   // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
@@ -1694,6 +1646,54 @@ typedef struct {
   // Operation order. Default [`Numerics::Portable`] (there is no PyTorch reference).
   optkern_numerics numerics;
 } optkern_lars_config;
+
+// Hyperparameters of [`adafactor_step`] and [`adafactor_factored_step`]. [`Default`] is
+// `torch.optim.Adafactor`'s.
+typedef struct {
+  // Learning rate `η`, the cap of the relative step `ρ_t = min(η, 1/√t)`.
+  // Default `1e-2`; finite, ≥ 0.
+  double lr;
+  // Decay exponent `c`: the second-moment weight is `tᶜ`. Default `−0.8`; finite, ≤ 0.
+  double beta2_decay;
+  // `ε₁`, floor of the variance estimate (squared) and of the row mean. torch's `None` is
+  // `f32::EPSILON` (the default); finite, ≥ 0.
+  double eps1;
+  // `ε₂`, floor of the parameter RMS in the step size. Default `1e-3`; finite, ≥ 0.
+  double eps2;
+  // Update clipping threshold `d`. Default `1`; finite, ≥ 1.
+  double d;
+  // Decoupled weight decay `λ` (`θ ← θ(1 − ηλ)`). Default `0`; finite, ≥ 0.
+  double weight_decay;
+  // Maximize the objective (negate the gradient first). Default `false`.
+  bool maximize;
+  // Multiplier `s` applied to the gradient first. Default `1` (exact); finite, ≥ 0.
+  float grad_scale;
+  // Operation order. Default [`Numerics::Torch`].
+  optkern_numerics numerics;
+} optkern_adafactor_config;
+
+// A random generator in caller memory: `Xoshiro256PlusPlus` (the documented default), its
+// 256-bit state as four little-endian words. Seed it with [`optkern_rng_seed`]; every random
+// function advances it. No allocation happens inside optkern.
+typedef struct {
+  // The generator's state (opaque).
+  uint64_t state[4];
+} optkern_rng;
+
+// The options of [`gemm`]: `C ← α·op(A)·op(B) + β·C`.
+typedef struct {
+  // `α`. Default `1`; finite.
+  float alpha;
+  // `β`. Default `0` (then `C` is not read: NaN in `C` does not propagate); finite.
+  float beta;
+  // `op(A) = Aᵀ` (`A` stored `k × m`). Default `false` (`A` stored `m × k`).
+  bool trans_a;
+  // `op(B) = Bᵀ` (`B` stored `n × k`). Default `false` (`B` stored `k × n`).
+  bool trans_b;
+  // [`Numerics::Torch`] (default): the products are fused multiply-adds where the build has
+  // FMA; [`Numerics::Portable`]: a multiply and an add (the same bits on every build).
+  optkern_numerics numerics;
+} optkern_gemm_config;
 
 // Hyperparameters of [`sparse_adam_step`]. [`Default`] is `torch.optim.SparseAdam`'s.
 typedef struct {
@@ -2592,6 +2592,36 @@ optkern_status optkern_lion_step_mixed(const optkern_buffer *params,
                                        const optkern_lion_config *cfg,
                                        const optkern_placement *at,
                                        optkern_error *error);
+
+// [`lamb_step_mixed`]: the buffers are one layer.
+optkern_status optkern_lamb_step_mixed(const optkern_buffer *params,
+                                       const optkern_buffer *grads,
+                                       const optkern_buffer *exp_avg,
+                                       const optkern_buffer *exp_avg_sq,
+                                       size_t len,
+                                       uint32_t step,
+                                       const optkern_lamb_config *cfg,
+                                       const optkern_placement *at,
+                                       optkern_error *error);
+
+// [`lars_step_mixed`]: the buffers are one layer.
+optkern_status optkern_lars_step_mixed(const optkern_buffer *params,
+                                       const optkern_buffer *grads,
+                                       const optkern_buffer *velocity,
+                                       size_t len,
+                                       const optkern_lars_config *cfg,
+                                       const optkern_placement *at,
+                                       optkern_error *error);
+
+// [`adafactor_step_mixed`]: the buffers are one vector.
+optkern_status optkern_adafactor_step_mixed(const optkern_buffer *params,
+                                            const optkern_buffer *grads,
+                                            const optkern_buffer *variance,
+                                            size_t len,
+                                            uint32_t step,
+                                            const optkern_adafactor_config *cfg,
+                                            const optkern_placement *at,
+                                            optkern_error *error);
 
 // [`crate::format::f32_to_bf16`]: `out[i]` = the bf16 bits of `x[i]`,
 // rounded as `rounding` says (0 nearest even, 1 stochastic with `at`'s bits, stream 0; `at`

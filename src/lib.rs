@@ -70,7 +70,8 @@ pub use optim::adadelta::{AdadeltaConfig, adadelta_step, adadelta_step_mixed};
 pub use optim::adafactor::{
     AdafactorConfig, adafactor_factored_col_var, adafactor_factored_shard_apply,
     adafactor_factored_shard_norms, adafactor_factored_shard_stats, adafactor_factored_step,
-    adafactor_shard_apply, adafactor_shard_moments, adafactor_step, adafactor_step_size,
+    adafactor_shard_apply, adafactor_shard_moments, adafactor_step, adafactor_step_mixed,
+    adafactor_step_size,
 };
 pub use optim::adagrad::{AdagradConfig, adagrad_step, adagrad_step_mixed};
 pub use optim::adam::{AdamConfig, adam_step, adam_step_mixed, adamw_step};
@@ -125,9 +126,11 @@ pub use optim::first_order::{
     sign::tiger_step_with,
 };
 pub use optim::lamb::{
-    LambConfig, lamb_shard_apply, lamb_shard_moments, lamb_step, lamb_trust_ratio,
+    LambConfig, lamb_shard_apply, lamb_shard_moments, lamb_step, lamb_step_mixed, lamb_trust_ratio,
 };
-pub use optim::lars::{LarsConfig, lars_local_lr, lars_shard_apply, lars_shard_norms, lars_step};
+pub use optim::lars::{
+    LarsConfig, lars_local_lr, lars_shard_apply, lars_shard_norms, lars_step, lars_step_mixed,
+};
 pub use optim::lbfgs::{
     LbfgsConfig, LbfgsReal, LbfgsRequest, LbfgsState, LineSearch, LineSearchState, lbfgs_step,
     lbfgs_work_len,
@@ -197,10 +200,12 @@ pub use optim::{
 #[doc(hidden)]
 pub use optim::{
     adadelta::adadelta_step_with, adafactor::adafactor_factored_step_with,
-    adafactor::adafactor_step_with, adagrad::adagrad_step_with, adamax::adamax_step_with,
-    asgd::asgd_step_with, average::ema_update_with, average::swa_update_with, lamb::lamb_step_with,
-    lars::lars_step_with, lion::lion_step_with, nadam::nadam_step_with, radam::radam_step_with,
-    rmsprop::rmsprop_step_with, rprop::rprop_step_with,
+    adafactor::adafactor_step_mixed_with, adafactor::adafactor_step_with,
+    adagrad::adagrad_step_with, adamax::adamax_step_with, asgd::asgd_step_with,
+    average::ema_update_with, average::swa_update_with, lamb::lamb_step_mixed_with,
+    lamb::lamb_step_with, lars::lars_step_mixed_with, lars::lars_step_with, lion::lion_step_with,
+    nadam::nadam_step_with, radam::radam_step_with, rmsprop::rmsprop_step_with,
+    rprop::rprop_step_with,
 };
 pub use reduce::SumCarry;
 #[doc(hidden)]

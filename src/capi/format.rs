@@ -672,6 +672,89 @@ pub unsafe extern "C" fn optkern_lion_step_mixed(
     }
 }
 
+/// [`lamb_step_mixed`]: the buffers are one layer.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_lamb_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    exp_avg: *const Buffer,
+    exp_avg_sq: *const Buffer,
+    len: usize,
+    step: u32,
+    cfg: *const LambConfig,
+    at: *const Placement,
+    error: *mut ErrorInfo,
+) -> Status {
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            [(exp_avg, "exp_avg"), (exp_avg_sq, "exp_avg_sq")],
+            len,
+            |c, p, g, [m, v], at| lamb_step_mixed(p, g, m, v, step, c, at),
+        )
+    }
+}
+
+/// [`lars_step_mixed`]: the buffers are one layer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_lars_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    velocity: *const Buffer,
+    len: usize,
+    cfg: *const LarsConfig,
+    at: *const Placement,
+    error: *mut ErrorInfo,
+) -> Status {
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            [(velocity, "velocity")],
+            len,
+            |c, p, g, [v], at| lars_step_mixed(p, g, v, c, at),
+        )
+    }
+}
+
+/// [`adafactor_step_mixed`]: the buffers are one vector.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_adafactor_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    variance: *const Buffer,
+    len: usize,
+    step: u32,
+    cfg: *const AdafactorConfig,
+    at: *const Placement,
+    error: *mut ErrorInfo,
+) -> Status {
+    // SAFETY: forwarded to `mixed_call`.
+    unsafe {
+        mixed_call(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            [(variance, "variance")],
+            len,
+            |c, p, g, [v], at| adafactor_step_mixed(p, g, v, step, c, at),
+        )
+    }
+}
+
 /// [`crate::format::f32_to_bf16`]: `out[i]` = the bf16 bits of `x[i]`,
 /// rounded as `rounding` says (0 nearest even, 1 stochastic with `at`'s bits, stream 0; `at`
 /// may be NULL for offset, seed and counter 0).

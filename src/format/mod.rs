@@ -283,6 +283,23 @@ impl<'a> From<State<'a>> for Out<'a> {
 }
 
 impl Out<'_> {
+    /// The same buffer, borrowed for one pass.
+    fn reborrow(&mut self) -> Out<'_> {
+        match self {
+            Out::F32(s) => Out::F32(s),
+            Out::F32Copy(s, copy) => Out::F32Copy(
+                s,
+                match copy {
+                    HalfCopy::Bf16(c) => HalfCopy::Bf16(c),
+                    HalfCopy::F16(c) => HalfCopy::F16(c),
+                },
+            ),
+            Out::Bf16(s, rounding) => Out::Bf16(s, *rounding),
+            Out::Quant { codes, scales, quant } => Out::Quant { codes, scales, quant: *quant },
+            Out::Unused => Out::Unused,
+        }
+    }
+
     /// Element count (0 when unused), for a call of `n` elements: a `q4` buffer holds two per
     /// byte, so `n` when its `ceil(n / 2)` bytes fit an odd `n`, else twice its bytes.
     pub(crate) fn len(&self, n: usize) -> usize {
@@ -338,6 +355,44 @@ pub(crate) trait Elementwise<const M: usize, const I: usize> {
     fn used(&self) -> [bool; M];
 }
 
+/// A layer-wise kernel after its checks (LAMB's trust ratio, LARS's local learning rate,
+/// Adafactor's step size): a reduction over the whole call, then the update, both over `M`
+/// mutable and `I` read-only slices of one length. In mixed formats it runs as two staged
+/// passes ([`mixed_layerwise`]): pass 1 ([`Layerwise::reduce`]) sees every block on copies —
+/// nothing it writes is stored — and pass 2 ([`Layerwise::update`]) recomputes what pass 1
+/// computed and steps the block, which is then stored. So the values as read give the f32
+/// kernel's bits, whatever the formats (the f32 kernel's pass 2 rereads what its pass 1
+/// stored; here pass 1 stores nothing and pass 2 derives the same values again).
+pub(crate) trait Layerwise<const M: usize, const I: usize> {
+    /// Which mutable buffers this call uses (pass 2 reads and stores them; an unused one is
+    /// never read or written).
+    fn used(&self) -> [bool; M] {
+        [true; M]
+    }
+    /// How pass 1 sees each mutable buffer.
+    fn reads(&self) -> [Access; M];
+    /// Pass 1 on one block: adds it to the kernel's reductions.
+    fn reduce(&mut self, width: crate::Width, outs: [&mut [f32]; M], ins: [&[f32]; I]);
+    /// Between the passes: the reductions are complete.
+    fn finish(&mut self);
+    /// Pass 2 on one block: the whole step of its elements.
+    fn update(&mut self, width: crate::Width, outs: [&mut [f32]; M], ins: [&[f32]; I]);
+}
+
+/// How a staged pass sees one mutable buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Not used: an empty slice, never read or written.
+    Skip,
+    /// Read only (pass 1): f32 memory in place, any other format widened onto the stack.
+    Read,
+    /// Read, then overwritten as scratch (pass 1): always a copy on the stack, f32 too, so the
+    /// buffer itself is not written.
+    Scratch,
+    /// Read, stepped and stored back in its format (an element-wise kernel, pass 2).
+    Update,
+}
+
 /// A mixed-format call of an element-wise kernel: `checked` validates the lengths (mutable
 /// buffers first, an unused one 0) and the hyperparameters and returns the kernel; then the
 /// formats are checked; only then is anything written. Returns the kernel (for the scalar
@@ -352,16 +407,51 @@ pub(crate) fn mixed<K: Elementwise<M, I>, const M: usize, const I: usize>(
 ) -> Result<K, Error> {
     let n = grads_len(&ins);
     let k = checked(lens(&outs, n), ins.each_ref().map(Grads::len))?;
-    let used = k.used();
-    let mut outs = outs;
-    for (o, &u) in outs.iter_mut().zip(&used) {
-        if !u {
+    let access = k.used().map(|u| if u { Access::Update } else { Access::Skip });
+    let outs = checked_formats(outs, &names, &access, n, at)?;
+    run_staged(width, outs, ins, at, access, |w, o, i| k.run(w, o, i));
+    Ok(k)
+}
+
+/// A mixed-format call of a layer-wise kernel ([`Layerwise`]): the checks as [`mixed`], then
+/// pass 1 over every block, [`Layerwise::finish`], and pass 2, which stores.
+pub(crate) fn mixed_layerwise<K: Layerwise<M, I>, const M: usize, const I: usize>(
+    width: crate::Width,
+    names: [&'static str; M],
+    outs: [Out; M],
+    ins: [Grads; I],
+    at: &Placement,
+    checked: impl FnOnce([usize; M], [usize; I]) -> Result<K, Error>,
+) -> Result<K, Error> {
+    let n = grads_len(&ins);
+    let mut k = checked(lens(&outs, n), ins.each_ref().map(Grads::len))?;
+    let update = k.used().map(|u| if u { Access::Update } else { Access::Skip });
+    let reads = k.reads();
+    let mut outs = checked_formats(outs, &names, &update, n, at)?;
+    run_staged(width, outs.each_mut().map(Out::reborrow), ins, at, reads, |w, o, i| {
+        k.reduce(w, o, i)
+    });
+    k.finish();
+    run_staged(width, outs, ins, at, update, |w, o, i| k.update(w, o, i));
+    Ok(k)
+}
+
+/// The unused buffers (`Access::Skip`) replaced by [`Out::Unused`], then the format checks
+/// ([`check_formats`]), before any write.
+fn checked_formats<'a, const M: usize>(
+    mut outs: [Out<'a>; M],
+    names: &[&'static str; M],
+    access: &[Access; M],
+    n: usize,
+    at: &Placement,
+) -> Result<[Out<'a>; M], Error> {
+    for (o, a) in outs.iter_mut().zip(access) {
+        if *a == Access::Skip {
             *o = Out::Unused;
         }
     }
-    check_formats(&outs, &names, n, at)?;
-    run_staged(&k, width, outs, ins, at);
-    Ok(k)
+    check_formats(&outs, names, n, at)?;
+    Ok(outs)
 }
 
 /// The gradients' element count (the longest, before the length checks). Not generic, like
@@ -393,14 +483,16 @@ pub(crate) fn check_formats<const M: usize>(
     Ok(())
 }
 
-/// Runs `k` over mixed-format buffers, block by block (see the module documentation). The
-/// buffers have been validated (equal lengths, [`check_formats`]).
-pub(crate) fn run_staged<K: Elementwise<M, I>, const M: usize, const I: usize>(
-    k: &K,
+/// Runs `body` (a kernel's f32 pass) over mixed-format buffers, block by block (see the module
+/// documentation), each mutable buffer as its [`Access`] says. The buffers have been
+/// validated (equal lengths, [`check_formats`]).
+pub(crate) fn run_staged<const M: usize, const I: usize>(
     width: crate::Width,
     mut outs: [Out; M],
     ins: [Grads; I],
     at: &Placement,
+    access: [Access; M],
+    mut body: impl FnMut(crate::Width, [&mut [f32]; M], [&[f32]; I]),
 ) {
     let n = grads_len(&ins);
     let n = lens(&outs, n).into_iter().fold(n, usize::max);
@@ -409,28 +501,42 @@ pub(crate) fn run_staged<K: Elementwise<M, I>, const M: usize, const I: usize>(
     let mut start = 0;
     while start < n {
         let end = (start + STAGE).min(n);
-        load(&outs, &mut out_stage, start, end);
+        load(&outs, &access, &mut out_stage, start, end);
         load_in(&ins, &mut in_stage, start, end);
-        k.run(
+        body(
             width,
-            views(&mut outs, &mut out_stage, start, end),
+            views(&mut outs, &access, &mut out_stage, start, end),
             in_views(&ins, &in_stage, start, end),
         );
-        store(&mut outs, &out_stage, start, end, at);
+        store(&mut outs, &access, &out_stage, start, end, at);
         start = end;
     }
 }
 
-/// Converts block `start..end` of every non-f32 mutable buffer into its stage.
-fn load<const M: usize>(outs: &[Out; M], stage: &mut [[f32; STAGE]; M], start: usize, end: usize) {
-    for (o, st) in outs.iter().zip(stage.iter_mut()) {
+/// Converts block `start..end` of every non-f32 mutable buffer into its stage, and copies an
+/// f32 one there for [`Access::Scratch`].
+fn load<const M: usize>(
+    outs: &[Out; M],
+    access: &[Access; M],
+    stage: &mut [[f32; STAGE]; M],
+    start: usize,
+    end: usize,
+) {
+    for ((o, a), st) in outs.iter().zip(access).zip(stage.iter_mut()) {
         let st = st.get_mut(..end - start).unwrap_or_default();
         match o {
+            _ if *a == Access::Skip => {}
             Out::Bf16(v, _) => half::widen_bf16(v.get(start..end).unwrap_or_default(), st),
             Out::Quant { codes, scales, quant } => {
                 let codes = codes.get(quant.code_bytes(start)..).unwrap_or_default();
                 let scales = scales.get(start / quant.block()..).unwrap_or_default();
                 quant.dequantize(codes, scales, st);
+            }
+            Out::F32(s) | Out::F32Copy(s, _) if *a == Access::Scratch => {
+                // A zip, not `copy_from_slice`: no length-check panic path.
+                for (d, &x) in st.iter_mut().zip(s.get(start..end).unwrap_or_default()) {
+                    *d = x;
+                }
             }
             Out::F32(_) | Out::F32Copy(..) | Out::Unused => {}
         }
@@ -454,18 +560,21 @@ fn load_in<const I: usize>(
     }
 }
 
-/// The f32 view of block `start..end` of every mutable buffer: f32 memory in place, the stage
-/// otherwise, empty when unused.
+/// The f32 view of block `start..end` of every mutable buffer: f32 memory in place (unless
+/// [`Access::Scratch`]), the stage otherwise, empty when unused.
 fn views<'s, const M: usize>(
     outs: &'s mut [Out; M],
+    access: &[Access; M],
     stage: &'s mut [[f32; STAGE]; M],
     start: usize,
     end: usize,
 ) -> [&'s mut [f32]; M] {
-    let mut it = outs.iter_mut();
+    let mut it = outs.iter_mut().zip(access);
     stage.each_mut().map(|st| match it.next() {
-        Some(Out::F32(s) | Out::F32Copy(s, _)) => s.get_mut(start..end).unwrap_or_default(),
-        Some(Out::Unused) | None => &mut [],
+        Some((Out::Unused, _) | (_, Access::Skip)) | None => &mut [],
+        Some((Out::F32(s) | Out::F32Copy(s, _), Access::Read | Access::Update)) => {
+            s.get_mut(start..end).unwrap_or_default()
+        }
         Some(_) => st.get_mut(..end - start).unwrap_or_default(),
     })
 }
@@ -484,18 +593,20 @@ fn in_views<'s, const I: usize>(
     })
 }
 
-/// Stores block `start..end` back: the copies of f32 masters, the rounded bf16 buffers, the
-/// requantized blocks.
+/// Stores block `start..end` back ([`Access::Update`] only): the copies of f32 masters, the
+/// rounded bf16 buffers, the requantized blocks.
 fn store<const M: usize>(
     outs: &mut [Out; M],
+    access: &[Access; M],
     stage: &[[f32; STAGE]; M],
     start: usize,
     end: usize,
     at: &Placement,
 ) {
-    for (k, (o, st)) in outs.iter_mut().zip(stage).enumerate() {
+    for (k, ((o, a), st)) in outs.iter_mut().zip(access).zip(stage).enumerate() {
         let st = st.get(..end - start).unwrap_or_default();
         match o {
+            _ if *a != Access::Update => {}
             Out::F32Copy(master, copy) => {
                 let m = master.get(start..end).unwrap_or_default();
                 match copy {

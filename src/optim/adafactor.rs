@@ -2,10 +2,12 @@
 //! `rows × cols` matrix with row and column second-moment statistics.
 
 use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{
     Flag, Numerics, Off, Portable, Profile, Torch, TorchLerp, c, specialize, with_profile,
 };
+use crate::optim::mixed_step;
 use crate::reduce::BlockedSum;
 use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
@@ -214,6 +216,68 @@ pub fn adafactor_step_with(
     let step = k.step_size(p_sq.finish(), u_sq.finish(), n);
     apply_1d(width, &k, cfg.numerics, params, grads, variance, step);
     Ok(())
+}
+
+mixed_step! {
+    /// [`adafactor_step`] in mixed storage formats ([`crate::format`]): bf16/f16 gradients;
+    /// f32 parameters (optionally writing a bf16/f16 copy of the new values in the same pass)
+    /// or bf16 parameters; `variance` in f32, bf16, `q8`, `q4` or `fp8`. The slices are one
+    /// vector, as in `adafactor_step`, whose bits the values as read give: pass 1 computes the
+    /// new variance on copies for the norms (storing nothing), pass 2 computes it again and
+    /// steps, then stores every buffer in its format.
+    ///
+    /// # Errors
+    /// As [`adafactor_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing
+    /// is written when an error is returned.**
+    adafactor_step_mixed, adafactor_step_mixed_with,
+    (params, grads, variance; step: u32, cfg: &AdafactorConfig),
+    checked: |[n, v], [g]| {
+        validate::len("grads", n, g)?;
+        validate::len("variance", n, v)?;
+        Coef::from_config(step, cfg).map(|k| Staged {
+            k,
+            numerics: cfg.numerics,
+            n,
+            p_sq: BlockedSum::new(),
+            u_sq: BlockedSum::new(),
+            step: 0.0,
+        })
+    },
+    driver: mixed_layerwise,
+}
+
+/// Adafactor's 1-D path through the staged driver: pass 1 sums `‖θ‖²` and `‖u‖²` from the new
+/// variance, pass 2 recomputes the variance and steps.
+struct Staged {
+    k: Coef,
+    numerics: Numerics,
+    n: usize,
+    p_sq: BlockedSum<'static>,
+    u_sq: BlockedSum<'static>,
+    step: f32,
+}
+
+impl Layerwise<2, 1> for Staged {
+    fn reads(&self) -> [Access; 2] {
+        [Access::Read, Access::Scratch]
+    }
+
+    fn reduce(&mut self, width: Width, [p, var]: [&mut [f32]; 2], [g]: [&[f32]; 1]) {
+        let (k, numerics) = (&self.k, self.numerics);
+        moments_1d(width, k, numerics, p, g, var, &mut self.p_sq, &mut self.u_sq);
+    }
+
+    fn finish(&mut self) {
+        let p_sq = core::mem::replace(&mut self.p_sq, BlockedSum::new()).finish();
+        let u_sq = core::mem::replace(&mut self.u_sq, BlockedSum::new()).finish();
+        self.step = self.k.step_size(p_sq, u_sq, self.n);
+    }
+
+    fn update(&mut self, width: Width, [p, var]: [&mut [f32]; 2], [g]: [&[f32]; 1]) {
+        let (k, numerics) = (&self.k, self.numerics);
+        moments_1d(width, k, numerics, p, g, var, &mut BlockedSum::new(), &mut BlockedSum::new());
+        apply_1d(width, k, numerics, p, g, var, self.step);
+    }
 }
 
 /// The first pass of [`adafactor_step`] on a shard of one vector (sharded training): updates

@@ -2,8 +2,10 @@
 //! scaled by a layer-wise trust ratio.
 
 use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
+use crate::optim::mixed_step;
 use crate::reduce::BlockedSum;
 use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
@@ -155,6 +157,67 @@ pub fn lamb_step_with(
     let trust = trust_ratio(p_sq.finish(), r_sq.finish());
     apply(width, &k, cfg.numerics, params, exp_avg, exp_avg_sq, trust);
     Ok(())
+}
+
+mixed_step! {
+    /// [`lamb_step`] in mixed storage formats ([`crate::format`]): bf16/f16 gradients; f32
+    /// parameters (optionally writing a bf16/f16 copy of the new values in the same pass) or
+    /// bf16 parameters; `exp_avg` and `exp_avg_sq` in f32, bf16, `q8`, `q4` or `fp8`. The
+    /// slices are one layer (its trust ratio), as in `lamb_step`, whose bits the values as read
+    /// give: pass 1 computes the new moments on copies for the norms (storing nothing), pass 2
+    /// computes them again and steps, then stores every buffer in its format.
+    ///
+    /// # Errors
+    /// As [`lamb_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is
+    /// written when an error is returned.**
+    lamb_step_mixed, lamb_step_mixed_with,
+    (params, grads, exp_avg, exp_avg_sq; step: u32, cfg: &LambConfig),
+    checked: |[n, m, v], [g]| {
+        validate::len("grads", n, g)?;
+        validate::len("exp_avg", n, m)?;
+        validate::len("exp_avg_sq", n, v)?;
+        Coef::from_config(step, cfg).map(|k| Staged {
+            k,
+            numerics: cfg.numerics,
+            p_sq: BlockedSum::new(),
+            r_sq: BlockedSum::new(),
+            trust: 1.0,
+        })
+    },
+    driver: mixed_layerwise,
+}
+
+/// LAMB through the staged driver: pass 1 sums `‖θ‖²` and `‖r‖²` from the new moments, pass 2
+/// recomputes the moments and applies the trust ratio.
+struct Staged {
+    k: Coef,
+    numerics: Numerics,
+    p_sq: BlockedSum<'static>,
+    r_sq: BlockedSum<'static>,
+    trust: f64,
+}
+
+impl Layerwise<3, 1> for Staged {
+    fn reads(&self) -> [Access; 3] {
+        [Access::Read, Access::Scratch, Access::Scratch]
+    }
+
+    fn reduce(&mut self, width: Width, [p, m, v]: [&mut [f32]; 3], [g]: [&[f32]; 1]) {
+        let (k, numerics) = (&self.k, self.numerics);
+        moments(width, k, numerics, p, g, m, v, &mut self.p_sq, &mut self.r_sq);
+    }
+
+    fn finish(&mut self) {
+        let p_sq = core::mem::replace(&mut self.p_sq, BlockedSum::new()).finish();
+        let r_sq = core::mem::replace(&mut self.r_sq, BlockedSum::new()).finish();
+        self.trust = trust_ratio(p_sq, r_sq);
+    }
+
+    fn update(&mut self, width: Width, [p, m, v]: [&mut [f32]; 3], [g]: [&[f32]; 1]) {
+        let (k, numerics) = (&self.k, self.numerics);
+        moments(width, k, numerics, p, g, m, v, &mut BlockedSum::new(), &mut BlockedSum::new());
+        apply(width, k, numerics, p, m, v, self.trust);
+    }
 }
 
 /// The first pass of [`lamb_step`] on a shard of one layer (sharded training): updates `m`

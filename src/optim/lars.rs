@@ -2,8 +2,10 @@
 //! with a layer-wise local learning rate.
 
 use crate::driver::for_each_chunk;
+use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::optim::mixed_step;
 use crate::reduce::BlockedSum;
 use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
@@ -90,6 +92,62 @@ pub fn lars_step_with(
     let local = k.local_lr(p_sq.finish(), g_sq.finish());
     k.apply(width, cfg.numerics, params, grads, velocity, local);
     Ok(())
+}
+
+mixed_step! {
+    /// [`lars_step`] in mixed storage formats ([`crate::format`]): bf16/f16 gradients; f32
+    /// parameters (optionally writing a bf16/f16 copy of the new values in the same pass) or
+    /// bf16 parameters; `velocity` in f32, bf16, `q8`, `q4` or `fp8`. The slices are one layer,
+    /// as in `lars_step`, whose bits the values as read give: pass 1 sums the norms of the
+    /// parameters and gradients as read, pass 2 steps and stores every buffer in its format.
+    ///
+    /// # Errors
+    /// As [`lars_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is
+    /// written when an error is returned.**
+    lars_step_mixed, lars_step_mixed_with,
+    (params, grads, velocity; cfg: &LarsConfig),
+    checked: |[n, v], [g]| {
+        validate::len("grads", n, g)?;
+        validate::len("velocity", n, v)?;
+        Coef::from_config(cfg).map(|k| Staged {
+            k,
+            numerics: cfg.numerics,
+            p_sq: BlockedSum::new(),
+            g_sq: BlockedSum::new(),
+            local: 1.0,
+        })
+    },
+    driver: mixed_layerwise,
+}
+
+/// LARS through the staged driver: pass 1 sums `‖θ‖²` and `‖s·g‖²`, pass 2 is the momentum
+/// update with the local learning rate.
+struct Staged {
+    k: Coef,
+    numerics: Numerics,
+    p_sq: BlockedSum<'static>,
+    g_sq: BlockedSum<'static>,
+    local: f64,
+}
+
+impl Layerwise<2, 1> for Staged {
+    fn reads(&self) -> [Access; 2] {
+        [Access::Read, Access::Skip]
+    }
+
+    fn reduce(&mut self, _: Width, [p, _]: [&mut [f32]; 2], [g]: [&[f32]; 1]) {
+        self.k.norms(p, g, &mut self.p_sq, &mut self.g_sq);
+    }
+
+    fn finish(&mut self) {
+        let p_sq = core::mem::replace(&mut self.p_sq, BlockedSum::new()).finish();
+        let g_sq = core::mem::replace(&mut self.g_sq, BlockedSum::new()).finish();
+        self.local = self.k.local_lr(p_sq, g_sq);
+    }
+
+    fn update(&mut self, width: Width, [p, v]: [&mut [f32]; 2], [g]: [&[f32]; 1]) {
+        self.k.apply(width, self.numerics, p, g, v, self.local);
+    }
 }
 
 /// The first pass of [`lars_step`] on a shard of one layer (sharded training): the per-block

@@ -82,14 +82,16 @@ impl WeightDecay {
 /// doc-hidden `$with` (explicit width), taking `Params`, `Grads`, one `State` per state buffer,
 /// the kernel's other arguments, and a `Placement`. `$checked` validates (lengths of the
 /// mutable buffers and the gradient, hyperparameters) and returns the kernel; `$then` runs
-/// with it after the step (scalar state).
+/// with it after the step (scalar state). `driver: mixed_layerwise` for a layer-wise kernel
+/// ([`crate::format::Layerwise`]; [`crate::format::Elementwise`] kernels by default).
 macro_rules! mixed_step {
     (
         $(#[$doc:meta])*
         $name:ident, $with:ident,
         ($params:ident, $grads:ident $(, $state:ident)* $(; $($extra:ident: $ety:ty),*)?),
         checked: $checked:expr
-        $(, then: |$k:ident| $then:expr)? $(,)?
+        $(, then: |$k:ident| $then:expr)?
+        $(, driver: $driver:ident)? $(,)?
     ) => {
         $(#[$doc])*
         #[allow(clippy::too_many_arguments)]
@@ -116,10 +118,14 @@ macro_rules! mixed_step {
         ) -> Result<(), $crate::Error> {
             let names = [stringify!($params) $(, stringify!($state))*];
             let outs = [$params.into() $(, $state.into())*];
-            let _k = $crate::format::mixed(width, names, outs, [$grads], at, $checked)?;
+            let _k = $crate::optim::mixed_step!(@driver $($driver)?)(
+                width, names, outs, [$grads], at, $checked
+            )?;
             $(let $k = _k; $then;)?
             Ok(())
         }
     };
+    (@driver) => { $crate::format::mixed };
+    (@driver $driver:ident) => { $crate::format::$driver };
 }
 pub(crate) use mixed_step;

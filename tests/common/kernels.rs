@@ -1017,6 +1017,7 @@ pub fn cases() -> Vec<Case> {
                 optkern: optkern::adafactor_step_with(w, pp, gg, var, t, &cfg),
                 reference: reference::adafactor(pp, gg, var, t, &h),
                 model: bits::adafactor(o, pp, gg, var, t, &h),
+                mixed(at): optkern::adafactor_step_mixed_with(w, pp, gg, var, t, &cfg, at),
             );
             c.elementwise = false;
             out.push(c);
@@ -1058,6 +1059,7 @@ pub fn cases() -> Vec<Case> {
                     optkern: optkern::lamb_step_with(w, pp, gg, m1, v, t, &cfg),
                     reference: reference::lamb(pp, gg, m1, v, t, &h),
                     model: bits::lamb(o, pp, gg, m1, v, t, &h),
+                    mixed(at): optkern::lamb_step_mixed_with(w, pp, gg, m1, v, t, &cfg, at),
                 );
                 c.elementwise = false;
                 out.push(c);
@@ -1424,6 +1426,7 @@ pub fn cases() -> Vec<Case> {
                 optkern: optkern::lars_step_with(w, pp, gg, v, &cfg),
                 reference: reference::lars(pp, gg, v, &h),
                 model: bits::lars(o, pp, gg, v, &h),
+                mixed(at): optkern::lars_step_mixed_with(w, pp, gg, v, &cfg, at),
             );
             c.elementwise = false;
             out.push(c);
