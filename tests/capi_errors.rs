@@ -2136,3 +2136,161 @@ fn factored_shard_functions_report_boundaries_rows_and_step_sizes() {
         assert_eq!(bits(&sp), bits(&before));
     }
 }
+
+/// The layer-wise kernels in mixed formats (`optkern_lamb_step_mixed`, `…_lars_…`,
+/// `…_adafactor_…`) are the Rust calls': bf16 gradients, an f32 master with a bf16 copy, q8
+/// states (bitsandbytes' rule), 3 steps over 601 elements (a partial last block); a state
+/// without its absmax is refused and nothing is written.
+#[test]
+fn layerwise_kernels_in_mixed_formats_through_the_c_api() {
+    use optkern::capi::format::{
+        optkern_adafactor_step_mixed, optkern_lamb_step_mixed, optkern_lars_step_mixed,
+    };
+    use optkern::format::{Grads, HalfCopy, Params, Placement, Q8Map, Quantizer, State, bf16};
+    use optkern::{
+        AdafactorConfig, LambConfig, LarsConfig, adafactor_step_mixed, lamb_step_mixed,
+        lars_step_mixed,
+    };
+    let n: usize = 601;
+    let blocks = n.div_ceil(256);
+    let p0: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013).collect();
+    let g: Vec<bf16> =
+        (0..n).map(|i| bf16::from_f32(((i * 53 % 89) as f32 - 44.0) * 0.007)).collect();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let at = Placement { offset: 0, seed: 5, counter: 1 };
+    // kernel 0 LAMB (two states), 1 LARS, 2 Adafactor (one state each).
+    for kernel in 0..3 {
+        let states = if kernel == 0 { 2 } else { 1 };
+        let maps = [Q8Map::Signed, Q8Map::Unsigned];
+        let (mut p, mut rp) = (p0.clone(), p0.clone());
+        let (mut copy, mut rcopy) = (vec![bf16::ZERO; n], vec![bf16::ZERO; n]);
+        let (mut codes, mut absmax) =
+            (vec![vec![0u8; n]; states], vec![vec![0f32; blocks]; states]);
+        let (mut rcodes, mut rabsmax) = (codes.clone(), absmax.clone());
+        for step in 1..=3u32 {
+            let bp = Buffer {
+                copy: copy.as_mut_ptr().cast(),
+                copy_format: 1,
+                ..optkern_buffer_f32(p.as_mut_ptr())
+            };
+            let bg = Buffer { format: 1, ..optkern_buffer_f32(g.as_ptr().cast_mut().cast()) };
+            let q: Vec<Buffer> = (0..states)
+                .map(|s| Buffer {
+                    format: 3,
+                    data: codes[s].as_mut_ptr().cast(),
+                    absmax: absmax[s].as_mut_ptr(),
+                    map: maps[s] as u32,
+                    quantizer: 1,
+                    ..optkern_buffer_f32(null_mut())
+                })
+                .collect();
+            // SAFETY: every descriptor points to what its format needs for n elements.
+            let s = unsafe {
+                match kernel {
+                    0 => optkern_lamb_step_mixed(
+                        &bp,
+                        &bg,
+                        &q[0],
+                        &q[1],
+                        n,
+                        step,
+                        &LambConfig::default(),
+                        &at,
+                        null_mut(),
+                    ),
+                    1 => optkern_lars_step_mixed(
+                        &bp,
+                        &bg,
+                        &q[0],
+                        n,
+                        &LarsConfig::default(),
+                        &at,
+                        null_mut(),
+                    ),
+                    _ => optkern_adafactor_step_mixed(
+                        &bp,
+                        &bg,
+                        &q[0],
+                        n,
+                        step,
+                        &AdafactorConfig::default(),
+                        &at,
+                        null_mut(),
+                    ),
+                }
+            };
+            assert_eq!(s, Status::Ok, "kernel {kernel} step {step}");
+            let rparams = Params::F32WithCopy { master: &mut rp, copy: HalfCopy::Bf16(&mut rcopy) };
+            let mut st =
+                rcodes.iter_mut().zip(rabsmax.iter_mut()).zip(maps).map(|((c, a), map)| {
+                    State::Q8 { codes: c, absmax: a, map, quantizer: Quantizer::BnbCpu }
+                });
+            let rg = Grads::Bf16(&g);
+            let r = match kernel {
+                0 => {
+                    let (m, v) = (st.next().unwrap(), st.next().unwrap());
+                    lamb_step_mixed(rparams, rg, m, v, step, &LambConfig::default(), &at)
+                }
+                1 => lars_step_mixed(rparams, rg, st.next().unwrap(), &LarsConfig::default(), &at),
+                _ => {
+                    let v = st.next().unwrap();
+                    adafactor_step_mixed(rparams, rg, v, step, &AdafactorConfig::default(), &at)
+                }
+            };
+            r.unwrap();
+            assert_eq!(bits(&p), bits(&rp), "kernel {kernel} step {step} params");
+            assert_eq!(copy, rcopy, "kernel {kernel} step {step} copy");
+            assert_eq!(codes, rcodes, "kernel {kernel} step {step} codes");
+            let ab: Vec<_> = absmax.iter().map(|a| bits(a)).collect();
+            let rab: Vec<_> = rabsmax.iter().map(|a| bits(a)).collect();
+            assert_eq!(ab, rab, "kernel {kernel} step {step} absmax");
+        }
+        assert!(p != p0 && codes.iter().all(|c| c.iter().any(|&x| x != codes[0][0])));
+        // A state without its absmax: refused, nothing written.
+        let before = (bits(&p), codes.clone());
+        let bp = optkern_buffer_f32(p.as_mut_ptr());
+        let bg = Buffer { format: 1, ..optkern_buffer_f32(g.as_ptr().cast_mut().cast()) };
+        let bad = Buffer {
+            format: 3,
+            data: codes[0].as_mut_ptr().cast(),
+            absmax: null_mut(),
+            ..optkern_buffer_f32(null_mut())
+        };
+        // SAFETY: the refused descriptor is rejected before any access.
+        let got = unsafe {
+            match kernel {
+                0 => record(|e| {
+                    optkern_lamb_step_mixed(
+                        &bp,
+                        &bg,
+                        &bad,
+                        &bad,
+                        n,
+                        4,
+                        &LambConfig::default(),
+                        &at,
+                        e,
+                    )
+                }),
+                1 => record(|e| {
+                    optkern_lars_step_mixed(&bp, &bg, &bad, n, &LarsConfig::default(), &at, e)
+                }),
+                _ => record(|e| {
+                    optkern_adafactor_step_mixed(
+                        &bp,
+                        &bg,
+                        &bad,
+                        n,
+                        4,
+                        &AdafactorConfig::default(),
+                        &at,
+                        e,
+                    )
+                }),
+            }
+        };
+        let arg = ["exp_avg", "velocity", "variance"][kernel];
+        expect(got, Status::NullPointer, arg, "absmax", "");
+        assert_eq!((bits(&p), codes.clone()), before, "kernel {kernel}: written on an error");
+    }
+}
