@@ -1604,17 +1604,14 @@ pub fn check_formats(case: &Case) -> Outcome {
             Q::Fp8 => State::Fp8 { codes: &mut c, scale: &mut s },
         };
         let at = Placement { offset, seed: 3, counter: 1 };
-        let r = optkern::adam_step_mixed_with(
-            width,
-            Params::F32(&mut p),
-            Grads::Bf16(&g),
-            state,
-            State::F32(&mut v),
-            State::Unused,
-            1,
-            &cfg,
-            &at,
-        );
+        // Adam (element-wise) or LAMB (layer-wise: two staged passes) by the case's flag.
+        let (p_, g_, v_) = (Params::F32(&mut p), Grads::Bf16(&g), State::F32(&mut v));
+        let r = if case.flag(6) {
+            let cfg = optkern::LambConfig { numerics: case.numerics(), ..Default::default() };
+            optkern::lamb_step_mixed_with(width, p_, g_, state, v_, 1, &cfg, &at)
+        } else {
+            optkern::adam_step_mixed_with(width, p_, g_, state, v_, State::Unused, 1, &cfg, &at)
+        };
         (r, bits(&p), bits(&v), c, bits(&s))
     };
     let first = run(Width::ALL[usize::from(case.width) % Width::ALL.len()]);

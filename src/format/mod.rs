@@ -10,7 +10,9 @@
 //! `fp8`, all through `Quant`: a block size, code bytes, a per-block quantize and dequantize).
 //! So one mechanism serves every kernel, a kernel's loop is compiled once whatever the formats, and results do
 //! not depend on lane width, chunking or sharding (the stochastic rounding bits hash the
-//! global index; quantization blocks are aligned to global indices).
+//! global index; quantization blocks are aligned to global indices). A layer-wise kernel
+//! (LAMB, LARS, Adafactor: a norm over the call, then the update) runs the driver twice
+//! (`Layerwise`): pass 1 on copies, pass 2 recomputing and storing.
 //!
 //! | format | layout | read | written |
 //! |---|---|---|---|
@@ -407,7 +409,7 @@ pub(crate) fn mixed<K: Elementwise<M, I>, const M: usize, const I: usize>(
 ) -> Result<K, Error> {
     let n = grads_len(&ins);
     let k = checked(lens(&outs, n), ins.each_ref().map(Grads::len))?;
-    let access = k.used().map(|u| if u { Access::Update } else { Access::Skip });
+    let access = updated(k.used());
     let outs = checked_formats(outs, &names, &access, n, at)?;
     run_staged(width, outs, ins, at, access, |w, o, i| k.run(w, o, i));
     Ok(k)
@@ -425,15 +427,31 @@ pub(crate) fn mixed_layerwise<K: Layerwise<M, I>, const M: usize, const I: usize
 ) -> Result<K, Error> {
     let n = grads_len(&ins);
     let mut k = checked(lens(&outs, n), ins.each_ref().map(Grads::len))?;
-    let update = k.used().map(|u| if u { Access::Update } else { Access::Skip });
+    let update = updated(k.used());
     let reads = k.reads();
     let mut outs = checked_formats(outs, &names, &update, n, at)?;
-    run_staged(width, outs.each_mut().map(Out::reborrow), ins, at, reads, |w, o, i| {
-        k.reduce(w, o, i)
-    });
+    run_staged(width, reborrow(&mut outs), ins, at, reads, |w, o, i| k.reduce(w, o, i));
     k.finish();
     run_staged(width, outs, ins, at, update, |w, o, i| k.update(w, o, i));
     Ok(k)
+}
+
+/// [`Access::Update`] for the used buffers, [`Access::Skip`] for the others. (Loops, not
+/// `array::map`, here and in [`reborrow`]: generic over `M` alone, and `map`'s IR is large.)
+fn updated<const M: usize>(used: [bool; M]) -> [Access; M] {
+    let mut access = [Access::Skip; M];
+    for (a, u) in access.iter_mut().zip(used) {
+        if u {
+            *a = Access::Update;
+        }
+    }
+    access
+}
+
+/// Every buffer borrowed for one pass.
+fn reborrow<'s, const M: usize>(outs: &'s mut [Out; M]) -> [Out<'s>; M] {
+    let mut it = outs.iter_mut();
+    core::array::from_fn(|_| it.next().map_or(Out::Unused, Out::reborrow))
 }
 
 /// The unused buffers (`Access::Skip`) replaced by [`Out::Unused`], then the format checks
