@@ -1299,8 +1299,9 @@ typedef struct {
   uint32_t map;
   // q8: 0 nearest, 1 bitsandbytes' CPU quantizer, 2 torchao's 8-bit quantizer.
   uint32_t quantizer;
-  // Parameters with an f32 master only: a bf16 (`copy_format = 1`) or f16 (2) copy of the
-  // new values written in the same pass, or NULL for none.
+  // Parameters only. With an f32 master: a bf16 (`copy_format = 1`) or f16 (2) copy of the
+  // new values written in the same pass. With bf16 parameters: their bf16 Kahan
+  // compensation (`copy_format = 1`, `rounding = 0`; `Params::Bf16Kahan`). NULL for none.
   void *copy;
   // The copy's `optkern_format` (1 or 2) when `copy` is not NULL.
   uint32_t copy_format;

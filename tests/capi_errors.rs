@@ -2294,3 +2294,65 @@ fn layerwise_kernels_in_mixed_formats_through_the_c_api() {
         assert_eq!((bits(&p), codes.clone()), before, "kernel {kernel}: written on an error");
     }
 }
+
+/// bf16 parameters with a Kahan compensation through the C API (`.copy` of a bf16 params
+/// descriptor) are the Rust call's; a compensation with `copy_format` 2 or stochastic rounding
+/// is refused and nothing is written.
+#[test]
+fn kahan_compensated_params_through_the_c_api() {
+    use optkern::capi::format::optkern_sgd_step_mixed;
+    use optkern::format::{Grads, Params, Placement, State, bf16};
+    let n: usize = 300;
+    let p0: Vec<bf16> = (0..n).map(|i| bf16::from_f32(1.0 + (i % 7) as f32 * 0.25)).collect();
+    let g: Vec<f32> = (0..n).map(|i| ((i * 53 % 89) as f32 - 44.0) * 2e-3).collect();
+    let cfg = SgdConfig { lr: 0.1, ..SgdConfig::default() };
+    let at = Placement::default();
+    let (mut p, mut c) = (p0.clone(), vec![bf16::ZERO; n]);
+    let (mut rp, mut rc) = (p0.clone(), vec![bf16::ZERO; n]);
+    let none = Buffer { format: 4, ..optkern_buffer_f32(null_mut()) };
+    let bg = optkern_buffer_f32(g.as_ptr().cast_mut());
+    for step in 1..=5 {
+        let bp = Buffer {
+            format: 1,
+            copy: c.as_mut_ptr().cast(),
+            copy_format: 1,
+            ..optkern_buffer_f32(p.as_mut_ptr().cast())
+        };
+        // SAFETY: every descriptor points to what its format needs for n elements.
+        let s = unsafe { optkern_sgd_step_mixed(&bp, &bg, &none, n, step, &cfg, &at, null_mut()) };
+        assert_eq!(s, Status::Ok);
+        let params = Params::Bf16Kahan { values: &mut rp, compensation: &mut rc };
+        optkern::sgd_step_mixed(params, Grads::F32(&g), State::Unused, step, &cfg, &at).unwrap();
+        assert_eq!((&p, &c), (&rp, &rc), "step {step}");
+    }
+    assert!(p != p0 && c.iter().any(|&x| x != bf16::ZERO), "the compensation is used");
+    let before = (p.clone(), c.clone());
+    let bp = Buffer {
+        format: 1,
+        copy: c.as_mut_ptr().cast(),
+        copy_format: 1,
+        ..optkern_buffer_f32(p.as_mut_ptr().cast())
+    };
+    // SAFETY: the refused descriptors are rejected before any access.
+    unsafe {
+        let call =
+            |b: &Buffer| record(|e| optkern_sgd_step_mixed(b, &bg, &none, n, 6, &cfg, &at, e));
+        let e = expect(
+            call(&Buffer { copy_format: 2, ..bp }),
+            Status::InvalidFormat,
+            "params",
+            "copy_format",
+            "",
+        );
+        assert_eq!(e.value, 2.0);
+        let e = expect(
+            call(&Buffer { rounding: 1, ..bp }),
+            Status::InvalidFormat,
+            "params",
+            "rounding",
+            "",
+        );
+        assert_eq!(e.value, 1.0);
+    }
+    assert_eq!((p, c), before, "written on an error");
+}

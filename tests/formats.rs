@@ -22,6 +22,8 @@ enum Fmt {
     /// f32 master with a bf16 (`false`) or f16 (`true`) copy (params only).
     Copy(bool),
     Bf16(Rounding),
+    /// bf16 parameters with a Kahan compensation buffer.
+    Kahan,
     Q8(Q8Map, Quantizer),
     Q4(Q4Map),
     Fp8,
@@ -74,6 +76,8 @@ enum Buf {
     F32(Vec<f32>),
     Copy(Vec<f32>, Vec<u16>, bool),
     Bf16(Vec<bf16>, Rounding),
+    /// bf16 values and their compensation.
+    Kahan(Vec<bf16>, Vec<bf16>),
     /// A block-quantized format (`fmt` q8, q4 or fp8) of `len` elements.
     Quant {
         codes: Vec<u8>,
@@ -94,6 +98,12 @@ impl Buf {
                 format::f32_to_bf16(x, &mut b, Rounding::Nearest, &Placement::default()).unwrap();
                 Buf::Bf16(b, r)
             }
+            // A compensation that starts non-zero (a later step's), so that it is exercised
+            // from the first step.
+            Fmt::Kahan => Buf::Kahan(
+                x.iter().map(|&v| bf16::from_f32(v)).collect(),
+                x.iter().map(|&v| bf16::from_f32(v * 3e-3)).collect(),
+            ),
             Fmt::Q8(..) | Fmt::Q4(_) | Fmt::Fp8 => {
                 let q = fmt.quant();
                 let (codes, scale) = (vec![0; q.code_bytes(x.len())], vec![0.0; q.scales(x.len())]);
@@ -108,7 +118,7 @@ impl Buf {
     fn values(&self) -> Vec<f32> {
         match self {
             Buf::F32(v) | Buf::Copy(v, _, _) => v.clone(),
-            Buf::Bf16(b, _) => {
+            Buf::Bf16(b, _) | Buf::Kahan(b, _) => {
                 let mut out = vec![0.0; b.len()];
                 format::bf16_to_f32(b, &mut out).unwrap();
                 out
@@ -145,6 +155,16 @@ impl Buf {
             Buf::Bf16(b, Rounding::Nearest) => {
                 format::f32_to_bf16(x, b, Rounding::Nearest, at).unwrap();
             }
+            // The documented rule, in f32: s = c + (x − p), p' = bf16(p + s),
+            // c' = bf16(s − (p' − p)).
+            Buf::Kahan(b, c) => {
+                for ((v, c), &x) in b.iter_mut().zip(c.iter_mut()).zip(x) {
+                    let p = v.to_f32();
+                    let s = c.to_f32() + (x - p);
+                    *v = bf16::from_f32(p + s);
+                    *c = bf16::from_f32(s - (v.to_f32() - p));
+                }
+            }
             Buf::Bf16(b, Rounding::Stochastic) => {
                 for (i, (o, &v)) in b.iter_mut().zip(x).enumerate() {
                     *o = format::bf16_stochastic(v, format::sr_bits(at, k, at.offset + i as u64));
@@ -164,6 +184,7 @@ impl Buf {
             Buf::F32(v) => Buf::F32(v[r].to_vec()),
             Buf::Copy(v, c, f) => Buf::Copy(v[r.clone()].to_vec(), c[r].to_vec(), *f),
             Buf::Bf16(v, ro) => Buf::Bf16(v[r].to_vec(), *ro),
+            Buf::Kahan(v, c) => Buf::Kahan(v[r.clone()].to_vec(), c[r].to_vec()),
             Buf::Quant { codes, scale, fmt, .. } => {
                 let (block, bytes) = (fmt.quant().block(), |i| fmt.quant().code_bytes(i));
                 let b = if r.is_empty() { 0..0 } else { r.start / block..r.end.div_ceil(block) };
@@ -186,6 +207,10 @@ impl Buf {
                 c.extend(d);
             }
             (Buf::Bf16(v, _), Buf::Bf16(w, _)) => v.extend(w),
+            (Buf::Kahan(v, c), Buf::Kahan(w, d)) => {
+                v.extend(w);
+                c.extend(d);
+            }
             (
                 Buf::Quant { codes, scale, len, .. },
                 Buf::Quant { codes: c, scale: a, len: l, .. },
@@ -209,6 +234,7 @@ impl Buf {
                 Params::F32WithCopy { master: v, copy: HalfCopy::Bf16(as_bf16(c)) }
             }
             Buf::Bf16(v, r) => Params::Bf16 { values: v, rounding: *r },
+            Buf::Kahan(v, c) => Params::Bf16Kahan { values: v, compensation: c },
             Buf::Quant { .. } => unreachable!("no quantized params"),
         }
     }
@@ -222,7 +248,7 @@ impl Buf {
                 Fmt::Q4(map) => State::Q4 { codes, scale, map },
                 _ => State::Fp8 { codes, scale },
             },
-            Buf::Copy(..) => unreachable!("copies are for params"),
+            Buf::Copy(..) | Buf::Kahan(..) => unreachable!("copies are for params"),
         }
     }
 
@@ -241,6 +267,7 @@ impl Buf {
                 v.iter().map(f32_bits).chain(c.iter().map(|&h| half_bits(h, *f16))).collect()
             }
             Buf::Bf16(v, _) => v.iter().map(|x| half_bits(x.to_bits(), false)).collect(),
+            Buf::Kahan(v, c) => v.iter().chain(c).map(|x| half_bits(x.to_bits(), false)).collect(),
             Buf::Quant { codes, scale, .. } => {
                 codes.iter().map(|&c| u32::from(c)).chain(scale.iter().map(f32_bits)).collect()
             }
@@ -315,7 +342,7 @@ fn call(
         let n = match b {
             Buf::Quant { len, .. } => *len,
             Buf::F32(v) | Buf::Copy(v, _, _) => v.len(),
-            Buf::Bf16(v, _) => v.len(),
+            Buf::Bf16(v, _) | Buf::Kahan(v, _) => v.len(),
         };
         whole.append(b.slice(r.end..n));
         *b = whole;
@@ -324,7 +351,7 @@ fn call(
 }
 
 /// The assignments of formats tried on every case: (params, grads, every state).
-const COMBOS: [(Fmt, GFmt, Fmt); 10] = [
+const COMBOS: [(Fmt, GFmt, Fmt); 11] = [
     (Fmt::F32, GFmt::F32, Fmt::F32),
     (Fmt::Copy(false), GFmt::Bf16, Fmt::Bf16(Rounding::Nearest)),
     (Fmt::Copy(true), GFmt::F16, Fmt::Q8(Q8Map::Signed, Quantizer::Nearest)),
@@ -335,6 +362,7 @@ const COMBOS: [(Fmt, GFmt, Fmt); 10] = [
     (Fmt::Copy(false), GFmt::Bf16, Fmt::Q4(Q4Map::Signed)),
     (Fmt::F32, GFmt::F32, Fmt::Q4(Q4Map::Unsigned)),
     (Fmt::Bf16(Rounding::Nearest), GFmt::F16, Fmt::Fp8),
+    (Fmt::Kahan, GFmt::Bf16, Fmt::Bf16(Rounding::Nearest)),
 ];
 
 /// Initial buffers for a case: params first, then the states (unsigned maps get |x|).
@@ -482,6 +510,22 @@ fn bad_formats_are_errors_that_write_nothing() {
     .unwrap_err();
     assert_eq!(err, Error::LengthMismatch { arg: "copy", expected: n, found: n - 1 });
     assert!(p.iter().all(|&x| x == 0.5) && m.iter().all(|&x| x == 0.0));
+    // A Kahan compensation of the wrong length.
+    let (mut p16, mut comp) = (vec![bf16::ONE; n], vec![bf16::ZERO; n + 1]);
+    let err = optkern::adam_step_mixed(
+        Params::Bf16Kahan { values: &mut p16, compensation: &mut comp },
+        Grads::F32(&gs),
+        State::F32(&mut m),
+        State::F32(&mut v),
+        State::Unused,
+        1,
+        &cfg,
+        &Placement::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::LengthMismatch { arg: "compensation", expected: n, found: n + 1 });
+    assert!(p16.iter().all(|&x| x == bf16::ONE) && comp.iter().all(|&x| x == bf16::ZERO));
+    assert!(m.iter().all(|&x| x == 0.0));
     let (mut codes, mut absmax) = (vec![0u8; n], vec![0.0f32; 1]);
     let q = State::Q8 {
         codes: &mut codes,
@@ -585,6 +629,33 @@ fn bad_formats_are_errors_that_write_nothing() {
 
 /// Stochastic rounding is unbiased: the mean of 10⁶ roundings of a value (fresh bits each
 /// time, from the counter) is within 4σ of the value; exact bf16 values never move.
+/// What the compensation is for: 1000 SGD steps each subtracting 2⁻¹⁰ from bf16 parameters of
+/// 1 (an eighth of bf16's ulp there, 2⁻⁷). Rounded to nearest, the parameters never move; with
+/// the Kahan buffer they end within 2⁻⁸ of the exact 1 − 1000·2⁻¹⁰ = 0.0234375, and `p + c`
+/// within 2⁻¹⁶ of it.
+#[test]
+fn kahan_compensation_keeps_updates_below_half_an_ulp() {
+    let n = 300;
+    let cfg = optkern::SgdConfig { lr: 1.0, ..Default::default() };
+    let g = vec![2f32.powi(-10); n];
+    let (mut nearest, mut kahan) = (vec![bf16::ONE; n], vec![bf16::ONE; n]);
+    let mut comp = vec![bf16::ZERO; n];
+    let at = Placement::default();
+    for t in 1..=1000 {
+        let p = Params::Bf16 { values: &mut nearest, rounding: Rounding::Nearest };
+        optkern::sgd_step_mixed(p, Grads::F32(&g), State::Unused, t, &cfg, &at).unwrap();
+        let p = Params::Bf16Kahan { values: &mut kahan, compensation: &mut comp };
+        optkern::sgd_step_mixed(p, Grads::F32(&g), State::Unused, t, &cfg, &at).unwrap();
+    }
+    let exact = 1.0 - 1000.0 * 2f64.powi(-10);
+    assert!(nearest.iter().all(|&x| x == bf16::ONE), "nearest rounding moved");
+    for (&p, &c) in kahan.iter().zip(&comp) {
+        let (p, c) = (f64::from(p.to_f32()), f64::from(c.to_f32()));
+        assert!((p - exact).abs() <= 2f64.powi(-8), "kahan: {p} against {exact}");
+        assert!((p + c - exact).abs() <= 2f64.powi(-16), "p + c: {} against {exact}", p + c);
+    }
+}
+
 #[test]
 fn stochastic_rounding_is_unbiased() {
     let n = 1000;

@@ -59,8 +59,9 @@ pub struct Buffer {
     pub map: u32,
     /// q8: 0 nearest, 1 bitsandbytes' CPU quantizer, 2 torchao's 8-bit quantizer.
     pub quantizer: u32,
-    /// Parameters with an f32 master only: a bf16 (`copy_format = 1`) or f16 (2) copy of the
-    /// new values written in the same pass, or NULL for none.
+    /// Parameters only. With an f32 master: a bf16 (`copy_format = 1`) or f16 (2) copy of the
+    /// new values written in the same pass. With bf16 parameters: their bf16 Kahan
+    /// compensation (`copy_format = 1`, `rounding = 0`; `Params::Bf16Kahan`). NULL for none.
     pub copy: *mut c_void,
     /// The copy's `optkern_format` (1 or 2) when `copy` is not NULL.
     pub copy_format: u32,
@@ -165,9 +166,16 @@ unsafe fn checked(
         None => none(),
     }
     .map_err(|f| f.field("absmax"))?;
-    let copy = if role == Role::Params && format == Format::F32 && !b.copy.is_null() {
-        if !matches!(b.copy_format, 1 | 2) {
+    // Parameters: an f32 master's half copy, or bf16 values' Kahan compensation (bf16).
+    let copy = if role == Role::Params && !b.copy.is_null() {
+        if format == Format::F32 && !matches!(b.copy_format, 1 | 2) {
             return bad("copy_format", c"is not 1 (bf16) or 2 (f16)", b.copy_format);
+        }
+        if format == Format::Bf16 && b.copy_format != 1 {
+            return bad("copy_format", c"is not 1 (a bf16 compensation)", b.copy_format);
+        }
+        if format == Format::Bf16 && b.rounding != 0 {
+            return bad("rounding", c"is not 0 (Kahan compensation rounds to nearest)", b.rounding);
         }
         Raw::new(b.copy.cast::<u16>().cast_const(), len, true, name).map_err(|f| f.field("copy"))?
     } else {
@@ -188,6 +196,10 @@ unsafe fn as_params<'a>(c: &Checked) -> Params<'a> {
     // SAFETY: the regions were checked and do not overlap (caller).
     unsafe {
         match c.format {
+            Format::Bf16 if !c.b.copy.is_null() => Params::Bf16Kahan {
+                values: slice_mut::<bf16>(c.raws[0]),
+                compensation: slice_mut::<bf16>(c.raws[2]),
+            },
             Format::Bf16 => {
                 Params::Bf16 { values: slice_mut::<bf16>(c.raws[0]), rounding: rounding(c) }
             }

@@ -118,6 +118,21 @@ pub(crate) fn narrow_f16(x: &[f32], out: &mut [f16]) {
     }
 }
 
+/// Kahan-compensated bf16 parameters (`Params::Bf16Kahan`): with the old value `p` (bf16,
+/// exact in f32), its compensation `c` (bf16) and the kernel's new f32 value `x`, in f32:
+/// `s = c + (x − p)` (the step as computed plus what earlier roundings dropped), `p' = bf16(p +
+/// s)`, `c' = bf16(s − (p' − p))` (what this rounding dropped); both rounded to nearest even.
+/// A NaN or ±∞ `x` gives `p'` NaN or ±∞ (and `c'` NaN): the parameter is lost, as it would be.
+pub(crate) fn kahan_bf16(x: &[f32], values: &mut [bf16], comp: &mut [bf16]) {
+    for ((&x, v), c) in x.iter().zip(values.iter_mut()).zip(comp.iter_mut()) {
+        let p = from_bf16_bits(v.to_bits());
+        let s = from_bf16_bits(c.to_bits()) + (x - p);
+        let new = bf16_bits(p + s);
+        *c = bf16::from_bits(bf16_bits(s - (from_bf16_bits(new) - p)));
+        *v = bf16::from_bits(new);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

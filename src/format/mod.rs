@@ -111,6 +111,18 @@ pub enum Params<'a> {
         /// How the new values are rounded.
         rounding: Rounding,
     },
+    /// bf16 parameters with a bf16 Kahan-compensation buffer: the kernel steps the widened
+    /// values; then, in f32, `s = c + (x − p)` (the new value `x` less the old `p`, plus the
+    /// compensation `c`), `p ← bf16(p + s)`, `c ← bf16(s − (p_new − p))`, both to nearest
+    /// even. Updates smaller than half a bf16 ulp accumulate in `c` instead of being lost
+    /// (start `c` at zero). The compensation is not seen by the kernel (weight decay, LAMB's
+    /// norms read `p`).
+    Bf16Kahan {
+        /// The parameters.
+        values: &'a mut [bf16],
+        /// What rounding the parameters dropped, as long as `values`.
+        compensation: &'a mut [bf16],
+    },
 }
 
 /// An optimizer state buffer as stored.
@@ -253,6 +265,7 @@ pub(crate) enum Out<'a> {
     F32(&'a mut [f32]),
     F32Copy(&'a mut [f32], HalfCopy<'a>),
     Bf16(&'a mut [bf16], Rounding),
+    Bf16Kahan(&'a mut [bf16], &'a mut [bf16]),
     Quant { codes: &'a mut [u8], scales: &'a mut [f32], quant: Quant },
     Unused,
 }
@@ -263,6 +276,7 @@ impl<'a> From<Params<'a>> for Out<'a> {
             Params::F32(s) => Out::F32(s),
             Params::F32WithCopy { master, copy } => Out::F32Copy(master, copy),
             Params::Bf16 { values, rounding } => Out::Bf16(values, rounding),
+            Params::Bf16Kahan { values, compensation } => Out::Bf16Kahan(values, compensation),
         }
     }
 }
@@ -297,6 +311,7 @@ impl Out<'_> {
                 },
             ),
             Out::Bf16(s, rounding) => Out::Bf16(s, *rounding),
+            Out::Bf16Kahan(s, comp) => Out::Bf16Kahan(s, comp),
             Out::Quant { codes, scales, quant } => Out::Quant { codes, scales, quant: *quant },
             Out::Unused => Out::Unused,
         }
@@ -307,7 +322,7 @@ impl Out<'_> {
     pub(crate) fn len(&self, n: usize) -> usize {
         match self {
             Out::F32(s) | Out::F32Copy(s, _) => s.len(),
-            Out::Bf16(s, _) => s.len(),
+            Out::Bf16(s, _) | Out::Bf16Kahan(s, _) => s.len(),
             Out::Quant { codes, quant: Quant::Q4(_), .. } if codes.len() == n.div_ceil(2) => n,
             Out::Quant { codes, quant: Quant::Q4(_), .. } => 2 * codes.len(),
             Out::Quant { codes, .. } => codes.len(),
@@ -325,6 +340,9 @@ impl Out<'_> {
                     HalfCopy::F16(c) => c.len(),
                 };
                 crate::validate::len("copy", master.len(), found)
+            }
+            Out::Bf16Kahan(values, comp) => {
+                crate::validate::len("compensation", values.len(), comp.len())
             }
             Out::Quant { codes, scales, quant } => {
                 let block = quant.block();
@@ -544,7 +562,9 @@ fn load<const M: usize>(
         let st = st.get_mut(..end - start).unwrap_or_default();
         match o {
             _ if *a == Access::Skip => {}
-            Out::Bf16(v, _) => half::widen_bf16(v.get(start..end).unwrap_or_default(), st),
+            Out::Bf16(v, _) | Out::Bf16Kahan(v, _) => {
+                half::widen_bf16(v.get(start..end).unwrap_or_default(), st)
+            }
             Out::Quant { codes, scales, quant } => {
                 let codes = codes.get(quant.code_bytes(start)..).unwrap_or_default();
                 let scales = scales.get(start / quant.block()..).unwrap_or_default();
@@ -645,6 +665,10 @@ fn store<const M: usize>(
                         stream.round_bf16(st, at.offset + start as u64, v);
                     }
                 }
+            }
+            Out::Bf16Kahan(v, comp) => {
+                let v = v.get_mut(start..end).unwrap_or_default();
+                half::kahan_bf16(st, v, comp.get_mut(start..end).unwrap_or_default());
             }
             Out::Quant { codes, scales, quant } => {
                 let codes = codes.get_mut(quant.code_bytes(start)..).unwrap_or_default();
