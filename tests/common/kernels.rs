@@ -1350,6 +1350,9 @@ pub fn cases() -> Vec<Case> {
                 reference: {
                     reference::novograd(pp, gg, m1, t, f64::from(novograd_state(t).nu), &h);
                 },
+                mixed(at): optkern::novograd_step_mixed_with(
+                    w, pp, gg, m1, t, &mut novograd_state(t), &cfg, at
+                ),
             );
             c.elementwise = false;
             out.push(c);

@@ -18,6 +18,12 @@ use crate::width::with_width;
 /// `Σ x²` of one buffer (f64, fixed order).
 pub(crate) fn sum_sq(width: Width, xs: &[f32]) -> f64 {
     let mut s = BlockedSum::new();
+    sum_sq_into(width, xs, &mut s);
+    s.finish()
+}
+
+/// Adds `x²` for every `x` of `xs` (the next elements of the sequence) to `s`.
+pub(crate) fn sum_sq_into(width: Width, xs: &[f32], s: &mut BlockedSum<'_>) {
     with_width!(width, two_pass, |L, N| {
         for_each_chunk_live::<N, 0, 1>(
             [],
@@ -29,5 +35,4 @@ pub(crate) fn sum_sq(width: Width, xs: &[f32]) -> f64 {
             },
         )
     });
-    s.finish()
 }
