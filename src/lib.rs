@@ -145,12 +145,14 @@ pub use optim::normalized::mars::{MarsConfig, MarsType, mars_step};
 pub use optim::normalized::novograd::{
     NovogradConfig, NovogradState, novograd_step, novograd_step_mixed,
 };
-pub use optim::normalized::stable_adamw::{StableAdamwConfig, stable_adamw_step};
+pub use optim::normalized::stable_adamw::{
+    StableAdamwConfig, stable_adamw_step, stable_adamw_step_mixed,
+};
 #[doc(hidden)]
 pub use optim::normalized::{
     came::came_step_with, fromage::fromage_step_with, mars::mars_step_with,
     novograd::novograd_step_mixed_with, novograd::novograd_step_with,
-    stable_adamw::stable_adamw_step_with,
+    stable_adamw::stable_adamw_step_mixed_with, stable_adamw::stable_adamw_step_with,
 };
 pub use optim::parameter_free::dadapt::{
     Dadapt, DadaptAdamConfig, DadaptSgdConfig, DadaptState, dadapt_adam_step, dadapt_sgd_step,

@@ -1364,6 +1364,7 @@ pub fn cases() -> Vec<Case> {
                 |w, t, o, [pp, m1, v], [gg]|
                 optkern: optkern::stable_adamw_step_with(w, pp, gg, m1, v, t, &cfg),
                 reference: reference::stable_adamw(pp, gg, m1, v, t, &h),
+                mixed(at): optkern::stable_adamw_step_mixed_with(w, pp, gg, m1, v, t, &cfg, at),
             );
             c.elementwise = false;
             out.push(c);

@@ -4,8 +4,10 @@
 //! per-tensor mean).
 
 use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step2, with_profile};
+use crate::optim::mixed_step;
 use crate::optim::rule::signed_scale;
 use crate::reduce::BlockedSum;
 use crate::width::with_width;
@@ -95,60 +97,175 @@ pub fn stable_adamw_step_with(
     cfg: &StableAdamwConfig,
 ) -> Result<(), Error> {
     let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("exp_avg", n, exp_avg.len())?;
-    validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
-    validate::numerics(cfg.numerics, &[])?;
-    let lr = validate::non_negative("lr", cfg.lr)?;
-    let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
-    let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
-    let eps = validate::non_negative("eps", cfg.eps)?;
-    let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
-    let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
-    validate::step(step)?;
-    let [bt1, bt2] = pow_step2([beta1, beta2], step);
-    let (b1, b2) = (debiased(beta1, bt1), debiased(beta2, bt2));
-    let lerp1 = TorchLerp::with_weight(1.0 - b1);
-    let (beta1, one_minus_beta1) = (c(b1), c(1.0 - b1));
-    let (beta2, one_minus_beta2) = (c(b2), c(1.0 - b2));
-    let eps2 = c(eps * eps);
+    let k = Coef::checked([n, exp_avg.len(), exp_avg_sq.len()], grads.len(), step, cfg)?;
     let mut sum = BlockedSum::new();
-    // Pass 1: the moments and Σ g²/max(v, ε²).
-    with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk_live::<N, 2, 1>(
-            [&mut *exp_avg, &mut *exp_avg_sq],
-            [grads],
-            #[inline(always)]
-            |live, [m, v], [g]| {
-                let g = L::load(g) * L::splat(scale);
-                let m_new = if P::TORCH {
-                    lerp1.apply::<P, L, N>(L::load(m), g)
-                } else {
-                    L::load(m) * L::splat(beta1) + g * L::splat(one_minus_beta1)
-                };
-                let v_new = P::fma(L::splat(one_minus_beta2) * g, g, L::load(v) * L::splat(beta2));
-                m_new.store(m);
-                v_new.store(v);
-                let ratio = ((g * g) / v_new.max_nan(L::splat(eps2))).to_array();
-                sum.extend_chunk(&ratio, live, f64::from);
-            },
-        )
-    }));
-    let mean = if n > 0 { sum.finish() / n as f64 } else { 0.0 };
-    let lr_t = lr / libm::sqrt(mean).max(1.0);
-    let (decay, neg_lr, eps) = (c(1.0 - lr_t * wd), c(-lr_t), c(eps));
-    // Pass 2: the decay and the update.
-    with_width!(width, two_pass, |L, N| {
-        for_each_chunk::<N, 1, 2>(
-            [params],
-            [&*exp_avg, &*exp_avg_sq],
-            #[inline(always)]
-            |[p], [m, v]| {
-                let param = L::load(p) * L::splat(decay);
-                let d = (L::load(v).sqrt() + L::splat(eps)) / L::splat(neg_lr);
-                (param + L::load(m) / d).store(p);
-            },
-        )
-    });
+    k.moments(width, grads, exp_avg, exp_avg_sq, &mut sum);
+    k.apply(width, params, exp_avg, exp_avg_sq, k.lr_t(sum.finish(), n));
     Ok(())
+}
+
+mixed_step! {
+    /// [`stable_adamw_step`] in mixed storage formats ([`crate::format`]): bf16/f16 gradients;
+    /// f32 parameters (optionally writing a bf16/f16 copy of the new values in the same pass)
+    /// or bf16 parameters; `exp_avg` and `exp_avg_sq` in f32, bf16, `q8`, `q4` or `fp8`. The
+    /// slices are one tensor (its update RMS), as in `stable_adamw_step`, whose bits the
+    /// values as read give: pass 1 computes the new moments on copies for the mean (storing
+    /// nothing), pass 2 computes them again and steps, then stores every buffer in its format.
+    ///
+    /// # Errors
+    /// As [`stable_adamw_step`], and the format errors of [`crate::adam_step_mixed`].
+    /// **Nothing is written when an error is returned.**
+    stable_adamw_step_mixed, stable_adamw_step_mixed_with,
+    (params, grads, exp_avg, exp_avg_sq; step: u32, cfg: &StableAdamwConfig),
+    checked: |[n, m, v], [g]| {
+        let k = Coef::checked([n, m, v], g, step, cfg)?;
+        Ok(Staged { k, n, sum: BlockedSum::new(), lr_t: 0.0 })
+    },
+    driver: mixed_layerwise,
+}
+
+/// The validated hyperparameters of one call.
+struct Coef {
+    scale: f32,
+    lerp1: TorchLerp,
+    beta1: f32,
+    one_minus_beta1: f32,
+    beta2: f32,
+    one_minus_beta2: f32,
+    /// `c(ε²)`, `c(ε)`.
+    eps2: f32,
+    eps: f32,
+    lr: f64,
+    wd: f64,
+    numerics: Numerics,
+}
+
+impl Coef {
+    /// The checks of a call with `lens` = (`params`, `exp_avg`, `exp_avg_sq`) and `grads`
+    /// elements.
+    fn checked(
+        [n, m, v]: [usize; 3],
+        grads: usize,
+        step: u32,
+        cfg: &StableAdamwConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, grads)?;
+        validate::len("exp_avg", n, m)?;
+        validate::len("exp_avg_sq", n, v)?;
+        validate::numerics(cfg.numerics, &[])?;
+        let lr = validate::non_negative("lr", cfg.lr)?;
+        let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
+        let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
+        let eps = validate::non_negative("eps", cfg.eps)?;
+        let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
+        validate::step(step)?;
+        let [bt1, bt2] = pow_step2([beta1, beta2], step);
+        let (b1, b2) = (debiased(beta1, bt1), debiased(beta2, bt2));
+        Ok(Self {
+            scale,
+            lerp1: TorchLerp::with_weight(1.0 - b1),
+            beta1: c(b1),
+            one_minus_beta1: c(1.0 - b1),
+            beta2: c(b2),
+            one_minus_beta2: c(1.0 - b2),
+            eps2: c(eps * eps),
+            eps: c(eps),
+            lr,
+            wd,
+            numerics: cfg.numerics,
+        })
+    }
+
+    /// Pass 1: the moments, and `Σ g²/max(v, ε²)` into `sum`.
+    fn moments(
+        &self,
+        width: Width,
+        grads: &[f32],
+        exp_avg: &mut [f32],
+        exp_avg_sq: &mut [f32],
+        sum: &mut BlockedSum<'_>,
+    ) {
+        let k = self;
+        with_width!(width, two_pass, |L, N| with_profile!(k.numerics, |P| {
+            for_each_chunk_live::<N, 2, 1>(
+                [exp_avg, exp_avg_sq],
+                [grads],
+                #[inline(always)]
+                |live, [m, v], [g]| {
+                    let g = L::load(g) * L::splat(k.scale);
+                    let m_new = if P::TORCH {
+                        k.lerp1.apply::<P, L, N>(L::load(m), g)
+                    } else {
+                        L::load(m) * L::splat(k.beta1) + g * L::splat(k.one_minus_beta1)
+                    };
+                    let v_new =
+                        P::fma(L::splat(k.one_minus_beta2) * g, g, L::load(v) * L::splat(k.beta2));
+                    m_new.store(m);
+                    v_new.store(v);
+                    let ratio = ((g * g) / v_new.max_nan(L::splat(k.eps2))).to_array();
+                    sum.extend_chunk(&ratio, live, f64::from);
+                },
+            )
+        }));
+    }
+
+    /// `η' = η/max(1, √mean)` from the sum of pass 1 over `n` elements.
+    fn lr_t(&self, sum: f64, n: usize) -> f64 {
+        let mean = if n > 0 { sum / n as f64 } else { 0.0 };
+        self.lr / libm::sqrt(mean).max(1.0)
+    }
+
+    /// Pass 2: the decay and the update with `η'`.
+    fn apply(
+        &self,
+        width: Width,
+        params: &mut [f32],
+        exp_avg: &[f32],
+        exp_avg_sq: &[f32],
+        lr_t: f64,
+    ) {
+        let (decay, neg_lr, eps) = (c(1.0 - lr_t * self.wd), c(-lr_t), self.eps);
+        with_width!(width, two_pass, |L, N| {
+            for_each_chunk::<N, 1, 2>(
+                [params],
+                [exp_avg, exp_avg_sq],
+                #[inline(always)]
+                |[p], [m, v]| {
+                    let param = L::load(p) * L::splat(decay);
+                    let d = (L::load(v).sqrt() + L::splat(eps)) / L::splat(neg_lr);
+                    (param + L::load(m) / d).store(p);
+                },
+            )
+        });
+    }
+}
+
+/// StableAdamW through the staged driver: pass 1 on copies of the moments for the mean, pass 2
+/// recomputes the moments and steps.
+struct Staged {
+    k: Coef,
+    n: usize,
+    sum: BlockedSum<'static>,
+    lr_t: f64,
+}
+
+impl Layerwise<3, 1> for Staged {
+    fn reads(&self) -> [Access; 3] {
+        [Access::Skip, Access::Scratch, Access::Scratch]
+    }
+
+    fn reduce(&mut self, width: Width, [_, m, v]: [&mut [f32]; 3], [g]: [&[f32]; 1]) {
+        self.k.moments(width, g, m, v, &mut self.sum);
+    }
+
+    fn finish(&mut self) {
+        let sum = core::mem::replace(&mut self.sum, BlockedSum::new()).finish();
+        self.lr_t = self.k.lr_t(sum, self.n);
+    }
+
+    fn update(&mut self, width: Width, [p, m, v]: [&mut [f32]; 3], [g]: [&[f32]; 1]) {
+        self.k.moments(width, g, m, v, &mut BlockedSum::new());
+        self.k.apply(width, p, m, v, self.lr_t);
+    }
 }
