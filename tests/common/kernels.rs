@@ -1384,6 +1384,7 @@ pub fn cases() -> Vec<Case> {
                 |w, t, o, [pp, m1, v, last], [gg]|
                 optkern: optkern::mars_step_with(w, pp, gg, m1, v, last, t, &cfg),
                 reference: reference::mars(pp, gg, m1, v, last, t, &h, &x),
+                mixed(at): optkern::mars_step_mixed_with(w, pp, gg, m1, v, last, t, &cfg, at),
             );
             c.elementwise = false;
             out.push(c);

@@ -4,8 +4,10 @@
 //! over the tensor, fed to AdamW or to a Lion-style sign step.
 
 use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, bias_corrections, c, with_profile};
+use crate::optim::mixed_step;
 use crate::optim::rule::signed_scale;
 use crate::reduce::BlockedSum;
 use crate::width::with_width;
@@ -127,45 +129,116 @@ pub fn mars_step_with(
     step: u32,
     cfg: &MarsConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("exp_avg", n, exp_avg.len())?;
-    validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
-    validate::len("last_grad", n, last_grad.len())?;
-    validate::numerics(cfg.numerics, &[])?;
-    let lr = validate::non_negative("lr", cfg.lr)?;
-    let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
-    let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
-    let gamma = validate::non_negative("gamma", cfg.gamma)?;
-    let eps = validate::non_negative("eps", cfg.eps)?;
-    let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
-    let factor = validate::non_negative("lr_1d_factor", cfg.lr_1d_factor)?;
-    let beta1_1d = validate::unit_half_open("beta1_1d", cfg.beta1_1d)?;
-    let beta2_1d = validate::unit_half_open("beta2_1d", cfg.beta2_1d)?;
-    let wd_1d = validate::non_negative("weight_decay_1d", cfg.weight_decay_1d)?;
-    let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
-    validate::step(step)?;
-    let (b1, b2, lr, wd) = if cfg.optimize_1d {
-        (beta1, beta2, lr, wd)
-    } else {
-        (beta1_1d, beta2_1d, lr * factor, wd_1d)
-    };
-    let lerp1 = TorchLerp::with_weight(1.0 - b1);
-    let (beta1_f, one_minus_beta1) = (c(b1), c(1.0 - b1));
-    let (beta2_f, one_minus_beta2) = (c(b2), c(1.0 - b2));
-    let (bc1, bc2) = bias_corrections(b1, b2, step);
-    let (bc1, bc2_sqrt) = (c(bc1), c(libm::sqrt(bc2)));
-    let (decay, neg_lr, eps) = (c(1.0 - lr * wd), c(-lr), c(eps));
-    let lion = cfg.optimize_1d && cfg.mars_type == MarsType::Lion;
-    let k = c(gamma * (beta1 / (1.0 - beta1)));
-    let vr = cfg.optimize_1d;
-    // Pass 1 (optimize_1d): ‖c‖², the norm of the variance-reduced gradient.
-    let norm = if vr {
-        let mut sum = BlockedSum::new();
+    let lens = [params.len(), exp_avg.len(), exp_avg_sq.len(), last_grad.len()];
+    let k = Coef::checked(lens, grads.len(), step, cfg)?;
+    let mut sum = BlockedSum::new();
+    if k.vr {
+        k.norm_pass(width, grads, last_grad, &mut sum);
+    }
+    k.update(width, [params, exp_avg, exp_avg_sq, last_grad], grads, k.clip(sum.finish()));
+    Ok(())
+}
+
+mixed_step! {
+    /// [`mars_step`] in mixed storage formats ([`crate::format`]): bf16/f16 gradients; f32
+    /// parameters (optionally writing a bf16/f16 copy of the new values in the same pass) or
+    /// bf16 parameters; `exp_avg`, `exp_avg_sq` and `last_grad` in f32, bf16, `q8`, `q4` or
+    /// `fp8` (`exp_avg_sq` is stored back unchanged by the Lion type, as the f32 kernel leaves
+    /// it). The slices are one tensor (its clipping norm with `optimize_1d`), as in
+    /// `mars_step`, whose bits the values as read give: pass 1 sums `‖c‖²` from the gradients
+    /// and `last_grad` as read, pass 2 steps and stores every buffer in its format.
+    ///
+    /// # Errors
+    /// As [`mars_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing is
+    /// written when an error is returned.**
+    mars_step_mixed, mars_step_mixed_with,
+    (params, grads, exp_avg, exp_avg_sq, last_grad; step: u32, cfg: &MarsConfig),
+    checked: |lens, [g]| {
+        let k = Coef::checked(lens, g, step, cfg)?;
+        Ok(Staged { k, sum: BlockedSum::new(), clip: None })
+    },
+    driver: mixed_layerwise,
+}
+
+/// The validated hyperparameters of one call.
+struct Coef {
+    scale: f32,
+    /// `optimize_1d`: the variance-reduced, clipped gradient.
+    vr: bool,
+    lion: bool,
+    /// `c(γβ₁/(1 − β₁))`.
+    k: f32,
+    lerp1: TorchLerp,
+    beta1: f32,
+    one_minus_beta1: f32,
+    beta2: f32,
+    one_minus_beta2: f32,
+    bc1: f32,
+    bc2_sqrt: f32,
+    decay: f32,
+    neg_lr: f32,
+    eps: f32,
+    numerics: Numerics,
+}
+
+impl Coef {
+    /// The checks of a call with `lens` = (`params`, `exp_avg`, `exp_avg_sq`, `last_grad`) and
+    /// `grads` elements.
+    fn checked(
+        [n, m, v, gp]: [usize; 4],
+        grads: usize,
+        step: u32,
+        cfg: &MarsConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, grads)?;
+        validate::len("exp_avg", n, m)?;
+        validate::len("exp_avg_sq", n, v)?;
+        validate::len("last_grad", n, gp)?;
+        validate::numerics(cfg.numerics, &[])?;
+        let lr = validate::non_negative("lr", cfg.lr)?;
+        let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
+        let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
+        let gamma = validate::non_negative("gamma", cfg.gamma)?;
+        let eps = validate::non_negative("eps", cfg.eps)?;
+        let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
+        let factor = validate::non_negative("lr_1d_factor", cfg.lr_1d_factor)?;
+        let beta1_1d = validate::unit_half_open("beta1_1d", cfg.beta1_1d)?;
+        let beta2_1d = validate::unit_half_open("beta2_1d", cfg.beta2_1d)?;
+        let wd_1d = validate::non_negative("weight_decay_1d", cfg.weight_decay_1d)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
+        validate::step(step)?;
+        let (b1, b2, lr, wd) = if cfg.optimize_1d {
+            (beta1, beta2, lr, wd)
+        } else {
+            (beta1_1d, beta2_1d, lr * factor, wd_1d)
+        };
+        let (bc1, bc2) = bias_corrections(b1, b2, step);
+        Ok(Self {
+            scale,
+            vr: cfg.optimize_1d,
+            lion: cfg.optimize_1d && cfg.mars_type == MarsType::Lion,
+            k: c(gamma * (beta1 / (1.0 - beta1))),
+            lerp1: TorchLerp::with_weight(1.0 - b1),
+            beta1: c(b1),
+            one_minus_beta1: c(1.0 - b1),
+            beta2: c(b2),
+            one_minus_beta2: c(1.0 - b2),
+            bc1: c(bc1),
+            bc2_sqrt: c(libm::sqrt(bc2)),
+            decay: c(1.0 - lr * wd),
+            neg_lr: c(-lr),
+            eps: c(eps),
+            numerics: cfg.numerics,
+        })
+    }
+
+    /// Pass 1 (`optimize_1d`): `‖c‖²` of the variance-reduced gradient into `sum`.
+    fn norm_pass(&self, width: Width, grads: &[f32], last_grad: &[f32], sum: &mut BlockedSum<'_>) {
+        let (scale, k) = (self.scale, self.k);
         with_width!(width, two_pass, |L, N| {
             for_each_chunk_live::<N, 0, 2>(
                 [],
-                [grads, &*last_grad],
+                [grads, last_grad],
                 #[inline(always)]
                 |live, [], [g, gp]| {
                     let g = L::load(g) * L::splat(scale);
@@ -174,43 +247,81 @@ pub fn mars_step_with(
                 },
             )
         });
-        libm::sqrt(sum.finish())
-    } else {
-        0.0
-    };
-    let clip = (norm > 1.0).then(|| c(norm));
-    // Pass 2: the averages and the step.
-    with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk::<N, 4, 1>(
-            [params, exp_avg, exp_avg_sq, last_grad],
-            [grads],
-            #[inline(always)]
-            |[p, m, v, gp], [g]| {
-                let g = L::load(g) * L::splat(scale);
-                let x = if vr { (g - L::load(gp)) * L::splat(k) + g } else { g };
-                let x = match clip {
-                    Some(norm) => x / L::splat(norm),
-                    None => x,
-                };
-                let m_new = if P::TORCH {
-                    lerp1.apply::<P, L, N>(L::load(m), x)
-                } else {
-                    L::load(m) * L::splat(beta1_f) + x * L::splat(one_minus_beta1)
-                };
-                m_new.store(m);
-                let u = if lion {
-                    m_new.sign()
-                } else {
-                    let v_new =
-                        P::fma(L::splat(one_minus_beta2) * x, x, L::load(v) * L::splat(beta2_f));
-                    v_new.store(v);
-                    m_new / ((v_new.sqrt() + L::splat(eps)) / L::splat(bc2_sqrt) * L::splat(bc1))
-                };
-                let param = L::load(p) * L::splat(decay);
-                P::fma(L::splat(neg_lr), u, param).store(p);
-                g.store(gp);
-            },
-        )
-    }));
-    Ok(())
+    }
+
+    /// The clipping divisor from pass 1's sum: `‖c‖` where it exceeds 1 (`optimize_1d` only).
+    fn clip(&self, sum: f64) -> Option<f32> {
+        let norm = if self.vr { libm::sqrt(sum) } else { 0.0 };
+        (norm > 1.0).then(|| c(norm))
+    }
+
+    /// Pass 2: the averages and the step.
+    fn update(&self, width: Width, bufs: [&mut [f32]; 4], grads: &[f32], clip: Option<f32>) {
+        let k = self;
+        with_width!(width, two_pass, |L, N| with_profile!(k.numerics, |P| {
+            for_each_chunk::<N, 4, 1>(
+                bufs,
+                [grads],
+                #[inline(always)]
+                |[p, m, v, gp], [g]| {
+                    let g = L::load(g) * L::splat(k.scale);
+                    let x = if k.vr { (g - L::load(gp)) * L::splat(k.k) + g } else { g };
+                    let x = match clip {
+                        Some(norm) => x / L::splat(norm),
+                        None => x,
+                    };
+                    let m_new = if P::TORCH {
+                        k.lerp1.apply::<P, L, N>(L::load(m), x)
+                    } else {
+                        L::load(m) * L::splat(k.beta1) + x * L::splat(k.one_minus_beta1)
+                    };
+                    m_new.store(m);
+                    let u = if k.lion {
+                        m_new.sign()
+                    } else {
+                        let v_new = P::fma(
+                            L::splat(k.one_minus_beta2) * x,
+                            x,
+                            L::load(v) * L::splat(k.beta2),
+                        );
+                        v_new.store(v);
+                        let d = (v_new.sqrt() + L::splat(k.eps)) / L::splat(k.bc2_sqrt);
+                        m_new / (d * L::splat(k.bc1))
+                    };
+                    let param = L::load(p) * L::splat(k.decay);
+                    P::fma(L::splat(k.neg_lr), u, param).store(p);
+                    g.store(gp);
+                },
+            )
+        }));
+    }
+}
+
+/// MARS through the staged driver: pass 1 sums `‖c‖²` (with `optimize_1d`), pass 2 steps.
+struct Staged {
+    k: Coef,
+    sum: BlockedSum<'static>,
+    clip: Option<f32>,
+}
+
+impl Layerwise<4, 1> for Staged {
+    fn reads(&self) -> [Access; 4] {
+        let last = if self.k.vr { Access::Read } else { Access::Skip };
+        [Access::Skip, Access::Skip, Access::Skip, last]
+    }
+
+    fn reduce(&mut self, width: Width, [_, _, _, gp]: [&mut [f32]; 4], [g]: [&[f32]; 1]) {
+        if self.k.vr {
+            self.k.norm_pass(width, g, gp, &mut self.sum);
+        }
+    }
+
+    fn finish(&mut self) {
+        let sum = core::mem::replace(&mut self.sum, BlockedSum::new()).finish();
+        self.clip = self.k.clip(sum);
+    }
+
+    fn update(&mut self, width: Width, bufs: [&mut [f32]; 4], [g]: [&[f32]; 1]) {
+        self.k.update(width, bufs, g, self.clip);
+    }
 }
