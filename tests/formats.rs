@@ -719,3 +719,46 @@ fn non_finite_check_and_unscale_read_every_gradient_format() {
     assert!(format::unscale(buf.grads(0..n), f32::NAN, &mut out).is_err());
     assert!(out.iter().all(|&x| x == 7.0));
 }
+
+/// The scalar states of the layer-wise kernels' mixed forms are their f32 forms' (the harness
+/// above compares buffers only): CAME's RMS and NovoGrad's `ν` from f32 buffers, and nothing
+/// written to either on an error.
+#[test]
+fn layerwise_scalar_states_are_the_f32_kernels() {
+    let n = 700;
+    let mut data = Data::new(11);
+    let (p0, g, m0) =
+        (data.vec(n, Kind::Param), data.vec(n, Kind::Grad), data.vec(n, Kind::Signed));
+    let v0: Vec<f32> = data.vec(n, Kind::NonNeg);
+    let at = Placement::default();
+    let cfg = optkern::CameConfig::default();
+    let (mut p, mut m, mut v) = (p0.clone(), m0.clone(), v0.clone());
+    let mut want = optkern::CameState::default();
+    optkern::came_step(&mut p, &g, &mut m, &mut v, &mut [], &mut want, &cfg).unwrap();
+    let (mut p, mut m, mut v) = (p0.clone(), m0.clone(), v0.clone());
+    let mut got = optkern::CameState::default();
+    let (pm, gm) = (Params::F32(&mut p), Grads::F32(&g));
+    let (sm, sv) = (State::F32(&mut m), State::F32(&mut v));
+    optkern::came_step_mixed(pm, gm, sm, sv, State::Unused, &mut got, &cfg, &at).unwrap();
+    assert!(want.rms > 0.0 && got == want, "CAME: {got:?} against {want:?}");
+    let cfg = optkern::NovogradConfig::default();
+    let (mut p, mut m) = (p0.clone(), m0.clone());
+    let mut want = optkern::NovogradState { nu: 0.25 };
+    optkern::novograd_step(&mut p, &g, &mut m, 2, &mut want, &cfg).unwrap();
+    let (mut p, mut m) = (p0.clone(), m0.clone());
+    let mut got = optkern::NovogradState { nu: 0.25 };
+    let (pm, gm, sm) = (Params::F32(&mut p), Grads::F32(&g), State::F32(&mut m));
+    optkern::novograd_step_mixed(pm, gm, sm, 2, &mut got, &cfg, &at).unwrap();
+    assert!(want.nu != 0.25 && got == want, "NovoGrad: {got:?} against {want:?}");
+    // Errors leave the states as they were.
+    let mut short = vec![0.0f32; n - 1];
+    let (pm, gm, sm) = (Params::F32(&mut p), Grads::F32(&g), State::F32(&mut short));
+    assert!(optkern::novograd_step_mixed(pm, gm, sm, 3, &mut got, &cfg, &at).is_err());
+    assert_eq!(got, want);
+    let mut st = optkern::CameState { rms: 7.0 };
+    let cfg = optkern::CameConfig::default();
+    let (pm, gm) = (Params::F32(&mut p), Grads::F32(&g));
+    let (sm, sv) = (State::F32(&mut short), State::F32(&mut v));
+    assert!(optkern::came_step_mixed(pm, gm, sm, sv, State::Unused, &mut st, &cfg, &at).is_err());
+    assert_eq!(st.rms, 7.0);
+}

@@ -11,8 +11,8 @@
 //! So one mechanism serves every kernel, a kernel's loop is compiled once whatever the formats, and results do
 //! not depend on lane width, chunking or sharding (the stochastic rounding bits hash the
 //! global index; quantization blocks are aligned to global indices). A layer-wise kernel
-//! (LAMB, LARS, Adafactor, NovoGrad, StableAdamW, MARS: a norm over the call, then the update)
-//! runs the driver twice (`Layerwise`): pass 1 on copies, pass 2 recomputing and storing.
+//! (LAMB, LARS, Adafactor, NovoGrad, StableAdamW, MARS, CAME: a norm over the call, then the
+//! update) runs the driver twice (`Layerwise`): pass 1 on copies, pass 2 recomputing and storing.
 //!
 //! | format | layout | read | written |
 //! |---|---|---|---|

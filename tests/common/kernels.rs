@@ -1411,6 +1411,9 @@ pub fn cases() -> Vec<Case> {
                 reference: {
                     reference::came(pp, gg, m1, v, hat, &h, &x);
                 },
+                mixed(at): optkern::came_step_mixed_with(
+                    w, pp, gg, m1, v, hat, &mut optkern::CameState::default(), &cfg, at
+                ),
             );
             c.elementwise = false;
             out.push(c);
