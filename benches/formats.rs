@@ -296,6 +296,19 @@ fn families() -> Vec<(&'static str, usize, Step)> {
             let cfg = AdamaxConfig { numerics: Numerics::Portable, ..Default::default() };
             adamax_step_mixed(p, g, m, u, t, &cfg, &Placement::default())
         }),
+        // Layer-wise: two staged passes. Its fp32 column is `lamb_step` itself (the mixed
+        // path's pass 1 would copy f32 moments onto the stack and pass 2 recompute them).
+        ("lamb", 2, |p, g, s, t| {
+            let mut s = s.into_iter();
+            let (m, v) = (s.next().unwrap(), s.next().unwrap());
+            let cfg = LambConfig::default();
+            match (p, g, m, v) {
+                (Params::F32(p), Grads::F32(g), State::F32(m), State::F32(v)) => {
+                    lamb_step(p, g, m, v, t, &cfg)
+                }
+                (p, g, m, v) => lamb_step_mixed(p, g, m, v, t, &cfg, &Placement::default()),
+            }
+        }),
     ]
 }
 
