@@ -140,7 +140,9 @@ pub use optim::momentum::{MomentumConfig, momentum_step, momentum_step_mixed, ne
 pub use optim::muon::{AdjustLr, MuonConfig, NsPrecision, muon_scratch_len, muon_step};
 pub use optim::nadam::{NadamConfig, NadamState, nadam_step, nadam_step_mixed};
 pub use optim::normalized::came::{CameConfig, CameState, came_step, came_step_mixed};
-pub use optim::normalized::fromage::{FromageConfig, FromageState, fromage_step};
+pub use optim::normalized::fromage::{
+    FromageConfig, FromageState, fromage_step, fromage_step_mixed,
+};
 pub use optim::normalized::mars::{MarsConfig, MarsType, mars_step, mars_step_mixed};
 pub use optim::normalized::novograd::{
     NovogradConfig, NovogradState, novograd_step, novograd_step_mixed,
@@ -150,10 +152,10 @@ pub use optim::normalized::stable_adamw::{
 };
 #[doc(hidden)]
 pub use optim::normalized::{
-    came::came_step_mixed_with, came::came_step_with, fromage::fromage_step_with,
-    mars::mars_step_mixed_with, mars::mars_step_with, novograd::novograd_step_mixed_with,
-    novograd::novograd_step_with, stable_adamw::stable_adamw_step_mixed_with,
-    stable_adamw::stable_adamw_step_with,
+    came::came_step_mixed_with, came::came_step_with, fromage::fromage_step_mixed_with,
+    fromage::fromage_step_with, mars::mars_step_mixed_with, mars::mars_step_with,
+    novograd::novograd_step_mixed_with, novograd::novograd_step_with,
+    stable_adamw::stable_adamw_step_mixed_with, stable_adamw::stable_adamw_step_with,
 };
 pub use optim::parameter_free::dadapt::{
     Dadapt, DadaptAdamConfig, DadaptSgdConfig, DadaptState, dadapt_adam_step, dadapt_sgd_step,

@@ -11,8 +11,9 @@
 //! So one mechanism serves every kernel, a kernel's loop is compiled once whatever the formats, and results do
 //! not depend on lane width, chunking or sharding (the stochastic rounding bits hash the
 //! global index; quantization blocks are aligned to global indices). A layer-wise kernel
-//! (LAMB, LARS, Adafactor, NovoGrad, StableAdamW, MARS, CAME: a norm over the call, then the
-//! update) runs the driver twice (`Layerwise`): pass 1 on copies, pass 2 recomputing and storing.
+//! (LAMB, LARS, Adafactor, NovoGrad, StableAdamW, MARS, CAME, Fromage: a norm over the call,
+//! then the update) runs the driver more than once (`Layerwise`): reduction passes on copies,
+//! then the update pass, recomputing and storing.
 //!
 //! | format | layout | read | written |
 //! |---|---|---|---|
@@ -389,12 +390,13 @@ pub(crate) trait Layerwise<const M: usize, const I: usize> {
     fn used(&self) -> [bool; M] {
         [true; M]
     }
-    /// How pass 1 sees each mutable buffer.
-    fn reads(&self) -> [Access; M];
-    /// Pass 1 on one block: adds it to the kernel's reductions.
-    fn reduce(&mut self, width: crate::Width, outs: [&mut [f32]; M], ins: [&[f32]; I]);
-    /// Between the passes: the reductions are complete.
-    fn finish(&mut self);
+    /// How reduction pass `pass` (0, 1, …) sees each mutable buffer.
+    fn reads(&self, pass: usize) -> [Access; M];
+    /// Reduction pass `pass` on one block: adds it to the kernel's reductions.
+    fn reduce(&mut self, pass: usize, width: crate::Width, outs: [&mut [f32]; M], ins: [&[f32]; I]);
+    /// After reduction pass `pass`: its sums are complete. Returns whether another reduction
+    /// pass follows (Fromage's bound needs the norm of the stepped values).
+    fn finish(&mut self, pass: usize) -> bool;
     /// Pass 2 on one block: the whole step of its elements.
     fn update(&mut self, width: crate::Width, outs: [&mut [f32]; M], ins: [&[f32]; I]);
 }
@@ -429,12 +431,13 @@ pub(crate) fn mixed<K: Elementwise<M, I>, const M: usize, const I: usize>(
     let k = checked(lens(&outs, n), ins.each_ref().map(Grads::len))?;
     let access = updated(k.used());
     let outs = checked_formats(outs, &names, &access, n, at)?;
-    run_staged(width, outs, ins, at, access, |w, o, i| k.run(w, o, i));
+    run_staged(width, outs, ins, at, access, &mut |w, o, i| k.run(w, o, i));
     Ok(k)
 }
 
 /// A mixed-format call of a layer-wise kernel ([`Layerwise`]): the checks as [`mixed`], then
-/// pass 1 over every block, [`Layerwise::finish`], and pass 2, which stores.
+/// each reduction pass over every block followed by [`Layerwise::finish`], and the update pass,
+/// which stores.
 pub(crate) fn mixed_layerwise<K: Layerwise<M, I>, const M: usize, const I: usize>(
     width: crate::Width,
     names: [&'static str; M],
@@ -446,11 +449,19 @@ pub(crate) fn mixed_layerwise<K: Layerwise<M, I>, const M: usize, const I: usize
     let n = grads_len(&ins);
     let mut k = checked(lens(&outs, n), ins.each_ref().map(Grads::len))?;
     let update = updated(k.used());
-    let reads = k.reads();
     let mut outs = checked_formats(outs, &names, &update, n, at)?;
-    run_staged(width, reborrow(&mut outs), ins, at, reads, |w, o, i| k.reduce(w, o, i));
-    k.finish();
-    run_staged(width, outs, ins, at, update, |w, o, i| k.update(w, o, i));
+    let mut pass = 0;
+    loop {
+        let reads = k.reads(pass);
+        run_staged(width, reborrow(&mut outs), ins, at, reads, &mut |w, o, i| {
+            k.reduce(pass, w, o, i)
+        });
+        if !k.finish(pass) {
+            break;
+        }
+        pass += 1;
+    }
+    run_staged(width, outs, ins, at, update, &mut |w, o, i| k.update(w, o, i));
     Ok(k)
 }
 
@@ -519,16 +530,22 @@ pub(crate) fn check_formats<const M: usize>(
     Ok(())
 }
 
+/// A kernel's f32 pass over one block of `M` mutable and `I` read-only slices.
+type BlockPass<'k, const M: usize, const I: usize> =
+    dyn FnMut(crate::Width, [&mut [f32]; M], [&[f32]; I]) + 'k;
+
 /// Runs `body` (a kernel's f32 pass) over mixed-format buffers, block by block (see the module
 /// documentation), each mutable buffer as its [`Access`] says. The buffers have been
-/// validated (equal lengths, [`check_formats`]).
+/// validated (equal lengths, [`check_formats`]). `body` is a trait object: one copy of this
+/// driver per buffer count rather than one per kernel and pass, for one indirect call per
+/// block of 256 elements.
 pub(crate) fn run_staged<const M: usize, const I: usize>(
     width: crate::Width,
     mut outs: [Out; M],
     ins: [Grads; I],
     at: &Placement,
     access: [Access; M],
-    mut body: impl FnMut(crate::Width, [&mut [f32]; M], [&[f32]; I]),
+    body: &mut BlockPass<'_, M, I>,
 ) {
     let n = grads_len(&ins);
     let n = lens(&outs, n).into_iter().fold(n, usize::max);

@@ -258,19 +258,20 @@ struct Staged {
 }
 
 impl Layerwise<2, 1> for Staged {
-    fn reads(&self) -> [Access; 2] {
+    fn reads(&self, _: usize) -> [Access; 2] {
         [Access::Read, Access::Scratch]
     }
 
-    fn reduce(&mut self, width: Width, [p, var]: [&mut [f32]; 2], [g]: [&[f32]; 1]) {
+    fn reduce(&mut self, _: usize, width: Width, [p, var]: [&mut [f32]; 2], [g]: [&[f32]; 1]) {
         let (k, numerics) = (&self.k, self.numerics);
         moments_1d(width, k, numerics, p, g, var, &mut self.p_sq, &mut self.u_sq);
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self, _: usize) -> bool {
         let p_sq = core::mem::replace(&mut self.p_sq, BlockedSum::new()).finish();
         let u_sq = core::mem::replace(&mut self.u_sq, BlockedSum::new()).finish();
         self.step = self.k.step_size(p_sq, u_sq, self.n);
+        false
     }
 
     fn update(&mut self, width: Width, [p, var]: [&mut [f32]; 2], [g]: [&[f32]; 1]) {

@@ -198,19 +198,20 @@ struct Staged {
 }
 
 impl Layerwise<3, 1> for Staged {
-    fn reads(&self) -> [Access; 3] {
+    fn reads(&self, _: usize) -> [Access; 3] {
         [Access::Read, Access::Scratch, Access::Scratch]
     }
 
-    fn reduce(&mut self, width: Width, [p, m, v]: [&mut [f32]; 3], [g]: [&[f32]; 1]) {
+    fn reduce(&mut self, _: usize, width: Width, [p, m, v]: [&mut [f32]; 3], [g]: [&[f32]; 1]) {
         let (k, numerics) = (&self.k, self.numerics);
         moments(width, k, numerics, p, g, m, v, &mut self.p_sq, &mut self.r_sq);
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self, _: usize) -> bool {
         let p_sq = core::mem::replace(&mut self.p_sq, BlockedSum::new()).finish();
         let r_sq = core::mem::replace(&mut self.r_sq, BlockedSum::new()).finish();
         self.trust = trust_ratio(p_sq, r_sq);
+        false
     }
 
     fn update(&mut self, width: Width, [p, m, v]: [&mut [f32]; 3], [g]: [&[f32]; 1]) {

@@ -131,18 +131,19 @@ struct Staged {
 }
 
 impl Layerwise<2, 1> for Staged {
-    fn reads(&self) -> [Access; 2] {
+    fn reads(&self, _: usize) -> [Access; 2] {
         [Access::Read, Access::Skip]
     }
 
-    fn reduce(&mut self, _: Width, [p, _]: [&mut [f32]; 2], [g]: [&[f32]; 1]) {
+    fn reduce(&mut self, _: usize, _: Width, [p, _]: [&mut [f32]; 2], [g]: [&[f32]; 1]) {
         self.k.norms(p, g, &mut self.p_sq, &mut self.g_sq);
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self, _: usize) -> bool {
         let p_sq = core::mem::replace(&mut self.p_sq, BlockedSum::new()).finish();
         let g_sq = core::mem::replace(&mut self.g_sq, BlockedSum::new()).finish();
         self.local = self.k.local_lr(p_sq, g_sq);
+        false
     }
 
     fn update(&mut self, width: Width, [p, v]: [&mut [f32]; 2], [g]: [&[f32]; 1]) {

@@ -846,6 +846,8 @@ macro_rules! kernel {
     (@mixed $w:ident, $t:ident, [$m0:ident $(, $m:ident)*], [$i0:ident], $at:ident, $mixed:expr) => {
         Some(Box::new(move |$w, $m0, $i0, states: Vec<format::State>, $t, $at| {
             let _ = $t;
+            // Unused for a kernel without states (Fromage).
+            #[allow(unused_mut, unused_variables)]
             let mut it = states.into_iter();
             $(let $m = it.next().expect(stringify!($m));)*
             $mixed
@@ -1398,6 +1400,9 @@ pub fn cases() -> Vec<Case> {
                 reference: {
                     reference::fromage(pp, gg, t, 3.0, (cfg.lr, cfg.p_bound), cfg.maximize, f64::from(cfg.grad_scale));
                 },
+                mixed(at): optkern::fromage_step_mixed_with(
+                    w, pp, gg, t, &mut optkern::FromageState { max: 3.0 }, &cfg, at
+                ),
             );
             c.elementwise = false;
             out.push(c);

@@ -344,20 +344,27 @@ impl Layerwise<4, 1> for Staged {
         [true, true, true, self.k.ams]
     }
 
-    fn reads(&self) -> [Access; 4] {
+    fn reads(&self, _: usize) -> [Access; 4] {
         [Access::Read, Access::Skip, Access::Scratch, Access::Scratch]
     }
 
-    fn reduce(&mut self, width: Width, [p, _, v, hat]: [&mut [f32]; 4], [g]: [&[f32]; 1]) {
+    fn reduce(
+        &mut self,
+        _: usize,
+        width: Width,
+        [p, _, v, hat]: [&mut [f32]; 4],
+        [g]: [&[f32]; 1],
+    ) {
         sum_sq_into(width, p, &mut self.p_sq);
         self.k.second(width, p, g, v, hat, &mut self.u_sq);
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self, _: usize) -> bool {
         let u_sq = core::mem::replace(&mut self.u_sq, BlockedSum::new()).finish();
         let p_sq = core::mem::replace(&mut self.p_sq, BlockedSum::new()).finish();
         self.div = self.k.div(u_sq, self.n);
         self.rms = rms(p_sq, self.n);
+        false
     }
 
     fn update(&mut self, width: Width, [p, m, v, hat]: [&mut [f32]; 4], [g]: [&[f32]; 1]) {

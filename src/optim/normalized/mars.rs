@@ -305,20 +305,21 @@ struct Staged {
 }
 
 impl Layerwise<4, 1> for Staged {
-    fn reads(&self) -> [Access; 4] {
+    fn reads(&self, _: usize) -> [Access; 4] {
         let last = if self.k.vr { Access::Read } else { Access::Skip };
         [Access::Skip, Access::Skip, Access::Skip, last]
     }
 
-    fn reduce(&mut self, width: Width, [_, _, _, gp]: [&mut [f32]; 4], [g]: [&[f32]; 1]) {
+    fn reduce(&mut self, _: usize, width: Width, [_, _, _, gp]: [&mut [f32]; 4], [g]: [&[f32]; 1]) {
         if self.k.vr {
             self.k.norm_pass(width, g, gp, &mut self.sum);
         }
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self, _: usize) -> bool {
         let sum = core::mem::replace(&mut self.sum, BlockedSum::new()).finish();
         self.clip = self.k.clip(sum);
+        false
     }
 
     fn update(&mut self, width: Width, bufs: [&mut [f32]; 4], [g]: [&[f32]; 1]) {

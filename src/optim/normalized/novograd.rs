@@ -216,17 +216,18 @@ struct Staged {
 }
 
 impl Layerwise<2, 1> for Staged {
-    fn reads(&self) -> [Access; 2] {
+    fn reads(&self, _: usize) -> [Access; 2] {
         [Access::Skip, Access::Skip]
     }
 
-    fn reduce(&mut self, width: Width, _: [&mut [f32]; 2], [g]: [&[f32]; 1]) {
+    fn reduce(&mut self, _: usize, width: Width, _: [&mut [f32]; 2], [g]: [&[f32]; 1]) {
         sum_sq_into(width, g, &mut self.sum);
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self, _: usize) -> bool {
         let sum = core::mem::replace(&mut self.sum, BlockedSum::new()).finish();
         self.nu = self.k.nu(sum, self.prev);
+        false
     }
 
     fn update(&mut self, width: Width, [p, m]: [&mut [f32]; 2], [g]: [&[f32]; 1]) {

@@ -251,17 +251,18 @@ struct Staged {
 }
 
 impl Layerwise<3, 1> for Staged {
-    fn reads(&self) -> [Access; 3] {
+    fn reads(&self, _: usize) -> [Access; 3] {
         [Access::Skip, Access::Scratch, Access::Scratch]
     }
 
-    fn reduce(&mut self, width: Width, [_, m, v]: [&mut [f32]; 3], [g]: [&[f32]; 1]) {
+    fn reduce(&mut self, _: usize, width: Width, [_, m, v]: [&mut [f32]; 3], [g]: [&[f32]; 1]) {
         self.k.moments(width, g, m, v, &mut self.sum);
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self, _: usize) -> bool {
         let sum = core::mem::replace(&mut self.sum, BlockedSum::new()).finish();
         self.lr_t = self.k.lr_t(sum, self.n);
+        false
     }
 
     fn update(&mut self, width: Width, [p, m, v]: [&mut [f32]; 3], [g]: [&[f32]; 1]) {
