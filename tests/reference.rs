@@ -559,3 +559,36 @@ fn sgd_zero_weight_decay_is_skipped_except_in_bitsandbytes() {
     optkern::sgd_step(&mut p, &[-0.0, -0.0], &mut b, 1, &bnb).unwrap();
     assert_eq!(b[0].to_bits(), 0.0f32.to_bits(), "bitsandbytes: −0 + 0·θ is +0");
 }
+
+/// `AdagradConfig::textbook()` is what its documentation says: `ε = 1e-8` inside the root, the
+/// Portable profile, torch's defaults otherwise. (Torch's and Portable's Adagrad give the same
+/// bits on the inputs above, so the comparison there cannot tell the profiles apart: a
+/// mutation run found `numerics` dropped from `textbook()` unnoticed.)
+#[test]
+fn adagrad_textbook_is_the_documented_form() {
+    use optkern::{AdagradConfig, Numerics};
+    let (t, d) = (AdagradConfig::textbook(), AdagradConfig::default());
+    assert_eq!((t.eps, t.eps_inside_sqrt, t.numerics), (1e-8, true, Numerics::Portable));
+    let back =
+        AdagradConfig { eps: d.eps, eps_inside_sqrt: d.eps_inside_sqrt, numerics: d.numerics, ..t };
+    assert_eq!(back, d);
+}
+
+/// Adagrad without weight decay leaves the gradient alone: an infinite parameter stays
+/// infinite (no `0·θ = NaN` term) in Torch and Portable, while bitsandbytes' order adds `λθ`
+/// even at `λ = 0`, as its CPU kernel does, so there the same parameter becomes NaN. (A mutation
+/// run found the condition's `==` → `!=` unnoticed: it is visible only with such inputs.)
+#[test]
+fn adagrad_adds_the_decay_term_only_where_its_reference_does() {
+    use optkern::{AdagradConfig, Numerics, adagrad_step};
+    for (numerics, nan) in
+        [(Numerics::Torch, false), (Numerics::Portable, false), (Numerics::Bitsandbytes, true)]
+    {
+        let cfg = AdagradConfig { numerics, weight_decay: 0.0, ..AdagradConfig::default() };
+        let (mut p, g, mut s) = (vec![f32::INFINITY, 1.0], vec![0.5f32, 0.5], vec![0.0f32; 2]);
+        adagrad_step(&mut p, &g, &mut s, 1, &cfg).unwrap();
+        assert_eq!(p[0].is_nan(), nan, "{numerics:?}: {}", p[0]);
+        assert!(nan || p[0] == f32::INFINITY, "{numerics:?}: {}", p[0]);
+        assert!(p[1].is_finite() && p[1] < 1.0, "{numerics:?}: {}", p[1]);
+    }
+}
