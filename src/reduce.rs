@@ -42,6 +42,12 @@ impl BlockedSum<'static> {
     pub(crate) fn new() -> Self {
         Self { lo: f64x8::ZERO, hi: f64x8::ZERO, pos: 0, total: 0.0, partials: None }
     }
+
+    /// The finished sum, leaving a fresh one in its place (a layer-wise kernel's pass reuses
+    /// its accumulator for the next pass).
+    pub(crate) fn take(&mut self) -> f64 {
+        core::mem::replace(self, Self::new()).finish()
+    }
 }
 
 /// A fixed-order blocked sum (the crate's `BlockedSum`) between two calls, caller-owned: resuming it over the next slice of the

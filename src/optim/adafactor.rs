@@ -268,8 +268,8 @@ impl Layerwise<2, 1> for Staged {
     }
 
     fn finish(&mut self, _: usize) -> bool {
-        let p_sq = core::mem::replace(&mut self.p_sq, BlockedSum::new()).finish();
-        let u_sq = core::mem::replace(&mut self.u_sq, BlockedSum::new()).finish();
+        let p_sq = self.p_sq.take();
+        let u_sq = self.u_sq.take();
         self.step = self.k.step_size(p_sq, u_sq, self.n);
         false
     }

@@ -208,8 +208,8 @@ impl Layerwise<3, 1> for Staged {
     }
 
     fn finish(&mut self, _: usize) -> bool {
-        let p_sq = core::mem::replace(&mut self.p_sq, BlockedSum::new()).finish();
-        let r_sq = core::mem::replace(&mut self.r_sq, BlockedSum::new()).finish();
+        let p_sq = self.p_sq.take();
+        let r_sq = self.r_sq.take();
         self.trust = trust_ratio(p_sq, r_sq);
         false
     }

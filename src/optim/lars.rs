@@ -140,8 +140,8 @@ impl Layerwise<2, 1> for Staged {
     }
 
     fn finish(&mut self, _: usize) -> bool {
-        let p_sq = core::mem::replace(&mut self.p_sq, BlockedSum::new()).finish();
-        let g_sq = core::mem::replace(&mut self.g_sq, BlockedSum::new()).finish();
+        let p_sq = self.p_sq.take();
+        let g_sq = self.g_sq.take();
         self.local = self.k.local_lr(p_sq, g_sq);
         false
     }

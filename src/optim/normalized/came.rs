@@ -360,8 +360,8 @@ impl Layerwise<4, 1> for Staged {
     }
 
     fn finish(&mut self, _: usize) -> bool {
-        let u_sq = core::mem::replace(&mut self.u_sq, BlockedSum::new()).finish();
-        let p_sq = core::mem::replace(&mut self.p_sq, BlockedSum::new()).finish();
+        let u_sq = self.u_sq.take();
+        let p_sq = self.p_sq.take();
         self.div = self.k.div(u_sq, self.n);
         self.rms = rms(p_sq, self.n);
         false

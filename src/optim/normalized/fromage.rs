@@ -223,9 +223,9 @@ impl Layerwise<1, 1> for Staged {
     }
 
     fn finish(&mut self, pass: usize) -> bool {
-        let p_sq = core::mem::replace(&mut self.sums.0, BlockedSum::new()).finish();
+        let p_sq = self.sums.0.take();
         if pass == 0 {
-            let g_sq = core::mem::replace(&mut self.sums.1, BlockedSum::new()).finish();
+            let g_sq = self.sums.1.take();
             self.plan = self.k.plan(p_sq, g_sq);
             self.k.bound > 0.0
         } else {

@@ -317,7 +317,7 @@ impl Layerwise<4, 1> for Staged {
     }
 
     fn finish(&mut self, _: usize) -> bool {
-        let sum = core::mem::replace(&mut self.sum, BlockedSum::new()).finish();
+        let sum = self.sum.take();
         self.clip = self.k.clip(sum);
         false
     }

@@ -225,7 +225,7 @@ impl Layerwise<2, 1> for Staged {
     }
 
     fn finish(&mut self, _: usize) -> bool {
-        let sum = core::mem::replace(&mut self.sum, BlockedSum::new()).finish();
+        let sum = self.sum.take();
         self.nu = self.k.nu(sum, self.prev);
         false
     }

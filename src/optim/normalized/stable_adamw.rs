@@ -260,7 +260,7 @@ impl Layerwise<3, 1> for Staged {
     }
 
     fn finish(&mut self, _: usize) -> bool {
-        let sum = core::mem::replace(&mut self.sum, BlockedSum::new()).finish();
+        let sum = self.sum.take();
         self.lr_t = self.k.lr_t(sum, self.n);
         false
     }
