@@ -27,8 +27,8 @@
 //! [`Numerics::Portable`](crate::Numerics::Portable) on those builds.
 //!
 //! The intrinsics are `#[target_feature]` functions, which Rust requires an `unsafe` block to
-//! call even when the whole build enables the feature; this module and `format::lanes16` are
-//! the only `unsafe` outside the C API, and each function has its own test (`tests` below and
+//! call even when the whole build enables the feature; this module, `format::lanes16` and
+//! `prefetch` are the only `unsafe` outside the C API, and each function has its own test (`tests` below and
 //! `tests/fast.rs`).
 
 use crate::lanes::Lanes;

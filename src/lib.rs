@@ -40,6 +40,7 @@ mod numerics;
 pub mod optim;
 #[cfg(feature = "rayon")]
 pub mod parallel;
+mod prefetch;
 mod reduce;
 mod slices;
 pub mod train;

@@ -101,6 +101,40 @@ fn chunked_calls_equal_one_call() {
     }
 }
 
+/// A call over buffers larger than the caches (which requests every buffer's lines ahead of
+/// use, up to past the last chunk: `src/prefetch.rs`) gives the bits of the same step made in
+/// pieces too small to prefetch, for one configuration of every element-wise kernel.
+#[test]
+fn calls_beyond_the_caches_equal_small_calls() {
+    // 300,007 elements: at least 2.4 MB over two buffers, above the 2 MiB from which the
+    // driver prefetches; pieces of 4,099 elements are at most 100 KB (and leave tails).
+    let (n, piece) = (300_007, 4_099);
+    let mut families = std::collections::BTreeSet::new();
+    for case in cases().into_iter().filter(|c| c.elementwise) {
+        if !families.insert(case.name.split('/').next().unwrap_or_default().to_owned()) {
+            continue;
+        }
+        let mut data = Data::new(7);
+        let muts0: Vec<Vec<f32>> = case.muts.iter().map(|&k| data.vec(n, k)).collect();
+        let ins: Vec<Vec<f32>> = case.ins.iter().map(|&k| data.vec(n, k)).collect();
+        let in_refs: Vec<&[f32]> = ins.iter().map(|b| &b[..]).collect();
+        let mut whole = muts0.clone();
+        let mut refs: Vec<&mut [f32]> = whole.iter_mut().map(|b| &mut b[..]).collect();
+        (case.run)(Width::NATIVE, &mut refs, &in_refs, 2).unwrap();
+        let mut pieces = muts0;
+        for a in (0..n).step_by(piece) {
+            let b = (a + piece).min(n);
+            let mut refs: Vec<&mut [f32]> = pieces.iter_mut().map(|buf| &mut buf[a..b]).collect();
+            let in_refs: Vec<&[f32]> = ins.iter().map(|buf| &buf[a..b]).collect();
+            (case.run)(Width::NATIVE, &mut refs, &in_refs, 2).unwrap();
+        }
+        for (k, (g, e)) in whole.iter().zip(&pieces).enumerate() {
+            assert_same_bits(e, g, &format!("{} n={n}, buffer {k}", case.name));
+        }
+    }
+    assert!(families.len() > 20, "only {} kernels", families.len());
+}
+
 /// Factored Adafactor: every width gives the same bits for several matrix shapes (rows of
 /// every tail length), and nothing outside the slices is written.
 #[test]

@@ -15,7 +15,8 @@
 //! not depend on which path it takes.
 //!
 //! The intrinsics are `#[target_feature]` functions on raw pointers: this module and
-//! [`crate::fast`] are the only `unsafe` outside the C API.
+//! [`crate::fast`] (and `crate::prefetch`'s one instruction) are the only `unsafe` outside the
+//! C API.
 
 /// 16 bf16 bit patterns → their 16 f32 values.
 #[inline(always)]
