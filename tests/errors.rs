@@ -1014,6 +1014,39 @@ fn bitsandbytes_sgd_refuses_nesterov_and_dampening_each() {
     }
 }
 
+/// The bitsandbytes profile's Adam refuses coupled (L2) weight decay, AMSGrad and ε̂, each
+/// alone, and accepts decoupled decay and the coupled form at λ = 0 (no decay at all); nothing
+/// is written on refusal. (The mutation of the decay check's `!=` into `==` survived the full
+/// mutation run of adam.rs without this test.)
+#[test]
+fn bitsandbytes_adam_refuses_what_bitsandbytes_does_not_do() {
+    use optkern::AdamConfig;
+    let base = AdamConfig {
+        weight_decay: 0.01,
+        decoupled_weight_decay: true,
+        numerics: optkern::Numerics::Bitsandbytes,
+        ..Default::default()
+    };
+    for (what, cfg, ok) in [
+        ("decoupled decay", base, true),
+        (
+            "no decay, L2 form",
+            AdamConfig { weight_decay: 0.0, decoupled_weight_decay: false, ..base },
+            true,
+        ),
+        ("L2 decay", AdamConfig { decoupled_weight_decay: false, ..base }, false),
+        ("amsgrad", AdamConfig { amsgrad: true, ..base }, false),
+        ("eps_hat", AdamConfig { eps_hat: true, ..base }, false),
+    ] {
+        let g = vec![0.5f32; 4];
+        let start = vec![vec![1.0f32; 4], vec![0.25f32; 4], vec![0.5f32; 4], vec![0.5f32; 4]];
+        let [mut p, mut m, mut v, mut vmax] = start.clone().try_into().unwrap();
+        let got = optkern::adam_step(&mut p, &g, &mut m, &mut v, &mut vmax, 1, &cfg);
+        let what = format!("bitsandbytes Adam with {what}");
+        ok_or_conflict(&what, got, ok, vec![p, m, v, vmax], &start);
+    }
+}
+
 /// The bitsandbytes profile's AdEMAMix refuses what `AdEMAMix8bit` does not do — L2 decay,
 /// `fixed_decay`, the package's warm-up `T` — each alone, and accepts decoupled decay; nothing
 /// is written on refusal.
