@@ -15,7 +15,7 @@
 //! divisions and a root, as the C loop in `benches/c/adam_loop.c`) is timed too.
 //!
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench --bench roofline`
-//! (`OPTKERN_ROOFLINE_N` elements, `OPTKERN_ROOFLINE_ROUNDS` rounds, `OPTKERN_ROOFLINE_KERNEL` one kernel, `OPTKERN_ROOFLINE_WIDTH` lanes; `--test` runs one short
+//! (`OPTKERN_ROOFLINE_N` elements, `OPTKERN_ROOFLINE_ROUNDS` rounds, `OPTKERN_ROOFLINE_KERNEL` one kernel, `OPTKERN_ROOFLINE_WIDTH` lanes, `OPTKERN_ROOFLINE_X1=0` no one-lane column; `--test` runs one short
 //! round as a smoke test).
 
 use optkern::*;
@@ -182,8 +182,8 @@ fn main() {
                 ("baseline", Box::new(move |s, g| (0..passes).for_each(|_| baseline(s, g)))),
             ];
             // The same body one lane at a time (the scalar loop of every kernel); slow, so only
-            // where it fits in cache.
-            if n <= 1 << 20 {
+            // where it fits in cache, and not with `OPTKERN_ROOFLINE_X1=0` (to profile the rest).
+            if n <= 1 << 20 && env("OPTKERN_ROOFLINE_X1", 1) != 0 {
                 loops.push(("x1", Box::new(|s, g| (bench.run)(Width::X1, s, g))));
             }
             if bench.name == "adam" && profile == Numerics::Torch {

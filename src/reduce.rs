@@ -17,12 +17,25 @@ use wide::f64x8;
 pub const BLOCK: usize = 4096;
 const ACCS: usize = 16;
 
+/// `term(x)` of every lane of a chunk: what a kernel's body returns for each of its sums
+/// ([`crate::driver::for_each_chunk_summed`]).
+#[inline(always)]
+pub(crate) fn terms<const N: usize>(xs: &[f32; N], term: impl Fn(f32) -> f64) -> [f64; N] {
+    core::array::from_fn(|j| term(xs[j]))
+}
+
+/// `x²` in f64 (exact for every f32 `x`): the term of the L2 sums.
+#[inline(always)]
+pub(crate) fn square(x: f32) -> f64 {
+    f64::from(x) * f64::from(x)
+}
+
 /// A streaming, order-fixed f64 sum of per-element terms.
 ///
-/// The 16 accumulators are two `f64x8` values, never indexed at run time on the hot paths, so
-/// that once a kernel's chunk loop is inlined the compiler keeps them in registers (an
-/// accumulator array indexed by `pos % 16` lived in memory and cost a store-to-load round trip
-/// per chunk: half of Adafactor's cache-resident time).
+/// The 16 accumulators are two `f64x8` values. Kernels that sum inside their chunk loop feed
+/// them through [`crate::driver::for_each_chunk_summed`], which keeps them in registers for
+/// whole groups of 16 elements (a sum updated chunk by chunk inside the kernel's loop was kept
+/// in memory by the register allocator: a store and a reload per chunk).
 #[derive(Debug)]
 pub(crate) struct BlockedSum<'a> {
     /// Accumulators 0–7 and 8–15.
@@ -119,17 +132,13 @@ impl<'a> BlockedSum<'a> {
     }
 
     /// The 16 accumulators combined by the fixed pairwise tree.
+    /// (`a[i] += a[i + w]` for `i < w`, `w` = 8, 4, 2, 1: the first level is `lo + hi`.)
     #[inline(always)]
     fn tree(&self) -> f64 {
-        let mut a = self.accumulators();
-        let mut width = ACCS;
-        while width > 1 {
-            width /= 2;
-            for i in 0..width {
-                a[i] += a[i + width];
-            }
-        }
-        a[0]
+        let a = (self.lo + self.hi).to_array();
+        let b = [a[0] + a[4], a[1] + a[5], a[2] + a[6], a[3] + a[7]];
+        let c = [b[0] + b[2], b[1] + b[3]];
+        c[0] + c[1]
     }
 
     #[inline(always)]
@@ -161,7 +170,7 @@ impl<'a> BlockedSum<'a> {
 
     /// Adds `term(x)` for every `x` of `xs`, which continue the global index sequence.
     #[inline(always)]
-    pub(crate) fn extend(&mut self, xs: &[f32], term: impl Fn(f32) -> f64) {
+    pub(crate) fn extend<T: Copy>(&mut self, xs: &[T], term: impl Fn(T) -> f64) {
         let mut xs = xs;
         while !xs.is_empty() {
             let in_block = BLOCK - self.pos % BLOCK;
@@ -189,7 +198,7 @@ impl<'a> BlockedSum<'a> {
 
     /// Adds `xs` (within one block) one element at a time.
     #[inline(always)]
-    fn extend_slow(&mut self, xs: &[f32], term: &impl Fn(f32) -> f64) {
+    fn extend_slow<T: Copy>(&mut self, xs: &[T], term: &impl Fn(T) -> f64) {
         if xs.is_empty() {
             return;
         }
@@ -200,32 +209,52 @@ impl<'a> BlockedSum<'a> {
         self.set_accumulators(&a);
         self.advance(xs.len());
     }
+}
 
-    /// [`BlockedSum::extend`] for one lane chunk of which the first `live` values count. A
-    /// whole 8- or 16-lane chunk (the native widths) adds straight into its half or both
-    /// halves, in registers (the same order); anything else goes through `extend`.
+/// Elements per group of [`crate::driver::for_each_chunk_summed`]: one per accumulator.
+pub(crate) const GROUP: usize = ACCS;
+
+/// What [`crate::driver::for_each_chunk_summed`] needs of a sum (a trait, so that one call can
+/// feed sums whose partials borrow different buffers).
+pub(crate) trait GroupSum {
+    /// The position modulo [`GROUP`].
+    fn phase(&self) -> usize;
+    /// Whole groups before the open block ends (the position a multiple of [`GROUP`]).
+    fn groups_to_block_end(&self) -> usize;
+    /// Accumulators 0–7 and 8–15.
+    fn accumulators_lo_hi(&self) -> (f64x8, f64x8);
+    /// Takes back the accumulators after `groups` whole groups were added to them (not past
+    /// the end of the open block), closing the block at its end.
+    fn add_groups(&mut self, lo: f64x8, hi: f64x8, groups: usize);
+    /// Adds terms already in f64, which continue the global index sequence.
+    fn extend_terms(&mut self, terms: &[f64]);
+}
+
+impl GroupSum for BlockedSum<'_> {
     #[inline(always)]
-    pub(crate) fn extend_chunk<const N: usize>(
-        &mut self,
-        xs: &[f32; N],
-        live: usize,
-        term: impl Fn(f32) -> f64,
-    ) {
-        let t: [f64; N] = core::array::from_fn(|j| term(xs[j]));
-        if live == N && N == 8 && self.pos.is_multiple_of(8) {
-            let v = f64x8::new(t[..8].try_into().unwrap_or([0.0; 8]));
-            if self.pos.is_multiple_of(ACCS) {
-                self.lo += v;
-            } else {
-                self.hi += v;
-            }
-            self.advance(8);
-        } else if live == N && N == 16 && self.pos.is_multiple_of(ACCS) {
-            self.lo += f64x8::new(t[..8].try_into().unwrap_or([0.0; 8]));
-            self.hi += f64x8::new(t[8..].try_into().unwrap_or([0.0; 8]));
-            self.advance(16);
-        } else {
-            self.extend(xs.get(..live).unwrap_or(xs), term);
+    fn phase(&self) -> usize {
+        self.pos % ACCS
+    }
+
+    #[inline(always)]
+    fn groups_to_block_end(&self) -> usize {
+        (BLOCK - self.pos % BLOCK) / ACCS
+    }
+
+    #[inline(always)]
+    fn accumulators_lo_hi(&self) -> (f64x8, f64x8) {
+        (self.lo, self.hi)
+    }
+
+    #[inline(always)]
+    fn add_groups(&mut self, lo: f64x8, hi: f64x8, groups: usize) {
+        (self.lo, self.hi) = (lo, hi);
+        if groups > 0 {
+            self.advance(groups * ACCS);
         }
+    }
+
+    fn extend_terms(&mut self, terms: &[f64]) {
+        self.extend(terms, |t| t);
     }
 }

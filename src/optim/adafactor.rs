@@ -1,14 +1,14 @@
 //! Adafactor (`torch.optim.Adafactor`): the unfactored 1-D path, and the factored path for a
 //! `rows × cols` matrix with row and column second-moment statistics.
 
-use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::driver::{for_each_chunk, for_each_chunk_summed};
 use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{
     Flag, Numerics, Off, Portable, Profile, Torch, TorchLerp, c, specialize, with_profile,
 };
 use crate::optim::mixed_step;
-use crate::reduce::BlockedSum;
+use crate::reduce::{BlockedSum, square, terms};
 use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -152,10 +152,6 @@ impl Coef {
         let denom = (u_norm / (sqrt_n * self.d)).max(1.0);
         c(-alpha / denom)
     }
-}
-
-fn square(x: f32) -> f64 {
-    f64::from(x) * f64::from(x)
 }
 
 /// Adafactor for a vector (Shazeer & Stern 2018; `torch.optim.Adafactor`'s unfactored path):
@@ -395,17 +391,17 @@ fn moments_lanes_1d<L: Lanes<N>, const N: usize, P: Profile>(
     (params, grads, variance): (&[f32], &[f32], &mut [f32]),
     (p_sq, u_sq): (&mut BlockedSum<'_>, &mut BlockedSum<'_>),
 ) {
-    for_each_chunk_live::<N, 1, 2>(
+    for_each_chunk_summed::<N, 1, 2, 2>(
         [variance],
         [params, grads],
+        [u_sq, p_sq],
         #[inline(always)]
-        |live, [var], [p, g]| {
+        |_, [var], [p, g]| {
             let g = L::load(g) * L::splat(k.scale);
             let v = k.lerp::<L, N, P>(small, L::load(var), g * g);
             v.store(var);
             let u = k.update::<L, N, P>(v, g).to_array();
-            u_sq.extend_chunk(&u, live, square);
-            p_sq.extend_chunk(p, live, square);
+            [terms(&u, square), terms(p, square)]
         },
     );
 }
@@ -728,13 +724,14 @@ fn factored_update_norm(
     let cols = cols.max(1); // ≥ 1 already: said so for the compiler (no panic path)
     with_width!(width, two_pass, |L, N| with_profile!(numerics, |P| {
         for (&r, g_row) in row_var.iter().zip(grads.chunks_exact(cols)) {
-            for_each_chunk_live::<N, 0, 2>(
+            for_each_chunk_summed::<N, 0, 2, 1>(
                 [],
                 [g_row, col_var],
+                [&mut *u_sq],
                 #[inline(always)]
-                |live, [], [g, cv]| {
+                |_, [], [g, cv]| {
                     let u = k.factored_update::<L, N, P>(r, L::load(cv), row_mean, L::load(g));
-                    u_sq.extend_chunk(&u.to_array(), live, square);
+                    [terms(&u.to_array(), square)]
                 },
             );
         }

@@ -1,12 +1,12 @@
 //! LAMB (You et al. 2020, "Large Batch Optimization for Deep Learning"): Adam's direction
 //! scaled by a layer-wise trust ratio.
 
-use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::driver::{for_each_chunk, for_each_chunk_summed};
 use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
 use crate::optim::mixed_step;
-use crate::reduce::BlockedSum;
+use crate::reduce::{BlockedSum, square, terms};
 use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -307,11 +307,12 @@ fn moments(
     r_sq: &mut BlockedSum<'_>,
 ) {
     with_width!(width, two_pass, |L, N| with_profile!(fast numerics, |P| {
-        for_each_chunk_live::<N, 2, 2>(
+        for_each_chunk_summed::<N, 2, 2, 2>(
             [exp_avg, exp_avg_sq],
             [params, grads],
+            [r_sq, p_sq],
             #[inline(always)]
-            |live, [m, v], [p, g]| {
+            |_, [m, v], [p, g]| {
                 let param = L::load(p);
                 let g = L::load(g) * L::splat(k.scale);
                 let m_new = P::fma(L::splat(k.one_minus_beta1), g, L::load(m) * L::splat(k.beta1));
@@ -320,8 +321,7 @@ fn moments(
                 m_new.store(m);
                 v_new.store(v);
                 let r = k.direction::<L, N, P>(m_new, v_new, param).to_array();
-                r_sq.extend_chunk(&r, live, |x| f64::from(x) * f64::from(x));
-                p_sq.extend_chunk(p, live, |x| f64::from(x) * f64::from(x));
+                [terms(&r, square), terms(p, square)]
             },
         );
     }));

@@ -4,13 +4,13 @@
 //! its RMS over the tensor.
 
 use super::sum_sq_into;
-use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::driver::{for_each_chunk, for_each_chunk_summed};
 use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
 use crate::optim::mixed_step;
 use crate::optim::rule::signed_scale;
-use crate::reduce::BlockedSum;
+use crate::reduce::{BlockedSum, square, terms};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -247,33 +247,33 @@ impl Coef {
         let (k, one) = (self, 1.0f32);
         with_width!(width, two_pass, |L, N| with_profile!(k.numerics, |P| {
             let ins = [params, grads];
-            let mut body = |live: usize,
-                            v: &mut [f32; N],
-                            hat: Option<&mut [f32; N]>,
-                            p: &[f32; N],
-                            g: &[f32; N]| {
-                let g = k.direction::<P, L, N>(L::load(g), L::load(p));
-                let v_new = P::fma(
-                    L::splat(k.one_minus_beta2),
-                    g * g + L::splat(k.eps1),
-                    L::load(v) * L::splat(k.beta2),
-                );
-                v_new.store(v);
-                let mut u = L::splat(one) / v_new.sqrt();
-                if let Some(hat) = hat {
-                    let w = L::load(hat).max_nan(L::splat(one) / u);
-                    w.store(hat);
-                    u = L::splat(one) / (w / L::splat(k.beta2)).sqrt();
-                }
-                sum.extend_chunk(&(u * g).to_array(), live, |x| f64::from(x) * f64::from(x));
-            };
+            let body =
+                |v: &mut [f32; N], hat: Option<&mut [f32; N]>, p: &[f32; N], g: &[f32; N]| {
+                    let g = k.direction::<P, L, N>(L::load(g), L::load(p));
+                    let v_new = P::fma(
+                        L::splat(k.one_minus_beta2),
+                        g * g + L::splat(k.eps1),
+                        L::load(v) * L::splat(k.beta2),
+                    );
+                    v_new.store(v);
+                    let mut u = L::splat(one) / v_new.sqrt();
+                    if let Some(hat) = hat {
+                        let w = L::load(hat).max_nan(L::splat(one) / u);
+                        w.store(hat);
+                        u = L::splat(one) / (w / L::splat(k.beta2)).sqrt();
+                    }
+                    [terms(&(u * g).to_array(), square)]
+                };
             if k.ams {
-                for_each_chunk_live::<N, 2, 2>([v, hat], ins, |live, [v, hat], [p, g]| {
-                    body(live, v, Some(hat), p, g)
-                });
+                for_each_chunk_summed::<N, 2, 2, 1>(
+                    [v, hat],
+                    ins,
+                    [&mut *sum],
+                    |_, [v, hat], [p, g]| body(v, Some(hat), p, g),
+                );
             } else {
-                for_each_chunk_live::<N, 1, 2>([v], ins, |live, [v], [p, g]| {
-                    body(live, v, None, p, g)
+                for_each_chunk_summed::<N, 1, 2, 1>([v], ins, [&mut *sum], |_, [v], [p, g]| {
+                    body(v, None, p, g)
                 });
             }
         }));

@@ -3,13 +3,13 @@
 //! 1-D AdamW fallback; with `optimize_1d` the variance-reduced gradient, clipped to unit norm
 //! over the tensor, fed to AdamW or to a Lion-style sign step.
 
-use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::driver::{for_each_chunk, for_each_chunk_summed};
 use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, bias_corrections, c, with_profile};
 use crate::optim::mixed_step;
 use crate::optim::rule::signed_scale;
-use crate::reduce::BlockedSum;
+use crate::reduce::{BlockedSum, square, terms};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -236,14 +236,14 @@ impl Coef {
     fn norm_pass(&self, width: Width, grads: &[f32], last_grad: &[f32], sum: &mut BlockedSum<'_>) {
         let (scale, k) = (self.scale, self.k);
         with_width!(width, two_pass, |L, N| {
-            for_each_chunk_live::<N, 0, 2>(
+            for_each_chunk_summed::<N, 0, 2, 1>(
                 [],
                 [grads, last_grad],
+                [&mut *sum],
                 #[inline(always)]
-                |live, [], [g, gp]| {
+                |_, [], [g, gp]| {
                     let g = L::load(g) * L::splat(scale);
-                    let cv = ((g - L::load(gp)) * L::splat(k) + g).to_array();
-                    sum.extend_chunk(&cv, live, |x| f64::from(x) * f64::from(x));
+                    [terms(&((g - L::load(gp)) * L::splat(k) + g).to_array(), square)]
                 },
             )
         });

@@ -10,9 +10,9 @@ pub mod novograd;
 pub mod stable_adamw;
 
 use crate::Width;
-use crate::driver::for_each_chunk_live;
+use crate::driver::for_each_chunk_summed;
 use crate::lanes::Lanes;
-use crate::reduce::BlockedSum;
+use crate::reduce::{BlockedSum, square, terms};
 use crate::width::with_width;
 
 /// `Σ x²` of one buffer (f64, fixed order).
@@ -25,13 +25,14 @@ pub(crate) fn sum_sq(width: Width, xs: &[f32]) -> f64 {
 /// Adds `x²` for every `x` of `xs` (the next elements of the sequence) to `s`.
 pub(crate) fn sum_sq_into(width: Width, xs: &[f32], s: &mut BlockedSum<'_>) {
     with_width!(width, two_pass, |L, N| {
-        for_each_chunk_live::<N, 0, 1>(
+        for_each_chunk_summed::<N, 0, 1, 1>(
             [],
             [xs],
+            [&mut *s],
             #[inline(always)]
-            |live, [], [x]| {
+            |_, [], [x]| {
                 let _ = L::load(x);
-                s.extend_chunk(x, live, |v| f64::from(v) * f64::from(v));
+                [terms(x, square)]
             },
         )
     });

@@ -3,13 +3,13 @@
 //! debiased betas and the learning rate divided by the update's RMS when it exceeds 1 (a
 //! per-tensor mean).
 
-use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::driver::{for_each_chunk, for_each_chunk_summed};
 use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step2, with_profile};
 use crate::optim::mixed_step;
 use crate::optim::rule::signed_scale;
-use crate::reduce::BlockedSum;
+use crate::reduce::{BlockedSum, terms};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -188,11 +188,12 @@ impl Coef {
     ) {
         let k = self;
         with_width!(width, two_pass, |L, N| with_profile!(k.numerics, |P| {
-            for_each_chunk_live::<N, 2, 1>(
+            for_each_chunk_summed::<N, 2, 1, 1>(
                 [exp_avg, exp_avg_sq],
                 [grads],
+                [&mut *sum],
                 #[inline(always)]
-                |live, [m, v], [g]| {
+                |_, [m, v], [g]| {
                     let g = L::load(g) * L::splat(k.scale);
                     let m_new = if P::TORCH {
                         k.lerp1.apply::<P, L, N>(L::load(m), g)
@@ -204,7 +205,7 @@ impl Coef {
                     m_new.store(m);
                     v_new.store(v);
                     let ratio = ((g * g) / v_new.max_nan(L::splat(k.eps2))).to_array();
-                    sum.extend_chunk(&ratio, live, f64::from);
+                    [terms(&ratio, f64::from)]
                 },
             )
         }));

@@ -7,11 +7,11 @@
 //! `‖s‖ = 0` (every gradient so far exactly 0); here the parameters still take that step's
 //! (zero-gradient) update, i.e. a decoupled weight decay.
 
-use crate::driver::for_each_chunk_live;
+use crate::driver::for_each_chunk_summed;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
 use crate::optim::rule::signed_scale;
-use crate::reduce::{BlockedSum, SumCarry};
+use crate::reduce::{BlockedSum, SumCarry, square, terms};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -203,23 +203,24 @@ pub fn dadapt_adam_step_with(
     let mut num = BlockedSum::resume(&state.numerator);
     let mut den = BlockedSum::resume(&state.denominator);
     with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk_live::<N, 4, 1>(
+        for_each_chunk_summed::<N, 4, 1, 2>(
             [params, exp_avg, exp_avg_sq, s],
             [grads],
+            [&mut num, &mut den],
             #[inline(always)]
-            |live, [p, m, v, sb], [g]| {
+            |_, [p, m, v, sb], [g]| {
                 let param = L::load(p);
                 let mut g = L::load(g) * L::splat(scale);
                 if let Some(wd) = l2 {
                     g = P::fma(L::splat(wd), param, g);
                 }
                 let (v_old, s_old) = (L::load(v), L::load(sb));
-                let term = (g * (s_old / (v_old.sqrt() + L::splat(eps)))).to_array();
-                num.extend_chunk(&term, live, f64::from);
+                let num_terms =
+                    terms(&(g * (s_old / (v_old.sqrt() + L::splat(eps)))).to_array(), f64::from);
                 let m_new = P::fma(L::splat(m_gain), g, L::load(m) * L::splat(beta1));
                 let v_new = P::fma(L::splat(v_gain) * g, g, v_old * L::splat(beta2));
                 let s_new = P::fma(L::splat(s_gain), g, s_old * L::splat(beta_s));
-                den.extend_chunk(&s_new.abs().to_array(), live, f64::from);
+                let den_terms = terms(&s_new.abs().to_array(), f64::from);
                 let param = match decoupled {
                     Some(f) => param * L::splat(f),
                     None => param,
@@ -228,6 +229,7 @@ pub fn dadapt_adam_step_with(
                 m_new.store(m);
                 v_new.store(v);
                 s_new.store(sb);
+                [num_terms, den_terms]
             },
         )
     }));
@@ -324,21 +326,21 @@ pub fn dadapt_sgd_step_with(
     let mut num = BlockedSum::resume(&state.numerator);
     let mut den = BlockedSum::resume(&state.denominator);
     with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk_live::<N, 3, 2>(
+        for_each_chunk_summed::<N, 3, 2, 2>(
             [params, s, z],
             [grads, x0],
+            [&mut num, &mut den],
             #[inline(always)]
-            |live, [p, sb, zb], [g, x0]| {
+            |_, [p, sb, zb], [g, x0]| {
                 let param = L::load(p);
                 let mut g = L::load(g) * L::splat(scale);
                 if let Some(wd) = l2 {
                     g = P::fma(L::splat(wd), param, g);
                 }
                 let s_old = L::load(sb);
-                num.extend_chunk(&(g * s_old).to_array(), live, f64::from);
+                let num_terms = terms(&(g * s_old).to_array(), f64::from);
                 let s_new = P::fma(L::splat(gain), g, s_old);
-                let sq = s_new.to_array();
-                den.extend_chunk(&sq, live, |x| f64::from(x) * f64::from(x));
+                let den_terms = terms(&s_new.to_array(), square);
                 let param = match decoupled {
                     Some(f) => param * L::splat(f),
                     None => param,
@@ -347,6 +349,7 @@ pub fn dadapt_sgd_step_with(
                 P::fma(L::splat(rest), z_new, param * L::splat(mu)).store(p);
                 s_new.store(sb);
                 z_new.store(zb);
+                [num_terms, den_terms]
             },
         )
     }));

@@ -1,11 +1,11 @@
 //! Prodigy (Mishchenko & Defazio 2024, "Prodigy: An Expeditiously Adaptive Parameter-Free
 //! Learner"), as `prodigyopt.Prodigy` 1.1 computes it.
 
-use crate::driver::{for_each_chunk, for_each_chunk_live};
+use crate::driver::{for_each_chunk, for_each_chunk_summed};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
 use crate::optim::rule::signed_scale;
-use crate::reduce::{BlockedSum, SumCarry};
+use crate::reduce::{BlockedSum, SumCarry, terms};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -231,23 +231,23 @@ pub fn prodigy_accumulate_with(
     let k = checked(cfg, state)?;
     let (mut dot, mut l1) = (BlockedSum::resume(&state.dot), BlockedSum::resume(&state.l1));
     with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk_live::<N, 3, 3>(
+        for_each_chunk_summed::<N, 3, 3, 2>(
             [s, exp_avg, exp_avg_sq],
             [params, grads, p0],
+            [&mut dot, &mut l1],
             #[inline(always)]
-            |live, [s, m, v], [p, g, p0]| {
+            |_, [s, m, v], [p, g, p0]| {
                 let param = L::load(p);
                 let mut g = L::load(g) * L::splat(k.scale);
                 if let Some(wd) = k.l2 {
                     g = P::fma(L::splat(wd), param, g);
                 }
-                let prod = (g * (L::load(p0) - param)).to_array();
-                dot.extend_chunk(&prod, live, f64::from);
+                let dot_terms = terms(&(g * (L::load(p0) - param)).to_array(), f64::from);
                 P::fma(L::splat(k.m_gain), g, L::load(m) * L::splat(k.beta1)).store(m);
                 P::fma(L::splat(k.v_gain) * g, g, L::load(v) * L::splat(k.beta2)).store(v);
                 let s_new = P::fma(L::splat(k.s_gain), g, L::load(s) * L::splat(k.beta3));
                 s_new.store(s);
-                l1.extend_chunk(&s_new.abs().to_array(), live, f64::from);
+                [dot_terms, terms(&s_new.abs().to_array(), f64::from)]
             },
         )
     }));
