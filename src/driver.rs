@@ -270,7 +270,8 @@ fn segment_end<const S: usize>(sums: &[&mut dyn GroupSum; S], g: usize, count: u
     for s in sums {
         run = run.min(s.groups_to_block_end());
     }
-    g + run
+    // At most `count` (it is), said so the chunk indices below it need no bounds check.
+    (g + run).min(count)
 }
 
 /// The sums' accumulators as fresh values (`black_box`), so that their live range is one run
