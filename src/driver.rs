@@ -69,20 +69,7 @@ where
     /// The last `len % N` elements of every buffer in zero-padded arrays, if there are any.
     #[inline(always)]
     pub(crate) fn tail(self) -> Option<Tail<'a, N, M, I>> {
-        let live = self.rest;
-        if live == 0 {
-            return None;
-        }
-        let mut outs = [[0.0f32; N]; M];
-        let mut ins = [[0.0f32; N]; I];
-        // Element-wise copies (the remainders hold `live` elements): no length check to fail.
-        for (pad, s) in outs.iter_mut().zip(&self.out_rest) {
-            pad.iter_mut().zip(s.iter()).for_each(|(d, &x)| *d = x);
-        }
-        for (pad, s) in ins.iter_mut().zip(&self.in_rest) {
-            pad.iter_mut().zip(s.iter()).for_each(|(d, &x)| *d = x);
-        }
-        Some(Tail { outs, ins, rest: self.out_rest, live })
+        (self.rest > 0).then(|| Tail::padded(self.out_rest, self.in_rest))
     }
 }
 
@@ -175,9 +162,9 @@ pub(crate) fn for_each_chunk_live<const N: usize, const M: usize, const I: usize
 }
 
 /// [`for_each_chunk_live`] for kernels that also sum per-element terms: `body` returns, for
-/// each of the `S` sums, the f64 terms of its chunk's lanes (only the first `live` count), and
-/// the driver adds them to `sums` in the order [`crate::reduce::BlockedSum`] fixes (the same bits
-/// as adding the chunks one by one).
+/// each of the `S` sums, the f64 terms of its chunk's lanes (those of padding lanes are
+/// dropped), and the driver adds them to `sums` in the order [`crate::reduce::BlockedSum`]
+/// fixes (the same bits as adding the chunks one by one).
 ///
 /// Why the driver adds them: a sum updated inside the kernel's chunk loop kept its 16
 /// accumulators in memory — LLVM's register allocator spilled them for the whole loop (the
@@ -198,7 +185,7 @@ pub(crate) fn for_each_chunk_summed<
     outs: [&mut [f32]; M],
     ins: [&[f32]; I],
     mut sums: [&mut dyn GroupSum; S],
-    mut body: impl FnMut(usize, [&mut [f32; N]; M], [&[f32; N]; I]) -> [[f64; N]; S],
+    mut body: impl FnMut([&mut [f32; N]; M], [&[f32; N]; I]) -> [[f64; N]; S],
 ) where
     Count<M>: Arity<M>,
     Count<I>: Arity<I>,
@@ -227,7 +214,7 @@ pub(crate) fn for_each_chunk_summed<
             let (mut o, i) = chunks.get(c);
             let mut group = [[0.0f64; GROUP]; S];
             for k in 0..GROUP / N {
-                let terms = body(N, Count::<M>::part_mut(&mut o, k), Count::<I>::part(&i, k));
+                let terms = body(Count::<M>::part_mut(&mut o, k), Count::<I>::part(&i, k));
                 put_part(&mut group, k, &terms);
             }
             add_group(&mut acc, &group);
@@ -326,16 +313,15 @@ fn add_group<const S: usize>(acc: &mut [(f64x8, f64x8); S], group: &[[f64; GROUP
 /// to `sums` one piece at a time ([`for_each_chunk_summed`] outside its whole groups).
 #[inline(never)]
 fn pieces<const N: usize, const M: usize, const I: usize, const S: usize>(
-    o: [&mut [f32]; M],
-    i: [&[f32]; I],
+    mut o: [&mut [f32]; M],
+    mut i: [&[f32]; I],
     sums: &mut [&mut dyn GroupSum; S],
-    body: &mut impl FnMut(usize, [&mut [f32; N]; M], [&[f32; N]; I]) -> [[f64; N]; S],
+    body: &mut impl FnMut([&mut [f32; N]; M], [&[f32; N]; I]) -> [[f64; N]; S],
 ) where
     Count<M>: Arity<M>,
     Count<I>: Arity<I>,
 {
     let n = common_len(&o, &i);
-    let (mut o, mut i) = (o, i);
     let mut start = 0;
     while start < n {
         let (now_o, later_o) = Count::<M>::cut_at_mut(o, N);
@@ -343,7 +329,7 @@ fn pieces<const N: usize, const M: usize, const I: usize, const S: usize>(
         let mut piece = Tail::<N, M, I>::padded(now_o, now_i);
         let live = piece.live;
         let (po, pi) = piece.get();
-        let terms = body(live, po, pi);
+        let terms = body(po, pi);
         piece.store();
         for (sum, t) in sums.iter_mut().zip(&terms) {
             sum.extend_terms(t.get(..live).unwrap_or_default());
@@ -546,7 +532,7 @@ mod tests {
         want_b.extend(&ys, square);
         let mut out = xs.clone();
         let (mut a, mut b) = (BlockedSum::resume(&at(pos_a)), BlockedSum::resume(&at(pos_b)));
-        for_each_chunk_summed::<N, 1, 1, 2>([&mut out], [&ys], [&mut a, &mut b], |_, [o], [y]| {
+        for_each_chunk_summed::<N, 1, 1, 2>([&mut out], [&ys], [&mut a, &mut b], |[o], [y]| {
             let t = [terms(o, f64::from), terms(y, square)];
             o.iter_mut().for_each(|v| *v *= 2.0);
             t

@@ -396,7 +396,7 @@ fn moments_lanes_1d<L: Lanes<N>, const N: usize, P: Profile>(
         [params, grads],
         [u_sq, p_sq],
         #[inline(always)]
-        |_, [var], [p, g]| {
+        |[var], [p, g]| {
             let g = L::load(g) * L::splat(k.scale);
             let v = k.lerp::<L, N, P>(small, L::load(var), g * g);
             v.store(var);
@@ -729,7 +729,7 @@ fn factored_update_norm(
                 [g_row, col_var],
                 [&mut *u_sq],
                 #[inline(always)]
-                |_, [], [g, cv]| {
+                |[], [g, cv]| {
                     let u = k.factored_update::<L, N, P>(r, L::load(cv), row_mean, L::load(g));
                     [terms(&u.to_array(), square)]
                 },

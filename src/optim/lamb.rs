@@ -312,7 +312,7 @@ fn moments(
             [params, grads],
             [r_sq, p_sq],
             #[inline(always)]
-            |_, [m, v], [p, g]| {
+            |[m, v], [p, g]| {
                 let param = L::load(p);
                 let g = L::load(g) * L::splat(k.scale);
                 let m_new = P::fma(L::splat(k.one_minus_beta1), g, L::load(m) * L::splat(k.beta1));

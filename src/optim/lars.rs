@@ -6,7 +6,7 @@ use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, with_profile};
 use crate::optim::mixed_step;
-use crate::reduce::BlockedSum;
+use crate::reduce::{BlockedSum, square};
 use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -247,7 +247,7 @@ impl Coef {
         g_sq: &mut BlockedSum<'_>,
     ) {
         let scale = self.scale;
-        p_sq.extend(params, |x| f64::from(x) * f64::from(x));
+        p_sq.extend(params, square);
         g_sq.extend(grads, |x| f64::from(x * scale) * f64::from(x * scale));
     }
 

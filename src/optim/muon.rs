@@ -5,7 +5,7 @@ use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::linalg::{GemmConfig, gemm, gemm_scratch_len};
 use crate::numerics::{Numerics, Profile, Torch, TorchLerp, c};
-use crate::reduce::BlockedSum;
+use crate::reduce::{BlockedSum, square};
 use crate::slices::{copy, split_at_mut};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -215,7 +215,7 @@ pub fn muon_step_with(
     }
     // X ← X / max(‖X‖_F, ε).
     let mut sq = BlockedSum::new();
-    sq.extend(x, |v| f64::from(v) * f64::from(v));
+    sq.extend(x, square);
     let norm = libm::sqrt(sq.finish());
     let norm = if k.bf16 { bf16_value(c(norm)) } else { c(norm) };
     let denom = norm.max(c(k.eps));

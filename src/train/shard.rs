@@ -20,7 +20,7 @@
 //! The non-finite guard splits without help: [`crate::all_finite`] of each shard, combined
 //! with a logical AND (`MPI_Allreduce` with `MPI_LAND`), so every rank skips the step together.
 
-use crate::reduce::{BLOCK, BlockedSum};
+use crate::reduce::{BLOCK, BlockedSum, square};
 use crate::train::grad::{Clip, NormType};
 use crate::{Error, validate};
 
@@ -138,7 +138,7 @@ pub fn grad_norm_partials(
 /// one-process norm and the shard partials compile these loops.
 pub(crate) fn add_terms(sum: &mut BlockedSum<'_>, xs: &[f32], norm: NormType) {
     match norm {
-        NormType::L2 => sum.extend(xs, |x| f64::from(x) * f64::from(x)),
+        NormType::L2 => sum.extend(xs, square),
         NormType::L1 | NormType::Inf => sum.extend(xs, |x| f64::from(x.abs())),
         NormType::P(p) => sum.extend(xs, |x| libm::pow(f64::from(x.abs()), p)),
     }

@@ -269,10 +269,10 @@ impl Coef {
                     [v, hat],
                     ins,
                     [&mut *sum],
-                    |_, [v, hat], [p, g]| body(v, Some(hat), p, g),
+                    |[v, hat], [p, g]| body(v, Some(hat), p, g),
                 );
             } else {
-                for_each_chunk_summed::<N, 1, 2, 1>([v], ins, [&mut *sum], |_, [v], [p, g]| {
+                for_each_chunk_summed::<N, 1, 2, 1>([v], ins, [&mut *sum], |[v], [p, g]| {
                     body(v, None, p, g)
                 });
             }

@@ -241,7 +241,7 @@ impl Coef {
                 [grads, last_grad],
                 [&mut *sum],
                 #[inline(always)]
-                |_, [], [g, gp]| {
+                |[], [g, gp]| {
                     let g = L::load(g) * L::splat(scale);
                     [terms(&((g - L::load(gp)) * L::splat(k) + g).to_array(), square)]
                 },

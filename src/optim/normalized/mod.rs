@@ -30,7 +30,7 @@ pub(crate) fn sum_sq_into(width: Width, xs: &[f32], s: &mut BlockedSum<'_>) {
             [xs],
             [&mut *s],
             #[inline(always)]
-            |_, [], [x]| {
+            |[], [x]| {
                 let _ = L::load(x);
                 [terms(x, square)]
             },

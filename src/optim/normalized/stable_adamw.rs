@@ -193,7 +193,7 @@ impl Coef {
                 [grads],
                 [&mut *sum],
                 #[inline(always)]
-                |_, [m, v], [g]| {
+                |[m, v], [g]| {
                     let g = L::load(g) * L::splat(k.scale);
                     let m_new = if P::TORCH {
                         k.lerp1.apply::<P, L, N>(L::load(m), g)

@@ -208,7 +208,7 @@ pub fn dadapt_adam_step_with(
             [grads],
             [&mut num, &mut den],
             #[inline(always)]
-            |_, [p, m, v, sb], [g]| {
+            |[p, m, v, sb], [g]| {
                 let param = L::load(p);
                 let mut g = L::load(g) * L::splat(scale);
                 if let Some(wd) = l2 {
@@ -331,7 +331,7 @@ pub fn dadapt_sgd_step_with(
             [grads, x0],
             [&mut num, &mut den],
             #[inline(always)]
-            |_, [p, sb, zb], [g, x0]| {
+            |[p, sb, zb], [g, x0]| {
                 let param = L::load(p);
                 let mut g = L::load(g) * L::splat(scale);
                 if let Some(wd) = l2 {

@@ -236,7 +236,7 @@ pub fn prodigy_accumulate_with(
             [params, grads, p0],
             [&mut dot, &mut l1],
             #[inline(always)]
-            |_, [s, m, v], [p, g, p0]| {
+            |[s, m, v], [p, g, p0]| {
                 let param = L::load(p);
                 let mut g = L::load(g) * L::splat(k.scale);
                 if let Some(wd) = k.l2 {
