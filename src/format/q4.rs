@@ -10,6 +10,8 @@
 //! `y = x / scale`, the code of the 8-bit rule ([`Quantizer::Torchao`](super::Quantizer)) in
 //! the 16-entry map. A block with a NaN or ±∞ stores scale NaN (it reads back as NaN).
 
+use super::lanes16;
+
 /// Elements per `q4` block (torchao's).
 pub const Q4_BLOCK: usize = 128;
 
@@ -67,7 +69,7 @@ pub fn q4_map_values(m: Q4Map) -> &'static [f32; 16] {
 /// vectorises where the search's dependent loads do not: for an ascending map the search finds
 /// `c = #{i ≥ 1 : q[i] ≤ y}` (0 for NaN), and `q[c]`, `q[c+1]` are carried along.
 #[inline(always)]
-fn code(q: &[f32; 16], y: f32) -> u8 {
+pub(super) fn code(q: &[f32; 16], y: f32) -> u8 {
     let (mut c, mut low, mut high) = (0u8, q[0], q[1]);
     for (i, w) in q.windows(2).enumerate().skip(1) {
         if y >= w[0] {
@@ -82,20 +84,35 @@ fn code(q: &[f32; 16], y: f32) -> u8 {
 }
 
 /// Quantizes one block (`x.len() ≤ 128`) into its packed codes (`ceil(len / 2)` bytes of
-/// `codes`, an odd length's last low nibble 0); returns the scale.
+/// `codes`, an odd length's last low nibble 0); returns the scale. Whole groups of 16 go
+/// through [`lanes16::q4_codes`] (a permute per probe on AVX-512 builds; the scalar loop here
+/// vectorised at 8 lanes with fifteen selects per value), the rest one by one.
 // Not inlined: inside the staging driver's `store` LLVM may leave the code loop scalar (as it
 // did q8's).
 #[inline(never)]
 pub(crate) fn quantize_block(m: Q4Map, x: &[f32], codes: &mut [u8]) -> f32 {
     let q = q4_map_values(m);
-    let mut nibbles = [0u8; Q4_BLOCK];
     let n = x.len().min(Q4_BLOCK);
+    let x = x.get(..n).unwrap_or_default();
     let amax = super::q8::absmax(x);
-    let nib = nibbles.get_mut(..n).unwrap_or_default();
-    let scale = super::q8::torchao_block(amax, x, nib, 0, 1.0, |y| code(q, y));
-    for (c, pair) in
-        codes.iter_mut().zip(nibbles.get(..n.div_ceil(2) * 2).unwrap_or_default().chunks_exact(2))
-    {
+    let (groups, rest) = x.as_chunks::<16>();
+    let whole = 16 * groups.len();
+    // The scale, and the codes of the elements after the last whole group (a NaN block: scale
+    // NaN and code 0 everywhere, the groups' bytes below).
+    let mut nibbles = [0u8; 16];
+    let nib = nibbles.get_mut(..rest.len()).unwrap_or_default();
+    let scale = super::q8::torchao_block(amax, rest, nib, 0, 1.0, |y| code(q, y));
+    let (group_bytes, rest_bytes) = codes.split_at_mut(codes.len().min(whole / 2));
+    let (group_bytes, _) = group_bytes.as_chunks_mut::<8>();
+    for (b, xs) in group_bytes.iter_mut().zip(groups) {
+        if scale.is_nan() {
+            *b = [0; 8];
+        } else {
+            lanes16::q4_codes(q, scale, xs, b);
+        }
+    }
+    let pairs = nibbles.get(..rest.len().div_ceil(2) * 2).unwrap_or_default();
+    for (c, pair) in rest_bytes.iter_mut().zip(pairs.chunks_exact(2)) {
         // Disjoint bits: `+` is the or of the two nibbles.
         *c = (pair[0] << 4) + pair[1];
     }
@@ -103,19 +120,25 @@ pub(crate) fn quantize_block(m: Q4Map, x: &[f32], codes: &mut [u8]) -> f32 {
 }
 
 /// `out[i] = map[code(i)] · scale` for one block (`out.len() ≤ 128`), the codes unpacked as
-/// [`quantize_block`] packs them.
+/// [`quantize_block`] packs them: whole groups of 16 by [`lanes16::q4_values`], the rest here.
 pub(crate) fn dequantize_block(m: Q4Map, codes: &[u8], scale: f32, out: &mut [f32]) {
     let q = q4_map_values(m);
-    let half = out.len() / 2;
-    let mut pairs = out.chunks_exact_mut(2);
-    for (pair, &byte) in (&mut pairs).zip(codes) {
-        // Fixed-size pairs: the loop vectorises (a general `chunks_mut` pair did not).
+    let (groups, rest) = out.as_chunks_mut::<16>();
+    let whole = 8 * groups.len();
+    let (group_bytes, rest_bytes) = codes.split_at(codes.len().min(whole));
+    let (group_bytes, _) = group_bytes.as_chunks::<8>();
+    for (o, b) in groups.iter_mut().zip(group_bytes) {
+        lanes16::q4_values(q, b, scale, o);
+    }
+    let half = rest.len() / 2;
+    let mut pairs = rest.chunks_exact_mut(2);
+    for (pair, &byte) in (&mut pairs).zip(rest_bytes) {
         if let [hi, lo] = pair {
             (*hi, *lo) = (q[usize::from(byte >> 4)] * scale, q[usize::from(byte & 0xF)] * scale);
         }
     }
     // An odd length's last element: the high nibble of the next byte.
-    if let ([last], Some(&byte)) = (pairs.into_remainder(), codes.get(half)) {
+    if let ([last], Some(&byte)) = (pairs.into_remainder(), rest_bytes.get(half)) {
         *last = q[usize::from(byte >> 4)] * scale;
     }
 }
@@ -143,6 +166,71 @@ mod tests {
                 }
             }
             (0..=22_000).map(|k| -1.1 + k as f32 * 1e-4).for_each(check);
+        }
+    }
+
+    /// Blocks of every length (whole groups of 16 and the rest), both maps, ties and NaN
+    /// blocks: the codes are `torchao_code(x/scale)` element by element, packed even-high, and
+    /// dequantizing gives `q[code]·scale`; so the 16-lane path (permutes on AVX-512 builds) is
+    /// the one-element rule.
+    #[test]
+    fn blocks_are_the_one_element_rule() {
+        use crate::format::q8::{absmax, torchao_code};
+        let mut seed = 0x9E37_79B9u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for m in [Q4Map::Signed, Q4Map::Unsigned] {
+            let q = q4_map_values(m);
+            for len in (1..=Q4_BLOCK).chain([16, 32, 127, 128]) {
+                for kind in 0..4 {
+                    let x: [f32; Q4_BLOCK] = core::array::from_fn(|i| match kind {
+                        // The map's values and midpoints times 2 (scale 2 when 1 is present).
+                        0 => {
+                            2.0 * q[i % 16]
+                                + if i % 3 == 0 { q[(i + 1) % 16] - q[i % 16] } else { 0.0 }
+                        }
+                        1 => (next() as f32 / u32::MAX as f32 - 0.5) * 3e-13,
+                        2 if i == len / 2 => f32::NAN,
+                        _ => next() as f32 / u32::MAX as f32 * 4.0 - 2.0,
+                    });
+                    let x = &x[..len];
+                    let mut codes = [0xAAu8; 64];
+                    let scale = quantize_block(m, x, &mut codes);
+                    let amax = absmax(x);
+                    let want_scale = if !amax.is_finite() {
+                        f32::NAN
+                    } else if amax < 1e-12 {
+                        1e-12
+                    } else {
+                        amax
+                    };
+                    assert_eq!(scale.to_bits(), want_scale.to_bits(), "{m:?} {len} {kind}");
+                    for (i, &v) in x.iter().enumerate() {
+                        let want = if scale.is_nan() { 0 } else { torchao_code(q, v / scale) };
+                        let got = if i % 2 == 0 { codes[i / 2] >> 4 } else { codes[i / 2] & 0xF };
+                        assert_eq!(got, want, "{m:?} len {len} kind {kind} element {i}");
+                    }
+                    if len % 2 == 1 {
+                        assert_eq!(codes[len / 2] & 0xF, 0, "{m:?} {len}: the last low nibble");
+                    }
+                    assert!(codes[len.div_ceil(2)..].iter().all(|&c| c == 0xAA), "{m:?} {len}");
+                    let mut out = [7.0f32; Q4_BLOCK];
+                    dequantize_block(m, &codes[..len.div_ceil(2)], 0.375, &mut out[..len]);
+                    for (i, &o) in out[..len].iter().enumerate() {
+                        let c = if i % 2 == 0 { codes[i / 2] >> 4 } else { codes[i / 2] & 0xF };
+                        assert_eq!(
+                            o.to_bits(),
+                            (q[usize::from(c)] * 0.375).to_bits(),
+                            "{m:?} {len} {i}"
+                        );
+                    }
+                    assert!(out[len..].iter().all(|&o| o == 7.0));
+                }
+            }
         }
     }
 }
