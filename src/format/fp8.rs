@@ -8,6 +8,8 @@
 //! rounds above 448 becomes NaN, as torch's non-saturating cast does — with this scale only
 //! the rounding of `x / scale` can come near it). A block with a NaN or ±∞ stores scale NaN.
 
+use super::lanes16;
+
 /// Elements per `fp8` block (torchao's).
 pub const FP8_BLOCK: usize = 256;
 
@@ -70,8 +72,21 @@ const fn exp2(k: i32) -> f32 {
 /// Quantizes one block into its codes; returns the scale. Not inlined, as q4's.
 #[inline(never)]
 pub(crate) fn quantize_block(x: &[f32], codes: &mut [u8]) -> f32 {
+    let n = x.len().min(codes.len());
+    let (Some(x), Some(codes)) = (x.get(..n), codes.get_mut(..n)) else { return f32::NAN };
     let amax = super::q8::absmax(x);
-    super::q8::torchao_block(amax, x, codes, 0, 448.0, f32_to_e4m3fn)
+    let (groups, rest) = x.as_chunks::<16>();
+    let (code_groups, code_rest) = codes.as_chunks_mut::<16>();
+    // The scale and the codes after the last whole group (a NaN block: scale NaN, code 0).
+    let scale = super::q8::torchao_block(amax, rest, code_rest, 0, 448.0, f32_to_e4m3fn);
+    for (c, xs) in code_groups.iter_mut().zip(groups) {
+        if scale.is_nan() {
+            *c = [0; 16];
+        } else {
+            lanes16::fp8_codes(scale, xs, c);
+        }
+    }
+    scale
 }
 
 /// `out[i] = e4m3fn(codes[i]) · scale` for one block.
@@ -114,5 +129,59 @@ mod tests {
         assert_eq!(f32_to_e4m3fn(464.0), 0x7F);
         assert_eq!(f32_to_e4m3fn(-1e30), 0xFF);
         assert_eq!(f32_to_e4m3fn(1e-30), 0);
+    }
+
+    /// Blocks of many lengths (whole groups of 16 and the rest): the codes are
+    /// `f32_to_e4m3fn(x/scale)` element by element — every code's value and the midpoints
+    /// between neighbours (ties), subnormals, values near 448, tiny and NaN blocks — so the
+    /// 16-lane path (512-bit registers on AVX-512 builds) is the one-element rule.
+    #[test]
+    fn blocks_are_the_one_element_rule() {
+        use crate::format::q8::absmax;
+        let mut values: std::vec::Vec<f32> = (0..=255u8)
+            .map(e4m3fn_to_f32)
+            .filter(|v| v.is_finite())
+            .flat_map(|v| [v, v.next_up(), v.next_down()])
+            .collect();
+        let finite: std::vec::Vec<f32> = values.clone();
+        values.extend(finite.windows(2).map(|w| 0.5 * (w[0] + w[1])));
+        values.extend((0..2000).map(|k| (k as f32 - 1000.0) * 0.448));
+        for (chunk, len) in
+            values.chunks(FP8_BLOCK).zip([256, 255, 17, 16, 200, 33, 256, 1, 100, 256])
+        {
+            for kind in 0..3 {
+                let mut x = chunk[..len.min(chunk.len())].to_vec();
+                match kind {
+                    // Scale exactly 1 (absmax 448): the midpoints are exact ties.
+                    0 => {
+                        x.iter_mut().for_each(|v| *v = v.clamp(-448.0, 448.0));
+                        x[0] = 448.0;
+                    }
+                    1 => x.iter_mut().for_each(|v| *v *= 1e-15),
+                    2 => {
+                        let mid = x.len() / 2;
+                        x[mid] = f32::NAN;
+                    }
+                    _ => {}
+                }
+                let mut codes = std::vec![0xAAu8; x.len() + 3];
+                let scale = quantize_block(&x, &mut codes[..x.len()]);
+                let amax = absmax(&x);
+                if !amax.is_finite() {
+                    assert!(scale.is_nan() && codes[..x.len()].iter().all(|&c| c == 0));
+                    continue;
+                }
+                let want_scale = if amax < 1e-12 { 1e-12 } else { amax } / 448.0;
+                assert_eq!(scale.to_bits(), want_scale.to_bits(), "len {len} kind {kind}");
+                for (i, &v) in x.iter().enumerate() {
+                    assert_eq!(
+                        codes[i],
+                        f32_to_e4m3fn(v / scale),
+                        "len {len} kind {kind} x = {v:e}"
+                    );
+                }
+                assert!(codes[x.len()..].iter().all(|&c| c == 0xAA));
+            }
+        }
     }
 }
