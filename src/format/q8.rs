@@ -126,6 +126,32 @@ struct Map {
     /// mid[c]`, so the code is `c + 1` (`t = 2¹⁶`: never). One 32-bit load per element (a
     /// gather in vector code), no second dependent load of the midpoint.
     nearest: [u32; TABLE],
+    /// torchao's binary-search probes by depth, as 16-value registers ([`probes`]).
+    probes: [[f32; 16]; PROBE_REGS],
+}
+
+/// Registers of [`probes`]: depths 1–4 one each, depth 5 two, 6 four, 7 eight.
+pub(super) const PROBE_REGS: usize = 18;
+
+/// The values torchao's binary search ([`torchao_code`]) can probe at each depth `d = 1..=7`
+/// (step `h = 128 >> d`): at depth `d`, `c` is a multiple of `2h` and the probe `c + h` is
+/// `(2k + 1)·h` with `k = c >> (8 − d)`; entry `k` of the depth's registers holds that value.
+/// So each probe of 16 lanes is a permute of registers (`lanes16::q8_torchao_codes`), no gather.
+const fn probes(v: &[f32; 256]) -> [[f32; 16]; PROBE_REGS] {
+    let mut p = [[0.0f32; 16]; PROBE_REGS];
+    let (mut d, mut first) = (1, 0);
+    while d < 8 {
+        let (h, count) = (128 >> d, 1 << d);
+        let mut k = 0;
+        while k < count {
+            p[first + k / 16][k % 16] = v[(2 * k + 1) * h];
+            k += 1;
+        }
+        first += if count < 16 { 1 } else { count / 16 };
+        d += 1;
+    }
+    assert!(first == PROBE_REGS);
+    p
 }
 
 /// Buckets per sign: `|y|` from 2⁻²³ (below it every value is nearer 0 than any other code:
@@ -250,7 +276,7 @@ const fn map(bits: &[u32; 256]) -> Map {
     let value = values(bits);
     let mid = mids(&value);
     let zero = count_below(&mid, 0.0) as u8;
-    Map { value, zero, nearest: nearest_table(&mid) }
+    Map { value, zero, nearest: nearest_table(&mid), probes: probes(&value) }
 }
 
 // Built at compile time. In the C library the tables (2 × 33.8 KB) have an unmangled name so that
@@ -293,9 +319,7 @@ pub(crate) fn quantize_block(m: Q8Map, q: Quantizer, x: &[f32], codes: &mut [u8]
     let t = table(m);
     let amax = absmax(x);
     match q {
-        Quantizer::Torchao => {
-            torchao_block(amax, x, codes, t.zero, 1.0, |y| torchao_code(&t.value, y))
-        }
+        Quantizer::Torchao => torchao_codes(t, amax, x, codes),
         _ if !amax.is_finite() => {
             codes.iter_mut().for_each(|c| *c = t.zero);
             f32::NAN
@@ -326,6 +350,27 @@ pub(crate) fn quantize_block(m: Q8Map, q: Quantizer, x: &[f32], codes: &mut [u8]
             amax
         }
     }
+}
+
+/// torchao's rule on one block ([`torchao_block`] with [`torchao_code`]): whole groups of 16 by
+/// [`lanes16::q8_torchao_codes`] (registers and permutes on AVX-512 builds; LLVM left the
+/// search's dependent loads scalar, 87 % of a q8 Adam step), the rest one by one.
+#[inline(never)]
+fn torchao_codes(t: &Map, amax: f32, x: &[f32], codes: &mut [u8]) -> f32 {
+    let n = x.len().min(codes.len());
+    let (Some(x), Some(codes)) = (x.get(..n), codes.get_mut(..n)) else { return f32::NAN };
+    let (groups, rest) = x.as_chunks::<16>();
+    let (code_groups, code_rest) = codes.as_chunks_mut::<16>();
+    // The scale and the codes after the last whole group (a NaN block: the code of 0).
+    let scale = torchao_block(amax, rest, code_rest, t.zero, 1.0, |y| torchao_code(&t.value, y));
+    for (c, xs) in code_groups.iter_mut().zip(groups) {
+        if scale.is_nan() {
+            *c = [t.zero; 16];
+        } else {
+            lanes16::q8_torchao_codes(&t.value, &t.probes, scale, xs, c);
+        }
+    }
+    scale
 }
 
 /// 2⁶⁴, the exact scaling of a block whose `1/absmax` overflows.
@@ -510,6 +555,50 @@ mod tests {
                     let want =
                         (code_of::<false>(&t.nearest, inv, v), code_of::<true>(&t.nearest, inv, v));
                     assert_eq!((near[i], bnb[i]), want, "{m:?} inv {inv} x = {v:e}");
+                }
+            }
+        }
+    }
+
+    /// torchao's rule through the 16-lane path (permutes of the probe registers on AVX-512
+    /// builds) gives `torchao_code(x/scale)` element by element: both maps, every map value,
+    /// its neighbours and the midpoints at scale 1, a sweep of both signs over many binades,
+    /// tiny and NaN blocks, whole groups of 16 and the rest.
+    #[test]
+    fn torchao_blocks_are_the_one_element_rule() {
+        use std::vec::Vec;
+        for m in [Q8Map::Signed, Q8Map::Unsigned] {
+            let t = table(m);
+            let v = &t.value;
+            let mut values: Vec<f32> =
+                v.iter().flat_map(|&x| [x, x.next_up(), x.next_down()]).collect();
+            values.extend(v.windows(2).map(|w| 0.5 * (w[0] + w[1])));
+            let mut u = 0x2000_0000u32;
+            while u < 0x3F80_0000 {
+                values.extend([f32::from_bits(u), -f32::from_bits(u)]);
+                u += 0x0007_7777;
+            }
+            for (b, chunk) in values.chunks(Q8_BLOCK).enumerate() {
+                for kind in 0..3 {
+                    let len = [256, 255, 17, 16, 100, 1][b % 6].min(chunk.len());
+                    let mut x: Vec<f32> =
+                        chunk[..len].iter().map(|&x| x.clamp(-1.0, 1.0)).collect();
+                    match kind {
+                        // Scale exactly 1: every map value and midpoint as it is.
+                        0 => x[0] = 1.0,
+                        1 => x.iter_mut().for_each(|x| *x *= 1e-15),
+                        _ => x[len / 2] = f32::NAN,
+                    }
+                    let mut codes = std::vec![0xAAu8; len];
+                    let scale = quantize_block(m, Quantizer::Torchao, &x, &mut codes);
+                    if kind == 2 {
+                        assert!(scale.is_nan() && codes.iter().all(|&c| c == t.zero), "{m:?}");
+                        continue;
+                    }
+                    for (i, &xi) in x.iter().enumerate() {
+                        let want = torchao_code(v, xi / scale);
+                        assert_eq!(codes[i], want, "{m:?} block {b} kind {kind} x = {xi:e}");
+                    }
                 }
             }
         }
