@@ -603,4 +603,26 @@ mod tests {
             }
         }
     }
+
+    /// The probe registers hold, at depth `d` (step `h = 128 >> d`) and every `c` the search
+    /// can have there (a multiple of `2h`), the value it probes, `value[c + h]`, at the place
+    /// `lanes16::q8_torchao_codes` reads it: entry `c >> (8 − d)` of the depth's registers
+    /// (depths 1–4 registers 0–3, depth 5 from 4, 6 from 6, 7 from 10).
+    #[test]
+    fn probe_registers_hold_each_depths_probes() {
+        for m in [Q8Map::Signed, Q8Map::Unsigned] {
+            let t = table(m);
+            let mut checked = 0;
+            for (d, first) in [(1, 0), (2, 1), (3, 2), (4, 3), (5, 4), (6, 6), (7, 10)] {
+                let h = 128 >> d;
+                for c in (0..256).step_by(2 * h) {
+                    let k = c >> (8 - d);
+                    let got = t.probes[first + k / 16][k % 16];
+                    assert_eq!(got.to_bits(), t.value[c + h].to_bits(), "{m:?} depth {d} c {c}");
+                    checked += 1;
+                }
+            }
+            assert_eq!(checked, 254);
+        }
+    }
 }
