@@ -69,24 +69,13 @@ const fn exp2(k: i32) -> f32 {
     f32::from_bits(((k + 127) as u32) << 23)
 }
 
-/// Quantizes one block into its codes; returns the scale. Not inlined, as q4's.
+/// Quantizes one block into its codes ([`q8::torchao_bytes`](super::q8::torchao_bytes), whole
+/// groups of 16 by [`lanes16::fp8_codes`]); returns the scale (a NaN block: scale NaN, code 0).
+/// Not inlined, as q4's.
 #[inline(never)]
 pub(crate) fn quantize_block(x: &[f32], codes: &mut [u8]) -> f32 {
-    let n = x.len().min(codes.len());
-    let (Some(x), Some(codes)) = (x.get(..n), codes.get_mut(..n)) else { return f32::NAN };
     let amax = super::q8::absmax(x);
-    let (groups, rest) = x.as_chunks::<16>();
-    let (code_groups, code_rest) = codes.as_chunks_mut::<16>();
-    // The scale and the codes after the last whole group (a NaN block: scale NaN, code 0).
-    let scale = super::q8::torchao_block(amax, rest, code_rest, 0, 448.0, f32_to_e4m3fn);
-    for (c, xs) in code_groups.iter_mut().zip(groups) {
-        if scale.is_nan() {
-            *c = [0; 16];
-        } else {
-            lanes16::fp8_codes(scale, xs, c);
-        }
-    }
-    scale
+    super::q8::torchao_bytes(amax, x, codes, 0, 448.0, f32_to_e4m3fn, lanes16::fp8_codes)
 }
 
 /// `out[i] = e4m3fn(codes[i]) · scale` for one block.

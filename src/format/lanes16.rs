@@ -305,6 +305,7 @@ mod avx512 {
         out: &mut [u8; 16],
     ) {
         unsafe {
+            // (`probes.each_ref().map(load)` measured 20 % slower on a q8 Adam step, SPR.)
             let r: [__m512; PROBE_REGS] = core::array::from_fn(|i| {
                 _mm512_loadu_ps(probes.get(i).map_or([0.0; 16], |p| *p).as_ptr())
             });

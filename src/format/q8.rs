@@ -352,22 +352,42 @@ pub(crate) fn quantize_block(m: Q8Map, q: Quantizer, x: &[f32], codes: &mut [u8]
     }
 }
 
-/// torchao's rule on one block ([`torchao_block`] with [`torchao_code`]): whole groups of 16 by
+/// torchao's rule on one block ([`torchao_bytes`] with [`torchao_code`]): whole groups of 16 by
 /// [`lanes16::q8_torchao_codes`] (registers and permutes on AVX-512 builds; LLVM left the
 /// search's dependent loads scalar, 87 % of a q8 Adam step), the rest one by one.
 #[inline(never)]
 fn torchao_codes(t: &Map, amax: f32, x: &[f32], codes: &mut [u8]) -> f32 {
+    let code = |y| torchao_code(&t.value, y);
+    let group = |scale, xs: &[f32; 16], c: &mut [u8; 16]| {
+        lanes16::q8_torchao_codes(&t.value, &t.probes, scale, xs, c)
+    };
+    torchao_bytes(amax, x, codes, t.zero, 1.0, code, group)
+}
+
+/// [`torchao_block`] for the formats of one code per byte (q8 with torchao's rule, fp8): whole
+/// groups of 16 by `group(scale, x, codes)` (the `lanes16` form of `code(x / scale)`), the
+/// elements after the last whole group by `code`; a NaN block gets `nan_code` everywhere.
+#[inline(always)]
+pub(crate) fn torchao_bytes(
+    amax: f32,
+    x: &[f32],
+    codes: &mut [u8],
+    nan_code: u8,
+    unit: f32,
+    code: impl Fn(f32) -> u8,
+    group: impl Fn(f32, &[f32; 16], &mut [u8; 16]),
+) -> f32 {
     let n = x.len().min(codes.len());
     let (Some(x), Some(codes)) = (x.get(..n), codes.get_mut(..n)) else { return f32::NAN };
     let (groups, rest) = x.as_chunks::<16>();
     let (code_groups, code_rest) = codes.as_chunks_mut::<16>();
-    // The scale and the codes after the last whole group (a NaN block: the code of 0).
-    let scale = torchao_block(amax, rest, code_rest, t.zero, 1.0, |y| torchao_code(&t.value, y));
+    // The scale, and the codes after the last whole group.
+    let scale = torchao_block(amax, rest, code_rest, nan_code, unit, code);
     for (c, xs) in code_groups.iter_mut().zip(groups) {
         if scale.is_nan() {
-            *c = [t.zero; 16];
+            *c = [nan_code; 16];
         } else {
-            lanes16::q8_torchao_codes(&t.value, &t.probes, scale, xs, c);
+            group(scale, xs, c);
         }
     }
     scale
