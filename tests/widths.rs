@@ -372,3 +372,38 @@ fn torchao_adam_is_width_and_chunk_independent() {
         }
     }
 }
+
+/// `Numerics::Torchao` multiplies the gradient by `grad_scale` before anything else: a step with
+/// `grad_scale = 0.5` gives the bits of a step with `grad_scale = 1` on `0.5·g` (the same f32
+/// product), both decay forms, 3 steps. (A full mutation run of adam.rs found `g·scale` → `g/scale`
+/// in its lane body surviving: no other test gives this profile a scale ∉ {±1}.)
+#[test]
+fn torchao_adam_grad_scale_multiplies_the_gradient() {
+    let n = 300;
+    let mut data = Data::new(78);
+    let start = [data.vec(n, Kind::Param), data.vec(n, Kind::Signed), data.vec(n, Kind::NonNeg)];
+    let grads: Vec<Vec<f32>> = (0..3).map(|_| data.vec(n, Kind::Grad)).collect();
+    for decoupled in [true, false] {
+        let run = |grad_scale: f32, pre: f32| {
+            let cfg = optkern::AdamConfig {
+                weight_decay: 0.01,
+                decoupled_weight_decay: decoupled,
+                grad_scale,
+                numerics: optkern::Numerics::Torchao,
+                ..Default::default()
+            };
+            let mut b = start.clone();
+            for (t, g) in grads.iter().enumerate() {
+                let g: Vec<f32> = g.iter().map(|&x| x * pre).collect();
+                let [p, m, v] = &mut b;
+                optkern::adam_step(p, &g, m, v, &mut [], t as u32 + 1, &cfg).unwrap();
+            }
+            b
+        };
+        let (want, got) = (run(1.0, 0.5), run(0.5, 1.0));
+        assert_ne!(want[1], run(1.0, 1.0)[1], "the scale changes the first moment");
+        for k in 0..3 {
+            assert_same_bits(&got[k], &want[k], &format!("decoupled {decoupled} buffer {k}"));
+        }
+    }
+}
