@@ -3,7 +3,9 @@
 //! states (bitsandbytes' maps, nearest), torchao's `q4` and `fp8` states, and pure bf16 (bf16
 //! parameters rounded stochastically, bf16 gradients and states); each next to a same-traffic
 //! baseline (one pass reading and writing the same bytes: `+= g` on f32, `+= 1` on bf16 bits and
-//! codes). Medians of interleaved rounds, ns per element.
+//! codes). Medians of interleaved rounds, ns per element. The fp32 column is the f32 kernel (Adam
+//! and LAMB call it; the others make the mixed call with every buffer f32, which runs the f32
+//! kernel over the whole call, not staged).
 //!
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench --bench formats`
 //! (`OPTKERN_FORMATS_N` elements, default 4096 and 16 Mi; `OPTKERN_FORMATS_ROUNDS` rounds;
@@ -245,7 +247,13 @@ fn adam(numerics: Numerics, p: Params, g: Grads, s: Vec<State>, t: u32) -> Resul
     let (m, v) = (s.next().unwrap(), s.next().unwrap());
     let cfg = AdamConfig { numerics, ..Default::default() };
     let at = Placement { counter: u64::from(t), ..Placement::default() };
-    adam_step_mixed(p, g, m, v, State::Unused, t, &cfg, &at)
+    // The fp32 column is the f32 kernel itself, as in the other families.
+    match (p, g, m, v) {
+        (Params::F32(p), Grads::F32(g), State::F32(m), State::F32(v)) => {
+            adam_step(p, g, m, v, &mut [], t, &cfg)
+        }
+        (p, g, m, v) => adam_step_mixed(p, g, m, v, State::Unused, t, &cfg, &at),
+    }
 }
 
 /// The kernel families: name, state buffers, the mixed call.
