@@ -946,3 +946,47 @@ pub fn unscale(grads: Grads, inv_scale: f32, out: &mut [f32]) -> Result<bool, Er
     out.iter_mut().for_each(|x| *x *= inv_scale);
     Ok(found_inf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call's length: two whole blocks and 7.
+    const N: usize = 2 * STAGE + 7;
+
+    /// The block lengths `run_staged` hands its body for one call of `N` elements, and how
+    /// many times it calls it.
+    fn blocks(grads_bf16: bool) -> ([usize; 8], usize) {
+        let (mut p, g32, g16) = ([1.0f32; N], [0.5f32; N], [bf16::from_f32(0.5); N]);
+        let grads = if grads_bf16 { Grads::Bf16(&g16) } else { Grads::F32(&g32) };
+        let (mut seen, mut calls) = ([0; 8], 0);
+        let mut body = |_: crate::Width, [p]: [&mut [f32]; 1], [g]: [&[f32]; 1]| {
+            for (p, g) in p.iter_mut().zip(g) {
+                *p += g;
+            }
+            if let Some(s) = seen.get_mut(calls) {
+                *s = p.len();
+            }
+            calls += 1;
+        };
+        let access = [Access::Update];
+        run_staged(
+            crate::Width::NATIVE,
+            [Out::F32(&mut p)],
+            [grads],
+            &Placement::default(),
+            access,
+            &mut body,
+        );
+        assert!(p.iter().all(|&x| x == 1.5));
+        (seen, calls)
+    }
+
+    /// A call in f32 alone runs the body once over the whole call (not in staged blocks, which
+    /// cost 1.6× the time at 4 Ki); a call with anything to convert runs it block by block.
+    #[test]
+    fn f32_calls_run_in_place_and_others_are_staged() {
+        assert_eq!(blocks(false), ([N, 0, 0, 0, 0, 0, 0, 0], 1));
+        assert_eq!(blocks(true), ([STAGE, STAGE, 7, 0, 0, 0, 0, 0], 3));
+    }
+}
