@@ -2563,6 +2563,19 @@ optkern_status optkern_radam_step_mixed(const optkern_buffer *params,
                                         const optkern_placement *at,
                                         optkern_error *error);
 
+// [`dadapt_adam_step_mixed`]: every tensor in order, then `optkern_dadapt_update_d` once;
+// `state` is updated only on success.
+optkern_status optkern_dadapt_adam_step_mixed(const optkern_buffer *params,
+                                              const optkern_buffer *grads,
+                                              const optkern_buffer *exp_avg,
+                                              const optkern_buffer *exp_avg_sq,
+                                              const optkern_buffer *s,
+                                              optkern_dadapt_state *state,
+                                              size_t len,
+                                              const optkern_dadapt_adam_config *cfg,
+                                              const optkern_placement *at,
+                                              optkern_error *error);
+
 // [`asgd_step_mixed`]; `state` (from `optkern_asgd_state_new`) is updated only on success.
 optkern_status optkern_asgd_step_mixed(const optkern_buffer *params,
                                        const optkern_buffer *grads,

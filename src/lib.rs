@@ -159,11 +159,13 @@ pub use optim::normalized::{
     stable_adamw::stable_adamw_step_mixed_with, stable_adamw::stable_adamw_step_with,
 };
 pub use optim::parameter_free::dadapt::{
-    Dadapt, DadaptAdamConfig, DadaptSgdConfig, DadaptState, dadapt_adam_step, dadapt_sgd_step,
-    dadapt_update_d,
+    Dadapt, DadaptAdamConfig, DadaptSgdConfig, DadaptState, dadapt_adam_step,
+    dadapt_adam_step_mixed, dadapt_sgd_step, dadapt_update_d,
 };
 #[doc(hidden)]
-pub use optim::parameter_free::dadapt::{dadapt_adam_step_with, dadapt_sgd_step_with};
+pub use optim::parameter_free::dadapt::{
+    dadapt_adam_step_mixed_with, dadapt_adam_step_with, dadapt_sgd_step_with,
+};
 pub use optim::parameter_free::prodigy::{
     ProdigyConfig, ProdigyState, prodigy_accumulate, prodigy_apply, prodigy_update_d,
 };

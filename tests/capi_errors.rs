@@ -2356,3 +2356,108 @@ fn kahan_compensated_params_through_the_c_api() {
     }
     assert_eq!((p, c), before, "written on an error");
 }
+
+/// D-Adapt Adam in mixed formats through the C API (`optkern_dadapt_adam_step_mixed`) is the
+/// Rust call, its state included: bf16 gradients, an f32 master with a bf16 copy, q8 states
+/// (nearest), 3 steps over 601 elements with `optkern_dadapt_update_d` between them. A NULL
+/// state and a state buffer without its absmax are refused, and nothing (state included) is
+/// written.
+#[test]
+fn dadapt_adam_in_mixed_formats_through_the_c_api() {
+    use optkern::capi::format::optkern_dadapt_adam_step_mixed;
+    use optkern::format::{Grads, HalfCopy, Params, Placement, Q8Map, Quantizer, State, bf16};
+    use optkern::{Dadapt, DadaptAdamConfig, DadaptState, dadapt_adam_step_mixed, dadapt_update_d};
+    let n: usize = 601;
+    let blocks = n.div_ceil(256);
+    let cfg = DadaptAdamConfig { weight_decay: 0.01, ..DadaptAdamConfig::default() };
+    let p0: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013).collect();
+    let g: Vec<bf16> =
+        (0..n).map(|i| bf16::from_f32(((i * 53 % 89) as f32 - 44.0) * 0.007)).collect();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let at = Placement { offset: 0, seed: 5, counter: 1 };
+    let maps = [Q8Map::Signed, Q8Map::Unsigned, Q8Map::Signed];
+    let (mut p, mut rp) = (p0.clone(), p0.clone());
+    let (mut copy, mut rcopy) = (vec![bf16::ZERO; n], vec![bf16::ZERO; n]);
+    let (mut codes, mut absmax) = (vec![vec![0u8; n]; 3], vec![vec![0f32; blocks]; 3]);
+    let (mut rcodes, mut rabsmax) = (codes.clone(), absmax.clone());
+    let (mut st, mut rst) = (DadaptState::new(1e-3), DadaptState::new(1e-3));
+    let descriptors = |p: &mut Vec<f32>,
+                       copy: &mut Vec<bf16>,
+                       codes: &mut Vec<Vec<u8>>,
+                       absmax: &mut Vec<Vec<f32>>| {
+        let bp = Buffer {
+            copy: copy.as_mut_ptr().cast(),
+            copy_format: 1,
+            ..optkern_buffer_f32(p.as_mut_ptr())
+        };
+        let q: Vec<Buffer> = (0..3)
+            .map(|s| Buffer {
+                format: 3,
+                data: codes[s].as_mut_ptr().cast(),
+                absmax: absmax[s].as_mut_ptr(),
+                map: maps[s] as u32,
+                ..optkern_buffer_f32(null_mut())
+            })
+            .collect();
+        (bp, q)
+    };
+    let bg = Buffer { format: 1, ..optkern_buffer_f32(g.as_ptr().cast_mut().cast()) };
+    for step in 1..=3u32 {
+        let (bp, q) = descriptors(&mut p, &mut copy, &mut codes, &mut absmax);
+        // SAFETY: every descriptor points to what its format needs for n elements.
+        let s = unsafe {
+            optkern_dadapt_adam_step_mixed(
+                &bp,
+                &bg,
+                &q[0],
+                &q[1],
+                &q[2],
+                &mut st,
+                n,
+                &cfg,
+                &at,
+                null_mut(),
+            )
+        };
+        assert_eq!(s, Status::Ok, "step {step}");
+        let rparams = Params::F32WithCopy { master: &mut rp, copy: HalfCopy::Bf16(&mut rcopy) };
+        let mut rs = rcodes.iter_mut().zip(rabsmax.iter_mut()).zip(maps).map(|((c, a), map)| {
+            State::Q8 { codes: c, absmax: a, map, quantizer: Quantizer::Nearest }
+        });
+        let (m, v, s) = (rs.next().unwrap(), rs.next().unwrap(), rs.next().unwrap());
+        dadapt_adam_step_mixed(rparams, Grads::Bf16(&g), m, v, s, &mut rst, &cfg, &at).unwrap();
+        assert_eq!(bits(&p), bits(&rp), "step {step} params");
+        assert_eq!((&copy, &codes), (&rcopy, &rcodes), "step {step} copy, codes");
+        assert_eq!(st, rst, "step {step} state");
+        for state in [&mut st, &mut rst] {
+            dadapt_update_d(state, Dadapt::Adam, cfg.lr, cfg.beta2, cfg.growth_rate).unwrap();
+        }
+    }
+    assert!(p != p0 && st.d != 1e-3, "the step moved the parameters and d");
+    let before = (bits(&p), codes.clone(), st);
+    let (bp, q) = descriptors(&mut p, &mut copy, &mut codes, &mut absmax);
+    let bad = Buffer { absmax: null_mut(), ..q[2] };
+    // SAFETY: the refused arguments are rejected before any access.
+    unsafe {
+        let got = record(|e| {
+            optkern_dadapt_adam_step_mixed(
+                &bp,
+                &bg,
+                &q[0],
+                &q[1],
+                &q[2],
+                null_mut(),
+                n,
+                &cfg,
+                &at,
+                e,
+            )
+        });
+        expect(got, Status::NullPointer, "state", "", "");
+        let got = record(|e| {
+            optkern_dadapt_adam_step_mixed(&bp, &bg, &q[0], &q[1], &bad, &mut st, n, &cfg, &at, e)
+        });
+        expect(got, Status::NullPointer, "s", "absmax", "");
+    }
+    assert_eq!((bits(&p), codes.clone(), st), before, "written on an error");
+}

@@ -11,7 +11,7 @@ use optkern::format::{
     self, FP8_BLOCK, Grads, HalfCopy, Params, Placement, Q4_BLOCK, Q4Map, Q8_BLOCK, Q8Map, Quant,
     Quantizer, Rounding, State, bf16, f16,
 };
-use optkern::{Error, Width};
+use optkern::{DadaptAdamConfig, DadaptState, Error, Numerics, Width};
 
 const STEPS: u32 = 3;
 
@@ -320,6 +320,129 @@ impl GradBuf {
     }
 }
 
+/// Every kernel with a mixed-format entry: the generic cases, and D-Adapt Adam.
+fn format_cases() -> Vec<Case> {
+    let mut out: Vec<Case> = cases().into_iter().filter(|c| c.mixed.is_some()).collect();
+    out.extend(dadapt_adam_cases());
+    out
+}
+
+/// D-Adapt Adam's configurations (those of `tests/parameter_free.rs`).
+fn dadapt_adam_configs() -> Vec<(&'static str, DadaptAdamConfig)> {
+    let mut out = Vec::new();
+    for numerics in [Numerics::Torch, Numerics::Portable] {
+        let a = DadaptAdamConfig { numerics, ..Default::default() };
+        out.extend([
+            ("plain", a),
+            (
+                "decoupled_bias",
+                DadaptAdamConfig {
+                    weight_decay: 0.1,
+                    weight_decouple: true,
+                    bias_correction: true,
+                    ..a
+                },
+            ),
+            (
+                "l2_maximize_scaled",
+                DadaptAdamConfig { weight_decay: 0.01, grad_scale: 0.37, maximize: true, ..a },
+            ),
+        ]);
+    }
+    out
+}
+
+/// The D-Adaptation state a test call of step `t` starts from (`d` grows with `t`).
+fn dadapt_state(t: u32) -> DadaptState {
+    DadaptState { d: 1e-3 * f64::from(t), k: u64::from(t - 1), ..DadaptState::new(1e-6) }
+}
+
+/// D-Adapt Adam as cases of the generic format tests: its buffers' step depends on the state's
+/// `d` and `k` only, so every call starts from [`dadapt_state`] (the sums it feeds are checked
+/// by `dadapt_adam_mixed_feeds_the_f32_sums`). Not in `common::kernels::cases()`: its f64
+/// reference includes the step-size update (`tests/parameter_free.rs`).
+fn dadapt_adam_cases() -> Vec<Case> {
+    let (p, s, nn, g) = (Kind::Param, Kind::Signed, Kind::NonNeg, Kind::Grad);
+    dadapt_adam_configs()
+        .into_iter()
+        .map(|(name, cfg)| Case {
+            name: format!("dadapt_adam/{name}/{:?}", cfg.numerics),
+            numerics: cfg.numerics,
+            muts: vec![p, s, nn, s],
+            ins: vec![g],
+            run: Box::new(move |w, muts, ins, t| match (muts, ins) {
+                ([p, m, v, s], [g]) => {
+                    optkern::dadapt_adam_step_with(w, p, g, m, v, s, &mut dadapt_state(t), &cfg)
+                }
+                _ => unreachable!(),
+            }),
+            reference: Box::new(|_, _, _| unreachable!("the formats tests do not use it")),
+            model: None,
+            mixed: Some(Box::new(move |w, p, g, states, t, at| {
+                let Ok([m, v, s]) = <[State; 3]>::try_from(states) else { unreachable!() };
+                let st = &mut dadapt_state(t);
+                optkern::dadapt_adam_step_mixed_with(w, p, g, m, v, s, st, &cfg, at)
+            })),
+            elementwise: true,
+        })
+        .collect()
+}
+
+/// D-Adapt Adam's two sums (its state) after a mixed call are those of the f32 call on the
+/// values as read, in every format assignment; two shards in sequence feed the sums as one
+/// call; an error leaves the state as it was.
+#[test]
+fn dadapt_adam_mixed_feeds_the_f32_sums() {
+    let n = 2 * Q8_BLOCK + 37;
+    let mut checked = 0;
+    for (case, (_, cfg)) in dadapt_adam_cases().iter().zip(dadapt_adam_configs()) {
+        for (ci, &combo) in COMBOS.iter().enumerate() {
+            let mut data = Data::new(300 + ci as u64);
+            let bufs = initial(case, n, combo, &mut data);
+            let (g, gw) = grads(&data.vec(n, Kind::Grad), combo.1);
+            let at = Placement { offset: 0, seed: 5, counter: 2 };
+            // The sums resume mid-group: an earlier tensor of 37 elements fed them first.
+            let mut start = DadaptState { numerator_weighted: 0.5, ..dadapt_state(2) };
+            let mut e: Vec<Vec<f32>> = (0..4).map(|_| data.vec(37, Kind::NonNeg)).collect();
+            let [p, m, v, s] = &mut e[..] else { unreachable!() };
+            optkern::dadapt_adam_step(p, &data.vec(37, Kind::Grad), m, v, s, &mut start, &cfg)
+                .unwrap();
+            assert_eq!(start.numerator.pos, 37);
+            let mut want = start;
+            let mut vals: Vec<Vec<f32>> = bufs.iter().map(Buf::values).collect();
+            let [p, m, v, s] = &mut vals[..] else { unreachable!() };
+            optkern::dadapt_adam_step(p, &gw, m, v, s, &mut want, &cfg).unwrap();
+            for cuts in [vec![0, n], vec![0, Q8_BLOCK, n]] {
+                let (mut got, mut b) = (start, bufs.clone());
+                for w in cuts.windows(2) {
+                    call_with(&mut b, &g, w[0]..w[1], &at, |p, g, states, at| {
+                        let Ok([m, v, s]) = <[State; 3]>::try_from(states) else { unreachable!() };
+                        optkern::dadapt_adam_step_mixed(p, g, m, v, s, &mut got, &cfg, at)
+                    })
+                    .unwrap();
+                }
+                assert!(
+                    got == want,
+                    "{} {combo:?} cuts {cuts:?}: {got:?} against {want:?}",
+                    case.name
+                );
+                checked += 1;
+            }
+            // A short `s`: an error, and the state as it was.
+            let mut b = bufs.clone();
+            let mut st = start;
+            let e = call_with(&mut b, &g, 0..n, &at, |p, g, mut states, at| {
+                states[2] = State::F32(&mut []);
+                let Ok([m, v, s]) = <[State; 3]>::try_from(states) else { unreachable!() };
+                optkern::dadapt_adam_step_mixed(p, g, m, v, s, &mut st, &cfg, at)
+            });
+            assert!(matches!(e, Err(Error::LengthMismatch { .. })), "{e:?}");
+            assert!(st == start);
+        }
+    }
+    assert!(checked >= 100, "only {checked}");
+}
+
 /// One mixed call of `case` on `bufs` (params first) over `range`, as a shard at `range.start`.
 fn call(
     case: &Case,
@@ -330,11 +453,25 @@ fn call(
     t: u32,
     at: &Placement,
 ) -> Result<(), Error> {
+    call_with(bufs, g, r, at, |p, g, states, at| {
+        (case.mixed.as_ref().unwrap())(width, p, g, states, t, at)
+    })
+}
+
+/// `f` on `range` of `bufs` (params first, then the states) and of the gradients, as a shard at
+/// `range.start`; the shard is written back into the whole buffers.
+fn call_with(
+    bufs: &mut [Buf],
+    g: &GradBuf,
+    r: std::ops::Range<usize>,
+    at: &Placement,
+    f: impl FnOnce(Params, Grads, Vec<State>, &Placement) -> Result<(), Error>,
+) -> Result<(), Error> {
     let at = Placement { offset: at.offset + r.start as u64, ..*at };
     let mut shards: Vec<Buf> = bufs.iter().map(|b| b.slice(r.clone())).collect();
     let (p, rest) = shards.split_first_mut().unwrap();
     let states: Vec<State> = rest.iter_mut().map(Buf::state).collect();
-    let out = (case.mixed.as_ref().unwrap())(width, p.params(), g.grads(r.clone()), states, t, &at);
+    let out = f(p.params(), g.grads(r.clone()), states, &at);
     // Write the shard back into the whole buffers.
     for (b, s) in bufs.iter_mut().zip(shards) {
         let mut whole = b.slice(0..r.start);
@@ -391,7 +528,7 @@ fn used(case: &Case, k: usize, n: usize, t: u32) -> bool {
 #[test]
 fn every_format_is_the_f32_step_on_the_values_as_stored() {
     let mut checked = 0;
-    for case in cases().into_iter().filter(|c| c.mixed.is_some()) {
+    for case in format_cases() {
         for (ci, &combo) in COMBOS.iter().enumerate() {
             let n = 2 * Q8_BLOCK + 37;
             let mut data = Data::new(ci as u64 + 1);
@@ -432,7 +569,7 @@ fn every_format_is_the_f32_step_on_the_values_as_stored() {
 /// gives one call's bits.
 #[test]
 fn every_width_and_every_sharding_give_the_same_bits() {
-    for case in cases().into_iter().filter(|c| c.mixed.is_some()) {
+    for case in format_cases() {
         for (ci, &combo) in COMBOS.iter().enumerate() {
             let n = 3 * Q8_BLOCK + 5;
             let mut data = Data::new(100 + ci as u64);

@@ -603,6 +603,35 @@ pub unsafe extern "C" fn optkern_radam_step_mixed(
     }
 }
 
+/// [`dadapt_adam_step_mixed`]: every tensor in order, then `optkern_dadapt_update_d` once;
+/// `state` is updated only on success.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn optkern_dadapt_adam_step_mixed(
+    params: *const Buffer,
+    grads: *const Buffer,
+    exp_avg: *const Buffer,
+    exp_avg_sq: *const Buffer,
+    s: *const Buffer,
+    state: *mut DadaptState,
+    len: usize,
+    cfg: *const DadaptAdamConfig,
+    at: *const Placement,
+    error: *mut ErrorInfo,
+) -> Status {
+    // The state pointer is checked first (NULL or misaligned: nothing is written).
+    if let Err(fail) = super::out_ok(state, "state") {
+        return ffi(error, "cfg", || Err(fail));
+    }
+    let bufs = [(exp_avg, "exp_avg"), (exp_avg_sq, "exp_avg_sq"), (s, "s")];
+    // SAFETY: forwarded to `mixed_call`; `state` as `with_state` requires.
+    unsafe {
+        mixed_call(error, cfg, at, params, grads, bufs, len, |c, p, g, [m, v, s], at| {
+            with_state(state, |st| dadapt_adam_step_mixed(p, g, m, v, s, st, c, at))
+        })
+    }
+}
+
 /// [`asgd_step_mixed`]; `state` (from `optkern_asgd_state_new`) is updated only on success.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]

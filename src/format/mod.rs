@@ -390,6 +390,11 @@ pub(crate) trait Layerwise<const M: usize, const I: usize> {
     fn used(&self) -> [bool; M] {
         [true; M]
     }
+    /// Whether reduction passes come before the update pass (not for a kernel whose sums are
+    /// taken in the update pass itself, D-Adapt Adam's).
+    fn reductions(&self) -> bool {
+        true
+    }
     /// How reduction pass `pass` (0, 1, …) sees each mutable buffer.
     fn reads(&self, pass: usize) -> [Access; M];
     /// Reduction pass `pass` on one block: adds it to the kernel's reductions.
@@ -450,15 +455,13 @@ pub(crate) fn mixed_layerwise<K: Layerwise<M, I>, const M: usize, const I: usize
     let mut k = checked(lens(&outs, n), ins.each_ref().map(Grads::len))?;
     let update = updated(k.used());
     let mut outs = checked_formats(outs, &names, &update, n, at)?;
-    let mut pass = 0;
-    loop {
+    let (mut pass, mut more) = (0, k.reductions());
+    while more {
         let reads = k.reads(pass);
         run_staged(width, reborrow(&mut outs), ins, at, reads, &mut |w, o, i| {
             k.reduce(pass, w, o, i)
         });
-        if !k.finish(pass) {
-            break;
-        }
+        more = k.finish(pass);
         pass += 1;
     }
     run_staged(width, outs, ins, at, update, &mut |w, o, i| k.update(w, o, i));

@@ -8,8 +8,10 @@
 //! (zero-gradient) update, i.e. a decoupled weight decay.
 
 use crate::driver::for_each_chunk_summed;
+use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
+use crate::optim::mixed_step;
 use crate::optim::rule::signed_scale;
 use crate::reduce::{BlockedSum, SumCarry, square, terms};
 use crate::width::with_width;
@@ -186,57 +188,150 @@ pub fn dadapt_adam_step_with(
     state: &mut DadaptState,
     cfg: &DadaptAdamConfig,
 ) -> Result<(), Error> {
-    let n = params.len();
-    validate::len("grads", n, grads.len())?;
-    validate::len("exp_avg", n, exp_avg.len())?;
-    validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
-    validate::len("s", n, s.len())?;
-    let (dlr, beta) = adam_checked(cfg, state)?;
-    let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
-    let wd = cfg.weight_decay;
-    let l2 = (wd != 0.0 && !cfg.weight_decouple).then(|| c(wd));
-    let decoupled =
-        (wd != 0.0 && cfg.weight_decouple).then(|| c(decay_factor(dlr, wd, cfg.fixed_decay)));
-    let (beta1, m_gain) = (c(cfg.beta1), c(dlr * (1.0 - cfg.beta1)));
-    let (beta2, v_gain) = (c(cfg.beta2), c(1.0 - cfg.beta2));
-    let (beta_s, s_gain, eps) = (c(beta), c(dlr * (1.0 - beta)), c(cfg.eps));
-    let mut num = BlockedSum::resume(&state.numerator);
-    let mut den = BlockedSum::resume(&state.denominator);
-    with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| {
-        for_each_chunk_summed::<N, 4, 1, 2>(
-            [params, exp_avg, exp_avg_sq, s],
-            [grads],
-            [&mut num, &mut den],
-            #[inline(always)]
-            |[p, m, v, sb], [g]| {
-                let param = L::load(p);
-                let mut g = L::load(g) * L::splat(scale);
-                if let Some(wd) = l2 {
-                    g = P::fma(L::splat(wd), param, g);
-                }
-                let (v_old, s_old) = (L::load(v), L::load(sb));
-                let num_terms =
-                    terms(&(g * (s_old / (v_old.sqrt() + L::splat(eps)))).to_array(), f64::from);
-                let m_new = P::fma(L::splat(m_gain), g, L::load(m) * L::splat(beta1));
-                let v_new = P::fma(L::splat(v_gain) * g, g, v_old * L::splat(beta2));
-                let s_new = P::fma(L::splat(s_gain), g, s_old * L::splat(beta_s));
-                let den_terms = terms(&s_new.abs().to_array(), f64::from);
-                let param = match decoupled {
-                    Some(f) => param * L::splat(f),
-                    None => param,
-                };
-                (param - m_new / (v_new.sqrt() + L::splat(eps))).store(p);
-                m_new.store(m);
-                v_new.store(v);
-                s_new.store(sb);
-                [num_terms, den_terms]
-            },
-        )
-    }));
-    state.numerator = num.suspend();
-    state.denominator = den.suspend();
-    state.dlr = dlr;
+    let lens = [params.len(), exp_avg.len(), exp_avg_sq.len(), s.len()];
+    let mut k = AdamPass::checked(lens, [grads.len()], state, cfg)?;
+    k.update(width, [params, exp_avg, exp_avg_sq, s], [grads]);
+    k.write(state);
     Ok(())
+}
+
+mixed_step! {
+    /// [`dadapt_adam_step`] in mixed storage formats ([`crate::format`]): bf16/f16 gradients;
+    /// f32 parameters (optionally writing a bf16/f16 copy) or bf16 parameters; `exp_avg`,
+    /// `exp_avg_sq` and `s` in f32, bf16, `q8`, `q4` or `fp8`. The arithmetic, and the two sums
+    /// added to `state`, are [`dadapt_adam_step`]'s on the values as read.
+    ///
+    /// # Errors
+    /// As [`dadapt_adam_step`], and the format errors of [`crate::adam_step_mixed`]. **Nothing
+    /// is written, and `state` is unchanged, when an error is returned.**
+    dadapt_adam_step_mixed, dadapt_adam_step_mixed_with,
+    (params, grads, exp_avg, exp_avg_sq, s; state: &mut DadaptState, cfg: &DadaptAdamConfig),
+    checked: |o, i| AdamPass::checked(o, i, state, cfg),
+    then: |k| k.write(state),
+    driver: mixed_layerwise,
+}
+
+/// One D-Adapt Adam step after its checks: the constants and the two sums it feeds. Its pass
+/// is element-wise, sums included, so in mixed formats it is a [`Layerwise`] kernel with no
+/// reduction pass: the staged update pass adds each block to the sums in index order, the
+/// bits of the f32 call.
+struct AdamPass {
+    coef: AdamCoef,
+    dlr: f64,
+    num: BlockedSum<'static>,
+    den: BlockedSum<'static>,
+}
+
+/// The f32 constants of one D-Adapt Adam step.
+#[derive(Clone, Copy)]
+struct AdamCoef {
+    numerics: Numerics,
+    scale: f32,
+    l2: Option<f32>,
+    decoupled: Option<f32>,
+    beta1: f32,
+    m_gain: f32,
+    beta2: f32,
+    v_gain: f32,
+    beta_s: f32,
+    s_gain: f32,
+    eps: f32,
+}
+
+impl AdamPass {
+    /// Every check of a call with these buffer lengths (`params`, `exp_avg`, `exp_avg_sq`,
+    /// `s`; `grads`), before any write; the sums resume from `state`.
+    fn checked(
+        [n, m, v, s]: [usize; 4],
+        [g]: [usize; 1],
+        state: &DadaptState,
+        cfg: &DadaptAdamConfig,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, g)?;
+        validate::len("exp_avg", n, m)?;
+        validate::len("exp_avg_sq", n, v)?;
+        validate::len("s", n, s)?;
+        let (dlr, beta) = adam_checked(cfg, state)?;
+        let wd = cfg.weight_decay;
+        let coef = AdamCoef {
+            numerics: cfg.numerics,
+            scale: signed_scale(cfg.grad_scale, cfg.maximize)?,
+            l2: (wd != 0.0 && !cfg.weight_decouple).then(|| c(wd)),
+            decoupled: (wd != 0.0 && cfg.weight_decouple)
+                .then(|| c(decay_factor(dlr, wd, cfg.fixed_decay))),
+            beta1: c(cfg.beta1),
+            m_gain: c(dlr * (1.0 - cfg.beta1)),
+            beta2: c(cfg.beta2),
+            v_gain: c(1.0 - cfg.beta2),
+            beta_s: c(beta),
+            s_gain: c(dlr * (1.0 - beta)),
+            eps: c(cfg.eps),
+        };
+        let num = BlockedSum::resume(&state.numerator);
+        Ok(Self { coef, dlr, num, den: BlockedSum::resume(&state.denominator) })
+    }
+
+    /// The sums and the step size into `state` (after a successful call).
+    fn write(&self, state: &mut DadaptState) {
+        state.numerator = self.num.suspend();
+        state.denominator = self.den.suspend();
+        state.dlr = self.dlr;
+    }
+
+    /// The step of `params`, `m`, `v`, `s` (the next elements of the model, in order).
+    fn update(&mut self, width: Width, outs: [&mut [f32]; 4], ins: [&[f32]; 1]) {
+        let k = self.coef;
+        let (num, den) = (&mut self.num, &mut self.den);
+        with_width!(width, two_pass, |L, N| with_profile!(k.numerics, |P| {
+            for_each_chunk_summed::<N, 4, 1, 2>(
+                outs,
+                ins,
+                [num, den],
+                #[inline(always)]
+                |[p, m, v, sb], [g]| {
+                    let param = L::load(p);
+                    let mut g = L::load(g) * L::splat(k.scale);
+                    if let Some(wd) = k.l2 {
+                        g = P::fma(L::splat(wd), param, g);
+                    }
+                    let (v_old, s_old) = (L::load(v), L::load(sb));
+                    let num_terms = terms(
+                        &(g * (s_old / (v_old.sqrt() + L::splat(k.eps)))).to_array(),
+                        f64::from,
+                    );
+                    let m_new = P::fma(L::splat(k.m_gain), g, L::load(m) * L::splat(k.beta1));
+                    let v_new = P::fma(L::splat(k.v_gain) * g, g, v_old * L::splat(k.beta2));
+                    let s_new = P::fma(L::splat(k.s_gain), g, s_old * L::splat(k.beta_s));
+                    let den_terms = terms(&s_new.abs().to_array(), f64::from);
+                    let param = match k.decoupled {
+                        Some(f) => param * L::splat(f),
+                        None => param,
+                    };
+                    (param - m_new / (v_new.sqrt() + L::splat(k.eps))).store(p);
+                    m_new.store(m);
+                    v_new.store(v);
+                    s_new.store(sb);
+                    [num_terms, den_terms]
+                },
+            )
+        }));
+    }
+}
+
+impl Layerwise<4, 1> for AdamPass {
+    fn reductions(&self) -> bool {
+        false
+    }
+    fn reads(&self, _: usize) -> [Access; 4] {
+        [Access::Skip; 4]
+    }
+    fn reduce(&mut self, _: usize, _: Width, _: [&mut [f32]; 4], _: [&[f32]; 1]) {}
+    fn finish(&mut self, _: usize) -> bool {
+        false
+    }
+    fn update(&mut self, width: Width, outs: [&mut [f32]; 4], ins: [&[f32]; 1]) {
+        AdamPass::update(self, width, outs, ins)
+    }
 }
 
 /// The checks of D-Adapt Adam and this step's `(η_d, √β₂)`.
