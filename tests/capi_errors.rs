@@ -2402,23 +2402,15 @@ fn dadapt_adam_in_mixed_formats_through_the_c_api() {
         (bp, q)
     };
     let bg = Buffer { format: 1, ..optkern_buffer_f32(g.as_ptr().cast_mut().cast()) };
+    // One C call, with `s`'s descriptor and the state pointer given.
+    let call = |bp: &Buffer, q: &[Buffer], s: &Buffer, st: *mut DadaptState, e| {
+        // SAFETY: every descriptor points to what its format needs for n elements, or is
+        // refused before any access.
+        unsafe { optkern_dadapt_adam_step_mixed(bp, &bg, &q[0], &q[1], s, st, n, &cfg, &at, e) }
+    };
     for step in 1..=3u32 {
         let (bp, q) = descriptors(&mut p, &mut copy, &mut codes, &mut absmax);
-        // SAFETY: every descriptor points to what its format needs for n elements.
-        let s = unsafe {
-            optkern_dadapt_adam_step_mixed(
-                &bp,
-                &bg,
-                &q[0],
-                &q[1],
-                &q[2],
-                &mut st,
-                n,
-                &cfg,
-                &at,
-                null_mut(),
-            )
-        };
+        let s = call(&bp, &q, &q[2], &mut st, null_mut());
         assert_eq!(s, Status::Ok, "step {step}");
         let rparams = Params::F32WithCopy { master: &mut rp, copy: HalfCopy::Bf16(&mut rcopy) };
         let mut rs = rcodes.iter_mut().zip(rabsmax.iter_mut()).zip(maps).map(|((c, a), map)| {
@@ -2437,27 +2429,9 @@ fn dadapt_adam_in_mixed_formats_through_the_c_api() {
     let before = (bits(&p), codes.clone(), st);
     let (bp, q) = descriptors(&mut p, &mut copy, &mut codes, &mut absmax);
     let bad = Buffer { absmax: null_mut(), ..q[2] };
-    // SAFETY: the refused arguments are rejected before any access.
-    unsafe {
-        let got = record(|e| {
-            optkern_dadapt_adam_step_mixed(
-                &bp,
-                &bg,
-                &q[0],
-                &q[1],
-                &q[2],
-                null_mut(),
-                n,
-                &cfg,
-                &at,
-                e,
-            )
-        });
-        expect(got, Status::NullPointer, "state", "", "");
-        let got = record(|e| {
-            optkern_dadapt_adam_step_mixed(&bp, &bg, &q[0], &q[1], &bad, &mut st, n, &cfg, &at, e)
-        });
-        expect(got, Status::NullPointer, "s", "absmax", "");
-    }
+    let got = record(|e| call(&bp, &q, &q[2], null_mut(), e));
+    expect(got, Status::NullPointer, "state", "", "");
+    let got = record(|e| call(&bp, &q, &bad, &mut st, e));
+    expect(got, Status::NullPointer, "s", "absmax", "");
     assert_eq!((bits(&p), codes.clone(), st), before, "written on an error");
 }

@@ -357,6 +357,35 @@ unsafe fn with_state<T: Copy>(
     Ok(())
 }
 
+/// [`mixed_call`] for a kernel with a scalar state: `state` is checked first (NULL or
+/// misaligned: nothing is written, the buffers are not looked at), then read, and written back
+/// only on success.
+///
+/// # Safety
+/// As [`mixed_call`]; `state`, if it passes the check, is valid for reads and writes of a `T`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn mixed_call_with_state<C: super::CConfig, T: Copy, const S: usize>(
+    error: *mut ErrorInfo,
+    cfg: *const C,
+    at: *const Placement,
+    params: *const Buffer,
+    grads: *const Buffer,
+    states: [(*const Buffer, &'static str); S],
+    len: usize,
+    state: *mut T,
+    call: impl FnOnce(&C, Params, Grads, [State; S], &mut T, &Placement) -> Result<(), Error>,
+) -> Status {
+    if let Err(fail) = super::out_ok(state, "state") {
+        return ffi(error, "cfg", || Err(fail));
+    }
+    // SAFETY: forwarded to `mixed_call`; `state` as `with_state` requires (checked above).
+    unsafe {
+        mixed_call(error, cfg, at, params, grads, states, len, |c, p, g, s, at| {
+            with_state(state, |st| call(c, p, g, s, st, at))
+        })
+    }
+}
+
 /// [`adam_step_mixed`] (AdamW with `decoupled_weight_decay`).
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
@@ -553,23 +582,19 @@ pub unsafe extern "C" fn optkern_nadam_step_mixed(
     at: *const Placement,
     error: *mut ErrorInfo,
 ) -> Status {
-    // The state pointer is checked first (NULL or misaligned: nothing is written).
-    if let Err(fail) = super::out_ok(state, "state") {
-        return ffi(error, "cfg", || Err(fail));
-    }
-    // SAFETY: forwarded to `mixed_call`; `state` as `with_state` requires.
+    let bufs = [(exp_avg, "exp_avg"), (exp_avg_sq, "exp_avg_sq")];
+    // SAFETY: forwarded to `mixed_call_with_state`.
     unsafe {
-        mixed_call(
+        mixed_call_with_state(
             error,
             cfg,
             at,
             params,
             grads,
-            [(exp_avg, "exp_avg"), (exp_avg_sq, "exp_avg_sq")],
+            bufs,
             len,
-            |c, p, g, [m, v], at| {
-                with_state(state, |st| nadam_step_mixed(p, g, m, v, st, step, c, at))
-            },
+            state,
+            |c, p, g, [m, v], st, at| nadam_step_mixed(p, g, m, v, st, step, c, at),
         )
     }
 }
@@ -619,16 +644,20 @@ pub unsafe extern "C" fn optkern_dadapt_adam_step_mixed(
     at: *const Placement,
     error: *mut ErrorInfo,
 ) -> Status {
-    // The state pointer is checked first (NULL or misaligned: nothing is written).
-    if let Err(fail) = super::out_ok(state, "state") {
-        return ffi(error, "cfg", || Err(fail));
-    }
     let bufs = [(exp_avg, "exp_avg"), (exp_avg_sq, "exp_avg_sq"), (s, "s")];
-    // SAFETY: forwarded to `mixed_call`; `state` as `with_state` requires.
+    // SAFETY: forwarded to `mixed_call_with_state`.
     unsafe {
-        mixed_call(error, cfg, at, params, grads, bufs, len, |c, p, g, [m, v, s], at| {
-            with_state(state, |st| dadapt_adam_step_mixed(p, g, m, v, s, st, c, at))
-        })
+        mixed_call_with_state(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            bufs,
+            len,
+            state,
+            |c, p, g, [m, v, s], st, at| dadapt_adam_step_mixed(p, g, m, v, s, st, c, at),
+        )
     }
 }
 
@@ -646,15 +675,19 @@ pub unsafe extern "C" fn optkern_asgd_step_mixed(
     at: *const Placement,
     error: *mut ErrorInfo,
 ) -> Status {
-    // The state pointer is checked first (NULL or misaligned: nothing is written).
-    if let Err(fail) = super::out_ok(state, "state") {
-        return ffi(error, "cfg", || Err(fail));
-    }
-    // SAFETY: forwarded to `mixed_call`; `state` as `with_state` requires.
+    // SAFETY: forwarded to `mixed_call_with_state`.
     unsafe {
-        mixed_call(error, cfg, at, params, grads, [(ax, "ax")], len, |c, p, g, [a], at| {
-            with_state(state, |st| asgd_step_mixed(p, g, a, st, step, c, at))
-        })
+        mixed_call_with_state(
+            error,
+            cfg,
+            at,
+            params,
+            grads,
+            [(ax, "ax")],
+            len,
+            state,
+            |c, p, g, [a], st, at| asgd_step_mixed(p, g, a, st, step, c, at),
+        )
     }
 }
 
