@@ -15,7 +15,7 @@ fi
 report=$(RUSTFLAGS="" CARGO_TARGET_DIR=target/build-budget cargo llvm-lines --release --lib 2>/dev/null)
 lines=$(awk '/\(TOTAL\)/ { print $1; exit }' <<<"$report")
 # The copies column: "<n> (<pct>, <cum>)" after the lines column.
-loops=$(grep -E ' optkern::driver::for_each_chunk_(live|summed)$' <<<"$report" \
+loops=$(grep -E ' optkern::(driver::for_each_chunk_(live|summed)|format::fused::Fused<P,S,G,_,_>::for_each_group)$' <<<"$report" \
     | sed -E 's/^ *[0-9]+ \([^)]*\) +([0-9]+) .*/\1/' | awk '{ s += $1 } END { print s + 0 }')
 echo "chunk loops: $loops, LLVM IR lines: $lines"
 [ "${1:-}" = "--print" ] && exit 0

@@ -487,8 +487,9 @@ fn call_with(
     out
 }
 
-/// The assignments of formats tried on every case: (params, grads, every state).
-const COMBOS: [(Fmt, GFmt, Fmt); 11] = [
+/// The assignments of formats tried on every case: (params, grads, every state). The last
+/// three are the fused combinations (`src/format/fused.rs`): Adam runs them in registers.
+const COMBOS: [(Fmt, GFmt, Fmt); 14] = [
     (Fmt::F32, GFmt::F32, Fmt::F32),
     (Fmt::Copy(false), GFmt::Bf16, Fmt::Bf16(Rounding::Nearest)),
     (Fmt::Copy(true), GFmt::F16, Fmt::Q8(Q8Map::Signed, Quantizer::Nearest)),
@@ -500,6 +501,9 @@ const COMBOS: [(Fmt, GFmt, Fmt); 11] = [
     (Fmt::F32, GFmt::F32, Fmt::Q4(Q4Map::Unsigned)),
     (Fmt::Bf16(Rounding::Nearest), GFmt::F16, Fmt::Fp8),
     (Fmt::Kahan, GFmt::Bf16, Fmt::Bf16(Rounding::Nearest)),
+    (Fmt::Copy(false), GFmt::Bf16, Fmt::F32),
+    (Fmt::F32, GFmt::Bf16, Fmt::Bf16(Rounding::Nearest)),
+    (Fmt::Bf16(Rounding::Stochastic), GFmt::Bf16, Fmt::Bf16(Rounding::Nearest)),
 ];
 
 /// Initial buffers for a case: params first, then the states (unsigned maps get |x|).

@@ -8,12 +8,18 @@
 //! block, and the converted buffers are stored back in their format: rounded to bf16/f16
 //! (nearest or stochastic), or quantized block by block to codes and a new scale (`q8`, `q4`,
 //! `fp8`, all through `Quant`: a block size, code bytes, a per-block quantize and dequantize).
-//! So one mechanism serves every kernel, a kernel's loop is compiled once whatever the formats, and results do
-//! not depend on lane width, chunking or sharding (the stochastic rounding bits hash the
+//! So one mechanism serves every kernel, a kernel's loop is compiled once whatever the formats
+//! (but for the fused path below), and results do not depend on lane width, chunking or sharding (the stochastic rounding bits hash the
 //! global index; quantization blocks are aligned to global indices). A layer-wise kernel
 //! (LAMB, LARS, Adafactor, NovoGrad, StableAdamW, MARS, CAME, Fromage: a norm over the call,
 //! then the update) runs the driver more than once (`Layerwise`): reduction passes on copies,
 //! then the update pass, recomputing and storing.
+//!
+//! Three combinations the target trainers use (bf16 gradients with an f32 master and a bf16
+//! copy; with bf16 states; pure bf16 with stochastic rounding) also have a **fused** path
+//! (`src/format/fused.rs`): the conversions inside the kernel's chunk loop, in registers, the
+//! formats fixed at compile time — for the kernels that opt in (Adam), with the same bits as
+//! the staged path.
 //!
 //! | format | layout | read | written |
 //! |---|---|---|---|
@@ -38,6 +44,7 @@
 //!   truncations), `i` the global index.
 
 mod fp8;
+pub(crate) mod fused;
 pub(crate) mod half;
 mod lanes16;
 mod maps;
@@ -300,20 +307,28 @@ impl<'a> From<State<'a>> for Out<'a> {
 }
 
 impl Out<'_> {
-    /// The same buffer, borrowed for one pass.
-    fn reborrow(&mut self) -> Out<'_> {
+    /// The same buffer from element `start` on (for a quantized one `start` is a multiple of
+    /// its block: the fused path, which hands its tail to the staged driver, takes none).
+    fn after(&mut self, start: usize) -> Out<'_> {
         match self {
-            Out::F32(s) => Out::F32(s),
+            Out::F32(s) => Out::F32(s.get_mut(start..).unwrap_or_default()),
             Out::F32Copy(s, copy) => Out::F32Copy(
-                s,
+                s.get_mut(start..).unwrap_or_default(),
                 match copy {
-                    HalfCopy::Bf16(c) => HalfCopy::Bf16(c),
-                    HalfCopy::F16(c) => HalfCopy::F16(c),
+                    HalfCopy::Bf16(c) => HalfCopy::Bf16(c.get_mut(start..).unwrap_or_default()),
+                    HalfCopy::F16(c) => HalfCopy::F16(c.get_mut(start..).unwrap_or_default()),
                 },
             ),
-            Out::Bf16(s, rounding) => Out::Bf16(s, *rounding),
-            Out::Bf16Kahan(s, comp) => Out::Bf16Kahan(s, comp),
-            Out::Quant { codes, scales, quant } => Out::Quant { codes, scales, quant: *quant },
+            Out::Bf16(s, rounding) => Out::Bf16(s.get_mut(start..).unwrap_or_default(), *rounding),
+            Out::Bf16Kahan(s, comp) => Out::Bf16Kahan(
+                s.get_mut(start..).unwrap_or_default(),
+                comp.get_mut(start..).unwrap_or_default(),
+            ),
+            Out::Quant { codes, scales, quant } => Out::Quant {
+                codes: codes.get_mut(quant.code_bytes(start)..).unwrap_or_default(),
+                scales: scales.get_mut(start / quant.block()..).unwrap_or_default(),
+                quant: *quant,
+            },
             Out::Unused => Out::Unused,
         }
     }
@@ -358,6 +373,15 @@ impl Out<'_> {
 }
 
 impl Grads<'_> {
+    /// Its elements from `start` on.
+    fn after(&self, start: usize) -> Self {
+        match *self {
+            Grads::F32(s) => Grads::F32(s.get(start..).unwrap_or_default()),
+            Grads::Bf16(s) => Grads::Bf16(s.get(start..).unwrap_or_default()),
+            Grads::F16(s) => Grads::F16(s.get(start..).unwrap_or_default()),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         match self {
             Grads::F32(s) => s.len(),
@@ -374,6 +398,20 @@ pub(crate) trait Elementwise<const M: usize, const I: usize> {
     fn run(&self, width: crate::Width, outs: [&mut [f32]; M], ins: [&[f32]; I]);
     /// Which mutable buffers this call uses (an unused one is never read or written).
     fn used(&self) -> [bool; M];
+    /// Whether the kernel has fused loops ([`Elementwise::run_fused`]); a kernel without them
+    /// compiles no fused dispatch at all.
+    const FUSED: bool = false;
+    /// Runs the kernel's lane body over the whole groups of a call in a fused format
+    /// combination ([`fused`]) and returns true, if the kernel has a fused loop for these
+    /// options; returns false, having done nothing, if not (the call is then staged).
+    fn run_fused<P: fused::Group16, S: fused::Group16 + Default, G: fused::Read16>(
+        &self,
+        width: crate::Width,
+        call: fused::Call<P, S, G, M, I>,
+    ) -> bool {
+        let _ = (width, call);
+        false
+    }
 }
 
 /// A layer-wise kernel after its checks (LAMB's trust ratio, LARS's local learning rate,
@@ -435,9 +473,129 @@ pub(crate) fn mixed<K: Elementwise<M, I>, const M: usize, const I: usize>(
     let n = grads_len(&ins);
     let k = checked(lens(&outs, n), ins.each_ref().map(Grads::len))?;
     let access = updated(k.used());
-    let outs = checked_formats(outs, &names, &access, n, at)?;
-    run_staged(width, outs, ins, at, access, &mut |w, o, i| k.run(w, o, i));
+    let mut outs = checked_formats(outs, &names, &access, n, at)?;
+    let done = if K::FUSED { fused_groups(&k, width, &mut outs, &ins, at) } else { 0 };
+    if done < n || n == 0 {
+        let outs = after(&mut outs, done);
+        let ins = ins_after(&ins, done);
+        let at = Placement { offset: at.offset.wrapping_add(done as u64), ..*at };
+        run_staged(width, outs, ins, &at, access, &mut |w, o, i| k.run(w, o, i));
+    }
     Ok(k)
+}
+
+/// Runs the whole groups of 16 elements of a mixed call through the kernel's fused loop
+/// ([`fused`]) when the formats are one of the fused combinations and the kernel has a loop for
+/// its options; returns how many elements that did (0: none, the call is staged). Only the
+/// call to the kernel depends on it: the rest is generic over the buffer counts alone.
+fn fused_groups<K: Elementwise<M, I>, const M: usize, const I: usize>(
+    k: &K,
+    width: crate::Width,
+    outs: &mut [Out; M],
+    ins: &[Grads; I],
+    at: &Placement,
+) -> usize {
+    use fused::{Bf16Sr, Call, F32WithBf16, F32s};
+    let Some((plan, whole)) = fused_plan(outs, ins, at) else { return 0 };
+    let grads = bf16_grads(ins);
+    let Some((first, rest)) = outs.split_first_mut() else { return 0 };
+    let ran = match (plan, first) {
+        (FusedPlan::MasterWithCopy, Out::F32Copy(master, HalfCopy::Bf16(copy))) => {
+            let params =
+                F32WithBf16 { master: master.as_chunks_mut().0, copy: copy.as_chunks_mut().0 };
+            k.run_fused(width, Call { params, states: slots(rest, f32_slot), grads })
+        }
+        (FusedPlan::HalfStates, Out::F32(p)) => {
+            let params = F32s(p.as_chunks_mut().0);
+            k.run_fused(width, Call { params, states: slots(rest, bf16_slot), grads })
+        }
+        (FusedPlan::PureBf16, Out::Bf16(v, _)) => {
+            // The parameters are buffer 0 of the call: stream 0 (as `store` numbers them).
+            let key = sr::Stream::new(at.seed, at.counter, 0).run_key(at.offset);
+            let params = Bf16Sr { values: v.as_chunks_mut().0, lo: at.offset as u32, key };
+            k.run_fused(width, Call { params, states: slots(rest, bf16_slot), grads })
+        }
+        _ => false,
+    };
+    if ran { whole } else { 0 }
+}
+
+/// The fused combinations ([`fused`]), by their parameters and states (gradients bf16).
+#[derive(Clone, Copy)]
+enum FusedPlan {
+    /// An f32 master with a bf16 copy; f32 states.
+    MasterWithCopy,
+    /// f32 parameters; bf16 (nearest) states.
+    HalfStates,
+    /// bf16 parameters rounded stochastically; bf16 (nearest) states.
+    PureBf16,
+}
+
+/// The fused combination of a call's formats, and its elements in whole groups of 16, if it
+/// has one and at least one group.
+fn fused_plan<const M: usize, const I: usize>(
+    outs: &[Out; M],
+    ins: &[Grads; I],
+    at: &Placement,
+) -> Option<(FusedPlan, usize)> {
+    let whole = grads_len(ins) / 16 * 16;
+    if whole == 0 || !ins.iter().all(|g| matches!(g, Grads::Bf16(_))) {
+        return None;
+    }
+    let (first, rest) = outs.split_first()?;
+    let states_all = |f: fn(&Out) -> bool| rest.iter().all(|o| matches!(o, Out::Unused) || f(o));
+    let f32_states = states_all(|o| matches!(o, Out::F32(_)));
+    let bf16_states = states_all(|o| matches!(o, Out::Bf16(_, Rounding::Nearest)));
+    // Stochastic rounding's key is one per run of 2³² indices: a fused call stays in one.
+    let one_run =
+        at.offset.checked_add(whole as u64 - 1).is_some_and(|l| l >> 32 == at.offset >> 32);
+    let plan = match first {
+        Out::F32Copy(_, HalfCopy::Bf16(_)) if f32_states => FusedPlan::MasterWithCopy,
+        Out::F32(_) if bf16_states => FusedPlan::HalfStates,
+        Out::Bf16(_, Rounding::Stochastic) if bf16_states && one_run => FusedPlan::PureBf16,
+        _ => return None,
+    };
+    Some((plan, whole))
+}
+
+/// The gradients of a fused call (all bf16, checked by [`fused_plan`]) as groups.
+fn bf16_grads<'s, const I: usize>(ins: &[Grads<'s>; I]) -> [fused::Bf16In<'s>; I] {
+    let mut grads = [const { fused::Bf16In(&[]) }; I];
+    for (d, g) in grads.iter_mut().zip(ins) {
+        if let Grads::Bf16(g) = g {
+            *d = fused::Bf16In(g.as_chunks().0);
+        }
+    }
+    grads
+}
+
+/// An f32 state as a fused buffer.
+fn f32_slot<'s>(o: &'s mut Out) -> Option<fused::F32s<'s>> {
+    match o {
+        Out::F32(s) => Some(fused::F32s(s.as_chunks_mut().0)),
+        _ => None,
+    }
+}
+
+/// A bf16 state as a fused buffer.
+fn bf16_slot<'s>(o: &'s mut Out) -> Option<fused::Bf16s<'s>> {
+    match o {
+        Out::Bf16(v, _) => Some(fused::Bf16s(v.as_chunks_mut().0)),
+        _ => None,
+    }
+}
+
+/// The state slots of a fused call: slot 0 (the parameters) empty, then each state of `rest`
+/// as `slot` makes it.
+fn slots<'s, S, const M: usize>(
+    rest: &'s mut [Out],
+    slot: fn(&'s mut Out) -> Option<S>,
+) -> [Option<S>; M] {
+    let mut slots = [const { None }; M];
+    for (d, o) in slots.iter_mut().skip(1).zip(rest) {
+        *d = slot(o);
+    }
+    slots
 }
 
 /// A mixed-format call of a layer-wise kernel ([`Layerwise`]): the checks as [`mixed`], then
@@ -458,7 +616,7 @@ pub(crate) fn mixed_layerwise<K: Layerwise<M, I>, const M: usize, const I: usize
     let (mut pass, mut more) = (0, k.reductions());
     while more {
         let reads = k.reads(pass);
-        run_staged(width, reborrow(&mut outs), ins, at, reads, &mut |w, o, i| {
+        run_staged(width, after(&mut outs, 0), ins, at, reads, &mut |w, o, i| {
             k.reduce(pass, w, o, i)
         });
         more = k.finish(pass);
@@ -469,7 +627,7 @@ pub(crate) fn mixed_layerwise<K: Layerwise<M, I>, const M: usize, const I: usize
 }
 
 /// [`Access::Update`] for the used buffers, [`Access::Skip`] for the others. (Loops, not
-/// `array::map`, here and in [`reborrow`]: generic over `M` alone, and `map`'s IR is large.)
+/// `array::map`, here and in [`after`]: generic over `M` alone, and `map`'s IR is large.)
 fn updated<const M: usize>(used: [bool; M]) -> [Access; M] {
     let mut access = [Access::Skip; M];
     for (a, u) in access.iter_mut().zip(used) {
@@ -480,10 +638,19 @@ fn updated<const M: usize>(used: [bool; M]) -> [Access; M] {
     access
 }
 
-/// Every buffer borrowed for one pass.
-fn reborrow<'s, const M: usize>(outs: &'s mut [Out; M]) -> [Out<'s>; M] {
+/// Every gradient from element `start` on.
+fn ins_after<'s, const I: usize>(ins: &[Grads<'s>; I], start: usize) -> [Grads<'s>; I] {
+    let mut out = *ins;
+    for g in &mut out {
+        *g = g.after(start);
+    }
+    out
+}
+
+/// Every buffer from element `start` on, borrowed for one pass.
+fn after<'s, const M: usize>(outs: &'s mut [Out; M], start: usize) -> [Out<'s>; M] {
     let mut it = outs.iter_mut();
-    core::array::from_fn(|_| it.next().map_or(Out::Unused, Out::reborrow))
+    core::array::from_fn(|_| it.next().map_or(Out::Unused, |o| o.after(start)))
 }
 
 /// The unused buffers (`Access::Skip`) replaced by [`Out::Unused`], then the format checks
@@ -983,6 +1150,111 @@ mod tests {
         );
         assert!(p.iter().all(|&x| x == 1.5));
         (seen, calls)
+    }
+
+    /// `p += g`, `s += g`, recording how many elements ran fused and how many staged.
+    #[derive(Default)]
+    struct Probe {
+        fused: core::cell::Cell<usize>,
+        staged: core::cell::Cell<usize>,
+    }
+
+    impl Elementwise<2, 1> for Probe {
+        const FUSED: bool = true;
+        fn used(&self) -> [bool; 2] {
+            [true, true]
+        }
+        fn run(&self, _: crate::Width, [p, s]: [&mut [f32]; 2], [g]: [&[f32]; 1]) {
+            for ((p, s), g) in p.iter_mut().zip(s.iter_mut()).zip(g) {
+                *p += g;
+                *s += g;
+            }
+            self.staged.set(self.staged.get() + g.len());
+        }
+        fn run_fused<P: fused::Group16, S: fused::Group16 + Default, G: fused::Read16>(
+            &self,
+            _: crate::Width,
+            call: fused::Call<P, S, G, 2, 1>,
+        ) -> bool {
+            let Some(bufs) = call.states::<1>() else { return false };
+            bufs.for_each_group::<4>(|p, [s], [g]| {
+                for ((p, s), g) in p.iter_mut().zip(s.iter_mut()).zip(g) {
+                    *p += g;
+                    *s += g;
+                }
+                self.fused.set(self.fused.get() + 4);
+            });
+            true
+        }
+    }
+
+    /// Runs `Probe` on the given buffers; returns (fused, staged) element counts.
+    fn probe(params: Params, state: State, grads: Grads, offset: u64) -> (usize, usize) {
+        let at = Placement { offset, seed: 1, counter: 2 };
+        let outs = [params.into(), state.into()];
+        let fresh = |_: [usize; 2], _: [usize; 1]| Ok(Probe::default());
+        let k = mixed(crate::Width::NATIVE, ["p", "s"], outs, [grads], &at, fresh).unwrap();
+        (k.fused.get(), k.staged.get())
+    }
+
+    /// The three fused combinations run their whole groups fused and the rest staged; any
+    /// other combination is staged whole; the values are the same either way.
+    #[test]
+    fn fused_combinations_run_fused_and_others_staged() {
+        const N: usize = 37;
+        let g16 = [bf16::from_f32(0.5); N];
+        let g32 = [0.5f32; N];
+        let check = |p: &[f32], s: &[f32]| {
+            assert!(p.iter().all(|&x| x == 1.5) && s.iter().all(|&x| x == 0.75), "{p:?} {s:?}");
+        };
+        let (b1, b025) = (bf16::from_f32(1.0), bf16::from_f32(0.25));
+        // f32 master + bf16 copy, f32 state.
+        let (mut p, mut copy, mut s) = ([1.0f32; N], [bf16::ZERO; N], [0.25f32; N]);
+        let params = Params::F32WithCopy { master: &mut p, copy: HalfCopy::Bf16(&mut copy) };
+        assert_eq!(probe(params, State::F32(&mut s), Grads::Bf16(&g16), 0), (32, 5));
+        check(&p, &s);
+        check(&copy.map(bf16::to_f32), &s);
+        // f32 parameters, bf16 state (nearest).
+        let (mut p, mut s) = ([1.0f32; N], [b025; N]);
+        let state = State::Bf16 { values: &mut s, rounding: Rounding::Nearest };
+        assert_eq!(probe(Params::F32(&mut p), state, Grads::Bf16(&g16), 0), (32, 5));
+        check(&p, &s.map(bf16::to_f32));
+        // bf16 parameters (stochastic), bf16 state: fused only within one run of 2³² indices.
+        for (offset, want) in [(0, (32, 5)), ((1 << 32) - 32, (32, 5)), ((1 << 32) - 16, (0, N))] {
+            let (mut p, mut s) = ([b1; N], [b025; N]);
+            let params = Params::Bf16 { values: &mut p, rounding: Rounding::Stochastic };
+            let state = State::Bf16 { values: &mut s, rounding: Rounding::Nearest };
+            assert_eq!(probe(params, state, Grads::Bf16(&g16), offset), want, "{offset}");
+            check(&p.map(bf16::to_f32), &s.map(bf16::to_f32));
+        }
+        // Not fused: f32 gradients; f16 gradients; a bf16 state with an f32 master; stochastic
+        // states; a bf16 copy with a bf16 state; an f16 copy; nearest bf16 parameters.
+        let (mut p, mut s) = ([1.0f32; N], [b025; N]);
+        let state = State::Bf16 { values: &mut s, rounding: Rounding::Nearest };
+        assert_eq!(probe(Params::F32(&mut p), state, Grads::F32(&g32), 0), (0, N));
+        let (mut p, mut s) = ([1.0f32; N], [b025; N]);
+        let state = State::Bf16 { values: &mut s, rounding: Rounding::Nearest };
+        let g16f = [f16::from_f32(0.5); N];
+        assert_eq!(probe(Params::F32(&mut p), state, Grads::F16(&g16f), 0), (0, N));
+        let (mut p, mut s) = ([1.0f32; N], [b025; N]);
+        let state = State::Bf16 { values: &mut s, rounding: Rounding::Stochastic };
+        assert_eq!(probe(Params::F32(&mut p), state, Grads::Bf16(&g16), 0), (0, N));
+        let (mut p, mut copy, mut s) = ([1.0f32; N], [bf16::ZERO; N], [b025; N]);
+        let params = Params::F32WithCopy { master: &mut p, copy: HalfCopy::Bf16(&mut copy) };
+        let state = State::Bf16 { values: &mut s, rounding: Rounding::Nearest };
+        assert_eq!(probe(params, state, Grads::Bf16(&g16), 0), (0, N));
+        let (mut p, mut copy, mut s) = ([1.0f32; N], [f16::ZERO; N], [0.25f32; N]);
+        let params = Params::F32WithCopy { master: &mut p, copy: HalfCopy::F16(&mut copy) };
+        assert_eq!(probe(params, State::F32(&mut s), Grads::Bf16(&g16), 0), (0, N));
+        let (mut p, mut s) = ([b1; N], [b025; N]);
+        let params = Params::Bf16 { values: &mut p, rounding: Rounding::Nearest };
+        let state = State::Bf16 { values: &mut s, rounding: Rounding::Nearest };
+        assert_eq!(probe(params, state, Grads::Bf16(&g16), 0), (0, N));
+        // Fewer than 16 elements: nothing to fuse.
+        let (mut p, mut s) = ([1.0f32; 15], [0.25f32; 15]);
+        let (mut copy, g) = ([bf16::ZERO; 15], [bf16::from_f32(0.5); 15]);
+        let params = Params::F32WithCopy { master: &mut p, copy: HalfCopy::Bf16(&mut copy) };
+        assert_eq!(probe(params, State::F32(&mut s), Grads::Bf16(&g), 0), (0, 15));
     }
 
     /// A call in f32 alone runs the body once over the whole call (not in staged blocks, which

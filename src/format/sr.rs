@@ -54,8 +54,14 @@ impl Stream {
     /// `r(i)` for the 16-bit random integer of global index `i`.
     #[inline(always)]
     pub(crate) fn rand16(&self, i: u64) -> u16 {
-        let hi = lowbias32(((i >> 32) as u32) ^ ((self.key >> 32) as u32));
-        (lowbias32((i as u32) ^ (self.key as u32) ^ hi) >> 16) as u16
+        (lowbias32((i as u32) ^ self.run_key(i)) >> 16) as u16
+    }
+
+    /// The key of the run of indices that holds `i` (those with the same `i >> 32`): in it,
+    /// `r(j) = lowbias32((j as u32) ^ key) >> 16`.
+    #[inline(always)]
+    pub(crate) fn run_key(&self, i: u64) -> u32 {
+        (self.key as u32) ^ lowbias32(((i >> 32) as u32) ^ ((self.key >> 32) as u32))
     }
 
     /// `out[k] = sr(x[k])` for the elements at global indices `first..`.
@@ -66,8 +72,7 @@ impl Stream {
             // Within one run of equal `i >> 32` the high hash is a constant and the low index a
             // u32 that does not wrap: a loop the compiler vectorises.
             let run = ((1u64 << 32) - (first & 0xFFFF_FFFF)).min(x.len() as u64) as usize;
-            let hi = lowbias32(((first >> 32) as u32) ^ ((self.key >> 32) as u32));
-            let k = (self.key as u32) ^ hi;
+            let k = self.run_key(first);
             let (Some((xs, rest_x)), Some((os, rest_o))) =
                 (x.split_at_checked(run), core::mem::take(&mut out).split_at_mut_checked(run))
             else {

@@ -2,6 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
+use crate::format::fused::{Call, Group16, Read16};
 use crate::lanes::Lanes;
 use crate::numerics::{
     Fast, Flag, Numerics, Off, On, Portable, Profile, Torch, TorchLerp, bias_corrections, c,
@@ -265,6 +266,39 @@ impl Elementwise<4, 1> for Coef {
                 })
             }),
         });
+    }
+
+    const FUSED: bool = true;
+
+    /// The fused loops ([`crate::format::fused`]): without AMSGrad, in `Portable`, `Fast`
+    /// and torch's default form (two divisions, the small-weight lerp), `grad_scale`
+    /// multiplied even when 1 (exact). One loop per profile and format combination; other
+    /// options are staged.
+    fn run_fused<P: Group16, S: Group16 + Default, G: Read16>(
+        &self,
+        width: Width,
+        call: Call<P, S, G, 4, 1>,
+    ) -> bool {
+        let k = self;
+        let torch_default = k.numerics == Numerics::Torch && !k.one_division && k.lerp1.is_small();
+        if k.amsgrad
+            || !(torch_default || matches!(k.numerics, Numerics::Portable | Numerics::Fast))
+        {
+            return false;
+        }
+        let Some(bufs) = call.states::<2>() else { return false };
+        with_width!(width, |L, N| match k.numerics {
+            Numerics::Portable => bufs.for_each_group::<N>(|p, [m, v], [g]| {
+                adam_lanes::<L, N, Portable>(k, (On, Off, Off, Off), p, g, m, v, None)
+            }),
+            Numerics::Fast => bufs.for_each_group::<N>(|p, [m, v], [g]| {
+                adam_lanes::<L, N, Fast>(k, (On, Off, Off, Off), p, g, m, v, None)
+            }),
+            _ => bufs.for_each_group::<N>(|p, [m, v], [g]| {
+                adam_lanes::<L, N, Torch>(k, (Off, On, Off, Off), p, g, m, v, None)
+            }),
+        });
+        true
     }
 }
 
