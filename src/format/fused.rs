@@ -30,9 +30,9 @@ use super::bf16;
 use super::lanes16;
 use crate::driver::{Arity, Count};
 
-/// One mutable buffer of a fused call in its compile-time format, read and written one group
-/// of 16 elements at a time.
-pub(crate) trait Group16 {
+/// A buffer of a fused call in its compile-time format, read one group of 16 elements at a
+/// time (the gradients are only read).
+pub(crate) trait Read16 {
     /// Whole groups of 16 elements.
     fn groups(&self) -> usize;
     /// Keeps the first `n` groups (`n <= groups()`): after it the loop's indices are provably
@@ -40,73 +40,108 @@ pub(crate) trait Group16 {
     fn truncate(&mut self, n: usize);
     /// Group `c`, widened to f32 (`c < groups()`).
     fn load(&self, c: usize) -> [f32; 16];
-    /// Stores `x` as group `c` in the buffer's format.
-    fn store(&mut self, c: usize, x: &[f32; 16]);
     /// Requests the first cache line of group `c +` [`AHEAD`] (any address: a prefetch never
     /// faults).
     fn request(&self, c: usize);
 }
 
-/// A read-only buffer (gradients) of a fused call.
-pub(crate) trait Read16 {
-    /// Whole groups of 16 elements.
-    fn groups(&self) -> usize;
-    /// Keeps the first `n` groups.
-    fn truncate(&mut self, n: usize);
-    /// Group `c`, widened to f32.
-    fn load(&self, c: usize) -> [f32; 16];
-    /// Requests the first cache line of group `c +` [`AHEAD`].
-    fn request(&self, c: usize);
+/// A buffer of a fused call that is also written (parameters, states).
+pub(crate) trait Group16: Read16 {
+    /// Stores `x` as group `c` in the buffer's format.
+    fn store(&mut self, c: usize, x: &[f32; 16]);
 }
 
-/// f32, in place. (`Default`, as [`Bf16s`]: empty, for the states a call does not use.)
-#[derive(Default)]
-pub(crate) struct F32s<'a>(pub(crate) &'a mut [[f32; 16]]);
+/// How one storage format is widened to f32 and narrowed back, a group of 16 at a time.
+pub(crate) trait Codec {
+    /// The stored element.
+    type Elem: Copy;
+    /// The group's f32 values (exact).
+    fn widen(h: &[Self::Elem; 16]) -> [f32; 16];
+    /// `x` rounded to the format, as group `c` of the buffer (stochastic rounding hashes the
+    /// index).
+    fn narrow(&self, c: usize, x: &[f32; 16]) -> [Self::Elem; 16];
+}
+
+/// f32, stored as it is.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct F32;
 
 /// bf16, rounded to nearest even.
-#[derive(Default)]
-pub(crate) struct Bf16s<'a>(pub(crate) &'a mut [[bf16; 16]]);
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Bf16Nearest;
 
 /// bf16, rounded stochastically: the bits of element `j` of group `c` are those of low index
 /// `lo + 16c + j` in a run of key `key` (see [`super::sr::Stream::run_key`]; the call does not
 /// cross a multiple of 2³² elements).
-pub(crate) struct Bf16Sr<'a> {
-    pub(crate) values: &'a mut [[bf16; 16]],
+#[derive(Clone, Copy)]
+pub(crate) struct Bf16Stochastic {
     pub(crate) lo: u32,
     pub(crate) key: u32,
 }
 
-/// An f32 master and its bf16 copy (nearest even) written in the same pass.
-pub(crate) struct F32WithBf16<'a> {
-    pub(crate) master: &'a mut [[f32; 16]],
-    pub(crate) copy: &'a mut [[bf16; 16]],
+impl Codec for F32 {
+    type Elem = f32;
+    #[inline(always)]
+    fn widen(h: &[f32; 16]) -> [f32; 16] {
+        *h
+    }
+    #[inline(always)]
+    fn narrow(&self, _: usize, x: &[f32; 16]) -> [f32; 16] {
+        *x
+    }
 }
 
-/// bf16 gradients, widened exactly.
-pub(crate) struct Bf16In<'a>(pub(crate) &'a [[bf16; 16]]);
+impl Codec for Bf16Nearest {
+    type Elem = bf16;
+    #[inline(always)]
+    fn widen(h: &[bf16; 16]) -> [f32; 16] {
+        widen_bf16(h)
+    }
+    #[inline(always)]
+    fn narrow(&self, _: usize, x: &[f32; 16]) -> [bf16; 16] {
+        let mut h = [0; 16];
+        lanes16::narrow_bf16(x, &mut h);
+        h.map(bf16::from_bits)
+    }
+}
 
-/// The group's widening (exact): `bits << 16`.
+impl Codec for Bf16Stochastic {
+    type Elem = bf16;
+    #[inline(always)]
+    fn widen(h: &[bf16; 16]) -> [f32; 16] {
+        widen_bf16(h)
+    }
+    #[inline(always)]
+    fn narrow(&self, c: usize, x: &[f32; 16]) -> [bf16; 16] {
+        let mut h = [0; 16];
+        lanes16::stochastic_bf16(x, self.lo.wrapping_add(16 * c as u32), self.key, &mut h);
+        h.map(bf16::from_bits)
+    }
+}
+
+/// A group of bf16 widened (exact): `bits << 16`.
 #[inline(always)]
-fn widen(h: &[bf16; 16]) -> [f32; 16] {
+fn widen_bf16(h: &[bf16; 16]) -> [f32; 16] {
     let mut x = [0.0; 16];
     lanes16::widen_bf16(&h.map(bf16::to_bits), &mut x);
     x
 }
 
-/// The group's nearest-even narrowing.
-#[inline(always)]
-fn narrow(x: &[f32; 16]) -> [bf16; 16] {
-    let mut h = [0; 16];
-    lanes16::narrow_bf16(x, &mut h);
-    h.map(bf16::from_bits)
+/// A parameter or state buffer: whole groups in the format of `C`. (`Default`: empty, for the
+/// states a call does not use.)
+#[derive(Default)]
+pub(crate) struct Buf<'a, C: Codec> {
+    pub(crate) values: &'a mut [[C::Elem; 16]],
+    pub(crate) codec: C,
 }
 
-/// The first `n` groups of `s` (all of them if fewer).
-#[inline(always)]
-fn cut<T>(s: &mut &mut [T], n: usize) {
-    let t = core::mem::take(s);
-    let n = n.min(t.len());
-    *s = t.split_at_mut(n).0;
+/// A gradient buffer: whole groups in the format of `C`, read only.
+pub(crate) struct In<'a, C: Codec>(pub(crate) &'a [[C::Elem; 16]]);
+
+/// An f32 master and its bf16 copy (nearest even) written in the same pass.
+pub(crate) struct WithCopy<'a> {
+    pub(crate) master: Buf<'a, F32>,
+    pub(crate) copy: Buf<'a, Bf16Nearest>,
 }
 
 /// Requests the first line of group `c + AHEAD`.
@@ -120,76 +155,19 @@ fn request<T>(s: &[[T; 16]], c: usize) {
 /// element requesting 1 KiB ahead in every buffer against 0.52–0.55 with this, SPR).
 const AHEAD: usize = crate::prefetch::DISTANCE / 64;
 
-impl Group16 for F32s<'_> {
-    #[inline(always)]
-    fn groups(&self) -> usize {
-        self.0.len()
-    }
-    #[inline(always)]
-    fn truncate(&mut self, n: usize) {
-        cut(&mut self.0, n);
-    }
-    #[inline(always)]
-    fn load(&self, c: usize) -> [f32; 16] {
-        self.0.get(c).copied().unwrap_or_default()
-    }
-    #[inline(always)]
-    fn store(&mut self, c: usize, x: &[f32; 16]) {
-        if let Some(d) = self.0.get_mut(c) {
-            *d = *x;
-        }
-    }
-    #[inline(always)]
-    fn request(&self, c: usize) {
-        request(self.0, c)
-    }
-}
-
-impl Group16 for Bf16s<'_> {
-    #[inline(always)]
-    fn groups(&self) -> usize {
-        self.0.len()
-    }
-    #[inline(always)]
-    fn truncate(&mut self, n: usize) {
-        cut(&mut self.0, n);
-    }
-    #[inline(always)]
-    fn load(&self, c: usize) -> [f32; 16] {
-        self.0.get(c).map(widen).unwrap_or_default()
-    }
-    #[inline(always)]
-    fn store(&mut self, c: usize, x: &[f32; 16]) {
-        if let Some(d) = self.0.get_mut(c) {
-            *d = narrow(x);
-        }
-    }
-    #[inline(always)]
-    fn request(&self, c: usize) {
-        request(self.0, c)
-    }
-}
-
-impl Group16 for Bf16Sr<'_> {
+impl<C: Codec> Read16 for Buf<'_, C> {
     #[inline(always)]
     fn groups(&self) -> usize {
         self.values.len()
     }
     #[inline(always)]
     fn truncate(&mut self, n: usize) {
-        cut(&mut self.values, n);
+        let all = core::mem::take(&mut self.values);
+        self.values = all.split_at_mut(n.min(all.len())).0;
     }
     #[inline(always)]
     fn load(&self, c: usize) -> [f32; 16] {
-        self.values.get(c).map(widen).unwrap_or_default()
-    }
-    #[inline(always)]
-    fn store(&mut self, c: usize, x: &[f32; 16]) {
-        if let Some(d) = self.values.get_mut(c) {
-            let mut h = [0; 16];
-            lanes16::stochastic_bf16(x, self.lo.wrapping_add(16 * c as u32), self.key, &mut h);
-            *d = h.map(bf16::from_bits);
-        }
+        self.values.get(c).map(C::widen).unwrap_or_default()
     }
     #[inline(always)]
     fn request(&self, c: usize) {
@@ -197,34 +175,16 @@ impl Group16 for Bf16Sr<'_> {
     }
 }
 
-impl Group16 for F32WithBf16<'_> {
-    #[inline(always)]
-    fn groups(&self) -> usize {
-        self.master.len().min(self.copy.len())
-    }
-    #[inline(always)]
-    fn truncate(&mut self, n: usize) {
-        cut(&mut self.master, n);
-        cut(&mut self.copy, n);
-    }
-    #[inline(always)]
-    fn load(&self, c: usize) -> [f32; 16] {
-        self.master.get(c).copied().unwrap_or_default()
-    }
+impl<C: Codec> Group16 for Buf<'_, C> {
     #[inline(always)]
     fn store(&mut self, c: usize, x: &[f32; 16]) {
-        if let (Some(m), Some(h)) = (self.master.get_mut(c), self.copy.get_mut(c)) {
-            *m = *x;
-            *h = narrow(x);
+        if let Some(d) = self.values.get_mut(c) {
+            *d = self.codec.narrow(c, x);
         }
-    }
-    #[inline(always)]
-    fn request(&self, c: usize) {
-        request(self.master, c);
     }
 }
 
-impl Read16 for Bf16In<'_> {
+impl<C: Codec> Read16 for In<'_, C> {
     #[inline(always)]
     fn groups(&self) -> usize {
         self.0.len()
@@ -235,11 +195,39 @@ impl Read16 for Bf16In<'_> {
     }
     #[inline(always)]
     fn load(&self, c: usize) -> [f32; 16] {
-        self.0.get(c).map(widen).unwrap_or_default()
+        self.0.get(c).map(C::widen).unwrap_or_default()
     }
     #[inline(always)]
     fn request(&self, c: usize) {
         request(self.0, c)
+    }
+}
+
+impl Read16 for WithCopy<'_> {
+    #[inline(always)]
+    fn groups(&self) -> usize {
+        self.master.groups().min(self.copy.groups())
+    }
+    #[inline(always)]
+    fn truncate(&mut self, n: usize) {
+        self.master.truncate(n);
+        self.copy.truncate(n);
+    }
+    #[inline(always)]
+    fn load(&self, c: usize) -> [f32; 16] {
+        self.master.load(c)
+    }
+    #[inline(always)]
+    fn request(&self, c: usize) {
+        self.master.request(c);
+    }
+}
+
+impl Group16 for WithCopy<'_> {
+    #[inline(always)]
+    fn store(&mut self, c: usize, x: &[f32; 16]) {
+        self.master.store(c, x);
+        self.copy.store(c, x);
     }
 }
 

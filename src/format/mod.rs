@@ -495,24 +495,27 @@ fn fused_groups<K: Elementwise<M, I>, const M: usize, const I: usize>(
     ins: &[Grads; I],
     at: &Placement,
 ) -> usize {
-    use fused::{Bf16Sr, Call, F32WithBf16, F32s};
+    use fused::{Bf16Nearest, Bf16Stochastic, Buf, Call, F32, WithCopy};
     let Some((plan, whole)) = fused_plan(outs, ins, at) else { return 0 };
     let grads = bf16_grads(ins);
     let Some((first, rest)) = outs.split_first_mut() else { return 0 };
     let ran = match (plan, first) {
         (FusedPlan::MasterWithCopy, Out::F32Copy(master, HalfCopy::Bf16(copy))) => {
-            let params =
-                F32WithBf16 { master: master.as_chunks_mut().0, copy: copy.as_chunks_mut().0 };
+            let params = WithCopy {
+                master: Buf { values: master.as_chunks_mut().0, codec: F32 },
+                copy: Buf { values: copy.as_chunks_mut().0, codec: Bf16Nearest },
+            };
             k.run_fused(width, Call { params, states: slots(rest, f32_slot), grads })
         }
         (FusedPlan::HalfStates, Out::F32(p)) => {
-            let params = F32s(p.as_chunks_mut().0);
+            let params = Buf { values: p.as_chunks_mut().0, codec: F32 };
             k.run_fused(width, Call { params, states: slots(rest, bf16_slot), grads })
         }
         (FusedPlan::PureBf16, Out::Bf16(v, _)) => {
             // The parameters are buffer 0 of the call: stream 0 (as `store` numbers them).
             let key = sr::Stream::new(at.seed, at.counter, 0).run_key(at.offset);
-            let params = Bf16Sr { values: v.as_chunks_mut().0, lo: at.offset as u32, key };
+            let codec = Bf16Stochastic { lo: at.offset as u32, key };
+            let params = Buf { values: v.as_chunks_mut().0, codec };
             k.run_fused(width, Call { params, states: slots(rest, bf16_slot), grads })
         }
         _ => false,
@@ -559,28 +562,30 @@ fn fused_plan<const M: usize, const I: usize>(
 }
 
 /// The gradients of a fused call (all bf16, checked by [`fused_plan`]) as groups.
-fn bf16_grads<'s, const I: usize>(ins: &[Grads<'s>; I]) -> [fused::Bf16In<'s>; I] {
-    let mut grads = [const { fused::Bf16In(&[]) }; I];
+fn bf16_grads<'s, const I: usize>(ins: &[Grads<'s>; I]) -> [fused::In<'s, fused::Bf16Nearest>; I] {
+    let mut grads = [const { fused::In(&[]) }; I];
     for (d, g) in grads.iter_mut().zip(ins) {
         if let Grads::Bf16(g) = g {
-            *d = fused::Bf16In(g.as_chunks().0);
+            *d = fused::In(g.as_chunks().0);
         }
     }
     grads
 }
 
 /// An f32 state as a fused buffer.
-fn f32_slot<'s>(o: &'s mut Out) -> Option<fused::F32s<'s>> {
+fn f32_slot<'s>(o: &'s mut Out) -> Option<fused::Buf<'s, fused::F32>> {
     match o {
-        Out::F32(s) => Some(fused::F32s(s.as_chunks_mut().0)),
+        Out::F32(s) => Some(fused::Buf { values: s.as_chunks_mut().0, codec: fused::F32 }),
         _ => None,
     }
 }
 
 /// A bf16 state as a fused buffer.
-fn bf16_slot<'s>(o: &'s mut Out) -> Option<fused::Bf16s<'s>> {
+fn bf16_slot<'s>(o: &'s mut Out) -> Option<fused::Buf<'s, fused::Bf16Nearest>> {
     match o {
-        Out::Bf16(v, _) => Some(fused::Bf16s(v.as_chunks_mut().0)),
+        Out::Bf16(v, _) => {
+            Some(fused::Buf { values: v.as_chunks_mut().0, codec: fused::Bf16Nearest })
+        }
         _ => None,
     }
 }
