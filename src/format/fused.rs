@@ -20,8 +20,10 @@
 //! | f32 | bf16, nearest | bf16 |
 //! | bf16, stochastic | bf16, nearest | bf16 |
 //!
-//! and only kernels that opt in ([`super::Elementwise::run_fused`]) run them; everything else
-//! is staged. The bits are the staged driver's (the same lane body on the same values, the same
+//! and only kernels that opt in ([`super::Elementwise::run_fused`]) run them: Adam, SGD with
+//! momentum, Lion, Adagrad, RMSprop, Adamax, each for the options its `run_fused` names (one
+//! loop per profile and compile-time option; a rarer option is staged). Everything else is
+//! staged. The bits are the staged driver's (the same lane body on the same values, the same
 //! conversion functions and the same stochastic-rounding index), so which path a call takes
 //! changes only its speed. The whole groups of 16 are fused; the last `n % 16` elements are
 //! staged.

@@ -18,7 +18,8 @@
 //! Three combinations the target trainers use (bf16 gradients with an f32 master and a bf16
 //! copy; with bf16 states; pure bf16 with stochastic rounding) also have a **fused** path
 //! (`src/format/fused.rs`): the conversions inside the kernel's chunk loop, in registers, the
-//! formats fixed at compile time — for the kernels that opt in (Adam), with the same bits as
+//! formats fixed at compile time — for the kernels that opt in (Adam, SGD with momentum, Lion,
+//! Adagrad, RMSprop, Adamax; each for the options its `run_fused` lists), with the same bits as
 //! the staged path.
 //!
 //! | format | layout | read | written |

@@ -2,6 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
+use crate::format::fused::{Call, Group16, Read16};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, with_profile};
 use crate::optim::mixed_step;
@@ -123,6 +124,22 @@ impl Elementwise<2, 1> for Coef {
                 |[p, s], [g]| adagrad_lanes::<L, N, P>(k, p, g, s),
             )
         }));
+    }
+
+    const FUSED: bool = true;
+
+    /// The fused loops ([`crate::format::fused`]): every profile, as [`Elementwise::run`].
+    fn run_fused<P: Group16, S: Group16 + Default, G: Read16>(
+        &self,
+        width: Width,
+        call: Call<P, S, G, 2, 1>,
+    ) -> bool {
+        let k = self;
+        let Some(bufs) = call.states::<1>() else { return false };
+        with_width!(width, |L, N| with_profile!(fast k.numerics, |Pf| {
+            bufs.for_each_group::<N>(|p, [s], [g]| adagrad_lanes::<L, N, Pf>(k, p, g, s))
+        }));
+        true
     }
 }
 

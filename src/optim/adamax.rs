@@ -2,6 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
+use crate::format::fused::{Call, Group16, Read16};
 use crate::lanes::Lanes;
 use crate::numerics::{
     Flag, Numerics, Off, Portable, Profile, Torch, TorchLerp, c, pow_step, specialize,
@@ -116,6 +117,31 @@ impl Elementwise<3, 1> for Coef {
             Numerics::Portable | Numerics::Fast =>
                 adamax_loop::<L, N, Portable>(k, (wd, Off), bufs),
         }));
+    }
+
+    const FUSED: bool = true;
+
+    /// The fused loops ([`crate::format::fused`]): the options as in [`Elementwise::run`] but
+    /// weight decay, a run-time flag here (a predicted branch per group, for half the loops).
+    fn run_fused<P: Group16, S: Group16 + Default, G: Read16>(
+        &self,
+        width: Width,
+        call: Call<P, S, G, 3, 1>,
+    ) -> bool {
+        let k = self;
+        let Some(bufs) = call.states::<2>() else { return false };
+        let (wd, small) = (k.weight_decay.is_some(), k.lerp1.is_small());
+        with_width!(width, |L, N| match k.numerics {
+            Numerics::Torch | Numerics::Bitsandbytes | Numerics::Torchao => {
+                specialize!(small, |small| bufs.for_each_group::<N>(|p, [m, u], [g]| {
+                    adamax_lanes::<L, N, Torch>(k, (wd, small), p, g, m, u)
+                }))
+            }
+            Numerics::Portable | Numerics::Fast => bufs.for_each_group::<N>(|p, [m, u], [g]| {
+                adamax_lanes::<L, N, Portable>(k, (wd, Off), p, g, m, u)
+            }),
+        });
+        true
     }
 }
 

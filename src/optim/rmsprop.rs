@@ -2,6 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
+use crate::format::fused::{Call, Group16, Read16};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
 use crate::optim::mixed_step;
@@ -169,6 +170,28 @@ impl Elementwise<4, 1> for Coef {
                 ),
             }
         }));
+    }
+
+    const FUSED: bool = true;
+
+    /// The fused loops ([`crate::format::fused`]) of torch's default form (no momentum, not
+    /// centered), every profile; the other forms are staged.
+    fn run_fused<P: Group16, S: Group16 + Default, G: Read16>(
+        &self,
+        width: Width,
+        call: Call<P, S, G, 4, 1>,
+    ) -> bool {
+        let k = self;
+        if k.momentum.is_some() || k.centered {
+            return false;
+        }
+        let Some(bufs) = call.states::<1>() else { return false };
+        with_width!(width, |L, N| with_profile!(fast k.numerics, |Pf| {
+            bufs.for_each_group::<N>(|p, [sq], [g]| {
+                rmsprop_lanes::<L, N, Pf>(k, p, g, sq, None, None)
+            })
+        }));
+        true
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
+use crate::format::fused::{Call, Group16, Read16};
 use crate::lanes::Lanes;
 use crate::numerics::{Flag, Numerics, Off, Profile, c, specialize, with_profile};
 use crate::optim::mixed_step;
@@ -139,6 +140,31 @@ impl Elementwise<2, 1> for Coef {
                 )
             }
         })));
+    }
+
+    const FUSED: bool = true;
+
+    /// The fused loops ([`crate::format::fused`]) of heavy-ball momentum after its first step
+    /// (no Nesterov), every profile, weight decay a run-time flag (a predicted branch per
+    /// group, for half the loops); the other forms (and a first step, which copies the
+    /// gradient into the buffer) are staged.
+    fn run_fused<P: Group16, S: Group16 + Default, G: Read16>(
+        &self,
+        width: Width,
+        call: Call<P, S, G, 2, 1>,
+    ) -> bool {
+        let k = self;
+        if k.momentum.is_none() || k.first_step || k.nesterov {
+            return false;
+        }
+        let Some(bufs) = call.states::<1>() else { return false };
+        let wd = k.weight_decay.is_some();
+        with_width!(width, |L, N| with_profile!(k.numerics, |Pf| {
+            bufs.for_each_group::<N>(|p, [b], [g]| {
+                sgd_lanes::<L, N, Pf>(k, (wd, Off, Off), p, g, Some(b))
+            })
+        }));
+        true
     }
 }
 
