@@ -524,6 +524,26 @@ fn fused_groups<K: Elementwise<M, I>, const M: usize, const I: usize>(
     if ran { whole } else { 0 }
 }
 
+/// How many of 37 elements a call of `k` runs fused, with f32 parameters, bf16 (nearest) states
+/// and bf16 gradients (32 if the kernel has a fused loop for its options, else 0).
+#[cfg(test)]
+pub(crate) fn fused_elements<K: Elementwise<M, I>, const M: usize, const I: usize>(k: &K) -> usize {
+    const N: usize = 37;
+    let mut params = [0.5f32; N];
+    let mut states = [[bf16::from_f32(0.25); N]; M];
+    let grads = [[bf16::from_f32(0.125); N]; I];
+    let used = k.used();
+    let mut outs = [const { Out::Unused }; M];
+    for (j, (o, s)) in outs.iter_mut().zip(&mut states).enumerate().skip(1) {
+        if used[j] {
+            *o = Out::Bf16(s, Rounding::Nearest);
+        }
+    }
+    outs[0] = Out::F32(&mut params);
+    let ins = grads.each_ref().map(|g| Grads::Bf16(g));
+    fused_groups(k, crate::Width::NATIVE, &mut outs, &ins, &Placement::default())
+}
+
 /// The fused combinations ([`fused`]), by their parameters and states (gradients bf16).
 #[derive(Clone, Copy)]
 enum FusedPlan {
@@ -1192,6 +1212,56 @@ mod tests {
             });
             true
         }
+    }
+
+    /// Every kernel with fused loops runs the options its `run_fused` names fused and stages
+    /// the others (which run the same bits either way: tests/formats.rs). A wrong guard or a
+    /// `run_fused` that gives up would only cost speed, so it is checked here.
+    #[test]
+    fn fused_kernels_fuse_the_options_they_name() {
+        use crate::Numerics::{Bitsandbytes, Fast, Portable, Torch};
+        use crate::optim::{adagrad, adam, adamax, lion, rmsprop, sgd};
+        use crate::{
+            AdagradConfig, AdamConfig, AdamaxConfig, LionConfig, RmspropConfig, SgdConfig,
+        };
+        #[track_caller]
+        fn fused<K: Elementwise<M, I>, const M: usize, const I: usize>(
+            k: Result<K, crate::Error>,
+        ) -> usize {
+            fused_elements(&k.unwrap())
+        }
+        for numerics in [Torch, Portable, Fast] {
+            let cfg = AdamConfig { numerics, weight_decay: 0.1, ..Default::default() };
+            assert_eq!(fused(adam::Coef::from_config(2, &cfg)), 32, "{numerics:?}");
+            let ams = AdamConfig { amsgrad: true, ..cfg };
+            assert_eq!(fused(adam::Coef::from_config(2, &ams)), 0, "{numerics:?}");
+            let cfg = AdagradConfig { numerics, ..Default::default() };
+            assert_eq!(fused(adagrad::Coef::from_config(2, &cfg)), 32, "{numerics:?}");
+            let cfg = RmspropConfig { numerics, weight_decay: 0.1, ..Default::default() };
+            assert_eq!(fused(rmsprop::Coef::from_config(&cfg)), 32, "{numerics:?}");
+            for (momentum, centered) in [(0.9, false), (0.0, true)] {
+                let other = RmspropConfig { momentum, centered, ..cfg };
+                assert_eq!(fused(rmsprop::Coef::from_config(&other)), 0, "{numerics:?}");
+            }
+        }
+        for numerics in [Torch, Portable] {
+            let cfg = AdamaxConfig { numerics, weight_decay: 0.1, ..Default::default() };
+            assert_eq!(fused(adamax::Coef::from_config(2, &cfg)), 32, "{numerics:?}");
+            for weight_decay in [0.0, 0.1] {
+                let cfg = LionConfig { numerics, weight_decay, ..Default::default() };
+                assert_eq!(fused(lion::Coef::from_config(&cfg)), 32, "{numerics:?}");
+                let cfg = SgdConfig { numerics, momentum: 0.9, weight_decay, ..Default::default() };
+                assert_eq!(fused(sgd::Coef::from_config(2, &cfg)), 32, "{numerics:?}");
+                // The first step copies the gradient into the buffer; Nesterov; no momentum.
+                assert_eq!(fused(sgd::Coef::from_config(1, &cfg)), 0, "{numerics:?}");
+                let nesterov = SgdConfig { nesterov: true, ..cfg };
+                assert_eq!(fused(sgd::Coef::from_config(2, &nesterov)), 0, "{numerics:?}");
+                let plain = SgdConfig { momentum: 0.0, ..cfg };
+                assert_eq!(fused(sgd::Coef::from_config(2, &plain)), 0, "{numerics:?}");
+            }
+        }
+        let bnb = LionConfig { numerics: Bitsandbytes, ..Default::default() };
+        assert_eq!(fused(lion::Coef::from_config(&bnb)), 0);
     }
 
     /// Runs `Probe` on the given buffers; returns (fused, staged) element counts.

@@ -58,7 +58,7 @@ impl AdagradConfig {
     }
 }
 
-struct Coef {
+pub(crate) struct Coef {
     scale: f32,
     weight_decay: Option<f32>,
     init: Option<f32>,
@@ -70,7 +70,7 @@ struct Coef {
 
 impl Coef {
     #[inline(always)]
-    fn from_config(step: u32, cfg: &AdagradConfig) -> Result<Self, Error> {
+    pub(crate) fn from_config(step: u32, cfg: &AdagradConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes, Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let lr_decay = validate::non_negative("lr_decay", cfg.lr_decay)?;

@@ -75,7 +75,7 @@ impl AdamConfig {
 }
 
 /// Per-call coefficients, computed once in f64 and rounded once.
-struct Coef {
+pub(crate) struct Coef {
     scale: f32,
     decay: WeightDecay,
     /// Torch: `m ← lerp(m, g, c(1 − β₁))`.
@@ -138,7 +138,7 @@ impl TorchaoCoef {
 
 impl Coef {
     #[inline(always)]
-    fn from_config(step: u32, cfg: &AdamConfig) -> Result<Self, Error> {
+    pub(crate) fn from_config(step: u32, cfg: &AdamConfig) -> Result<Self, Error> {
         validate::numerics(
             cfg.numerics,
             &[Numerics::Bitsandbytes, Numerics::Fast, Numerics::Torchao],

@@ -48,7 +48,7 @@ impl Default for AdamaxConfig {
     }
 }
 
-struct Coef {
+pub(crate) struct Coef {
     scale: f32,
     weight_decay: Option<f32>,
     lerp1: TorchLerp,
@@ -62,7 +62,7 @@ struct Coef {
 
 impl Coef {
     #[inline(always)]
-    fn from_config(step: u32, cfg: &AdamaxConfig) -> Result<Self, Error> {
+    pub(crate) fn from_config(step: u32, cfg: &AdamaxConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;

@@ -46,7 +46,7 @@ impl Default for LionConfig {
     }
 }
 
-struct Coef {
+pub(crate) struct Coef {
     scale: f32,
     decay: Option<f32>,
     beta1: f32,
@@ -59,7 +59,7 @@ struct Coef {
 
 impl Coef {
     #[inline(always)]
-    fn from_config(cfg: &LionConfig) -> Result<Self, Error> {
+    pub(crate) fn from_config(cfg: &LionConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_closed("beta1", cfg.beta1)?;

@@ -68,7 +68,7 @@ impl RmspropConfig {
     }
 }
 
-struct Coef {
+pub(crate) struct Coef {
     scale: f32,
     weight_decay: Option<f32>,
     alpha: f32,
@@ -84,7 +84,7 @@ struct Coef {
 
 impl Coef {
     #[inline(always)]
-    fn from_config(cfg: &RmspropConfig) -> Result<Self, Error> {
+    pub(crate) fn from_config(cfg: &RmspropConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes, Numerics::Fast])?;
         // bitsandbytes' RMSprop has no centered form and ignores momentum: refuse them.
         if cfg.numerics == Numerics::Bitsandbytes && (cfg.centered || cfg.momentum != 0.0) {
@@ -182,9 +182,7 @@ impl Elementwise<4, 1> for Coef {
         call: Call<P, S, G, 4, 1>,
     ) -> bool {
         let k = self;
-        if k.momentum.is_some() || k.centered {
-            return false;
-        }
+        // One used state (`square_avg`) is the default form: momentum and centering add one each.
         let Some(bufs) = call.states::<1>() else { return false };
         with_width!(width, |L, N| with_profile!(fast k.numerics, |Pf| {
             bufs.for_each_group::<N>(|p, [sq], [g]| {

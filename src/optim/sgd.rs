@@ -53,7 +53,7 @@ impl Default for SgdConfig {
 }
 
 /// Per-call coefficients, computed once in f64 and rounded once.
-struct Coef {
+pub(crate) struct Coef {
     scale: f32,
     weight_decay: Option<f32>,
     momentum: Option<f32>,
@@ -66,7 +66,7 @@ struct Coef {
 
 impl Coef {
     #[inline(always)]
-    fn from_config(step: u32, cfg: &SgdConfig) -> Result<Self, Error> {
+    pub(crate) fn from_config(step: u32, cfg: &SgdConfig) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes])?;
         // bitsandbytes' SGD silently ignores dampening and Nesterov: refuse them instead.
         if cfg.numerics == Numerics::Bitsandbytes && (cfg.nesterov || cfg.dampening != 0.0) {
@@ -154,9 +154,10 @@ impl Elementwise<2, 1> for Coef {
         call: Call<P, S, G, 2, 1>,
     ) -> bool {
         let k = self;
-        if k.momentum.is_none() || k.first_step || k.nesterov {
+        if k.first_step || k.nesterov {
             return false;
         }
+        // Without momentum no state is used: staged (it has no buffer to convert).
         let Some(bufs) = call.states::<1>() else { return false };
         let wd = k.weight_decay.is_some();
         with_width!(width, |L, N| with_profile!(k.numerics, |Pf| {
