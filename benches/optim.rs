@@ -128,6 +128,32 @@ fn parallel(c: &mut Criterion) {
 #[cfg(not(feature = "rayon"))]
 fn parallel(_: &mut Criterion) {}
 
+/// The fixed cost of a call: Adam on 16 elements, steps cycling 1..1000, as `adam_step` (the
+/// powers β₁ᵗ, β₂ᵗ and √(1 − β₂ᵗ) in every call) and as `adam_step_prepared` (prepared once per
+/// step, before the timing: a model of many tensors pays that once per step).
+fn per_call(c: &mut Criterion) {
+    let mut group = c.benchmark_group("adam_per_call/16");
+    let n = 16;
+    let (mut p, g, mut m, mut v) = (input(n, 1), input(n, 2), vec![0.0f32; n], vec![0.0f32; n]);
+    let cfg = AdamConfig { numerics: Numerics::Portable, ..Default::default() };
+    let prepared: Vec<AdamPrepared> = (1..=1000).map(|t| cfg.prepare(t).unwrap()).collect();
+    let mut t = 0;
+    group.bench_function("adam_step", |b| {
+        b.iter(|| {
+            t = t % 1000 + 1;
+            adam_step(&mut p, black_box(&g), &mut m, &mut v, &mut [], t, &cfg).unwrap()
+        })
+    });
+    let mut k = prepared.iter().cycle();
+    group.bench_function("adam_step_prepared", |b| {
+        b.iter(|| {
+            let k = k.next().expect("cycle");
+            adam_step_prepared(&mut p, black_box(&g), &mut m, &mut v, &mut [], k).unwrap()
+        })
+    });
+    group.finish();
+}
+
 /// SparseAdam on a 65536 × 64 embedding table (16 MiB per buffer, past the caches) with 1 %
 /// and 10 % of the rows touched (unsorted, unique), against the same-traffic baseline over the
 /// touched rows (`s += g` on each of the three buffers' rows): the cost must follow the touched
@@ -290,5 +316,5 @@ fn config() -> Criterion {
         .sample_size(15)
 }
 
-criterion_group! { name = benches; config = config(); targets = optim, sparse, matrix, lbfgs, parallel }
+criterion_group! { name = benches; config = config(); targets = optim, sparse, matrix, lbfgs, parallel, per_call }
 criterion_main!(benches);

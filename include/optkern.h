@@ -1745,6 +1745,29 @@ typedef struct {
   optkern_numerics numerics;
 } optkern_ema_config;
 
+// One Adam step's bias corrections, computed once by [`AdamConfig::prepare`] for every
+// tensor of the step and passed to [`adam_step_prepared`].
+//
+// The powers `β₁ᵗ`, `β₂ᵗ` (a serial chain of f64 products, compensated so that they are
+// correctly rounded) and `√(1 − β₂ᵗ)` are most of a small [`adam_step`] call's fixed cost; a
+// model of many tensors pays them once per step this way. The result is bit for bit
+// [`adam_step`]'s with the same `cfg` and `step`.
+//
+// The fields are public (and the C struct `optkern_adam_prepared` is this one): a call checks
+// `cfg` and `step` as [`adam_step`] does and each correction to be finite and in `(0, 1]`, but
+// it cannot check that the corrections are those of `cfg`'s betas at `step`. Change a field
+// and the step uses the value given; prepare again instead.
+typedef struct {
+  // The hyperparameters, as given to [`AdamConfig::prepare`].
+  optkern_adam_config cfg;
+  // The 1-based step.
+  uint32_t step;
+  // `1 − β₁ᵗ` (f64).
+  double bias_correction1;
+  // `√(1 − β₂ᵗ)` (f64).
+  double bias_correction2_sqrt;
+} optkern_adam_prepared;
+
 // Hyperparameters of [`muon_step`]. [`Default`] is `torch.optim.Muon`'s.
 typedef struct {
   // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
@@ -2971,6 +2994,27 @@ optkern_status optkern_adam_step(float *params,
                                  uint32_t step,
                                  const optkern_adam_config *cfg,
                                  optkern_error *error);
+
+// [`AdamConfig::prepare`]: `prepared_out` receives `cfg`, `step` and the step's bias
+// corrections, for [`optkern_adam_step_prepared`] on every tensor of the step. Nothing is
+// written when an error is returned.
+optkern_status optkern_adam_prepare(const optkern_adam_config *cfg,
+                                    uint32_t step,
+                                    optkern_adam_prepared *prepared_out,
+                                    optkern_error *error);
+
+// [`adam_step_prepared`]: [`optkern_adam_step`] with the bias corrections of
+// [`optkern_adam_prepare`] (the same bits, without the per-call powers and root). An error in
+// a field of `prepared` (of its `cfg`, or `step`, `bias_correction1`, `bias_correction2_sqrt`)
+// names the argument `prepared` and the field.
+optkern_status optkern_adam_step_prepared(float *params,
+                                          const float *grads,
+                                          float *exp_avg,
+                                          float *exp_avg_sq,
+                                          float *max_exp_avg_sq,
+                                          size_t len,
+                                          const optkern_adam_prepared *prepared,
+                                          optkern_error *error);
 
 // [`adamw_step`]: [`optkern_adam_step`] with decoupled weight decay forced on.
 optkern_status optkern_adamw_step(float *params,

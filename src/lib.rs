@@ -75,7 +75,9 @@ pub use optim::adafactor::{
     adafactor_step_size,
 };
 pub use optim::adagrad::{AdagradConfig, adagrad_step, adagrad_step_mixed};
-pub use optim::adam::{AdamConfig, adam_step, adam_step_mixed, adamw_step};
+pub use optim::adam::{
+    AdamConfig, AdamPrepared, adam_step, adam_step_mixed, adam_step_prepared, adamw_step,
+};
 pub use optim::adamax::{AdamaxConfig, adamax_step, adamax_step_mixed};
 pub use optim::adaptive::adabelief::{AdabeliefConfig, adabelief_step, adabelief_step_mixed};
 pub use optim::adaptive::adabound::{
@@ -201,12 +203,12 @@ pub use optim::sparse_adam::{SparseAdamConfig, sparse_adam_scratch_len, sparse_a
 #[doc(hidden)]
 pub use optim::{
     adadelta::adadelta_step_mixed_with, adagrad::adagrad_step_mixed_with,
-    adam::adam_step_mixed_with, adam::adam_step_with, adamax::adamax_step_mixed_with,
-    asgd::asgd_step_mixed_with, lion::lion_step_mixed_with, momentum::momentum_step_mixed_with,
-    momentum::momentum_step_with, momentum::nesterov_lookahead_with, muon::muon_step_with,
-    nadam::nadam_step_mixed_with, radam::radam_step_mixed_with, rmsprop::rmsprop_step_mixed_with,
-    rprop::rprop_step_mixed_with, sgd::sgd_step_mixed_with, sgd::sgd_step_with,
-    sparse_adam::sparse_adam_step_with,
+    adam::adam_step_mixed_with, adam::adam_step_prepared_with, adam::adam_step_with,
+    adamax::adamax_step_mixed_with, asgd::asgd_step_mixed_with, lion::lion_step_mixed_with,
+    momentum::momentum_step_mixed_with, momentum::momentum_step_with,
+    momentum::nesterov_lookahead_with, muon::muon_step_with, nadam::nadam_step_mixed_with,
+    radam::radam_step_mixed_with, rmsprop::rmsprop_step_mixed_with, rprop::rprop_step_mixed_with,
+    sgd::sgd_step_mixed_with, sgd::sgd_step_with, sparse_adam::sparse_adam_step_with,
 };
 #[doc(hidden)]
 pub use optim::{

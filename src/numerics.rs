@@ -166,11 +166,13 @@ pub(crate) fn c(x: f64) -> f32 {
 
 /// `torch.lerp(m, x, w)` with a scalar weight `w`, as PyTorch's CPU kernel computes it:
 /// `fma(w, x − m, m)` if `|w| < 0.5`, else `fma(w − 1, x − m, x)` (`w − 1` in f32).
+///
+/// The branch is not stored: a `bool` next to the two f32 made a per-call store-forwarding
+/// stall (the pair written as 4 + 1 bytes, read back as 8) in Adam's coefficient setup.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TorchLerp {
     w: f32,
     w_minus_1: f32,
-    small: bool,
 }
 
 impl TorchLerp {
@@ -181,18 +183,18 @@ impl TorchLerp {
 
     /// The lerp with the f32 weight `w` (a weight torch computes as an f32 tensor).
     pub(crate) fn with_f32(w: f32) -> Self {
-        Self { w, w_minus_1: w - 1.0, small: w.abs() < 0.5 }
+        Self { w, w_minus_1: w - 1.0 }
     }
 
     /// `lerp(m, x, w)`; fused as in PyTorch when `P` is `Torch`.
     #[inline(always)]
     pub(crate) fn apply<P: Profile, L: Lanes<N>, const N: usize>(&self, m: L, x: L) -> L {
-        self.apply_branch::<P, L, N>(self.small, m, x)
+        self.apply_branch::<P, L, N>(self.is_small(), m, x)
     }
 
     /// Whether `|w| < 0.5` (torch's first branch).
     pub(crate) fn is_small(&self) -> bool {
-        self.small
+        self.w.abs() < 0.5
     }
 
     /// [`TorchLerp::apply`] with the branch given as a [`Flag`] (`small` must equal

@@ -59,6 +59,12 @@ pub(crate) fn unit_closed(name: &'static str, value: f64) -> Result<f64, Error> 
     }
 }
 
+/// Finite and in `(0, 1]`.
+pub(crate) fn positive_unit(name: &'static str, value: f64) -> Result<f64, Error> {
+    unit_closed(name, value)?;
+    if value > 0.0 { Ok(value) } else { Err(invalid(name, value, Problem::OutOfRange)) }
+}
+
 /// A conflict between options, reported on `name`.
 pub(crate) fn conflict(name: &'static str, value: f64) -> Error {
     invalid(name, value, Problem::Conflict)

@@ -13,10 +13,12 @@ use optkern::capi::init::{
     optkern_shuffle,
 };
 use optkern::capi::linalg::{optkern_gemm, optkern_gemm_scratch_len};
-use optkern::capi::optim::{optkern_adam_step, optkern_sgd_step};
+use optkern::capi::optim::{
+    optkern_adam_prepare, optkern_adam_step, optkern_adam_step_prepared, optkern_sgd_step,
+};
 use optkern::capi::train::{optkern_grad_norm, optkern_lr_cosine, optkern_lr_cosine_decay};
 use optkern::capi::{ErrorInfo, Status};
-use optkern::{AdamConfig, GemmConfig, SgdConfig};
+use optkern::{AdamConfig, AdamPrepared, GemmConfig, SgdConfig};
 
 fn text(a: &[c_char; 32]) -> String {
     // SAFETY: the library NUL-terminates every name (31 bytes at most).
@@ -111,6 +113,83 @@ fn adam_records_name_the_argument_and_field() {
     let (s, e) = a.step(N, 1, &cfg);
     assert_eq!(s, Status::Ok);
     assert!(e.argument.iter().all(|&c| c as u8 == 0x5A));
+}
+
+/// The prepared Adam step: `optkern_adam_prepare` checks as `optkern_adam_step` does and
+/// writes nothing on a rejection; `optkern_adam_step_prepared` names `prepared` and the field
+/// it found wrong (a bool in its config, a correction, the step), writes nothing then, and
+/// gives `optkern_adam_step`'s bits otherwise.
+#[test]
+fn prepared_adam_records_name_the_field() {
+    let cfg = AdamConfig { weight_decay: 0.01, ..Default::default() };
+    let mut k = core::mem::MaybeUninit::<AdamPrepared>::uninit();
+    // SAFETY: valid pointers; the out-pointer is written only on success.
+    unsafe {
+        expect(
+            record(|e| optkern_adam_prepare(null(), 1, k.as_mut_ptr(), e)),
+            Status::NullPointer,
+            "cfg",
+            "",
+            "",
+        );
+        expect(
+            record(|e| optkern_adam_prepare(&cfg, 1, null_mut(), e)),
+            Status::NullPointer,
+            "prepared_out",
+            "",
+            "",
+        );
+        expect(
+            record(|e| optkern_adam_prepare(&cfg, 0, k.as_mut_ptr(), e)),
+            Status::InvalidStep,
+            "step",
+            "",
+            "",
+        );
+        let bad = AdamConfig { beta1: 1.0, ..cfg };
+        expect(
+            record(|e| optkern_adam_prepare(&bad, 1, k.as_mut_ptr(), e)),
+            Status::InvalidHyperparameter,
+            "cfg",
+            "beta1",
+            "",
+        );
+        assert_eq!(record(|e| optkern_adam_prepare(&cfg, 7, k.as_mut_ptr(), e)).0, Status::Ok);
+    }
+    // SAFETY: the successful call above wrote it.
+    let k = unsafe { k.assume_init() };
+    assert_eq!(k, cfg.prepare(7).unwrap());
+    let (mut a, mut b) = (Adam::new(), Adam::new());
+    let call = |a: &mut Adam, k: *const AdamPrepared| {
+        let (p, g, m, v) = (a.p.as_mut_ptr(), a.g.as_ptr(), a.m.as_mut_ptr(), a.v.as_mut_ptr());
+        // SAFETY: each buffer holds N elements.
+        record(|e| unsafe { optkern_adam_step_prepared(p, g, m, v, null_mut(), N, k, e) })
+    };
+    let before = a.p.clone();
+    expect(call(&mut a, null()), Status::NullPointer, "prepared", "", "");
+    let mut raw = k;
+    // SAFETY: writes one byte into the `maximize` field's storage.
+    unsafe { core::ptr::addr_of_mut!(raw.cfg.maximize).cast::<u8>().write(3) };
+    expect(call(&mut a, &raw), Status::InvalidHyperparameter, "prepared", "maximize", "");
+    let bad = AdamPrepared { bias_correction2_sqrt: 0.0, ..k };
+    let e = expect(
+        call(&mut a, &bad),
+        Status::InvalidHyperparameter,
+        "prepared",
+        "bias_correction2_sqrt",
+        "",
+    );
+    assert_eq!(e.value, 0.0);
+    let bad = AdamPrepared { cfg: AdamConfig { eps: -1.0, ..cfg }, ..k };
+    expect(call(&mut a, &bad), Status::InvalidHyperparameter, "prepared", "eps", "");
+    let bad = AdamPrepared { step: 0, ..k };
+    expect(call(&mut a, &bad), Status::InvalidStep, "prepared", "step", "");
+    assert_eq!(a.p, before, "a rejected call wrote the parameters");
+    assert_eq!(call(&mut a, &k).0, Status::Ok);
+    assert_eq!(b.step(N, 7, &cfg).0, Status::Ok);
+    let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!((bits(&a.p), bits(&a.m), bits(&a.v)), (bits(&b.p), bits(&b.m), bits(&b.v)));
+    assert_ne!(a.p, before);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 mod common;
 use common::to_reference::ToReference;
 use common::{Data, Kind, bits};
-use optkern::{AdamConfig, Error, MomentumConfig, Problem, SgdConfig};
+use optkern::{AdamConfig, AdamPrepared, Error, MomentumConfig, Problem, SgdConfig};
 use optkern_reference as reference;
 
 const N: usize = 19;
@@ -99,6 +99,20 @@ fn adam_call(cfg: AdamConfig, step: u32) -> impl Fn(&mut [Vec<f32>]) -> Result<(
     }
 }
 
+/// `adam_step_prepared` with `prepared` as given (a caller may have changed its fields).
+fn adam_prepared_call(k: AdamPrepared) -> impl Fn(&mut [Vec<f32>]) -> Result<(), Error> {
+    move |b| match b {
+        [p, g, m, v, vmax] => optkern::adam_step_prepared(p, g, m, v, vmax, &k),
+        _ => unreachable!(),
+    }
+}
+
+/// A prepared Adam step of `cfg` at `step` made from a valid one: the check happens at the
+/// step call, as for a C caller's struct.
+fn prepared_with(cfg: AdamConfig, step: u32) -> AdamPrepared {
+    AdamPrepared { cfg, step, ..AdamConfig::default().prepare(1).unwrap() }
+}
+
 fn momentum_call(cfg: MomentumConfig) -> impl Fn(&mut [Vec<f32>]) -> Result<(), Error> {
     move |b| match b {
         [p, g, v] => optkern::momentum_step(p, g, v, &cfg),
@@ -131,6 +145,10 @@ fn length_mismatches_change_nothing() {
     length_cases(
         &["params", "grads", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
         adam_call(adam, 1),
+    );
+    length_cases(
+        &["params", "grads", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
+        adam_prepared_call(adam.prepare(1).unwrap()),
     );
     length_cases(&["params", "grads", "velocity"], momentum_call(MomentumConfig::default()));
     length_cases(&["lookahead", "params", "velocity"], lookahead_call(MomentumConfig::default()));
@@ -178,6 +196,38 @@ fn empty_slices_are_valid_but_config_is_checked() {
     assert_eq!(
         optkern::adam_step(&mut [], &[], &mut [], &mut [], &mut [], 0, &AdamConfig::default()),
         Err(Error::ZeroStep)
+    );
+}
+
+/// A prepared step's bias corrections must be finite and in `(0, 1]`; nothing is written
+/// otherwise. Its config and step are checked as `adam_step` checks them (above, and here).
+#[test]
+fn prepared_adam_checks_its_corrections() {
+    let good = AdamConfig { amsgrad: true, ..Default::default() }.prepare(3).unwrap();
+    let mut rejected = 0;
+    for x in SPECIALS {
+        let want = (!(x > 0.0 && x <= 1.0)).then(|| hyper("", x));
+        rejected += usize::from(want.is_some());
+        for name in ["bias_correction1", "bias_correction2_sqrt"] {
+            let mut k = good;
+            let field = if name == "bias_correction1" {
+                &mut k.bias_correction1
+            } else {
+                &mut k.bias_correction2_sqrt
+            };
+            *field = x;
+            let want = want.map(|_| hyper(name, x));
+            check(5, None, want, &format!("{name} = {x}"), adam_prepared_call(k));
+        }
+    }
+    assert_eq!(rejected, 8);
+    assert_eq!(AdamConfig::default().prepare(0), Err(Error::ZeroStep));
+    check(
+        5,
+        None,
+        Some(Error::ZeroStep),
+        "prepared step 0",
+        adam_prepared_call(AdamPrepared { step: 0, ..good }),
     );
 }
 
@@ -235,6 +285,10 @@ fn every_hyperparameter_is_checked() {
                 .then(|| hyper(name, if name == "grad_scale" { f64::from(x as f32) } else { x }));
             rejected += usize::from(want.is_some());
             check(5, None, want, &format!("adam {name} = {x}"), adam_call(cfg, 1));
+            let (got, want_dbg) = (format!("{:?}", cfg.prepare(1).err()), format!("{want:?}"));
+            assert_eq!(got, want_dbg, "adam prepare {name} = {x}");
+            let what = format!("adam prepared {name} = {x}");
+            check(5, None, want, &what, adam_prepared_call(prepared_with(cfg, 1)));
         }
         let d = MomentumConfig::default();
         let variants: [(&str, MomentumConfig); 4] = [

@@ -407,3 +407,65 @@ fn torchao_adam_grad_scale_multiplies_the_gradient() {
         }
     }
 }
+
+/// `adam_step_prepared` is `adam_step` with the corrections computed once: the same bits in
+/// every buffer for every profile (Torchao and bitsandbytes included, which the kernel cases
+/// leave out), option and step — the edges of `pow_step2`'s tables and the largest step too.
+#[test]
+fn prepared_adam_equals_adam_step() {
+    use optkern::{AdamConfig, Numerics};
+    let n = 77;
+    let mut data = Data::new(79);
+    let start = [
+        data.vec(n, Kind::Param),
+        data.vec(n, Kind::Signed),
+        data.vec(n, Kind::NonNeg),
+        data.vec(n, Kind::NonNeg),
+    ];
+    let g = data.vec(n, Kind::Grad);
+    let d = AdamConfig { lr: 1e-2, weight_decay: 0.01, grad_scale: 0.75, ..Default::default() };
+    let mut configs = Vec::new();
+    for numerics in [Numerics::Torch, Numerics::Portable, Numerics::Fast] {
+        for (amsgrad, eps_hat, decoupled, maximize) in
+            [(false, false, false, false), (true, false, true, true), (false, true, true, false)]
+        {
+            configs.push(AdamConfig {
+                amsgrad,
+                eps_hat,
+                decoupled_weight_decay: decoupled,
+                maximize,
+                numerics,
+                ..d
+            });
+        }
+    }
+    configs.push(AdamConfig { numerics: Numerics::Torchao, ..d });
+    let bnb = Numerics::Bitsandbytes;
+    configs.push(AdamConfig { numerics: bnb, decoupled_weight_decay: true, ..d });
+    let mut compared = 0;
+    for cfg in configs {
+        for step in [1, 2, 3, 999, 4095, 4096, 65535, 65536, 1_000_000, u32::MAX] {
+            let run = |prepared: bool| {
+                let mut b = start.clone();
+                let [p, m, v, vmax] = &mut b;
+                let vmax = if cfg.amsgrad { &mut vmax[..] } else { &mut [][..] };
+                if prepared {
+                    let k = cfg.prepare(step).unwrap();
+                    assert_eq!((k.cfg, k.step), (cfg, step));
+                    optkern::adam_step_prepared(p, &g, m, v, vmax, &k).unwrap();
+                } else {
+                    optkern::adam_step(p, &g, m, v, vmax, step, &cfg).unwrap();
+                }
+                b
+            };
+            let (want, got) = (run(false), run(true));
+            assert_ne!(want[0], start[0], "the step moves the parameters");
+            for k in 0..4 {
+                let what = format!("{:?} step {step} buffer {k}", cfg.numerics);
+                assert_same_bits(&got[k], &want[k], &what);
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 110);
+}

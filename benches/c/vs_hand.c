@@ -122,6 +122,17 @@ static void adam_copy(float *const b[4], size_t n, int t) {
 
 static optkern_adam_config adam_cfg[3];
 
+/* Portable with the bias corrections prepared once per step (optkern_adam_prepare): a model of
+ * many tensors calls optkern_adam_step_prepared per tensor; here, one tensor per step, the
+ * preparation is made before the timing for every step 1..1000. */
+static optkern_adam_prepared adam_prepared_steps[1000];
+
+static void adam_prepared(float *const b[4], size_t n, int t) {
+    if (optkern_adam_step_prepared(b[0], b[1], b[2], b[3], NULL, n,
+                                   &adam_prepared_steps[(t - 1) % 1000], NULL) != OPTKERN_STATUS_OK)
+        abort();
+}
+
 static void adam_optkern(int profile, float *const b[4], size_t n, int t) {
     if (optkern_adam_step(b[0], b[1], b[2], b[3], NULL, n, (uint32_t)t, &adam_cfg[profile],
                           NULL) != OPTKERN_STATUS_OK)
@@ -243,11 +254,12 @@ PROFILES(adam)
 PROFILES(adagrad)
 PROFILES(rmsprop)
 
-#define VARIANTS 6
+#define VARIANTS 7
 static const char *const variant_names[VARIANTS] = {
     "optkern Portable", "optkern Torch", "optkern Fast", "hand-written (1 sqrt, 1 div)",
-    "plain C loop",     "copy"};
-enum { PORTABLE, TORCH, FAST, HAND, PLAIN, COPY };
+    "plain C loop",     "copy",          "optkern Portable, prepared step"};
+/* PREPARED: only kernels with a prepared form (Adam); NULL elsewhere, printed as "—". */
+enum { PORTABLE, TORCH, FAST, HAND, PLAIN, COPY, PREPARED };
 
 typedef struct {
     const char *name;
@@ -256,7 +268,9 @@ typedef struct {
 } kernel;
 
 static const kernel kernels[] = {
-    {"adam", 4, {adam_portable, adam_torch, adam_fast, adam_hand, adam_plain, adam_copy}},
+    {"adam",
+     4,
+     {adam_portable, adam_torch, adam_fast, adam_hand, adam_plain, adam_copy, adam_prepared}},
     {"adagrad",
      3,
      {adagrad_portable, adagrad_torch, adagrad_fast, adagrad_hand, adagrad_plain, two_state_copy}},
@@ -299,10 +313,10 @@ static int same_optimizer(const kernel *k) {
     int status = 0;
     for (int v = 0; v < VARIANTS; v++) {
         fill(b[v], k->buffers, CHECK_N);
-        for (int t = 1; t <= 100; t++) k->fns[v](b[v], CHECK_N, t);
+        for (int t = 1; t <= 100 && k->fns[v]; t++) k->fns[v](b[v], CHECK_N, t);
     }
     for (int v = 1; v < VARIANTS && !status; v++)
-        for (size_t i = 0; i < CHECK_N && v != COPY; i++)
+        for (size_t i = 0; i < CHECK_N && v != COPY && k->fns[v]; i++)
             if (fabsf(b[v][0][i] - b[0][0][i]) > 1e-4f * (1.0f + fabsf(b[0][0][i]))) {
                 fprintf(stderr, "%s: %s differs from optkern Portable at %zu: %g vs %g\n",
                         k->name, variant_names[v], i, (double)b[v][0][i], (double)b[0][0][i]);
@@ -327,6 +341,7 @@ static void run(const kernel *k, size_t n, int quick) {
     double t[VARIANTS][MAX_ROUNDS];
     for (int r = 0; r < rounds; r++)
         for (int v = 0; v < VARIANTS; v++) {
+            if (!k->fns[v]) continue;
             double a = now();
             for (long it = 0; it < iters; it++) k->fns[v](buf, n, (int)(it % 1000) + 1);
             t[v][r] = (now() - a) / (double)iters / (double)n;
@@ -338,14 +353,19 @@ static void run(const kernel *k, size_t n, int quick) {
     }
     if (n < PER_CALL_BELOW) {
         printf("| %s | %zu (ns per call) |", k->name, n);
-        for (int v = 0; v < VARIANTS; v++) printf(" %.1f |", med[v] * (double)n);
-        printf(" %+.1f ns | %+.1f ns | %+.1f ns |\n", (med[PORTABLE] - med[HAND]) * (double)n,
+        for (int v = 0; v < VARIANTS; v++)
+            k->fns[v] ? printf(" %.1f |", med[v] * (double)n) : printf(" — |");
+        printf(" %+.1f ns | %+.1f ns | %+.1f ns |", (med[PORTABLE] - med[HAND]) * (double)n,
                (med[TORCH] - med[HAND]) * (double)n, (med[FAST] - med[HAND]) * (double)n);
+        k->fns[PREPARED] ? printf(" %+.1f ns |\n", (med[PREPARED] - med[HAND]) * (double)n)
+                         : printf(" — |\n");
     } else {
         printf("| %s | %zu |", k->name, n);
-        for (int v = 0; v < VARIANTS; v++) printf(" %.3f |", med[v]);
-        printf(" %.2f× | %.2f× | %.2f× |\n", med[HAND] / med[PORTABLE], med[HAND] / med[TORCH],
+        for (int v = 0; v < VARIANTS; v++)
+            k->fns[v] ? printf(" %.3f |", med[v]) : printf(" — |");
+        printf(" %.2f× | %.2f× | %.2f× |", med[HAND] / med[PORTABLE], med[HAND] / med[TORCH],
                med[HAND] / med[FAST]);
+        k->fns[PREPARED] ? printf(" %.2f× |\n", med[HAND] / med[PREPARED]) : printf(" — |\n");
     }
     for (int j = 0; j < k->buffers; j++) free(buf[j]);
 }
@@ -362,6 +382,10 @@ int main(int argc, char **argv) {
         rmsprop_cfg[profile] = optkern_rmsprop_config_default();
         rmsprop_cfg[profile].numerics = numerics;
     }
+    for (uint32_t t = 1; t <= 1000; t++)
+        if (optkern_adam_prepare(&adam_cfg[0], t, &adam_prepared_steps[t - 1], NULL) !=
+            OPTKERN_STATUS_OK)
+            abort();
     int quick = 0, chosen = 0;
     for (int a = 1; a < argc; a++) quick |= strcmp(argv[a], "--quick") == 0;
     chosen = argc - 1 - quick;
@@ -371,8 +395,8 @@ int main(int argc, char **argv) {
     printf("C library code in use: %s\n", optkern_build_info());
     printf("| kernel | n |");
     for (int v = 0; v < VARIANTS; v++) printf(" %s |", variant_names[v]);
-    printf(" Portable vs hand | Torch vs hand | Fast vs hand |\n|---|---|");
-    for (int v = 0; v < VARIANTS + 3; v++) printf("---|");
+    printf(" Portable vs hand | Torch vs hand | Fast vs hand | prepared vs hand |\n|---|---|");
+    for (int v = 0; v < VARIANTS + 4; v++) printf("---|");
     printf("\n");
     int status = 0;
     for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {

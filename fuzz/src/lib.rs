@@ -341,7 +341,24 @@ pub fn check_adam(case: &Case) -> Outcome {
         non_negative: &[2, 3],
         hyper: (cfg, r),
         run: &|w, m, i, t, (cfg, _)| match m {
-            [p, m1, v, vmax] => optkern::adam_step_with(w, p, i[0], m1, v, vmax, t, cfg),
+            [p, m1, v, vmax] => {
+                // `adam_step_prepared` on copies: accepted exactly when `adam_step` is, and
+                // then the same bits in every buffer.
+                let mut copies = [&**p, &**m1, &**v, &**vmax].map(<[f32]>::to_vec);
+                let [cp, cm, cv, cx] = &mut copies;
+                let prepared = cfg
+                    .prepare(t)
+                    .and_then(|k| optkern::adam_step_prepared_with(w, cp, i[0], cm, cv, cx, &k));
+                let result = optkern::adam_step_with(w, p, i[0], m1, v, vmax, t, cfg);
+                assert_eq!(prepared.is_ok(), result.is_ok(), "adam_step_prepared: {prepared:?}");
+                if result.is_ok() {
+                    for (ours, prep) in [&**p, &**m1, &**v, &**vmax].iter().zip(&copies) {
+                        let bits = |b: &[f32]| b.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(ours), bits(prep), "adam_step_prepared differs");
+                    }
+                }
+                result
+            }
             _ => unreachable!(),
         },
         valid: &|l, t, (cfg, r)| {

@@ -194,6 +194,75 @@ pub unsafe extern "C" fn optkern_adam_step(
     })
 }
 
+impl super::CConfig for AdamPrepared {
+    unsafe fn invalid_field(p: *const Self) -> Option<&'static str> {
+        // SAFETY: the caller guarantees `p` is valid for reads, so is its `cfg` field.
+        unsafe { AdamConfig::invalid_field(core::ptr::addr_of!((*p).cfg)) }
+    }
+}
+
+/// [`AdamConfig::prepare`]: `prepared_out` receives `cfg`, `step` and the step's bias
+/// corrections, for [`optkern_adam_step_prepared`] on every tensor of the step. Nothing is
+/// written when an error is returned.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adam_prepare(
+    cfg: *const AdamConfig,
+    step: u32,
+    prepared_out: *mut AdamPrepared,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: the config and the out-pointer are checked before use.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(prepared_out, "prepared_out")?;
+            let prepared = cfg.prepare(step)?;
+            super::out(prepared_out, "prepared_out", prepared)
+        }
+    })
+}
+
+/// [`adam_step_prepared`]: [`optkern_adam_step`] with the bias corrections of
+/// [`optkern_adam_prepare`] (the same bits, without the per-call powers and root). An error in
+/// a field of `prepared` (of its `cfg`, or `step`, `bias_correction1`, `bias_correction2_sqrt`)
+/// names the argument `prepared` and the field.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_adam_step_prepared(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    max_exp_avg_sq: *mut f32,
+    len: usize,
+    prepared: *const AdamPrepared,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "prepared", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let prepared = config(prepared, "prepared")?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq, opt max_exp_avg_sq);
+            adam_step_prepared(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                slice_mut(b[4]),
+                &prepared,
+            )
+            .map_err(|e| {
+                let mut fail = Fail::from(e);
+                if e == Error::ZeroStep {
+                    // The step is a field of `prepared` here, not an argument.
+                    (fail.argument, fail.field) = ("prepared", "step");
+                }
+                fail
+            })?;
+        }
+        Ok(())
+    })
+}
+
 /// [`adamw_step`]: [`optkern_adam_step`] with decoupled weight decay forced on.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn optkern_adamw_step(

@@ -139,6 +139,19 @@ impl TorchaoCoef {
 impl Coef {
     #[inline(always)]
     pub(crate) fn from_config(step: u32, cfg: &AdamConfig) -> Result<Self, Error> {
+        Self::with_corrections(step, cfg, |beta1, beta2| {
+            Ok(computed_corrections(beta1, beta2, step))
+        })
+    }
+
+    /// [`Coef::from_config`] with the bias corrections `(1 − β₁ᵗ, √(1 − β₂ᵗ))` given by
+    /// `corrections(β₁, β₂)`, called after every check of `cfg` and `step` has passed.
+    #[inline(always)]
+    fn with_corrections(
+        step: u32,
+        cfg: &AdamConfig,
+        corrections: impl FnOnce(f64, f64) -> Result<(f64, f64), Error>,
+    ) -> Result<Self, Error> {
         validate::numerics(
             cfg.numerics,
             &[Numerics::Bitsandbytes, Numerics::Fast, Numerics::Torchao],
@@ -169,8 +182,7 @@ impl Coef {
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
         let grad_scale = validate::grad_scale(cfg.grad_scale)?;
         validate::step(step)?;
-        let (bc1, bc2) = bias_corrections(beta1, beta2, step);
-        let bc2_sqrt = libm::sqrt(bc2);
+        let (bc1, bc2_sqrt) = corrections(beta1, beta2)?;
         let decay = WeightDecay::from_config(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {
             scale: if cfg.maximize { -grad_scale } else { grad_scale },
@@ -204,11 +216,89 @@ impl Coef {
         step: u32,
         cfg: &AdamConfig,
     ) -> Result<Self, Error> {
+        Self::check_lens([n, m, v, vmax], [g], cfg)?;
+        Self::from_config(step, cfg)
+    }
+
+    /// [`Coef::checked`] for a prepared step: the corrections are `prepared`'s, checked to be
+    /// in `(0, 1]`.
+    #[inline(always)]
+    fn checked_prepared(
+        lens: [usize; 4],
+        grad_lens: [usize; 1],
+        prepared: &AdamPrepared,
+    ) -> Result<Self, Error> {
+        let cfg = &prepared.cfg;
+        Self::check_lens(lens, grad_lens, cfg)?;
+        Self::with_corrections(prepared.step, cfg, |_, _| {
+            Ok((
+                validate::positive_unit("bias_correction1", prepared.bias_correction1)?,
+                validate::positive_unit("bias_correction2_sqrt", prepared.bias_correction2_sqrt)?,
+            ))
+        })
+    }
+
+    #[inline(always)]
+    fn check_lens(
+        [n, m, v, vmax]: [usize; 4],
+        [g]: [usize; 1],
+        cfg: &AdamConfig,
+    ) -> Result<(), Error> {
         validate::len("grads", n, g)?;
         validate::len("exp_avg", n, m)?;
         validate::len("exp_avg_sq", n, v)?;
-        validate::optional_len("max_exp_avg_sq", cfg.amsgrad, n, vmax)?;
-        Self::from_config(step, cfg)
+        validate::optional_len("max_exp_avg_sq", cfg.amsgrad, n, vmax)
+    }
+}
+
+/// `(1 − β₁ᵗ, √(1 − β₂ᵗ))` in f64: the powers correctly rounded ([`bias_corrections`]).
+#[inline(always)]
+fn computed_corrections(beta1: f64, beta2: f64, step: u32) -> (f64, f64) {
+    let (bc1, bc2) = bias_corrections(beta1, beta2, step);
+    (bc1, libm::sqrt(bc2))
+}
+
+/// One Adam step's bias corrections, computed once by [`AdamConfig::prepare`] for every
+/// tensor of the step and passed to [`adam_step_prepared`].
+///
+/// The powers `β₁ᵗ`, `β₂ᵗ` (a serial chain of f64 products, compensated so that they are
+/// correctly rounded) and `√(1 − β₂ᵗ)` are most of a small [`adam_step`] call's fixed cost; a
+/// model of many tensors pays them once per step this way. The result is bit for bit
+/// [`adam_step`]'s with the same `cfg` and `step`.
+///
+/// The fields are public (and the C struct `optkern_adam_prepared` is this one): a call checks
+/// `cfg` and `step` as [`adam_step`] does and each correction to be finite and in `(0, 1]`, but
+/// it cannot check that the corrections are those of `cfg`'s betas at `step`. Change a field
+/// and the step uses the value given; prepare again instead.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct AdamPrepared {
+    /// The hyperparameters, as given to [`AdamConfig::prepare`].
+    pub cfg: AdamConfig,
+    /// The 1-based step.
+    pub step: u32,
+    /// `1 − β₁ᵗ` (f64).
+    pub bias_correction1: f64,
+    /// `√(1 − β₂ᵗ)` (f64).
+    pub bias_correction2_sqrt: f64,
+}
+
+impl AdamConfig {
+    /// The bias corrections of `step` for [`adam_step_prepared`], after every check
+    /// [`adam_step`] makes of `self` and `step`.
+    ///
+    /// # Errors
+    /// As [`adam_step`]'s for its `cfg` and `step` ([`Error::InvalidHyperparameter`],
+    /// [`Error::ZeroStep`]).
+    pub fn prepare(&self, step: u32) -> Result<AdamPrepared, Error> {
+        let mut prepared =
+            AdamPrepared { cfg: *self, step, bias_correction1: 1.0, bias_correction2_sqrt: 1.0 };
+        Coef::with_corrections(step, self, |beta1, beta2| {
+            let (bc1, bc2_sqrt) = computed_corrections(beta1, beta2, step);
+            (prepared.bias_correction1, prepared.bias_correction2_sqrt) = (bc1, bc2_sqrt);
+            Ok((bc1, bc2_sqrt))
+        })?;
+        Ok(prepared)
     }
 }
 
@@ -388,6 +478,60 @@ pub fn adam_step_with(
 ) -> Result<(), Error> {
     let lens = [params.len(), exp_avg.len(), exp_avg_sq.len(), max_exp_avg_sq.len()];
     let k = Coef::checked(lens, [grads.len()], step, cfg)?;
+    k.run(width, [params, exp_avg, exp_avg_sq, max_exp_avg_sq], [grads]);
+    Ok(())
+}
+
+/// [`adam_step`] with the step's bias corrections computed beforehand ([`AdamConfig::prepare`]),
+/// for a model of many tensors: each call skips the powers `β₁ᵗ`, `β₂ᵗ` and the root. The same
+/// bits as `adam_step(…, prepared.step, &prepared.cfg)`.
+///
+/// # Errors
+/// As [`adam_step`], and [`Error::InvalidHyperparameter`] (field `bias_correction1` or
+/// `bias_correction2_sqrt`) for a correction that is not finite or not in `(0, 1]`.
+/// **Nothing is written when an error is returned.**
+///
+/// # Example
+/// ```
+/// let cfg = optkern::AdamConfig::default();
+/// let prepared = cfg.prepare(1)?; // once per step
+/// let (mut p, g, mut m, mut v) = ([1.0f32; 3], [0.5f32; 3], [0.0f32; 3], [0.0f32; 3]);
+/// optkern::adam_step_prepared(&mut p, &g, &mut m, &mut v, &mut [], &prepared)?; // per tensor
+/// assert!((p[0] - 0.999).abs() < 1e-6);
+/// # Ok::<(), optkern::Error>(())
+/// ```
+pub fn adam_step_prepared(
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    max_exp_avg_sq: &mut [f32],
+    prepared: &AdamPrepared,
+) -> Result<(), Error> {
+    adam_step_prepared_with(
+        Width::NATIVE,
+        params,
+        grads,
+        exp_avg,
+        exp_avg_sq,
+        max_exp_avg_sq,
+        prepared,
+    )
+}
+
+/// [`adam_step_prepared`] at an explicit lane width (for tests and benches).
+#[doc(hidden)]
+pub fn adam_step_prepared_with(
+    width: Width,
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    max_exp_avg_sq: &mut [f32],
+    prepared: &AdamPrepared,
+) -> Result<(), Error> {
+    let lens = [params.len(), exp_avg.len(), exp_avg_sq.len(), max_exp_avg_sq.len()];
+    let k = Coef::checked_prepared(lens, [grads.len()], prepared)?;
     k.run(width, [params, exp_avg, exp_avg_sq, max_exp_avg_sq], [grads]);
     Ok(())
 }

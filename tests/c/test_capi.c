@@ -173,7 +173,14 @@ static void check_against_rust(const char *expected_path) {
                 optkern_adam_config c = optkern_adam_config_default();
                 c.lr = 0.01;
                 c.numerics = name[5] == 't' ? OPTKERN_NUMERICS_TORCH : OPTKERN_NUMERICS_PORTABLE;
-                s = optkern_adam_step(p, g, m, v, NULL, N, (uint32_t)step, &c, NULL);
+                if (name[5] == 'p' && step > 1) {
+                    /* Portable's later steps through the prepared form: Rust's adam_step bits. */
+                    optkern_adam_prepared k;
+                    CHECK(optkern_adam_prepare(&c, (uint32_t)step, &k, NULL) == OPTKERN_STATUS_OK, "adam_prepare");
+                    s = optkern_adam_step_prepared(p, g, m, v, NULL, N, &k, NULL);
+                } else {
+                    s = optkern_adam_step(p, g, m, v, NULL, N, (uint32_t)step, &c, NULL);
+                }
             } else if (strcmp(name, "sgd_momentum") == 0) {
                 optkern_sgd_config c = optkern_sgd_config_default();
                 c.lr = 0.1;

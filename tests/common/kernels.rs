@@ -880,6 +880,13 @@ pub fn cases() -> Vec<Case> {
                     model: bits::adam(o, pp, gg, m1, v, vmax, t, &h),
                     mixed(at): optkern::adam_step_mixed_with(w, pp, gg, m1, v, vmax, t, &cfg, at),
                 ));
+                // The prepared form: the same bits, the corrections computed beforehand.
+                out.push(kernel!(format!("adam_prepared/{name}/{numerics:?}"), numerics, [p, s, nn, nn], [g],
+                    |w, t, o, [pp, m1, v, vmax], [gg]|
+                    optkern: cfg.prepare(t).and_then(|k| optkern::adam_step_prepared_with(w, pp, gg, m1, v, vmax, &k)),
+                    reference: reference::adam(pp, gg, m1, v, vmax, t, &h),
+                    model: bits::adam(o, pp, gg, m1, v, vmax, t, &h),
+                ));
             }
         }
         for (name, cfg) in momentum_configs() {
