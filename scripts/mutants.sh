@@ -8,12 +8,9 @@
 #
 # The cargo profile: $OPTKERN_MUTANTS_PROFILE; `full` defaults to Cargo.toml's `mutants` profile
 # (the test profile at opt-level 1 without debug info; overflow checks and debug assertions kept),
-# `diff` to cargo's own (debug) test build. Measured on Zen 4, 2 cores (2026-12-06): the derived tests take 10 s
-# optimised against 168 s in debug (tests/formats.rs 85 s → 5 s, the lib tests 19 s → 0.6 s); a
-# mutant of a leaf kernel (src/optim/adagrad.rs) rebuilds in 9 s against 8 s, one of
-# src/numerics.rs (inlined everywhere) in 45 s against 9 s. So a caught adagrad.rs mutant costs
-# ~10 s against ~27 s, a survivor ~19 s against ~176 s; a caught numerics.rs mutant ~46 s against
-# ~28 s. Run the shared core files with OPTKERN_MUTANTS_PROFILE=dev (debug).
+# `diff` to cargo's own (debug) test build. The optimised build runs the derived tests ~17x faster
+# but rebuilds a mutant of a file inlined into every kernel ~5x slower: run the shared core files
+# (src/numerics.rs) with OPTKERN_MUTANTS_PROFILE=dev. Measurements: docs/mutation.md.
 #
 #   bash scripts/mutants.sh diff [BASE]   the CI leg: only mutants in lines changed since BASE
 #                                         (default HEAD~1), time-boxed ($OPTKERN_MUTANTS_MINUTES,

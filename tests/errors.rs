@@ -1068,6 +1068,28 @@ fn bitsandbytes_sgd_refuses_nesterov_and_dampening_each() {
     }
 }
 
+/// The bitsandbytes profile's RMSprop refuses the centered form and momentum, each alone
+/// (bitsandbytes' RMSprop has neither), and accepts the plain form; nothing is written on
+/// refusal. (The mutation of the refusal's `||` into `&&` survived the full mutation run of
+/// rmsprop.rs without this test.)
+#[test]
+fn bitsandbytes_rmsprop_refuses_centered_and_momentum_each() {
+    use optkern::RmspropConfig;
+    let base = RmspropConfig { numerics: optkern::Numerics::Bitsandbytes, ..Default::default() };
+    for (what, cfg, ok) in [
+        ("the plain form", base, true),
+        ("centered", RmspropConfig { centered: true, ..base }, false),
+        ("momentum", RmspropConfig { momentum: 0.5, ..base }, false),
+    ] {
+        let g = vec![0.5f32; 4];
+        let start = vec![vec![1.0f32; 4], vec![0.25f32; 4], vec![0.5f32; 4], vec![0.125f32; 4]];
+        let [mut p, mut s, mut b, mut a] = start.clone().try_into().unwrap();
+        let got = optkern::rmsprop_step(&mut p, &g, &mut s, &mut b, &mut a, &cfg);
+        let what = format!("bitsandbytes RMSprop with {what}");
+        ok_or_conflict(&what, got, ok, vec![p, s, b, a], &start);
+    }
+}
+
 /// The bitsandbytes profile's Adam refuses coupled (L2) weight decay, AMSGrad and ε̂, each
 /// alone, and accepts decoupled decay and the coupled form at λ = 0 (no decay at all); nothing
 /// is written on refusal. (The mutation of the decay check's `!=` into `==` survived the full

@@ -574,6 +574,47 @@ fn adagrad_textbook_is_the_documented_form() {
     assert_eq!(back, d);
 }
 
+/// `RmspropConfig::textbook()` is what its documentation says: `ρ = 0.9`, `η = 1e-3`,
+/// `ε = 1e-6` inside the root, the Portable profile, torch's defaults otherwise. (A mutation run
+/// found `numerics` dropped from `textbook()` unnoticed.)
+#[test]
+fn rmsprop_textbook_is_the_documented_form() {
+    use optkern::{Numerics, RmspropConfig};
+    let (t, d) = (RmspropConfig::textbook(), RmspropConfig::default());
+    assert_eq!(
+        (t.lr, t.alpha, t.eps, t.eps_inside_sqrt, t.numerics),
+        (1e-3, 0.9, 1e-6, true, Numerics::Portable)
+    );
+    let back = RmspropConfig {
+        lr: d.lr,
+        alpha: d.alpha,
+        eps: d.eps,
+        eps_inside_sqrt: d.eps_inside_sqrt,
+        numerics: d.numerics,
+        ..t
+    };
+    assert_eq!(back, d);
+}
+
+/// RMSprop without weight decay leaves the gradient alone: an infinite parameter stays infinite
+/// in Torch and Portable, while bitsandbytes' order adds `λθ` even at `λ = 0`, so there it
+/// becomes NaN. (A mutation run found the condition's `==` → `!=` unnoticed.)
+#[test]
+fn rmsprop_adds_the_decay_term_only_where_its_reference_does() {
+    use optkern::{Numerics, RmspropConfig, rmsprop_step};
+    for (numerics, nan) in
+        [(Numerics::Torch, false), (Numerics::Portable, false), (Numerics::Bitsandbytes, true)]
+    {
+        let cfg = RmspropConfig { numerics, weight_decay: 0.0, ..RmspropConfig::default() };
+        let (mut p, g) = (vec![f32::INFINITY, 1.0], vec![0.5f32, 0.5]);
+        let (mut s, mut b, mut a) = (vec![0.0f32; 2], vec![0.0f32; 2], vec![0.0f32; 2]);
+        rmsprop_step(&mut p, &g, &mut s, &mut b, &mut a, &cfg).unwrap();
+        assert_eq!(p[0].is_nan(), nan, "{numerics:?}: {}", p[0]);
+        assert!(nan || p[0] == f32::INFINITY, "{numerics:?}: {}", p[0]);
+        assert!(p[1].is_finite() && p[1] < 1.0, "{numerics:?}: {}", p[1]);
+    }
+}
+
 /// Adagrad without weight decay leaves the gradient alone: an infinite parameter stays
 /// infinite (no `0·θ = NaN` term) in Torch and Portable, while bitsandbytes' order adds `λθ`
 /// even at `λ = 0`, as its CPU kernel does, so there the same parameter becomes NaN. (A mutation
