@@ -18,17 +18,36 @@
 # survives optimisation anywhere in the library leaves that symbol undefined in the level's
 # object, and the build stops (`bash scripts/panic-sites.sh` then lists the call sites). Extra
 # RUSTFLAGS for every build: $OPTKERN_RUSTFLAGS. --static-only skips the shared library.
+#
+# --only FILE builds a library of chosen functions (embedded users: a smaller archive; the code a
+# program gains is the same either way, since the linker keeps only what it calls): FILE holds
+# extended regular expressions, one per line (`#` comments), each matched against whole
+# `optkern_` names; the library's own functions (version, build info, status strings, level
+# selection) are always kept. Everything else is left out at the `ld -r --gc-sections` step, so
+# the Rust builds are shared with the full library. The header still declares every function:
+# calling one left out is a link error. $OUT/functions.txt lists what the library exports.
+# scripts/capi-torch.list is the torch.optim set with its schedules, initializers and gradient
+# utilities.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/capi/lib
 shared=1
+only=
 while [ $# -gt 0 ]; do
     case $1 in
     --out) out=$2; shift 2 ;;
     --static-only) shared=0; shift ;;
-    *) echo "usage: $0 [--out DIR] [--static-only]" >&2; exit 2 ;;
+    --only) only=$2; shift 2 ;;
+    *) echo "usage: $0 [--out DIR] [--static-only] [--only FILE]" >&2; exit 2 ;;
     esac
 done
+# The selection as one anchored pattern (every function when no --only).
+select='^optkern_.*$'
+if [ -n "$only" ]; then
+    select=$(sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$only" | paste -sd'|' -)
+    [ -n "$select" ] || { echo "error: $only selects nothing" >&2; exit 2; }
+    select="^(optkern_(version|build_info|status_str|select_level)|$select)\$"
+fi
 work="$out/work"
 rm -rf "$work"
 mkdir -p "$work" "$out/levels"
@@ -43,7 +62,8 @@ build_object() { # output object, RUSTFLAGS
     RUSTFLAGS="$flags" CARGO_TARGET_DIR="$dir" cargo rustc --release --lib --no-default-features --features capi --crate-type staticlib -q
     tmp=$(mktemp -d)
     (cd "$tmp" && ar x "$OLDPWD/$dir/release/liboptkern.a")
-    nm -g --defined-only "$tmp"/optkern*.o 2>/dev/null | awk '$3 ~ /^optkern_/ { print $3 }' | sort -u > "$tmp/exports"
+    nm -g --defined-only "$tmp"/optkern*.o 2>/dev/null | awk '$3 ~ /^optkern_/ { print $3 }' | sort -u |
+        grep -E -x -e "$select" > "$tmp/exports" || { echo "error: --only selects no function" >&2; exit 2; }
     ld -r --gc-sections $(sed 's/^/-u /' "$tmp/exports") -o "$1" "$tmp"/*.o
     nm -g --defined-only "$tmp"/optkern*.o 2>/dev/null | awk '$3 ~ /^OPTKERN_SHARED_/ { print $3 }' >> "$tmp/exports"
     # Embedded LLVM bitcode is of no use to a C linker (and crashes GNU ar's LLVM plugin).
@@ -78,7 +98,9 @@ if [ "$(uname -m)" = x86_64 ]; then
         weaken=()
         if [ "$tag" != v1 ]; then
             nm -g --defined-only "$work/$tag.o" | awk '$3 ~ /^OPTKERN_SHARED_/ { print $3 }' > "$work/weaken-$tag"
-            weaken=(--weaken-symbols="$work/weaken-$tag")
+            # (binutils 2.40's objcopy fails, silently, on an empty list: a selection without
+            # the formats has no shared data)
+            [ -s "$work/weaken-$tag" ] && weaken=(--weaken-symbols="$work/weaken-$tag")
         fi
         objcopy --redefine-syms="$work/rename-$tag" "${weaken[@]}" "$work/$tag.o" "$work/$tag-renamed.o"
     done
@@ -114,6 +136,7 @@ else
     exports_of "$work/optkern.o" > "$work/exports"
 fi
 objcopy --keep-global-symbols="$work/exports" "$work/optkern.o"
+cp "$work/exports" "$out/functions.txt"
 rm -f "$out/liboptkern.a"
 ar rcs "$out/liboptkern.a" "$work/optkern.o"
 if [ "$shared" = 1 ]; then
