@@ -483,8 +483,10 @@ pub fn adam_step_with(
 }
 
 /// [`adam_step`] with the step's bias corrections computed beforehand ([`AdamConfig::prepare`]),
-/// for a model of many tensors: each call skips the powers `β₁ᵗ`, `β₂ᵗ` and the root. The same
-/// bits as `adam_step(…, prepared.step, &prepared.cfg)`.
+/// for a model of many tensors: each call skips the powers `β₁ᵗ`, `β₂ᵗ` and the root — in every
+/// profile but [`Numerics::Torchao`], whose corrections are powers of the f32 betas rounded to
+/// f32 (torchao's order), still computed per call. The same bits as
+/// `adam_step(…, prepared.step, &prepared.cfg)`.
 ///
 /// # Errors
 /// As [`adam_step`], and [`Error::InvalidHyperparameter`] (field `bias_correction1` or
