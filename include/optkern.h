@@ -3004,9 +3004,10 @@ optkern_status optkern_adam_prepare(const optkern_adam_config *cfg,
                                     optkern_error *error);
 
 // [`adam_step_prepared`]: [`optkern_adam_step`] with the bias corrections of
-// [`optkern_adam_prepare`] (the same bits, without the per-call powers and root). An error in
-// a field of `prepared` (of its `cfg`, or `step`, `bias_correction1`, `bias_correction2_sqrt`)
-// names the argument `prepared` and the field.
+// [`optkern_adam_prepare`] (the same bits, without the per-call powers and root except in the
+// Torchao profile, which computes its own). An error in a field of `prepared` (of its `cfg`,
+// or `step`, `bias_correction1`, `bias_correction2_sqrt`) names the argument `prepared` and
+// the field.
 optkern_status optkern_adam_step_prepared(float *params,
                                           const float *grads,
                                           float *exp_avg,

@@ -223,9 +223,10 @@ pub unsafe extern "C" fn optkern_adam_prepare(
 }
 
 /// [`adam_step_prepared`]: [`optkern_adam_step`] with the bias corrections of
-/// [`optkern_adam_prepare`] (the same bits, without the per-call powers and root). An error in
-/// a field of `prepared` (of its `cfg`, or `step`, `bias_correction1`, `bias_correction2_sqrt`)
-/// names the argument `prepared` and the field.
+/// [`optkern_adam_prepare`] (the same bits, without the per-call powers and root except in the
+/// Torchao profile, which computes its own). An error in a field of `prepared` (of its `cfg`,
+/// or `step`, `bias_correction1`, `bias_correction2_sqrt`) names the argument `prepared` and
+/// the field.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn optkern_adam_step_prepared(
     params: *mut f32,
