@@ -205,6 +205,13 @@ impl Ema {
         }
     }
 
+    /// The move towards `x` by the weight `w`: torch's `lerp(m, x, c(w))`, Portable
+    /// `c(1 − w)·m + c(w)·x` with `1 − w` given by the caller as its package writes it (`α` for
+    /// `1 − (1 − α)`: the f64 round trip of [`Ema::with_beta`] can change the f32 weight).
+    pub(crate) fn toward(w: f64, one_minus_w: f64) -> Self {
+        Self { lerp: TorchLerp::with_weight(w), beta: c(one_minus_w), one_minus_beta: c(w) }
+    }
+
     /// The average towards `x` with an f32 weight `w` computed as the package computes it (a
     /// 0-dim f32 tensor): `lerp(m, x, w)`; Portable `(1 − w)·m + w·x` with `1 − w` in f32.
     pub(crate) fn with_weight_f32(w: f32) -> Self {
@@ -225,6 +232,26 @@ impl Ema {
         } else {
             m * L::splat(self.beta) + x * L::splat(self.one_minus_beta)
         }
+    }
+}
+
+/// `p ← lerp(p, x, w)` over one buffer towards another (the "gradient" slot): schedule-free's
+/// moves between `y` and `x`, Lookahead's synchronisation.
+pub(crate) struct Toward {
+    pub(crate) ema: Ema,
+    pub(crate) numerics: Numerics,
+}
+
+impl Rule<1> for Toward {
+    fn numerics(&self) -> Numerics {
+        self.numerics
+    }
+    fn scale(&self) -> f32 {
+        1.0
+    }
+    #[inline(always)]
+    fn lanes<P: Profile, L: Lanes<N>, const N: usize>(&self, [p]: &mut [L; 1], x: L) {
+        *p = self.ema.apply::<P, L, N>(*p, x);
     }
 }
 

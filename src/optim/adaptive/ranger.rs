@@ -2,7 +2,7 @@
 //! — the inner RAdam step and, every `k` steps, the Lookahead synchronisation, in one pass.
 
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step};
+use crate::numerics::{Numerics, Profile, c, pow_step};
 use crate::optim::rule::{Ema, Rule, WeightDecay, check_lens, decay, ema_pair, ema_product};
 use crate::optim::rule::{rectifier, rule_step, signed_scale};
 use crate::{Error, validate};
@@ -72,7 +72,7 @@ struct Coef {
     neg_step: f32,
     adaptive: bool,
     /// The synchronisation of this step: `φ ← lerp(φ, θ, α)`, `θ ← φ`.
-    sync: Option<(TorchLerp, f32, f32)>,
+    sync: Option<Ema>,
     numerics: Numerics,
 }
 
@@ -106,9 +106,7 @@ impl Coef {
             eps: c(eps),
             neg_step: c(-lr * r / bc1),
             adaptive,
-            sync: step
-                .is_multiple_of(cfg.k)
-                .then(|| (TorchLerp::with_weight(alpha), c(1.0 - alpha), c(alpha))),
+            sync: step.is_multiple_of(cfg.k).then(|| Ema::toward(alpha, 1.0 - alpha)),
             numerics: cfg.numerics,
         })
     }
@@ -131,12 +129,8 @@ impl Rule<4> for Coef {
         } else {
             P::fma(L::splat(self.neg_step), *m, param)
         };
-        if let Some((lerp, one_minus_alpha, alpha)) = self.sync {
-            *slow = if P::TORCH {
-                lerp.apply::<P, L, N>(*slow, param)
-            } else {
-                *slow * L::splat(one_minus_alpha) + param * L::splat(alpha)
-            };
+        if let Some(toward_param) = self.sync {
+            *slow = toward_param.apply::<P, L, N>(*slow, param);
             param = *slow;
         }
         *p = param;

@@ -2,34 +2,9 @@
 //! `k` steps of any optkern optimizer (the fast weights), pull them towards the slow weights
 //! and make that the new slow point — as `pytorch_optimizer.Lookahead` 4.1 and `Ranger`.
 
-use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c};
-use crate::optim::rule::{Rule, run_rule};
+use crate::numerics::Numerics;
+use crate::optim::rule::{Ema, Toward, run_rule};
 use crate::{Error, Width, validate};
-
-struct Sync {
-    lerp: TorchLerp,
-    one_minus_w: f32,
-    w: f32,
-    numerics: Numerics,
-}
-
-impl Rule<1> for Sync {
-    fn numerics(&self) -> Numerics {
-        self.numerics
-    }
-    fn scale(&self) -> f32 {
-        1.0
-    }
-    #[inline(always)]
-    fn lanes<P: Profile, L: Lanes<N>, const N: usize>(&self, [fast]: &mut [L; 1], slow: L) {
-        *fast = if P::TORCH {
-            self.lerp.apply::<P, L, N>(*fast, slow)
-        } else {
-            *fast * L::splat(self.one_minus_w) + slow * L::splat(self.w)
-        };
-    }
-}
 
 /// Lookahead's synchronisation, every `k` steps of the inner optimizer: updates `fast` (the
 /// parameters) and `slow` (start it as a copy of the initial parameters) in place:
@@ -65,8 +40,7 @@ pub fn lookahead_sync_with(
     validate::len("slow", fast.len(), slow.len())?;
     let alpha = validate::unit_closed("alpha", alpha)?;
     validate::numerics(numerics, &[])?;
-    let w = 1.0 - alpha;
-    let rule = Sync { lerp: TorchLerp::with_weight(w), one_minus_w: c(alpha), w: c(w), numerics };
+    let rule = Toward { ema: Ema::toward(1.0 - alpha, alpha), numerics };
     run_rule(&rule, width, [&mut *fast], slow);
     crate::slices::copy(slow, fast);
     Ok(())

@@ -22,8 +22,8 @@ pub mod reference;
 pub mod sgd;
 
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c};
-use crate::optim::rule::{Rule, run_rule};
+use crate::numerics::{Numerics, Profile, c};
+use crate::optim::rule::{Ema, Toward, run_rule};
 use crate::{Error, Width, validate};
 
 /// The scalar state of a schedule-free optimizer (the package's `param_groups` entries),
@@ -72,9 +72,7 @@ impl Weighting {
 /// method's direction `ĝ`: `y ← lerp(y, z, c)`, `y ← y + η(β(1 − c) − 1)·ĝ`, `z ← z − η·ĝ`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Average {
-    lerp: TorchLerp,
-    one_minus_c: f32,
-    c: f32,
+    toward_z: Ema,
     y_step: f32,
     neg_lr: f32,
 }
@@ -82,9 +80,7 @@ pub(crate) struct Average {
 impl Average {
     pub(crate) fn new(ckp1: f64, lr: f64, beta: f64) -> Self {
         Self {
-            lerp: TorchLerp::with_weight(ckp1),
-            one_minus_c: c(1.0 - ckp1),
-            c: c(ckp1),
+            toward_z: Ema::toward(ckp1, 1.0 - ckp1),
             y_step: c(lr * (beta * (1.0 - ckp1) - 1.0)),
             neg_lr: c(-lr),
         }
@@ -98,11 +94,7 @@ impl Average {
         z: L,
         d: L,
     ) -> (L, L) {
-        let y = if P::TORCH {
-            self.lerp.apply::<P, L, N>(y, z)
-        } else {
-            y * L::splat(self.one_minus_c) + z * L::splat(self.c)
-        };
+        let y = self.toward_z.apply::<P, L, N>(y, z);
         (P::fma(L::splat(self.y_step), d, y), P::fma(L::splat(self.neg_lr), d, z))
     }
 }
@@ -110,31 +102,6 @@ impl Average {
 /// The learning rate of step `k + 1` under a linear warm-up of `warmup` steps.
 pub(crate) fn warmed_up(lr: f64, k: u64, warmup: u32) -> f64 {
     if k < u64::from(warmup) { lr * (k as f64 + 1.0) / f64::from(warmup) } else { lr }
-}
-
-/// `p ← lerp(p, z, w)`: the move between the points `y` and `x`.
-struct Toward {
-    lerp: TorchLerp,
-    one_minus_w: f32,
-    w: f32,
-    numerics: Numerics,
-}
-
-impl Rule<1> for Toward {
-    fn numerics(&self) -> Numerics {
-        self.numerics
-    }
-    fn scale(&self) -> f32 {
-        1.0
-    }
-    #[inline(always)]
-    fn lanes<P: Profile, L: Lanes<N>, const N: usize>(&self, [p]: &mut [L; 1], z: L) {
-        *p = if P::TORCH {
-            self.lerp.apply::<P, L, N>(*p, z)
-        } else {
-            *p * L::splat(self.one_minus_w) + z * L::splat(self.w)
-        };
-    }
 }
 
 fn toward(
@@ -146,8 +113,7 @@ fn toward(
 ) -> Result<(), Error> {
     validate::len("z", params.len(), z.len())?;
     validate::numerics(numerics, &[])?;
-    let rule =
-        Toward { lerp: TorchLerp::with_weight(w), one_minus_w: c(1.0 - w), w: c(w), numerics };
+    let rule = Toward { ema: Ema::toward(w, 1.0 - w), numerics };
     run_rule(&rule, width, [params], z);
     Ok(())
 }
