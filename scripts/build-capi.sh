@@ -19,11 +19,11 @@
 # object, and the build stops (`bash scripts/panic-sites.sh` then lists the call sites). Extra
 # RUSTFLAGS for every build: $OPTKERN_RUSTFLAGS. --static-only skips the shared library.
 #
-# --only FILE builds a library of chosen functions (embedded users: a smaller archive; the code a
-# program gains is the same either way, since the linker keeps only what it calls): FILE holds
-# extended regular expressions, one per line (`#` comments), each matched against whole
-# `optkern_` names; the library's own functions (version, build info, status strings, level
-# selection) are always kept. Everything else is left out at the `ld -r --gc-sections` step, so
+# --only FILE builds a library of chosen functions (embedded users: a smaller archive; a
+# program gains no more code than from the full library, since the linker keeps only what it
+# calls): FILE holds extended regular expressions, one per line (`#` comments), each matched
+# against whole `optkern_` names; the library's own functions (version, build info, status
+# strings, level selection) are always kept. Everything else is left out at the `ld -r --gc-sections` step, so
 # the Rust builds are shared with the full library. The header still declares every function:
 # calling one left out is a link error. $OUT/functions.txt lists what the library exports.
 # scripts/capi-torch.list is the torch.optim set with its schedules, initializers and gradient
