@@ -12,7 +12,7 @@ use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
 use crate::optim::mixed_step;
-use crate::optim::rule::signed_scale;
+use crate::optim::rule::{WeightDecay, decay, signed_scale};
 use crate::reduce::{BlockedSum, SumCarry, square, terms};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -143,10 +143,6 @@ impl DadaptState {
     }
 }
 
-fn decay_factor(lr: f64, wd: f64, fixed: bool) -> f64 {
-    if fixed { 1.0 - wd } else { 1.0 - lr * wd }
-}
-
 /// D-Adapt Adam on one tensor (call it on every tensor, in the same order each step, then
 /// [`dadapt_update_d`] once): updates `params`, `exp_avg` (`m`), `exp_avg_sq` (`v`) and `s`
 /// in place and adds to the two sums in `state`. With `η_d = d·η` (`bias_correction`:
@@ -227,8 +223,7 @@ struct AdamPass {
 struct AdamCoef {
     numerics: Numerics,
     scale: f32,
-    l2: Option<f32>,
-    decoupled: Option<f32>,
+    decay: WeightDecay,
     beta1: f32,
     m_gain: f32,
     beta2: f32,
@@ -252,13 +247,10 @@ impl AdamPass {
         validate::len("exp_avg_sq", n, v)?;
         validate::len("s", n, s)?;
         let (dlr, beta) = adam_checked(cfg, state)?;
-        let wd = cfg.weight_decay;
         let coef = AdamCoef {
             numerics: cfg.numerics,
             scale: signed_scale(cfg.grad_scale, cfg.maximize)?,
-            l2: (wd != 0.0 && !cfg.weight_decouple).then(|| c(wd)),
-            decoupled: (wd != 0.0 && cfg.weight_decouple)
-                .then(|| c(decay_factor(dlr, wd, cfg.fixed_decay))),
+            decay: decay(dlr, cfg.weight_decay, cfg.weight_decouple, cfg.fixed_decay),
             beta1: c(cfg.beta1),
             m_gain: c(dlr * (1.0 - cfg.beta1)),
             beta2: c(cfg.beta2),
@@ -289,11 +281,9 @@ impl AdamPass {
                 [num, den],
                 #[inline(always)]
                 |[p, m, v, sb], [g]| {
-                    let param = L::load(p);
-                    let mut g = L::load(g) * L::splat(k.scale);
-                    if let Some(wd) = k.l2 {
-                        g = P::fma(L::splat(wd), param, g);
-                    }
+                    // L2 enters g; the decoupled factor scales θ (used only in the last line).
+                    let (param, g) =
+                        k.decay.apply::<P, L, N>(L::load(p), L::load(g) * L::splat(k.scale));
                     let (v_old, s_old) = (L::load(v), L::load(sb));
                     let num_terms = terms(
                         &(g * (s_old / (v_old.sqrt() + L::splat(k.eps)))).to_array(),
@@ -303,10 +293,6 @@ impl AdamPass {
                     let v_new = P::fma(L::splat(k.v_gain) * g, g, v_old * L::splat(k.beta2));
                     let s_new = P::fma(L::splat(k.s_gain), g, s_old * L::splat(k.beta_s));
                     let den_terms = terms(&s_new.abs().to_array(), f64::from);
-                    let param = match k.decoupled {
-                        Some(f) => param * L::splat(f),
-                        None => param,
-                    };
                     (param - m_new / (v_new.sqrt() + L::splat(k.eps))).store(p);
                     m_new.store(m);
                     v_new.store(v);
@@ -413,10 +399,7 @@ pub fn dadapt_sgd_step_with(
         return Ok(());
     }
     let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
-    let wd = cfg.weight_decay;
-    let l2 = (wd != 0.0 && !cfg.weight_decouple).then(|| c(wd));
-    let decoupled =
-        (wd != 0.0 && cfg.weight_decouple).then(|| c(decay_factor(dlr, wd, cfg.fixed_decay)));
+    let decay = decay(dlr, cfg.weight_decay, cfg.weight_decouple, cfg.fixed_decay);
     let (gain, mu, rest) = (c(dlr), c(cfg.momentum), c(1.0 - cfg.momentum));
     let mut num = BlockedSum::resume(&state.numerator);
     let mut den = BlockedSum::resume(&state.denominator);
@@ -427,19 +410,12 @@ pub fn dadapt_sgd_step_with(
             [&mut num, &mut den],
             #[inline(always)]
             |[p, sb, zb], [g, x0]| {
-                let param = L::load(p);
-                let mut g = L::load(g) * L::splat(scale);
-                if let Some(wd) = l2 {
-                    g = P::fma(L::splat(wd), param, g);
-                }
+                // L2 enters g; the decoupled factor scales θ (used only in the last line).
+                let (param, g) = decay.apply::<P, L, N>(L::load(p), L::load(g) * L::splat(scale));
                 let s_old = L::load(sb);
                 let num_terms = terms(&(g * s_old).to_array(), f64::from);
                 let s_new = P::fma(L::splat(gain), g, s_old);
                 let den_terms = terms(&s_new.to_array(), square);
-                let param = match decoupled {
-                    Some(f) => param * L::splat(f),
-                    None => param,
-                };
                 let z_new = L::load(x0) - s_new;
                 P::fma(L::splat(rest), z_new, param * L::splat(mu)).store(p);
                 s_new.store(sb);

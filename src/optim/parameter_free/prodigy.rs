@@ -4,7 +4,6 @@
 use crate::driver::{for_each_chunk, for_each_chunk_summed};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
-use crate::optim::rule::signed_scale;
 use crate::reduce::{BlockedSum, SumCarry, terms};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -123,15 +122,16 @@ struct Coef {
     dlr: f64,
 }
 
-#[inline(always)]
-fn checked(cfg: &ProdigyConfig, state: &ProdigyState) -> Result<Coef, Error> {
+/// Every check of the hyperparameters (each of the three calls makes them all, so that none
+/// writes on a config the others would refuse).
+fn validated(cfg: &ProdigyConfig) -> Result<(), Error> {
     validate::numerics(cfg.numerics, &[])?;
-    let lr = validate::non_negative("lr", cfg.lr)?;
-    let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
-    let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
-    let beta3 = validate::unit_half_open("beta3", cfg.beta3)?;
+    validate::non_negative("lr", cfg.lr)?;
+    validate::unit_half_open("beta1", cfg.beta1)?;
+    validate::unit_half_open("beta2", cfg.beta2)?;
+    validate::unit_half_open("beta3", cfg.beta3)?;
     validate::non_negative("eps", cfg.eps)?;
-    let wd = validate::non_negative("weight_decay", cfg.weight_decay)?;
+    validate::non_negative("weight_decay", cfg.weight_decay)?;
     let d0 = validate::non_negative("d0", cfg.d0)?;
     if d0 == 0.0 {
         return Err(validate::out_of_range("d0", d0));
@@ -140,7 +140,14 @@ fn checked(cfg: &ProdigyConfig, state: &ProdigyState) -> Result<Coef, Error> {
     if cfg.growth_rate.is_nan() || cfg.growth_rate <= 0.0 {
         return Err(validate::out_of_range("growth_rate", cfg.growth_rate));
     }
-    let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
+    validate::grad_scale(cfg.grad_scale)?;
+    Ok(())
+}
+
+/// This step's coefficients (pass 1) from a config [`validated`] accepted.
+fn coef(cfg: &ProdigyConfig, state: &ProdigyState) -> Coef {
+    let (lr, beta1, beta2, beta3, wd, d0) =
+        (cfg.lr, cfg.beta1, cfg.beta2, cfg.beta3, cfg.weight_decay, cfg.d0);
     let d = state.d;
     // The step number as a u32 for the power (β^t is 0 long before 2³² steps).
     let t = u32::try_from(state.k + 1).unwrap_or(u32::MAX);
@@ -152,8 +159,8 @@ fn checked(cfg: &ProdigyConfig, state: &ProdigyState) -> Result<Coef, Error> {
     };
     let dlr = d * lr * bc;
     let s_gain = if cfg.safeguard_warmup { d / d0 * d } else { d / d0 * dlr };
-    Ok(Coef {
-        scale,
+    Coef {
+        scale: if cfg.maximize { -cfg.grad_scale } else { cfg.grad_scale },
         l2: (wd != 0.0 && !cfg.decouple).then(|| c(wd)),
         beta1: c(beta1),
         m_gain: c(d * (1.0 - beta1)),
@@ -162,7 +169,7 @@ fn checked(cfg: &ProdigyConfig, state: &ProdigyState) -> Result<Coef, Error> {
         beta3: c(beta3),
         s_gain: c(s_gain),
         dlr,
-    })
+    }
 }
 
 /// Prodigy, pass 1 on one tensor: updates `exp_avg` (`m`), `exp_avg_sq` (`v`) and `s` in
@@ -228,7 +235,8 @@ pub fn prodigy_accumulate_with(
     validate::len("s", n, s.len())?;
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
-    let k = checked(cfg, state)?;
+    validated(cfg)?;
+    let k = coef(cfg, state);
     let (mut dot, mut l1) = (BlockedSum::resume(&state.dot), BlockedSum::resume(&state.l1));
     with_width!(width, two_pass, |L, N| with_profile!(cfg.numerics, |P| {
         for_each_chunk_summed::<N, 3, 3, 2>(
@@ -268,7 +276,7 @@ pub fn prodigy_accumulate_with(
 /// # Errors
 /// [`Error::InvalidHyperparameter`] as [`prodigy_accumulate`]. `state` is unchanged on `Err`.
 pub fn prodigy_update_d(state: &mut ProdigyState, cfg: &ProdigyConfig) -> Result<(), Error> {
-    checked(cfg, state)?;
+    validated(cfg)?;
     let dot = BlockedSum::resume(&state.dot).finish();
     let l1 = BlockedSum::resume(&state.l1).finish();
     let (d, d0) = (state.d, cfg.d0);
@@ -326,7 +334,7 @@ pub fn prodigy_apply_with(
     let n = params.len();
     validate::len("exp_avg", n, exp_avg.len())?;
     validate::len("exp_avg_sq", n, exp_avg_sq.len())?;
-    checked(cfg, state)?;
+    validated(cfg)?;
     let dlr = state.dlr;
     let decay = (cfg.weight_decay != 0.0 && cfg.decouple).then(|| c(-cfg.weight_decay * dlr));
     let (neg_dlr, eps) = (c(-dlr), c(state.d * cfg.eps));
