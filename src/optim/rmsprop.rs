@@ -83,49 +83,71 @@ pub(crate) struct Coef {
 }
 
 impl Coef {
-    #[inline(always)]
+    /// [`Self::validate`], then the coefficients (the unit tests' constructor).
+    #[cfg(test)]
     pub(crate) fn from_config(cfg: &RmspropConfig) -> Result<Self, Error> {
+        Self::validate(cfg)?;
+        Ok(Self::of(cfg))
+    }
+
+    /// Every check of the hyperparameters.
+    #[inline(always)]
+    fn validate(cfg: &RmspropConfig) -> Result<(), Error> {
         validate::numerics(cfg.numerics, &[Numerics::Bitsandbytes, Numerics::Fast])?;
         // bitsandbytes' RMSprop has no centered form and ignores momentum: refuse them.
         if cfg.numerics == Numerics::Bitsandbytes && (cfg.centered || cfg.momentum != 0.0) {
             return Err(validate::conflict("numerics", 2.0));
         }
-        let lr = validate::non_negative("lr", cfg.lr)?;
-        let alpha = validate::unit_closed("alpha", cfg.alpha)?;
-        let eps = validate::non_negative("eps", cfg.eps)?;
-        let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
-        let momentum = validate::non_negative("momentum", cfg.momentum)?;
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
-        Ok(Self {
-            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+        validate::non_negative("lr", cfg.lr)?;
+        validate::unit_closed("alpha", cfg.alpha)?;
+        validate::non_negative("eps", cfg.eps)?;
+        validate::non_negative("weight_decay", cfg.weight_decay)?;
+        validate::non_negative("momentum", cfg.momentum)?;
+        validate::grad_scale(cfg.grad_scale)?;
+        Ok(())
+    }
+
+    /// The coefficients of a config [`Self::validate`] accepted.
+    #[inline(always)]
+    fn of(cfg: &RmspropConfig) -> Self {
+        let alpha = cfg.alpha;
+        Self {
+            scale: if cfg.maximize { -cfg.grad_scale } else { cfg.grad_scale },
             // bitsandbytes adds λ·θ even when λ = 0 (a −0 gradient becomes +0).
-            weight_decay: (weight_decay != 0.0 || cfg.numerics == Numerics::Bitsandbytes)
-                .then(|| c(weight_decay)),
+            weight_decay: (cfg.weight_decay != 0.0 || cfg.numerics == Numerics::Bitsandbytes)
+                .then(|| c(cfg.weight_decay)),
             alpha: c(alpha),
             one_minus_alpha: c(1.0 - alpha),
             lerp: TorchLerp::with_weight(1.0 - alpha),
-            eps: c(eps),
+            eps: c(cfg.eps),
             eps_inside: cfg.eps_inside_sqrt,
-            momentum: (momentum != 0.0).then(|| c(momentum)),
-            neg_lr: c(-lr),
+            momentum: (cfg.momentum != 0.0).then(|| c(cfg.momentum)),
+            neg_lr: c(-cfg.lr),
             centered: cfg.centered,
             numerics: cfg.numerics,
-        })
+        }
     }
 
     /// Every check of a call with these lengths (`params`, `square_avg`, `momentum_buffer`,
     /// `grad_avg`; `grads`).
     #[inline(always)]
-    fn checked(
+    fn check(
         [n, sq, b, ga]: [usize; 4],
         [g]: [usize; 1],
         cfg: &RmspropConfig,
-    ) -> Result<Self, Error> {
+    ) -> Result<(), Error> {
         validate::len("grads", n, g)?;
         validate::len("square_avg", n, sq)?;
         validate::optional_len("momentum_buffer", cfg.momentum != 0.0, n, b)?;
         validate::optional_len("grad_avg", cfg.centered, n, ga)?;
-        Self::from_config(cfg)
+        Self::validate(cfg)
+    }
+
+    /// [`Self::check`], then the coefficients.
+    #[inline(always)]
+    fn checked(lens: [usize; 4], grads: [usize; 1], cfg: &RmspropConfig) -> Result<Self, Error> {
+        Self::check(lens, grads, cfg)?;
+        Ok(Self::of(cfg))
     }
 }
 
@@ -236,8 +258,9 @@ pub fn rmsprop_step_with(
     cfg: &RmspropConfig,
 ) -> Result<(), Error> {
     let lens = [params.len(), square_avg.len(), momentum_buffer.len(), grad_avg.len()];
-    let k = Coef::checked(lens, [grads.len()], cfg)?;
-    k.run(width, [params, square_avg, momentum_buffer, grad_avg], [grads]);
+    Coef::check(lens, [grads.len()], cfg)?;
+    // Built after the checks, not moved out of a `Result` (see `adagrad_step_with`).
+    Coef::of(cfg).run(width, [params, square_avg, momentum_buffer, grad_avg], [grads]);
     Ok(())
 }
 
