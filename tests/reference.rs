@@ -596,40 +596,42 @@ fn rmsprop_textbook_is_the_documented_form() {
     assert_eq!(back, d);
 }
 
-/// RMSprop without weight decay leaves the gradient alone: an infinite parameter stays infinite
-/// in Torch and Portable, while bitsandbytes' order adds `λθ` even at `λ = 0`, so there it
-/// becomes NaN. (A mutation run found the condition's `==` → `!=` unnoticed.)
-#[test]
-fn rmsprop_adds_the_decay_term_only_where_its_reference_does() {
-    use optkern::{Numerics, RmspropConfig, rmsprop_step};
+/// One step of a kernel at `λ = 0` from the parameters `[∞, 1]` and the gradient `[0.5, 0.5]`
+/// (`step(numerics, params)`): Torch and Portable leave the gradient alone, so the infinite
+/// parameter stays infinite (no `0·θ = NaN` term), while bitsandbytes' order adds `λθ` even at
+/// `λ = 0`, as its CPU kernels do, so there it becomes NaN; the finite one moves down.
+fn assert_decay_term_only_in_bitsandbytes(step: impl Fn(optkern::Numerics, &mut [f32])) {
+    use optkern::Numerics;
     for (numerics, nan) in
         [(Numerics::Torch, false), (Numerics::Portable, false), (Numerics::Bitsandbytes, true)]
     {
-        let cfg = RmspropConfig { numerics, weight_decay: 0.0, ..RmspropConfig::default() };
-        let (mut p, g) = (vec![f32::INFINITY, 1.0], vec![0.5f32, 0.5]);
-        let (mut s, mut b, mut a) = (vec![0.0f32; 2], vec![0.0f32; 2], vec![0.0f32; 2]);
-        rmsprop_step(&mut p, &g, &mut s, &mut b, &mut a, &cfg).unwrap();
+        let mut p = vec![f32::INFINITY, 1.0];
+        step(numerics, &mut p);
         assert_eq!(p[0].is_nan(), nan, "{numerics:?}: {}", p[0]);
         assert!(nan || p[0] == f32::INFINITY, "{numerics:?}: {}", p[0]);
         assert!(p[1].is_finite() && p[1] < 1.0, "{numerics:?}: {}", p[1]);
     }
 }
 
-/// Adagrad without weight decay leaves the gradient alone: an infinite parameter stays
-/// infinite (no `0·θ = NaN` term) in Torch and Portable, while bitsandbytes' order adds `λθ`
-/// even at `λ = 0`, as its CPU kernel does, so there the same parameter becomes NaN. (A mutation
-/// run found the condition's `==` → `!=` unnoticed: it is visible only with such inputs.)
+/// RMSprop adds the decay term only where its reference does. (A mutation run found the
+/// condition's `==` → `!=` unnoticed: it is visible only with such inputs.)
+#[test]
+fn rmsprop_adds_the_decay_term_only_where_its_reference_does() {
+    use optkern::{RmspropConfig, rmsprop_step};
+    assert_decay_term_only_in_bitsandbytes(|numerics, p| {
+        let cfg = RmspropConfig { numerics, weight_decay: 0.0, ..RmspropConfig::default() };
+        let (mut s, mut b, mut a) = (vec![0.0f32; 2], vec![0.0f32; 2], vec![0.0f32; 2]);
+        rmsprop_step(p, &[0.5, 0.5], &mut s, &mut b, &mut a, &cfg).unwrap();
+    });
+}
+
+/// Adagrad adds the decay term only where its reference does (the same mutation, found in
+/// Adagrad's condition).
 #[test]
 fn adagrad_adds_the_decay_term_only_where_its_reference_does() {
-    use optkern::{AdagradConfig, Numerics, adagrad_step};
-    for (numerics, nan) in
-        [(Numerics::Torch, false), (Numerics::Portable, false), (Numerics::Bitsandbytes, true)]
-    {
+    use optkern::{AdagradConfig, adagrad_step};
+    assert_decay_term_only_in_bitsandbytes(|numerics, p| {
         let cfg = AdagradConfig { numerics, weight_decay: 0.0, ..AdagradConfig::default() };
-        let (mut p, g, mut s) = (vec![f32::INFINITY, 1.0], vec![0.5f32, 0.5], vec![0.0f32; 2]);
-        adagrad_step(&mut p, &g, &mut s, 1, &cfg).unwrap();
-        assert_eq!(p[0].is_nan(), nan, "{numerics:?}: {}", p[0]);
-        assert!(nan || p[0] == f32::INFINITY, "{numerics:?}: {}", p[0]);
-        assert!(p[1].is_finite() && p[1] < 1.0, "{numerics:?}: {}", p[1]);
-    }
+        adagrad_step(p, &[0.5, 0.5], &mut [0.0f32; 2], 1, &cfg).unwrap();
+    });
 }

@@ -11,7 +11,6 @@ pub mod stable_adamw;
 
 use crate::Width;
 use crate::driver::for_each_chunk_summed;
-use crate::lanes::Lanes;
 use crate::reduce::{BlockedSum, square, terms};
 use crate::width::with_width;
 
@@ -24,16 +23,14 @@ pub(crate) fn sum_sq(width: Width, xs: &[f32]) -> f64 {
 
 /// Adds `x²` for every `x` of `xs` (the next elements of the sequence) to `s`.
 pub(crate) fn sum_sq_into(width: Width, xs: &[f32], s: &mut BlockedSum<'_>) {
-    with_width!(width, two_pass, |L, N| {
+    // Only the width's `N` is used: the terms are formed in f64, not in lanes.
+    with_width!(width, two_pass, |_L, N| {
         for_each_chunk_summed::<N, 0, 1, 1>(
             [],
             [xs],
             [&mut *s],
             #[inline(always)]
-            |[], [x]| {
-                let _ = L::load(x);
-                [terms(x, square)]
-            },
+            |[], [x]| [terms(x, square)],
         )
     });
 }
