@@ -191,37 +191,35 @@ pub(crate) use rule_step;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ema {
     lerp: TorchLerp,
-    beta: f32,
-    one_minus_beta: f32,
+    /// The f32 weight of the old average (`c(β)`, or `c(1 − w)` for [`Ema::toward`]).
+    keep: f32,
+    /// The f32 weight of the new value (`c(1 − β)`, or `c(w)`).
+    take: f32,
 }
 
 impl Ema {
     /// The average with decay `β` (f64, rounded once per coefficient).
     pub(crate) fn with_beta(beta: f64) -> Self {
-        Self {
-            lerp: TorchLerp::with_weight(1.0 - beta),
-            beta: c(beta),
-            one_minus_beta: c(1.0 - beta),
-        }
+        Self { lerp: TorchLerp::with_weight(1.0 - beta), keep: c(beta), take: c(1.0 - beta) }
     }
 
     /// The move towards `x` by the weight `w`: torch's `lerp(m, x, c(w))`, Portable
     /// `c(1 − w)·m + c(w)·x` with `1 − w` given by the caller as its package writes it (`α` for
     /// `1 − (1 − α)`: the f64 round trip of [`Ema::with_beta`] can change the f32 weight).
     pub(crate) fn toward(w: f64, one_minus_w: f64) -> Self {
-        Self { lerp: TorchLerp::with_weight(w), beta: c(one_minus_w), one_minus_beta: c(w) }
+        Self { lerp: TorchLerp::with_weight(w), keep: c(one_minus_w), take: c(w) }
     }
 
     /// The average towards `x` with an f32 weight `w` computed as the package computes it (a
     /// 0-dim f32 tensor): `lerp(m, x, w)`; Portable `(1 − w)·m + w·x` with `1 − w` in f32.
     pub(crate) fn with_weight_f32(w: f32) -> Self {
-        Self { lerp: TorchLerp::with_f32(w), beta: 1.0 - w, one_minus_beta: w }
+        Self { lerp: TorchLerp::with_f32(w), keep: 1.0 - w, take: w }
     }
 
     /// bitsandbytes' average (its 8-bit CPU step): `fma(x, c(1 − β), m·c(β))`.
     #[inline(always)]
     pub(crate) fn apply_bnb<P: Profile, L: Lanes<N>, const N: usize>(&self, m: L, x: L) -> L {
-        P::fma(x, L::splat(self.one_minus_beta), m * L::splat(self.beta))
+        P::fma(x, L::splat(self.take), m * L::splat(self.keep))
     }
 
     /// `β·m + (1 − β)·x`.
@@ -230,7 +228,7 @@ impl Ema {
         if P::TORCH {
             self.lerp.apply::<P, L, N>(m, x)
         } else {
-            m * L::splat(self.beta) + x * L::splat(self.one_minus_beta)
+            m * L::splat(self.keep) + x * L::splat(self.take)
         }
     }
 }
