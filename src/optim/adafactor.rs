@@ -7,7 +7,7 @@ use crate::lanes::Lanes;
 use crate::numerics::{
     Flag, Numerics, Off, Portable, Profile, Torch, TorchLerp, c, specialize, with_profile,
 };
-use crate::optim::mixed_step;
+use crate::optim::{mixed_step, signed};
 use crate::reduce::{BlockedSum, square, terms};
 use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
@@ -91,7 +91,7 @@ impl Coef {
         let t = f64::from(step);
         let w = libm::pow(t, beta2_decay);
         Ok(Self {
-            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            scale: signed(grad_scale, cfg.maximize),
             lerp: TorchLerp::with_weight(w),
             w: c(w),
             one_minus_w: c(1.0 - w),

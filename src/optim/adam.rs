@@ -8,7 +8,7 @@ use crate::numerics::{
     Fast, Flag, Numerics, Off, On, Portable, Profile, Torch, TorchLerp, bias_corrections, c,
     pow_step, specialize,
 };
-use crate::optim::{WeightDecay, mixed_step};
+use crate::optim::{WeightDecay, mixed_step, signed};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -185,7 +185,7 @@ impl Coef {
         let (bc1, bc2_sqrt) = corrections(beta1, beta2)?;
         let decay = WeightDecay::from_config(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {
-            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            scale: signed(grad_scale, cfg.maximize),
             decay,
             lerp1: TorchLerp::with_weight(1.0 - beta1),
             beta1: c(beta1),

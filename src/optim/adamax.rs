@@ -7,7 +7,7 @@ use crate::lanes::Lanes;
 use crate::numerics::{
     Flag, Numerics, Off, Portable, Profile, Torch, TorchLerp, c, pow_step, specialize,
 };
-use crate::optim::mixed_step;
+use crate::optim::{mixed_step, signed};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -73,7 +73,7 @@ impl Coef {
         validate::step(step)?;
         let bc1 = 1.0 - pow_step(beta1, step);
         Ok(Self {
-            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            scale: signed(grad_scale, cfg.maximize),
             weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
             lerp1: TorchLerp::with_weight(1.0 - beta1),
             beta1: c(beta1),

@@ -5,7 +5,7 @@ use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
-use crate::optim::mixed_step;
+use crate::optim::{mixed_step, signed};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -90,7 +90,7 @@ impl Coef {
         let t = f64::from(step);
         let eta = f64::from(state.eta);
         Ok(Self {
-            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            scale: signed(grad_scale, cfg.maximize),
             weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
             decay: c(1.0 - lambd * eta),
             neg_eta: -state.eta,

@@ -5,7 +5,7 @@ use crate::driver::{for_each_chunk, for_each_chunk_summed};
 use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
-use crate::optim::mixed_step;
+use crate::optim::{mixed_step, signed};
 use crate::reduce::{BlockedSum, square, terms};
 use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
@@ -79,7 +79,7 @@ impl Coef {
         let (bc1, bc2) = bias_corrections(beta1, beta2, step);
         let bc2_sqrt = libm::sqrt(bc2);
         Ok(Self {
-            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            scale: signed(grad_scale, cfg.maximize),
             beta1: c(beta1),
             one_minus_beta1: c(1.0 - beta1),
             beta2: c(beta2),

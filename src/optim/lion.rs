@@ -8,7 +8,7 @@ use crate::lanes::Lanes;
 use crate::numerics::{
     Flag, Numerics, Off, On, Portable, Profile, Torch, c, specialize, with_profile,
 };
-use crate::optim::mixed_step;
+use crate::optim::{mixed_step, signed};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -67,7 +67,7 @@ impl Coef {
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
         let grad_scale = validate::grad_scale(cfg.grad_scale)?;
         Ok(Self {
-            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            scale: signed(grad_scale, cfg.maximize),
             decay: (weight_decay != 0.0).then(|| c(1.0 - lr * weight_decay)),
             beta1: c(beta1),
             one_minus_beta1: c(1.0 - beta1),

@@ -46,6 +46,13 @@ pub mod sparse_adam;
 use crate::lanes::Lanes;
 use crate::numerics::{Profile, c};
 
+/// The gradient's multiplier: `grad_scale` (already validated), negated with `maximize`
+/// (`−0` for a zero scale, as torch's `-grad`).
+#[inline(always)]
+pub(crate) fn signed(grad_scale: f32, maximize: bool) -> f32 {
+    if maximize { -grad_scale } else { grad_scale }
+}
+
 /// How weight decay enters the Adam family, decided once per call (PyTorch's two forms).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum WeightDecay {

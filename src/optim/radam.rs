@@ -5,7 +5,7 @@ use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step2, with_profile};
 use crate::optim::WeightDecay;
-use crate::optim::mixed_step;
+use crate::optim::{mixed_step, signed};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -99,7 +99,7 @@ impl Coef {
         let bc2_sqrt = libm::sqrt(bc2);
         let decay = WeightDecay::from_config(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {
-            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            scale: signed(grad_scale, cfg.maximize),
             decay,
             lerp1: TorchLerp::with_weight(1.0 - beta1),
             beta1: c(beta1),

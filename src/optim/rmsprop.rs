@@ -5,7 +5,7 @@ use crate::format::Elementwise;
 use crate::format::fused::{Call, Group16, Read16};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
-use crate::optim::mixed_step;
+use crate::optim::{mixed_step, signed};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -112,7 +112,7 @@ impl Coef {
     fn of(cfg: &RmspropConfig) -> Self {
         let alpha = cfg.alpha;
         Self {
-            scale: if cfg.maximize { -cfg.grad_scale } else { cfg.grad_scale },
+            scale: signed(cfg.grad_scale, cfg.maximize),
             // bitsandbytes adds λ·θ even when λ = 0 (a −0 gradient becomes +0).
             weight_decay: (cfg.weight_decay != 0.0 || cfg.numerics == Numerics::Bitsandbytes)
                 .then(|| c(cfg.weight_decay)),

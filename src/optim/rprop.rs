@@ -4,7 +4,7 @@ use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
-use crate::optim::mixed_step;
+use crate::optim::{mixed_step, signed};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -79,7 +79,7 @@ impl Coef {
         let grad_scale = validate::grad_scale(cfg.grad_scale)?;
         validate::step(step)?;
         Ok(Self {
-            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            scale: signed(grad_scale, cfg.maximize),
             first_step: step == 1,
             lr: c(lr),
             etaminus: c(etaminus),

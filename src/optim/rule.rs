@@ -272,8 +272,7 @@ pub(crate) fn ema_pair(beta: f64) -> (f32, f32) {
 
 /// `±grad_scale` (validated): the gradient multiplier of a kernel with `maximize`.
 pub(crate) fn signed_scale(grad_scale: f32, maximize: bool) -> Result<f32, Error> {
-    let s = validate::grad_scale(grad_scale)?;
-    Ok(if maximize { -s } else { s })
+    Ok(crate::optim::signed(validate::grad_scale(grad_scale)?, maximize))
 }
 
 /// `p·c(factor) + …`: the decoupled decay of pytorch_optimizer's `fixed_decay` (`1 − λ`)

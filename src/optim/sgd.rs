@@ -5,7 +5,7 @@ use crate::format::Elementwise;
 use crate::format::fused::{Call, Group16, Read16};
 use crate::lanes::Lanes;
 use crate::numerics::{Flag, Numerics, Off, Profile, c, specialize, with_profile};
-use crate::optim::mixed_step;
+use crate::optim::{mixed_step, signed};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -85,7 +85,7 @@ impl Coef {
         }
         validate::step(step)?;
         Ok(Self {
-            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            scale: signed(grad_scale, cfg.maximize),
             // bitsandbytes adds λ·θ even when λ = 0 (a −0 gradient becomes +0).
             weight_decay: (weight_decay != 0.0 || cfg.numerics == Numerics::Bitsandbytes)
                 .then(|| c(weight_decay)),

@@ -4,6 +4,7 @@
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::numerics::{bias_corrections, c};
+use crate::optim::signed;
 use crate::width::with_width;
 use crate::{Error, Width, slices, validate};
 
@@ -51,7 +52,7 @@ impl Coef {
         let (bc1, bc2) = bias_corrections(beta1, beta2, step);
         let step_size = lr * libm::sqrt(bc2) / bc1;
         Ok(Self {
-            scale: if cfg.maximize { -grad_scale } else { grad_scale },
+            scale: signed(grad_scale, cfg.maximize),
             one_minus_beta1: c(1.0 - beta1),
             one_minus_beta2: c(1.0 - beta2),
             eps: c(eps),

@@ -4,6 +4,7 @@
 use crate::driver::{for_each_chunk, for_each_chunk_summed};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
+use crate::optim::signed;
 use crate::reduce::{BlockedSum, SumCarry, terms};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -160,7 +161,7 @@ fn coef(cfg: &ProdigyConfig, state: &ProdigyState) -> Coef {
     let dlr = d * lr * bc;
     let s_gain = if cfg.safeguard_warmup { d / d0 * d } else { d / d0 * dlr };
     Coef {
-        scale: if cfg.maximize { -cfg.grad_scale } else { cfg.grad_scale },
+        scale: signed(cfg.grad_scale, cfg.maximize),
         l2: (wd != 0.0 && !cfg.decouple).then(|| c(wd)),
         beta1: c(beta1),
         m_gain: c(d * (1.0 - beta1)),
