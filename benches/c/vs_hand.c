@@ -1,7 +1,8 @@
-/* optkern's one-division optimizers against the best hand-written C, in one process: for Adam,
- * Adagrad and RMSprop (torch's defaults), the C library (the level its first call picks) in its
- * three profiles, the same step written by hand with intrinsics the way DeepSpeed's CPU Adam
- * writes it (one square root and one division per vector, fused multiply-adds, two vectors per
+/* optkern's divider-bound optimizers against the best hand-written C, in one process: for Adam,
+ * Adagrad, RMSprop, Adadelta, Adamax, NAdam and RAdam (torch's defaults), the C library (the
+ * level its first call picks) in its three profiles (Adamax: two), the same step written by hand
+ * with intrinsics the way DeepSpeed's CPU Adam writes it (per-call coefficients computed once,
+ * at most one square root and one division per vector, fused multiply-adds, two vectors per
  * iteration), the plain C loop a user would write (gcc -O3 -march=native; for Adam the loop of
  * benches/c/adam_loop.c), and a same-traffic copy (every buffer read, every written buffer
  * written). optkern's Fast profile has no divider (refined AVX-512 estimates; on a CPU without
@@ -9,7 +10,7 @@
  * rounds, medians, ns per element (at 16 elements: ns per call, the fixed cost of a call), one
  * thread. The step count cycles 1..1000.
  *
- *   bash benches/c/run.sh [--quick] [adam|adagrad|rmsprop ...]
+ *   bash benches/c/run.sh [--quick] [adam|adagrad|rmsprop|adadelta|adamax|nadam|radam ...]
  *   (builds the C library, compiles this with -march=native; --quick: 4 Ki elements, 3 short
  *   rounds, a smoke test)
  */
@@ -47,6 +48,8 @@ typedef __m512 vec;
 #define DIV _mm512_div_ps
 #define SQRT _mm512_sqrt_ps
 #define FMADD _mm512_fmadd_ps
+#define ABS _mm512_abs_ps
+#define MAX _mm512_max_ps
 #elif defined(__AVX2__) && defined(__FMA__)
 #define HAND_VECTOR 1
 #define W 8
@@ -59,6 +62,8 @@ typedef __m256 vec;
 #define DIV _mm256_div_ps
 #define SQRT _mm256_sqrt_ps
 #define FMADD _mm256_fmadd_ps
+#define ABS(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), (x))
+#define MAX _mm256_max_ps
 #endif
 
 /* Every variant: buffers p, g and up to two state buffers, n elements, 1-based step t. */
@@ -240,6 +245,256 @@ static void rmsprop_optkern(int profile, float *const b[4], size_t n, int t) {
         abort();
 }
 
+/* ---- Adadelta (torch's defaults: η = 1, ρ = 0.9, ε = 1e-6) ---- */
+
+static optkern_adadelta_config adadelta_cfg[3];
+
+/* One √ and one ÷ per vector: δ = √((a + ε)/(s + ε))·g, as optkern's Portable form. */
+static void adadelta_hand(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict s = b[2], *restrict a = b[3];
+    const float *restrict g = b[1];
+    const float rho = (float)adadelta_cfg[0].rho, eps = (float)adadelta_cfg[0].eps;
+    const float lr = (float)adadelta_cfg[0].lr;
+    (void)t;
+    size_t i = 0;
+#ifdef HAND_VECTOR
+    const vec r = SET1(rho), c = SET1(1.0f - rho), e = SET1(eps), l = SET1(-lr);
+    for (; i + 2 * W <= n; i += 2 * W) {
+        for (size_t u = i; u < i + 2 * W; u += W) {
+            vec gi = LOAD(g + u);
+            vec si = FMADD(r, LOAD(s + u), MUL(MUL(c, gi), gi));
+            vec ai = LOAD(a + u);
+            vec d = MUL(SQRT(DIV(ADD(ai, e), ADD(si, e))), gi);
+            STORE(s + u, si);
+            STORE(a + u, FMADD(r, ai, MUL(MUL(c, d), d)));
+            STORE(p + u, FMADD(l, d, LOAD(p + u)));
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        s[i] = rho * s[i] + (1.0f - rho) * g[i] * g[i];
+        float d = sqrtf((a[i] + eps) / (s[i] + eps)) * g[i];
+        a[i] = rho * a[i] + (1.0f - rho) * d * d;
+        p[i] -= lr * d;
+    }
+}
+
+/* torch's form: two roots and a division per element. */
+static void adadelta_plain(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict s = b[2], *restrict a = b[3];
+    const float *restrict g = b[1];
+    const float rho = (float)adadelta_cfg[0].rho, eps = (float)adadelta_cfg[0].eps;
+    const float lr = (float)adadelta_cfg[0].lr;
+    (void)t;
+    for (size_t i = 0; i < n; i++) {
+        s[i] = rho * s[i] + (1.0f - rho) * g[i] * g[i];
+        float d = sqrtf(a[i] + eps) / sqrtf(s[i] + eps) * g[i];
+        a[i] = rho * a[i] + (1.0f - rho) * d * d;
+        p[i] -= lr * d;
+    }
+}
+
+static void adadelta_optkern(int profile, float *const b[4], size_t n, int t) {
+    (void)t;
+    if (optkern_adadelta_step(b[0], b[1], b[2], b[3], n, &adadelta_cfg[profile], NULL) !=
+        OPTKERN_STATUS_OK)
+        abort();
+}
+
+/* ---- Adamax (torch's defaults; optkern has no Fast form: one division, no root) ---- */
+
+static optkern_adamax_config adamax_cfg[3];
+
+static void adamax_hand(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict m = b[2], *restrict u = b[3];
+    const float *restrict g = b[1];
+    const float b1 = (float)adamax_cfg[0].beta1, b2 = (float)adamax_cfg[0].beta2;
+    const float eps = (float)adamax_cfg[0].eps;
+    const float step = -(float)adamax_cfg[0].lr / (1.0f - powf(b1, (float)t));
+    size_t i = 0;
+#ifdef HAND_VECTOR
+    const vec vb1 = SET1(b1), c1 = SET1(1.0f - b1), vb2 = SET1(b2), e = SET1(eps);
+    const vec st = SET1(step);
+    for (; i + 2 * W <= n; i += 2 * W) {
+        for (size_t k = i; k < i + 2 * W; k += W) {
+            vec gi = LOAD(g + k);
+            vec mi = FMADD(vb1, LOAD(m + k), MUL(c1, gi));
+            vec ui = MAX(MUL(vb2, LOAD(u + k)), ADD(ABS(gi), e));
+            STORE(m + k, mi);
+            STORE(u + k, ui);
+            STORE(p + k, FMADD(st, DIV(mi, ui), LOAD(p + k)));
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        u[i] = fmaxf(b2 * u[i], fabsf(g[i]) + eps);
+        p[i] += step * (m[i] / u[i]);
+    }
+}
+
+static void adamax_plain(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict m = b[2], *restrict u = b[3];
+    const float *restrict g = b[1];
+    const float b1 = (float)adamax_cfg[0].beta1, b2 = (float)adamax_cfg[0].beta2;
+    const float eps = (float)adamax_cfg[0].eps, lr = (float)adamax_cfg[0].lr;
+    const float bc1 = 1.0f - powf(b1, (float)t);
+    for (size_t i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        u[i] = fmaxf(b2 * u[i], fabsf(g[i]) + eps);
+        p[i] -= lr / bc1 * m[i] / u[i];
+    }
+}
+
+static void adamax_optkern(int profile, float *const b[4], size_t n, int t) {
+    if (optkern_adamax_step(b[0], b[1], b[2], b[3], n, (uint32_t)t, &adamax_cfg[profile], NULL) !=
+        OPTKERN_STATUS_OK)
+        abort();
+}
+
+/* ---- NAdam (torch's defaults). Its μ-product is state across calls: each variant keeps its
+ * own and restarts it at t = 1 (every round starts at t = 1). ---- */
+
+static optkern_nadam_config nadam_cfg[3];
+
+/* The per-call NAdam coefficients: cg·g + cm·m is the update's numerator, 1/√bc2 the scale of
+ * √v. */
+typedef struct {
+    float cg, cm, inv_sqrt_bc2;
+} nadam_coef;
+
+static nadam_coef nadam_coefs(float *mu_product, int t) {
+    const optkern_nadam_config *c = &nadam_cfg[0];
+    double mu = c->beta1 * (1.0 - 0.5 * pow(0.96, t * c->momentum_decay));
+    double mu_next = c->beta1 * (1.0 - 0.5 * pow(0.96, (t + 1) * c->momentum_decay));
+    if (t == 1) *mu_product = 1.0f;
+    *mu_product *= (float)mu;
+    double mp = *mu_product, bc2 = 1.0 - pow(c->beta2, t);
+    nadam_coef k = {(float)(-c->lr * (1.0 - mu) / (1.0 - mp)),
+                    (float)(-c->lr * mu_next / (1.0 - mp * mu_next)), (float)(1.0 / sqrt(bc2))};
+    return k;
+}
+
+static void nadam_hand(float *const b[4], size_t n, int t) {
+    static float mu_product = 1.0f;
+    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
+    const float *restrict g = b[1];
+    const float b1 = (float)nadam_cfg[0].beta1, b2 = (float)nadam_cfg[0].beta2;
+    const float eps = (float)nadam_cfg[0].eps;
+    const nadam_coef k = nadam_coefs(&mu_product, t);
+    size_t i = 0;
+#ifdef HAND_VECTOR
+    const vec vb1 = SET1(b1), c1 = SET1(1.0f - b1), vb2 = SET1(b2), c2 = SET1(1.0f - b2);
+    const vec cg = SET1(k.cg), cm = SET1(k.cm), ks = SET1(k.inv_sqrt_bc2), e = SET1(eps);
+    for (; i + 2 * W <= n; i += 2 * W) {
+        for (size_t u = i; u < i + 2 * W; u += W) {
+            vec gi = LOAD(g + u);
+            vec mi = FMADD(vb1, LOAD(m + u), MUL(c1, gi));
+            vec vi = FMADD(vb2, LOAD(v + u), MUL(MUL(c2, gi), gi));
+            vec num = FMADD(cg, gi, MUL(cm, mi));
+            STORE(m + u, mi);
+            STORE(v + u, vi);
+            STORE(p + u, ADD(LOAD(p + u), DIV(num, FMADD(SQRT(vi), ks, e))));
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        p[i] += (k.cg * g[i] + k.cm * m[i]) / (sqrtf(v[i]) * k.inv_sqrt_bc2 + eps);
+    }
+}
+
+static void nadam_plain(float *const b[4], size_t n, int t) {
+    static float mu_product = 1.0f;
+    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
+    const float *restrict g = b[1];
+    const float b1 = (float)nadam_cfg[0].beta1, b2 = (float)nadam_cfg[0].beta2;
+    const float eps = (float)nadam_cfg[0].eps;
+    const nadam_coef k = nadam_coefs(&mu_product, t);
+    const float bc2 = 1.0f - powf(b2, (float)t);
+    for (size_t i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        float denom = sqrtf(v[i] / bc2) + eps;
+        p[i] += k.cg * g[i] / denom + k.cm * m[i] / denom;
+    }
+}
+
+static void nadam_optkern(int profile, float *const b[4], size_t n, int t) {
+    static optkern_nadam_state state[3];
+    if (t == 1) state[profile].mu_product = 1.0f;
+    if (optkern_nadam_step(b[0], b[1], b[2], b[3], &state[profile], n, (uint32_t)t,
+                           &nadam_cfg[profile], NULL) != OPTKERN_STATUS_OK)
+        abort();
+}
+
+/* ---- RAdam (torch's defaults): the rectified step from t = 6 on, plain momentum before ---- */
+
+static optkern_radam_config radam_cfg[3];
+
+/* The per-call RAdam step: rect ≥ 0 is the rectification factor, or −1 before it applies. */
+static float radam_rect(int t) {
+    const double b2 = radam_cfg[0].beta2, rho_inf = 2.0 / (1.0 - b2) - 1.0;
+    const double b2t = pow(b2, t), rho_t = rho_inf - 2.0 * t * b2t / (1.0 - b2t);
+    if (rho_t <= 5.0) return -1.0f;
+    return (float)sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf /
+                       ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t));
+}
+
+static void radam_hand(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
+    const float *restrict g = b[1];
+    const float b1 = (float)radam_cfg[0].beta1, b2 = (float)radam_cfg[0].beta2;
+    const float eps = (float)radam_cfg[0].eps, lr = (float)radam_cfg[0].lr;
+    const float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
+    const float rect = radam_rect(t);
+    /* Rectified, torch's −η·r·m̂·√bc2/(√v + ε): the step carries r·√bc2/bc1. */
+    const float step = rect < 0 ? -lr / bc1 : -lr * rect * sqrtf(bc2) / bc1;
+    size_t i = 0;
+#ifdef HAND_VECTOR
+    const vec vb1 = SET1(b1), c1 = SET1(1.0f - b1), vb2 = SET1(b2), c2 = SET1(1.0f - b2);
+    const vec st = SET1(step), e = SET1(eps);
+    for (; i + 2 * W <= n; i += 2 * W) {
+        for (size_t u = i; u < i + 2 * W; u += W) {
+            vec gi = LOAD(g + u);
+            vec mi = FMADD(vb1, LOAD(m + u), MUL(c1, gi));
+            vec vi = FMADD(vb2, LOAD(v + u), MUL(MUL(c2, gi), gi));
+            vec d = rect < 0 ? mi : DIV(mi, ADD(SQRT(vi), e));
+            STORE(m + u, mi);
+            STORE(v + u, vi);
+            STORE(p + u, FMADD(st, d, LOAD(p + u)));
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        p[i] += step * (rect < 0 ? m[i] : m[i] / (sqrtf(v[i]) + eps));
+    }
+}
+
+static void radam_plain(float *const b[4], size_t n, int t) {
+    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
+    const float *restrict g = b[1];
+    const float b1 = (float)radam_cfg[0].beta1, b2 = (float)radam_cfg[0].beta2;
+    const float eps = (float)radam_cfg[0].eps, lr = (float)radam_cfg[0].lr;
+    const float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
+    const float rect = radam_rect(t);
+    for (size_t i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        float m_hat = m[i] / bc1;
+        p[i] -= rect < 0 ? lr * m_hat : lr * m_hat * rect * sqrtf(bc2) / (sqrtf(v[i]) + eps);
+    }
+}
+
+static void radam_optkern(int profile, float *const b[4], size_t n, int t) {
+    if (optkern_radam_step(b[0], b[1], b[2], b[3], n, (uint32_t)t, &radam_cfg[profile], NULL) !=
+        OPTKERN_STATUS_OK)
+        abort();
+}
+
 /* ---- The three optkern profiles as step functions ---- */
 
 #define PROFILES(kernel)                                                                       \
@@ -253,12 +508,19 @@ static void rmsprop_optkern(int profile, float *const b[4], size_t n, int t) {
 PROFILES(adam)
 PROFILES(adagrad)
 PROFILES(rmsprop)
+PROFILES(adadelta)
+/* Adamax: no Fast form. */
+static void adamax_portable(float *const b[4], size_t n, int t) { adamax_optkern(0, b, n, t); }
+static void adamax_torch(float *const b[4], size_t n, int t) { adamax_optkern(1, b, n, t); }
+PROFILES(nadam)
+PROFILES(radam)
 
 #define VARIANTS 7
 static const char *const variant_names[VARIANTS] = {
-    "optkern Portable", "optkern Torch", "optkern Fast", "hand-written (1 sqrt, 1 div)",
+    "optkern Portable", "optkern Torch", "optkern Fast", "hand-written (intrinsics)",
     "plain C loop",     "copy",          "optkern Portable, prepared step"};
-/* PREPARED: only kernels with a prepared form (Adam); NULL elsewhere, printed as "—". */
+/* FAST: NULL for a kernel without a Fast form (Adamax); PREPARED: only kernels with a prepared
+ * form (Adam); a NULL variant is printed as "—". */
 enum { PORTABLE, TORCH, FAST, HAND, PLAIN, COPY, PREPARED };
 
 typedef struct {
@@ -277,6 +539,12 @@ static const kernel kernels[] = {
     {"rmsprop",
      3,
      {rmsprop_portable, rmsprop_torch, rmsprop_fast, rmsprop_hand, rmsprop_plain, two_state_copy}},
+    {"adadelta",
+     4,
+     {adadelta_portable, adadelta_torch, adadelta_fast, adadelta_hand, adadelta_plain, adam_copy}},
+    {"adamax", 4, {adamax_portable, adamax_torch, NULL, adamax_hand, adamax_plain, adam_copy}},
+    {"nadam", 4, {nadam_portable, nadam_torch, nadam_fast, nadam_hand, nadam_plain, adam_copy}},
+    {"radam", 4, {radam_portable, radam_torch, radam_fast, radam_hand, radam_plain, adam_copy}},
 };
 
 static int cmp(const void *a, const void *b) {
@@ -355,17 +623,18 @@ static void run(const kernel *k, size_t n, int quick) {
         printf("| %s | %zu (ns per call) |", k->name, n);
         for (int v = 0; v < VARIANTS; v++)
             k->fns[v] ? printf(" %.1f |", med[v] * (double)n) : printf(" — |");
-        printf(" %+.1f ns | %+.1f ns | %+.1f ns |", (med[PORTABLE] - med[HAND]) * (double)n,
-               (med[TORCH] - med[HAND]) * (double)n, (med[FAST] - med[HAND]) * (double)n);
-        k->fns[PREPARED] ? printf(" %+.1f ns |\n", (med[PREPARED] - med[HAND]) * (double)n)
-                         : printf(" — |\n");
+        for (int v = PORTABLE; v <= PREPARED; v++)
+            if (v <= FAST || v == PREPARED)
+                k->fns[v] ? printf(" %+.1f ns |", (med[v] - med[HAND]) * (double)n) : printf(" — |");
+        printf("\n");
     } else {
         printf("| %s | %zu |", k->name, n);
         for (int v = 0; v < VARIANTS; v++)
             k->fns[v] ? printf(" %.3f |", med[v]) : printf(" — |");
-        printf(" %.2f× | %.2f× | %.2f× |", med[HAND] / med[PORTABLE], med[HAND] / med[TORCH],
-               med[HAND] / med[FAST]);
-        k->fns[PREPARED] ? printf(" %.2f× |\n", med[HAND] / med[PREPARED]) : printf(" — |\n");
+        for (int v = PORTABLE; v <= PREPARED; v++)
+            if (v <= FAST || v == PREPARED)
+                k->fns[v] ? printf(" %.2f× |", med[HAND] / med[v]) : printf(" — |");
+        printf("\n");
     }
     for (int j = 0; j < k->buffers; j++) free(buf[j]);
 }
@@ -381,6 +650,14 @@ int main(int argc, char **argv) {
         adagrad_cfg[profile].numerics = numerics;
         rmsprop_cfg[profile] = optkern_rmsprop_config_default();
         rmsprop_cfg[profile].numerics = numerics;
+        adadelta_cfg[profile] = optkern_adadelta_config_default();
+        adadelta_cfg[profile].numerics = numerics;
+        adamax_cfg[profile] = optkern_adamax_config_default();
+        adamax_cfg[profile].numerics = numerics;
+        nadam_cfg[profile] = optkern_nadam_config_default();
+        nadam_cfg[profile].numerics = numerics;
+        radam_cfg[profile] = optkern_radam_config_default();
+        radam_cfg[profile].numerics = numerics;
     }
     for (uint32_t t = 1; t <= 1000; t++)
         if (optkern_adam_prepare(&adam_cfg[0], t, &adam_prepared_steps[t - 1], NULL) !=
