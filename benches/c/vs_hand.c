@@ -66,6 +66,26 @@ typedef __m256 vec;
 #define MAX _mm256_max_ps
 #endif
 
+/* A C library call that must succeed (the bench's inputs are valid). */
+#define MUST(call)                                                                              \
+    do {                                                                                       \
+        if ((call) != OPTKERN_STATUS_OK) abort();                                              \
+    } while (0)
+
+/* The buffers of a step: parameters `p`, gradients `g` and one or two state buffers. */
+#define BUFFERS1(s1)                                                                            \
+    float *restrict p = b[0], *restrict s1 = b[2];                                             \
+    const float *restrict g = b[1]
+#define BUFFERS2(s1, s2)                                                                        \
+    float *restrict p = b[0], *restrict s1 = b[2], *restrict s2 = b[3];                        \
+    const float *restrict g = b[1]
+
+/* A hand-written loop's vector part: two vectors per iteration, `u` the first element of each;
+ * `i` is left where the scalar tail starts. */
+#define VECTOR_PAIRS(i, n, u)                                                                   \
+    for (; (i) + 2 * W <= (n); (i) += 2 * W)                                                    \
+        for (size_t u = (i); u < (i) + 2 * W; u += W)
+
 /* Every variant: buffers p, g and up to two state buffers, n elements, 1-based step t. */
 typedef void (*step_fn)(float *const b[4], size_t n, int t);
 
@@ -73,25 +93,21 @@ typedef void (*step_fn)(float *const b[4], size_t n, int t);
 
 /* DeepSpeed-style: per-call step = −lr/bc1, 1/√bc2; per element one √ and one ÷. */
 static void adam_hand(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
-    const float *restrict g = b[1];
+    BUFFERS2(m, v);
     const float bc1 = 1.0f - powf(B1, (float)t), bc2 = 1.0f - powf(B2, (float)t);
     const float step = -ADAM_LR / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
     size_t i = 0;
 #ifdef HAND_VECTOR
     const vec b1 = SET1(B1), c1 = SET1(1.0f - B1), b2 = SET1(B2), c2 = SET1(1.0f - B2);
     const vec s = SET1(step), k = SET1(inv_sqrt_bc2), e = SET1(ADAM_EPS);
-    /* Two vectors per iteration. */
-    for (; i + 2 * W <= n; i += 2 * W) {
-        for (size_t u = i; u < i + 2 * W; u += W) {
-            vec gi = LOAD(g + u);
-            vec mi = FMADD(b1, LOAD(m + u), MUL(c1, gi));
-            vec vi = FMADD(b2, LOAD(v + u), MUL(MUL(c2, gi), gi));
-            vec pi = FMADD(s, DIV(mi, FMADD(SQRT(vi), k, e)), LOAD(p + u));
-            STORE(m + u, mi);
-            STORE(v + u, vi);
-            STORE(p + u, pi);
-        }
+    VECTOR_PAIRS(i, n, u) {
+        vec gi = LOAD(g + u);
+        vec mi = FMADD(b1, LOAD(m + u), MUL(c1, gi));
+        vec vi = FMADD(b2, LOAD(v + u), MUL(MUL(c2, gi), gi));
+        vec pi = FMADD(s, DIV(mi, FMADD(SQRT(vi), k, e)), LOAD(p + u));
+        STORE(m + u, mi);
+        STORE(v + u, vi);
+        STORE(p + u, pi);
     }
 #endif
     for (; i < n; i++) {
@@ -103,8 +119,7 @@ static void adam_hand(float *const b[4], size_t n, int t) {
 
 /* The loop as a user would write it (benches/c/adam_loop.c). */
 static void adam_plain(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
-    const float *restrict g = b[1];
+    BUFFERS2(m, v);
     const float bc1 = 1.0f - powf(B1, (float)t), bc2 = 1.0f - powf(B2, (float)t);
     for (size_t i = 0; i < n; i++) {
         m[i] = B1 * m[i] + (1.0f - B1) * g[i];
@@ -115,8 +130,7 @@ static void adam_plain(float *const b[4], size_t n, int t) {
 
 /* Four streams read, three written. */
 static void adam_copy(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
-    const float *restrict g = b[1];
+    BUFFERS2(m, v);
     (void)t;
     for (size_t i = 0; i < n; i++) {
         p[i] += g[i];
@@ -133,15 +147,13 @@ static optkern_adam_config adam_cfg[3];
 static optkern_adam_prepared adam_prepared_steps[1000];
 
 static void adam_prepared(float *const b[4], size_t n, int t) {
-    if (optkern_adam_step_prepared(b[0], b[1], b[2], b[3], NULL, n,
-                                   &adam_prepared_steps[(t - 1) % 1000], NULL) != OPTKERN_STATUS_OK)
-        abort();
+    MUST(optkern_adam_step_prepared(b[0], b[1], b[2], b[3], NULL, n,
+                                    &adam_prepared_steps[(t - 1) % 1000], NULL));
 }
 
 static void adam_optkern(int profile, float *const b[4], size_t n, int t) {
-    if (optkern_adam_step(b[0], b[1], b[2], b[3], NULL, n, (uint32_t)t, &adam_cfg[profile],
-                          NULL) != OPTKERN_STATUS_OK)
-        abort();
+    MUST(optkern_adam_step(b[0], b[1], b[2], b[3], NULL, n, (uint32_t)t, &adam_cfg[profile],
+                           NULL));
 }
 
 /* ---- Adagrad (lr_decay 0, so η_t = η; at t = 1 optkern starts the accumulator from its
@@ -149,20 +161,17 @@ static void adam_optkern(int profile, float *const b[4], size_t n, int t) {
  * once in 1,000 calls, and the sameness check starts from zero, where the two agree) ---- */
 
 static void adagrad_hand(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict s = b[2];
-    const float *restrict g = b[1];
+    BUFFERS1(s);
     (void)t;
     size_t i = 0;
 #ifdef HAND_VECTOR
     const vec lr = SET1(-ADAGRAD_LR), e = SET1(ADAGRAD_EPS);
-    for (; i + 2 * W <= n; i += 2 * W) {
-        for (size_t u = i; u < i + 2 * W; u += W) {
-            vec gi = LOAD(g + u);
-            vec si = FMADD(gi, gi, LOAD(s + u));
-            vec pi = FMADD(lr, DIV(gi, ADD(SQRT(si), e)), LOAD(p + u));
-            STORE(s + u, si);
-            STORE(p + u, pi);
-        }
+    VECTOR_PAIRS(i, n, u) {
+        vec gi = LOAD(g + u);
+        vec si = FMADD(gi, gi, LOAD(s + u));
+        vec pi = FMADD(lr, DIV(gi, ADD(SQRT(si), e)), LOAD(p + u));
+        STORE(s + u, si);
+        STORE(p + u, pi);
     }
 #endif
     for (; i < n; i++) {
@@ -172,8 +181,7 @@ static void adagrad_hand(float *const b[4], size_t n, int t) {
 }
 
 static void adagrad_plain(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict s = b[2];
-    const float *restrict g = b[1];
+    BUFFERS1(s);
     (void)t;
     for (size_t i = 0; i < n; i++) {
         s[i] += g[i] * g[i];
@@ -183,8 +191,7 @@ static void adagrad_plain(float *const b[4], size_t n, int t) {
 
 /* Three streams read, two written (Adagrad and RMSprop). */
 static void two_state_copy(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict s = b[2];
-    const float *restrict g = b[1];
+    BUFFERS1(s);
     (void)t;
     for (size_t i = 0; i < n; i++) {
         p[i] += g[i];
@@ -195,29 +202,25 @@ static void two_state_copy(float *const b[4], size_t n, int t) {
 static optkern_adagrad_config adagrad_cfg[3];
 
 static void adagrad_optkern(int profile, float *const b[4], size_t n, int t) {
-    if (optkern_adagrad_step(b[0], b[1], b[2], n, (uint32_t)t + 1, &adagrad_cfg[profile], NULL) !=
-        OPTKERN_STATUS_OK)
-        abort();
+    MUST(optkern_adagrad_step(b[0], b[1], b[2], n, (uint32_t)t + 1, &adagrad_cfg[profile],
+                              NULL));
 }
 
 /* ---- RMSprop (no momentum, not centered) ---- */
 
 static void rmsprop_hand(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict s = b[2];
-    const float *restrict g = b[1];
+    BUFFERS1(s);
     (void)t;
     size_t i = 0;
 #ifdef HAND_VECTOR
     const vec a = SET1(ALPHA), c = SET1(1.0f - ALPHA), lr = SET1(-RMSPROP_LR),
               e = SET1(RMSPROP_EPS);
-    for (; i + 2 * W <= n; i += 2 * W) {
-        for (size_t u = i; u < i + 2 * W; u += W) {
-            vec gi = LOAD(g + u);
-            vec si = FMADD(a, LOAD(s + u), MUL(MUL(c, gi), gi));
-            vec pi = FMADD(lr, DIV(gi, ADD(SQRT(si), e)), LOAD(p + u));
-            STORE(s + u, si);
-            STORE(p + u, pi);
-        }
+    VECTOR_PAIRS(i, n, u) {
+        vec gi = LOAD(g + u);
+        vec si = FMADD(a, LOAD(s + u), MUL(MUL(c, gi), gi));
+        vec pi = FMADD(lr, DIV(gi, ADD(SQRT(si), e)), LOAD(p + u));
+        STORE(s + u, si);
+        STORE(p + u, pi);
     }
 #endif
     for (; i < n; i++) {
@@ -227,8 +230,7 @@ static void rmsprop_hand(float *const b[4], size_t n, int t) {
 }
 
 static void rmsprop_plain(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict s = b[2];
-    const float *restrict g = b[1];
+    BUFFERS1(s);
     (void)t;
     for (size_t i = 0; i < n; i++) {
         s[i] = ALPHA * s[i] + (1.0f - ALPHA) * g[i] * g[i];
@@ -240,9 +242,7 @@ static optkern_rmsprop_config rmsprop_cfg[3];
 
 static void rmsprop_optkern(int profile, float *const b[4], size_t n, int t) {
     (void)t;
-    if (optkern_rmsprop_step(b[0], b[1], b[2], NULL, NULL, n, &rmsprop_cfg[profile], NULL) !=
-        OPTKERN_STATUS_OK)
-        abort();
+    MUST(optkern_rmsprop_step(b[0], b[1], b[2], NULL, NULL, n, &rmsprop_cfg[profile], NULL));
 }
 
 /* ---- Adadelta (torch's defaults: η = 1, ρ = 0.9, ε = 1e-6) ---- */
@@ -251,24 +251,21 @@ static optkern_adadelta_config adadelta_cfg[3];
 
 /* One √ and one ÷ per vector: δ = √((a + ε)/(s + ε))·g, as optkern's Portable form. */
 static void adadelta_hand(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict s = b[2], *restrict a = b[3];
-    const float *restrict g = b[1];
+    BUFFERS2(s, a);
     const float rho = (float)adadelta_cfg[0].rho, eps = (float)adadelta_cfg[0].eps;
     const float lr = (float)adadelta_cfg[0].lr;
     (void)t;
     size_t i = 0;
 #ifdef HAND_VECTOR
     const vec r = SET1(rho), c = SET1(1.0f - rho), e = SET1(eps), l = SET1(-lr);
-    for (; i + 2 * W <= n; i += 2 * W) {
-        for (size_t u = i; u < i + 2 * W; u += W) {
-            vec gi = LOAD(g + u);
-            vec si = FMADD(r, LOAD(s + u), MUL(MUL(c, gi), gi));
-            vec ai = LOAD(a + u);
-            vec d = MUL(SQRT(DIV(ADD(ai, e), ADD(si, e))), gi);
-            STORE(s + u, si);
-            STORE(a + u, FMADD(r, ai, MUL(MUL(c, d), d)));
-            STORE(p + u, FMADD(l, d, LOAD(p + u)));
-        }
+    VECTOR_PAIRS(i, n, u) {
+        vec gi = LOAD(g + u);
+        vec si = FMADD(r, LOAD(s + u), MUL(MUL(c, gi), gi));
+        vec ai = LOAD(a + u);
+        vec d = MUL(SQRT(DIV(ADD(ai, e), ADD(si, e))), gi);
+        STORE(s + u, si);
+        STORE(a + u, FMADD(r, ai, MUL(MUL(c, d), d)));
+        STORE(p + u, FMADD(l, d, LOAD(p + u)));
     }
 #endif
     for (; i < n; i++) {
@@ -281,8 +278,7 @@ static void adadelta_hand(float *const b[4], size_t n, int t) {
 
 /* torch's form: two roots and a division per element. */
 static void adadelta_plain(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict s = b[2], *restrict a = b[3];
-    const float *restrict g = b[1];
+    BUFFERS2(s, a);
     const float rho = (float)adadelta_cfg[0].rho, eps = (float)adadelta_cfg[0].eps;
     const float lr = (float)adadelta_cfg[0].lr;
     (void)t;
@@ -296,9 +292,7 @@ static void adadelta_plain(float *const b[4], size_t n, int t) {
 
 static void adadelta_optkern(int profile, float *const b[4], size_t n, int t) {
     (void)t;
-    if (optkern_adadelta_step(b[0], b[1], b[2], b[3], n, &adadelta_cfg[profile], NULL) !=
-        OPTKERN_STATUS_OK)
-        abort();
+    MUST(optkern_adadelta_step(b[0], b[1], b[2], b[3], n, &adadelta_cfg[profile], NULL));
 }
 
 /* ---- Adamax (torch's defaults; optkern has no Fast form: one division, no root) ---- */
@@ -306,8 +300,7 @@ static void adadelta_optkern(int profile, float *const b[4], size_t n, int t) {
 static optkern_adamax_config adamax_cfg[3];
 
 static void adamax_hand(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict m = b[2], *restrict u = b[3];
-    const float *restrict g = b[1];
+    BUFFERS2(m, u);
     const float b1 = (float)adamax_cfg[0].beta1, b2 = (float)adamax_cfg[0].beta2;
     const float eps = (float)adamax_cfg[0].eps;
     const float step = -(float)adamax_cfg[0].lr / (1.0f - powf(b1, (float)t));
@@ -315,15 +308,13 @@ static void adamax_hand(float *const b[4], size_t n, int t) {
 #ifdef HAND_VECTOR
     const vec vb1 = SET1(b1), c1 = SET1(1.0f - b1), vb2 = SET1(b2), e = SET1(eps);
     const vec st = SET1(step);
-    for (; i + 2 * W <= n; i += 2 * W) {
-        for (size_t k = i; k < i + 2 * W; k += W) {
-            vec gi = LOAD(g + k);
-            vec mi = FMADD(vb1, LOAD(m + k), MUL(c1, gi));
-            vec ui = MAX(MUL(vb2, LOAD(u + k)), ADD(ABS(gi), e));
-            STORE(m + k, mi);
-            STORE(u + k, ui);
-            STORE(p + k, FMADD(st, DIV(mi, ui), LOAD(p + k)));
-        }
+    VECTOR_PAIRS(i, n, k) {
+        vec gi = LOAD(g + k);
+        vec mi = FMADD(vb1, LOAD(m + k), MUL(c1, gi));
+        vec ui = MAX(MUL(vb2, LOAD(u + k)), ADD(ABS(gi), e));
+        STORE(m + k, mi);
+        STORE(u + k, ui);
+        STORE(p + k, FMADD(st, DIV(mi, ui), LOAD(p + k)));
     }
 #endif
     for (; i < n; i++) {
@@ -334,8 +325,7 @@ static void adamax_hand(float *const b[4], size_t n, int t) {
 }
 
 static void adamax_plain(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict m = b[2], *restrict u = b[3];
-    const float *restrict g = b[1];
+    BUFFERS2(m, u);
     const float b1 = (float)adamax_cfg[0].beta1, b2 = (float)adamax_cfg[0].beta2;
     const float eps = (float)adamax_cfg[0].eps, lr = (float)adamax_cfg[0].lr;
     const float bc1 = 1.0f - powf(b1, (float)t);
@@ -347,9 +337,8 @@ static void adamax_plain(float *const b[4], size_t n, int t) {
 }
 
 static void adamax_optkern(int profile, float *const b[4], size_t n, int t) {
-    if (optkern_adamax_step(b[0], b[1], b[2], b[3], n, (uint32_t)t, &adamax_cfg[profile], NULL) !=
-        OPTKERN_STATUS_OK)
-        abort();
+    MUST(optkern_adamax_step(b[0], b[1], b[2], b[3], n, (uint32_t)t, &adamax_cfg[profile],
+                             NULL));
 }
 
 /* ---- NAdam (torch's defaults). Its μ-product is state across calls: each variant keeps its
@@ -357,10 +346,10 @@ static void adamax_optkern(int profile, float *const b[4], size_t n, int t) {
 
 static optkern_nadam_config nadam_cfg[3];
 
-/* The per-call NAdam coefficients: cg·g + cm·m is the update's numerator, 1/√bc2 the scale of
- * √v. */
+/* The per-call NAdam coefficients: β₁, β₂, ε, and c_g·g + c_m·m the update's numerator, 1/√bc2
+ * the scale of √v. */
 typedef struct {
-    float cg, cm, inv_sqrt_bc2;
+    float b1, b2, eps, cg, cm, inv_sqrt_bc2;
 } nadam_coef;
 
 static nadam_coef nadam_coefs(float *mu_product, int t) {
@@ -370,53 +359,49 @@ static nadam_coef nadam_coefs(float *mu_product, int t) {
     if (t == 1) *mu_product = 1.0f;
     *mu_product *= (float)mu;
     double mp = *mu_product, bc2 = 1.0 - pow(c->beta2, t);
-    nadam_coef k = {(float)(-c->lr * (1.0 - mu) / (1.0 - mp)),
-                    (float)(-c->lr * mu_next / (1.0 - mp * mu_next)), (float)(1.0 / sqrt(bc2))};
+    nadam_coef k = {(float)c->beta1,
+                    (float)c->beta2,
+                    (float)c->eps,
+                    (float)(-c->lr * (1.0 - mu) / (1.0 - mp)),
+                    (float)(-c->lr * mu_next / (1.0 - mp * mu_next)),
+                    (float)(1.0 / sqrt(bc2))};
     return k;
 }
 
 static void nadam_hand(float *const b[4], size_t n, int t) {
     static float mu_product = 1.0f;
-    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
-    const float *restrict g = b[1];
-    const float b1 = (float)nadam_cfg[0].beta1, b2 = (float)nadam_cfg[0].beta2;
-    const float eps = (float)nadam_cfg[0].eps;
+    BUFFERS2(m, v);
     const nadam_coef k = nadam_coefs(&mu_product, t);
     size_t i = 0;
 #ifdef HAND_VECTOR
-    const vec vb1 = SET1(b1), c1 = SET1(1.0f - b1), vb2 = SET1(b2), c2 = SET1(1.0f - b2);
-    const vec cg = SET1(k.cg), cm = SET1(k.cm), ks = SET1(k.inv_sqrt_bc2), e = SET1(eps);
-    for (; i + 2 * W <= n; i += 2 * W) {
-        for (size_t u = i; u < i + 2 * W; u += W) {
-            vec gi = LOAD(g + u);
-            vec mi = FMADD(vb1, LOAD(m + u), MUL(c1, gi));
-            vec vi = FMADD(vb2, LOAD(v + u), MUL(MUL(c2, gi), gi));
-            vec num = FMADD(cg, gi, MUL(cm, mi));
-            STORE(m + u, mi);
-            STORE(v + u, vi);
-            STORE(p + u, ADD(LOAD(p + u), DIV(num, FMADD(SQRT(vi), ks, e))));
-        }
+    const vec vb1 = SET1(k.b1), c1 = SET1(1.0f - k.b1), vb2 = SET1(k.b2), c2 = SET1(1.0f - k.b2);
+    const vec cg = SET1(k.cg), cm = SET1(k.cm), ks = SET1(k.inv_sqrt_bc2), e = SET1(k.eps);
+    VECTOR_PAIRS(i, n, u) {
+        vec gi = LOAD(g + u);
+        vec mi = FMADD(vb1, LOAD(m + u), MUL(c1, gi));
+        vec vi = FMADD(vb2, LOAD(v + u), MUL(MUL(c2, gi), gi));
+        vec num = FMADD(cg, gi, MUL(cm, mi));
+        STORE(m + u, mi);
+        STORE(v + u, vi);
+        STORE(p + u, ADD(LOAD(p + u), DIV(num, FMADD(SQRT(vi), ks, e))));
     }
 #endif
     for (; i < n; i++) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        p[i] += (k.cg * g[i] + k.cm * m[i]) / (sqrtf(v[i]) * k.inv_sqrt_bc2 + eps);
+        m[i] = k.b1 * m[i] + (1.0f - k.b1) * g[i];
+        v[i] = k.b2 * v[i] + (1.0f - k.b2) * g[i] * g[i];
+        p[i] += (k.cg * g[i] + k.cm * m[i]) / (sqrtf(v[i]) * k.inv_sqrt_bc2 + k.eps);
     }
 }
 
 static void nadam_plain(float *const b[4], size_t n, int t) {
     static float mu_product = 1.0f;
-    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
-    const float *restrict g = b[1];
-    const float b1 = (float)nadam_cfg[0].beta1, b2 = (float)nadam_cfg[0].beta2;
-    const float eps = (float)nadam_cfg[0].eps;
+    BUFFERS2(m, v);
     const nadam_coef k = nadam_coefs(&mu_product, t);
-    const float bc2 = 1.0f - powf(b2, (float)t);
+    const float bc2 = 1.0f - powf(k.b2, (float)t);
     for (size_t i = 0; i < n; i++) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        float denom = sqrtf(v[i] / bc2) + eps;
+        m[i] = k.b1 * m[i] + (1.0f - k.b1) * g[i];
+        v[i] = k.b2 * v[i] + (1.0f - k.b2) * g[i] * g[i];
+        float denom = sqrtf(v[i] / bc2) + k.eps;
         p[i] += k.cg * g[i] / denom + k.cm * m[i] / denom;
     }
 }
@@ -424,75 +409,74 @@ static void nadam_plain(float *const b[4], size_t n, int t) {
 static void nadam_optkern(int profile, float *const b[4], size_t n, int t) {
     static optkern_nadam_state state[3];
     if (t == 1) state[profile].mu_product = 1.0f;
-    if (optkern_nadam_step(b[0], b[1], b[2], b[3], &state[profile], n, (uint32_t)t,
-                           &nadam_cfg[profile], NULL) != OPTKERN_STATUS_OK)
-        abort();
+    MUST(optkern_nadam_step(b[0], b[1], b[2], b[3], &state[profile], n, (uint32_t)t,
+                            &nadam_cfg[profile], NULL));
 }
 
 /* ---- RAdam (torch's defaults): the rectified step from t = 6 on, plain momentum before ---- */
 
 static optkern_radam_config radam_cfg[3];
 
-/* The per-call RAdam step: rect ≥ 0 is the rectification factor, or −1 before it applies. */
-static float radam_rect(int t) {
-    const double b2 = radam_cfg[0].beta2, rho_inf = 2.0 / (1.0 - b2) - 1.0;
-    const double b2t = pow(b2, t), rho_t = rho_inf - 2.0 * t * b2t / (1.0 - b2t);
-    if (rho_t <= 5.0) return -1.0f;
-    return (float)sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf /
-                       ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t));
+/* The per-call RAdam coefficients: β₁, β₂, ε, η, the bias corrections, and the rectification
+ * factor r (or −1 before it applies, ρ_t ≤ 5). */
+typedef struct {
+    float b1, b2, eps, lr, bc1, bc2, rect;
+} radam_coef;
+
+static radam_coef radam_coefs(int t) {
+    const optkern_radam_config *c = &radam_cfg[0];
+    const double rho_inf = 2.0 / (1.0 - c->beta2) - 1.0, b2t = pow(c->beta2, t);
+    const double rho_t = rho_inf - 2.0 * t * b2t / (1.0 - b2t);
+    const float b1 = (float)c->beta1, b2 = (float)c->beta2;
+    radam_coef k = {b1, b2, (float)c->eps, (float)c->lr, 1.0f - powf(b1, (float)t),
+                    1.0f - powf(b2, (float)t), -1.0f};
+    if (rho_t > 5.0)
+        k.rect = (float)sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf /
+                             ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t));
+    return k;
 }
 
 static void radam_hand(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
-    const float *restrict g = b[1];
-    const float b1 = (float)radam_cfg[0].beta1, b2 = (float)radam_cfg[0].beta2;
-    const float eps = (float)radam_cfg[0].eps, lr = (float)radam_cfg[0].lr;
-    const float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
-    const float rect = radam_rect(t);
+    BUFFERS2(m, v);
+    const radam_coef k = radam_coefs(t);
     /* Rectified, torch's −η·r·m̂·√bc2/(√v + ε): the step carries r·√bc2/bc1. */
-    const float step = rect < 0 ? -lr / bc1 : -lr * rect * sqrtf(bc2) / bc1;
+    const float step = k.rect < 0 ? -k.lr / k.bc1 : -k.lr * k.rect * sqrtf(k.bc2) / k.bc1;
     size_t i = 0;
 #ifdef HAND_VECTOR
-    const vec vb1 = SET1(b1), c1 = SET1(1.0f - b1), vb2 = SET1(b2), c2 = SET1(1.0f - b2);
-    const vec st = SET1(step), e = SET1(eps);
-    for (; i + 2 * W <= n; i += 2 * W) {
-        for (size_t u = i; u < i + 2 * W; u += W) {
-            vec gi = LOAD(g + u);
-            vec mi = FMADD(vb1, LOAD(m + u), MUL(c1, gi));
-            vec vi = FMADD(vb2, LOAD(v + u), MUL(MUL(c2, gi), gi));
-            vec d = rect < 0 ? mi : DIV(mi, ADD(SQRT(vi), e));
-            STORE(m + u, mi);
-            STORE(v + u, vi);
-            STORE(p + u, FMADD(st, d, LOAD(p + u)));
-        }
+    const vec vb1 = SET1(k.b1), c1 = SET1(1.0f - k.b1), vb2 = SET1(k.b2), c2 = SET1(1.0f - k.b2);
+    const vec st = SET1(step), e = SET1(k.eps);
+    VECTOR_PAIRS(i, n, u) {
+        vec gi = LOAD(g + u);
+        vec mi = FMADD(vb1, LOAD(m + u), MUL(c1, gi));
+        vec vi = FMADD(vb2, LOAD(v + u), MUL(MUL(c2, gi), gi));
+        vec d = k.rect < 0 ? mi : DIV(mi, ADD(SQRT(vi), e));
+        STORE(m + u, mi);
+        STORE(v + u, vi);
+        STORE(p + u, FMADD(st, d, LOAD(p + u)));
     }
 #endif
     for (; i < n; i++) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        p[i] += step * (rect < 0 ? m[i] : m[i] / (sqrtf(v[i]) + eps));
+        m[i] = k.b1 * m[i] + (1.0f - k.b1) * g[i];
+        v[i] = k.b2 * v[i] + (1.0f - k.b2) * g[i] * g[i];
+        p[i] += step * (k.rect < 0 ? m[i] : m[i] / (sqrtf(v[i]) + k.eps));
     }
 }
 
 static void radam_plain(float *const b[4], size_t n, int t) {
-    float *restrict p = b[0], *restrict m = b[2], *restrict v = b[3];
-    const float *restrict g = b[1];
-    const float b1 = (float)radam_cfg[0].beta1, b2 = (float)radam_cfg[0].beta2;
-    const float eps = (float)radam_cfg[0].eps, lr = (float)radam_cfg[0].lr;
-    const float bc1 = 1.0f - powf(b1, (float)t), bc2 = 1.0f - powf(b2, (float)t);
-    const float rect = radam_rect(t);
+    BUFFERS2(m, v);
+    const radam_coef k = radam_coefs(t);
     for (size_t i = 0; i < n; i++) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        float m_hat = m[i] / bc1;
-        p[i] -= rect < 0 ? lr * m_hat : lr * m_hat * rect * sqrtf(bc2) / (sqrtf(v[i]) + eps);
+        m[i] = k.b1 * m[i] + (1.0f - k.b1) * g[i];
+        v[i] = k.b2 * v[i] + (1.0f - k.b2) * g[i] * g[i];
+        float m_hat = m[i] / k.bc1;
+        p[i] -= k.rect < 0 ? k.lr * m_hat
+                           : k.lr * m_hat * k.rect * sqrtf(k.bc2) / (sqrtf(v[i]) + k.eps);
     }
 }
 
 static void radam_optkern(int profile, float *const b[4], size_t n, int t) {
-    if (optkern_radam_step(b[0], b[1], b[2], b[3], n, (uint32_t)t, &radam_cfg[profile], NULL) !=
-        OPTKERN_STATUS_OK)
-        abort();
+    MUST(optkern_radam_step(b[0], b[1], b[2], b[3], n, (uint32_t)t, &radam_cfg[profile],
+                            NULL));
 }
 
 /* ---- The three optkern profiles as step functions ---- */
@@ -625,7 +609,8 @@ static void run(const kernel *k, size_t n, int quick) {
             k->fns[v] ? printf(" %.1f |", med[v] * (double)n) : printf(" — |");
         for (int v = PORTABLE; v <= PREPARED; v++)
             if (v <= FAST || v == PREPARED)
-                k->fns[v] ? printf(" %+.1f ns |", (med[v] - med[HAND]) * (double)n) : printf(" — |");
+                k->fns[v] ? printf(" %+.1f ns |", (med[v] - med[HAND]) * (double)n)
+                          : printf(" — |");
         printf("\n");
     } else {
         printf("| %s | %zu |", k->name, n);
@@ -640,29 +625,26 @@ static void run(const kernel *k, size_t n, int quick) {
 }
 
 int main(int argc, char **argv) {
+    /* Each kernel's torch defaults in the three profiles. */
+#define CONFIG(kernel)                                                                          \
+    do {                                                                                       \
+        kernel##_cfg[profile] = optkern_##kernel##_config_default();                           \
+        kernel##_cfg[profile].numerics = numerics;                                             \
+    } while (0)
     for (int profile = 0; profile < 3; profile++) {
         optkern_numerics numerics = profile == 0   ? OPTKERN_NUMERICS_PORTABLE
                                     : profile == 1 ? OPTKERN_NUMERICS_TORCH
                                                    : OPTKERN_NUMERICS_FAST;
-        adam_cfg[profile] = optkern_adam_config_default();
-        adam_cfg[profile].numerics = numerics;
-        adagrad_cfg[profile] = optkern_adagrad_config_default();
-        adagrad_cfg[profile].numerics = numerics;
-        rmsprop_cfg[profile] = optkern_rmsprop_config_default();
-        rmsprop_cfg[profile].numerics = numerics;
-        adadelta_cfg[profile] = optkern_adadelta_config_default();
-        adadelta_cfg[profile].numerics = numerics;
-        adamax_cfg[profile] = optkern_adamax_config_default();
-        adamax_cfg[profile].numerics = numerics;
-        nadam_cfg[profile] = optkern_nadam_config_default();
-        nadam_cfg[profile].numerics = numerics;
-        radam_cfg[profile] = optkern_radam_config_default();
-        radam_cfg[profile].numerics = numerics;
+        CONFIG(adam);
+        CONFIG(adagrad);
+        CONFIG(rmsprop);
+        CONFIG(adadelta);
+        CONFIG(adamax);
+        CONFIG(nadam);
+        CONFIG(radam);
     }
     for (uint32_t t = 1; t <= 1000; t++)
-        if (optkern_adam_prepare(&adam_cfg[0], t, &adam_prepared_steps[t - 1], NULL) !=
-            OPTKERN_STATUS_OK)
-            abort();
+        MUST(optkern_adam_prepare(&adam_cfg[0], t, &adam_prepared_steps[t - 1], NULL));
     int quick = 0, chosen = 0;
     for (int a = 1; a < argc; a++) quick |= strcmp(argv[a], "--quick") == 0;
     chosen = argc - 1 - quick;
