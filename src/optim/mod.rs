@@ -46,8 +46,8 @@ pub mod sparse_adam;
 use crate::lanes::Lanes;
 use crate::numerics::{Profile, c};
 
-/// The gradient's multiplier: `grad_scale` (already validated), negated with `maximize`
-/// (`−0` for a zero scale, as torch's `-grad`).
+/// The gradient's multiplier `±s`: `grad_scale` (already validated), negated with `maximize`
+/// (torch's `maximize` steps along `−g`).
 #[inline(always)]
 pub(crate) fn signed(grad_scale: f32, maximize: bool) -> f32 {
     if maximize { -grad_scale } else { grad_scale }
