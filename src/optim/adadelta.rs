@@ -4,7 +4,7 @@ use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, with_profile};
-use crate::optim::{mixed_step, signed};
+use crate::optim::{mixed_step, signed_scale};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -60,9 +60,9 @@ impl Coef {
         let rho = validate::unit_closed("rho", cfg.rho)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         Ok(Self {
-            scale: signed(grad_scale, cfg.maximize),
+            scale,
             weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
             rho: c(rho),
             one_minus_rho: c(1.0 - rho),

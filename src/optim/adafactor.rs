@@ -7,7 +7,7 @@ use crate::lanes::Lanes;
 use crate::numerics::{
     Flag, Numerics, Off, Portable, Profile, Torch, TorchLerp, c, specialize, with_profile,
 };
-use crate::optim::{mixed_step, signed};
+use crate::optim::{mixed_step, signed_scale};
 use crate::reduce::{BlockedSum, square, terms};
 use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
@@ -86,12 +86,12 @@ impl Coef {
             return Err(validate::out_of_range("d", d));
         }
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         validate::step(step)?;
         let t = f64::from(step);
         let w = libm::pow(t, beta2_decay);
         Ok(Self {
-            scale: signed(grad_scale, cfg.maximize),
+            scale,
             lerp: TorchLerp::with_weight(w),
             w: c(w),
             one_minus_w: c(1.0 - w),

@@ -8,7 +8,7 @@ use crate::numerics::{
     Fast, Flag, Numerics, Off, On, Portable, Profile, Torch, TorchLerp, bias_corrections, c,
     pow_step, specialize,
 };
-use crate::optim::{WeightDecay, mixed_step, signed};
+use crate::optim::{WeightDecay, mixed_step, signed_scale};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -180,12 +180,12 @@ impl Coef {
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         validate::step(step)?;
         let (bc1, bc2_sqrt) = corrections(beta1, beta2)?;
         let decay = WeightDecay::from_config(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {
-            scale: signed(grad_scale, cfg.maximize),
+            scale,
             decay,
             lerp1: TorchLerp::with_weight(1.0 - beta1),
             beta1: c(beta1),

@@ -7,7 +7,7 @@ use crate::lanes::Lanes;
 use crate::numerics::{
     Flag, Numerics, Off, Portable, Profile, Torch, TorchLerp, c, pow_step, specialize,
 };
-use crate::optim::{mixed_step, signed};
+use crate::optim::{mixed_step, signed_scale};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -69,11 +69,11 @@ impl Coef {
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         validate::step(step)?;
         let bc1 = 1.0 - pow_step(beta1, step);
         Ok(Self {
-            scale: signed(grad_scale, cfg.maximize),
+            scale,
             weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
             lerp1: TorchLerp::with_weight(1.0 - beta1),
             beta1: c(beta1),

@@ -5,7 +5,7 @@ use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
-use crate::optim::{mixed_step, signed};
+use crate::optim::{mixed_step, signed_scale};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -85,12 +85,12 @@ impl Coef {
         let alpha = validate::non_negative("alpha", cfg.alpha)?;
         let t0 = validate::non_negative("t0", cfg.t0)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         validate::step(step)?;
         let t = f64::from(step);
         let eta = f64::from(state.eta);
         Ok(Self {
-            scale: signed(grad_scale, cfg.maximize),
+            scale,
             weight_decay: (weight_decay != 0.0).then(|| c(weight_decay)),
             decay: c(1.0 - lambd * eta),
             neg_eta: -state.eta,

@@ -5,7 +5,7 @@ use crate::driver::{for_each_chunk, for_each_chunk_summed};
 use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c, with_profile};
-use crate::optim::{mixed_step, signed};
+use crate::optim::{mixed_step, signed_scale};
 use crate::reduce::{BlockedSum, square, terms};
 use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
@@ -74,12 +74,12 @@ impl Coef {
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         validate::step(step)?;
         let (bc1, bc2) = bias_corrections(beta1, beta2, step);
         let bc2_sqrt = libm::sqrt(bc2);
         Ok(Self {
-            scale: signed(grad_scale, cfg.maximize),
+            scale,
             beta1: c(beta1),
             one_minus_beta1: c(1.0 - beta1),
             beta2: c(beta2),

@@ -5,7 +5,7 @@ use crate::driver::for_each_chunk;
 use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, with_profile};
-use crate::optim::{mixed_step, signed};
+use crate::optim::{mixed_step, signed_scale};
 use crate::reduce::{BlockedSum, square};
 use crate::train::shard::{sum_partials, two_norm_partials};
 use crate::width::with_width;
@@ -233,8 +233,7 @@ impl Coef {
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
         let trust = validate::non_negative("trust_coefficient", cfg.trust_coefficient)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
-        let scale = signed(grad_scale, cfg.maximize);
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         Ok(Self { lr, momentum, weight_decay, trust, eps, scale })
     }
 

@@ -8,7 +8,7 @@ use crate::lanes::Lanes;
 use crate::numerics::{
     Flag, Numerics, Off, On, Portable, Profile, Torch, c, specialize, with_profile,
 };
-use crate::optim::{mixed_step, signed};
+use crate::optim::{mixed_step, signed_scale};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -65,9 +65,9 @@ impl Coef {
         let beta1 = validate::unit_closed("beta1", cfg.beta1)?;
         let beta2 = validate::unit_closed("beta2", cfg.beta2)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         Ok(Self {
-            scale: signed(grad_scale, cfg.maximize),
+            scale,
             decay: (weight_decay != 0.0).then(|| c(1.0 - lr * weight_decay)),
             beta1: c(beta1),
             one_minus_beta1: c(1.0 - beta1),

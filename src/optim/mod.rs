@@ -53,6 +53,12 @@ pub(crate) fn signed(grad_scale: f32, maximize: bool) -> f32 {
     if maximize { -grad_scale } else { grad_scale }
 }
 
+/// [`signed`] of `grad_scale` after checking it (finite and `≥ 0`): the gradient
+/// multiplier of every kernel with `maximize`.
+pub(crate) fn signed_scale(grad_scale: f32, maximize: bool) -> Result<f32, crate::Error> {
+    Ok(signed(crate::validate::grad_scale(grad_scale)?, maximize))
+}
+
 /// How weight decay enters the Adam family, decided once per call (PyTorch's two forms).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum WeightDecay {

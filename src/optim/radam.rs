@@ -5,7 +5,7 @@ use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step2, with_profile};
 use crate::optim::WeightDecay;
-use crate::optim::{mixed_step, signed};
+use crate::optim::{mixed_step, signed_scale};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -79,7 +79,7 @@ impl Coef {
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         validate::step(step)?;
         let t = f64::from(step);
         let [beta1_t, beta2_t] = pow_step2([beta1, beta2], step);
@@ -99,7 +99,7 @@ impl Coef {
         let bc2_sqrt = libm::sqrt(bc2);
         let decay = WeightDecay::from_config(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {
-            scale: signed(grad_scale, cfg.maximize),
+            scale,
             decay,
             lerp1: TorchLerp::with_weight(1.0 - beta1),
             beta1: c(beta1),

@@ -4,7 +4,7 @@ use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Flag, Numerics, Profile, c, specialize, with_profile};
-use crate::optim::{mixed_step, signed};
+use crate::optim::{mixed_step, signed_scale};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -76,10 +76,10 @@ impl Coef {
         if max < min {
             return Err(validate::out_of_range("step_size_max", max));
         }
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         validate::step(step)?;
         Ok(Self {
-            scale: signed(grad_scale, cfg.maximize),
+            scale,
             first_step: step == 1,
             lr: c(lr),
             etaminus: c(etaminus),

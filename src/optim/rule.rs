@@ -270,11 +270,6 @@ pub(crate) fn ema_pair(beta: f64) -> (f32, f32) {
     (c(beta), c(1.0 - beta))
 }
 
-/// `±grad_scale` (validated): the gradient multiplier of a kernel with `maximize`.
-pub(crate) fn signed_scale(grad_scale: f32, maximize: bool) -> Result<f32, Error> {
-    Ok(crate::optim::signed(validate::grad_scale(grad_scale)?, maximize))
-}
-
 /// `p·c(factor) + …`: the decoupled decay of pytorch_optimizer's `fixed_decay` (`1 − λ`)
 /// as well as the usual `1 − η·λ`: [`WeightDecay`] with the factor chosen by the caller.
 pub(crate) fn decay(lr: f64, weight_decay: f64, decoupled: bool, fixed: bool) -> WeightDecay {

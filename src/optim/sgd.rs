@@ -5,7 +5,7 @@ use crate::format::Elementwise;
 use crate::format::fused::{Call, Group16, Read16};
 use crate::lanes::Lanes;
 use crate::numerics::{Flag, Numerics, Off, Profile, c, specialize, with_profile};
-use crate::optim::{mixed_step, signed};
+use crate::optim::{mixed_step, signed_scale};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
 
@@ -76,7 +76,7 @@ impl Coef {
         let momentum = validate::non_negative("momentum", cfg.momentum)?;
         let dampening = validate::unit_closed("dampening", cfg.dampening)?;
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         if cfg.nesterov && momentum == 0.0 {
             return Err(validate::conflict("nesterov", momentum));
         }
@@ -85,7 +85,7 @@ impl Coef {
         }
         validate::step(step)?;
         Ok(Self {
-            scale: signed(grad_scale, cfg.maximize),
+            scale,
             // bitsandbytes adds λ·θ even when λ = 0 (a −0 gradient becomes +0).
             weight_decay: (weight_decay != 0.0 || cfg.numerics == Numerics::Bitsandbytes)
                 .then(|| c(weight_decay)),

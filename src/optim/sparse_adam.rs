@@ -4,7 +4,7 @@
 use crate::driver::for_each_chunk;
 use crate::lanes::Lanes;
 use crate::numerics::{bias_corrections, c};
-use crate::optim::signed;
+use crate::optim::signed_scale;
 use crate::width::with_width;
 use crate::{Error, Width, slices, validate};
 
@@ -47,12 +47,12 @@ impl Coef {
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
         let beta2 = validate::unit_half_open("beta2", cfg.beta2)?;
         let eps = validate::non_negative("eps", cfg.eps)?;
-        let grad_scale = validate::grad_scale(cfg.grad_scale)?;
+        let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         validate::step(step)?;
         let (bc1, bc2) = bias_corrections(beta1, beta2, step);
         let step_size = lr * libm::sqrt(bc2) / bc1;
         Ok(Self {
-            scale: signed(grad_scale, cfg.maximize),
+            scale,
             one_minus_beta1: c(1.0 - beta1),
             one_minus_beta2: c(1.0 - beta2),
             eps: c(eps),

@@ -6,7 +6,8 @@
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c};
 use crate::optim::rule::{Ema, Rule, Trailing, WeightDecay, check_lens, clamp, decay};
-use crate::optim::rule::{ema_pair, ema_product, min_nan, rule_step, signed_scale};
+use crate::optim::rule::{ema_pair, ema_product, min_nan, rule_step};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`adabound_step`]. [`Default`] is `pytorch_optimizer.AdaBound`'s.

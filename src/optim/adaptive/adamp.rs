@@ -7,7 +7,8 @@
 
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c};
-use crate::optim::rule::{Ema, Rule, check_lens, ema_pair, ema_product, rule_step, signed_scale};
+use crate::optim::rule::{Ema, Rule, check_lens, ema_pair, ema_product, rule_step};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`adamp_step`]. [`Default`] is `pytorch_optimizer.AdamP`'s (its `delta`

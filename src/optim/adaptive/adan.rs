@@ -3,7 +3,8 @@
 
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c, pow_step};
-use crate::optim::rule::{Ema, Rule, check_lens, ema_pair, ema_product, rule_step, signed_scale};
+use crate::optim::rule::{Ema, Rule, check_lens, ema_pair, ema_product, rule_step};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`adan_step`]. [`Default`] is `pytorch_optimizer.Adan`'s. The betas are

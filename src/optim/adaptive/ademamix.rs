@@ -3,8 +3,9 @@
 
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c};
+use crate::optim::rule::rule_step;
 use crate::optim::rule::{Ema, Rule, WeightDecay, check_lens, decay, ema_pair, ema_product};
-use crate::optim::rule::{rule_step, signed_scale};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`ademamix_step`]. [`Default`] is `pytorch_optimizer.AdEMAMix`'s.

@@ -3,8 +3,9 @@
 
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c};
+use crate::optim::rule::rule_step;
 use crate::optim::rule::{Ema, Rule, WeightDecay, check_lens, clamp, decay, ema_pair, ema_product};
-use crate::optim::rule::{rule_step, signed_scale};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`adopt_step`]. [`Default`] is `pytorch_optimizer.ADOPT`'s.

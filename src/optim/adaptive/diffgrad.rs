@@ -4,7 +4,8 @@
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c};
 use crate::optim::rule::{Ema, Rule, Trailing, WeightDecay, check_lens, decay, ema_pair};
-use crate::optim::rule::{ema_product, rectifier, rule_step, sigmoid, signed_scale};
+use crate::optim::rule::{ema_product, rectifier, rule_step, sigmoid};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`diffgrad_step`]. [`Default`] is `pytorch_optimizer.DiffGrad`'s.

@@ -5,8 +5,8 @@
 use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, pow_step};
-use crate::optim::rule::signed_scale;
 use crate::optim::rule::{Ema, Rule, check_lens, ema_pair, ema_product, rule_step, run_rule};
+use crate::optim::signed_scale;
 use crate::{Error, Width, validate};
 
 /// Hyperparameters of [`laprop_step`]. [`Default`] is `pytorch_optimizer.LaProp`'s.

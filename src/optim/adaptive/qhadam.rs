@@ -3,7 +3,8 @@
 
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c};
-use crate::optim::rule::{Ema, Rule, WeightDecay, check_lens, decay, rule_step, signed_scale};
+use crate::optim::rule::{Ema, Rule, WeightDecay, check_lens, decay, rule_step};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`qhadam_step`]. [`Default`] is `pytorch_optimizer.QHAdam`'s.

@@ -4,7 +4,8 @@
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, pow_step};
 use crate::optim::rule::{Ema, Rule, WeightDecay, check_lens, decay, ema_pair, ema_product};
-use crate::optim::rule::{rectifier, rule_step, signed_scale};
+use crate::optim::rule::{rectifier, rule_step};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`ranger_step`]. [`Default`] is `pytorch_optimizer.Ranger`'s, including

@@ -4,7 +4,8 @@
 
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c};
-use crate::optim::rule::{Ema, Rule, Trailing, check_lens, rule_step, signed_scale};
+use crate::optim::rule::{Ema, Rule, Trailing, check_lens, rule_step};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`sm3_step`]. [`Default`] is `pytorch_optimizer.SM3`'s.

@@ -3,7 +3,8 @@
 
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, bias_corrections, c};
-use crate::optim::rule::{Ema, Rule, check_lens, rule_step, signed_scale};
+use crate::optim::rule::{Ema, Rule, check_lens, rule_step};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`yogi_step`]. [`Default`] is `optax.yogi`'s (`learning_rate` has no

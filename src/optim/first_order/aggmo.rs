@@ -4,7 +4,8 @@
 use crate::format::Elementwise;
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c};
-use crate::optim::rule::{Rule, WeightDecay, check_lens, decay, rule_step, run_rule, signed_scale};
+use crate::optim::rule::{Rule, WeightDecay, check_lens, decay, rule_step, run_rule};
+use crate::optim::signed_scale;
 use crate::{Error, Width, validate};
 
 /// The most momentum buffers [`aggmo_step`] takes.

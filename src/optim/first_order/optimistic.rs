@@ -3,7 +3,8 @@
 
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c};
-use crate::optim::rule::{Rule, check_lens, rule_step, signed_scale};
+use crate::optim::rule::{Rule, check_lens, rule_step};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`optimistic_gd_step`]. [`Default`] is optax's (`learning_rate` has no

@@ -5,8 +5,8 @@
 
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c};
-use crate::optim::rule::signed_scale;
 use crate::optim::rule::{Ema, Rule, Trailing, WeightDecay, check_lens, decay, rule_step};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`signsgd_step`]. [`Default`] is `pytorch_optimizer.SignSGD`'s

@@ -9,7 +9,7 @@ use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
 use crate::optim::mixed_step;
-use crate::optim::rule::signed_scale;
+use crate::optim::signed_scale;
 use crate::reduce::{BlockedSum, square, terms};
 use crate::width::with_width;
 use crate::{Error, Width, validate};

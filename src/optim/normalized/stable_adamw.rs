@@ -8,7 +8,7 @@ use crate::format::{Access, Layerwise};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, TorchLerp, c, pow_step2, with_profile};
 use crate::optim::mixed_step;
-use crate::optim::rule::signed_scale;
+use crate::optim::signed_scale;
 use crate::reduce::{BlockedSum, terms};
 use crate::width::with_width;
 use crate::{Error, Width, validate};

@@ -5,7 +5,8 @@
 use super::{Average, ScheduleFreeState, Weighting, positive_unit, warmed_up};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, pow_step};
-use crate::optim::rule::{Rule, check_lens, ema_pair, ema_product, rule_step, signed_scale};
+use crate::optim::rule::{Rule, check_lens, ema_pair, ema_product, rule_step};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`adamw_schedulefree_step`] and [`radam_schedulefree_step`].

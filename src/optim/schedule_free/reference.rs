@@ -12,7 +12,8 @@
 use super::{ScheduleFreeState, Weighting, positive_unit, warmed_up};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c, pow_step};
-use crate::optim::rule::{Rule, check_lens, ema_pair, ema_product, rule_step, signed_scale};
+use crate::optim::rule::{Rule, check_lens, ema_pair, ema_product, rule_step};
+use crate::optim::signed_scale;
 use crate::{AdamwScheduleFreeConfig, Error, SgdScheduleFreeConfig, validate};
 
 struct Coef {

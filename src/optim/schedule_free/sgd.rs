@@ -3,7 +3,8 @@
 use super::{Average, ScheduleFreeState, Weighting, positive_unit, warmed_up};
 use crate::lanes::Lanes;
 use crate::numerics::{Numerics, Profile, c};
-use crate::optim::rule::{Rule, check_lens, rule_step, signed_scale};
+use crate::optim::rule::{Rule, check_lens, rule_step};
+use crate::optim::signed_scale;
 use crate::{Error, validate};
 
 /// Hyperparameters of [`sgd_schedulefree_step`]. [`Default`] is the package's.
