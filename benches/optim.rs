@@ -130,7 +130,8 @@ fn parallel(_: &mut Criterion) {}
 
 /// The fixed cost of a call: Adam on 16 elements, steps cycling 1..1000, as `adam_step` (the
 /// powers β₁ᵗ, β₂ᵗ and √(1 − β₂ᵗ) in every call) and as `adam_step_prepared` (prepared once per
-/// step, before the timing: a model of many tensors pays that once per step).
+/// step, before the timing: a model of many tensors pays that once per step); NAdam the same
+/// way.
 fn per_call(c: &mut Criterion) {
     let mut group = c.benchmark_group("adam_per_call/16");
     let n = 16;
@@ -149,6 +150,26 @@ fn per_call(c: &mut Criterion) {
         b.iter(|| {
             let k = k.next().expect("cycle");
             adam_step_prepared(&mut p, black_box(&g), &mut m, &mut v, &mut [], k).unwrap()
+        })
+    });
+    group.finish();
+    // NAdam: two f64 `pow` (the momentum schedule) and β₂ᵗ per call, or prepared per step.
+    let mut group = c.benchmark_group("nadam_per_call/16");
+    let cfg = NadamConfig { numerics: Numerics::Portable, ..Default::default() };
+    let prepared: Vec<NadamPrepared> = (1..=1000).map(|t| cfg.prepare(t).unwrap()).collect();
+    let mut state = NadamState::default();
+    let mut t = 0;
+    group.bench_function("nadam_step", |b| {
+        b.iter(|| {
+            t = t % 1000 + 1;
+            nadam_step(&mut p, black_box(&g), &mut m, &mut v, &mut state, t, &cfg).unwrap()
+        })
+    });
+    let mut k = prepared.iter().cycle();
+    group.bench_function("nadam_step_prepared", |b| {
+        b.iter(|| {
+            let k = k.next().expect("cycle");
+            nadam_step_prepared(&mut p, black_box(&g), &mut m, &mut v, &mut state, k).unwrap()
         })
     });
     group.finish();

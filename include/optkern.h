@@ -1768,6 +1768,32 @@ typedef struct {
   double bias_correction2_sqrt;
 } optkern_adam_prepared;
 
+// One NAdam step's powers, computed once by [`NadamConfig::prepare`] for every tensor of the
+// step and passed to [`nadam_step_prepared`].
+//
+// The momentum schedule `μ_t`, `μ_{t+1}` (two f64 `pow`) and `1 − β₂ᵗ` (a compensated power)
+// are most of a small [`nadam_step`] call's fixed cost; a model of many tensors pays them once
+// per step this way. The per-tensor state `Π_t` stays in each tensor's [`NadamState`] and is
+// updated by each call. The result is bit for bit [`nadam_step`]'s with the same `cfg`, `step`
+// and state.
+//
+// The fields are public (and the C struct `optkern_nadam_prepared` is this one): a call checks
+// `cfg` and `step` as [`nadam_step`] does, `mu` and `mu_next` to be finite and in `[0, 1)` and
+// `bias_correction2` in `(0, 1]`, but it cannot check that they are those of `cfg` at `step`.
+// Change a field and the step uses the value given; prepare again instead.
+typedef struct {
+  // The hyperparameters, as given to [`NadamConfig::prepare`].
+  optkern_nadam_config cfg;
+  // The 1-based step.
+  uint32_t step;
+  // `μ_t = β₁(1 − ½·0.96^(tψ))` (f64).
+  double mu;
+  // `μ_{t+1}` (f64).
+  double mu_next;
+  // `1 − β₂ᵗ` (f64).
+  double bias_correction2;
+} optkern_nadam_prepared;
+
 // Hyperparameters of [`muon_step`]. [`Default`] is `torch.optim.Muon`'s.
 typedef struct {
   // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
@@ -3093,6 +3119,27 @@ optkern_status optkern_nadam_step(float *params,
                                   uint32_t step,
                                   const optkern_nadam_config *cfg,
                                   optkern_error *error);
+
+// [`NadamConfig::prepare`]: `prepared_out` receives `cfg`, `step` and the step's powers
+// (`μ_t`, `μ_{t+1}`, `1 − β₂ᵗ`), for [`optkern_nadam_step_prepared`] on every tensor of the
+// step. Nothing is written when an error is returned.
+optkern_status optkern_nadam_prepare(const optkern_nadam_config *cfg,
+                                     uint32_t step,
+                                     optkern_nadam_prepared *prepared_out,
+                                     optkern_error *error);
+
+// [`nadam_step_prepared`]: [`optkern_nadam_step`] with the powers of
+// [`optkern_nadam_prepare`] (the same bits, `state` included, without the per-call powers).
+// An error in a field of `prepared` (of its `cfg`, or `step`, `mu`, `mu_next`,
+// `bias_correction2`) names the argument `prepared` and the field.
+optkern_status optkern_nadam_step_prepared(float *params,
+                                           const float *grads,
+                                           float *exp_avg,
+                                           float *exp_avg_sq,
+                                           optkern_nadam_state *state,
+                                           size_t len,
+                                           const optkern_nadam_prepared *prepared,
+                                           optkern_error *error);
 
 // [`radam_step`].
 optkern_status optkern_radam_step(float *params,

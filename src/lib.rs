@@ -141,7 +141,9 @@ pub use optim::lbfgs::{
 pub use optim::lion::{LionConfig, lion_step, lion_step_mixed};
 pub use optim::momentum::{MomentumConfig, momentum_step, momentum_step_mixed, nesterov_lookahead};
 pub use optim::muon::{AdjustLr, MuonConfig, NsPrecision, muon_scratch_len, muon_step};
-pub use optim::nadam::{NadamConfig, NadamState, nadam_step, nadam_step_mixed};
+pub use optim::nadam::{
+    NadamConfig, NadamPrepared, NadamState, nadam_step, nadam_step_mixed, nadam_step_prepared,
+};
 pub use optim::normalized::came::{CameConfig, CameState, came_step, came_step_mixed};
 pub use optim::normalized::fromage::{
     FromageConfig, FromageState, fromage_step, fromage_step_mixed,
@@ -217,8 +219,8 @@ pub use optim::{
     adagrad::adagrad_step_with, adamax::adamax_step_with, asgd::asgd_step_with,
     average::ema_update_with, average::swa_update_with, lamb::lamb_step_mixed_with,
     lamb::lamb_step_with, lars::lars_step_mixed_with, lars::lars_step_with, lion::lion_step_with,
-    nadam::nadam_step_with, radam::radam_step_with, rmsprop::rmsprop_step_with,
-    rprop::rprop_step_with,
+    nadam::nadam_step_prepared_with, nadam::nadam_step_with, radam::radam_step_with,
+    rmsprop::rmsprop_step_with, rprop::rprop_step_with,
 };
 pub use reduce::SumCarry;
 #[doc(hidden)]

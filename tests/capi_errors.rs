@@ -192,6 +192,76 @@ fn prepared_adam_records_name_the_field() {
     assert_ne!(a.p, before);
 }
 
+/// The prepared NAdam step: `optkern_nadam_prepare` checks as `optkern_nadam_step` does and
+/// writes nothing on a rejection; `optkern_nadam_step_prepared` names `prepared` and the field
+/// it found wrong (a power, its config, the step) or `state`, writes nothing then (`state`
+/// included), and gives `optkern_nadam_step`'s bits and state otherwise.
+#[test]
+fn prepared_nadam_records_name_the_field() {
+    use optkern::capi::optim::{
+        optkern_nadam_prepare, optkern_nadam_step, optkern_nadam_step_prepared,
+    };
+    use optkern::{NadamConfig, NadamPrepared, NadamState};
+    let cfg = NadamConfig { weight_decay: 0.01, ..Default::default() };
+    let mut k = core::mem::MaybeUninit::<NadamPrepared>::uninit();
+    // SAFETY: valid pointers; the out-pointer is written only on success.
+    unsafe {
+        let prepare = |c: *const NadamConfig, t: u32, out: *mut NadamPrepared| {
+            record(|e| optkern_nadam_prepare(c, t, out, e))
+        };
+        expect(prepare(null(), 1, k.as_mut_ptr()), Status::NullPointer, "cfg", "", "");
+        expect(prepare(&cfg, 1, null_mut()), Status::NullPointer, "prepared_out", "", "");
+        expect(prepare(&cfg, 0, k.as_mut_ptr()), Status::InvalidStep, "step", "", "");
+        let bad = NadamConfig { momentum_decay: -1.0, ..cfg };
+        let e = prepare(&bad, 1, k.as_mut_ptr());
+        expect(e, Status::InvalidHyperparameter, "cfg", "momentum_decay", "");
+        assert_eq!(prepare(&cfg, 7, k.as_mut_ptr()).0, Status::Ok);
+    }
+    // SAFETY: the successful call above wrote it.
+    let k = unsafe { k.assume_init() };
+    assert_eq!(k, cfg.prepare(7).unwrap());
+    let start = |x: f32| vec![x; N];
+    let (mut p, g, mut m, mut v) = (start(1.0), start(0.5), start(0.1), start(0.2));
+    let mut state = NadamState { mu_product: 0.5 };
+    let before = (p.clone(), m.clone(), v.clone());
+    let (pp, gp, mp, vp) = (p.as_mut_ptr(), g.as_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
+    let call = |k: *const NadamPrepared, st: *mut NadamState| {
+        // SAFETY: each buffer holds N elements.
+        record(|e| unsafe { optkern_nadam_step_prepared(pp, gp, mp, vp, st, N, k, e) })
+    };
+    expect(call(null(), &mut state), Status::NullPointer, "prepared", "", "");
+    expect(call(&k, null_mut()), Status::NullPointer, "state", "", "");
+    let bad = NadamPrepared { mu_next: 1.0, ..k };
+    let e =
+        expect(call(&bad, &mut state), Status::InvalidHyperparameter, "prepared", "mu_next", "");
+    assert_eq!(e.value, 1.0);
+    let bad = NadamPrepared { bias_correction2: f64::NAN, ..k };
+    expect(
+        call(&bad, &mut state),
+        Status::InvalidHyperparameter,
+        "prepared",
+        "bias_correction2",
+        "",
+    );
+    let bad = NadamPrepared { cfg: NadamConfig { eps: -1.0, ..cfg }, ..k };
+    expect(call(&bad, &mut state), Status::InvalidHyperparameter, "prepared", "eps", "");
+    let bad = NadamPrepared { step: 0, ..k };
+    expect(call(&bad, &mut state), Status::InvalidStep, "prepared", "step", "");
+    assert_eq!(state.mu_product, 0.5, "a rejected call wrote the state");
+    assert_eq!((&p, &m, &v), (&before.0, &before.1, &before.2), "a rejected call wrote");
+    assert_eq!(call(&k, &mut state).0, Status::Ok);
+    let (mut p2, mut m2, mut v2) = before.clone();
+    let mut state2 = NadamState { mu_product: 0.5 };
+    let (pp, gp, mp, vp) = (p2.as_mut_ptr(), g.as_ptr(), m2.as_mut_ptr(), v2.as_mut_ptr());
+    // SAFETY: each buffer holds N elements.
+    let s = record(|e| unsafe { optkern_nadam_step(pp, gp, mp, vp, &mut state2, N, 7, &cfg, e) });
+    assert_eq!(s.0, Status::Ok);
+    let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!((bits(&p), bits(&m), bits(&v)), (bits(&p2), bits(&m2), bits(&v2)));
+    assert_eq!(state.mu_product.to_bits(), state2.mu_product.to_bits());
+    assert_ne!(p, before.0);
+}
+
 #[test]
 fn buffer_records_name_the_buffer_and_what_it_overlaps() {
     let cfg = AdamConfig::default();

@@ -231,6 +231,55 @@ fn prepared_adam_checks_its_corrections() {
     );
 }
 
+/// A prepared NAdam step's powers must be finite, `μ_t` and `μ_{t+1}` in `[0, 1)` and
+/// `1 − β₂ᵗ` in `(0, 1]`; nothing is written otherwise, `state` included. Its config is checked
+/// as `nadam_step` checks it (the `nadam` grid of `invalid_hyperparameters…`), its step and
+/// lengths here.
+#[test]
+fn prepared_nadam_checks_its_powers() {
+    use optkern::{NadamConfig, NadamPrepared, NadamState, nadam_step_prepared};
+    let call = |k: NadamPrepared| {
+        move |b: &mut [Vec<f32>]| match b {
+            [p, g, m, v] => {
+                let mut state = NadamState { mu_product: 0.5 };
+                let r = nadam_step_prepared(p, g, m, v, &mut state, &k);
+                if r.is_err() {
+                    assert_eq!(state.mu_product, 0.5, "state written on Err");
+                }
+                r
+            }
+            _ => unreachable!(),
+        }
+    };
+    let good = NadamConfig::default().prepare(3).unwrap();
+    let mut rejected = 0;
+    for x in SPECIALS {
+        let half_open = !(0.0..1.0).contains(&x);
+        let unit = !(x > 0.0 && x <= 1.0);
+        for (name, bad) in [("mu", half_open), ("mu_next", half_open), ("bias_correction2", unit)] {
+            let mut k = good;
+            *match name {
+                "mu" => &mut k.mu,
+                "mu_next" => &mut k.mu_next,
+                _ => &mut k.bias_correction2,
+            } = x;
+            let want = bad.then(|| hyper(name, x));
+            rejected += usize::from(bad);
+            check(4, None, want, &format!("nadam prepared {name} = {x}"), call(k));
+        }
+    }
+    assert_eq!(rejected, 8 + 8 + 8);
+    assert_eq!(NadamConfig::default().prepare(0), Err(Error::ZeroStep));
+    check(
+        4,
+        None,
+        Some(Error::ZeroStep),
+        "prepared step 0",
+        call(NadamPrepared { step: 0, ..good }),
+    );
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq"], call(good));
+}
+
 #[test]
 fn step_zero_changes_nothing() {
     check(3, None, Some(Error::ZeroStep), "sgd step 0", sgd_call(SgdConfig::default(), 0));
@@ -477,12 +526,24 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
         |cfg| {
             Box::new(move |b| match b {
                 [p, g, m, v] => {
+                    // The prepared form, on copies: the same error from `prepare` and from a
+                    // prepared call with an invalid `cfg` put in after, the same bits otherwise.
+                    let valid = NadamConfig::default().prepare(1).unwrap();
+                    let prepared = cfg.prepare(1).unwrap_or(NadamPrepared { cfg, ..valid });
+                    let (mut b2, mut st2) =
+                        ([p.clone(), m.clone(), v.clone()], NadamState::default());
+                    let [p2, m2, v2] = &mut b2;
+                    let r2 = nadam_step_prepared(p2, g, m2, v2, &mut st2, &prepared);
                     let mut st = NadamState::default();
                     let r = nadam_step(p, g, m, v, &mut st, 1, &cfg);
                     // The scalar state follows the same rule: unchanged on Err.
                     if r.is_err() {
                         assert_eq!(st, NadamState::default());
                     }
+                    assert_eq!(format!("{r2:?}"), format!("{r:?}"), "nadam prepared");
+                    assert_eq!(format!("{:?}", cfg.prepare(1).err()), format!("{:?}", r.err()));
+                    assert_eq!(st2, st, "nadam prepared state");
+                    assert_eq!(b2.map(|x| bits(&x)), [bits(p), bits(m), bits(v)], "nadam prepared");
                     r
                 }
                 _ => unreachable!(),

@@ -469,3 +469,74 @@ fn prepared_adam_equals_adam_step() {
     }
     assert_eq!(compared, 110);
 }
+
+/// `nadam_step_prepared` is `nadam_step` with the powers computed once: the same bits in every
+/// buffer and in `state.mu_product`, for every profile, option and step (the edges of
+/// `pow_step2`'s tables and the largest step), and along a run of steps carrying the state.
+#[test]
+fn prepared_nadam_equals_nadam_step() {
+    use optkern::{NadamConfig, NadamState, Numerics};
+    let n = 77;
+    let mut data = Data::new(83);
+    let start = [data.vec(n, Kind::Param), data.vec(n, Kind::Signed), data.vec(n, Kind::NonNeg)];
+    let g = data.vec(n, Kind::Grad);
+    let d = NadamConfig { lr: 1e-2, weight_decay: 0.01, grad_scale: 0.75, ..Default::default() };
+    let mut configs = Vec::new();
+    for numerics in [Numerics::Torch, Numerics::Portable, Numerics::Fast] {
+        for (decoupled, maximize, momentum_decay) in
+            [(false, false, 4e-3), (true, true, 4e-3), (false, true, 0.25)]
+        {
+            let o = NadamConfig {
+                decoupled_weight_decay: decoupled,
+                maximize,
+                momentum_decay,
+                numerics,
+                ..d
+            };
+            configs.push(o);
+        }
+    }
+    let mut compared = 0;
+    for cfg in configs {
+        let run = |prepared: bool, steps: &[u32], mu_product: f32| {
+            let mut b = start.clone();
+            let mut state = NadamState { mu_product };
+            for &step in steps {
+                let [p, m, v] = &mut b;
+                if prepared {
+                    let k = cfg.prepare(step).unwrap();
+                    assert_eq!((k.cfg, k.step), (cfg, step));
+                    optkern::nadam_step_prepared(p, &g, m, v, &mut state, &k).unwrap();
+                } else {
+                    optkern::nadam_step(p, &g, m, v, &mut state, step, &cfg).unwrap();
+                }
+            }
+            (b, state.mu_product)
+        };
+        let runs: [(&[u32], f32); 11] = [
+            (&[1, 2, 3, 4, 5], 1.0),
+            (&[1], 1.0),
+            (&[2], 0.9),
+            (&[999], 0.5),
+            (&[4095], 0.25),
+            (&[4096], 0.25),
+            (&[65535], 1e-3),
+            (&[65536], 1e-3),
+            (&[1_000_000], 0.0),
+            (&[u32::MAX - 1], 0.0),
+            (&[u32::MAX], 0.0),
+        ];
+        for (steps, mu_product) in runs {
+            let ((want, want_mp), (got, got_mp)) =
+                (run(false, steps, mu_product), run(true, steps, mu_product));
+            assert_ne!(want[0], start[0], "the step moves the parameters");
+            let what = format!("{:?} steps {steps:?}", cfg.numerics);
+            assert_eq!(got_mp.to_bits(), want_mp.to_bits(), "{what}: mu_product");
+            for k in 0..3 {
+                assert_same_bits(&got[k], &want[k], &format!("{what} buffer {k}"));
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 99);
+}

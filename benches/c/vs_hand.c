@@ -406,6 +406,15 @@ static void nadam_plain(float *const b[4], size_t n, int t) {
     }
 }
 
+/* Portable with the powers prepared once per step (optkern_nadam_prepare), as for Adam. */
+static optkern_nadam_prepared nadam_prepared_steps[1000];
+static void nadam_prepared(float *const b[4], size_t n, int t) {
+    static optkern_nadam_state state;
+    if (t == 1) state.mu_product = 1.0f;
+    MUST(optkern_nadam_step_prepared(b[0], b[1], b[2], b[3], &state, n,
+                                     &nadam_prepared_steps[(t - 1) % 1000], NULL));
+}
+
 static void nadam_optkern(int profile, float *const b[4], size_t n, int t) {
     static optkern_nadam_state state[3];
     if (t == 1) state[profile].mu_product = 1.0f;
@@ -504,7 +513,7 @@ static const char *const variant_names[VARIANTS] = {
     "optkern Portable", "optkern Torch", "optkern Fast", "hand-written (intrinsics)",
     "plain C loop",     "copy",          "optkern Portable, prepared step"};
 /* FAST: NULL for a kernel without a Fast form (Adamax); PREPARED: only kernels with a prepared
- * form (Adam); a NULL variant is printed as "—". */
+ * form (Adam, NAdam); a NULL variant is printed as "—". */
 enum { PORTABLE, TORCH, FAST, HAND, PLAIN, COPY, PREPARED };
 
 typedef struct {
@@ -527,7 +536,9 @@ static const kernel kernels[] = {
      4,
      {adadelta_portable, adadelta_torch, adadelta_fast, adadelta_hand, adadelta_plain, adam_copy}},
     {"adamax", 4, {adamax_portable, adamax_torch, NULL, adamax_hand, adamax_plain, adam_copy}},
-    {"nadam", 4, {nadam_portable, nadam_torch, nadam_fast, nadam_hand, nadam_plain, adam_copy}},
+    {"nadam",
+     4,
+     {nadam_portable, nadam_torch, nadam_fast, nadam_hand, nadam_plain, adam_copy, nadam_prepared}},
     {"radam", 4, {radam_portable, radam_torch, radam_fast, radam_hand, radam_plain, adam_copy}},
 };
 
@@ -558,7 +569,8 @@ static void fill(float *b[4], int buffers, size_t n) {
 }
 
 /* Nonzero if a variant is not the same optimizer: from the same start, 100 steps on CHECK_N
- * elements, its parameters within 1e-4 (relative) of optkern's Portable result. */
+ * elements, its parameters within 1e-4 (relative) of optkern's Portable result — the prepared
+ * step bit for bit. */
 #define CHECK_N 4096
 static int same_optimizer(const kernel *k) {
     float *b[VARIANTS][4] = {{0}};
@@ -569,7 +581,8 @@ static int same_optimizer(const kernel *k) {
     }
     for (int v = 1; v < VARIANTS && !status; v++)
         for (size_t i = 0; i < CHECK_N && v != COPY && k->fns[v]; i++)
-            if (fabsf(b[v][0][i] - b[0][0][i]) > 1e-4f * (1.0f + fabsf(b[0][0][i]))) {
+            if (v == PREPARED ? b[v][0][i] != b[0][0][i]
+                              : fabsf(b[v][0][i] - b[0][0][i]) > 1e-4f * (1.0f + fabsf(b[0][0][i]))) {
                 fprintf(stderr, "%s: %s differs from optkern Portable at %zu: %g vs %g\n",
                         k->name, variant_names[v], i, (double)b[v][0][i], (double)b[0][0][i]);
                 status = 1;
@@ -643,8 +656,10 @@ int main(int argc, char **argv) {
         CONFIG(nadam);
         CONFIG(radam);
     }
-    for (uint32_t t = 1; t <= 1000; t++)
+    for (uint32_t t = 1; t <= 1000; t++) {
         MUST(optkern_adam_prepare(&adam_cfg[0], t, &adam_prepared_steps[t - 1], NULL));
+        MUST(optkern_nadam_prepare(&nadam_cfg[0], t, &nadam_prepared_steps[t - 1], NULL));
+    }
     int quick = 0, chosen = 0;
     for (int a = 1; a < argc; a++) quick |= strcmp(argv[a], "--quick") == 0;
     chosen = argc - 1 - quick;

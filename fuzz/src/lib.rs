@@ -318,6 +318,24 @@ pub fn check_sgd(case: &Case) -> Outcome {
     check(case, &spec, 3)
 }
 
+/// A prepared form's call on copies of the buffers against the plain call: accepted exactly
+/// when the plain call is, and then the same bits in every buffer.
+fn same_as_prepared(
+    kernel: &str,
+    plain: &Result<(), optkern::Error>,
+    prepared: &Result<(), optkern::Error>,
+    buffers: &[&[f32]],
+    copies: &[Vec<f32>],
+) {
+    assert_eq!(prepared.is_ok(), plain.is_ok(), "{kernel} prepared: {prepared:?}");
+    if plain.is_ok() {
+        for (ours, prep) in buffers.iter().zip(copies) {
+            let bits = |b: &[f32]| b.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(ours), bits(prep), "{kernel} prepared differs");
+        }
+    }
+}
+
 /// `adam_step`: buffers params, exp_avg, exp_avg_sq, max_exp_avg_sq | grads.
 pub fn check_adam(case: &Case) -> Outcome {
     let h = case.hyper;
@@ -350,13 +368,7 @@ pub fn check_adam(case: &Case) -> Outcome {
                     .prepare(t)
                     .and_then(|k| optkern::adam_step_prepared_with(w, cp, i[0], cm, cv, cx, &k));
                 let result = optkern::adam_step_with(w, p, i[0], m1, v, vmax, t, cfg);
-                assert_eq!(prepared.is_ok(), result.is_ok(), "adam_step_prepared: {prepared:?}");
-                if result.is_ok() {
-                    for (ours, prep) in [&**p, &**m1, &**v, &**vmax].iter().zip(&copies) {
-                        let bits = |b: &[f32]| b.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                        assert_eq!(bits(ours), bits(prep), "adam_step_prepared differs");
-                    }
-                }
+                same_as_prepared("adam", &result, &prepared, &[p, m1, v, vmax], &copies);
                 result
             }
             _ => unreachable!(),
@@ -639,7 +651,27 @@ pub fn check_others(case: &Case) -> Outcome {
                     hyper: (cfg, r),
                     run: &|w, m, i, t, (c, _)| match m {
                         [p, m1, v] => {
-                            nadam_step_with(w, p, i[0], m1, v, &mut NadamState::default(), t, c)
+                            // `nadam_step_prepared` on copies, the state as a fourth buffer.
+                            let mut copies = [&**p, &**m1, &**v].map(<[f32]>::to_vec);
+                            let [cp, cm, cv] = &mut copies;
+                            let mut prepared_state = NadamState::default();
+                            let prepared = c.prepare(t).and_then(|k| {
+                                nadam_step_prepared_with(
+                                    w,
+                                    cp,
+                                    i[0],
+                                    cm,
+                                    cv,
+                                    &mut prepared_state,
+                                    &k,
+                                )
+                            });
+                            let mut state = NadamState::default();
+                            let result = nadam_step_with(w, p, i[0], m1, v, &mut state, t, c);
+                            let copies = [&copies[..], &[vec![prepared_state.mu_product]]].concat();
+                            let ours: [&[f32]; 4] = [p, m1, v, &[state.mu_product]];
+                            same_as_prepared("nadam", &result, &prepared, &ours, &copies);
+                            result
                         }
                         _ => unreachable!(),
                     },

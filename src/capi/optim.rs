@@ -222,6 +222,15 @@ pub unsafe extern "C" fn optkern_adam_prepare(
     })
 }
 
+/// The failure of a prepared step: a zero step is a field of `prepared` there, not an argument.
+fn prepared_failure(e: Error) -> Fail {
+    let mut fail = Fail::from(e);
+    if e == Error::ZeroStep {
+        (fail.argument, fail.field) = ("prepared", "step");
+    }
+    fail
+}
+
 /// [`adam_step_prepared`]: [`optkern_adam_step`] with the bias corrections of
 /// [`optkern_adam_prepare`] (the same bits, without the per-call powers and root except in the
 /// Torchao profile, which computes its own). An error in a field of `prepared` (of its `cfg`,
@@ -251,14 +260,7 @@ pub unsafe extern "C" fn optkern_adam_step_prepared(
                 slice_mut(b[4]),
                 &prepared,
             )
-            .map_err(|e| {
-                let mut fail = Fail::from(e);
-                if e == Error::ZeroStep {
-                    // The step is a field of `prepared` here, not an argument.
-                    (fail.argument, fail.field) = ("prepared", "step");
-                }
-                fail
-            })?;
+            .map_err(prepared_failure)?;
         }
         Ok(())
     })
@@ -473,6 +475,71 @@ pub unsafe extern "C" fn optkern_nadam_step(
                 step,
                 &cfg,
             )?;
+            core::ptr::write(state, st);
+        }
+        Ok(())
+    })
+}
+
+impl super::CConfig for NadamPrepared {
+    unsafe fn invalid_field(p: *const Self) -> Option<&'static str> {
+        // SAFETY: the caller guarantees `p` is valid for reads, so is its `cfg` field.
+        unsafe { NadamConfig::invalid_field(core::ptr::addr_of!((*p).cfg)) }
+    }
+}
+
+/// [`NadamConfig::prepare`]: `prepared_out` receives `cfg`, `step` and the step's powers
+/// (`μ_t`, `μ_{t+1}`, `1 − β₂ᵗ`), for [`optkern_nadam_step_prepared`] on every tensor of the
+/// step. Nothing is written when an error is returned.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_nadam_prepare(
+    cfg: *const NadamConfig,
+    step: u32,
+    prepared_out: *mut NadamPrepared,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "cfg", || {
+        // SAFETY: the config and the out-pointer are checked before use.
+        unsafe {
+            let cfg = config(cfg, "cfg")?;
+            super::out_ok(prepared_out, "prepared_out")?;
+            let prepared = cfg.prepare(step)?;
+            super::out(prepared_out, "prepared_out", prepared)
+        }
+    })
+}
+
+/// [`nadam_step_prepared`]: [`optkern_nadam_step`] with the powers of
+/// [`optkern_nadam_prepare`] (the same bits, `state` included, without the per-call powers).
+/// An error in a field of `prepared` (of its `cfg`, or `step`, `mu`, `mu_next`,
+/// `bias_correction2`) names the argument `prepared` and the field.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_nadam_step_prepared(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    state: *mut NadamState,
+    len: usize,
+    prepared: *const NadamPrepared,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "prepared", || {
+        // SAFETY: as in `optkern_nadam_step`.
+        unsafe {
+            let prepared = config(prepared, "prepared")?;
+            super::out_ok(state, "state")?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
+            let mut st = core::ptr::read(state);
+            nadam_step_prepared(
+                slice_mut(b[0]),
+                slice(b[1]),
+                slice_mut(b[2]),
+                slice_mut(b[3]),
+                &mut st,
+                &prepared,
+            )
+            .map_err(prepared_failure)?;
             core::ptr::write(state, st);
         }
         Ok(())

@@ -89,9 +89,44 @@ struct Coef {
     numerics: Numerics,
 }
 
+/// `μ_t = β₁(1 − ½·0.96^(tψ))`, `μ_{t+1}` and `1 − β₂ᵗ`: the step's powers ([`NadamPrepared`]).
+#[derive(Clone, Copy)]
+struct Powers {
+    mu: f64,
+    mu_next: f64,
+    bc2: f64,
+}
+
+impl Powers {
+    /// The powers of `step` (two `pow` and a compensated power: most of a small call's cost).
+    #[inline(always)]
+    fn of(step: u32, beta1: f64, beta2: f64, momentum_decay: f64) -> Self {
+        let t = f64::from(step);
+        Self {
+            mu: beta1 * (1.0 - 0.5 * libm::pow(0.96, t * momentum_decay)),
+            mu_next: beta1 * (1.0 - 0.5 * libm::pow(0.96, (t + 1.0) * momentum_decay)),
+            bc2: 1.0 - pow_step(beta2, step),
+        }
+    }
+}
+
 impl Coef {
     #[inline(always)]
     fn from_config(step: u32, state: &NadamState, cfg: &NadamConfig) -> Result<Self, Error> {
+        Self::with_powers(step, state, cfg, |beta1, beta2, momentum_decay| {
+            Ok(Powers::of(step, beta1, beta2, momentum_decay))
+        })
+    }
+
+    /// [`Coef::from_config`] with the step's powers given by `powers(β₁, β₂, ψ)`, called after
+    /// every check of `cfg` and `step` has passed.
+    #[inline(always)]
+    fn with_powers(
+        step: u32,
+        state: &NadamState,
+        cfg: &NadamConfig,
+        powers: impl FnOnce(f64, f64, f64) -> Result<Powers, Error>,
+    ) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
@@ -101,10 +136,7 @@ impl Coef {
         let momentum_decay = validate::non_negative("momentum_decay", cfg.momentum_decay)?;
         let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         validate::step(step)?;
-        let t = f64::from(step);
-        let bc2 = 1.0 - pow_step(beta2, step);
-        let mu = beta1 * (1.0 - 0.5 * libm::pow(0.96, t * momentum_decay));
-        let mu_next = beta1 * (1.0 - 0.5 * libm::pow(0.96, (t + 1.0) * momentum_decay));
+        let Powers { mu, mu_next, bc2 } = powers(beta1, beta2, momentum_decay)?;
         let mu_product = state.mu_product * c(mu);
         let mp = f64::from(mu_product);
         let g_step = -lr * (1.0 - mu) / (1.0 - mp);
@@ -130,6 +162,7 @@ impl Coef {
             numerics: cfg.numerics,
         })
     }
+
     /// Every check of a call with these lengths (`params`, `exp_avg`, `exp_avg_sq`; `grads`).
     #[inline(always)]
     fn checked(
@@ -143,6 +176,75 @@ impl Coef {
         validate::len("exp_avg", n, l1)?;
         validate::len("exp_avg_sq", n, l2)?;
         Self::from_config(step, state, cfg)
+    }
+
+    /// [`Coef::checked`] for a prepared step: the powers are `prepared`'s, `μ_t` and `μ_{t+1}`
+    /// checked to be in `[0, 1)`, `1 − β₂ᵗ` in `(0, 1]`.
+    #[inline(always)]
+    fn checked_prepared(
+        [n, l1, l2]: [usize; 3],
+        [i0]: [usize; 1],
+        state: &NadamState,
+        prepared: &NadamPrepared,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, i0)?;
+        validate::len("exp_avg", n, l1)?;
+        validate::len("exp_avg_sq", n, l2)?;
+        Self::with_powers(prepared.step, state, &prepared.cfg, |_, _, _| {
+            Ok(Powers {
+                mu: validate::unit_half_open("mu", prepared.mu)?,
+                mu_next: validate::unit_half_open("mu_next", prepared.mu_next)?,
+                bc2: validate::positive_unit("bias_correction2", prepared.bias_correction2)?,
+            })
+        })
+    }
+}
+
+/// One NAdam step's powers, computed once by [`NadamConfig::prepare`] for every tensor of the
+/// step and passed to [`nadam_step_prepared`].
+///
+/// The momentum schedule `μ_t`, `μ_{t+1}` (two f64 `pow`) and `1 − β₂ᵗ` (a compensated power)
+/// are most of a small [`nadam_step`] call's fixed cost; a model of many tensors pays them once
+/// per step this way. The per-tensor state `Π_t` stays in each tensor's [`NadamState`] and is
+/// updated by each call. The result is bit for bit [`nadam_step`]'s with the same `cfg`, `step`
+/// and state.
+///
+/// The fields are public (and the C struct `optkern_nadam_prepared` is this one): a call checks
+/// `cfg` and `step` as [`nadam_step`] does, `mu` and `mu_next` to be finite and in `[0, 1)` and
+/// `bias_correction2` in `(0, 1]`, but it cannot check that they are those of `cfg` at `step`.
+/// Change a field and the step uses the value given; prepare again instead.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct NadamPrepared {
+    /// The hyperparameters, as given to [`NadamConfig::prepare`].
+    pub cfg: NadamConfig,
+    /// The 1-based step.
+    pub step: u32,
+    /// `μ_t = β₁(1 − ½·0.96^(tψ))` (f64).
+    pub mu: f64,
+    /// `μ_{t+1}` (f64).
+    pub mu_next: f64,
+    /// `1 − β₂ᵗ` (f64).
+    pub bias_correction2: f64,
+}
+
+impl NadamConfig {
+    /// The powers of `step` for [`nadam_step_prepared`], after every check [`nadam_step`]
+    /// makes of `self` and `step`.
+    ///
+    /// # Errors
+    /// As [`nadam_step`]'s for its `cfg` and `step` ([`Error::InvalidHyperparameter`],
+    /// [`Error::ZeroStep`]).
+    pub fn prepare(&self, step: u32) -> Result<NadamPrepared, Error> {
+        let mut prepared =
+            NadamPrepared { cfg: *self, step, mu: 0.0, mu_next: 0.0, bias_correction2: 1.0 };
+        Coef::with_powers(step, &NadamState::default(), self, |beta1, beta2, momentum_decay| {
+            let powers = Powers::of(step, beta1, beta2, momentum_decay);
+            (prepared.mu, prepared.mu_next) = (powers.mu, powers.mu_next);
+            prepared.bias_correction2 = powers.bc2;
+            Ok(powers)
+        })?;
+        Ok(prepared)
     }
 }
 
@@ -221,6 +323,63 @@ pub fn nadam_step_with(
         state,
         step,
         cfg,
+    )?;
+    k.run(width, [params, exp_avg, exp_avg_sq], [grads]);
+    state.mu_product = k.mu_product;
+    Ok(())
+}
+
+/// [`nadam_step`] with the step's powers computed beforehand ([`NadamConfig::prepare`]), for a
+/// model of many tensors: each call skips the two `pow` of the momentum schedule and the power
+/// `β₂ᵗ`. The same bits, `state` included, as `nadam_step(…, state, prepared.step,
+/// &prepared.cfg)`.
+///
+/// # Errors
+/// As [`nadam_step`], and [`Error::InvalidHyperparameter`] (field `mu`, `mu_next` or
+/// `bias_correction2`) for a power out of its range. **Nothing is written when an error is
+/// returned**, `state` included.
+///
+/// # Example
+/// ```
+/// let cfg = optkern::NadamConfig::default();
+/// let prepared = cfg.prepare(1)?; // once per step
+/// let (mut p, g, mut m, mut v) = ([1.0f32; 3], [0.5f32; 3], [0.0f32; 3], [0.0f32; 3]);
+/// let mut state = optkern::NadamState::default(); // one per tensor
+/// optkern::nadam_step_prepared(&mut p, &g, &mut m, &mut v, &mut state, &prepared)?;
+/// // The same step as `nadam_step`'s:
+/// let (mut q, mut m2, mut v2) = ([1.0f32; 3], [0.0f32; 3], [0.0f32; 3]);
+/// let mut state2 = optkern::NadamState::default();
+/// optkern::nadam_step(&mut q, &g, &mut m2, &mut v2, &mut state2, 1, &cfg)?;
+/// assert_eq!((p, state), (q, state2));
+/// # Ok::<(), optkern::Error>(())
+/// ```
+pub fn nadam_step_prepared(
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    state: &mut NadamState,
+    prepared: &NadamPrepared,
+) -> Result<(), Error> {
+    nadam_step_prepared_with(Width::NATIVE, params, grads, exp_avg, exp_avg_sq, state, prepared)
+}
+
+/// [`nadam_step_prepared`] at an explicit lane width (for tests and benches).
+#[doc(hidden)]
+pub fn nadam_step_prepared_with(
+    width: Width,
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    state: &mut NadamState,
+    prepared: &NadamPrepared,
+) -> Result<(), Error> {
+    let k = Coef::checked_prepared(
+        [params.len(), exp_avg.len(), exp_avg_sq.len()],
+        [grads.len()],
+        state,
+        prepared,
     )?;
     k.run(width, [params, exp_avg, exp_avg_sq], [grads]);
     state.mu_product = k.mu_product;

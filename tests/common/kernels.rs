@@ -975,6 +975,18 @@ pub fn cases() -> Vec<Case> {
                     },
                     mixed(at): optkern::nadam_step_mixed_with(w, pp, gg, m1, v, &mut nadam_state(t), t, &cfg, at),
                 ));
+                // The prepared form: the same bits, the powers computed beforehand.
+                out.push(kernel!(format!("nadam_prepared/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
+                    |w, t, o, [pp, m1, v], [gg]|
+                    optkern: cfg.prepare(t).and_then(|k| optkern::nadam_step_prepared_with(w, pp, gg, m1, v, &mut nadam_state(t), &k)),
+                    reference: {
+                        let mut mp = f64::from(nadam_state(t).mu_product);
+                        reference::nadam(pp, gg, m1, v, &mut mp, t, &h)
+                    },
+                    model: {
+                        bits::nadam(o, pp, gg, m1, v, nadam_state(t).mu_product, t, &h);
+                    },
+                ));
             }
         }
         for numerics in with_fast(numerics) {
