@@ -130,8 +130,8 @@ fn parallel(_: &mut Criterion) {}
 
 /// The fixed cost of a call: Adam on 16 elements, steps cycling 1..1000, as `adam_step` (the
 /// powers β₁ᵗ, β₂ᵗ and √(1 − β₂ᵗ) in every call) and as `adam_step_prepared` (prepared once per
-/// step, before the timing: a model of many tensors pays that once per step); NAdam the same
-/// way.
+/// step, before the timing: a model of many tensors pays that once per step); NAdam and RAdam
+/// the same way.
 fn per_call(c: &mut Criterion) {
     let mut group = c.benchmark_group("adam_per_call/16");
     let n = 16;
@@ -170,6 +170,25 @@ fn per_call(c: &mut Criterion) {
         b.iter(|| {
             let k = k.next().expect("cycle");
             nadam_step_prepared(&mut p, black_box(&g), &mut m, &mut v, &mut state, k).unwrap()
+        })
+    });
+    group.finish();
+    // RAdam: the powers, ρ_t and the rectifier's root per call, or prepared per step.
+    let mut group = c.benchmark_group("radam_per_call/16");
+    let cfg = RadamConfig { numerics: Numerics::Portable, ..Default::default() };
+    let prepared: Vec<RadamPrepared> = (1..=1000).map(|t| cfg.prepare(t).unwrap()).collect();
+    let mut t = 0;
+    group.bench_function("radam_step", |b| {
+        b.iter(|| {
+            t = t % 1000 + 1;
+            radam_step(&mut p, black_box(&g), &mut m, &mut v, t, &cfg).unwrap()
+        })
+    });
+    let mut k = prepared.iter().cycle();
+    group.bench_function("radam_step_prepared", |b| {
+        b.iter(|| {
+            let k = k.next().expect("cycle");
+            radam_step_prepared(&mut p, black_box(&g), &mut m, &mut v, k).unwrap()
         })
     });
     group.finish();

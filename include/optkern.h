@@ -1794,6 +1794,31 @@ typedef struct {
   double bias_correction2;
 } optkern_nadam_prepared;
 
+// One RAdam step's corrections, computed once by [`RadamConfig::prepare`] for every tensor
+// of the step and passed to [`radam_step_prepared`].
+//
+// The powers `β₁ᵗ`, `β₂ᵗ` (compensated, correctly rounded), `ρ_t` and the rectifier `r_t`
+// are most of a small [`radam_step`] call's fixed cost; a model of many tensors pays them
+// once per step this way. The result is bit for bit [`radam_step`]'s with the same `cfg` and
+// `step`.
+//
+// The fields are public (and the C struct `optkern_radam_prepared` is this one): a call checks
+// `cfg` and `step` as [`radam_step`] does, each bias correction to be finite and in `(0, 1]`
+// and the rectifier finite and `≥ 0`, but it cannot check that they are those of `cfg` at
+// `step`. Change a field and the step uses the value given; prepare again instead.
+typedef struct {
+  // The hyperparameters, as given to [`RadamConfig::prepare`].
+  optkern_radam_config cfg;
+  // The 1-based step.
+  uint32_t step;
+  // `1 − β₁ᵗ` (f64).
+  double bias_correction1;
+  // `√(1 − β₂ᵗ)` (f64).
+  double bias_correction2_sqrt;
+  // `r_t` when `ρ_t > 5` (the rectified step); `0` before (the un-rectified step).
+  double rectifier;
+} optkern_radam_prepared;
+
 // Hyperparameters of [`muon_step`]. [`Default`] is `torch.optim.Muon`'s.
 typedef struct {
   // Learning rate `η`. Default `1e-3`; finite, ≥ 0.
@@ -3150,6 +3175,26 @@ optkern_status optkern_radam_step(float *params,
                                   uint32_t step,
                                   const optkern_radam_config *cfg,
                                   optkern_error *error);
+
+// [`RadamConfig::prepare`]: `prepared_out` receives `cfg`, `step` and the step's corrections
+// (`1 − β₁ᵗ`, `√(1 − β₂ᵗ)`, the rectifier `r_t` or 0), for [`optkern_radam_step_prepared`] on
+// every tensor of the step. Nothing is written when an error is returned.
+optkern_status optkern_radam_prepare(const optkern_radam_config *cfg,
+                                     uint32_t step,
+                                     optkern_radam_prepared *prepared_out,
+                                     optkern_error *error);
+
+// [`radam_step_prepared`]: [`optkern_radam_step`] with the corrections of
+// [`optkern_radam_prepare`] (the same bits, without the per-call powers and roots). An error
+// in a field of `prepared` (of its `cfg`, or `step`, `bias_correction1`,
+// `bias_correction2_sqrt`, `rectifier`) names the argument `prepared` and the field.
+optkern_status optkern_radam_step_prepared(float *params,
+                                           const float *grads,
+                                           float *exp_avg,
+                                           float *exp_avg_sq,
+                                           size_t len,
+                                           const optkern_radam_prepared *prepared,
+                                           optkern_error *error);
 
 // The ASGD state torch creates: `eta = lr`, `mu = 1`.
 optkern_asgd_state optkern_asgd_state_new(double lr);

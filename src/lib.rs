@@ -175,7 +175,9 @@ pub use optim::parameter_free::prodigy::{
 };
 #[doc(hidden)]
 pub use optim::parameter_free::prodigy::{prodigy_accumulate_with, prodigy_apply_with};
-pub use optim::radam::{RadamConfig, radam_step, radam_step_mixed};
+pub use optim::radam::{
+    RadamConfig, RadamPrepared, radam_step, radam_step_mixed, radam_step_prepared,
+};
 pub use optim::rmsprop::{RmspropConfig, rmsprop_step, rmsprop_step_mixed};
 pub use optim::rprop::{RpropConfig, rprop_step, rprop_step_mixed};
 pub use optim::schedule_free::adamw::{
@@ -219,8 +221,8 @@ pub use optim::{
     adagrad::adagrad_step_with, adamax::adamax_step_with, asgd::asgd_step_with,
     average::ema_update_with, average::swa_update_with, lamb::lamb_step_mixed_with,
     lamb::lamb_step_with, lars::lars_step_mixed_with, lars::lars_step_with, lion::lion_step_with,
-    nadam::nadam_step_prepared_with, nadam::nadam_step_with, radam::radam_step_with,
-    rmsprop::rmsprop_step_with, rprop::rprop_step_with,
+    nadam::nadam_step_prepared_with, nadam::nadam_step_with, radam::radam_step_prepared_with,
+    radam::radam_step_with, rmsprop::rmsprop_step_with, rprop::rprop_step_with,
 };
 pub use reduce::SumCarry;
 #[doc(hidden)]

@@ -262,6 +262,62 @@ fn prepared_nadam_records_name_the_field() {
     assert_ne!(p, before.0);
 }
 
+/// The prepared RAdam step, as the prepared NAdam step above: the prepare call checks and
+/// writes nothing on a rejection; the step names `prepared` and the field, writes nothing
+/// then, and gives `optkern_radam_step`'s bits otherwise.
+#[test]
+fn prepared_radam_records_name_the_field() {
+    use optkern::capi::optim::{
+        optkern_radam_prepare, optkern_radam_step, optkern_radam_step_prepared,
+    };
+    use optkern::{RadamConfig, RadamPrepared};
+    let cfg = RadamConfig { weight_decay: 0.01, ..Default::default() };
+    let mut k = core::mem::MaybeUninit::<RadamPrepared>::uninit();
+    // SAFETY: valid pointers; the out-pointer is written only on success.
+    unsafe {
+        let prepare = |c: *const RadamConfig, t: u32, out: *mut RadamPrepared| {
+            record(|e| optkern_radam_prepare(c, t, out, e))
+        };
+        expect(prepare(null(), 1, k.as_mut_ptr()), Status::NullPointer, "cfg", "", "");
+        expect(prepare(&cfg, 1, null_mut()), Status::NullPointer, "prepared_out", "", "");
+        expect(prepare(&cfg, 0, k.as_mut_ptr()), Status::InvalidStep, "step", "", "");
+        let bad = RadamConfig { beta2: 1.0, ..cfg };
+        expect(prepare(&bad, 1, k.as_mut_ptr()), Status::InvalidHyperparameter, "cfg", "beta2", "");
+        assert_eq!(prepare(&cfg, 9, k.as_mut_ptr()).0, Status::Ok);
+    }
+    // SAFETY: the successful call above wrote it.
+    let k = unsafe { k.assume_init() };
+    assert_eq!(k, cfg.prepare(9).unwrap());
+    let start = |x: f32| vec![x; N];
+    let (mut p, g, mut m, mut v) = (start(1.0), start(0.5), start(0.1), start(0.2));
+    let before = (p.clone(), m.clone(), v.clone());
+    let (pp, gp, mp, vp) = (p.as_mut_ptr(), g.as_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
+    let call = |k: *const RadamPrepared| {
+        // SAFETY: each buffer holds N elements.
+        record(|e| unsafe { optkern_radam_step_prepared(pp, gp, mp, vp, N, k, e) })
+    };
+    expect(call(null()), Status::NullPointer, "prepared", "", "");
+    let bad = RadamPrepared { rectifier: -1.0, ..k };
+    let e = expect(call(&bad), Status::InvalidHyperparameter, "prepared", "rectifier", "");
+    assert_eq!(e.value, -1.0);
+    let bad = RadamPrepared { bias_correction1: 0.0, ..k };
+    expect(call(&bad), Status::InvalidHyperparameter, "prepared", "bias_correction1", "");
+    let bad = RadamPrepared { cfg: RadamConfig { lr: f64::NAN, ..cfg }, ..k };
+    expect(call(&bad), Status::InvalidHyperparameter, "prepared", "lr", "");
+    let bad = RadamPrepared { step: 0, ..k };
+    expect(call(&bad), Status::InvalidStep, "prepared", "step", "");
+    assert_eq!((&p, &m, &v), (&before.0, &before.1, &before.2), "a rejected call wrote");
+    assert_eq!(call(&k).0, Status::Ok);
+    let (mut p2, mut m2, mut v2) = before.clone();
+    let (pp, gp, mp, vp) = (p2.as_mut_ptr(), g.as_ptr(), m2.as_mut_ptr(), v2.as_mut_ptr());
+    // SAFETY: each buffer holds N elements.
+    let s = record(|e| unsafe { optkern_radam_step(pp, gp, mp, vp, N, 9, &cfg, e) });
+    assert_eq!(s.0, Status::Ok);
+    let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!((bits(&p), bits(&m), bits(&v)), (bits(&p2), bits(&m2), bits(&v2)));
+    assert_ne!(p, before.0);
+}
+
 #[test]
 fn buffer_records_name_the_buffer_and_what_it_overlaps() {
     let cfg = AdamConfig::default();

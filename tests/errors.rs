@@ -280,6 +280,53 @@ fn prepared_nadam_checks_its_powers() {
     length_cases(&["params", "grads", "exp_avg", "exp_avg_sq"], call(good));
 }
 
+/// A prepared RAdam step's corrections: `1 − β₁ᵗ` and `√(1 − β₂ᵗ)` finite and in `(0, 1]`, the
+/// rectifier finite and `≥ 0`; nothing is written otherwise. Its config is checked as
+/// `radam_step` checks it (the `radam` grid), its step and lengths here.
+#[test]
+fn prepared_radam_checks_its_corrections() {
+    use optkern::{RadamConfig, RadamPrepared, radam_step_prepared};
+    let call = |k: RadamPrepared| {
+        move |b: &mut [Vec<f32>]| match b {
+            [p, g, m, v] => radam_step_prepared(p, g, m, v, &k),
+            _ => unreachable!(),
+        }
+    };
+    // Step 9: rectified with the default β₂ (ρ_t > 5 from step 6 on).
+    let good = RadamConfig::default().prepare(9).unwrap();
+    assert!(good.rectifier > 0.0);
+    let mut rejected = 0;
+    for x in SPECIALS {
+        let unit = !(x > 0.0 && x <= 1.0);
+        let non_negative = !(x.is_finite() && x >= 0.0);
+        for (name, bad) in [
+            ("bias_correction1", unit),
+            ("bias_correction2_sqrt", unit),
+            ("rectifier", non_negative),
+        ] {
+            let mut k = good;
+            *match name {
+                "bias_correction1" => &mut k.bias_correction1,
+                "bias_correction2_sqrt" => &mut k.bias_correction2_sqrt,
+                _ => &mut k.rectifier,
+            } = x;
+            let want = bad.then(|| hyper(name, x));
+            rejected += usize::from(bad);
+            check(4, None, want, &format!("radam prepared {name} = {x}"), call(k));
+        }
+    }
+    assert_eq!(rejected, 8 + 8 + 5);
+    assert_eq!(RadamConfig::default().prepare(0), Err(Error::ZeroStep));
+    check(
+        4,
+        None,
+        Some(Error::ZeroStep),
+        "prepared step 0",
+        call(RadamPrepared { step: 0, ..good }),
+    );
+    length_cases(&["params", "grads", "exp_avg", "exp_avg_sq"], call(good));
+}
+
 #[test]
 fn step_zero_changes_nothing() {
     check(3, None, Some(Error::ZeroStep), "sgd step 0", sgd_call(SgdConfig::default(), 0));
@@ -566,7 +613,19 @@ fn every_hyperparameter_of_the_other_optimizers_is_checked() {
         4,
         |cfg| {
             Box::new(move |b| match b {
-                [p, g, m, v] => radam_step(p, g, m, v, 1, &cfg),
+                [p, g, m, v] => {
+                    // The prepared form, on copies, as for NAdam above.
+                    let valid = RadamConfig::default().prepare(1).unwrap();
+                    let prepared = cfg.prepare(1).unwrap_or(RadamPrepared { cfg, ..valid });
+                    let mut b2 = [p.clone(), m.clone(), v.clone()];
+                    let [p2, m2, v2] = &mut b2;
+                    let r2 = radam_step_prepared(p2, g, m2, v2, &prepared);
+                    let r = radam_step(p, g, m, v, 1, &cfg);
+                    assert_eq!(format!("{r2:?}"), format!("{r:?}"), "radam prepared");
+                    assert_eq!(format!("{:?}", cfg.prepare(1).err()), format!("{:?}", r.err()));
+                    assert_eq!(b2.map(|x| bits(&x)), [bits(p), bits(m), bits(v)], "radam prepared");
+                    r
+                }
                 _ => unreachable!(),
             })
         },

@@ -540,3 +540,47 @@ fn prepared_nadam_equals_nadam_step() {
     }
     assert_eq!(compared, 99);
 }
+
+/// `radam_step_prepared` is `radam_step` with the corrections computed once: the same bits in
+/// every buffer for every profile, option and step — un-rectified and rectified, the edges of
+/// `pow_step2`'s tables and the largest step.
+#[test]
+fn prepared_radam_equals_radam_step() {
+    use optkern::{Numerics, RadamConfig};
+    let n = 77;
+    let mut data = Data::new(89);
+    let start = [data.vec(n, Kind::Param), data.vec(n, Kind::Signed), data.vec(n, Kind::NonNeg)];
+    let g = data.vec(n, Kind::Grad);
+    let d = RadamConfig { lr: 1e-2, weight_decay: 0.01, grad_scale: 0.75, ..Default::default() };
+    let mut compared = 0;
+    for numerics in [Numerics::Torch, Numerics::Portable, Numerics::Fast] {
+        for (decoupled, maximize, beta2) in
+            [(false, false, 0.999), (true, true, 0.9), (false, true, 0.5)]
+        {
+            let cfg =
+                RadamConfig { decoupled_weight_decay: decoupled, maximize, beta2, numerics, ..d };
+            for step in [1, 2, 5, 6, 7, 999, 4095, 4096, 65535, 65536, 1_000_000, u32::MAX] {
+                let run = |prepared: bool| {
+                    let mut b = start.clone();
+                    let [p, m, v] = &mut b;
+                    if prepared {
+                        let k = cfg.prepare(step).unwrap();
+                        assert_eq!((k.cfg, k.step), (cfg, step));
+                        optkern::radam_step_prepared(p, &g, m, v, &k).unwrap();
+                    } else {
+                        optkern::radam_step(p, &g, m, v, step, &cfg).unwrap();
+                    }
+                    b
+                };
+                let (want, got) = (run(false), run(true));
+                assert_ne!(want[0], start[0], "the step moves the parameters");
+                for k in 0..3 {
+                    let what = format!("{numerics:?} β₂ {beta2} step {step} buffer {k}");
+                    assert_same_bits(&got[k], &want[k], &what);
+                }
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 108);
+}

@@ -488,6 +488,13 @@ static void radam_optkern(int profile, float *const b[4], size_t n, int t) {
                             NULL));
 }
 
+/* Portable with the corrections prepared once per step (optkern_radam_prepare). */
+static optkern_radam_prepared radam_prepared_steps[1000];
+static void radam_prepared(float *const b[4], size_t n, int t) {
+    MUST(optkern_radam_step_prepared(b[0], b[1], b[2], b[3], n,
+                                     &radam_prepared_steps[(t - 1) % 1000], NULL));
+}
+
 /* ---- The three optkern profiles as step functions ---- */
 
 #define PROFILES(kernel)                                                                       \
@@ -513,7 +520,7 @@ static const char *const variant_names[VARIANTS] = {
     "optkern Portable", "optkern Torch", "optkern Fast", "hand-written (intrinsics)",
     "plain C loop",     "copy",          "optkern Portable, prepared step"};
 /* FAST: NULL for a kernel without a Fast form (Adamax); PREPARED: only kernels with a prepared
- * form (Adam, NAdam); a NULL variant is printed as "—". */
+ * form (Adam, NAdam, RAdam); a NULL variant is printed as "—". */
 enum { PORTABLE, TORCH, FAST, HAND, PLAIN, COPY, PREPARED };
 
 typedef struct {
@@ -539,7 +546,9 @@ static const kernel kernels[] = {
     {"nadam",
      4,
      {nadam_portable, nadam_torch, nadam_fast, nadam_hand, nadam_plain, adam_copy, nadam_prepared}},
-    {"radam", 4, {radam_portable, radam_torch, radam_fast, radam_hand, radam_plain, adam_copy}},
+    {"radam",
+     4,
+     {radam_portable, radam_torch, radam_fast, radam_hand, radam_plain, adam_copy, radam_prepared}},
 };
 
 static int cmp(const void *a, const void *b) {
@@ -659,6 +668,7 @@ int main(int argc, char **argv) {
     for (uint32_t t = 1; t <= 1000; t++) {
         MUST(optkern_adam_prepare(&adam_cfg[0], t, &adam_prepared_steps[t - 1], NULL));
         MUST(optkern_nadam_prepare(&nadam_cfg[0], t, &nadam_prepared_steps[t - 1], NULL));
+        MUST(optkern_radam_prepare(&radam_cfg[0], t, &radam_prepared_steps[t - 1], NULL));
     }
     int quick = 0, chosen = 0;
     for (int a = 1; a < argc; a++) quick |= strcmp(argv[a], "--quick") == 0;

@@ -714,7 +714,17 @@ pub fn check_others(case: &Case) -> Outcome {
                     non_negative: &[2],
                     hyper: (cfg, r),
                     run: &|w, m, i, t, (c, _)| match m {
-                        [p, m1, v] => radam_step_with(w, p, i[0], m1, v, t, c),
+                        [p, m1, v] => {
+                            // `radam_step_prepared` on copies.
+                            let mut copies = [&**p, &**m1, &**v].map(<[f32]>::to_vec);
+                            let [cp, cm, cv] = &mut copies;
+                            let prepared = c
+                                .prepare(t)
+                                .and_then(|k| radam_step_prepared_with(w, cp, i[0], cm, cv, &k));
+                            let result = radam_step_with(w, p, i[0], m1, v, t, c);
+                            same_as_prepared("radam", &result, &prepared, &[p, m1, v], &copies);
+                            result
+                        }
                         _ => unreachable!(),
                     },
                     valid: &|l, t, (_, r)| eq(l) && reference::accepts_radam(r, t),

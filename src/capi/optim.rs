@@ -211,12 +211,28 @@ pub unsafe extern "C" fn optkern_adam_prepare(
     prepared_out: *mut AdamPrepared,
     error: *mut ErrorInfo,
 ) -> Status {
+    // SAFETY: the caller's pointers, checked by `prepare_into`.
+    unsafe { prepare_into(cfg, step, prepared_out, error, |c, t| c.prepare(t)) }
+}
+
+/// A C `optkern_*_prepare`: `cfg` and `prepared_out` checked, then `prepare(cfg, step)` written
+/// to `prepared_out` — nothing written when an error is returned.
+///
+/// # Safety
+/// `cfg` NULL or valid for reads, `prepared_out` NULL or valid for writes, `error` as `ffi`'s.
+unsafe fn prepare_into<C: super::CConfig, P>(
+    cfg: *const C,
+    step: u32,
+    prepared_out: *mut P,
+    error: *mut ErrorInfo,
+    prepare: impl FnOnce(&C, u32) -> Result<P, Error>,
+) -> Status {
     ffi(error, "cfg", || {
         // SAFETY: the config and the out-pointer are checked before use.
         unsafe {
             let cfg = config(cfg, "cfg")?;
             super::out_ok(prepared_out, "prepared_out")?;
-            let prepared = cfg.prepare(step)?;
+            let prepared = prepare(&cfg, step)?;
             super::out(prepared_out, "prepared_out", prepared)
         }
     })
@@ -498,15 +514,8 @@ pub unsafe extern "C" fn optkern_nadam_prepare(
     prepared_out: *mut NadamPrepared,
     error: *mut ErrorInfo,
 ) -> Status {
-    ffi(error, "cfg", || {
-        // SAFETY: the config and the out-pointer are checked before use.
-        unsafe {
-            let cfg = config(cfg, "cfg")?;
-            super::out_ok(prepared_out, "prepared_out")?;
-            let prepared = cfg.prepare(step)?;
-            super::out(prepared_out, "prepared_out", prepared)
-        }
-    })
+    // SAFETY: the caller's pointers, checked by `prepare_into`.
+    unsafe { prepare_into(cfg, step, prepared_out, error, |c, t| c.prepare(t)) }
 }
 
 /// [`nadam_step_prepared`]: [`optkern_nadam_step`] with the powers of
@@ -564,6 +573,54 @@ pub unsafe extern "C" fn optkern_radam_step(
             let cfg = config(cfg, "cfg")?;
             let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
             radam_step(slice_mut(b[0]), slice(b[1]), slice_mut(b[2]), slice_mut(b[3]), step, &cfg)?;
+        }
+        Ok(())
+    })
+}
+
+impl super::CConfig for RadamPrepared {
+    unsafe fn invalid_field(p: *const Self) -> Option<&'static str> {
+        // SAFETY: the caller guarantees `p` is valid for reads, so is its `cfg` field.
+        unsafe { RadamConfig::invalid_field(core::ptr::addr_of!((*p).cfg)) }
+    }
+}
+
+/// [`RadamConfig::prepare`]: `prepared_out` receives `cfg`, `step` and the step's corrections
+/// (`1 − β₁ᵗ`, `√(1 − β₂ᵗ)`, the rectifier `r_t` or 0), for [`optkern_radam_step_prepared`] on
+/// every tensor of the step. Nothing is written when an error is returned.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_radam_prepare(
+    cfg: *const RadamConfig,
+    step: u32,
+    prepared_out: *mut RadamPrepared,
+    error: *mut ErrorInfo,
+) -> Status {
+    // SAFETY: the caller's pointers, checked by `prepare_into`.
+    unsafe { prepare_into(cfg, step, prepared_out, error, |c, t| c.prepare(t)) }
+}
+
+/// [`radam_step_prepared`]: [`optkern_radam_step`] with the corrections of
+/// [`optkern_radam_prepare`] (the same bits, without the per-call powers and roots). An error
+/// in a field of `prepared` (of its `cfg`, or `step`, `bias_correction1`,
+/// `bias_correction2_sqrt`, `rectifier`) names the argument `prepared` and the field.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn optkern_radam_step_prepared(
+    params: *mut f32,
+    grads: *const f32,
+    exp_avg: *mut f32,
+    exp_avg_sq: *mut f32,
+    len: usize,
+    prepared: *const RadamPrepared,
+    error: *mut ErrorInfo,
+) -> Status {
+    ffi(error, "prepared", || {
+        // SAFETY: as in `optkern_sgd_step`.
+        unsafe {
+            let prepared = config(prepared, "prepared")?;
+            let b = buffers!(len; out params, in grads, out exp_avg, out exp_avg_sq);
+            let [p, g, m, v] = b;
+            radam_step_prepared(slice_mut(p), slice(g), slice_mut(m), slice_mut(v), &prepared)
+                .map_err(prepared_failure)?;
         }
         Ok(())
     })

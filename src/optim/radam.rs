@@ -70,9 +70,52 @@ struct Coef {
     numerics: Numerics,
 }
 
+/// The step's corrections: `1 − β₁ᵗ`, `√(1 − β₂ᵗ)` and the rectifier `r_t` (`None` while
+/// `ρ_t ≤ 5`) ([`RadamPrepared`]).
+#[derive(Clone, Copy)]
+struct Corrections {
+    bc1: f64,
+    bc2_sqrt: f64,
+    rect: Option<f64>,
+}
+
+impl Corrections {
+    /// The corrections of `step`: the compensated powers, `ρ_t` and `r_t` (most of a small
+    /// call's cost: a chain of f64 products, divisions and roots).
+    #[inline(always)]
+    fn of(step: u32, beta1: f64, beta2: f64) -> Self {
+        let t = f64::from(step);
+        let [beta1_t, beta2_t] = pow_step2([beta1, beta2], step);
+        let bc2 = 1.0 - beta2_t;
+        let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
+        let rho_t = rho_inf - 2.0 * t * beta2_t / bc2;
+        Self {
+            bc1: 1.0 - beta1_t,
+            bc2_sqrt: libm::sqrt(bc2),
+            rect: (rho_t > 5.0).then(|| {
+                libm::sqrt(
+                    (rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                        / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t),
+                )
+            }),
+        }
+    }
+}
+
 impl Coef {
     #[inline(always)]
     fn from_config(step: u32, cfg: &RadamConfig) -> Result<Self, Error> {
+        Self::with_corrections(step, cfg, |beta1, beta2| Ok(Corrections::of(step, beta1, beta2)))
+    }
+
+    /// [`Coef::from_config`] with the step's corrections given by `corrections(β₁, β₂)`,
+    /// called after every check of `cfg` and `step` has passed.
+    #[inline(always)]
+    fn with_corrections(
+        step: u32,
+        cfg: &RadamConfig,
+        corrections: impl FnOnce(f64, f64) -> Result<Corrections, Error>,
+    ) -> Result<Self, Error> {
         validate::numerics(cfg.numerics, &[Numerics::Fast])?;
         let lr = validate::non_negative("lr", cfg.lr)?;
         let beta1 = validate::unit_half_open("beta1", cfg.beta1)?;
@@ -81,22 +124,7 @@ impl Coef {
         let weight_decay = validate::non_negative("weight_decay", cfg.weight_decay)?;
         let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
         validate::step(step)?;
-        let t = f64::from(step);
-        let [beta1_t, beta2_t] = pow_step2([beta1, beta2], step);
-        let bc1 = 1.0 - beta1_t;
-        let bc2 = 1.0 - beta2_t;
-        let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
-        let rho_t = rho_inf - 2.0 * t * beta2_t / bc2;
-        let rectified = rho_t > 5.0;
-        let rect = if rectified {
-            libm::sqrt(
-                (rho_t - 4.0) * (rho_t - 2.0) * rho_inf
-                    / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t),
-            )
-        } else {
-            1.0
-        };
-        let bc2_sqrt = libm::sqrt(bc2);
+        let Corrections { bc1, bc2_sqrt, rect } = corrections(beta1, beta2)?;
         let decay = WeightDecay::from_config(lr, weight_decay, cfg.decoupled_weight_decay);
         Ok(Self {
             scale,
@@ -106,16 +134,20 @@ impl Coef {
             one_minus_beta1: c(1.0 - beta1),
             beta2: c(beta2),
             one_minus_beta2: c(1.0 - beta2),
-            rectified,
+            rectified: rect.is_some(),
             bc1: c(bc1),
             lr: c(lr),
             eps: c(eps),
             bc2_sqrt: c(bc2_sqrt),
-            rect: c(rect),
-            portable_step: if rectified { c(-lr * rect * bc2_sqrt / bc1) } else { c(-lr / bc1) },
+            rect: c(rect.unwrap_or(1.0)),
+            portable_step: match rect {
+                Some(rect) => c(-lr * rect * bc2_sqrt / bc1),
+                None => c(-lr / bc1),
+            },
             numerics: cfg.numerics,
         })
     }
+
     /// Every check of a call with these lengths (`params`, `exp_avg`, `exp_avg_sq`; `grads`).
     #[inline(always)]
     fn checked(
@@ -128,6 +160,82 @@ impl Coef {
         validate::len("exp_avg", n, l1)?;
         validate::len("exp_avg_sq", n, l2)?;
         Self::from_config(step, cfg)
+    }
+
+    /// [`Coef::checked`] for a prepared step: the corrections are `prepared`'s, each checked
+    /// (`1 − β₁ᵗ` and `√(1 − β₂ᵗ)` in `(0, 1]`, `r_t` finite and `≥ 0`).
+    #[inline(always)]
+    fn checked_prepared(
+        [n, l1, l2]: [usize; 3],
+        [i0]: [usize; 1],
+        prepared: &RadamPrepared,
+    ) -> Result<Self, Error> {
+        validate::len("grads", n, i0)?;
+        validate::len("exp_avg", n, l1)?;
+        validate::len("exp_avg_sq", n, l2)?;
+        Self::with_corrections(prepared.step, &prepared.cfg, |_, _| {
+            let rect = validate::non_negative("rectifier", prepared.rectifier)?;
+            Ok(Corrections {
+                bc1: validate::positive_unit("bias_correction1", prepared.bias_correction1)?,
+                bc2_sqrt: validate::positive_unit(
+                    "bias_correction2_sqrt",
+                    prepared.bias_correction2_sqrt,
+                )?,
+                rect: (rect > 0.0).then_some(rect),
+            })
+        })
+    }
+}
+
+/// One RAdam step's corrections, computed once by [`RadamConfig::prepare`] for every tensor
+/// of the step and passed to [`radam_step_prepared`].
+///
+/// The powers `β₁ᵗ`, `β₂ᵗ` (compensated, correctly rounded), `ρ_t` and the rectifier `r_t`
+/// are most of a small [`radam_step`] call's fixed cost; a model of many tensors pays them
+/// once per step this way. The result is bit for bit [`radam_step`]'s with the same `cfg` and
+/// `step`.
+///
+/// The fields are public (and the C struct `optkern_radam_prepared` is this one): a call checks
+/// `cfg` and `step` as [`radam_step`] does, each bias correction to be finite and in `(0, 1]`
+/// and the rectifier finite and `≥ 0`, but it cannot check that they are those of `cfg` at
+/// `step`. Change a field and the step uses the value given; prepare again instead.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct RadamPrepared {
+    /// The hyperparameters, as given to [`RadamConfig::prepare`].
+    pub cfg: RadamConfig,
+    /// The 1-based step.
+    pub step: u32,
+    /// `1 − β₁ᵗ` (f64).
+    pub bias_correction1: f64,
+    /// `√(1 − β₂ᵗ)` (f64).
+    pub bias_correction2_sqrt: f64,
+    /// `r_t` when `ρ_t > 5` (the rectified step); `0` before (the un-rectified step).
+    pub rectifier: f64,
+}
+
+impl RadamConfig {
+    /// The corrections of `step` for [`radam_step_prepared`], after every check
+    /// [`radam_step`] makes of `self` and `step`.
+    ///
+    /// # Errors
+    /// As [`radam_step`]'s for its `cfg` and `step` ([`Error::InvalidHyperparameter`],
+    /// [`Error::ZeroStep`]).
+    pub fn prepare(&self, step: u32) -> Result<RadamPrepared, Error> {
+        let mut prepared = RadamPrepared {
+            cfg: *self,
+            step,
+            bias_correction1: 1.0,
+            bias_correction2_sqrt: 1.0,
+            rectifier: 0.0,
+        };
+        Coef::with_corrections(step, self, |beta1, beta2| {
+            let k = Corrections::of(step, beta1, beta2);
+            (prepared.bias_correction1, prepared.bias_correction2_sqrt) = (k.bc1, k.bc2_sqrt);
+            prepared.rectifier = k.rect.unwrap_or(0.0);
+            Ok(k)
+        })?;
+        Ok(prepared)
     }
 }
 
@@ -199,6 +307,53 @@ pub fn radam_step_with(
 ) -> Result<(), Error> {
     let k =
         Coef::checked([params.len(), exp_avg.len(), exp_avg_sq.len()], [grads.len()], step, cfg)?;
+    k.run(width, [params, exp_avg, exp_avg_sq], [grads]);
+    Ok(())
+}
+
+/// [`radam_step`] with the step's corrections computed beforehand ([`RadamConfig::prepare`]),
+/// for a model of many tensors: each call skips the powers `β₁ᵗ`, `β₂ᵗ`, `ρ_t` and the
+/// rectifier's root. The same bits as `radam_step(…, prepared.step, &prepared.cfg)`.
+///
+/// # Errors
+/// As [`radam_step`], and [`Error::InvalidHyperparameter`] (field `bias_correction1`,
+/// `bias_correction2_sqrt` or `rectifier`) for a correction out of its range. **Nothing is
+/// written when an error is returned.**
+///
+/// # Example
+/// ```
+/// let cfg = optkern::RadamConfig::default();
+/// let prepared = cfg.prepare(7)?; // once per step
+/// let (mut p, g, mut m, mut v) = ([1.0f32; 3], [0.5f32; 3], [0.1f32; 3], [0.2f32; 3]);
+/// optkern::radam_step_prepared(&mut p, &g, &mut m, &mut v, &prepared)?; // per tensor
+/// // The same step as `radam_step`'s:
+/// let (mut q, mut m2, mut v2) = ([1.0f32; 3], [0.1f32; 3], [0.2f32; 3]);
+/// optkern::radam_step(&mut q, &g, &mut m2, &mut v2, 7, &cfg)?;
+/// assert_eq!((p, m, v), (q, m2, v2));
+/// # Ok::<(), optkern::Error>(())
+/// ```
+pub fn radam_step_prepared(
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    prepared: &RadamPrepared,
+) -> Result<(), Error> {
+    radam_step_prepared_with(Width::NATIVE, params, grads, exp_avg, exp_avg_sq, prepared)
+}
+
+/// [`radam_step_prepared`] at an explicit lane width (for tests and benches).
+#[doc(hidden)]
+pub fn radam_step_prepared_with(
+    width: Width,
+    params: &mut [f32],
+    grads: &[f32],
+    exp_avg: &mut [f32],
+    exp_avg_sq: &mut [f32],
+    prepared: &RadamPrepared,
+) -> Result<(), Error> {
+    let lens = [params.len(), exp_avg.len(), exp_avg_sq.len()];
+    let k = Coef::checked_prepared(lens, [grads.len()], prepared)?;
     k.run(width, [params, exp_avg, exp_avg_sq], [grads]);
     Ok(())
 }

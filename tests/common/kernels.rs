@@ -1001,6 +1001,14 @@ pub fn cases() -> Vec<Case> {
                         model: bits::radam(o, pp, gg, m1, v, t + offset, &h),
                         mixed(at): optkern::radam_step_mixed_with(w, pp, gg, m1, v, t + offset, &cfg, at),
                     ));
+                    // The prepared form: the same bits, the corrections computed beforehand.
+                    out.push(kernel!(
+                        format!("radam_prepared/{name}{what}/{numerics:?}"), numerics, [p, s, nn], [g],
+                        |w, t, o, [pp, m1, v], [gg]|
+                        optkern: cfg.prepare(t + offset).and_then(|k| optkern::radam_step_prepared_with(w, pp, gg, m1, v, &k)),
+                        reference: reference::radam(pp, gg, m1, v, t + offset, &h),
+                        model: bits::radam(o, pp, gg, m1, v, t + offset, &h),
+                    ));
                 }
             }
         }
