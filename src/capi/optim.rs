@@ -194,12 +194,19 @@ pub unsafe extern "C" fn optkern_adam_step(
     })
 }
 
-impl super::CConfig for AdamPrepared {
-    unsafe fn invalid_field(p: *const Self) -> Option<&'static str> {
-        // SAFETY: the caller guarantees `p` is valid for reads, so is its `cfg` field.
-        unsafe { AdamConfig::invalid_field(core::ptr::addr_of!((*p).cfg)) }
-    }
+/// A prepared step's struct has one field a C caller can make invalid as bytes: its `cfg`
+/// (a bool or enum out of range); its f64 corrections are checked by the step itself.
+macro_rules! prepared_c_config {
+    ($($prepared:ty: $config:ty),*) => {$(
+        impl super::CConfig for $prepared {
+            unsafe fn invalid_field(p: *const Self) -> Option<&'static str> {
+                // SAFETY: the caller guarantees `p` is valid for reads, so is its `cfg` field.
+                unsafe { <$config>::invalid_field(core::ptr::addr_of!((*p).cfg)) }
+            }
+        }
+    )*};
 }
+prepared_c_config!(AdamPrepared: AdamConfig, NadamPrepared: NadamConfig, RadamPrepared: RadamConfig);
 
 /// [`AdamConfig::prepare`]: `prepared_out` receives `cfg`, `step` and the step's bias
 /// corrections, for [`optkern_adam_step_prepared`] on every tensor of the step. Nothing is
@@ -497,13 +504,6 @@ pub unsafe extern "C" fn optkern_nadam_step(
     })
 }
 
-impl super::CConfig for NadamPrepared {
-    unsafe fn invalid_field(p: *const Self) -> Option<&'static str> {
-        // SAFETY: the caller guarantees `p` is valid for reads, so is its `cfg` field.
-        unsafe { NadamConfig::invalid_field(core::ptr::addr_of!((*p).cfg)) }
-    }
-}
-
 /// [`NadamConfig::prepare`]: `prepared_out` receives `cfg`, `step` and the step's powers
 /// (`μ_t`, `μ_{t+1}`, `1 − β₂ᵗ`), for [`optkern_nadam_step_prepared`] on every tensor of the
 /// step. Nothing is written when an error is returned.
@@ -576,13 +576,6 @@ pub unsafe extern "C" fn optkern_radam_step(
         }
         Ok(())
     })
-}
-
-impl super::CConfig for RadamPrepared {
-    unsafe fn invalid_field(p: *const Self) -> Option<&'static str> {
-        // SAFETY: the caller guarantees `p` is valid for reads, so is its `cfg` field.
-        unsafe { RadamConfig::invalid_field(core::ptr::addr_of!((*p).cfg)) }
-    }
 }
 
 /// [`RadamConfig::prepare`]: `prepared_out` receives `cfg`, `step` and the step's corrections

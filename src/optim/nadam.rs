@@ -172,10 +172,16 @@ impl Coef {
         step: u32,
         cfg: &NadamConfig,
     ) -> Result<Self, Error> {
+        Self::check_lens([n, l1, l2], [i0])?;
+        Self::from_config(step, state, cfg)
+    }
+
+    /// The length checks of [`Coef::checked`] and [`Coef::checked_prepared`].
+    #[inline(always)]
+    fn check_lens([n, l1, l2]: [usize; 3], [i0]: [usize; 1]) -> Result<(), Error> {
         validate::len("grads", n, i0)?;
         validate::len("exp_avg", n, l1)?;
-        validate::len("exp_avg_sq", n, l2)?;
-        Self::from_config(step, state, cfg)
+        validate::len("exp_avg_sq", n, l2)
     }
 
     /// [`Coef::checked`] for a prepared step: the powers are `prepared`'s, `μ_t` and `μ_{t+1}`
@@ -187,9 +193,7 @@ impl Coef {
         state: &NadamState,
         prepared: &NadamPrepared,
     ) -> Result<Self, Error> {
-        validate::len("grads", n, i0)?;
-        validate::len("exp_avg", n, l1)?;
-        validate::len("exp_avg_sq", n, l2)?;
+        Self::check_lens([n, l1, l2], [i0])?;
         Self::with_powers(prepared.step, state, &prepared.cfg, |_, _, _| {
             Ok(Powers {
                 mu: validate::unit_half_open("mu", prepared.mu)?,

@@ -156,10 +156,16 @@ impl Coef {
         step: u32,
         cfg: &RadamConfig,
     ) -> Result<Self, Error> {
+        Self::check_lens([n, l1, l2], [i0])?;
+        Self::from_config(step, cfg)
+    }
+
+    /// The length checks of [`Coef::checked`] and [`Coef::checked_prepared`].
+    #[inline(always)]
+    fn check_lens([n, l1, l2]: [usize; 3], [i0]: [usize; 1]) -> Result<(), Error> {
         validate::len("grads", n, i0)?;
         validate::len("exp_avg", n, l1)?;
-        validate::len("exp_avg_sq", n, l2)?;
-        Self::from_config(step, cfg)
+        validate::len("exp_avg_sq", n, l2)
     }
 
     /// [`Coef::checked`] for a prepared step: the corrections are `prepared`'s, each checked
@@ -170,9 +176,7 @@ impl Coef {
         [i0]: [usize; 1],
         prepared: &RadamPrepared,
     ) -> Result<Self, Error> {
-        validate::len("grads", n, i0)?;
-        validate::len("exp_avg", n, l1)?;
-        validate::len("exp_avg_sq", n, l2)?;
+        Self::check_lens([n, l1, l2], [i0])?;
         Self::with_corrections(prepared.step, &prepared.cfg, |_, _| {
             let rect = validate::non_negative("rectifier", prepared.rectifier)?;
             Ok(Corrections {
