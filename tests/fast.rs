@@ -388,8 +388,18 @@ fn every_fast_case_is_its_model_on_adversarial_inputs() {
          IEEE division, update error at most {:.3} units of 2^-24",
         worst.differing, worst.compared, worst.relative
     );
-    let want =
-        ["adadelta", "adagrad", "adam", "adam_prepared", "lamb", "nadam", "radam", "rmsprop"];
+    let want = [
+        "adadelta",
+        "adagrad",
+        "adam",
+        "adam_prepared",
+        "lamb",
+        "nadam",
+        "nadam_prepared",
+        "radam",
+        "radam_prepared",
+        "rmsprop",
+    ];
     assert_eq!(seen.iter().map(|s| s.as_str()).collect::<Vec<_>>(), want);
     assert!(!optkern::FAST_ESTIMATES || worst.differing > 0, "Fast is exact here");
 }
