@@ -103,6 +103,44 @@ fn scalar_state_matches_the_bit_model() {
     }
 }
 
+/// RAdam at the edge of its rectification: torch takes the rectified step only when
+/// `ρ_t > 5`, so at `ρ_t = 5` exactly the step is the un-rectified one. `β₂ =
+/// 0.8397685748659791` makes the computed `ρ_6` exactly 5.0 (found by bisection and a search
+/// over neighbouring doubles with exact powers; asserted here with the model's own power). Both
+/// profiles, plain and prepared, must take the model's (un-rectified) step bit for bit: a `>=`
+/// in place of torch's `>` fails here and nowhere else (the mutation run of 2026-12-07).
+#[test]
+fn radam_at_rho_exactly_five_takes_the_unrectified_step() {
+    let (beta2, t) = (0.8397685748659791, 6);
+    let b2t = bits::pow(beta2, t);
+    let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
+    assert_eq!(rho_inf - 2.0 * f64::from(t) * b2t / (1.0 - b2t), 5.0, "the boundary itself");
+    let n = 33;
+    for numerics in [Numerics::Torch, Numerics::Portable] {
+        let o =
+            Ops { torch: numerics == Numerics::Torch, fused: optkern::FUSED_MUL_ADD, fast: None };
+        let cfg = optkern::RadamConfig { beta2, numerics, ..Default::default() };
+        let h = cfg.to_reference();
+        let prepared = cfg.prepare(t).unwrap();
+        assert_eq!(prepared.rectifier, 0.0, "prepare: ρ_6 = 5 is not rectified");
+        let mut data = Data::new(11);
+        let (p, g) = (data.vec(n, Kind::Param), data.vec(n, Kind::Grad));
+        let (m, v) = (data.vec(n, Kind::Signed), data.vec(n, Kind::NonNeg));
+        let (mut pm, mut mm, mut vm) = (p.clone(), m.clone(), v.clone());
+        bits::radam(o, &mut pm, &g, &mut mm, &mut vm, t, &h);
+        for prepared_form in [false, true] {
+            let (mut p, mut m, mut v) = (p.clone(), m.clone(), v.clone());
+            if prepared_form {
+                optkern::radam_step_prepared(&mut p, &g, &mut m, &mut v, &prepared).unwrap();
+            } else {
+                optkern::radam_step(&mut p, &g, &mut m, &mut v, t, &cfg).unwrap();
+            }
+            let what = format!("radam at ρ_t = 5, {numerics:?}, prepared {prepared_form}");
+            assert_same_bits(&p, &pm, &what);
+        }
+    }
+}
+
 /// Factored Adafactor on matrices of several shapes.
 #[test]
 fn factored_adafactor_matches_its_bit_model() {
