@@ -62,14 +62,24 @@ def exceptions():
 def main():
     out_dir = sys.argv[1]
     data = json.load(open(os.path.join(out_dir, "mutants.out", "outcomes.json")))
+    # A two-pass full run (scripts/mutants.sh): the first pass's outcomes, kept as first-pass.json,
+    # stand for the mutants the second (--iterate) skipped; a mutant tested in both is judged by
+    # the second.
+    outcomes, generated = {}, data.get("total_mutants", 0)
+    first = os.path.join(out_dir, "first-pass.json")
+    runs = [json.load(open(first)), data] if os.path.exists(first) else [data]
+    for run in runs:
+        generated = max(generated, run.get("total_mutants", 0))
+        for o in run["outcomes"]:
+            scenario = o["scenario"]
+            if scenario == "Baseline" or "Mutant" not in scenario:
+                continue
+            outcomes[scenario["Mutant"]["name"]] = o
     listed = exceptions()
     per_file = collections.defaultdict(collections.Counter)
     unexplained, explained = [], []
-    for o in data["outcomes"]:
-        scenario = o["scenario"]
-        if scenario == "Baseline" or "Mutant" not in scenario:
-            continue
-        m = scenario["Mutant"]
+    for o in outcomes.values():
+        m = o["scenario"]["Mutant"]
         summary = o["summary"]
         per_file[m["file"]][summary] += 1
         if summary in ("MissedMutant", "Timeout"):
@@ -77,7 +87,6 @@ def main():
             if key not in listed and key[:2] + ("*",) in listed:
                 key = key[:2] + ("*",)
             (explained if key in listed else unexplained).append((key, summary, m["name"]))
-    generated = data.get("total_mutants", 0)
     tested = sum(sum(c.values()) for c in per_file.values())
     if "--summary" in sys.argv:
         print("| file | caught | missed | unviable | timeout |")
