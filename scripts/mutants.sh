@@ -70,15 +70,17 @@ full)
     common=("${files[@]}" -j 1 --no-shuffle --features capi --profile "${OPTKERN_MUTANTS_PROFILE:-mutants}" --output "$out")
     # Two passes with the same verdict as one over every test: the first builds and runs only the
     # targets in $OPTKERN_MUTANTS_FIRST (default bit_model, reference, errors, which catch most
-    # kernel mutants: 78 of 84 in the eighth session's diff run were caught first by bit_model),
-    # so a caught mutant costs one small link and a short test run instead of ~20 test
-    # binaries; the second (--iterate) re-tests only what the first did not catch or find
-    # unviable, against every derived test. A mutant caught by a subset is caught by the whole
-    # set, so the score is the same. OPTKERN_MUTANTS_FIRST=none: one pass.
+    # kernel mutants: 78 of 84 in the eighth session's diff run were caught first by bit_model;
+    # `lib` names the unit tests), so a caught mutant costs one small link and a short test run
+    # instead of ~20 test binaries; the second (--iterate) re-tests only what the first did not
+    # catch or find unviable, against every derived test. A mutant caught by a subset is caught
+    # by the whole set, so the score is the same. OPTKERN_MUTANTS_FIRST=none: one pass.
     first=${OPTKERN_MUTANTS_FIRST:-bit_model reference errors}
     if [ "$first" != none ]; then
         subset=()
-        for t in $first; do subset+=(-C "--test=$t"); done
+        for t in $first; do
+            if [ "$t" = lib ]; then subset+=(-C --lib); else subset+=(-C "--test=$t"); fi
+        done
         rm -f "$out/first-pass.json"
         cargo mutants "${common[@]}" "${subset[@]}" || true
         cp "$out/mutants.out/outcomes.json" "$out/first-pass.json"
