@@ -84,7 +84,13 @@ full)
         rm -f "$out/first-pass.json"
         cargo mutants "${common[@]}" "${subset[@]}" || true
         cp "$out/mutants.out/outcomes.json" "$out/first-pass.json"
-        cargo mutants "${common[@]}" --iterate -- "${tests[@]}" || true
+        # A mutant that timed out in the first pass (an endless loop, judged by the exceptions
+        # file as every timeout is) is not run again: each costs the whole time limit.
+        skip=()
+        while IFS= read -r name; do
+            skip+=(--exclude-re "^$(printf '%s' "$name" | sed 's/[][\.^$*+?(){}|]/\\&/g')\$")
+        done < <(cat "$out/mutants.out/timeout.txt" 2>/dev/null)
+        cargo mutants "${common[@]}" --iterate "${skip[@]}" -- "${tests[@]}" || true
     else
         cargo mutants "${common[@]}" -- "${tests[@]}" || true
     fi
