@@ -46,17 +46,28 @@ def description(mutant):
 
 
 def exceptions():
-    out = {}
+    """The exception lines. A description or source may itself hold ` | ` (a mutant of `|`),
+    so lines are matched by their whole `file | description | source | ` prefix, not split."""
+    out = []
     path = os.path.join(ROOT, ".ci/mutants-exceptions")
     for n, line in enumerate(open(path, encoding="utf-8"), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        parts = [p.strip() for p in line.split(" | ")]
-        if len(parts) != 4 or not parts[3]:
+        if len(line.split(" | ")) < 4 or not line.rsplit(" | ", 1)[1]:
             sys.exit(f".ci/mutants-exceptions:{n}: want `file | description | source | reason`")
-        out[tuple(parts[:3])] = parts[3]
+        out.append(line)
     return out
+
+
+def reason(listed, key):
+    """The listed reason for the mutant `key` (file, description, source), or None."""
+    for k in (key, key[:2] + ("*",)):
+        prefix = " | ".join(k) + " | "
+        for line in listed:
+            if line.startswith(prefix) and line[len(prefix) :]:
+                return line[len(prefix) :]
+    return None
 
 
 def main():
@@ -84,9 +95,8 @@ def main():
         per_file[m["file"]][summary] += 1
         if summary in ("MissedMutant", "Timeout"):
             key = (m["file"], description(m), source_text(m))
-            if key not in listed and key[:2] + ("*",) in listed:
-                key = key[:2] + ("*",)
-            (explained if key in listed else unexplained).append((key, summary, m["name"]))
+            why = reason(listed, key)
+            (explained if why else unexplained).append((key, summary, m["name"], why))
     tested = sum(sum(c.values()) for c in per_file.values())
     if "--summary" in sys.argv:
         print("| file | caught | missed | unviable | timeout |")
@@ -94,9 +104,9 @@ def main():
         for f in sorted(per_file):
             c = per_file[f]
             print(f"| {f} | {c['CaughtMutant']} | {c['MissedMutant']} | {c['Unviable']} | {c['Timeout']} |")
-    for key, summary, name in explained:
-        print(f"explained ({summary}): {name}\n    {listed[key]}")
-    for key, summary, name in unexplained:
+    for key, summary, name, why in explained:
+        print(f"explained ({summary}): {name}\n    {why}")
+    for key, summary, name, _ in unexplained:
         print(f"UNEXPLAINED {summary}: {name}\n    exception line: {' | '.join(key)} | <reason>")
     print(f"{tested} of {generated} mutants tested; {len(unexplained)} unexplained survivors")
     if tested < generated:
