@@ -344,6 +344,12 @@ fn buffer_records_name_the_buffer_and_what_it_overlaps() {
         let (s, e) =
             record(|e| optkern_adam_step(pp, gp, mp, pp.add(N), null_mut(), N, 1, &ams, e));
         expect((s, e), Status::NullPointer, "max_exp_avg_sq", "", "");
+        // Empty buffers hold no byte, so they overlap nothing, wherever they point: a call of
+        // length 0 with every pointer the same (or inside another's range) is accepted.
+        let same = |e| optkern_adam_step(pp, pp, pp, pp, pp, 0, 1, &ams, e);
+        assert_eq!(record(same).0, Status::Ok);
+        let inside = |e| optkern_adam_step(pp.add(1), pp, pp.add(2), pp, null_mut(), 0, 1, &cfg, e);
+        assert_eq!(record(inside).0, Status::Ok);
     }
 }
 

@@ -473,8 +473,11 @@ pub(crate) unsafe fn config<T: CConfig>(p: *const T, name: &'static str) -> Resu
 /// A buffer argument before it becomes a slice.
 #[derive(Clone, Copy)]
 pub(crate) struct Raw {
+    /// The first byte's address; 0 for an empty buffer (whatever its pointer), so that an
+    /// empty buffer never intersects another in [`no_overlap`] without a test of its own.
     addr: usize,
-    bytes: usize,
+    /// One past the last byte (`addr` + the length in bytes).
+    end: usize,
     len: usize,
     written: bool,
     /// The argument's name, for [`ErrorInfo`].
@@ -483,7 +486,7 @@ pub(crate) struct Raw {
 
 impl Raw {
     /// No region (an absent optional buffer).
-    pub(crate) const EMPTY: Raw = Raw { addr: 0, bytes: 0, len: 0, written: false, name: "" };
+    pub(crate) const EMPTY: Raw = Raw { addr: 0, end: 0, len: 0, written: false, name: "" };
 
     /// Its length in elements.
     pub(crate) fn len(self) -> usize {
@@ -536,7 +539,8 @@ impl Raw {
         if (p as usize).checked_add(bytes).is_none() {
             return Err(too_long());
         }
-        Ok(Raw { addr: p as usize, bytes, len, written, name })
+        let addr = if bytes == 0 { 0 } else { p as usize };
+        Ok(Raw { addr, end: addr + bytes, len, written, name })
     }
 }
 
@@ -549,9 +553,9 @@ impl Raw {
 pub(crate) fn no_overlap(raws: &[Raw]) -> Result<(), Fail> {
     for (i, a) in raws.iter().enumerate() {
         for b in raws.get(i + 1..).unwrap_or_default() {
-            let both_nonempty = a.bytes > 0 && b.bytes > 0;
-            let intersect = a.addr < b.addr + b.bytes && b.addr < a.addr + a.bytes;
-            if (a.written || b.written) && both_nonempty && intersect {
+            // An empty buffer is [0, 0), which intersects nothing: `b.addr < 0` is false.
+            let intersect = a.addr < b.end && b.addr < a.end;
+            if (a.written || b.written) && intersect {
                 let (written, other) = if a.written { (a, b) } else { (b, a) };
                 let mut fail =
                     Fail::new(S::Overlap, written.name, c"overlaps another buffer of the call");
