@@ -13,7 +13,8 @@ adam_lanes`) and the source text it replaces, so that it survives edits that mov
 A source of `*` matches any source text: for the mutants of a function body that the leg's
 build compiles out (whole-function replacements, whose source is the whole body).
 
---summary prints caught/missed/unviable/timeout counts per file (the full run's table).
+--summary prints caught/missed/unviable/timeout counts per file (the full run's table);
+--first-tested and --remaining are scripts/mutants.sh's: what a resumed full run has left.
 """
 import collections
 import json
@@ -70,22 +71,61 @@ def reason(listed, key):
     return None
 
 
-def main():
-    out_dir = sys.argv[1]
-    data = json.load(open(os.path.join(out_dir, "mutants.out", "outcomes.json")))
-    # A two-pass full run (scripts/mutants.sh): the first pass's outcomes, kept as first-pass.json,
-    # stand for the mutants the second (--iterate) skipped; a mutant tested in both is judged by
-    # the second.
-    outcomes, generated = {}, data.get("total_mutants", 0)
-    first = os.path.join(out_dir, "first-pass.json")
-    runs = [json.load(open(first)), data] if os.path.exists(first) else [data]
-    for run in runs:
-        generated = max(generated, run.get("total_mutants", 0))
+def passes(out_dir):
+    """The outcome files of a run, oldest first, each with its pass number. A full run
+    (scripts/mutants.sh full) keeps one cargo-mutants output per part of a pass: pass1-1/,
+    pass1-2/, ... (a subset of the tests; a resumed first pass adds a part over the mutants the
+    earlier parts did not reach), then pass2-1/, ... (every derived test, over the first pass's
+    survivors). A diff run has one: OUTPUT_DIR/mutants.out, counted as pass 1."""
+    found = []
+    for name in os.listdir(out_dir) if os.path.isdir(out_dir) else []:
+        m = re.fullmatch(r"pass(\d+)-(\d+)", name)
+        path = os.path.join(out_dir, name, "mutants.out", "outcomes.json")
+        if m and os.path.exists(path):
+            found.append(((int(m.group(1)), int(m.group(2))), path))
+    if not found:
+        single = os.path.join(out_dir, "mutants.out", "outcomes.json")
+        return [(1, single)] if os.path.exists(single) else []
+    return [(key[0], path) for key, path in sorted(found)]
+
+
+def merged(out_dir):
+    """Each mutant's latest outcome with the pass that gave it (a later pass re-tested it against
+    more tests); the number of mutants generated (the first part's mutants.json lists them all);
+    and whether the first pass is complete (its last part ran to its end)."""
+    outcomes, generated, first_done = {}, 0, False
+    for number, path in passes(out_dir):
+        run = json.load(open(path))
+        if not generated:
+            listing = os.path.join(os.path.dirname(path), "mutants.json")
+            exists = os.path.exists(listing)
+            generated = len(json.load(open(listing))) if exists else run.get("total_mutants", 0)
+        if number == 1:
+            first_done = run.get("end_time") is not None
         for o in run["outcomes"]:
             scenario = o["scenario"]
             if scenario == "Baseline" or "Mutant" not in scenario:
                 continue
-            outcomes[scenario["Mutant"]["name"]] = o
+            outcomes[scenario["Mutant"]["name"]] = (o, number)
+    return outcomes, generated, first_done
+
+
+def main():
+    out_dir = sys.argv[1]
+    outcomes, generated, first_done = merged(out_dir)
+    # For scripts/mutants.sh's resumable full run:
+    if "--first-tested" in sys.argv:
+        # the mutants the first pass has tested; exit status 0 when that is all of them.
+        for name in sorted(outcomes):
+            print(name)
+        sys.exit(0 if first_done else 1)
+    if "--remaining" in sys.argv:
+        # the first pass's survivors that no second pass has tested yet.
+        for name, (o, number) in sorted(outcomes.items()):
+            if number == 1 and o["summary"] == "MissedMutant":
+                print(name)
+        return
+    outcomes = {name: o for name, (o, _) in outcomes.items()}
     listed = exceptions()
     per_file = collections.defaultdict(collections.Counter)
     unexplained, explained = [], []

@@ -17,7 +17,8 @@
 #                                         default 10); in place, reusing target/debug
 #   bash scripts/mutants.sh full FILE...  a full run over FILEs (globs), in a copy of the tree;
 #                                         hours for the whole library: run it in pieces
-#                                         (two passes: $OPTKERN_MUTANTS_FIRST, then the rest)
+#                                         (two passes: $OPTKERN_MUTANTS_FIRST, then the rest;
+#                                         run again to resume)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! cargo mutants --version >/dev/null 2>&1; then
@@ -67,32 +68,55 @@ full)
     mkdir -p "$out"
     files=()
     for f in "$@"; do files+=(-f "$f"); done
-    common=("${files[@]}" -j 1 --no-shuffle --features capi --profile "${OPTKERN_MUTANTS_PROFILE:-mutants}" --output "$out")
-    # Two passes with the same verdict as one over every test: the first builds and runs only the
+    common=("${files[@]}" -j 1 --no-shuffle --features capi)
+    # Two passes with the same verdict as one over every test. The first builds and runs only the
     # targets in $OPTKERN_MUTANTS_FIRST (default bit_model, reference, errors, which catch most
     # kernel mutants: 78 of 84 in the eighth session's diff run were caught first by bit_model;
     # `lib` names the unit tests), so a caught mutant costs one small link and a short test run
-    # instead of ~20 test binaries; the second (--iterate) re-tests only what the first did not
-    # catch or find unviable, against every derived test. A mutant caught by a subset is caught
-    # by the whole set, so the score is the same. OPTKERN_MUTANTS_FIRST=none: one pass.
+    # instead of ~20 test binaries. The second re-tests exactly the first's survivors against
+    # every derived test. A mutant caught by a subset is caught by the whole set, so the score is
+    # the same. Each pass keeps its own outputs; scripts/mutants-check.py
+    # merges them. Run the same command again to resume an interrupted run: each pass gains a part
+    # ($out/pass1-K, $out/pass2-K) over the mutants its earlier parts did not reach. A first-pass
+    # timeout (an endless loop, judged by the exceptions file as every timeout is) is not re-run:
+    # each costs the whole time limit. OPTKERN_MUTANTS_FIRST=none: one pass over every test.
+    #
+    # Profiles: the first pass in $OPTKERN_MUTANTS_PROFILE (default `mutants`); the second in
+    # $OPTKERN_MUTANTS_PROFILE2 (default `mutants`): its mutants mostly survive the first pass
+    # and run every test, 10 s optimised against ~190 s in debug.
     first=${OPTKERN_MUTANTS_FIRST:-bit_model reference errors}
-    if [ "$first" != none ]; then
-        subset=()
-        for t in $first; do
-            if [ "$t" = lib ]; then subset+=(-C --lib); else subset+=(-C "--test=$t"); fi
-        done
-        rm -f "$out/first-pass.json"
-        cargo mutants "${common[@]}" "${subset[@]}" || true
-        cp "$out/mutants.out/outcomes.json" "$out/first-pass.json"
-        # A mutant that timed out in the first pass (an endless loop, judged by the exceptions
-        # file as every timeout is) is not run again: each costs the whole time limit.
-        skip=()
+    # `--re`/`--exclude-re` arguments naming each mutant on stdin exactly.
+    exact() {
+        local flag=$1 name
         while IFS= read -r name; do
-            skip+=(--exclude-re "^$(printf '%s' "$name" | sed 's/[][\.^$*+?(){}|]/\\&/g')\$")
-        done < <(cat "$out/mutants.out/timeout.txt" 2>/dev/null)
-        cargo mutants "${common[@]}" --iterate "${skip[@]}" -- "${tests[@]}" || true
-    else
-        cargo mutants "${common[@]}" -- "${tests[@]}" || true
+            [ -n "$name" ] || continue
+            printf '%s\0%s\0' "$flag" "^$(printf '%s' "$name" | sed 's/[][\.^$*+?(){}|]/\\&/g')\$"
+        done
+    }
+    # The next free part number of pass $1.
+    part() {
+        local k=1
+        while [ -e "$out/pass$1-$k" ]; do k=$((k + 1)); done
+        echo "$k"
+    }
+    if ! tested=$(python3 scripts/mutants-check.py "$out" --first-tested); then
+        subset=(-- "${tests[@]}")
+        if [ "$first" != none ]; then
+            subset=()
+            for t in $first; do
+                if [ "$t" = lib ]; then subset+=(-C --lib); else subset+=(-C "--test=$t"); fi
+            done
+        fi
+        mapfile -d '' skip < <(printf '%s\n' "$tested" | exact --exclude-re)
+        cargo mutants "${common[@]}" --profile "${OPTKERN_MUTANTS_PROFILE:-mutants}" \
+            --output "$out/pass1-$(part 1)" "${skip[@]}" "${subset[@]}" || true
+    fi
+    if [ "$first" != none ]; then
+        mapfile -d '' only < <(python3 scripts/mutants-check.py "$out" --remaining | exact --re)
+        if [ ${#only[@]} -gt 0 ]; then
+            cargo mutants "${common[@]}" --profile "${OPTKERN_MUTANTS_PROFILE2:-mutants}" \
+                --output "$out/pass2-$(part 2)" "${only[@]}" -- "${tests[@]}" || true
+        fi
     fi
     python3 scripts/mutants-check.py "$out" --summary
     ;;
