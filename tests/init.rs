@@ -131,39 +131,48 @@ fn uniform_normal_and_truncated_pass_kolmogorov_smirnov() {
 /// `trunc_normal_at` is its documented inverse-CDF mapping of the stream: element `i` with
 /// 24-bit word `t` (read back through `uniform_at(0, 1)`, which gives `t/2²⁴` exactly) is
 /// `mean + std·√2·erf⁻¹(2p − 1)`, `p = Φ(α) + (Φ(β) − Φ(α))·(t + ½)/2²⁴`, clamped to `[a, b]`.
-/// The reference inverts `libm::erf` by bisection (not optkern's Newton); both round to the
-/// same f32 or to neighbours (1 ulp). A shift of `u` by one 2⁻²⁴ step moves values near the
-/// mean by several ulps, which the statistical tests above could not see.
+/// The reference inverts `libm::erf` by bisection (not optkern's Newton) — `libm::erfc` on
+/// `1 − |y|` in the tails, where `erf` rounds to ±1 within 2⁻⁵³ and cannot resolve `y`; both
+/// round to the same f32 or to neighbours (1 ulp). A shift of `u` by one 2⁻²⁴ step moves values
+/// near the mean by several ulps, which the statistical tests above could not see; the second
+/// window, `[7σ, 9σ]`, is the far tail (`1 − y` from 10⁻¹² to 10⁻¹⁵), where Newton on `erf` itself
+/// had stopped up to 3 % short of the root.
 #[test]
 fn truncated_normal_is_its_documented_inverse_cdf() {
     let stream = RandomStream::from_seed(0x7e57);
     let n = 4096;
-    let (mean, std, a, b) = (0.25, 1.5, -3.0, 2.0);
     let mut unit = vec![0.0f32; n];
     optkern::uniform_at(&mut unit, 0, 0.0, 1.0, &stream).unwrap();
-    let mut got = vec![0.0f32; n];
-    optkern::trunc_normal_at(&mut got, 0, mean, std, a, b, &stream).unwrap();
     let cdf = |x: f64| 0.5 * (1.0 + libm::erf(x / std::f64::consts::SQRT_2));
     let erfinv = |y: f64| {
-        let (mut lo, mut hi) = (-10.0f64, 10.0f64);
+        let (mut lo, mut hi) = (0.0f64, 10.0f64);
         for _ in 0..200 {
             let mid = 0.5 * (lo + hi);
-            if libm::erf(mid) < y { lo = mid } else { hi = mid }
+            let below = if y.abs() < 0.5 {
+                libm::erf(mid) < y.abs()
+            } else {
+                libm::erfc(mid) > 1.0 - y.abs()
+            };
+            if below { lo = mid } else { hi = mid }
         }
-        0.5 * (lo + hi)
+        (0.5 * (lo + hi)).copysign(y)
     };
-    let (pa, pb) = (cdf((a - mean) / std), cdf((b - mean) / std));
-    let mut moved = 0;
-    for (i, (&u01, &g)) in unit.iter().zip(&got).enumerate() {
-        let t = f64::from(u01) * 16_777_216.0;
-        let p = pa + (pb - pa) * ((t + 0.5) / 16_777_216.0);
-        let v = mean + std * std::f64::consts::SQRT_2 * erfinv(2.0 * p - 1.0);
-        let want = v.clamp(a, b) as f32;
-        let ulps = (i64::from(g.to_bits() as i32) - i64::from(want.to_bits() as i32)).abs();
-        assert!(ulps <= 1, "element {i}: {g:e} vs {want:e} ({ulps} ulp)");
-        moved += usize::from(ulps == 1);
+    for (mean, std, a, b) in [(0.25, 1.5, -3.0, 2.0), (0.0, 1.0, 7.0, 9.0)] {
+        let mut got = vec![0.0f32; n];
+        optkern::trunc_normal_at(&mut got, 0, mean, std, a, b, &stream).unwrap();
+        let (pa, pb) = (cdf((a - mean) / std), cdf((b - mean) / std));
+        let mut moved = 0;
+        for (i, (&u01, &g)) in unit.iter().zip(&got).enumerate() {
+            let t = f64::from(u01) * 16_777_216.0;
+            let p = pa + (pb - pa) * ((t + 0.5) / 16_777_216.0);
+            let v = mean + std * std::f64::consts::SQRT_2 * erfinv(2.0 * p - 1.0);
+            let want = v.clamp(a, b) as f32;
+            let ulps = (i64::from(g.to_bits() as i32) - i64::from(want.to_bits() as i32)).abs();
+            assert!(ulps <= 1, "[{a}, {b}] element {i}: {g:e} vs {want:e} ({ulps} ulp)");
+            moved += usize::from(ulps == 1);
+        }
+        assert!(moved < n / 50, "[{a}, {b}]: {moved} elements 1 ulp off");
     }
-    assert!(moved < n / 50, "{moved} elements 1 ulp off");
 }
 
 #[test]
@@ -497,4 +506,121 @@ fn delta_orthogonal_is_an_orthogonal_centre_tap() {
     let r = optkern::delta_orthogonal(&mut w[..96], &[3, 4, 8], f64::NAN, &mut scratch, &mut rng);
     assert!(r.is_err(), "NaN scale");
     assert!(w.iter().all(|&x| x == 1.0), "nothing written on Err");
+}
+
+/// `normal_at` is Box–Muller on the stream's words, as documented: in each chunk of 32,
+/// element `k < 16` is `r·cos θ` and element `16 + k` is `r·sin θ`, with `r = √(−2 ln u₁)`,
+/// `θ = 2π·u₂` (rounded to f32), `u₁ = (t + 1)/2²⁴` from the 24-bit word `t` that `uniform_at`
+/// puts at element `k` and `u₂ = t′/2²⁴` from the one at `16 + k` (read back exactly through
+/// `uniform_at(0, 1)`). The reference is f64; `wide`'s f32 `ln`/`sqrt`/`sin_cos` keep within a
+/// few f32 ulps of `r`. A shift of `u₁` by one 2⁻²⁴ step (dropping the `+ 1` that keeps it
+/// off 0) moves `r` by `2⁻²⁴/(u₁·r)`, above the bound for `u₁ ≲ 0.005` (about 300 of the
+/// 65,536 draws) and invisible to the statistical tests.
+#[test]
+fn normal_is_box_muller_of_the_stream() {
+    let stream = RandomStream::from_seed(0xb0c5);
+    let n = 1 << 17;
+    let mut unit = vec![0.0f32; n];
+    optkern::uniform_at(&mut unit, 0, 0.0, 1.0, &stream).unwrap();
+    let (mean, std) = (0.5f32, 2.0f32);
+    let mut got = vec![0.0f32; n];
+    optkern::normal_at(&mut got, 0, f64::from(mean), f64::from(std), &stream).unwrap();
+    let mut worst = 0.0f64;
+    for (c, (u, z)) in unit.chunks(32).zip(got.chunks(32)).enumerate() {
+        for k in 0..16 {
+            let u1 = f64::from(u[k]) + 1.0 / 16_777_216.0;
+            let theta = f64::from(std::f32::consts::TAU * u[16 + k]);
+            let r = (-2.0 * u1.ln()).sqrt();
+            for (i, want) in [(k, r * theta.cos()), (16 + k, r * theta.sin())] {
+                let want = want * f64::from(std) + f64::from(mean);
+                // In units of an f32 ulp of the scaled radius (plus the final `+ mean`'s ulp).
+                let unit_err = f64::from(f32::EPSILON) * (r * f64::from(std) + f64::from(mean));
+                let err = (f64::from(z[i]) - want).abs() / unit_err;
+                assert!(err <= 8.0, "chunk {c} element {i}: {} vs {want} ({err} ulps)", z[i]);
+                worst = worst.max(err);
+            }
+        }
+    }
+    assert!(worst > 0.5, "no rounding reached: worst {worst}");
+}
+
+/// Arguments that are finite in f64 but overflow f32 (the fill's precision), and an empty
+/// range, each with the field it names; a degenerate range `low == high` is a constant fill.
+#[test]
+fn fills_refuse_what_overflows_f32_and_name_it() {
+    use optkern::{Error, Problem};
+    let stream = RandomStream::from_seed(3);
+    let mut w = vec![7.0f32; 40];
+    let refused = |r: Result<(), Error>| match r {
+        Err(Error::InvalidHyperparameter { name, value, problem: Problem::OutOfRange }) => {
+            (name, value)
+        }
+        other => panic!("{other:?}"),
+    };
+    let uniform = |w: &mut [f32], low, high| optkern::uniform_at(w, 0, low, high, &stream);
+    assert_eq!(refused(uniform(&mut w, -3e38, 3e38)), ("high", 3e38), "span overflows");
+    assert_eq!(refused(uniform(&mut w, -1e39, -1e39)), ("low", -1e39), "low overflows");
+    assert_eq!(refused(uniform(&mut w, 1.0, 0.5)), ("high", 0.5), "low > high");
+    let normal = |w: &mut [f32], mean, std| optkern::normal_at(w, 0, mean, std, &stream);
+    assert_eq!(refused(normal(&mut w, 1e39, 1.0)), ("mean", 1e39));
+    assert_eq!(refused(normal(&mut w, 0.0, 1e39)), ("std", 1e39));
+    assert_eq!(w, [7.0; 40], "nothing written on Err");
+    uniform(&mut w, 0.375, 0.375).unwrap();
+    assert_eq!(w, [0.375; 40], "low == high");
+}
+
+/// `dirac_` against torch's definition, `w[g·out/groups + d, d, k₁/2, k₂/2, …] = 1` for
+/// `d < min(out/groups, in)`, with the flat index from the row-major strides computed here,
+/// for 1-, 2- and 3-D kernels of odd and even sizes; and `groups` must divide `out`.
+#[test]
+fn dirac_is_torch_identity_for_every_kernel_rank() {
+    for (shape, groups) in
+        [(vec![6, 4, 5], 2), (vec![4, 3, 5, 4], 1), (vec![6, 2, 3, 5], 3), (vec![4, 4, 2, 3, 5], 2)]
+    {
+        let len: usize = shape.iter().product();
+        let mut w = vec![0.5f32; len];
+        optkern::dirac(&mut w, &shape, groups).unwrap();
+        let per_group = shape[0] / groups;
+        let mut want = vec![0.0f32; len];
+        for g in 0..groups {
+            for d in 0..per_group.min(shape[1]) {
+                let mut index = vec![g * per_group + d, d];
+                index.extend(shape[2..].iter().map(|k| k / 2));
+                let flat = index.iter().zip(&shape).fold(0, |acc, (i, n)| acc * n + i);
+                want[flat] = 1.0;
+            }
+        }
+        assert_eq!(w, want, "{shape:?} groups {groups}");
+    }
+    let mut w = vec![0.5f32; 6 * 4 * 3];
+    let err = optkern::dirac(&mut w, &[6, 4, 3], 4).unwrap_err();
+    assert!(matches!(err, optkern::Error::InvalidHyperparameter { name: "groups", .. }), "{err:?}");
+    assert_eq!(w, [0.5; 72], "nothing written on Err");
+}
+
+/// LeCun's schemes are `variance_scaling` with scale 1 on `fan_in`, bit for bit from the same
+/// generator state; the uniform one stays inside `±√(3/fan_in)`.
+#[test]
+fn lecun_schemes_are_variance_scaling_on_fan_in() {
+    use optkern::{Distribution, FanMode};
+    let shape = [48, 20, 3];
+    let fan_in = 20.0 * 3.0;
+    for dist in [Distribution::Uniform, Distribution::TruncatedNormal] {
+        let (mut got, mut want) = (vec![0.0f32; 48 * 60], vec![0.0f32; 48 * 60]);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        match dist {
+            Distribution::Uniform => optkern::lecun_uniform(&mut got, &shape, &mut rng),
+            _ => optkern::lecun_normal(&mut got, &shape, &mut rng),
+        }
+        .unwrap();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        optkern::variance_scaling(&mut want, &shape, 1.0, FanMode::FanIn, dist, &mut rng).unwrap();
+        assert_eq!(bits(&got), bits(&want), "{dist:?}");
+        assert!(got.iter().any(|&x| x != 0.0), "{dist:?}: filled");
+    }
+    let mut w = vec![0.0f32; 48 * 60];
+    optkern::lecun_uniform(&mut w, &shape, &mut Xoshiro256PlusPlus::seed_from_u64(12)).unwrap();
+    let bound = (3.0f64 / fan_in).sqrt() as f32;
+    assert!(w.iter().all(|x| x.abs() <= bound), "inside ±√(3/fan_in)");
+    assert!(w.iter().any(|x| x.abs() > 0.9 * bound), "reaches near the bound");
 }
