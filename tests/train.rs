@@ -39,6 +39,79 @@ fn schedules_match_their_references() {
     }
 }
 
+/// Only the cyclic schedules set a momentum (`OneCycle`, `Cyclic`); every other reports `None`,
+/// a constant rate is its rate at every step, and `Sequential` hands the momentum, like the
+/// rate, to the part in force at the part's own step.
+#[test]
+fn momentum_comes_only_from_cyclic_schedules_and_sequential_delegates_it() {
+    let constant = Constant::new(0.25).unwrap();
+    let steps = [0, 1, 2, 9, 10, 57, 1000, u64::MAX];
+    for t in steps {
+        assert_eq!(constant.lr(t), 0.25, "Constant at {t}");
+    }
+    let non_cyclic: [&dyn Schedule; 7] = [
+        &constant,
+        &StepDecay::new(0.1, 3, 0.5).unwrap(),
+        &Exponential::new(0.1, 0.9).unwrap(),
+        &InverseTime::new(0.1, 0.01).unwrap(),
+        &Cosine::new(0.1, 30, 1e-3).unwrap(),
+        &Linear::new(0.1, 0.01, 1.0, 10).unwrap(),
+        &WarmupStableDecay::new(0.1, 10, 50, 40, 0.1).unwrap(),
+    ];
+    for (k, s) in non_cyclic.iter().enumerate() {
+        for t in steps {
+            assert_eq!(s.momentum(t), None, "schedule {k} at {t}");
+        }
+    }
+    let one_cycle =
+        OneCycle::new(0.1, 100, 0.3, Anneal::Cos, 25.0, 1e4, false, 0.85, 0.95).unwrap();
+    let warm = Linear::new(0.1, 0.01, 1.0, 10).unwrap();
+    let parts: [&dyn Schedule; 2] = [&warm, &one_cycle];
+    let seq = Sequential::new(&parts, &[10]).unwrap();
+    let mut seen = Vec::new();
+    for t in 0..110 {
+        let want = if t < 10 { None } else { one_cycle.momentum(t - 10) };
+        assert_eq!(seq.momentum(t), want, "Sequential at {t}");
+        if let Some(m) = want {
+            assert!((0.85..=0.95).contains(&m), "OneCycle's momentum {m} at {t}");
+            seen.push(m);
+        }
+    }
+    seen.dedup();
+    assert!(seen.len() > 50, "the momentum moves: {} values", seen.len());
+}
+
+/// optax's edge rules, from its source: `exponential_decay` clips with `min` unless
+/// `decay_rate < 1` (so at rate 1 an `end_value` below `init` is the rate at every step);
+/// `piecewise_interpolate_schedule` picks the interval with `bound ≤ count < next bound`, so at
+/// a boundary the rate is the new segment's start, exactly `init·Π scales` (its linear form
+/// `(end − start)·pct + start` at `pct = 1` of the previous segment rounds differently, e.g.
+/// `(0.01 − 0.1)·1 + 0.1 = 0.010000000000000009` against `0.1·0.1 = 0.010000000000000002`);
+/// the piecewise schedules check their boundaries and scales.
+#[test]
+fn optax_schedules_follow_optax_at_their_edges() {
+    let flat = ExponentialDecay::new(0.5, 10, 1.0, 0, false, Some(0.125)).unwrap();
+    let rising = ExponentialDecay::new(0.5, 10, 1.5, 0, false, Some(0.75)).unwrap();
+    for t in [0, 1, 10, 100] {
+        assert_eq!(flat.lr(t), 0.125, "rate 1 clips with min at {t}");
+        let want = (0.5 * 1.5f64.powf(t as f64 / 10.0)).min(0.75);
+        assert!((rising.lr(t) - want).abs() <= 1e-15 * want, "rate 1.5 at {t}");
+    }
+    let (bounds, scales) = ([10u64, 20], [0.1, 0.37]);
+    let linear = PiecewiseInterpolate::new(Anneal::Linear, 0.1, &bounds, &scales).unwrap();
+    assert_eq!(linear.lr(10), 0.1 * 0.1, "at the first boundary");
+    assert_eq!(linear.lr(20), 0.1 * 0.1 * 0.37, "at the second boundary");
+    assert_eq!(linear.lr(0), 0.1);
+    for (bounds, scales) in
+        [(&[10u64, 20][..], &[0.5][..]), (&[20, 10], &[0.5, 0.5]), (&[10, 10], &[0.5, 0.5])]
+    {
+        assert!(PiecewiseConstant::new(0.1, bounds, scales).is_err(), "{bounds:?} {scales:?}");
+        assert!(PiecewiseInterpolate::new(Anneal::Cos, 0.1, bounds, scales).is_err());
+    }
+    assert!(PiecewiseConstant::new(0.1, &[10], &[-0.5]).is_err(), "negative scale");
+    assert!(PiecewiseConstant::new(0.1, &[10], &[f64::NAN]).is_err(), "NaN scale");
+}
+
 #[test]
 fn schedules_reject_bad_arguments() {
     assert!(StepDecay::new(0.1, 0, 0.5).is_err());
