@@ -112,6 +112,43 @@ fn optax_schedules_follow_optax_at_their_edges() {
     assert!(PiecewiseConstant::new(0.1, &[10], &[f64::NAN]).is_err(), "NaN scale");
 }
 
+/// `ReduceLROnPlateau`'s comparison in each of its four modes, from torch's `is_better`
+/// (`a < best·(1 − thr)`, `a < best − thr`, `a > best·(thr + 1)`, `a > best + thr`): with
+/// `patience = 0` and `factor = ½` every step that is not better halves the rate at once. Each
+/// mode gets a first metric (better than the initial ±∞), the boundary itself (a tie: not
+/// better, and `best` stays), one past it (better), and a NaN (never better). The boundaries
+/// are exact in binary (best 8, threshold ½).
+#[test]
+fn plateau_compares_as_torch_in_every_mode() {
+    let boundary_then_past = [
+        (PlateauMode::Min, ThresholdMode::Rel, 4.0, 3.5),
+        (PlateauMode::Min, ThresholdMode::Abs, 7.5, 7.0),
+        (PlateauMode::Max, ThresholdMode::Rel, 12.0, 13.0),
+        (PlateauMode::Max, ThresholdMode::Abs, 8.5, 9.0),
+    ];
+    for (mode, threshold_mode, tie, past) in boundary_then_past {
+        let cfg = PlateauConfig {
+            mode,
+            threshold_mode,
+            threshold: 0.5,
+            patience: 0,
+            factor: 0.5,
+            ..PlateauConfig::default()
+        };
+        let mut p = ReduceOnPlateau::new(1.0, &cfg).unwrap();
+        let start = if mode == PlateauMode::Min { f64::INFINITY } else { f64::NEG_INFINITY };
+        assert_eq!(p.best(), start);
+        let what = format!("{mode:?} {threshold_mode:?}");
+        // (metric, rate after the step, best after the step)
+        for (metric, lr, best) in [(8.0, 1.0, 8.0), (tie, 0.5, 8.0), (past, 0.5, past)] {
+            assert_eq!(p.step(metric), lr, "{what}: rate after {metric}");
+            assert_eq!((p.lr(), p.best()), (lr, best), "{what}: after {metric}");
+        }
+        assert_eq!(p.step(f64::NAN), 0.25, "{what}: NaN is a bad step");
+        assert_eq!(p.best(), past, "{what}: NaN is never the best");
+    }
+}
+
 #[test]
 fn schedules_reject_bad_arguments() {
     assert!(StepDecay::new(0.1, 0, 0.5).is_err());
