@@ -14,7 +14,8 @@ A source of `*` matches any source text: for the mutants of a function body that
 build compiles out (whole-function replacements, whose source is the whole body).
 
 --summary prints caught/missed/unviable/timeout counts per file (the full run's table);
---first-tested and --remaining are scripts/mutants.sh's: what a resumed full run has left.
+--first-tested, --remaining and --survivors are scripts/mutants.sh's: what a resumed full run
+has left, and what to test again after tests were added.
 """
 import collections
 import json
@@ -119,10 +120,12 @@ def main():
         for name in sorted(outcomes):
             print(name)
         sys.exit(0 if first_done else 1)
-    if "--remaining" in sys.argv:
-        # the first pass's survivors that no second pass has tested yet.
+    if "--remaining" in sys.argv or "--survivors" in sys.argv:
+        # the first pass's survivors that no second pass has tested yet; or (after tests were
+        # added for them) every mutant whose latest outcome is a survival, to test them again.
+        every = "--survivors" in sys.argv
         for name, (o, number) in sorted(outcomes.items()):
-            if number == 1 and o["summary"] == "MissedMutant":
+            if (every or number == 1) and o["summary"] == "MissedMutant":
                 print(name)
         return
     outcomes = {name: o for name, (o, _) in outcomes.items()}

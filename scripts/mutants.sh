@@ -18,7 +18,8 @@
 #   bash scripts/mutants.sh full FILE...  a full run over FILEs (globs), in a copy of the tree;
 #                                         hours for the whole library: run it in pieces
 #                                         (two passes: $OPTKERN_MUTANTS_FIRST, then the rest;
-#                                         run again to resume)
+#                                         run again to resume; OPTKERN_MUTANTS_RETEST=1 tests
+#                                         every survivor again, after tests were added)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! cargo mutants --version >/dev/null 2>&1; then
@@ -112,7 +113,10 @@ full)
             --output "$out/pass1-$(part 1)" "${skip[@]}" "${subset[@]}" || true
     fi
     if [ "$first" != none ]; then
-        mapfile -d '' only < <(python3 scripts/mutants-check.py "$out" --remaining | exact --re)
+        # OPTKERN_MUTANTS_RETEST=1: every survivor so far, e.g. after adding tests for them.
+        which=--remaining
+        [ -z "${OPTKERN_MUTANTS_RETEST:-}" ] || which=--survivors
+        mapfile -d '' only < <(python3 scripts/mutants-check.py "$out" $which | exact --re)
         if [ ${#only[@]} -gt 0 ]; then
             cargo mutants "${common[@]}" --profile "${OPTKERN_MUTANTS_PROFILE2:-mutants}" \
                 --output "$out/pass2-$(part 2)" "${only[@]}" -- "${tests[@]}" || true
