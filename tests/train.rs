@@ -117,7 +117,7 @@ fn optax_schedules_follow_optax_at_their_edges() {
 /// `patience = 0` and `factor = ½` every step that is not better halves the rate at once. Each
 /// mode gets a first metric (better than the initial ±∞), the boundary itself (a tie: not
 /// better, and `best` stays), one past it (better), and a NaN (never better). The boundaries
-/// are exact in binary (best 8, threshold ½).
+/// are exact in binary (best 8, threshold ½). And a cut of exactly `eps` is not applied.
 #[test]
 fn plateau_compares_as_torch_in_every_mode() {
     let boundary_then_past = [
@@ -147,6 +147,12 @@ fn plateau_compares_as_torch_in_every_mode() {
         assert_eq!(p.step(f64::NAN), 0.25, "{what}: NaN is a bad step");
         assert_eq!(p.best(), past, "{what}: NaN is never the best");
     }
+    // torch applies a reduction only if `old − new > eps`: one of exactly `eps` is skipped.
+    let cfg = PlateauConfig { patience: 0, factor: 0.5, eps: 0.5, ..PlateauConfig::default() };
+    let mut p = ReduceOnPlateau::new(1.0, &cfg).unwrap();
+    assert_eq!((p.step(8.0), p.step(8.0)), (1.0, 1.0), "a cut of exactly eps is not applied");
+    let mut p = ReduceOnPlateau::new(1.25, &cfg).unwrap();
+    assert_eq!((p.step(8.0), p.step(8.0)), (1.25, 0.625), "a cut above eps is");
 }
 
 #[test]
