@@ -288,6 +288,10 @@ fn norm_cdf(x: f64) -> f64 {
 
 /// `erf⁻¹(y)` for `y ∈ (−1, 1)`: Giles' single-precision approximation as the start, then
 /// Newton steps on `libm::erf` to full f64 accuracy.
+// Not inlined: inlined into trunc_normal's 32-element chunk body it was copied per element,
+// 26 KB per x86-64 level (the C library's torch.optim archive went over its 2 MB budget);
+// a call costs nothing beside its erf/erfc calls.
+#[inline(never)]
 fn erfinv(y: f64) -> f64 {
     if y <= -1.0 {
         return f64::NEG_INFINITY;
