@@ -142,6 +142,12 @@ pub(crate) fn check_shape(out: &[f32], shape: &[usize]) -> Result<(), Error> {
 
 const TWO_POW_M24: f32 = 1.0 / 16_777_216.0;
 
+/// `v` as the f32 the fills compute in: a finite f64 that overflows f32 is out of range.
+fn in_f32(name: &'static str, v: f64) -> Result<f32, Error> {
+    let x = v as f32;
+    if x.is_finite() { Ok(x) } else { Err(validate::out_of_range(name, v)) }
+}
+
 /// `out[i] = U(low, high)` for the elements `offset..offset + out.len()` of the stream's fill
 /// (pass `offset = 0` for a whole tensor; shards pass their global offset).
 ///
@@ -157,11 +163,9 @@ pub fn uniform_at(
     stream: &RandomStream,
 ) -> Result<(), Error> {
     let (low, high) = (validate::finite("low", low)?, validate::finite("high", high)?);
-    let (a, span) = (low as f32, (high - low) as f32);
-    // The bound and the span are f32 in the fill: one that overflows would give ±∞ or NaN.
-    if !a.is_finite() {
-        return Err(validate::out_of_range("low", low));
-    }
+    let a = in_f32("low", low)?;
+    // The span is f32 in the fill too: one that overflows would give ±∞ or NaN.
+    let span = (high - low) as f32;
     if low > high || !span.is_finite() {
         return Err(validate::out_of_range("high", high));
     }
@@ -200,11 +204,6 @@ pub fn normal_at_with(
     std: f64,
     stream: &RandomStream,
 ) -> Result<(), Error> {
-    // Finite f64 values that overflow f32 (the fill's precision) are out of range.
-    let in_f32 = |name, v: f64| match v as f32 {
-        x if x.is_finite() => Ok(x),
-        _ => Err(validate::out_of_range(name, v)),
-    };
     let mean = in_f32("mean", validate::finite("mean", mean)?)?;
     let std = in_f32("std", validate::non_negative("std", std)?)?;
     stream.for_each_chunk(offset, out, move |words, first, part| {
@@ -661,20 +660,9 @@ pub fn sparse<R: rand_core::Rng + ?Sized>(
 mod tests {
     use super::{erfinv, erfinv_start, giles_w};
 
-    /// `erf⁻¹(y)` by bisection: on `libm::erf` for `|y| < ½`, on `libm::erfc(x) = 1 − |y|` (exact)
-    /// beyond, where `erf` cannot resolve `y`. Independent of `erfinv`'s start and Newton steps.
+    /// The independent reference: bisection on `libm::erf` / `libm::erfc`.
     fn bisect(y: f64) -> f64 {
-        let (mut lo, mut hi) = (0.0f64, 10.0f64);
-        for _ in 0..200 {
-            let mid = 0.5 * (lo + hi);
-            let below = if y.abs() < 0.5 {
-                libm::erf(mid) < y.abs()
-            } else {
-                libm::erfc(mid) > 1.0 - y.abs()
-            };
-            if below { lo = mid } else { hi = mid }
-        }
-        (0.5 * (lo + hi)).copysign(y)
+        optkern_reference::init::erfinv_by_bisection(y, libm::erf, libm::erfc)
     }
 
     /// `y` over (−1, 1): a uniform grid (both of Giles' branches: `w < 5` is `|y| < 0.99663`)

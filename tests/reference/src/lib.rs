@@ -728,6 +728,22 @@ pub fn lars(p: &mut [f64], g: &[f64], vel: &mut [f64], h: &Lars) {
     }
 }
 
+/// The initializers' scalar functions.
+pub mod init {
+    /// `erf⁻¹(y)` by bisection (200 halvings of [0, 10]): on `erf(x) = |y|` for `|y| < ½`, on
+    /// `erfc(x) = 1 − |y|` (exact) beyond, where `erf` rounds to ±1 within 2⁻⁵³ and cannot
+    /// resolve `y`. This crate has no dependencies: the caller passes `erf` and `erfc` (libm's).
+    pub fn erfinv_by_bisection(y: f64, erf: impl Fn(f64) -> f64, erfc: impl Fn(f64) -> f64) -> f64 {
+        let (mut lo, mut hi) = (0.0f64, 10.0f64);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            let below = if y.abs() < 0.5 { erf(mid) < y.abs() } else { erfc(mid) > 1.0 - y.abs() };
+            if below { lo = mid } else { hi = mid }
+        }
+        (0.5 * (lo + hi)).copysign(y)
+    }
+}
+
 /// Schedules, written from their definitions (closed forms).
 pub mod schedule {
     use std::f64::consts::PI;
