@@ -219,11 +219,17 @@ fn sparse_adam_matches_its_bit_model() {
 }
 
 /// Muon: the momentum, the transposes, the norm, the quintic through the GEMM's order and
-/// the update, bit for bit.
+/// the update, bit for bit; in both Newton–Schulz precisions (the golden cases compare bf16
+/// with a tolerance that f32 also meets).
 #[test]
 fn muon_matches_its_bit_model() {
+    use optkern::NsPrecision;
     let o = Ops { torch: true, fused: optkern::FUSED_MUL_ADD, fast: None };
-    for (name, cfg) in common::muon_configs() {
+    let configs = common::muon_configs().into_iter().flat_map(|(name, cfg)| {
+        [NsPrecision::F32, NsPrecision::Bf16]
+            .map(|precision| (name, optkern::MuonConfig { precision, ..cfg }))
+    });
+    for (name, cfg) in configs {
         for &(rows, cols) in common::MUON_SHAPES {
             let h = common::to_reference::muon_reference(&cfg, rows, cols);
             let n = rows * cols;
@@ -236,7 +242,7 @@ fn muon_matches_its_bit_model() {
                 let g = data.vec(n, Kind::Grad);
                 optkern::muon_step(&mut p, &g, &mut b, rows, cols, &mut scratch, &cfg).unwrap();
                 bits::muon(o, &mut pm, &g, &mut bm, rows, cols, &h);
-                let what = format!("muon/{name} {rows}x{cols} step {t}");
+                let what = format!("muon/{name}/{:?} {rows}x{cols} step {t}", cfg.precision);
                 assert_same_bits(&p, &pm, &what);
                 assert_same_bits(&b, &bm, &format!("{what} momentum"));
             }
@@ -256,5 +262,15 @@ fn the_models_helpers_are_what_they_claim() {
         (0..5000).map(|i| if i % 17 == 0 { 1e16 } else { 1.0 + i as f64 }).collect();
     let plain: f64 = terms.iter().sum();
     assert_ne!(bits::blocked_sum(terms.iter().copied()), plain);
+    // Its bf16 rounding is `half`'s (nearest, ties to even, overflow to ∞, NaN stays NaN) on a
+    // sweep of every exponent with ties, near-ties and the largest finite values.
+    let mut patterns: Vec<u32> = (0..=u32::MAX).step_by(65_519).collect();
+    for high in (0..=0xFFFFu32).step_by(3) {
+        patterns.extend([0x7FFF, 0x8000, 0x8001, 0xFFFF].map(|low| high << 16 | low));
+    }
+    for x in patterns.into_iter().map(f32::from_bits) {
+        let (got, want) = (bits::bf16(x), half::bf16::from_f32(x).to_f32());
+        assert!(got.to_bits() == want.to_bits() || got.is_nan() && want.is_nan(), "{x:e}");
+    }
     let _ = nadam_state(1);
 }

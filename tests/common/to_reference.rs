@@ -569,5 +569,6 @@ pub fn muon_reference(cfg: &optkern::MuonConfig, rows: usize, cols: usize) -> re
             optkern::AdjustLr::SpectralUnclamped => (r / c).sqrt(),
         },
         grad_scale: f64::from(cfg.grad_scale),
+        bf16: cfg.precision == optkern::NsPrecision::Bf16,
     }
 }

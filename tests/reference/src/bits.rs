@@ -725,6 +725,16 @@ pub fn gemm(
     }
 }
 
+/// `x` rounded to the nearest bf16 (ties to even), NaN kept (quiet): the top 16 bits after
+/// adding `0x7FFF` plus the lowest kept bit.
+pub fn bf16(x: f32) -> f32 {
+    if x.is_nan() {
+        return f32::from_bits((x.to_bits() | 0x0040_0000) & 0xFFFF_0000);
+    }
+    let b = x.to_bits();
+    f32::from_bits(b.wrapping_add(0x7FFF + ((b >> 16) & 1)) & 0xFFFF_0000)
+}
+
 /// Muon's documented f32 order: torch's lerps for the momentum, `X` (transposed when
 /// rows > cols), `X / c(max(‖X‖, ε))` with the norm a blocked f64 sum, the quintic through
 /// [`gemm`]'s order (`A = X·Xᵀ`; `C = gemm(α = c, β = b)` on `A`; `X = gemm(β = a)` on `X`),
@@ -745,18 +755,30 @@ pub fn muon(o: Ops, p: &mut [f32], g: &[f32], b: &mut [f32], rows: usize, cols: 
     let (m, n) = (rows.min(cols), rows.max(cols));
     let mut x: Vec<f32> =
         if t { (0..m * n).map(|idx| u[(idx % n) * cols + idx / n]).collect() } else { u };
+    // NsPrecision::Bf16: X, the norm, X / d and every product rounded to bf16.
+    let round = |v: &mut [f32]| {
+        if h.bf16 {
+            v.iter_mut().for_each(|x| *x = bf16(*x));
+        }
+    };
+    round(&mut x);
     let norm = c(blocked_sum(x.iter().map(|&v| f64::from(v) * f64::from(v))).sqrt());
+    let norm = if h.bf16 { bf16(norm) } else { norm };
     let d = norm.max(c(h.eps));
     x.iter_mut().for_each(|v| *v /= d);
+    round(&mut x);
     let [a, bb, cc] = h.ns.map(c);
     let kc = 256;
     for _ in 0..h.ns_steps {
         let mut gram = vec![0.0f32; m * m];
         gemm(o, &mut gram, m, &x, n, false, &x, n, true, [m, m, n], 1.0, 0.0, kc);
+        round(&mut gram);
         let mut cm = gram.clone();
         gemm(o, &mut cm, m, &gram, m, false, &gram, m, false, [m, m, m], cc, bb, kc);
+        round(&mut cm);
         let mut xn = x.clone();
         gemm(o, &mut xn, n, &cm, m, false, &x, n, false, [m, n, m], 1.0, a, kc);
+        round(&mut xn);
         x = xn;
     }
     let out: Vec<f32> =
