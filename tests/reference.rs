@@ -240,6 +240,36 @@ fn lars_uses_the_plain_rate_on_zero_norms() {
     }
 }
 
+/// Schedule-free RAdam rectifies only past `ρₜ = 4` (schedulefree's `rho_t > 4.0`): with
+/// β₂ = 0.7733030257306823, ρ₅ is exactly 4.0 in f64 (the kernel's `ρ∞ − 2t(1 − bc₂)/bc₂` with
+/// the correctly rounded β₂⁵; found by a search around the root), so step 5 is still the SGD
+/// phase — its rate `lr`, `silent_sgd_phase` off — while two ulps of β₂ up (ρ₅ = 4 + 2⁻⁵¹)
+/// rectify it by a factor near √(ρ − 4).
+#[test]
+fn radam_schedulefree_rectifies_only_past_rho_four() {
+    use optkern::{AdamwScheduleFreeConfig, ScheduleFreeState, radam_schedulefree_step};
+    let lr = 0.0025;
+    let fifth_rate = |beta2: f64| {
+        let cfg =
+            AdamwScheduleFreeConfig { lr, beta2, silent_sgd_phase: false, ..Default::default() };
+        let mut data = Data::new(12);
+        let (mut p, mut z, mut v) = (data.vec(N, Kind::Param), vec![0.0f32; N], vec![0.0f32; N]);
+        z.copy_from_slice(&p);
+        let mut state = ScheduleFreeState::default();
+        for _ in 0..5 {
+            let g = data.vec(N, Kind::Grad);
+            radam_schedulefree_step(&mut p, &g, &mut z, &mut v, &mut state, &cfg).unwrap();
+        }
+        assert_eq!(state.k, 5);
+        state.scheduled_lr
+    };
+    let at_four = 0.773_303_025_730_682_3_f64;
+    assert_eq!(fifth_rate(at_four), lr, "ρ₅ = 4: the SGD phase");
+    assert_eq!(fifth_rate(at_four.next_down()), lr, "ρ₅ < 4: the SGD phase");
+    let past = fifth_rate(at_four.next_up().next_up());
+    assert!(past > 0.0 && past < lr * 1e-6, "ρ₅ just past 4: rectified, {past}");
+}
+
 /// SparseAdam on unsorted, duplicated, sometimes empty row-sparse gradients: every buffer
 /// against the reference after every step (untouched rows included: both leave them alone).
 #[test]
