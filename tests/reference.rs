@@ -270,6 +270,43 @@ fn radam_schedulefree_rectifies_only_past_rho_four() {
     assert!(past > 0.0 && past < lr * 1e-6, "ρ₅ just past 4: rectified, {past}");
 }
 
+/// CAME with pytorch_optimizer's `fixed_decay` (`θ·(1 − λ)`, not `θ·(1 − ηλ)`) against the
+/// reference, three steps; the case lists leave it out (a new case there is a new blessed
+/// snapshot in tests/portable_bits.rs).
+#[test]
+fn came_fixed_decay_matches_the_reference() {
+    let cfg = optkern::CameConfig {
+        lr: 1e-2,
+        weight_decay: 0.1,
+        fixed_decay: true,
+        ..Default::default()
+    };
+    let h = cfg.to_reference();
+    let x = reference::Came { eps1: cfg.eps1, clip_threshold: cfg.clip_threshold };
+    let mut data = Data::new(13);
+    let p0 = input(&mut data, Kind::Param);
+    let (mut p, mut m, mut v) = (p0.clone(), vec![0.0f32; N], vec![0.0f32; N]);
+    let (mut pr, mut mr, mut vr) = (widen(&p0), vec![0.0; N], vec![0.0; N]);
+    for t in 1..=3 {
+        let g = input(&mut data, Kind::Grad);
+        let mut state = optkern::CameState::default();
+        optkern::came_step(&mut p, &g, &mut m, &mut v, &mut [], &mut state, &cfg).unwrap();
+        reference::came(&mut pr, &widen(&g), &mut mr, &mut vr, &mut [], &h, &x);
+        check(&p, &pr, &format!("came fixed_decay step {t}"));
+        check(&m, &mr, &format!("came fixed_decay step {t} exp_avg"));
+    }
+}
+
+/// CAME's RMS state of an empty tensor is 0 (`‖θ‖/√n` is 0/0 there): written, not left, and
+/// not NaN.
+#[test]
+fn came_rms_of_an_empty_tensor_is_zero() {
+    let mut state = optkern::CameState { rms: 7.0 };
+    let cfg = optkern::CameConfig::default();
+    optkern::came_step(&mut [], &[], &mut [], &mut [], &mut [], &mut state, &cfg).unwrap();
+    assert_eq!(state.rms.to_bits(), 0f64.to_bits());
+}
+
 /// SparseAdam on unsorted, duplicated, sometimes empty row-sparse gradients: every buffer
 /// against the reference after every step (untouched rows included: both leave them alone).
 #[test]
