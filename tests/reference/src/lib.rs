@@ -969,7 +969,8 @@ pub struct Muon {
     pub lr_ratio: f64,
     pub grad_scale: f64,
     /// `NsPrecision::Bf16`: every Newton–Schulz matrix, the norm and the divided `X` rounded to
-    /// bf16. Only the bit model ([`bits::muon`]) has this mode; [`muon`] refuses it.
+    /// bf16. Only the bit model ([`bits::muon`]) has this mode; the f64 [`muon`] is the exact
+    /// iteration either way (what both precisions approximate).
     pub bf16: bool,
 }
 
@@ -1006,7 +1007,6 @@ fn transpose(x: &[f64], r: usize, c: usize) -> Vec<f64> {
 /// `X = U` (transposed to `m × n`, `m ≤ n`) over `max(‖X‖_F, ε)`; the quintic `ns_steps`
 /// times; `θ ← θ(1 − ηλ) − η·ratio·X`.
 pub fn muon(p: &mut [f64], g: &[f64], b: &mut [f64], rows: usize, cols: usize, h: &Muon) {
-    assert!(!h.bf16, "the f64 iteration has no bf16 mode (bits::muon has)");
     let g: Vec<f64> = g.iter().map(|x| x * h.grad_scale).collect();
     for i in 0..b.len() {
         b[i] = h.momentum * b[i] + (1.0 - h.momentum) * g[i];
