@@ -307,6 +307,30 @@ fn came_rms_of_an_empty_tensor_is_zero() {
     assert_eq!(state.rms.to_bits(), 0f64.to_bits());
 }
 
+/// Fromage's ratio `‖θ‖/‖g‖` is used only when both norms are positive; a zero tensor or a
+/// zero gradient takes the plain step `θ − ηg` (pytorch-optimizer's `else` branch). The case
+/// lists have neither: `p_norm > 0 && g_norm > 0` with `>=` or `||` survived every other test.
+#[test]
+fn fromage_takes_the_plain_step_at_a_zero_norm() {
+    let mut data = Data::new(17);
+    let nonzero = input(&mut data, Kind::Param);
+    let grads = input(&mut data, Kind::Grad);
+    let zero = vec![0.0f32; N];
+    for (what, p0, g) in [("zero params", &zero, &grads), ("zero grads", &nonzero, &zero)] {
+        for p_bound in [0.0, 0.5] {
+            let cfg = optkern::FromageConfig { lr: 0.1, p_bound, ..Default::default() };
+            let mut p = p0.clone();
+            let mut state = optkern::FromageState::default();
+            optkern::fromage_step(&mut p, g, 1, &mut state, &cfg).unwrap();
+            let mut pr = widen(p0);
+            let max = reference::fromage(&mut pr, &widen(g), 1, 0.0, (0.1, p_bound), false, 1.0);
+            check(&p, &pr, &format!("fromage {what} p_bound {p_bound}"));
+            let want = if p_bound > 0.0 { max } else { 0.0 };
+            assert!((state.max - want).abs() <= 1e-12 * want, "{what}: max {}", state.max);
+        }
+    }
+}
+
 /// SparseAdam on unsorted, duplicated, sometimes empty row-sparse gradients: every buffer
 /// against the reference after every step (untouched rows included: both leave them alone).
 #[test]
