@@ -307,6 +307,48 @@ fn came_rms_of_an_empty_tensor_is_zero() {
     assert_eq!(state.rms.to_bits(), 0f64.to_bits());
 }
 
+/// MARS without `optimize_1d` (the AdamW of 1-D tensors) at its own learning-rate factor,
+/// betas and decay, against the reference, every buffer: the case lists keep the factor at 1,
+/// where `η·factor` and `η/factor` agree (`*` → `/` survived every other test).
+#[test]
+fn mars_1d_path_matches_the_reference_with_its_factor() {
+    let cfg = optkern::MarsConfig {
+        lr: 1e-2,
+        lr_1d_factor: 0.3,
+        beta1_1d: 0.8,
+        beta2_1d: 0.9,
+        weight_decay_1d: 0.2,
+        grad_scale: 0.37,
+        ..Default::default()
+    };
+    let h = cfg.to_reference();
+    let x = reference::Mars {
+        gamma: cfg.gamma,
+        lion: false,
+        optimize_1d: false,
+        lr_1d_factor: cfg.lr_1d_factor,
+        beta1_1d: cfg.beta1_1d,
+        beta2_1d: cfg.beta2_1d,
+        weight_decay_1d: cfg.weight_decay_1d,
+    };
+    let mut data = Data::new(19);
+    let p0 = input(&mut data, Kind::Param);
+    let (mut p, mut m, mut v, mut last) =
+        (p0.clone(), vec![0.0f32; N], vec![0.0f32; N], vec![0.0f32; N]);
+    let (mut pr, mut mr, mut vr, mut lastr) =
+        (widen(&p0), vec![0.0; N], vec![0.0; N], vec![0.0; N]);
+    for t in 1..=3 {
+        let g = input(&mut data, Kind::Grad);
+        optkern::mars_step(&mut p, &g, &mut m, &mut v, &mut last, t, &cfg).unwrap();
+        reference::mars(&mut pr, &widen(&g), &mut mr, &mut vr, &mut lastr, t, &h, &x);
+        for (what, got, want) in
+            [("params", &p, &pr), ("exp_avg", &m, &mr), ("exp_avg_sq", &v, &vr)]
+        {
+            check(got, want, &format!("mars 1-d step {t} {what}"));
+        }
+    }
+}
+
 /// Fromage's ratio `‖θ‖/‖g‖` is used only when both norms are positive; a zero tensor or a
 /// zero gradient takes the plain step `θ − ηg` (pytorch-optimizer's `else` branch). The case
 /// lists have neither: `p_norm > 0 && g_norm > 0` with `>=` or `||` survived every other test.
