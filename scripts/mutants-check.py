@@ -125,7 +125,8 @@ def main():
         # added for them) every mutant whose latest outcome is a survival, to test them again.
         every = "--survivors" in sys.argv
         for name, (o, number) in sorted(outcomes.items()):
-            if (every or number == 1) and o["summary"] == "MissedMutant":
+            # "Failure": the build or test was killed (an interrupted run), no verdict: test again.
+            if (every or number == 1) and o["summary"] in ("MissedMutant", "Failure"):
                 print(name)
         return
     outcomes = {name: o for name, (o, _) in outcomes.items()}
@@ -140,13 +141,18 @@ def main():
             key = (m["file"], description(m), source_text(m))
             why = reason(listed, key)
             (explained if why else unexplained).append((key, summary, m["name"], why))
-    tested = sum(sum(c.values()) for c in per_file.values())
+    # A "Failure" is a mutant whose build or test was killed (an interrupted run): no verdict,
+    # counted as not tested (the next resumed pass tests it again).
+    tested = sum(sum(n for k, n in c.items() if k != "Failure") for c in per_file.values())
     if "--summary" in sys.argv:
-        print("| file | caught | missed | unviable | timeout |")
-        print("|---|---|---|---|---|")
+        print("| file | caught | missed | unviable | timeout | interrupted |")
+        print("|---|---|---|---|---|---|")
         for f in sorted(per_file):
             c = per_file[f]
-            print(f"| {f} | {c['CaughtMutant']} | {c['MissedMutant']} | {c['Unviable']} | {c['Timeout']} |")
+            print(
+                f"| {f} | {c['CaughtMutant']} | {c['MissedMutant']} | {c['Unviable']} "
+                f"| {c['Timeout']} | {c['Failure']} |"
+            )
     for key, summary, name, why in explained:
         print(f"explained ({summary}): {name}\n    {why}")
     for key, summary, name, _ in unexplained:
