@@ -19,7 +19,11 @@
 #                                         hours for the whole library: run it in pieces
 #                                         (two passes: $OPTKERN_MUTANTS_FIRST, then the rest;
 #                                         run again to resume; OPTKERN_MUTANTS_RETEST=1 tests
-#                                         every survivor again, after tests were added)
+#                                         every survivor again, after tests were added;
+#                                         OPTKERN_MUTANTS_SECOND_ONLY=1 runs the second pass
+#                                         over the first's survivors so far, its rest untested:
+#                                         for a first pass stopped where another clone took
+#                                         the remaining files over)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! cargo mutants --version >/dev/null 2>&1; then
@@ -100,7 +104,7 @@ full)
         while [ -e "$out/pass$1-$k" ]; do k=$((k + 1)); done
         echo "$k"
     }
-    if ! tested=$(python3 scripts/mutants-check.py "$out" --first-tested); then
+    if ! tested=$(python3 scripts/mutants-check.py "$out" --first-tested) && [ -z "${OPTKERN_MUTANTS_SECOND_ONLY:-}" ]; then
         subset=(-- "${tests[@]}")
         if [ "$first" != none ]; then
             subset=()
