@@ -349,6 +349,30 @@ fn mars_1d_path_matches_the_reference_with_its_factor() {
     }
 }
 
+/// AdamP with `weight_decouple` off and a decay: the package's L2 form adds `λθ` to a gradient
+/// it no longer reads, so no decay at all (the reference's quirk, reproduced). No case list has
+/// the pair: `wd != 0 && weight_decouple` with `||` (decaying anyway) survived every other test.
+#[test]
+fn adamp_without_decoupling_applies_no_decay() {
+    let cfg = optkern::AdampConfig {
+        lr: 1e-2,
+        weight_decay: 0.1,
+        weight_decouple: false,
+        ..Default::default()
+    };
+    let h = cfg.to_reference();
+    let mut data = Data::new(23);
+    let p0 = input(&mut data, Kind::Param);
+    let (mut p, mut m, mut v) = (p0.clone(), vec![0.0f32; N], vec![0.0f32; N]);
+    let (mut pr, mut mr, mut vr) = (widen(&p0), vec![0.0; N], vec![0.0; N]);
+    for t in 1..=3 {
+        let g = input(&mut data, Kind::Grad);
+        optkern::adamp_step(&mut p, &g, &mut m, &mut v, t, &cfg).unwrap();
+        reference::adamp(&mut pr, &widen(&g), &mut mr, &mut vr, t, &h, cfg.nesterov);
+        check(&p, &pr, &format!("adamp l2 step {t}"));
+    }
+}
+
 /// Fromage's ratio `‖θ‖/‖g‖` is used only when both norms are positive; a zero tensor or a
 /// zero gradient takes the plain step `θ − ηg` (pytorch-optimizer's `else` branch). The case
 /// lists have neither: `p_norm > 0 && g_norm > 0` with `>=` or `||` survived every other test.
