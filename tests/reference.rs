@@ -373,6 +373,39 @@ fn adamp_without_decoupling_applies_no_decay() {
     }
 }
 
+/// AdEMAMix's bitsandbytes body (its own operation order) against the reference where ε
+/// dominates `√v̂` (ε = 0.5 against gradients scaled to |s·g| ≤ 0.1 and negated; no decay, whose bitsandbytes form
+/// differs): the case lists run only Torch and Portable, and the golden bitsandbytes cases keep
+/// ε at 1e-8, so `+ ε` → `− ε` in that body survived every other test.
+#[test]
+fn ademamix_bitsandbytes_body_matches_the_reference_where_eps_dominates() {
+    let cfg = optkern::AdemamixConfig {
+        lr: 1e-2,
+        eps: 0.5,
+        grad_scale: 0.01,
+        maximize: true,
+        numerics: optkern::Numerics::Bitsandbytes,
+        ..Default::default()
+    };
+    let h = cfg.to_reference();
+    let x = reference::Ademamix {
+        beta3: cfg.beta3,
+        alpha: cfg.alpha,
+        t_alpha_beta3: cfg.t_alpha_beta3,
+    };
+    let mut data = Data::new(29);
+    let p0 = input(&mut data, Kind::Param);
+    let (mut p, mut m1, mut v, mut m2) =
+        (p0.clone(), vec![0.0f32; N], vec![0.0f32; N], vec![0.0f32; N]);
+    let (mut pr, mut m1r, mut vr, mut m2r) = (widen(&p0), vec![0.0; N], vec![0.0; N], vec![0.0; N]);
+    for t in 1..=3 {
+        let g = input(&mut data, Kind::Grad);
+        optkern::ademamix_step(&mut p, &g, &mut m1, &mut v, &mut m2, t, &cfg).unwrap();
+        reference::ademamix(&mut pr, &widen(&g), &mut m1r, &mut vr, &mut m2r, t, &h, &x);
+        check(&p, &pr, &format!("ademamix bitsandbytes step {t}"));
+    }
+}
+
 /// Fromage's ratio `‖θ‖/‖g‖` is used only when both norms are positive; a zero tensor or a
 /// zero gradient takes the plain step `θ − ηg` (pytorch-optimizer's `else` branch). The case
 /// lists have neither: `p_norm > 0 && g_norm > 0` with `>=` or `||` survived every other test.
