@@ -406,6 +406,24 @@ fn ademamix_bitsandbytes_body_matches_the_reference_where_eps_dominates() {
     }
 }
 
+/// Yogi where `ν = g²` exactly (and at g = ν = 0): `sign(ν − g²)` is 0 there, so ν stays.
+/// The case lists never hit the tie: `(1 − β₂)·sign` → `(1 − β₂)/sign` (∞ at the tie, equal
+/// elsewhere since sign = ±1) survived every other test.
+#[test]
+fn yogi_keeps_nu_where_it_equals_the_squared_gradient() {
+    let cfg = optkern::YogiConfig::default();
+    let h = cfg.to_reference();
+    let g: Vec<f32> = (0..N).map(|i| [0.5, -0.25, 0.0, 2.0][i % 4]).collect();
+    let p0: Vec<f32> = (0..N).map(|i| 1.0 - i as f32 / N as f32).collect();
+    let mut v: Vec<f32> = g.iter().map(|x| x * x).collect();
+    let (mut p, mut m) = (p0.clone(), vec![0.0f32; N]);
+    let (mut pr, mut mr, mut vr) = (widen(&p0), vec![0.0; N], widen(&v));
+    optkern::yogi_step(&mut p, &g, &mut m, &mut v, 1, &cfg).unwrap();
+    reference::yogi(&mut pr, &widen(&g), &mut mr, &mut vr, 1, &h);
+    check(&p, &pr, "yogi tie params");
+    check(&v, &vr, "yogi tie exp_avg_sq");
+}
+
 /// Fromage's ratio `‖θ‖/‖g‖` is used only when both norms are positive; a zero tensor or a
 /// zero gradient takes the plain step `θ − ηg` (pytorch-optimizer's `else` branch). The case
 /// lists have neither: `p_norm > 0 && g_norm > 0` with `>=` or `||` survived every other test.
