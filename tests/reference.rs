@@ -374,9 +374,9 @@ fn adamp_without_decoupling_applies_no_decay() {
 }
 
 /// AdEMAMix's bitsandbytes body (its own operation order) against the reference where ε
-/// dominates `√v̂` (ε = 0.5 against gradients scaled to |s·g| ≤ 0.1 and negated; no decay, whose bitsandbytes form
-/// differs): the case lists run only Torch and Portable, and the golden bitsandbytes cases keep
-/// ε at 1e-8, so `+ ε` → `− ε` in that body survived every other test.
+/// dominates `√v̂` (ε = 0.5 against gradients scaled to |s·g| ≤ 0.1 and negated; no decay,
+/// whose bitsandbytes form differs): the case lists run only Torch and Portable, and the golden
+/// bitsandbytes cases keep ε at 1e-8, so `+ ε` → `− ε` in that body survived every other test.
 #[test]
 fn ademamix_bitsandbytes_body_matches_the_reference_where_eps_dominates() {
     let cfg = optkern::AdemamixConfig {
