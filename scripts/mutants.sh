@@ -23,7 +23,9 @@
 #                                         OPTKERN_MUTANTS_SECOND_ONLY=1 runs the second pass
 #                                         over the first's survivors so far, its rest untested:
 #                                         for a first pass stopped where another clone took
-#                                         the remaining files over)
+#                                         the remaining files over;
+#                                         OPTKERN_MUTANTS_SHARD=K/N its first pass over one
+#                                         share, K in 0..N)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! cargo mutants --version >/dev/null 2>&1; then
@@ -113,7 +115,11 @@ full)
             done
         fi
         mapfile -d '' skip < <(printf '%s\n' "$tested" | exact --exclude-re)
+        # OPTKERN_MUTANTS_SHARD=K/N: the first pass over the K-th of N shares of the mutants
+        # (one large file over two clones; copy a shard's pass1-1 into the other's run as a
+        # further part to merge them; a resumed shard takes its share of what is left).
         cargo mutants "${common[@]}" --profile "${OPTKERN_MUTANTS_PROFILE:-mutants}" \
+            ${OPTKERN_MUTANTS_SHARD:+--shard "$OPTKERN_MUTANTS_SHARD"} \
             --output "$out/pass1-$(part 1)" "${skip[@]}" "${subset[@]}" || true
     fi
     if [ "$first" != none ]; then
