@@ -16,7 +16,10 @@
 //! here) admitted errors 100× larger on typical elements and never looked at the state.
 
 mod common;
-use common::kernels::{Case, PROFILES, adafactor_configs, cases, momentum_configs};
+use common::kernels::{
+    Case, PROFILES, adafactor_configs, adamp_case, ademamix_case, came_case, cases, mars_case,
+    momentum_configs,
+};
 use common::to_reference::ToReference;
 use common::{Data, Kind, SPARSE_SHAPES, sparse_grads};
 use optkern::Width;
@@ -270,8 +273,8 @@ fn radam_schedulefree_rectifies_only_past_rho_four() {
     assert!(past > 0.0 && past < lr * 1e-6, "ρ₅ just past 4: rectified, {past}");
 }
 
-/// CAME with pytorch_optimizer's `fixed_decay` (`θ·(1 − λ)`, not `θ·(1 − ηλ)`) against the
-/// reference, three steps; the case lists leave it out (a new case there is a new blessed
+/// CAME with pytorch_optimizer's `fixed_decay` (`θ·(1 − λ)`, not `θ·(1 − ηλ)`), every buffer
+/// against the reference; the case lists leave it out (a new case there is a new blessed
 /// snapshot in tests/portable_bits.rs).
 #[test]
 fn came_fixed_decay_matches_the_reference() {
@@ -281,19 +284,8 @@ fn came_fixed_decay_matches_the_reference() {
         fixed_decay: true,
         ..Default::default()
     };
-    let h = cfg.to_reference();
-    let x = reference::Came { eps1: cfg.eps1, clip_threshold: cfg.clip_threshold };
-    let mut data = Data::new(13);
-    let p0 = input(&mut data, Kind::Param);
-    let (mut p, mut m, mut v) = (p0.clone(), vec![0.0f32; N], vec![0.0f32; N]);
-    let (mut pr, mut mr, mut vr) = (widen(&p0), vec![0.0; N], vec![0.0; N]);
-    for t in 1..=3 {
-        let g = input(&mut data, Kind::Grad);
-        let mut state = optkern::CameState::default();
-        optkern::came_step(&mut p, &g, &mut m, &mut v, &mut [], &mut state, &cfg).unwrap();
-        reference::came(&mut pr, &widen(&g), &mut mr, &mut vr, &mut [], &h, &x);
-        check(&p, &pr, &format!("came fixed_decay step {t}"));
-        check(&m, &mr, &format!("came fixed_decay step {t} exp_avg"));
+    for numerics in PROFILES {
+        run_case(&came_case("fixed_decay", numerics, cfg));
     }
 }
 
@@ -321,31 +313,9 @@ fn mars_1d_path_matches_the_reference_with_its_factor() {
         grad_scale: 0.37,
         ..Default::default()
     };
-    let h = cfg.to_reference();
-    let x = reference::Mars {
-        gamma: cfg.gamma,
-        lion: false,
-        optimize_1d: false,
-        lr_1d_factor: cfg.lr_1d_factor,
-        beta1_1d: cfg.beta1_1d,
-        beta2_1d: cfg.beta2_1d,
-        weight_decay_1d: cfg.weight_decay_1d,
-    };
-    let mut data = Data::new(19);
-    let p0 = input(&mut data, Kind::Param);
-    let (mut p, mut m, mut v, mut last) =
-        (p0.clone(), vec![0.0f32; N], vec![0.0f32; N], vec![0.0f32; N]);
-    let (mut pr, mut mr, mut vr, mut lastr) =
-        (widen(&p0), vec![0.0; N], vec![0.0; N], vec![0.0; N]);
-    for t in 1..=3 {
-        let g = input(&mut data, Kind::Grad);
-        optkern::mars_step(&mut p, &g, &mut m, &mut v, &mut last, t, &cfg).unwrap();
-        reference::mars(&mut pr, &widen(&g), &mut mr, &mut vr, &mut lastr, t, &h, &x);
-        for (what, got, want) in
-            [("params", &p, &pr), ("exp_avg", &m, &mr), ("exp_avg_sq", &v, &vr)]
-        {
-            check(got, want, &format!("mars 1-d step {t} {what}"));
-        }
+    assert!(!cfg.optimize_1d);
+    for numerics in PROFILES {
+        run_case(&mars_case("1d", numerics, cfg));
     }
 }
 
@@ -360,23 +330,15 @@ fn adamp_without_decoupling_applies_no_decay() {
         weight_decouple: false,
         ..Default::default()
     };
-    let h = cfg.to_reference();
-    let mut data = Data::new(23);
-    let p0 = input(&mut data, Kind::Param);
-    let (mut p, mut m, mut v) = (p0.clone(), vec![0.0f32; N], vec![0.0f32; N]);
-    let (mut pr, mut mr, mut vr) = (widen(&p0), vec![0.0; N], vec![0.0; N]);
-    for t in 1..=3 {
-        let g = input(&mut data, Kind::Grad);
-        optkern::adamp_step(&mut p, &g, &mut m, &mut v, t, &cfg).unwrap();
-        reference::adamp(&mut pr, &widen(&g), &mut mr, &mut vr, t, &h, cfg.nesterov);
-        check(&p, &pr, &format!("adamp l2 step {t}"));
+    for numerics in PROFILES {
+        run_case(&adamp_case("l2", numerics, cfg));
     }
 }
 
-/// AdEMAMix's bitsandbytes body (its own operation order) against the reference where ε
-/// dominates `√v̂` (ε = 0.5 against gradients scaled to |s·g| ≤ 0.1 and negated; no decay,
-/// whose bitsandbytes form differs): the case lists run only Torch and Portable, and the golden
-/// bitsandbytes cases keep ε at 1e-8, so `+ ε` → `− ε` in that body survived every other test.
+/// AdEMAMix's bitsandbytes body (its own operation order) against the reference where ε is as
+/// large as `√v̂` (ε = 0.5; gradients scaled by 0.01 and negated; no decay, whose bitsandbytes
+/// form differs): the case lists run only Torch and Portable, and the golden bitsandbytes cases
+/// keep ε at 1e-8, so `+ ε` → `− ε` in that body survived every other test.
 #[test]
 fn ademamix_bitsandbytes_body_matches_the_reference_where_eps_dominates() {
     let cfg = optkern::AdemamixConfig {
@@ -384,26 +346,9 @@ fn ademamix_bitsandbytes_body_matches_the_reference_where_eps_dominates() {
         eps: 0.5,
         grad_scale: 0.01,
         maximize: true,
-        numerics: optkern::Numerics::Bitsandbytes,
         ..Default::default()
     };
-    let h = cfg.to_reference();
-    let x = reference::Ademamix {
-        beta3: cfg.beta3,
-        alpha: cfg.alpha,
-        t_alpha_beta3: cfg.t_alpha_beta3,
-    };
-    let mut data = Data::new(29);
-    let p0 = input(&mut data, Kind::Param);
-    let (mut p, mut m1, mut v, mut m2) =
-        (p0.clone(), vec![0.0f32; N], vec![0.0f32; N], vec![0.0f32; N]);
-    let (mut pr, mut m1r, mut vr, mut m2r) = (widen(&p0), vec![0.0; N], vec![0.0; N], vec![0.0; N]);
-    for t in 1..=3 {
-        let g = input(&mut data, Kind::Grad);
-        optkern::ademamix_step(&mut p, &g, &mut m1, &mut v, &mut m2, t, &cfg).unwrap();
-        reference::ademamix(&mut pr, &widen(&g), &mut m1r, &mut vr, &mut m2r, t, &h, &x);
-        check(&p, &pr, &format!("ademamix bitsandbytes step {t}"));
-    }
+    run_case(&ademamix_case("eps", optkern::Numerics::Bitsandbytes, cfg));
 }
 
 /// Yogi where `ν = g²` exactly (and at g = ν = 0): `sign(ν − g²)` is 0 there, so ν stays.

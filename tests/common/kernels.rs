@@ -1125,14 +1125,7 @@ pub fn cases() -> Vec<Case> {
             ));
         }
         for (name, cfg) in adamp_configs() {
-            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdampConfig { numerics: n, ..c });
-            let nesterov = cfg.nesterov;
-            out.push(kernel!(format!("adamp/{name}/{numerics:?}"), numerics, [p, s, nn], [g],
-                |w, t, o, [pp, m1, v], [gg]|
-                optkern: optkern::adamp_step_with(w, pp, gg, m1, v, t, &cfg),
-                reference: reference::adamp(pp, gg, m1, v, t, &h, nesterov),
-                mixed(at): optkern::adamp_step_mixed_with(w, pp, gg, m1, v, t, &cfg, at),
-            ));
+            out.push(adamp_case(name, numerics, cfg));
         }
         for (name, cfg) in adan_configs() {
             let (cfg, h) = with_profile(cfg, numerics, |c, n| AdanConfig { numerics: n, ..c });
@@ -1144,20 +1137,7 @@ pub fn cases() -> Vec<Case> {
             ));
         }
         for (name, cfg) in ademamix_configs() {
-            let (cfg, h) = with_profile(cfg, numerics, |c, n| AdemamixConfig { numerics: n, ..c });
-            let x = reference::Ademamix {
-                beta3: cfg.beta3,
-                alpha: cfg.alpha,
-                t_alpha_beta3: cfg.t_alpha_beta3,
-            };
-            out.push(
-                kernel!(format!("ademamix/{name}/{numerics:?}"), numerics, [p, s, nn, s], [g],
-                    |w, t, o, [pp, m1, v, m2], [gg]|
-                    optkern: optkern::ademamix_step_with(w, pp, gg, m1, v, m2, t, &cfg),
-                    reference: reference::ademamix(pp, gg, m1, v, m2, t, &h, &x),
-                    mixed(at): optkern::ademamix_step_mixed_with(w, pp, gg, m1, v, m2, t, &cfg, at),
-                ),
-            );
+            out.push(ademamix_case(name, numerics, cfg));
         }
         for (name, cfg) in diffgrad_configs() {
             let (cfg, h) = with_profile(cfg, numerics, |c, n| DiffgradConfig { numerics: n, ..c });
@@ -1399,24 +1379,7 @@ pub fn cases() -> Vec<Case> {
             out.push(c);
         }
         for (name, cfg) in mars_configs() {
-            let (cfg, h) = with_profile(cfg, numerics, |c, n| MarsConfig { numerics: n, ..c });
-            let x = reference::Mars {
-                gamma: cfg.gamma,
-                lion: cfg.mars_type == optkern::MarsType::Lion,
-                optimize_1d: cfg.optimize_1d,
-                lr_1d_factor: cfg.lr_1d_factor,
-                beta1_1d: cfg.beta1_1d,
-                beta2_1d: cfg.beta2_1d,
-                weight_decay_1d: cfg.weight_decay_1d,
-            };
-            let mut c = kernel!(format!("mars/{name}/{numerics:?}"), numerics, [p, s, nn, s], [g],
-                |w, t, o, [pp, m1, v, last], [gg]|
-                optkern: optkern::mars_step_with(w, pp, gg, m1, v, last, t, &cfg),
-                reference: reference::mars(pp, gg, m1, v, last, t, &h, &x),
-                mixed(at): optkern::mars_step_mixed_with(w, pp, gg, m1, v, last, t, &cfg, at),
-            );
-            c.elementwise = false;
-            out.push(c);
+            out.push(mars_case(name, numerics, cfg));
         }
         for (name, cfg) in fromage_configs() {
             let cfg = FromageConfig { numerics, ..cfg };
@@ -1435,20 +1398,7 @@ pub fn cases() -> Vec<Case> {
             out.push(c);
         }
         for (name, cfg) in came_configs() {
-            let (cfg, h) = with_profile(cfg, numerics, |c, n| CameConfig { numerics: n, ..c });
-            let x = reference::Came { eps1: cfg.eps1, clip_threshold: cfg.clip_threshold };
-            let mut c = kernel!(format!("came/{name}/{numerics:?}"), numerics, [p, s, nn, nn], [g],
-                |w, t, o, [pp, m1, v, hat], [gg]|
-                optkern: optkern::came_step_with(w, pp, gg, m1, v, hat, &mut optkern::CameState::default(), &cfg),
-                reference: {
-                    reference::came(pp, gg, m1, v, hat, &h, &x);
-                },
-                mixed(at): optkern::came_step_mixed_with(
-                    w, pp, gg, m1, v, hat, &mut optkern::CameState::default(), &cfg, at
-                ),
-            );
-            c.elementwise = false;
-            out.push(c);
+            out.push(came_case(name, numerics, cfg));
         }
         for (name, cfg) in adopt_configs() {
             let (cfg, h) = with_profile(cfg, numerics, |c, n| AdoptConfig { numerics: n, ..c });
@@ -1476,6 +1426,81 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// `cfg` in profile `numerics`, and its reference hyperparameters.
+// The kernels whose single cases tests/reference.rs also builds for configs the lists above
+// leave out (a new entry in a list is a new blessed snapshot in tests/portable_bits.rs).
+const P: Kind = Kind::Param;
+const S: Kind = Kind::Signed;
+const NN: Kind = Kind::NonNeg;
+const G: Kind = Kind::Grad;
+
+/// AdamP at one config and profile.
+pub fn adamp_case(name: &str, numerics: Numerics, cfg: AdampConfig) -> Case {
+    let (cfg, h) = with_profile(cfg, numerics, |c, n| AdampConfig { numerics: n, ..c });
+    let nesterov = cfg.nesterov;
+    kernel!(format!("adamp/{name}/{numerics:?}"), numerics, [P, S, NN], [G],
+        |w, t, o, [pp, m1, v], [gg]|
+        optkern: optkern::adamp_step_with(w, pp, gg, m1, v, t, &cfg),
+        reference: reference::adamp(pp, gg, m1, v, t, &h, nesterov),
+        mixed(at): optkern::adamp_step_mixed_with(w, pp, gg, m1, v, t, &cfg, at),
+    )
+}
+
+/// AdEMAMix at one config and profile.
+pub fn ademamix_case(name: &str, numerics: Numerics, cfg: AdemamixConfig) -> Case {
+    let (cfg, h) = with_profile(cfg, numerics, |c, n| AdemamixConfig { numerics: n, ..c });
+    let x = reference::Ademamix {
+        beta3: cfg.beta3,
+        alpha: cfg.alpha,
+        t_alpha_beta3: cfg.t_alpha_beta3,
+    };
+    kernel!(format!("ademamix/{name}/{numerics:?}"), numerics, [P, S, NN, S], [G],
+        |w, t, o, [pp, m1, v, m2], [gg]|
+        optkern: optkern::ademamix_step_with(w, pp, gg, m1, v, m2, t, &cfg),
+        reference: reference::ademamix(pp, gg, m1, v, m2, t, &h, &x),
+        mixed(at): optkern::ademamix_step_mixed_with(w, pp, gg, m1, v, m2, t, &cfg, at),
+    )
+}
+
+/// MARS at one config and profile (layer-wise: its clip is a norm).
+pub fn mars_case(name: &str, numerics: Numerics, cfg: MarsConfig) -> Case {
+    let (cfg, h) = with_profile(cfg, numerics, |c, n| MarsConfig { numerics: n, ..c });
+    let x = reference::Mars {
+        gamma: cfg.gamma,
+        lion: cfg.mars_type == optkern::MarsType::Lion,
+        optimize_1d: cfg.optimize_1d,
+        lr_1d_factor: cfg.lr_1d_factor,
+        beta1_1d: cfg.beta1_1d,
+        beta2_1d: cfg.beta2_1d,
+        weight_decay_1d: cfg.weight_decay_1d,
+    };
+    let mut c = kernel!(format!("mars/{name}/{numerics:?}"), numerics, [P, S, NN, S], [G],
+        |w, t, o, [pp, m1, v, last], [gg]|
+        optkern: optkern::mars_step_with(w, pp, gg, m1, v, last, t, &cfg),
+        reference: reference::mars(pp, gg, m1, v, last, t, &h, &x),
+        mixed(at): optkern::mars_step_mixed_with(w, pp, gg, m1, v, last, t, &cfg, at),
+    );
+    c.elementwise = false;
+    c
+}
+
+/// CAME at one config and profile (layer-wise: its RMS is a norm).
+pub fn came_case(name: &str, numerics: Numerics, cfg: CameConfig) -> Case {
+    let (cfg, h) = with_profile(cfg, numerics, |c, n| CameConfig { numerics: n, ..c });
+    let x = reference::Came { eps1: cfg.eps1, clip_threshold: cfg.clip_threshold };
+    let mut c = kernel!(format!("came/{name}/{numerics:?}"), numerics, [P, S, NN, NN], [G],
+        |w, t, o, [pp, m1, v, hat], [gg]|
+        optkern: optkern::came_step_with(w, pp, gg, m1, v, hat, &mut optkern::CameState::default(), &cfg),
+        reference: {
+            reference::came(pp, gg, m1, v, hat, &h, &x);
+        },
+        mixed(at): optkern::came_step_mixed_with(
+            w, pp, gg, m1, v, hat, &mut optkern::CameState::default(), &cfg, at
+        ),
+    );
+    c.elementwise = false;
+    c
+}
+
 fn with_profile<C: ToReference + Copy>(
     cfg: C,
     numerics: Numerics,
