@@ -12,11 +12,13 @@ use optkern::{
 };
 use optkern_reference as reference;
 
+/// Every option; some at a learning rate ≠ 1 (the packages' default 1 makes `d·η` and `d/η`
+/// the same: a mutation run found that).
 fn configs() -> Vec<(&'static str, ProdigyConfig)> {
     let d = ProdigyConfig::default();
     vec![
         ("default", d),
-        ("decoupled", ProdigyConfig { weight_decay: 0.1, ..d }),
+        ("decoupled", ProdigyConfig { lr: 0.5, weight_decay: 0.1, ..d }),
         (
             "l2_bias",
             ProdigyConfig { weight_decay: 0.01, decouple: false, use_bias_correction: true, ..d },
@@ -25,7 +27,10 @@ fn configs() -> Vec<(&'static str, ProdigyConfig)> {
             "warmup_growth",
             ProdigyConfig { safeguard_warmup: true, growth_rate: 1.5, d_coef: 0.5, ..d },
         ),
-        ("scale_maximize", ProdigyConfig { grad_scale: 0.37, maximize: true, eps: 1e-3, ..d }),
+        (
+            "scale_maximize",
+            ProdigyConfig { lr: 2.0, grad_scale: 0.37, maximize: true, eps: 1e-3, ..d },
+        ),
     ]
 }
 
@@ -318,6 +323,7 @@ enum Dcfg {
     Sgd(DadaptSgdConfig),
 }
 
+/// Every option; some at a learning rate ≠ 1, as Prodigy's.
 fn dadapt_configs(numerics: Numerics) -> Vec<(&'static str, Dcfg)> {
     let a = DadaptAdamConfig { numerics, ..Default::default() };
     let s = DadaptSgdConfig { numerics, ..Default::default() };
@@ -326,6 +332,7 @@ fn dadapt_configs(numerics: Numerics) -> Vec<(&'static str, Dcfg)> {
         (
             "adam_decoupled_bias",
             Dcfg::Adam(DadaptAdamConfig {
+                lr: 0.5,
                 weight_decay: 0.1,
                 weight_decouple: true,
                 bias_correction: true,
@@ -335,6 +342,7 @@ fn dadapt_configs(numerics: Numerics) -> Vec<(&'static str, Dcfg)> {
         (
             "adam_l2_growth",
             Dcfg::Adam(DadaptAdamConfig {
+                lr: 2.0,
                 weight_decay: 0.01,
                 growth_rate: 1.5,
                 grad_scale: 0.37,
@@ -347,6 +355,7 @@ fn dadapt_configs(numerics: Numerics) -> Vec<(&'static str, Dcfg)> {
         (
             "sgd_decoupled",
             Dcfg::Sgd(DadaptSgdConfig {
+                lr: 0.5,
                 weight_decay: 0.1,
                 weight_decouple: true,
                 fixed_decay: true,
