@@ -237,6 +237,7 @@ fn prodigy_errors_change_nothing() {
 }
 
 /// One D-Adaptation model: params, the three buffers (Adam: m, v, s; SGD: s, unused, z), x0.
+#[derive(Clone)]
 struct Dadapt {
     p: Vec<f32>,
     b: [Vec<f32>; 3],
@@ -356,6 +357,7 @@ fn dadapt_configs(numerics: Numerics) -> Vec<(&'static str, Dcfg)> {
             "sgd_decoupled",
             Dcfg::Sgd(DadaptSgdConfig {
                 lr: 0.5,
+                growth_rate: 1.5,
                 weight_decay: 0.1,
                 weight_decouple: true,
                 fixed_decay: true,
@@ -525,4 +527,61 @@ fn dadapt_errors_change_nothing() {
         .unwrap_err();
     assert!(matches!(e, Error::InvalidHyperparameter { name: "momentum", .. }));
     assert_eq!((m.bits(), m.state), (before, st0), "written on an error");
+}
+
+/// D-Adapt SGD whose first gradient is zero (`‖g₁‖ = 0`, so `η_d = d·η/‖g₁‖` is undefined):
+/// nothing moves, at that step or later ones with non-zero gradients, and `d` stays (the
+/// reference returns early). `‖g₁‖ > 0` → `≥ 0` (η_d = ∞) survived every other test.
+#[test]
+fn dadapt_sgd_after_a_zero_first_gradient_moves_nothing() {
+    const N: usize = 67;
+    let mut data = Data::new(8);
+    let p0 = data.vec(N, Kind::Signed);
+    let cfg = Dcfg::Sgd(DadaptSgdConfig { lr: 0.5, ..Default::default() });
+    let mut m = Dadapt::new(p0.clone(), true);
+    let d0 = m.state.d;
+    m.step(&vec![0.0; N], &[], Width::NATIVE, cfg);
+    for _ in 0..3 {
+        m.step(&data.vec(N, Kind::Signed), &[], Width::NATIVE, cfg);
+    }
+    assert_eq!(m.state.d, d0);
+    for (i, (a, e)) in m.p.iter().zip(&p0).enumerate() {
+        // θ = μ·θ + (1 − μ)·z with z = θ: the same value, up to the rounding of the average.
+        assert!((a - e).abs() <= 1e-6 * e.abs(), "[{i}]: {a} moved from {e}");
+    }
+}
+
+/// `dadapt_update_d` at `η = 0` leaves `d` (the packages compute `d̂` only for `η > 0`), in a
+/// state where a tiny `η > 0` would raise it (in some configs of each variant, counted): a
+/// schedule that ends at 0 must not change `d`. `η > 0` → `η ≥ 0` survived every other test.
+#[test]
+fn dadapt_leaves_d_at_a_zero_learning_rate() {
+    const N: usize = 67;
+    // Configs where η = 1e-300 raises d, per variant (Adam, SGD).
+    let mut seen = [0; 2];
+    for numerics in [Numerics::Torch, Numerics::Portable] {
+        for (name, cfg) in dadapt_configs(numerics) {
+            let mut data = Data::new(9);
+            let mut m = Dadapt::new(data.vec(N, Kind::Signed), matches!(cfg, Dcfg::Sgd(_)));
+            // One gradient throughout (a linear objective): ⟨g, s⟩ > 0, so d̂ grows.
+            let g = data.vec(N, Kind::Signed);
+            for _ in 0..3 {
+                m.step(&g, &[], Width::NATIVE, cfg);
+            }
+            let at = |lr: f64| {
+                let cfg = match cfg {
+                    Dcfg::Adam(c) => Dcfg::Adam(DadaptAdamConfig { lr, ..c }),
+                    Dcfg::Sgd(c) => Dcfg::Sgd(DadaptSgdConfig { lr, ..c }),
+                };
+                let mut next = m.clone();
+                next.step(&g, &[], Width::NATIVE, cfg);
+                next.state.d
+            };
+            assert_eq!(at(0.0), m.state.d, "{name}/{numerics:?}: d moved at lr = 0");
+            if at(1e-300) > m.state.d {
+                seen[usize::from(matches!(cfg, Dcfg::Sgd(_)))] += 1;
+            }
+        }
+    }
+    assert!(seen[0] > 0 && seen[1] > 0, "no config of a variant would raise d: {seen:?}");
 }

@@ -395,10 +395,10 @@ pub fn dadapt_sgd_step_with(
     validate::len("s", n, s.len())?;
     validate::len("x0", n, x0.len())?;
     validate::len("z", n, z.len())?;
-    let dlr = sgd_checked(cfg, state)?;
-    if state.g0_norm == 0.0 {
+    // ‖g₁‖ = 0: η_d is undefined and nothing moves (as the package).
+    let Some(dlr) = sgd_checked(cfg, state)? else {
         return Ok(());
-    }
+    };
     let scale = signed_scale(cfg.grad_scale, cfg.maximize)?;
     let decay = decay(dlr, cfg.weight_decay, cfg.weight_decouple, cfg.fixed_decay);
     let (gain, mu, rest) = (c(dlr), c(cfg.momentum), c(1.0 - cfg.momentum));
@@ -431,8 +431,8 @@ pub fn dadapt_sgd_step_with(
     Ok(())
 }
 
-/// The checks of D-Adapt SGD and this step's `η_d`.
-fn sgd_checked(cfg: &DadaptSgdConfig, state: &DadaptState) -> Result<f64, Error> {
+/// The checks of D-Adapt SGD and this step's `η_d` (`None` where `‖g₁‖ = 0`).
+fn sgd_checked(cfg: &DadaptSgdConfig, state: &DadaptState) -> Result<Option<f64>, Error> {
     validate::numerics(cfg.numerics, &[])?;
     let lr = validate::non_negative("lr", cfg.lr)?;
     validate::unit_half_open("momentum", cfg.momentum)?;
@@ -440,7 +440,7 @@ fn sgd_checked(cfg: &DadaptSgdConfig, state: &DadaptState) -> Result<f64, Error>
     growth(cfg.growth_rate)?;
     validate::grad_scale(cfg.grad_scale)?;
     let g0 = validate::non_negative("g0_norm", state.g0_norm)?;
-    Ok(if g0 > 0.0 { state.d * lr / g0 } else { 0.0 })
+    Ok((g0 > 0.0).then(|| state.d * lr / g0))
 }
 
 /// Which D-Adaptation variant a [`dadapt_update_d`] call closes.
