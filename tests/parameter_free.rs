@@ -585,3 +585,18 @@ fn dadapt_leaves_d_at_a_zero_learning_rate() {
     }
     assert!(seen[0] > 0 && seen[1] > 0, "no config of a variant would raise d: {seen:?}");
 }
+
+/// D-Adapt SGD while `Σs² = 0` (here `η_d = d·η/‖g₁‖` underflows to 0 in f32, so `s` stays 0):
+/// there is no estimate, `d` stays (the reference computes `d̂` only for `Σs² > 0`). `> 0` →
+/// `≥ 0` (`d̂ = 0/0`, and `min(NaN, 2d)` is `2d`) survived every other test.
+#[test]
+fn dadapt_sgd_keeps_d_while_s_is_zero() {
+    const N: usize = 67;
+    let mut data = Data::new(10);
+    let cfg = DadaptSgdConfig { lr: 1e-40, growth_rate: 2.0, ..Default::default() };
+    let mut m = Dadapt::new(data.vec(N, Kind::Signed), true);
+    let d0 = m.state.d;
+    m.step(&data.vec(N, Kind::Signed), &[], Width::NATIVE, Dcfg::Sgd(cfg));
+    assert!(m.state.g0_norm > 0.0 && m.b[0].iter().all(|&s| s == 0.0), "s moved: no test");
+    assert_eq!(m.state.d, d0);
+}
