@@ -116,8 +116,16 @@ fn prodigy_steps_match_the_f64_reference() {
             let mut data = Data::new(3);
             let mut ours = Model::new(data.vec(N, Kind::Signed), cfg.d0);
             let (mut worst_d, mut worst_p) = (0.0f64, 0.0f64);
+            // The growth config sees one gradient throughout (a linear objective): d̂ then
+            // outgrows d, so the cap `min(d_max, growth_rate·d)` binds (random gradients never
+            // reached it: `·` → `+` and `d = d₀` → `≠` in the update survived).
+            let fixed: Vec<f32> = data.vec(N, Kind::Signed).iter().map(|x| x * 10.0).collect();
             for t in 1..=25 {
-                let g: Vec<f32> = data.vec(N, Kind::Signed).iter().map(|x| x * 10.0).collect();
+                let g: Vec<f32> = if name.contains("growth") {
+                    fixed.clone()
+                } else {
+                    data.vec(N, Kind::Signed).iter().map(|x| x * 10.0).collect()
+                };
                 let (mut rp, rp0) = (widen(&ours.p), widen(&ours.p0));
                 let (mut rs, mut rm, mut rv) = (widen(&ours.s), widen(&ours.m), widen(&ours.v));
                 let st = ours.state;
@@ -599,4 +607,20 @@ fn dadapt_sgd_keeps_d_while_s_is_zero() {
     m.step(&data.vec(N, Kind::Signed), &[], Width::NATIVE, Dcfg::Sgd(cfg));
     assert!(m.state.g0_norm > 0.0 && m.b[0].iter().all(|&s| s == 0.0), "s moved: no test");
     assert_eq!(m.state.d, d0);
+}
+
+/// Prodigy while `Σ|s| = 0` (here `η_d` underflows to 0 in f32, so `s` stays 0): there is no
+/// estimate; `d`, `d_max` and `d̂` stay (the package returns before computing `d̂`). `> 0` →
+/// `≥ 0` (d̂ = 0/0 stored) survived every other test.
+#[test]
+fn prodigy_keeps_its_estimate_while_s_is_zero() {
+    const N: usize = 67;
+    let mut data = Data::new(11);
+    let cfg = ProdigyConfig { lr: 1e-40, growth_rate: 2.0, ..Default::default() };
+    let mut m = Model::new(data.vec(N, Kind::Signed), cfg.d0);
+    let before = m.state;
+    m.step(&data.vec(N, Kind::Signed), &[], Width::NATIVE, &cfg);
+    assert!(m.s.iter().all(|&s| s == 0.0), "s moved: no test");
+    let after = m.state;
+    assert_eq!((after.d, after.d_max, after.d_hat), (before.d, before.d_max, before.d_hat));
 }
