@@ -510,8 +510,9 @@ fn textbook_constructors_are_the_documented_forms() {
     }
 }
 
-/// The L-BFGS objectives of the tests: a diagonal quadratic `Σ aᵢ(xᵢ − bᵢ)²/2` and the
-/// chained Rosenbrock function, as `(name, f, x₀)` with `f(x, g) -> loss`.
+/// The L-BFGS objectives of the tests — convex ones steepening (`cosh`, quartic), flattening
+/// (`soft_abs`) or plain (a diagonal quadratic), the chained Rosenbrock function and a double
+/// well — as `(name, f, x₀)` with `f(x, g) -> loss`.
 type Objective = (&'static str, fn(&[f64], &mut [f64]) -> f64, Vec<f64>);
 
 fn lbfgs_objectives() -> Vec<Objective> {
@@ -565,12 +566,26 @@ fn lbfgs_objectives() -> Vec<Objective> {
         }
         f
     }
+    /// Σ (xᵢ² − 3)², a double well: from x = 2 (g = 8) the first step at η = 4 lands exactly
+    /// on its mirror −2, where f equals f(x₀) — a bracket with tied ends, whose low end torch
+    /// takes to be the first; the zoom's first trial (x = 0, the bump) is worse than both, and
+    /// which end it replaces depends on that choice.
+    fn double_well(x: &[f64], g: &mut [f64]) -> f64 {
+        let mut f = 0.0;
+        for (gi, xi) in g.iter_mut().zip(x) {
+            let u = xi * xi - 3.0;
+            f += u * u;
+            *gi = 4.0 * xi * u;
+        }
+        f
+    }
     vec![
         ("cosh", cosh, (0..5).map(|i| 2.0 - i as f64 * 0.7).collect()),
         ("quartic", quartic, (0..5).map(|i| 3.0 - i as f64 * 1.1).collect()),
         ("soft_abs", soft_abs, (0..6).map(|i| 4.0 + i as f64).collect()),
         ("quadratic", quadratic, (0..12).map(|i| (i as f64 * 0.9).cos() * 3.0).collect()),
         ("rosenbrock", rosenbrock, vec![-1.2, 1.0, -1.2, 1.0, 0.5]),
+        ("double_well", double_well, vec![2.0]),
     ]
 }
 
@@ -590,48 +605,77 @@ fn lbfgs_configs() -> Vec<(&'static str, optkern::LbfgsConfig)> {
     ]
 }
 
-/// optkern's reverse-communication L-BFGS in f64 against the reference's closure form (torch's
-/// code with lists): the same points evaluated in the same order, so the same bits after
-/// every `step()` call, and the same counters.
-#[test]
-fn lbfgs_matches_the_closure_form_bit_for_bit() {
-    for (name, f, x0) in lbfgs_objectives() {
-        for (cname, cfg) in lbfgs_configs() {
-            let h = cfg.to_reference();
-            let (mut x, mut xr) = (x0.clone(), x0.clone());
-            let mut g = vec![0.0; x.len()];
-            let mut work = vec![0.0f64; optkern::lbfgs_work_len(x.len(), &cfg)];
-            let mut state = optkern::LbfgsState::default();
-            let mut run = reference::LbfgsRun::default();
-            for call in 1..=6 {
-                let mut points = Vec::new();
-                loop {
-                    let loss = f(&x, &mut g);
-                    points.push(x.clone());
-                    let r =
-                        optkern::lbfgs_step(&mut x, loss, &g, &mut work, &mut state, &cfg).unwrap();
-                    if r == optkern::LbfgsRequest::Done {
-                        break;
-                    }
-                }
-                let mut seen = Vec::new();
-                let mut eval = |p: &[f64], g: &mut [f64]| {
-                    seen.push(p.to_vec());
-                    f(p, g)
-                };
-                reference::lbfgs(&mut xr, &mut eval, &mut run, &h);
-                let what = format!("lbfgs {name}/{cname} call {call}");
-                assert_eq!(points, seen, "{what}: the points evaluated");
-                assert_eq!(x, xr, "{what}: params");
-                assert_eq!(
-                    (state.func_evals, state.n_iter),
-                    (run.func_evals, run.n_iter),
-                    "{what}"
-                );
-                assert_eq!(state.history_len as usize, run.old_dirs.len(), "{what}: history");
+/// The runs of the bit-for-bit L-BFGS test: every objective from three starts (x₀ scaled by
+/// 0.01, 1 and 100: near the minimum, as listed, and far out, where `cosh` overflows to ∞),
+/// each with the listed configs and a sweep of learning rates (10⁻⁴ … 200, with and without
+/// the line search, short and long histories). The listed start and configs alone left line
+/// search branches unreached (a mutation run of lbfgs.rs: the Armijo and `f_new ≥ f_prev`
+/// tests, the extrapolation bounds); the sweep reaches them.
+fn lbfgs_runs() -> Vec<(String, Objective, optkern::LbfgsConfig)> {
+    use optkern::{LbfgsConfig, LineSearch};
+    let d = LbfgsConfig::default();
+    let wolfe = LbfgsConfig { line_search: LineSearch::StrongWolfe, ..d };
+    let mut configs: Vec<(String, LbfgsConfig)> =
+        lbfgs_configs().into_iter().map(|(n, c)| (n.to_string(), c)).collect();
+    for lr in [1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 2.0, 3.0, 4.0, 10.0, 40.0, 200.0] {
+        for (history_size, max_iter) in [(2, 3), (5, 20)] {
+            for (kind, base) in [("wolfe", wolfe), ("plain", d)] {
+                let cfg = LbfgsConfig { lr, history_size, max_iter, ..base };
+                configs.push((format!("{kind}_lr{lr}_h{history_size}"), cfg));
             }
         }
     }
+    let mut runs = Vec::new();
+    for (name, f, x0) in lbfgs_objectives() {
+        for scale in [0.01, 1.0, 100.0] {
+            let x: Vec<f64> = x0.iter().map(|v| v * scale).collect();
+            for (cname, cfg) in &configs {
+                runs.push((format!("{name}×{scale}/{cname}"), (name, f, x.clone()), *cfg));
+            }
+        }
+    }
+    runs
+}
+
+/// optkern's reverse-communication L-BFGS in f64 against the reference's closure form (torch's
+/// code with lists): the same points evaluated in the same order, so the same bits after
+/// every `step()` call (∞ and NaN included, from the far starts and the huge steps), and the
+/// same counters.
+#[test]
+fn lbfgs_matches_the_closure_form_bit_for_bit() {
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let runs = lbfgs_runs();
+    for (what, (_, f, x0), cfg) in &runs {
+        let h = cfg.to_reference();
+        let (mut x, mut xr) = (x0.clone(), x0.clone());
+        let mut g = vec![0.0; x.len()];
+        let mut work = vec![0.0f64; optkern::lbfgs_work_len(x.len(), cfg)];
+        let mut state = optkern::LbfgsState::default();
+        let mut run = reference::LbfgsRun::default();
+        for call in 1..=6 {
+            let mut points = Vec::new();
+            loop {
+                let loss = f(&x, &mut g);
+                points.push(bits(&x));
+                let r = optkern::lbfgs_step(&mut x, loss, &g, &mut work, &mut state, cfg).unwrap();
+                if r == optkern::LbfgsRequest::Done {
+                    break;
+                }
+            }
+            let mut seen = Vec::new();
+            let mut eval = |p: &[f64], g: &mut [f64]| {
+                seen.push(bits(p));
+                f(p, g)
+            };
+            reference::lbfgs(&mut xr, &mut eval, &mut run, &h);
+            let what = format!("lbfgs {what} call {call}");
+            assert_eq!(points, seen, "{what}: the points evaluated");
+            assert_eq!(bits(&x), bits(&xr), "{what}: params");
+            assert_eq!((state.func_evals, state.n_iter), (run.func_evals, run.n_iter), "{what}");
+            assert_eq!(state.history_len as usize, run.old_dirs.len(), "{what}: history");
+        }
+    }
+    assert!(runs.len() > 1000, "{} runs", runs.len());
 }
 
 /// The f32 run tracks the f64 reference on a well-conditioned quadratic: within 1e-5 of the
