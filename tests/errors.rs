@@ -2308,3 +2308,105 @@ fn came_errors_change_nothing() {
         },
     );
 }
+
+/// A valid L-BFGS state in the middle of a strong-Wolfe line search, in `phase` (2: bracketing,
+/// 3: zoom), with the run's params, gradient and work: Rosenbrock from (−1.2, 1, −1.2, 1).
+fn lbfgs_mid_search(phase: u32) -> (Vec<f64>, Vec<f64>, Vec<f64>, optkern::LbfgsState, f64) {
+    let cfg = lbfgs_wolfe();
+    let f = |x: &[f64], g: &mut [f64]| {
+        g.iter_mut().for_each(|v| *v = 0.0);
+        let mut f = 0.0;
+        for i in 0..x.len() - 1 {
+            let (u, v) = (x[i + 1] - x[i] * x[i], 1.0 - x[i]);
+            f += 100.0 * u * u + v * v;
+            g[i] += -400.0 * x[i] * u - 2.0 * v;
+            g[i + 1] += 200.0 * u;
+        }
+        f
+    };
+    let mut x = vec![-1.2, 1.0, -1.2, 1.0];
+    let mut g = vec![0.0; 4];
+    let mut work = vec![0.0; optkern::lbfgs_work_len(4, &cfg)];
+    let mut state = optkern::LbfgsState::default();
+    for _ in 0..500 {
+        let loss = f(&x, &mut g);
+        if state.phase == phase && state.n_iter > 0 && state.ls.len == 2 {
+            return (x, g, work, state, loss);
+        }
+        optkern::lbfgs_step(&mut x, loss, &g, &mut work, &mut state, &cfg).unwrap();
+    }
+    panic!("no call in phase {phase}");
+}
+
+fn lbfgs_wolfe() -> optkern::LbfgsConfig {
+    optkern::LbfgsConfig {
+        line_search: optkern::LineSearch::StrongWolfe,
+        history_size: 3,
+        ..Default::default()
+    }
+}
+
+/// L-BFGS refuses a state that cannot be this run's — each field damaged alone, from valid
+/// states in both line-search phases — with `"state"` and `Conflict`, writing nothing; and a
+/// work buffer longer than needed is fine (only a short one is an error). The state checks
+/// had no test: every clause of `state_fits` survived a mutation run.
+#[test]
+fn lbfgs_refuses_a_state_that_is_not_this_runs() {
+    use optkern::LbfgsState;
+    let damages: [(&str, fn(&mut LbfgsState)); 14] = [
+        ("phase past zoom", |s| s.phase = 4),
+        ("not started, mid-search", |s| s.n_iter = 0),
+        ("another length", |s| s.n += 1),
+        ("another history size", |s| s.history_size += 1),
+        ("history longer than its size", |s| s.history_len = s.history_size + 1),
+        ("history start at its size", |s| s.history_start = s.history_size),
+        ("previous slot past the start slot", |s| s.ls.prev_slot = 3),
+        ("bracket slot 0 past the start slot", |s| s.ls.slot[0] = 3),
+        ("bracket slot 1 past the start slot", |s| s.ls.slot[1] = 3),
+        ("low end 2", |s| s.ls.low = 2),
+        ("bracket of 0", |s| s.ls.len = 0),
+        ("bracket of 3", |s| s.ls.len = 3),
+        ("done 2", |s| s.ls.done = 2),
+        ("insufficient progress 2", |s| s.ls.insuf_progress = 2),
+    ];
+    let plain = optkern::LbfgsConfig { history_size: 3, ..Default::default() };
+    for phase in [2, 3] {
+        let (x, g, work, state, loss) = lbfgs_mid_search(phase);
+        let refused = |s: &LbfgsState, cfg: &optkern::LbfgsConfig, what: &str| {
+            let (mut x2, mut w2, mut s2) = (x.clone(), work.clone(), *s);
+            let e = optkern::lbfgs_step(&mut x2, loss, &g, &mut w2, &mut s2, cfg).unwrap_err();
+            assert_eq!(
+                e,
+                Error::InvalidHyperparameter {
+                    name: "state",
+                    value: f64::from(s.phase),
+                    problem: Problem::Conflict
+                },
+                "phase {phase}: {what}"
+            );
+            assert!(x2 == x && w2 == work && s2 == *s, "phase {phase}: {what}: written");
+        };
+        for (what, damage) in damages {
+            let mut s = state;
+            damage(&mut s);
+            refused(&s, &lbfgs_wolfe(), what);
+        }
+        // A line search in progress with a config that has none.
+        refused(&state, &plain, "line search without strong Wolfe");
+        // The valid state goes on, with the exact work and with a longer one alike.
+        let mut longer = work.clone();
+        longer.extend([7.0; 5]);
+        let (mut xa, mut wa, mut sa) = (x.clone(), work.clone(), state);
+        let (mut xb, mut wb, mut sb) = (x.clone(), longer, state);
+        let ra = optkern::lbfgs_step(&mut xa, loss, &g, &mut wa, &mut sa, &lbfgs_wolfe());
+        let rb = optkern::lbfgs_step(&mut xb, loss, &g, &mut wb, &mut sb, &lbfgs_wolfe());
+        assert_eq!(ra.unwrap(), rb.unwrap(), "phase {phase}: longer work");
+        assert!(xa == xb && sa == sb && wa[..] == wb[..wa.len()], "phase {phase}: longer work");
+        let mut short = work[..work.len() - 1].to_vec();
+        let (mut xs, mut ss) = (x.clone(), state);
+        let e = optkern::lbfgs_step(&mut xs, loss, &g, &mut short, &mut ss, &lbfgs_wolfe());
+        let need = work.len();
+        assert_eq!(e, Err(Error::LengthMismatch { arg: "work", expected: need, found: need - 1 }));
+        assert!(xs == x && ss == state, "phase {phase}: short work: written");
+    }
+}
