@@ -638,6 +638,12 @@ fn lbfgs_runs() -> Vec<(String, Objective, optkern::LbfgsConfig)> {
             }
         }
     }
+    // Small steps against a loose `tolerance_change`: runs that end on the step-size rule
+    // (`max|d·t| ≤ tol`) while the loss still changes by more.
+    for lr in [1e-3, 1e-2] {
+        let cfg = LbfgsConfig { lr, tolerance_change: 1e-3, max_iter: 20, ..d };
+        configs.push((format!("loose_change_lr{lr}"), cfg));
+    }
     let mut runs = Vec::new();
     for (name, f, x0) in lbfgs_objectives() {
         for scale in [0.01, 1.0, 100.0] {
