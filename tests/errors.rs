@@ -2309,9 +2309,18 @@ fn came_errors_change_nothing() {
     );
 }
 
-/// A valid L-BFGS state in the middle of a strong-Wolfe line search, in `phase` (2: bracketing,
-/// 3: zoom), with the run's params, gradient and work: Rosenbrock from (−1.2, 1, −1.2, 1).
-fn lbfgs_mid_search(phase: u32) -> (Vec<f64>, Vec<f64>, Vec<f64>, optkern::LbfgsState, f64) {
+/// One `lbfgs_step` call's arguments, from a run that got there.
+struct LbfgsCall {
+    x: Vec<f64>,
+    g: Vec<f64>,
+    work: Vec<f64>,
+    state: optkern::LbfgsState,
+    loss: f64,
+}
+
+/// A valid L-BFGS call in the middle of a strong-Wolfe line search, in `phase` (2: bracketing,
+/// 3: zoom): Rosenbrock from (−1.2, 1, −1.2, 1).
+fn lbfgs_mid_search(phase: u32) -> LbfgsCall {
     let cfg = lbfgs_wolfe();
     let f = |x: &[f64], g: &mut [f64]| {
         g.iter_mut().for_each(|v| *v = 0.0);
@@ -2331,7 +2340,7 @@ fn lbfgs_mid_search(phase: u32) -> (Vec<f64>, Vec<f64>, Vec<f64>, optkern::Lbfgs
     for _ in 0..500 {
         let loss = f(&x, &mut g);
         if state.phase == phase && state.n_iter > 0 && state.ls.len == 2 {
-            return (x, g, work, state, loss);
+            return LbfgsCall { x, g, work, state, loss };
         }
         optkern::lbfgs_step(&mut x, loss, &g, &mut work, &mut state, &cfg).unwrap();
     }
@@ -2353,7 +2362,8 @@ fn lbfgs_wolfe() -> optkern::LbfgsConfig {
 #[test]
 fn lbfgs_refuses_a_state_that_is_not_this_runs() {
     use optkern::LbfgsState;
-    let damages: [(&str, fn(&mut LbfgsState)); 14] = [
+    type Damage = fn(&mut LbfgsState);
+    let damages: [(&str, Damage); 14] = [
         ("phase past zoom", |s| s.phase = 4),
         ("not started, mid-search", |s| s.n_iter = 0),
         ("another length", |s| s.n += 1),
@@ -2371,7 +2381,7 @@ fn lbfgs_refuses_a_state_that_is_not_this_runs() {
     ];
     let plain = optkern::LbfgsConfig { history_size: 3, ..Default::default() };
     for phase in [2, 3] {
-        let (x, g, work, state, loss) = lbfgs_mid_search(phase);
+        let LbfgsCall { x, g, work, state, loss } = lbfgs_mid_search(phase);
         let refused = |s: &LbfgsState, cfg: &optkern::LbfgsConfig, what: &str| {
             let (mut x2, mut w2, mut s2) = (x.clone(), work.clone(), *s);
             let e = optkern::lbfgs_step(&mut x2, loss, &g, &mut w2, &mut s2, cfg).unwrap_err();
