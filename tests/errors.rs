@@ -2322,23 +2322,12 @@ struct LbfgsCall {
 /// 3: zoom): Rosenbrock from (−1.2, 1, −1.2, 1).
 fn lbfgs_mid_search(phase: u32) -> LbfgsCall {
     let cfg = lbfgs_wolfe();
-    let f = |x: &[f64], g: &mut [f64]| {
-        g.iter_mut().for_each(|v| *v = 0.0);
-        let mut f = 0.0;
-        for i in 0..x.len() - 1 {
-            let (u, v) = (x[i + 1] - x[i] * x[i], 1.0 - x[i]);
-            f += 100.0 * u * u + v * v;
-            g[i] += -400.0 * x[i] * u - 2.0 * v;
-            g[i + 1] += 200.0 * u;
-        }
-        f
-    };
     let mut x = vec![-1.2, 1.0, -1.2, 1.0];
     let mut g = vec![0.0; 4];
     let mut work = vec![0.0; optkern::lbfgs_work_len(4, &cfg)];
     let mut state = optkern::LbfgsState::default();
     for _ in 0..500 {
-        let loss = f(&x, &mut g);
+        let loss = common::rosenbrock(&x, &mut g);
         if state.phase == phase && state.n_iter > 0 && state.ls.len == 2 {
             return LbfgsCall { x, g, work, state, loss };
         }

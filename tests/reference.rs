@@ -525,17 +525,6 @@ fn lbfgs_objectives() -> Vec<Objective> {
         }
         f
     }
-    fn rosenbrock(x: &[f64], g: &mut [f64]) -> f64 {
-        g.iter_mut().for_each(|v| *v = 0.0);
-        let mut f = 0.0;
-        for i in 0..x.len() - 1 {
-            let (u, v) = (x[i + 1] - x[i] * x[i], 1.0 - x[i]);
-            f += 100.0 * u * u + v * v;
-            g[i] += -400.0 * x[i] * u - 2.0 * v;
-            g[i + 1] += 200.0 * u;
-        }
-        f
-    }
     /// Σ √(1 + (cᵢxᵢ)²): flat far out, curved near 0 (line searches overshoot, and the cubic
     /// model fits badly: the zoom's boundary rules run).
     fn soft_abs(x: &[f64], g: &mut [f64]) -> f64 {
@@ -596,7 +585,7 @@ fn lbfgs_objectives() -> Vec<Objective> {
         ("quartic", quartic, (0..5).map(|i| 3.0 - i as f64 * 1.1).collect()),
         ("soft_abs", soft_abs, (0..6).map(|i| 4.0 + i as f64).collect()),
         ("quadratic", quadratic, (0..12).map(|i| (i as f64 * 0.9).cos() * 3.0).collect()),
-        ("rosenbrock", rosenbrock, vec![-1.2, 1.0, -1.2, 1.0, 0.5]),
+        ("rosenbrock", common::rosenbrock, vec![-1.2, 1.0, -1.2, 1.0, 0.5]),
         ("double_well", double_well, vec![2.0]),
         ("sine_bowl", sine_bowl, vec![1.8]),
     ]

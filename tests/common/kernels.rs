@@ -3,7 +3,7 @@
 //! call at a given width and step.
 #![allow(dead_code)]
 
-use super::Kind;
+use super::Kind::{self, Grad, NonNeg, Param, Signed};
 use super::to_reference::ToReference;
 use optkern::format;
 use optkern::{
@@ -1428,16 +1428,11 @@ pub fn cases() -> Vec<Case> {
 /// `cfg` in profile `numerics`, and its reference hyperparameters.
 // The kernels whose single cases tests/reference.rs also builds for configs the lists above
 // leave out (a new entry in a list is a new blessed snapshot in tests/portable_bits.rs).
-const P: Kind = Kind::Param;
-const S: Kind = Kind::Signed;
-const NN: Kind = Kind::NonNeg;
-const G: Kind = Kind::Grad;
-
 /// AdamP at one config and profile.
 pub fn adamp_case(name: &str, numerics: Numerics, cfg: AdampConfig) -> Case {
     let (cfg, h) = with_profile(cfg, numerics, |c, n| AdampConfig { numerics: n, ..c });
     let nesterov = cfg.nesterov;
-    kernel!(format!("adamp/{name}/{numerics:?}"), numerics, [P, S, NN], [G],
+    kernel!(format!("adamp/{name}/{numerics:?}"), numerics, [Param, Signed, NonNeg], [Grad],
         |w, t, o, [pp, m1, v], [gg]|
         optkern: optkern::adamp_step_with(w, pp, gg, m1, v, t, &cfg),
         reference: reference::adamp(pp, gg, m1, v, t, &h, nesterov),
@@ -1453,7 +1448,7 @@ pub fn ademamix_case(name: &str, numerics: Numerics, cfg: AdemamixConfig) -> Cas
         alpha: cfg.alpha,
         t_alpha_beta3: cfg.t_alpha_beta3,
     };
-    kernel!(format!("ademamix/{name}/{numerics:?}"), numerics, [P, S, NN, S], [G],
+    kernel!(format!("ademamix/{name}/{numerics:?}"), numerics, [Param, Signed, NonNeg, Signed], [Grad],
         |w, t, o, [pp, m1, v, m2], [gg]|
         optkern: optkern::ademamix_step_with(w, pp, gg, m1, v, m2, t, &cfg),
         reference: reference::ademamix(pp, gg, m1, v, m2, t, &h, &x),
@@ -1473,7 +1468,7 @@ pub fn mars_case(name: &str, numerics: Numerics, cfg: MarsConfig) -> Case {
         beta2_1d: cfg.beta2_1d,
         weight_decay_1d: cfg.weight_decay_1d,
     };
-    let mut c = kernel!(format!("mars/{name}/{numerics:?}"), numerics, [P, S, NN, S], [G],
+    let mut c = kernel!(format!("mars/{name}/{numerics:?}"), numerics, [Param, Signed, NonNeg, Signed], [Grad],
         |w, t, o, [pp, m1, v, last], [gg]|
         optkern: optkern::mars_step_with(w, pp, gg, m1, v, last, t, &cfg),
         reference: reference::mars(pp, gg, m1, v, last, t, &h, &x),
@@ -1487,7 +1482,7 @@ pub fn mars_case(name: &str, numerics: Numerics, cfg: MarsConfig) -> Case {
 pub fn came_case(name: &str, numerics: Numerics, cfg: CameConfig) -> Case {
     let (cfg, h) = with_profile(cfg, numerics, |c, n| CameConfig { numerics: n, ..c });
     let x = reference::Came { eps1: cfg.eps1, clip_threshold: cfg.clip_threshold };
-    let mut c = kernel!(format!("came/{name}/{numerics:?}"), numerics, [P, S, NN, NN], [G],
+    let mut c = kernel!(format!("came/{name}/{numerics:?}"), numerics, [Param, Signed, NonNeg, NonNeg], [Grad],
         |w, t, o, [pp, m1, v, hat], [gg]|
         optkern: optkern::came_step_with(w, pp, gg, m1, v, hat, &mut optkern::CameState::default(), &cfg),
         reference: {

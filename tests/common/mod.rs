@@ -188,3 +188,17 @@ pub fn muon_configs() -> Vec<(&'static str, optkern::MuonConfig)> {
 }
 
 pub const MUON_SHAPES: &[(usize, usize)] = &[(7, 5), (5, 7), (16, 16), (1, 9), (9, 1), (80, 12)];
+
+/// The chained Rosenbrock function `Σ 100(xᵢ₊₁ − xᵢ²)² + (1 − xᵢ)²`, writing its gradient to
+/// `g`: the L-BFGS tests' non-convex objective.
+pub fn rosenbrock(x: &[f64], g: &mut [f64]) -> f64 {
+    g.iter_mut().for_each(|v| *v = 0.0);
+    let mut f = 0.0;
+    for i in 0..x.len() - 1 {
+        let (u, v) = (x[i + 1] - x[i] * x[i], 1.0 - x[i]);
+        f += 100.0 * u * u + v * v;
+        g[i] += -400.0 * x[i] * u - 2.0 * v;
+        g[i + 1] += 200.0 * u;
+    }
+    f
+}
