@@ -281,6 +281,41 @@ fn lens_equal(lens: &[usize]) -> bool {
     lens.iter().all(|&l| l == lens[0])
 }
 
+/// Sets to ∞ (not judged: `check` compares only |e| < 10³⁰) the reference of the elements
+/// where L2 weight decay cancels the scaled gradient, g = s·grad + λθ, so far that f32 cannot
+/// meet the tolerance (torch neither). g's f32 rounding is 2⁻²⁴ of the terms |s·grad| + |λθ|,
+/// not of g, and the step passes it on times `gain`; an element is judged while two such
+/// roundings (2⁻²³ of the terms) times the gain stay under half the tolerance of its own scale
+/// (the largest of its values before and after the step and its gradient). Found by the fuzzer,
+/// regressions/sgd/crash-71ae55…: ±3,140 cancelling to −0.09, then η = 2 and μ = 2.
+fn unjudge_decay_cancellation(
+    before: &[Vec<f64>],
+    after: &mut [Vec<f64>],
+    grads: &[f64],
+    s: f64,
+    decay: f64,
+    gain: f64,
+    tol: f64,
+) {
+    for i in 0..grads.len() {
+        let terms = (s * grads[i]).abs() + (decay * before[0][i]).abs();
+        let own = before
+            .iter()
+            .chain(after.iter())
+            .filter_map(|b| b.get(i).copied())
+            .chain([grads[i]])
+            .filter(|x| x.is_finite())
+            .fold(0.0, |m: f64, x| m.max(x.abs()));
+        if f64::from(f32::EPSILON) * terms * gain > tol / 2.0 * own {
+            for x in after.iter_mut().filter_map(|b| b.get_mut(i)) {
+                if x.is_finite() {
+                    *x = f64::INFINITY;
+                }
+            }
+        }
+    }
+}
+
 /// `sgd_step`: buffers params, momentum_buffer | grads.
 pub fn check_sgd(case: &Case) -> Outcome {
     let h = case.hyper;
@@ -308,9 +343,15 @@ pub fn check_sgd(case: &Case) -> Outcome {
             let buf_ok = l[1] == l[0] || (cfg.momentum == 0.0 && l[1] == 0);
             l[2] == l[0] && buf_ok && reference::accepts_sgd(r, t)
         },
-        reference: &|m, i, t, (_, r)| match m {
-            [p, b] => reference::sgd(p, &i[0], b, t == 1, r),
-            _ => unreachable!(),
+        reference: &|m, i, t, (_, r)| {
+            let before = m.to_vec();
+            match m {
+                [p, b] => reference::sgd(p, &i[0], b, t == 1, r),
+                _ => unreachable!(),
+            }
+            let s = if r.maximize { -r.grad_scale } else { r.grad_scale };
+            let gain = (r.lr * (1.0 + r.momentum)).max(1.0);
+            unjudge_decay_cancellation(&before, m, &i[0], s, r.weight_decay, gain, 1e-6);
         },
         tol: 1e-6,
         conditioned: true,
@@ -439,9 +480,13 @@ pub fn check_momentum(case: &Case) -> Outcome {
             _ => unreachable!(),
         },
         valid: &|l, _, (_, r)| lens_equal(l) && reference::accepts_momentum(r),
-        reference: &|m, i, _, (_, r)| match m {
-            [p, v] => reference::momentum(p, &i[0], v, r),
-            _ => unreachable!(),
+        reference: &|m, i, _, (_, r)| {
+            let before = m.to_vec();
+            match m {
+                [p, v] => reference::momentum(p, &i[0], v, r),
+                _ => unreachable!(),
+            }
+            unjudge_decay_cancellation(&before, m, &i[0], r.grad_scale, r.weight_decay, r.lr, 1e-6);
         },
         tol: 1e-6,
         conditioned: true,
