@@ -285,9 +285,10 @@ fn lens_equal(lens: &[usize]) -> bool {
 /// where L2 weight decay cancels the scaled gradient, g = s·grad + λθ, so far that f32 cannot
 /// meet the tolerance (torch neither). g's f32 rounding is 2⁻²⁴ of the terms |s·grad| + |λθ|,
 /// not of g, and the step passes it on times `gain`; an element is judged while two such
-/// roundings (2⁻²³ of the terms) times the gain stay under half the tolerance of its own scale
-/// (the largest of its values before and after the step and its gradient). Found by the fuzzer,
-/// regressions/sgd/crash-71ae55…: ±3,140 cancelling to −0.09, then η = 2 and μ = 2.
+/// roundings (2⁻²³ of the terms) times the gain stay under half the tolerance of the scale
+/// `check` judges by (the largest finite value before and after the step, gradients
+/// included). Found by the fuzzer, regressions/sgd/crash-71ae55…: ±3,140 cancelling to −0.09,
+/// then η = 2 and μ = 2.
 fn unjudge_decay_cancellation(
     before: &[Vec<f64>],
     after: &mut [Vec<f64>],
@@ -297,16 +298,16 @@ fn unjudge_decay_cancellation(
     gain: f64,
     tol: f64,
 ) {
-    for i in 0..grads.len() {
-        let terms = (s * grads[i]).abs() + (decay * before[0][i]).abs();
-        let own = before
-            .iter()
-            .chain(after.iter())
-            .filter_map(|b| b.get(i).copied())
-            .chain([grads[i]])
-            .filter(|x| x.is_finite())
-            .fold(0.0, |m: f64, x| m.max(x.abs()));
-        if f64::from(f32::EPSILON) * terms * gain > tol / 2.0 * own {
+    let scale = before
+        .iter()
+        .chain(after.iter())
+        .flatten()
+        .chain(grads)
+        .filter(|x| x.is_finite())
+        .fold(1e-30f64, |m, x| m.max(x.abs()));
+    for (i, (&g, &p)) in grads.iter().zip(&before[0]).enumerate() {
+        let terms = (s * g).abs() + (decay * p).abs();
+        if f64::from(f32::EPSILON) * terms * gain > tol / 2.0 * scale {
             for x in after.iter_mut().filter_map(|b| b.get_mut(i)) {
                 if x.is_finite() {
                     *x = f64::INFINITY;
@@ -3753,6 +3754,39 @@ mod tests {
             ok > ran / 10 && compared > ran / 20,
             "too few valid cases: the generator needs tuning"
         );
+    }
+
+    /// `unjudge_decay_cancellation` leaves unjudged the element whose decay cancels its scaled
+    /// gradient (the fuzzer's SGD case: ±3,140 → −0.09) and judges its neighbours: one where
+    /// the terms add, one without decay's cancellation, and the momentum buffer's element of
+    /// each.
+    #[test]
+    fn decay_cancellation_leaves_only_the_cancelling_element_unjudged() {
+        let h = reference::Sgd {
+            lr: 2.0,
+            momentum: 2.0,
+            dampening: 0.0,
+            weight_decay: 785.066_650_390_625,
+            nesterov: true,
+            maximize: true,
+            grad_scale: 785.065_185_546_875,
+        };
+        // Element 0 cancels (λθ ≈ s·g, the fuzzer's values); in element 1 the terms add (g of
+        // the other sign); in element 2 they cancel by half only.
+        let p = vec![3.999_877_5, 1e-3, 1e-3];
+        let g = vec![3.999_999_5, -1e-3, 2e-3];
+        let before = vec![p.clone(), vec![-3.968_872, 0.5, 0.5]];
+        let mut after = before.clone();
+        match after.as_mut_slice() {
+            [p, b] => reference::sgd(p, &g, b, false, &h),
+            _ => unreachable!(),
+        }
+        let s = -h.grad_scale;
+        let gain = (h.lr * (1.0 + h.momentum)).max(1.0);
+        unjudge_decay_cancellation(&before, &mut after, &g, s, h.weight_decay, gain, 1e-6);
+        let unjudged: Vec<Vec<bool>> =
+            after.iter().map(|b| b.iter().map(|x| x.is_infinite()).collect()).collect();
+        assert_eq!(unjudged, [[true, false, false], [true, false, false]]);
     }
 
     /// Crashes the fuzzer found, replayed (`fuzz/regressions/<target>/`, raw libFuzzer inputs).
