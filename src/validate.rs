@@ -52,7 +52,7 @@ pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64, Error> {
 
 /// Finite and `≥ 0`.
 pub(crate) fn non_negative(name: &'static str, value: f64) -> Result<f64, Error> {
-    accept(name, value, value >= 0.0 && value <= f64::MAX)
+    accept(name, value, (0.0..=f64::MAX).contains(&value))
 }
 
 /// Finite and in `[0, 1)`.

@@ -4,7 +4,7 @@ use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
 use crate::format::fused::{Call, Group16, Read16};
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, c, with_profile};
+use crate::numerics::{Flag, Numerics, Profile, c, with_profile, with_unit_scale};
 use crate::optim::{mixed_step, signed};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -146,12 +146,13 @@ impl Elementwise<2, 1> for Coef {
     #[inline(never)]
     fn run(&self, width: Width, [params, sum]: [&mut [f32]; 2], [grads]: [&[f32]; 1]) {
         let k = self;
-        with_width!(width, |L, N| with_profile!(fast k.numerics, |P| {
+        // No multiply by a grad_scale of 1 (Portable, Fast).
+        with_width!(width, |L, N| with_unit_scale!(k.numerics, k.scale, |P, unit| {
             for_each_chunk::<N, 2, 1>(
                 [params, sum],
                 [grads],
                 #[inline(always)]
-                |[p, s], [g]| adagrad_lanes::<L, N, P>(k, p, g, s),
+                |[p, s], [g]| adagrad_lanes::<L, N, P>(k, unit, p, g, s),
             )
         }));
     }
@@ -167,7 +168,7 @@ impl Elementwise<2, 1> for Coef {
         let k = self;
         let Some(bufs) = call.states::<1>() else { return false };
         with_width!(width, |L, N| with_profile!(fast k.numerics, |Pf| {
-            bufs.for_each_group::<N>(|p, [s], [g]| adagrad_lanes::<L, N, Pf>(k, p, g, s))
+            bufs.for_each_group::<N>(|p, [s], [g]| adagrad_lanes::<L, N, Pf>(k, false, p, g, s))
         }));
         true
     }
@@ -230,12 +231,16 @@ mixed_step! {
 #[inline(always)]
 fn adagrad_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
+    unit: impl Flag,
     p: &mut [f32; N],
     g: &[f32; N],
     sum: &mut [f32; N],
 ) {
     let param = L::load(p);
-    let mut g = L::load(g) * L::splat(k.scale);
+    let mut g = L::load(g);
+    if !unit.on() {
+        g = g * L::splat(k.scale);
+    }
     if let Some(wd) = k.weight_decay {
         g = P::fma(L::splat(wd), param, g);
     }

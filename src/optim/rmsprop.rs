@@ -4,7 +4,7 @@ use crate::driver::for_each_chunk;
 use crate::format::Elementwise;
 use crate::format::fused::{Call, Group16, Read16};
 use crate::lanes::Lanes;
-use crate::numerics::{Numerics, Profile, TorchLerp, c, with_profile};
+use crate::numerics::{Flag, Numerics, Profile, TorchLerp, c, with_profile, with_unit_scale};
 use crate::optim::{mixed_step, signed};
 use crate::width::with_width;
 use crate::{Error, Width, validate};
@@ -164,34 +164,39 @@ impl Elementwise<4, 1> for Coef {
         [grads]: [&[f32]; 1],
     ) {
         let k = self;
-        with_width!(width, |L, N| with_profile!(fast k.numerics, |P| {
-            match (k.momentum.is_some(), k.centered) {
+        with_width!(width, |L, N| match (k.momentum.is_some(), k.centered) {
+            // torch's default form: no multiply by a grad_scale of 1 (Portable, Fast).
+            (false, false) => with_unit_scale!(k.numerics, k.scale, |P, unit| {
+                for_each_chunk::<N, 2, 1>(
+                    [params, square_avg],
+                    [grads],
+                    #[inline(always)]
+                    |[p, sq], [g]| rmsprop_lanes::<L, N, P>(k, unit, p, g, sq, None, None),
+                )
+            }),
+            form => with_profile!(fast k.numerics, |P| match form {
                 (true, true) => for_each_chunk::<N, 4, 1>(
                     [params, square_avg, momentum_buffer, grad_avg],
                     [grads],
                     #[inline(always)]
-                    |[p, sq, b, ga], [g]| rmsprop_lanes::<L, N, P>(k, p, g, sq, Some(b), Some(ga)),
+                    |[p, sq, b, ga], [g]| {
+                        rmsprop_lanes::<L, N, P>(k, false, p, g, sq, Some(b), Some(ga))
+                    },
                 ),
                 (true, false) => for_each_chunk::<N, 3, 1>(
                     [params, square_avg, momentum_buffer],
                     [grads],
                     #[inline(always)]
-                    |[p, sq, b], [g]| rmsprop_lanes::<L, N, P>(k, p, g, sq, Some(b), None),
+                    |[p, sq, b], [g]| rmsprop_lanes::<L, N, P>(k, false, p, g, sq, Some(b), None),
                 ),
-                (false, true) => for_each_chunk::<N, 3, 1>(
+                _ => for_each_chunk::<N, 3, 1>(
                     [params, square_avg, grad_avg],
                     [grads],
                     #[inline(always)]
-                    |[p, sq, ga], [g]| rmsprop_lanes::<L, N, P>(k, p, g, sq, None, Some(ga)),
+                    |[p, sq, ga], [g]| rmsprop_lanes::<L, N, P>(k, false, p, g, sq, None, Some(ga)),
                 ),
-                (false, false) => for_each_chunk::<N, 2, 1>(
-                    [params, square_avg],
-                    [grads],
-                    #[inline(always)]
-                    |[p, sq], [g]| rmsprop_lanes::<L, N, P>(k, p, g, sq, None, None),
-                ),
-            }
-        }));
+            }),
+        });
     }
 
     const FUSED: bool = true;
@@ -208,7 +213,7 @@ impl Elementwise<4, 1> for Coef {
         let Some(bufs) = call.states::<1>() else { return false };
         with_width!(width, |L, N| with_profile!(fast k.numerics, |Pf| {
             bufs.for_each_group::<N>(|p, [sq], [g]| {
-                rmsprop_lanes::<L, N, Pf>(k, p, g, sq, None, None)
+                rmsprop_lanes::<L, N, Pf>(k, false, p, g, sq, None, None)
             })
         }));
         true
@@ -279,6 +284,7 @@ mixed_step! {
 #[inline(always)]
 fn rmsprop_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     k: &Coef,
+    unit: impl Flag,
     p: &mut [f32; N],
     g: &[f32; N],
     sq: &mut [f32; N],
@@ -286,7 +292,10 @@ fn rmsprop_lanes<L: Lanes<N>, const N: usize, P: Profile>(
     grad_avg: Option<&mut [f32; N]>,
 ) {
     let param = L::load(p);
-    let mut g = L::load(g) * L::splat(k.scale);
+    let mut g = L::load(g);
+    if !unit.on() {
+        g = g * L::splat(k.scale);
+    }
     if let Some(wd) = k.weight_decay {
         g = P::fma(L::splat(wd), param, g);
     }
