@@ -22,52 +22,47 @@ fn invalid(name: &'static str, value: f64, problem: Problem) -> Error {
     Error::InvalidHyperparameter { name, value, problem }
 }
 
-/// The error of a value a range check refused: NaN, else Infinite, else OutOfRange (that
-/// order, whatever the range). Out of line and cold: each check's accepting path is then one
-/// comparison pair and one branch (32–43 fewer instructions per Adam, Adagrad or RMSprop call;
-/// docs/performance.md, "The range checks' accepting path").
-#[cold]
-#[inline(never)]
-fn refused(name: &'static str, value: f64) -> Error {
-    let problem = if value.is_nan() {
-        Problem::NaN
-    } else if value.is_infinite() {
-        Problem::Infinite
-    } else {
-        Problem::OutOfRange
-    };
-    invalid(name, value, problem)
-}
-
-/// `value` if `in_range` (which must be false for NaN and ±∞), else the refusal.
-#[inline(always)]
-fn accept(name: &'static str, value: f64, in_range: bool) -> Result<f64, Error> {
-    if in_range { Ok(value) } else { Err(refused(name, value)) }
-}
-
 /// Finite, else NaN / Infinite.
 pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64, Error> {
-    accept(name, value, value.is_finite())
+    if value.is_nan() {
+        Err(invalid(name, value, Problem::NaN))
+    } else if value.is_infinite() {
+        Err(invalid(name, value, Problem::Infinite))
+    } else {
+        Ok(value)
+    }
 }
 
 /// Finite and `≥ 0`.
 pub(crate) fn non_negative(name: &'static str, value: f64) -> Result<f64, Error> {
-    accept(name, value, (0.0..=f64::MAX).contains(&value))
+    finite(name, value)?;
+    if value >= 0.0 { Ok(value) } else { Err(invalid(name, value, Problem::OutOfRange)) }
 }
 
 /// Finite and in `[0, 1)`.
 pub(crate) fn unit_half_open(name: &'static str, value: f64) -> Result<f64, Error> {
-    accept(name, value, (0.0..1.0).contains(&value))
+    finite(name, value)?;
+    if (0.0..1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(name, value, Problem::OutOfRange))
+    }
 }
 
 /// Finite and in `[0, 1]`.
 pub(crate) fn unit_closed(name: &'static str, value: f64) -> Result<f64, Error> {
-    accept(name, value, (0.0..=1.0).contains(&value))
+    finite(name, value)?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(name, value, Problem::OutOfRange))
+    }
 }
 
 /// Finite and in `(0, 1]`.
 pub(crate) fn positive_unit(name: &'static str, value: f64) -> Result<f64, Error> {
-    accept(name, value, value > 0.0 && value <= 1.0)
+    unit_closed(name, value)?;
+    if value > 0.0 { Ok(value) } else { Err(invalid(name, value, Problem::OutOfRange)) }
 }
 
 /// A conflict between options, reported on `name`.
